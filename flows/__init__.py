@@ -1,0 +1,1 @@
+"""tabgate callers: Prefect flows and the command line, thin wrappers over tasks/."""

@@ -1,0 +1,219 @@
+"""tabgate: one command line for the pipeline, its steps, the model registry and batch scoring.
+
+Exit codes: 0 success; 1 unexpected error; 2 bad configuration (params.yaml); 3 bad input data or
+a failed data gate (the message names the column, the rule and the file to open); 4 the registry
+refused the request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_INPUT, EXIT_REGISTRY = 0, 1, 2, 3, 4
+STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
+log = logging.getLogger("tabgate")
+
+
+def _env_defaults() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the whole pipeline under Prefect (default) or dvc repro."""
+    if args.engine == "dvc":
+        from flows import dvc_sync
+        from tasks.config import load_config
+        from tasks.ingest import snapshot_source
+
+        cfg = load_config(args.params)
+        if not args.no_snapshot:
+            snapshot_source(cfg.ingest, cfg.paths.data_dir)
+            dvc_sync.version_snapshot(cfg.paths.data_dir)
+        cmd = [dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else [])
+        import subprocess
+
+        return subprocess.call(cmd)
+    from flows.training import training_flow
+
+    result = training_flow(params=args.params or "params.yaml", force=args.force, snapshot_source=not args.no_snapshot)
+    log.info("ran: %s; skipped (up to date): %s", ", ".join(result["ran"]) or "nothing", ", ".join(result["skipped"]) or "none")
+    return EXIT_OK
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    """Run one step directly, without an orchestrator."""
+    import importlib
+
+    from tasks.config import load_config
+
+    importlib.import_module(f"tasks.{args.name}").run(load_config(args.params))
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Snapshot ingest.source into data/ and version it with DVC (data.dvc)."""
+    from flows import dvc_sync
+    from tasks.config import load_config
+    from tasks.ingest import snapshot_source
+
+    cfg = load_config(args.params)
+    info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
+    version = dvc_sync.version_snapshot(cfg.paths.data_dir)
+    print(f"snapshot {info['file']} ({info['bytes']} bytes) in {cfg.paths.data_dir}/; data version {version or 'unversioned'}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a CSV/Parquet file against the expectation suite, or bootstrap the suite."""
+    from tasks import validate
+    from tasks.config import load_config
+    from tasks.ingest import read_snapshot, type_table
+
+    cfg = load_config(args.params)
+    if args.bootstrap:
+        from tasks.io import read_frame
+
+        df = read_frame(cfg.paths.ingested) if args.file is None else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
+        path = validate.bootstrap_suite(cfg, df)
+        print(f"expectation suite written to {path}; review it and commit it")
+        return EXIT_OK
+    if args.file is None:
+        validate.run(cfg)
+        return EXIT_OK
+    df, _ = type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)
+    report = validate.validate_frame(cfg, df)
+    print(_short_json(report))
+    return EXIT_OK if report.get("passed") else EXIT_INPUT
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List, promote or roll back model versions in the registry."""
+    from tasks import registry
+    from tasks.config import load_config
+
+    reg = load_config(args.params).paths.registry_dir
+    if args.action == "list":
+        prod = registry.production_version(reg)
+        for v in registry.list_versions(reg):
+            mark = "*" if v.get("version_id") == prod else " "
+            print(f"{mark} {v.get('version_id')}  {v.get('created_at', '')}  {v.get('status', '')}  {_short_metrics(v)}")
+        if prod is None:
+            print("(no production model)")
+        return EXIT_OK
+    if args.action == "promote":
+        registry.force_promote(reg, args.version, args.reason)
+        print(f"{args.version} is now in production (reason recorded)")
+        return EXIT_OK
+    restored = registry.rollback(reg, args.reason)
+    print(f"rolled back: {restored} is now in production")
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score a CSV or Parquet file with the production model."""
+    from tasks import score
+    from tasks.config import load_config
+
+    cfg = load_config(args.params)
+    summary = score.score_file(Path(args.input), Path(args.output), cfg.paths.registry_dir,
+                               Path(args.shadow) if args.shadow else None, cfg.data)
+    print(_short_json(summary))
+    return EXIT_OK
+
+
+def _short_json(obj: dict) -> str:
+    import json
+
+    return json.dumps(obj, indent=2, default=str)[:4000]
+
+
+def _short_metrics(v: dict) -> str:
+    m = v.get("metrics") or {}
+    return " ".join(f"{k}={val:.4f}" for k, val in m.items() if isinstance(val, float))[:120]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand and its --help."""
+    parser = argparse.ArgumentParser(prog="tabgate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default=None, help="params.yaml to use (default: ./params.yaml or $TABGATE_PARAMS)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the whole pipeline (Prefect flow by default)", description=cmd_run.__doc__)
+    p.add_argument("--engine", choices=["prefect", "dvc"], default="prefect",
+                   help="prefect: a Prefect flow run (local temporary server unless PREFECT_API_URL is set); dvc: dvc repro")
+    p.add_argument("--force", action="store_true", help="re-run every step even when up to date")
+    p.add_argument("--no-snapshot", action="store_true", help="use the snapshot already in data/ (do not re-read the source)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("step", help="run one step directly", description=cmd_step.__doc__)
+    p.add_argument("name", choices=STEPS)
+    p.set_defaults(func=cmd_step)
+
+    p = sub.add_parser("ingest", help="snapshot the source into data/ and version it (data.dvc)", description=cmd_ingest.__doc__)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("validate", help="validate a file against the expectation suite, or bootstrap the suite",
+                       description=cmd_validate.__doc__)
+    p.add_argument("file", nargs="?", help="CSV or Parquet file (default: the ingested snapshot)")
+    p.add_argument("--bootstrap", action="store_true", help="write a new suite from the file (or the ingested table)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("models", help="list, promote or roll back model versions", description=cmd_models.__doc__)
+    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    msub.add_parser("list", help="list versions; * marks production")
+    mp = msub.add_parser("promote", help="force a version into production (needs --reason)")
+    mp.add_argument("version")
+    mp.add_argument("--reason", required=True, help="why the gate is overridden (recorded)")
+    mr = msub.add_parser("rollback", help="restore the previous production version")
+    mr.add_argument("--reason", required=True, help="why (recorded)")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("score", help="score a CSV/Parquet file with the production model", description=cmd_score.__doc__)
+    p.add_argument("input")
+    p.add_argument("output", help="predictions file (.csv or .parquet); bad rows go to <output>.quarantine.*")
+    p.add_argument("--shadow", default=None, help="a challenger model bundle directory to score in shadow")
+    p.set_defaults(func=cmd_score)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `tabgate` command."""
+    args = build_parser().parse_args(argv)
+    _env_defaults()
+    from tasks.entry import setup_logging
+
+    setup_logging("DEBUG" if args.verbose else None)
+    sys.exit(dispatch(args))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand and map failures to exit codes with a one-paragraph message."""
+    from tasks.config import ConfigError
+    from tasks.errors import PromotionError, USER_ERRORS
+
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        log.error("%s", err)
+        return EXIT_CONFIG
+    except PromotionError as err:
+        log.error("registry: %s", err)
+        return EXIT_REGISTRY
+    except USER_ERRORS as err:
+        log.error("%s", err)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""DVC bookkeeping for the callers: snapshot versioning, stage status, and recording a Prefect run in dvc.lock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger("flows.dvc")
+STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
+
+
+class DvcError(RuntimeError):
+    """A dvc command failed; the message carries its output."""
+
+
+def dvc_bin() -> str:
+    """Return the dvc executable next to this Python (the project venv), else the one on PATH."""
+    candidate = Path(sys.executable).with_name("dvc")
+    return str(candidate) if candidate.exists() else "dvc"
+
+
+def run_dvc(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one dvc command (never two at once: DVC locks the repository)."""
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run([dvc_bin(), *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise DvcError(f"dvc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def is_dvc_repo(root: Path = Path(".")) -> bool:
+    """Return True when root holds a DVC project inside a git work tree."""
+    return (root / ".dvc").is_dir() and subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True).returncode == 0
+
+
+def version_snapshot(data_dir: Path, root: Path = Path(".")) -> str | None:
+    """`dvc add` the snapshot folder so data.dvc records it; return its DVC hash (None outside a DVC repo)."""
+    if not is_dvc_repo(root):
+        log.warning("not a DVC repository (no .dvc/ or not in git): the snapshot is not versioned")
+        return None
+    run_dvc("add", "--quiet", str(data_dir), cwd=root)
+    return data_version(root, data_dir)
+
+
+def data_version(root: Path = Path("."), data_dir: Path = Path("data")) -> str | None:
+    """Return the md5 that <data_dir>.dvc records for the snapshot, or None."""
+    dvc_file = root / f"{Path(data_dir).as_posix().rstrip('/')}.dvc"
+    if not dvc_file.exists():
+        return None
+    outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
+    md5 = outs[0].get("md5")
+    return md5.removesuffix(".dir") if md5 else None
+
+
+def stale_stages(root: Path = Path(".")) -> set[str] | None:
+    """Return the dvc.yaml stages whose deps, params or outs changed since dvc.lock (None outside DVC)."""
+    if not is_dvc_repo(root):
+        return None
+    import json
+
+    proc = run_dvc("status", "--json", cwd=root, check=False)
+    if proc.returncode != 0:
+        return set(STEPS)
+    status = json.loads(proc.stdout or "{}")
+    return {name.split(":")[-1] for name in status if name.split(":")[-1] in STEPS}
+
+
+def record_run(root: Path = Path(".")) -> None:
+    """Record the outputs a Prefect run wrote in dvc.lock (`dvc commit`), so `dvc status` is clean."""
+    if not is_dvc_repo(root):
+        return
+    run_dvc("commit", "--force", "--quiet", cwd=root)
+
+
+def _resolve(text: str, params: dict) -> str:
+    """Return text with ${section.key} replaced from params (the subset of DVC templating dvc.yaml uses)."""
+    import re
+
+    def value(match: "re.Match[str]") -> str:
+        node: object = params
+        for part in match.group(1).split("."):
+            node = node[part]  # type: ignore[index]
+        return str(node)
+
+    return re.sub(r"\$\{([^}]+)\}", value, text)
+
+
+def _paths(entries: list, params: dict) -> list[str]:
+    out = []
+    for entry in entries or []:
+        key = next(iter(entry)) if isinstance(entry, dict) else entry
+        out.append(_resolve(str(key), params).rstrip("/"))
+    return out
+
+
+def stage_graph(root: Path = Path("."), params_file: str = "params.yaml") -> dict[str, set[str]]:
+    """Return {stage: the stages whose outputs it depends on}, read from dvc.yaml."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((root / params_file).read_text())
+    outs = {name: _paths(s.get("outs", []) + s.get("metrics", []) + s.get("plots", []), params)
+            for name, s in stages.items()}
+    graph: dict[str, set[str]] = {}
+    for name, s in stages.items():
+        deps = _paths(s.get("deps", []), params)
+        graph[name] = {other for other, paths in outs.items() if other != name and any(
+            d == p or d.startswith(p + "/") or p.startswith(d + "/") for d in deps for p in paths)}
+    return graph
+
+
+def downstream_closure(stale: set[str], root: Path = Path(".")) -> set[str]:
+    """Return the stale stages plus every stage that depends on one of them, directly or not."""
+    graph = stage_graph(root)
+    result = set(stale)
+    changed = True
+    while changed:
+        changed = False
+        for name, upstream in graph.items():
+            if name not in result and upstream & result:
+                result.add(name)
+                changed = True
+    return result

@@ -1,0 +1,96 @@
+"""The training flow: every step of tasks/ as a Prefect task, in dvc.yaml order, then recorded in dvc.lock.
+
+Wiring only: each task is the same `tasks.<step>.run(cfg)` that `dvc repro` calls. Steps that
+DVC considers up to date are skipped, so a re-run on unchanged data, code and params does nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from prefect import flow, get_run_logger, tags, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from flows import dvc_sync  # noqa: E402
+from flows.artifacts import publish_step_artifacts  # noqa: E402
+from tasks.config import Config, load_config  # noqa: E402
+from tasks.errors import USER_ERRORS  # noqa: E402
+
+STEPS = dvc_sync.STEPS
+# Steps that touch external sources or the registry get retries with backoff; the rest fail fast.
+RETRIES = {"ingest": 2, "promote": 2}
+TIMEOUT_SECONDS = {"cv": 3600, "train": 3600, "explain": 1800}
+DEFAULT_TIMEOUT = 1800
+
+
+def retry_unless_bad_input(task, task_run, state) -> bool:
+    """Retry only on unexpected errors, never on bad input (a retry would fail the same way)."""
+    try:
+        state.result()
+    except USER_ERRORS:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+def step_task(name: str):
+    """Return the Prefect task wrapping tasks.<name>.run, carrying the step's version."""
+    module = importlib.import_module(f"tasks.{name}")
+    return task(
+        module.run, name=name, version=getattr(module, "STEP_VERSION", None),
+        retries=RETRIES.get(name, 0), retry_delay_seconds=[2, 10] if name in RETRIES else 0,
+        retry_condition_fn=retry_unless_bad_input, timeout_seconds=TIMEOUT_SECONDS.get(name, DEFAULT_TIMEOUT),
+        cache_policy=NO_CACHE, task_run_name=f"{name}",
+    )
+
+
+@task(name="snapshot", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_unless_bad_input,
+      cache_policy=NO_CACHE)
+def snapshot(cfg: Config) -> str | None:
+    """Snapshot the source into data/ and version it with DVC; return the data version."""
+    from tasks.ingest import snapshot_source
+
+    snapshot_source(cfg.ingest, cfg.paths.data_dir)
+    return dvc_sync.version_snapshot(cfg.paths.data_dir)
+
+
+def steps_to_run(stale: set[str] | None, force: bool) -> list[str]:
+    """Return the steps to run: all when forced or outside DVC, else the stale ones and everything downstream."""
+    if force or stale is None:
+        return list(STEPS)
+    downstream = dvc_sync.downstream_closure(stale)
+    return [s for s in STEPS if s in downstream]
+
+
+@flow(name="tabgate-training", log_prints=True, validate_parameters=False)
+def training_flow(params: str = "params.yaml", force: bool = False, snapshot_source: bool = True) -> dict[str, Any]:
+    """Run the pipeline: snapshot, then ingest .. promote as tasks; return each step's report."""
+    logger = get_run_logger()
+    cfg = load_config(params)
+    data_version = snapshot(cfg) if snapshot_source else dvc_sync.data_version(Path("."), cfg.paths.data_dir)
+    todo = steps_to_run(dvc_sync.stale_stages(), force)
+    skipped = [s for s in STEPS if s not in todo]
+    if skipped:
+        logger.info("up to date per dvc.lock, skipped: %s", ", ".join(skipped))
+    if not todo:
+        logger.info("nothing to do: data, code and params are unchanged since the last run")
+    results: dict[str, Any] = {}
+    with tags(f"data:{(data_version or 'unversioned')[:12]}"):
+        for name in todo:
+            results[name] = step_task(name)(cfg)
+            publish_step_artifacts(name, cfg)
+    dvc_sync.record_run()
+    return {"data_version": data_version, "ran": todo, "skipped": skipped, "reports": results}
+
+
+if __name__ == "__main__":
+    training_flow()

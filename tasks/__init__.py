@@ -1,0 +1,1 @@
+"""tabgate step logic: plain, typed Python that never imports Prefect or DVC."""

@@ -1,0 +1,155 @@
+"""CV: cross-validation on the training part; preprocessing and models are refitted inside every fold.
+
+Schemes: stratified k-fold (k-fold for regression), walk-forward by time (expanding or sliding
+window, optional gap), and group k-fold by entity. The test set is never read here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+
+from tasks import io
+from tasks.config import Config, CVParams, DataParams, PreprocessParams, SplitParams, TrainParams
+from tasks.entry import step_main
+from tasks.metrics import compute_metrics
+from tasks.preprocess import fit_preprocessors
+from tasks.schema import encode_target, infer_feature_types, label_classes
+from tasks.split import carve_validation
+from tasks.train import fit_lightgbm, fit_linear, resolve_class_weight
+
+STEP_VERSION = "1"
+log = logging.getLogger(__name__)
+
+
+class WalkForwardSplit(BaseEstimator):
+    """Yield (train, valid) positions in time order: each fold validates on the next period after its training rows.
+
+    window="expanding" trains on everything before the period, "sliding" on the one period before it;
+    gap_days leaves out training rows within that many days before the validation period.
+    """
+
+    def __init__(self, n_splits: int = 5, window: str = "expanding", gap_days: int = 0):
+        self.n_splits = n_splits
+        self.window = window
+        self.gap_days = gap_days
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        """Return the number of folds."""
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield folds; `groups` carries the timestamps (array-like of datetimes)."""
+        times = pd.to_datetime(pd.Series(np.asarray(groups))).to_numpy()
+        order = np.argsort(times, kind="stable")
+        chunks = np.array_split(order, self.n_splits + 1)
+        for k in range(1, self.n_splits + 1):
+            valid = chunks[k]
+            start = times[valid].min()
+            first = 0 if self.window == "expanding" else k - 1
+            train = np.concatenate(chunks[first:k])
+            train = train[times[train] < start - np.timedelta64(self.gap_days, "D")]
+            if len(train) and len(valid):
+                yield np.sort(train), np.sort(valid)
+
+
+def resolve_schemes(df: pd.DataFrame, data: DataParams, p: CVParams) -> list[str]:
+    """Return the CV schemes to run: `auto` means stratified (or kfold), plus walk_forward and group when they apply."""
+    schemes: list[str] = []
+    for s in p.schemes:
+        if s != "auto":
+            schemes.append(s)
+            continue
+        schemes.append("kfold" if data.task == "regression" else "stratified")
+        if data.time_column:
+            schemes.append("walk_forward")
+        if data.id_column and df[data.id_column].duplicated().any():
+            schemes.append("group")
+    return list(dict.fromkeys(schemes))
+
+
+def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams, p: CVParams) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return the (train, valid) positions of every fold of a scheme."""
+    if scheme == "stratified":
+        return list(StratifiedKFold(p.n_splits, shuffle=True, random_state=p.random_state).split(df, y))
+    if scheme == "kfold":
+        return list(KFold(p.n_splits, shuffle=True, random_state=p.random_state).split(df))
+    if scheme == "group":
+        if not data.id_column:
+            raise ValueError("cv scheme 'group' needs data.id_column")
+        return list(GroupKFold(p.n_splits).split(df, groups=df[data.id_column].to_numpy()))
+    if not data.time_column:
+        raise ValueError("cv scheme 'walk_forward' needs data.time_column")
+    return list(WalkForwardSplit(p.n_splits, p.window, p.gap_days).split(df, groups=df[data.time_column]))
+
+
+def score_fold(fold_train: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, data: DataParams,
+               pp: PreprocessParams, tp: TrainParams, sp: SplitParams) -> dict[str, dict[str, float]]:
+    """Return metrics of the linear baseline and LightGBM fitted on fold_train only, scored on fold_valid."""
+    ft = infer_feature_types(fold_train, data)
+    fit_pos, es_pos = carve_validation(fold_train, data, sp)
+    fit_df, es_df = fold_train.iloc[fit_pos], fold_train.iloc[es_pos]
+    pre = fit_preprocessors(fit_df, ft, pp)
+    y_fit, y_es = (encode_target(f[data.target], classes, data) for f in (fit_df, es_df))
+    y_valid = encode_target(fold_valid[data.target], classes, data)
+    cw = resolve_class_weight(y_fit, data.task, tp)
+    lgbm = fit_lightgbm(pre["tree"], fit_df, y_fit, es_df, y_es, ft, data.task, tp.lightgbm, cw, tp.random_state)
+    linear = fit_linear(pre["linear"], fit_df, y_fit, ft, data.task, tp, cw)
+    out = {}
+    for name, est, kind in (("lightgbm", lgbm, "tree"), ("baseline", linear, "linear")):
+        x = pre[kind].transform(fold_valid[ft.all])
+        scores = est.predict(x) if data.task == "regression" else est.predict_proba(x)
+        scores = scores[:, 1] if data.task == "binary" else scores
+        out[name] = compute_metrics(data.task, y_valid, scores, 0.5)
+    out["lightgbm"]["best_iteration"] = float(lgbm.best_iteration_ or tp.lightgbm.n_estimators)
+    return out
+
+
+def summarize_folds(folds: list[dict[str, dict[str, float]]], high_std: float, primary: str) -> dict:
+    """Return mean and std per model and metric, and whether the primary metric varies too much across folds."""
+    summary: dict = {}
+    for model in folds[0]:
+        frame = pd.DataFrame([f[model] for f in folds])
+        summary[model] = {m: {"mean": float(frame[m].mean()), "std": float(frame[m].std(ddof=1)) if len(frame) > 1 else 0.0}
+                          for m in frame.columns}
+    std = summary["lightgbm"].get(primary, {}).get("std", 0.0)
+    summary["high_variance"] = bool(std > high_std)
+    return summary
+
+
+def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: PreprocessParams, tp: TrainParams,
+                   sp: SplitParams) -> dict:
+    """Return per-scheme fold metrics and their summaries for the training part df."""
+    from tasks.metrics import primary_metric
+
+    classes = label_classes(df[data.target], data)
+    y = encode_target(df[data.target], classes, data)
+    report: dict = {}
+    for scheme in resolve_schemes(df, data, p):
+        folds = []
+        for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p), start=1):
+            log.info("cv: %s fold %d/%d (%d train, %d valid rows)", scheme, k, p.n_splits, len(tr), len(va))
+            folds.append(score_fold(df.iloc[tr], df.iloc[va], classes, data, pp, tp, sp))
+        report[scheme] = {"folds": folds, "summary": summarize_folds(folds, p.high_variance_std, primary_metric(data.task))}
+        if report[scheme]["summary"]["high_variance"]:
+            log.warning("cv: %s folds vary a lot (std of %s above %.3f); the test number may not be stable",
+                        scheme, primary_metric(data.task), p.high_variance_std)
+    return report
+
+
+def run(cfg: Config) -> dict:
+    """Cross-validate on train + valid (the training part) and write reports/cv.json."""
+    df = pd.concat([io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)], ignore_index=True)
+    schemes = cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
+    report = {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits, "schemes": schemes}
+    io.write_json(report, cfg.paths.reports_dir / "cv.json")
+    return report
+
+
+if __name__ == "__main__":
+    step_main("cv", run, __doc__)

@@ -1,0 +1,181 @@
+"""Split: hold out the test set before anything else looks at the data, then carve a validation slice.
+
+By time when data.time_column is set (the most recent period is the test set, after an optional
+gap), by entity when data.id_column repeats (no id on both sides), else stratified at random.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+from tasks import io
+from tasks.config import Config, DataParams, SplitParams
+from tasks.entry import step_main
+from tasks.schema import SchemaError, require_columns
+
+STEP_VERSION = "1"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Row positions of the training part and the test set, and how they were chosen."""
+
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    strategy: str
+    detail: dict
+
+
+def choose_strategy(df: pd.DataFrame, data: DataParams, p: SplitParams) -> str:
+    """Return time, group or random: what `auto` resolves to for this table."""
+    if p.strategy != "auto":
+        return p.strategy
+    if data.time_column:
+        return "time"
+    if data.id_column and df[data.id_column].duplicated().any():
+        return "group"
+    return "random"
+
+
+def stratify_labels(y: pd.Series, task: str) -> pd.Series | None:
+    """Return labels to stratify on for classification (None for regression or tiny classes)."""
+    if task == "regression":
+        return None
+    counts = y.value_counts()
+    return y if len(counts) > 1 and counts.min() >= 2 else None
+
+
+def time_cutoff(times: pd.Series, p: SplitParams) -> pd.Timestamp:
+    """Return the first test timestamp: split.test_start, or the (1 - test_size) time quantile."""
+    if p.test_start is not None:
+        return pd.Timestamp(p.test_start)
+    return pd.Timestamp(times.quantile(1 - p.test_size, interpolation="higher"))
+
+
+def split_by_time(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
+    """Return a holdout where every training time is before cutoff - gap and every test time at or after cutoff."""
+    times = df[data.time_column]
+    if times.isna().any():
+        raise SchemaError(f"data.time_column '{data.time_column}' has {int(times.isna().sum())} missing or "
+                          "unparsable timestamps; fix them (see reports/ingest.json) before a temporal split")
+    cutoff = time_cutoff(times, p)
+    train_end = cutoff - pd.Timedelta(days=p.gap_days)
+    test_mask = (times >= cutoff).to_numpy()
+    train_mask = (times < train_end).to_numpy()
+    if not test_mask.any() or not train_mask.any():
+        raise SchemaError(f"split: cutoff {cutoff.date()} leaves {int(train_mask.sum())} training and "
+                          f"{int(test_mask.sum())} test rows (times run {times.min()} .. {times.max()}); "
+                          "change split.test_start or split.test_size")
+    return Holdout(np.flatnonzero(train_mask), np.flatnonzero(test_mask), "time",
+                   {"cutoff": cutoff, "train_end": train_end, "gap_days": p.gap_days,
+                    "dropped_in_gap": int((~test_mask & ~train_mask).sum())})
+
+
+def split_by_group(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
+    """Return a holdout where no value of data.id_column is on both sides."""
+    splitter = GroupShuffleSplit(n_splits=1, test_size=p.test_size, random_state=p.random_state)
+    train_idx, test_idx = next(splitter.split(df, groups=df[data.id_column].to_numpy()))
+    return Holdout(np.sort(train_idx), np.sort(test_idx), "group", {"id_column": data.id_column})
+
+
+def split_at_random(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
+    """Return a random holdout, stratified on the label for classification."""
+    positions = np.arange(len(df))
+    strat = stratify_labels(df[data.target], data.task)
+    train_idx, test_idx = train_test_split(positions, test_size=p.test_size, random_state=p.random_state,
+                                           stratify=None if strat is None else strat.to_numpy())
+    return Holdout(np.sort(train_idx), np.sort(test_idx), "random", {"stratified": strat is not None})
+
+
+def holdout_split(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
+    """Return the test holdout for df by the configured (or auto-chosen) strategy."""
+    require_columns(df, [data.target] + [c for c in (data.time_column, data.id_column) if c], "split")
+    strategy = choose_strategy(df, data, p)
+    if strategy == "time" and not data.time_column:
+        raise SchemaError("split.strategy 'time' needs data.time_column")
+    if strategy == "group" and not data.id_column:
+        raise SchemaError("split.strategy 'group' needs data.id_column")
+    return {"time": split_by_time, "group": split_by_group, "random": split_at_random}[strategy](df, data, p)
+
+
+def training_rows(df: pd.DataFrame, data: DataParams, p: SplitParams) -> pd.DataFrame:
+    """Return the non-test rows of df (the training part), exactly as the split step would choose them."""
+    return df.iloc[holdout_split(df, data, p).train_idx]
+
+
+def carve_validation(train: pd.DataFrame, data: DataParams, p: SplitParams) -> tuple[np.ndarray, np.ndarray]:
+    """Return positions (fit, valid) in the training part: the latest slice by time, else grouped/stratified."""
+    n = len(train)
+    if data.time_column:
+        order = np.argsort(train[data.time_column].to_numpy(), kind="stable")
+        n_valid = max(1, int(round(n * p.valid_size)))
+        return np.sort(order[: n - n_valid]), np.sort(order[n - n_valid:])
+    if data.id_column and train[data.id_column].duplicated().any():
+        gss = GroupShuffleSplit(n_splits=1, test_size=p.valid_size, random_state=p.random_state)
+        fit_idx, valid_idx = next(gss.split(train, groups=train[data.id_column].to_numpy()))
+        return np.sort(fit_idx), np.sort(valid_idx)
+    strat = stratify_labels(train[data.target], data.task)
+    fit_idx, valid_idx = train_test_split(np.arange(n), test_size=p.valid_size, random_state=p.random_state,
+                                          stratify=None if strat is None else strat.to_numpy())
+    return np.sort(fit_idx), np.sort(valid_idx)
+
+
+def fingerprint_rows(df: pd.DataFrame) -> str:
+    """Return a sha256 over the rows' content hashes, independent of row order."""
+    hashes = np.sort(pd.util.hash_pandas_object(df, index=False).to_numpy())
+    return hashlib.sha256(hashes.tobytes()).hexdigest()
+
+
+def describe_part(df: pd.DataFrame, data: DataParams) -> dict:
+    """Return rows, label balance and time range of one part of the split."""
+    out: dict = {"rows": int(len(df))}
+    if data.task != "regression":
+        out["label_balance"] = {str(k): round(float(v), 4) for k, v in
+                                df[data.target].value_counts(normalize=True).sort_index().items()}
+    else:
+        out["label_mean"] = float(df[data.target].mean())
+    if data.time_column:
+        out["time_range"] = [df[data.time_column].min(), df[data.time_column].max()]
+    return out
+
+
+def run(cfg: Config) -> dict:
+    """Hold out the test set, carve the validation slice, write the three parts and the split report."""
+    df = io.read_frame(cfg.paths.ingested)
+    df = df[df[cfg.data.target].notna()].reset_index(drop=True)
+    holdout = holdout_split(df, cfg.data, cfg.split)
+    training, test = df.iloc[holdout.train_idx].reset_index(drop=True), df.iloc[holdout.test_idx].reset_index(drop=True)
+    fit_idx, valid_idx = carve_validation(training, cfg.data, cfg.split)
+    train, valid = training.iloc[fit_idx].reset_index(drop=True), training.iloc[valid_idx].reset_index(drop=True)
+    for frame, path in ((train, cfg.paths.train), (valid, cfg.paths.valid), (test, cfg.paths.test)):
+        io.write_frame(frame, path)
+    features = [c for c in df.columns if c != cfg.data.target]
+    report = {
+        "step_version": STEP_VERSION, "strategy": holdout.strategy, "detail": holdout.detail,
+        "train": describe_part(train, cfg.data), "valid": describe_part(valid, cfg.data),
+        "test": describe_part(test, cfg.data), "test_fingerprint": fingerprint_rows(test),
+        "duplicate_rows_shared_train_test": shared_duplicates(training, test, features),
+    }
+    if cfg.data.id_column:
+        report["ids_shared_train_test"] = int(len(set(training[cfg.data.id_column]) & set(test[cfg.data.id_column])))
+    io.write_json(report, cfg.paths.reports_dir / "split.json")
+    log.info("split (%s): train %d, valid %d, test %d rows", holdout.strategy, len(train), len(valid), len(test))
+    return report
+
+
+def shared_duplicates(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> int:
+    """Return how many test rows are exact copies (on the given columns) of a training row."""
+    train_hashes = set(pd.util.hash_pandas_object(train[columns], index=False).to_numpy().tolist())
+    test_hashes = pd.util.hash_pandas_object(test[columns], index=False).to_numpy()
+    return int(np.isin(test_hashes, np.fromiter(train_hashes, dtype=test_hashes.dtype)).sum())
+
+
+if __name__ == "__main__":
+    step_main("split", run, __doc__)

@@ -1,0 +1,170 @@
+"""Train: a dummy and a linear baseline, and LightGBM with early stopping on the validation slice.
+
+The fitting functions here are shared with cv, which calls them inside every fold.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tasks import io
+from tasks.config import Config, DataParams, LightGBMParams, TrainParams
+from tasks.entry import step_main
+from tasks.metrics import choose_threshold, compute_metrics
+from tasks.model import ModelBundle, load_skops, predict_transformed, save_bundle
+from tasks.schema import FeatureTypes, encode_target, label_classes
+
+STEP_VERSION = "1"
+log = logging.getLogger(__name__)
+MODEL_NAMES = ("lightgbm", "baseline", "dummy")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Encoded labels and what the codes mean."""
+
+    y: np.ndarray
+    classes: list
+
+
+def resolve_class_weight(y: np.ndarray, task: str, p: TrainParams) -> str | None:
+    """Return 'balanced' when asked, or when `auto` and the majority/minority ratio exceeds imbalance_ratio."""
+    if task == "regression" or p.class_weight == "none":
+        return None
+    if p.class_weight == "balanced":
+        return "balanced"
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    return "balanced" if counts.max() / counts.min() >= p.imbalance_ratio else None
+
+
+def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, random_state: int, n_jobs: int = 2):
+    """Return an unfitted, deterministic LightGBM scikit-learn estimator for the task."""
+    import lightgbm as lgb
+
+    common = dict(
+        n_estimators=lp.n_estimators, learning_rate=lp.learning_rate, num_leaves=lp.num_leaves,
+        min_child_samples=lp.min_child_samples, subsample=lp.subsample, subsample_freq=lp.subsample_freq,
+        colsample_bytree=lp.colsample_bytree, reg_lambda=lp.reg_lambda, random_state=random_state,
+        deterministic=True, force_row_wise=True, n_jobs=n_jobs, verbose=-1,
+    )
+    if task == "regression":
+        return lgb.LGBMRegressor(**common)
+    return lgb.LGBMClassifier(class_weight=class_weight, **common)
+
+
+def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFrame, y_es: np.ndarray,
+                 ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int):
+    """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted)."""
+    import lightgbm as lgb
+
+    est = lightgbm_estimator(task, lp, class_weight, random_state)
+    est.fit(pre.transform(fit_df[ft.all]), y_fit, eval_X=(pre.transform(es_df[ft.all]),), eval_y=(y_es,),
+            categorical_feature=list(ft.categorical) or "auto",
+            callbacks=[lgb.early_stopping(lp.early_stopping_rounds, verbose=False)])
+    return est
+
+
+def fit_linear(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
+               class_weight: str | None):
+    """Return a logistic regression (classification) or ridge regression fitted on fit_df (pre is already fitted)."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    x = pre.transform(fit_df[ft.all])
+    if task == "regression":
+        return Ridge(alpha=1.0 / p.baseline_c).fit(x, y)
+    return LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter, class_weight=class_weight).fit(x, y)
+
+
+def fit_dummy(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str):
+    """Return a model that predicts the training prior (classification) or mean (regression)."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    x = pre.transform(fit_df[ft.all])
+    return DummyRegressor(strategy="mean").fit(x, y) if task == "regression" else DummyClassifier(strategy="prior").fit(x, y)
+
+
+def model_meta(kind: str, data: DataParams, ft: FeatureTypes, labels: Labels, train_df: pd.DataFrame) -> dict:
+    """Return the description saved with a model: label, classes, features and their input types."""
+    return {
+        "kind": kind, "task": data.task, "target": data.target, "classes": labels.classes,
+        "positive_label": labels.classes[-1] if data.task == "binary" else None,
+        "features": ft.all, "numeric": list(ft.numeric), "categorical": list(ft.categorical),
+        "input_schema": {c: ("numeric" if c in ft.numeric else "categorical") for c in ft.all},
+        "train_rows": int(len(train_df)), "step_version": STEP_VERSION,
+    }
+
+
+def with_threshold(bundle: ModelBundle, valid_df: pd.DataFrame, y_valid: np.ndarray, objective: str) -> ModelBundle:
+    """Return the bundle with its decision threshold chosen on the validation rows (binary only)."""
+    if bundle.task != "binary":
+        return bundle
+    threshold = choose_threshold(y_valid, bundle.predict_scores(valid_df), objective)
+    return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": threshold})
+
+
+def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,
+                 p: TrainParams) -> dict[str, ModelBundle]:
+    """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid)."""
+    classes = label_classes(train[data.target], data)
+    y_train = encode_target(train[data.target], classes, data)
+    y_valid = encode_target(valid[data.target], classes, data)
+    labels = Labels(y_train, classes)
+    cw = resolve_class_weight(y_train, data.task, p)
+    lgbm = fit_lightgbm(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
+    meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
+    bundles = {
+        "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
+                                meta("lightgbm") | {"best_iteration": int(lgbm.best_iteration_ or p.lightgbm.n_estimators)}),
+        "baseline": ModelBundle("linear", pre["linear"], fit_linear(pre["linear"], train, y_train, ft, data.task, p, cw),
+                                meta("linear")),
+        "dummy": ModelBundle("dummy", pre["linear"], fit_dummy(pre["linear"], train, y_train, ft, data.task), meta("dummy")),
+    }
+    return {name: with_threshold(b, valid, y_valid, p.threshold_objective) for name, b in bundles.items()}
+
+
+def validation_metrics(bundles: dict[str, ModelBundle], valid: pd.DataFrame, data: DataParams) -> dict:
+    """Return each model's metrics on the validation slice (never the test set)."""
+    out = {}
+    for name, b in bundles.items():
+        y = encode_target(valid[data.target], b.meta["classes"], data)
+        out[name] = compute_metrics(data.task, y, b.predict_scores(valid), b.meta.get("threshold", 0.5))
+    return out
+
+
+def load_preprocessors(pre_dir: Path) -> tuple[dict, FeatureTypes]:
+    """Return the fitted preprocessors saved by the preprocess step and their feature types."""
+    features = io.read_json(pre_dir / "features.json")
+    ft = FeatureTypes(tuple(features["numeric"]), tuple(features["categorical"]))
+    return {kind: load_skops(pre_dir / f"{kind}.skops") for kind in ("linear", "tree")}, ft
+
+
+def run(cfg: Config) -> dict:
+    """Fit the models on the train split, choose thresholds on valid, save the bundles and a report."""
+    train, valid = io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)
+    pre, ft = load_preprocessors(cfg.paths.preprocess_dir)
+    log.info("train: fitting dummy, linear baseline and LightGBM on %d rows (%d features)", len(train), len(ft.all))
+    bundles = train_models(train, valid, pre, ft, cfg.data, cfg.train)
+    for name, bundle in bundles.items():
+        save_bundle(bundle, cfg.paths.models_dir / name)
+    report = {
+        "step_version": STEP_VERSION, "train_rows": int(len(train)), "valid_rows": int(len(valid)),
+        "features": ft.all, "class_weight": bundles["lightgbm"].meta.get("class_weight"),
+        "best_iteration": bundles["lightgbm"].meta["best_iteration"],
+        "thresholds": {n: b.meta.get("threshold") for n, b in bundles.items()},
+        "validation_metrics": validation_metrics(bundles, valid, cfg.data),
+        "left_out_columns": dict(cfg.data.drop_columns),
+    }
+    io.write_json(report, cfg.paths.reports_dir / "train.json")
+    log.info("train: LightGBM stopped at %d trees; validation %s", report["best_iteration"],
+             {k: round(v, 4) for k, v in report["validation_metrics"]["lightgbm"].items() if k in ("roc_auc", "rmse", "log_loss")})
+    return report
+
+
+if __name__ == "__main__":
+    step_main("train", run, __doc__)

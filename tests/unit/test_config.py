@@ -1,0 +1,51 @@
+"""Config: a typo or a missing key fails before any step runs, naming the key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tasks.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_repository_params_load_and_are_frozen():
+    cfg = load_config(REPO / "params.yaml")
+    assert cfg.data.target == "is_canceled"
+    assert "reservation_status" in cfg.data.drop_columns
+    with pytest.raises(Exception):
+        cfg.data.target = "other"  # frozen
+
+
+def test_misspelt_key_is_named():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["split"]["tset_size"] = 0.1
+    with pytest.raises(ConfigError, match=r"split\.tset_size: unknown key"):
+        parse_config(raw)
+
+
+def test_missing_required_key_is_named():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    del raw["data"]["target"]
+    with pytest.raises(ConfigError, match=r"data\.target: required key is missing"):
+        parse_config(raw)
+
+
+def test_wrong_type_is_named():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["cv"]["n_splits"] = "five"
+    with pytest.raises(ConfigError, match=r"cv\.n_splits"):
+        parse_config(raw)
+
+
+def test_target_cannot_be_dropped():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["data"]["drop_columns"]["is_canceled"] = "oops"
+    with pytest.raises(ConfigError, match="also listed in data.drop_columns"):
+        parse_config(raw)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")

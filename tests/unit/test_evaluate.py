@@ -1,0 +1,56 @@
+"""Evaluate: the test split is read exactly once per run, by evaluate; metrics fit the task; intervals bracket the value."""
+
+import pandas as pd
+import pytest
+
+from tasks import evaluate, io, preprocess, split, train
+from tests.conftest import make_config, synthetic_frame
+
+
+def trained(tmp_path, task="binary"):
+    cfg = make_config(tmp_path, task=task)
+    io.write_frame(synthetic_frame(n=900, seed=12, task=task), cfg.paths.ingested)
+    for step in (split, preprocess, train):
+        step.run(cfg)
+    return cfg
+
+
+def test_test_split_is_read_once_and_only_by_evaluate(tmp_path, monkeypatch):
+    cfg = make_config(tmp_path)
+    io.write_frame(synthetic_frame(n=900, seed=12), cfg.paths.ingested)
+    reads = []
+    real = io.read_frame
+    monkeypatch.setattr(io, "read_frame", lambda path, columns=None: reads.append(str(path)) or real(path, columns))
+    from tasks import cv
+
+    for step in (split, preprocess, cv, train):
+        step.run(cfg)
+    assert str(cfg.paths.test) not in reads
+    evaluate.run(cfg)
+    assert reads.count(str(cfg.paths.test)) == 1
+
+
+@pytest.mark.parametrize("task,metric", [("binary", "roc_auc"), ("multiclass", "log_loss"), ("regression", "rmse")])
+def test_metrics_fit_the_task_and_intervals_bracket_the_value(tmp_path, task, metric):
+    cfg = trained(tmp_path, task)
+    report = evaluate.run(cfg)
+    assert report["primary_metric"] == metric
+    value = report["models"]["lightgbm"][metric]
+    ci = report["intervals"]["lightgbm"][metric]
+    assert ci["low"] <= value <= ci["high"]
+    scored = pd.read_parquet(cfg.paths.scored_test)
+    assert len(scored) == report["test_rows"] and "y_true" in scored
+    if task == "binary":
+        assert report["models"]["lightgbm"]["roc_auc"] > report["models"]["dummy"]["roc_auc"]
+        assert (cfg.paths.reports_dir / "evaluate" / "roc.png").exists()
+        assert sum(map(sum, report["confusion_matrix"]["lightgbm"])) == report["test_rows"]
+    if task == "regression":
+        assert (cfg.paths.reports_dir / "evaluate" / "residuals.png").exists()
+
+
+def test_segments_have_row_counts(tmp_path):
+    cfg = trained(tmp_path)
+    report = evaluate.run(cfg)
+    seg = report["segments"]["colour"]
+    assert set(seg) <= {"red", "green", "blue"} and all(v["rows"] >= 10 for v in seg.values())
+    assert sum(v["rows"] for v in seg.values()) <= report["test_rows"]

@@ -1,0 +1,91 @@
+"""Split: no row or entity on both sides, time order respected, deterministic (property tests)."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tasks import split
+from tasks.config import DataParams, SplitParams
+from tests.conftest import synthetic_frame
+
+
+def frames(seed: int, n: int) -> pd.DataFrame:
+    return synthetic_frame(n=n, seed=seed)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(60, 400), test_size=st.floats(0.1, 0.5), gap=st.integers(0, 30))
+def test_time_split_every_train_time_before_every_test_time_minus_gap(seed, n, test_size, gap):
+    df = frames(seed, n)
+    data = DataParams(target="label", time_column="when")
+    try:
+        h = split.holdout_split(df, data, SplitParams(test_size=test_size, gap_days=gap))
+    except split.SchemaError:
+        return  # a cutoff that leaves one side empty is refused with a message, not split badly
+    assert len(np.intersect1d(h.train_idx, h.test_idx)) == 0
+    train_t, test_t = df["when"].iloc[h.train_idx], df["when"].iloc[h.test_idx]
+    assert train_t.max() < test_t.min() - pd.Timedelta(days=gap)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(60, 400))
+def test_group_split_shares_no_entity(seed, n):
+    df = frames(seed, n)
+    data = DataParams(target="label", id_column="customer")
+    h = split.holdout_split(df, data, SplitParams(test_size=0.25, random_state=seed))
+    assert h.strategy == "group"
+    ids_train = set(df["customer"].iloc[h.train_idx])
+    ids_test = set(df["customer"].iloc[h.test_idx])
+    assert ids_train.isdisjoint(ids_test)
+    assert len(h.train_idx) + len(h.test_idx) == n
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(60, 400))
+def test_random_split_is_stratified_disjoint_and_complete(seed, n):
+    df = frames(seed, n)
+    data = DataParams(target="label")
+    h = split.holdout_split(df, data, SplitParams(test_size=0.3, random_state=seed))
+    assert h.strategy == "random"
+    assert sorted(np.concatenate([h.train_idx, h.test_idx]).tolist()) == list(range(n))
+    rate_all = df["label"].mean()
+    rate_test = df["label"].iloc[h.test_idx].mean()
+    assert abs(rate_test - rate_all) < 0.1
+
+
+def test_test_start_date_is_respected():
+    df = frames(1, 500)
+    data = DataParams(target="label", time_column="when")
+    h = split.holdout_split(df, data, SplitParams(test_start="2021-06-01"))
+    assert (df["when"].iloc[h.test_idx] >= pd.Timestamp("2021-06-01")).all()
+    assert (df["when"].iloc[h.train_idx] < pd.Timestamp("2021-06-01")).all()
+
+
+def test_validation_slice_is_the_latest_training_period():
+    df = frames(2, 400)
+    fit, valid = split.carve_validation(df, DataParams(target="label", time_column="when"), SplitParams(valid_size=0.2))
+    assert df["when"].iloc[fit].max() <= df["when"].iloc[valid].min()
+    assert len(valid) == 80
+
+
+def test_training_rows_matches_the_split_and_is_deterministic():
+    df = frames(3, 300)
+    data, p = DataParams(target="label"), SplitParams(test_size=0.25)
+    a, b = split.training_rows(df, data, p), split.training_rows(df, data, p)
+    assert a.index.equals(b.index)
+    assert len(a) == len(split.holdout_split(df, data, p).train_idx)
+
+
+def test_fingerprint_ignores_row_order_but_not_content():
+    df = frames(4, 100)
+    assert split.fingerprint_rows(df) == split.fingerprint_rows(df.sample(frac=1, random_state=0))
+    changed = df.copy()
+    changed.loc[0, "x1"] += 1
+    assert split.fingerprint_rows(df) != split.fingerprint_rows(changed)
+
+
+def test_shared_duplicates_counts_exact_copies():
+    df = frames(5, 100)
+    test = pd.concat([df.iloc[:3], frames(6, 5)], ignore_index=True)
+    assert split.shared_duplicates(df, test, list(df.columns)) == 3
