@@ -81,8 +81,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from tasks.io import read_frame
 
         df = read_frame(cfg.paths.ingested) if args.file is None else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
-        path = validate.bootstrap_suite(cfg, df)
-        print(f"expectation suite written to {path}; review it and commit it")
+        info = validate.bootstrap_suite(cfg, df)
+        print(f"expectation suite '{info['suite']}' ({info['expectations']} expectations from {info['rows']} rows) "
+              f"written under {cfg.paths.gx_dir}/expectations/, reference profile {info['reference_profile']}; "
+              "review and commit them")
         return EXIT_OK
     if args.file is None:
         validate.run(cfg)
@@ -108,7 +110,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             print("(no production model)")
         return EXIT_OK
     if args.action == "promote":
-        registry.force_promote(reg, args.version, args.reason)
+        if args.force:
+            registry.force_promote(reg, args.version, args.reason)
+        else:
+            registry.approve_version(reg, args.version, args.reason)
         print(f"{args.version} is now in production (reason recorded)")
         return EXIT_OK
     restored = registry.rollback(reg, args.reason)
@@ -169,9 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list, promote or roll back model versions", description=cmd_models.__doc__)
     msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     msub.add_parser("list", help="list versions; * marks production")
-    mp = msub.add_parser("promote", help="force a version into production (needs --reason)")
+    mp = msub.add_parser("promote", help="approve a version that passed the gate (or --force any version)")
     mp.add_argument("version")
-    mp.add_argument("--reason", required=True, help="why the gate is overridden (recorded)")
+    mp.add_argument("--reason", required=True, help="why (recorded in the registry history)")
+    mp.add_argument("--force", action="store_true", help="override the gate for a version that failed it")
     mr = msub.add_parser("rollback", help="restore the previous production version")
     mr.add_argument("--reason", required=True, help="why (recorded)")
     p.set_defaults(func=cmd_models)

@@ -44,7 +44,7 @@ def version_snapshot(data_dir: Path, root: Path = Path(".")) -> str | None:
     if not is_dvc_repo(root):
         log.warning("not a DVC repository (no .dvc/ or not in git): the snapshot is not versioned")
         return None
-    run_dvc("add", "--quiet", str(data_dir), cwd=root)
+    run_dvc("add", str(data_dir), cwd=root)
     return data_version(root, data_dir)
 
 
@@ -75,7 +75,7 @@ def record_run(root: Path = Path(".")) -> None:
     """Record the outputs a Prefect run wrote in dvc.lock (`dvc commit`), so `dvc status` is clean."""
     if not is_dvc_repo(root):
         return
-    run_dvc("commit", "--force", "--quiet", cwd=root)
+    run_dvc("commit", "--force", cwd=root)
 
 
 def _resolve(text: str, params: dict) -> str:

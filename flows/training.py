@@ -55,12 +55,17 @@ def step_task(name: str):
 
 @task(name="snapshot", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_unless_bad_input,
       cache_policy=NO_CACHE)
-def snapshot(cfg: Config) -> str | None:
-    """Snapshot the source into data/ and version it with DVC; return the data version."""
+def snapshot(cfg: Config, version: bool = True) -> str | None:
+    """Snapshot the source into data/ and (in the DVC project) version it; return the data version."""
     from tasks.ingest import snapshot_source
 
-    snapshot_source(cfg.ingest, cfg.paths.data_dir)
-    return dvc_sync.version_snapshot(cfg.paths.data_dir)
+    info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
+    return dvc_sync.version_snapshot(cfg.paths.data_dir) if version else info["sha256"]
+
+
+def uses_dvc_pipeline(params: str) -> bool:
+    """Return True when params is the params.yaml that dvc.yaml reads (then DVC's lock decides what is stale)."""
+    return Path(params).resolve() == Path("params.yaml").resolve() and Path("dvc.yaml").exists()
 
 
 def steps_to_run(stale: set[str] | None, force: bool) -> list[str]:
@@ -76,8 +81,11 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
     """Run the pipeline: snapshot, then ingest .. promote as tasks; return each step's report."""
     logger = get_run_logger()
     cfg = load_config(params)
-    data_version = snapshot(cfg) if snapshot_source else dvc_sync.data_version(Path("."), cfg.paths.data_dir)
-    todo = steps_to_run(dvc_sync.stale_stages(), force)
+    tracked = uses_dvc_pipeline(params)
+    if not tracked:
+        logger.info("%s is not the project's params.yaml: running every step, outside DVC's lock", params)
+    data_version = snapshot(cfg, tracked) if snapshot_source else dvc_sync.data_version(Path("."), cfg.paths.data_dir)
+    todo = steps_to_run(dvc_sync.stale_stages() if tracked else None, force)
     skipped = [s for s in STEPS if s not in todo]
     if skipped:
         logger.info("up to date per dvc.lock, skipped: %s", ", ".join(skipped))
@@ -88,7 +96,8 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
         for name in todo:
             results[name] = step_task(name)(cfg)
             publish_step_artifacts(name, cfg)
-    dvc_sync.record_run()
+    if tracked and todo:
+        dvc_sync.record_run()
     return {"data_version": data_version, "ran": todo, "skipped": skipped, "reports": results}
 
 

@@ -24,7 +24,7 @@ def setup_logging(level: str | None = None) -> None:
     handler._tabgate = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level or os.environ.get("TABGATE_LOG_LEVEL", "INFO"))
-    for noisy in ("matplotlib", "great_expectations", "PIL", "numba", "shap"):
+    for noisy in ("matplotlib", "great_expectations", "PIL", "numba", "shap", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

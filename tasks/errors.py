@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tasks.config import ConfigError
 from tasks.io import InputError
+from tasks.model import ModelIntegrityError
 from tasks.schema import SchemaError
 
 
@@ -15,4 +16,5 @@ class PromotionError(ValueError):
     """A registry or promotion request cannot be carried out as asked."""
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, InputError, SchemaError, ValidationFailed, PromotionError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, InputError, SchemaError, ValidationFailed, PromotionError, ModelIntegrityError)

@@ -120,8 +120,10 @@ def run(cfg: Config) -> dict:
     test = io.read_frame(cfg.paths.test)
     log.info("evaluate: scoring %s on %d test rows (the only read of the test set)", sorted(models), len(test))
     report, scored = evaluate_models(test, models, cfg.data, cfg.evaluate)
+    from tasks.registry import production_version
+
     report |= {"step_version": STEP_VERSION, "test_fingerprint": fingerprint_rows(test),
-               "production_version": models["production"].meta.get("version_id") if "production" in models else None}
+               "production_version": production_version(cfg.paths.registry_dir) if "production" in models else None}
     io.write_frame(scored, cfg.paths.scored_test)
     io.write_json(report, cfg.paths.reports_dir / "metrics.json")
     from tasks.plots import write_evaluation_plots

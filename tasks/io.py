@@ -19,6 +19,12 @@ class InputError(ValueError):
     """A file the pipeline needs is missing or unreadable; the message names it."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temp path beside dest; on success it is renamed onto dest, on error removed."""
@@ -29,6 +35,7 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, dest)
     finally:
         if tmp_path.exists():
@@ -43,6 +50,7 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         old = dest.with_name(f".{dest.name}.old")
         if old.exists():
             shutil.rmtree(old)

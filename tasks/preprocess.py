@@ -20,9 +20,19 @@ STEP_VERSION = "1"
 log = logging.getLogger(__name__)
 
 
+def _category_text(col: pd.Series) -> pd.Series:
+    """Return a column's values as text; number codes lose a trailing .0 (9.0 and 9 are both "9")."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        num = col.astype("Float64")
+        integral = bool(((num.round() == num) | num.isna()).all())
+        return (num.astype("Int64") if integral else num).astype("string")
+    return col.astype("string")
+
+
 def _as_object(x: pd.DataFrame) -> pd.DataFrame:
     """Return categorical columns as plain strings (NaN for missing), so encoders see one type."""
-    return x.astype(str).astype(object).where(x.notna(), np.nan)
+    out = pd.DataFrame({c: _category_text(x[c]) for c in x.columns}, index=x.index)
+    return out.astype(object).where(out.notna(), np.nan)
 
 
 def _categorical_cleaner() -> FunctionTransformer:

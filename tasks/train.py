@@ -43,7 +43,14 @@ def resolve_class_weight(y: np.ndarray, task: str, p: TrainParams) -> str | None
     return "balanced" if counts.max() / counts.min() >= p.imbalance_ratio else None
 
 
-def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, random_state: int, n_jobs: int = 2):
+def lightgbm_threads(n_rows: int) -> int:
+    """Return LightGBM's thread count: one for small data (OpenMP overhead dominates), else the cores."""
+    import os
+
+    return 1 if n_rows < 20_000 else max(1, min(os.cpu_count() or 1, 8))
+
+
+def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, random_state: int, n_jobs: int = 1):
     """Return an unfitted, deterministic LightGBM scikit-learn estimator for the task."""
     import lightgbm as lgb
 
@@ -63,7 +70,7 @@ def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFra
     """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted)."""
     import lightgbm as lgb
 
-    est = lightgbm_estimator(task, lp, class_weight, random_state)
+    est = lightgbm_estimator(task, lp, class_weight, random_state, lightgbm_threads(len(fit_df)))
     est.fit(pre.transform(fit_df[ft.all]), y_fit, eval_X=(pre.transform(es_df[ft.all]),), eval_y=(y_es,),
             categorical_feature=list(ft.categorical) or "auto",
             callbacks=[lgb.early_stopping(lp.early_stopping_rounds, verbose=False)])

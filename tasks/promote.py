@@ -1,0 +1,513 @@
+"""Promote: gate the challenger against absolute floors, the baseline, the production model, segments,
+input schema and latency; register it and switch production atomically when it passes.
+
+A rejected challenger is a successful run (the gate did its job): the step exits 0 and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from tasks import io, registry
+from tasks.config import Config, PromoteParams
+from tasks.entry import step_main
+from tasks.errors import PromotionError
+from tasks.metrics import HIGHER_IS_BETTER, bootstrap_indices, compute_metrics, primary_metric, score_columns
+from tasks.model import ModelBundle, bundle_digest, load_bundle
+
+STEP_VERSION = "1"
+log = logging.getLogger(__name__)
+FIRST_MODEL = "first model: no champion"
+RELATIVE_METRICS = ("rmse", "mae")  # unbounded, in label units: segment drops are measured relative
+TASK_METRICS = {
+    "binary": ("roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall", "f1", "accuracy"),
+    "multiclass": ("log_loss", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc"),
+    "regression": ("mae", "rmse", "r2"),
+}
+Outcome = Literal["promote", "reject", "already_in_production"]
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """One model's scores on the test rows, its decision threshold and (for bundles) its meta and digest."""
+
+    scores: np.ndarray
+    threshold: float = 0.5
+    meta: Mapping[str, Any] | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Measured scoring speed of the challenger."""
+
+    p95_ms: float
+    rows_per_second: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One gate rule: passed is None when the rule does not apply (said why in reason)."""
+
+    rule: str
+    metric: str | None
+    value: float | None
+    threshold: float | None
+    passed: bool | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's verdict with every rule's result."""
+
+    outcome: Outcome
+    primary_metric: str
+    first_model: bool
+    rules: list[RuleResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[RuleResult]:
+        """The rules that failed."""
+        return [r for r in self.rules if r.passed is False]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the decision as plain JSON-able data."""
+        return {"outcome": self.outcome, "primary_metric": self.primary_metric, "first_model": self.first_model,
+                "rules": [asdict(r) for r in self.rules], "notes": list(self.notes), "metrics": self.metrics}
+
+    def summary(self) -> dict[str, Any]:
+        """Return the short form kept in the registry record."""
+        return {"outcome": self.outcome, "first_model": self.first_model, "notes": list(self.notes),
+                "failed_rules": [asdict(r) for r in self.failed], "rules_checked": len(self.rules)}
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def gain(metric: str, a: float, b: float) -> float:
+    """Return how much better value a is than b (positive = a better), whichever way the metric points."""
+    return a - b if HIGHER_IS_BETTER[metric] else b - a
+
+
+def metric_value(task: str, metric: str, y: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
+    """Return one metric (NaN when undefined, e.g. ROC-AUC on one class); fast paths for the primary metrics."""
+    try:
+        if task == "binary" and metric == "roc_auc":
+            return float(skm.roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else float("nan")
+        if task == "regression" and metric == "rmse":
+            return float(np.sqrt(np.mean((np.asarray(y, float) - scores) ** 2)))
+        if task == "multiclass" and metric == "log_loss":
+            return float(skm.log_loss(y, np.clip(scores, 1e-15, 1), labels=list(range(scores.shape[1]))))
+        return float(compute_metrics(task, y, scores, threshold).get(metric, float("nan")))
+    except ValueError:
+        return float("nan")
+
+
+def check_thresholds(task: str, p: PromoteParams) -> None:
+    """Raise PromotionError naming any promote.thresholds metric the task does not compute."""
+    bad = [m for m in p.thresholds if m not in TASK_METRICS[task] or m not in HIGHER_IS_BETTER]
+    if bad:
+        raise PromotionError(
+            f"params.yaml promote.thresholds: {bad} not computed for a {task} task; "
+            f"use some of {list(TASK_METRICS[task])}"
+        )
+
+
+def paired_bootstrap_gain(task: str, metric: str, y: np.ndarray, challenger: ModelScores, champion: ModelScores,
+                          n_samples: int, random_state: int) -> dict[str, float]:
+    """Return the 95% percentile CI of gain(challenger, champion), both scored on the same resampled rows."""
+    diffs = []
+    for idx in bootstrap_indices(len(y), n_samples, random_state) if n_samples > 0 and len(y) > 1 else []:
+        a = metric_value(task, metric, y[idx], challenger.scores[idx], challenger.threshold)
+        b = metric_value(task, metric, y[idx], champion.scores[idx], champion.threshold)
+        if np.isfinite(a) and np.isfinite(b):
+            diffs.append(gain(metric, a, b))
+    if not diffs:
+        return {"low": float("nan"), "high": float("nan"), "n_samples": 0}
+    arr = np.asarray(diffs)
+    return {"low": float(np.quantile(arr, 0.025)), "high": float(np.quantile(arr, 0.975)), "n_samples": len(arr)}
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:g}" if abs(x) >= 1000 or float(x).is_integer() else f"{x:.4f}"
+
+
+def absolute_rules(challenger_metrics: Mapping[str, float], p: PromoteParams) -> list[RuleResult]:
+    """Return one rule per promote.thresholds entry: a floor, or a ceiling for lower-is-better metrics."""
+    out = []
+    for metric, limit in sorted(p.thresholds.items()):
+        value = challenger_metrics.get(metric, float("nan"))
+        higher = HIGHER_IS_BETTER[metric]
+        ok = bool(np.isfinite(value) and (value >= limit if higher else value <= limit))
+        word = "floor" if higher else "ceiling"
+        reason = f"{metric} {_fmt(value)} {'meets' if ok else 'misses'} the {word} {limit:g}"
+        out.append(RuleResult(f"threshold {metric}", metric, value, limit, ok, reason))
+    return out
+
+
+def lift_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScores, baseline: ModelScores | None,
+              p: PromoteParams) -> RuleResult:
+    """Return the challenger's lift over the baseline on the primary metric against min_lift_over_baseline."""
+    if baseline is None:
+        return RuleResult("lift over baseline", primary, None, p.min_lift_over_baseline, None, "n/a: no baseline scores")
+    lift = gain(primary, metric_value(task, primary, y, challenger.scores, challenger.threshold),
+                metric_value(task, primary, y, baseline.scores, baseline.threshold))
+    ok = bool(np.isfinite(lift) and lift >= p.min_lift_over_baseline)
+    reason = f"challenger beats the baseline by {_fmt(lift)} {primary} (needs >= {p.min_lift_over_baseline:g})"
+    return RuleResult("lift over baseline", primary, lift, p.min_lift_over_baseline, ok, reason)
+
+
+def champion_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores,
+                  p: PromoteParams) -> RuleResult:
+    """Return the paired-bootstrap rule: the CI lower bound of the gain over production must exceed the minimum."""
+    point = gain(primary, metric_value(task, primary, y, challenger.scores, challenger.threshold),
+                 metric_value(task, primary, y, production.scores, production.threshold))
+    ci = paired_bootstrap_gain(task, primary, y, challenger, production, p.bootstrap_samples, p.random_state)
+    if ci["n_samples"] == 0:
+        ok = bool(np.isfinite(point) and point > p.min_gain_over_production)
+        return RuleResult("gain over production", primary, point, p.min_gain_over_production, ok,
+                          f"no bootstrap (bootstrap_samples=0 or undefined); point gain {_fmt(point)}")
+    ok = ci["low"] > p.min_gain_over_production
+    reason = (f"gain {_fmt(point)} {primary}, 95% CI [{_fmt(ci['low'])}, {_fmt(ci['high'])}] over "
+              f"{ci['n_samples']} paired resamples; lower bound must exceed {p.min_gain_over_production:g}")
+    return RuleResult("gain over production (CI low)", primary, ci["low"], p.min_gain_over_production, ok, reason)
+
+
+def segment_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores,
+                  segments: pd.DataFrame, min_rows: int, p: PromoteParams) -> list[RuleResult]:
+    """Return one rule per segment with >= min_rows rows: the challenger may trail production by <= tolerance."""
+    out = []
+    relative = primary in RELATIVE_METRICS
+    for col in segments.columns:
+        codes = segments[col].astype("string").fillna("<missing>").to_numpy()
+        for value in sorted(set(codes)):
+            idx = np.flatnonzero(codes == value)
+            if len(idx) < min_rows:
+                continue
+            ch = metric_value(task, primary, y[idx], challenger.scores[idx], challenger.threshold)
+            pr = metric_value(task, primary, y[idx], production.scores[idx], production.threshold)
+            if not (np.isfinite(ch) and np.isfinite(pr)):
+                continue
+            drop = gain(primary, pr, ch) / (max(abs(pr), 1e-12) if relative else 1.0)
+            ok = drop <= p.segment_tolerance
+            unit = " (relative)" if relative else ""
+            reason = (f"{col}={value} ({len(idx)} rows): challenger {_fmt(ch)} vs production {_fmt(pr)}; "
+                      f"drop {_fmt(drop)}{unit}, tolerance {p.segment_tolerance:g}")
+            out.append(RuleResult(f"segment {col}={value}", primary, drop, p.segment_tolerance, ok, reason))
+    if not out:
+        out.append(RuleResult("segments", primary, None, p.segment_tolerance, None,
+                              f"n/a: no segment of {list(segments.columns)} has >= {min_rows} rows with a defined {primary}"))
+    return out
+
+
+def input_schema(meta: Mapping[str, Any]) -> dict[str, str]:
+    """Return {column: "numeric"|"categorical"} a bundle needs from callers."""
+    if isinstance(meta.get("input_schema"), Mapping):
+        return {str(k): str(v) for k, v in meta["input_schema"].items()}
+    numeric = set(meta.get("numeric", []))
+    return {c: "numeric" if c in numeric else "categorical" for c in meta.get("features", [])}
+
+
+def schema_rule(challenger_meta: Mapping[str, Any], production_meta: Mapping[str, Any]) -> RuleResult:
+    """Return whether every column the challenger needs is one callers already send, of a compatible type."""
+    new, prod = input_schema(challenger_meta), input_schema(production_meta)
+    added = sorted(c for c in new if c not in prod)
+    # numbers are valid categories, but text where a number is expected is not
+    retyped = sorted(c for c in new if c in prod and prod[c] == "categorical" and new[c] == "numeric")
+    ok = not added and not retyped
+    if ok:
+        reason = f"all {len(new)} input columns are ones production already receives"
+    else:
+        reason = "; ".join(filter(None, [
+            f"new required column(s) callers do not send yet: {added}" if added else "",
+            f"column(s) that production takes as categories but the challenger needs as numbers: {retyped}" if retyped else "",
+        ]))
+    return RuleResult("input schema compatible", None, float(len(added) + len(retyped)), 0.0, ok, reason)
+
+
+def latency_rules(latency: Latency | None, p: PromoteParams) -> list[RuleResult]:
+    """Return the p95 single-row latency and batch throughput rules against their budgets.
+
+    The measured values are noisy, so they are reported only when a budget is missed; the registry
+    record and the log always carry them (keeps reports/promotion.json deterministic).
+    """
+    if latency is None:
+        return [RuleResult("latency p95", "latency_ms", None, p.max_p95_latency_ms, None, "n/a: not measured")]
+    p95_ok = latency.p95_ms <= p.max_p95_latency_ms
+    tput_ok = latency.rows_per_second >= p.min_rows_per_second
+    return [
+        RuleResult("latency p95", "latency_ms", None if p95_ok else latency.p95_ms, p.max_p95_latency_ms, p95_ok,
+                   f"single-row p95 {'within' if p95_ok else f'{latency.p95_ms:.1f} ms over'} the budget "
+                   f"of {p.max_p95_latency_ms:g} ms"),
+        RuleResult("throughput", "rows_per_second", None if tput_ok else latency.rows_per_second,
+                   p.min_rows_per_second, tput_ok,
+                   f"batch throughput {'meets' if tput_ok else f'{latency.rows_per_second:.0f} rows/s misses'} "
+                   f"the budget of {p.min_rows_per_second:g} rows/s"),
+    ]
+
+
+def decide_promotion(
+    task: str,
+    primary: str,
+    y_true: np.ndarray,
+    challenger: ModelScores,
+    baseline: ModelScores | None,
+    production: ModelScores | None,
+    p: PromoteParams,
+    segments: pd.DataFrame | None = None,
+    segment_min_rows: int = 50,
+    latency: Latency | None = None,
+) -> Decision:
+    """Return the gate's Decision for a challenger; pure (every score is on the same test rows as y_true)."""
+    check_thresholds(task, p)
+    y = np.asarray(y_true)
+    metrics = {"challenger": compute_metrics(task, y, challenger.scores, challenger.threshold)}
+    if baseline is not None:
+        metrics["baseline"] = compute_metrics(task, y, baseline.scores, baseline.threshold)
+    if production is not None:
+        metrics["production"] = compute_metrics(task, y, production.scores, production.threshold)
+    first = production is None
+    if production is not None and challenger.digest and challenger.digest == production.digest:
+        return Decision("already_in_production", primary, False, [],
+                        ["the challenger is byte-identical to the production model; nothing to change"], metrics)
+    rules = [*absolute_rules(metrics["challenger"], p), lift_rule(task, primary, y, challenger, baseline, p),
+             *champion_rules(task, primary, y, challenger, production, p, segments, segment_min_rows),
+             *latency_rules(latency, p)]
+    notes = [f"{FIRST_MODEL}: gated on absolute thresholds, baseline lift and latency only"] if first else []
+    outcome: Outcome = "reject" if any(r.passed is False for r in rules) else "promote"
+    return Decision(outcome, primary, first, rules, notes, metrics)
+
+
+def champion_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores | None,
+                   p: PromoteParams, segments: pd.DataFrame | None, segment_min_rows: int) -> list[RuleResult]:
+    """Return the rules that compare with production: bootstrap gain, segments, input schema (n/a without one)."""
+    if production is None:
+        return [RuleResult("gain over production (CI low)", primary, None, p.min_gain_over_production, None,
+                           f"n/a: {FIRST_MODEL}"),
+                RuleResult("segments", primary, None, p.segment_tolerance, None, f"n/a: {FIRST_MODEL}"),
+                RuleResult("input schema compatible", None, None, 0.0, None, f"n/a: {FIRST_MODEL}")]
+    rules = [champion_rule(task, primary, y, challenger, production, p)]
+    if segments is not None and len(segments.columns):
+        rules += segment_rules(task, primary, y, challenger, production, segments, segment_min_rows, p)
+    else:
+        rules.append(RuleResult("segments", primary, None, p.segment_tolerance, None, "n/a: no segment columns"))
+    return [*rules, schema_rule(challenger.meta or {}, production.meta or {})]
+
+
+# ---------------------------------------------------------------- impure helpers
+
+
+def measure_latency(bundle: ModelBundle, rows: pd.DataFrame, max_single: int = 200) -> Latency:
+    """Return p95 single-row latency and batch rows/second of bundle.predict_scores on these rows."""
+    if rows.empty:
+        return Latency(0.0, float("inf"), 0)
+    bundle.predict_scores(rows.iloc[:1])  # warm-up
+    single = []
+    for i in range(min(len(rows), max_single)):
+        start = time.perf_counter()
+        bundle.predict_scores(rows.iloc[i : i + 1])
+        single.append((time.perf_counter() - start) * 1000)
+    batch = []
+    for _ in range(3):
+        start = time.perf_counter()
+        bundle.predict_scores(rows)
+        batch.append(time.perf_counter() - start)
+    return Latency(float(np.percentile(single, 95)), float(len(rows) / max(min(batch), 1e-9)), int(len(rows)))
+
+
+def params_digest(cfg: Config) -> str:
+    """Return the sha256 of the whole typed configuration (what produced this model)."""
+    return hashlib.sha256(io.to_json(cfg.model_dump(mode="json", by_alias=True)).encode()).hexdigest()
+
+
+def scores_match(bundle: ModelBundle, rows: pd.DataFrame, recorded: np.ndarray) -> bool:
+    """Return True when the bundle reproduces the recorded scores on these rows."""
+    return bool(len(rows) == 0 or np.allclose(bundle.predict_scores(rows), recorded, rtol=1e-6, atol=1e-7))
+
+
+def production_scores(scored: pd.DataFrame, bundle: ModelBundle, task: str, sample: int) -> np.ndarray:
+    """Return the production model's test scores: evaluate's column when it matches this model, else rescored."""
+    has_column = any(c == "score_production" or c.startswith("proba_production_") for c in scored.columns)
+    recorded = score_columns(scored, "production", task) if has_column else None
+    if recorded is not None and scores_match(bundle, scored.iloc[:sample], recorded[:sample]):
+        return recorded
+    missing = [c for c in bundle.features if c not in scored.columns]
+    if missing:
+        raise io.InputError(f"{scored.attrs.get('path', 'scored test frame')}: lacks production model inputs "
+                            f"{missing[:10]}; re-run evaluate")
+    log.warning("promote: evaluate's production scores are missing or from another model; rescoring the "
+                "current production model on the scored test rows")
+    return bundle.predict_scores(scored)
+
+
+def model_threshold(meta: Mapping[str, Any] | None, metrics_entry: Mapping[str, Any] | None) -> float:
+    """Return a model's decision threshold from evaluate's metrics or its meta (0.5 when neither says)."""
+    for source in (metrics_entry or {}, meta or {}):
+        value = source.get("threshold")
+        if value is not None and np.isfinite(value):
+            return float(value)
+    return 0.5
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """Return reports/promotion.md: the verdict and a table of every rule."""
+    status = str(report["status"]).replace("_", " ").upper()
+    champion = report.get("production_version") or FIRST_MODEL
+    lines = [f"# Promotion: {status}", "",
+             f"- challenger: `{report['challenger_digest'][:12]}` -> version `{report.get('version_id') or '-'}`",
+             f"- champion (production): `{champion}`",
+             f"- primary metric: `{report['decision']['primary_metric']}`; test rows: {report.get('test_rows')}", "",
+             "| rule | metric | value | threshold | result | reason |", "|---|---|---|---|---|---|"]
+    for r in report["decision"]["rules"]:
+        result = "n/a" if r["passed"] is None else ("pass" if r["passed"] else "**FAIL**")
+        cells = [r["rule"], r["metric"] or "", _fmt(r["value"]), _fmt(r["threshold"]), result, r["reason"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    notes = report["decision"]["notes"] + report.get("notes", [])
+    if notes:
+        lines += ["", "Notes:", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"
+
+
+def build_record(cfg: Config, decision: Decision, status: str, metrics_report: Mapping[str, Any],
+                 latency: Latency | None, production_vid: str | None) -> dict[str, Any]:
+    """Return the registry record of a gated challenger (timestamps are added by the registry)."""
+    return {
+        "status": status, "kind": "lightgbm", "task": cfg.data.task, "primary_metric": decision.primary_metric,
+        "metrics": decision.metrics.get("challenger", {}),
+        "evaluate_metrics": (metrics_report.get("models") or {}).get("lightgbm"),
+        "data_version": registry.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
+        "git_commit": registry.git_commit(),
+        "params_digest": params_digest(cfg),
+        "test_fingerprint": metrics_report.get("test_fingerprint"),
+        "test_rows": metrics_report.get("test_rows"),
+        "compared_with": production_vid,
+        "decision": decision.summary(),
+        "latency": asdict(latency) if latency else None,
+    }
+
+
+def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: dict[str, Any],
+                   production_vid: str | None) -> tuple[str, str | None]:
+    """Register and (unless approval is required) switch production; return (status, version_id)."""
+    p, reg = cfg.promote, cfg.paths.registry_dir
+    if decision.outcome == "already_in_production":
+        return "already_in_production", production_vid
+    if decision.outcome == "reject":
+        if not p.register_rejected:
+            return "rejected", None
+        return "rejected", registry.register_version(reg, challenger_dir, {**record, "status": "rejected"},
+                                                     p.lock_timeout_seconds)
+    status = "pending_approval" if p.require_approval else "approved"
+    vid = registry.register_version(reg, challenger_dir, {**record, "status": status}, p.lock_timeout_seconds)
+    if p.require_approval:
+        return "pending_approval", vid
+    primary = decision.primary_metric
+    reason = (f"gate passed: {primary} {_fmt(decision.metrics['challenger'].get(primary))}"
+              + (f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"))
+    registry.set_production(reg, vid, reason, "tabgate promote", action="promote", expected_current=production_vid,
+                            lock_timeout=p.lock_timeout_seconds)
+    return "promoted", vid
+
+
+def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Any]
+                      ) -> tuple[ModelBundle, ModelScores]:
+    """Return the LightGBM bundle and its test scores; InputError when evaluate scored another model."""
+    challenger_dir = cfg.paths.models_dir / "lightgbm"
+    bundle = load_bundle(challenger_dir)
+    scores = score_columns(scored, "lightgbm", task)
+    sample = scored.iloc[: cfg.promote.latency_rows]
+    if not scores_match(bundle, sample, scores[: len(sample)]):
+        raise io.InputError(f"{cfg.paths.scored_test}: was scored by a different model than {challenger_dir}; "
+                            "re-run evaluate so the gate judges the model it would register")
+    threshold = model_threshold(bundle.meta, models.get("lightgbm"))
+    return bundle, ModelScores(scores, threshold, bundle.meta, bundle_digest(challenger_dir))
+
+
+def champion_scores(cfg: Config, scored: pd.DataFrame, task: str) -> tuple[str | None, ModelScores | None]:
+    """Return the production version id and its test scores, or (None, None) when there is none."""
+    version = registry.production_version(cfg.paths.registry_dir)
+    if version is None:
+        return None, None
+    prod_dir = registry.production_bundle_dir(cfg.paths.registry_dir)
+    bundle = load_bundle(prod_dir)
+    scores = production_scores(scored, bundle, task, cfg.promote.latency_rows)
+    return version, ModelScores(scores, model_threshold(bundle.meta, None), bundle.meta, bundle_digest(prod_dir))
+
+
+def read_scored_test(cfg: Config) -> pd.DataFrame:
+    """Return evaluate's scored test rows; InputError when y_true is missing."""
+    scored = io.read_frame(cfg.paths.scored_test)
+    scored.attrs["path"] = str(cfg.paths.scored_test)
+    if "y_true" not in scored.columns:
+        raise io.InputError(f"{cfg.paths.scored_test}: has no y_true column; re-run evaluate")
+    return scored
+
+
+def run(cfg: Config) -> dict:
+    """Gate the LightGBM challenger, write reports/promotion.{json,md}, register and promote when it passes."""
+    p, reports = cfg.promote, cfg.paths.reports_dir
+    metrics_report = io.read_json(reports / "metrics.json")
+    task = metrics_report.get("task") or cfg.data.task
+    primary = metrics_report.get("primary_metric") or primary_metric(task)
+    check_thresholds(task, p)
+    scored = read_scored_test(cfg)
+    models = metrics_report.get("models") or {}
+    bundle, challenger = challenger_scores(cfg, scored, task, models)
+    baseline = ModelScores(score_columns(scored, "baseline", task), model_threshold(None, models.get("baseline")))
+    production_vid, production = champion_scores(cfg, scored, task)
+    seg_cols = [c for c in cfg.data.segment_columns if c in scored.columns]
+    absent = sorted(set(cfg.data.segment_columns) - set(seg_cols))
+    notes = [f"segment column(s) {absent} are not in the scored test frame"] if absent else []
+    latency = measure_latency(bundle, scored.iloc[: p.latency_rows])
+    decision = decide_promotion(task, primary, scored["y_true"].to_numpy(), challenger, baseline, production, p,
+                                scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency)
+
+    record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
+    status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
+    report = {"step_version": STEP_VERSION, "status": status, "version_id": vid, "production_version": production_vid,
+              "challenger_digest": challenger.digest, "test_rows": int(len(scored)),
+              "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(), "notes": notes}
+    io.write_json(report, reports / "promotion.json")
+    io.write_text(render_markdown(report), reports / "promotion.md")
+    log_outcome(status, vid, production_vid, decision, latency)
+    return report
+
+
+def log_outcome(status: str, vid: str | None, production_vid: str | None, decision: Decision,
+                latency: Latency | None) -> None:
+    """Log the verdict clearly; a rejection is a warning, not an error."""
+    if latency:
+        log.info("promote: challenger latency p95 %.1f ms, %.0f rows/s", latency.p95_ms, latency.rows_per_second)
+    if status == "rejected":
+        log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
+                    vid or "-", production_vid or "none",
+                    "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))
+    elif status == "pending_approval":
+        log.info("promote: challenger passed the gate; registered %s pending approval "
+                 "(approve with `tabgate models promote %s --reason \"...\"`)", vid, vid)
+    elif status == "promoted":
+        log.info("promote: %s is now production (was %s)", vid, production_vid or "none")
+    else:
+        log.info("promote: challenger is already production %s; nothing changed", vid)
+
+
+if __name__ == "__main__":
+    step_main("promote", run, __doc__)

@@ -1,0 +1,452 @@
+"""Registry: versioned model bundles on disk, a production pointer switched atomically, a history log.
+
+Layout of `paths.registry_dir`:
+    versions/<version_id>/bundle/    a byte-for-byte copy of a model bundle directory (tasks.model)
+    versions/<version_id>/record.json what the version is: metrics, data version, git commit, params
+                                      digest, test fingerprint, the gate's decision
+    production.json                   the pointer {version_id, promoted_at, reason, previous, lineage, ...};
+                                      the single source of truth, replaced atomically (os.replace)
+    history.jsonl                     append-only audit log: registrations, promotions, approvals,
+                                      forced promotions and rollbacks, each with its reason
+    .lock                             fcntl lock held around every mutation
+
+A version directory is copied into a hidden temp directory and renamed into place, so a process
+killed mid-copy leaves nothing visible. `lineage` in the pointer lists the production versions in
+the order they were installed; rollback pops the last one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from tasks import io
+from tasks.errors import PromotionError
+from tasks.model import ModelBundle, bundle_digest, load_bundle, verify_bundle
+
+log = logging.getLogger(__name__)
+
+PRODUCTION = "production.json"
+HISTORY = "history.jsonl"
+LOCK = ".lock"
+VERSIONS = "versions"
+BUNDLE = "bundle"
+RECORD = "record.json"
+INCOMING_PREFIX = ".incoming-"
+LOCK_TIMEOUT_SECONDS = 60.0
+VERSION_RE = re.compile(r"^v(\d{4,})-[0-9a-f]{8}$")
+PROMOTING_ACTIONS = ("promote", "approve", "force_promote")
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def utc_now() -> str:
+    """Return the current UTC time as an ISO 8601 string (seconds)."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def default_actor() -> str:
+    """Return user@host of this process, for the audit log."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def require_reason(reason: str | None, what: str) -> str:
+    """Return the stripped reason; PromotionError when it is empty."""
+    text = (reason or "").strip()
+    if not text:
+        raise PromotionError(f"{what} needs a written reason (pass --reason \"why\"); it is kept in the registry history")
+    return text
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_durably(obj: Any, dest: Path) -> None:
+    """Write JSON to a temp file beside dest, fsync it, os.replace it onto dest, fsync the directory."""
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(io.to_json(obj))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    """Copy one file's bytes and fsync the copy (a separate function so tests can slow or break it)."""
+    shutil.copyfile(src, dst)
+    with open(dst, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _append_history(registry_dir: Path, entry: dict[str, Any]) -> None:
+    line = json.dumps(io._clean_nans(entry), sort_keys=True, default=str)
+    with open(Path(registry_dir) / HISTORY, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@contextmanager
+def registry_lock(registry_dir: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold an exclusive fcntl lock on registry_dir/.lock; PromotionError after `timeout` seconds of waiting."""
+    path = Path(registry_dir) / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+", encoding="utf-8")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = path.read_text(encoding="utf-8").strip() or "unknown process"
+                    raise PromotionError(
+                        f"another run holds the registry lock {path} ({holder}); waited {timeout:g}s. "
+                        "Let it finish and retry (the lock is released automatically when that process exits)"
+                    ) from None
+                time.sleep(0.05)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {utc_now()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def data_version(dvc_file: Path) -> str | None:
+    """Return the DVC md5 of the data snapshot from a .dvc file (e.g. data.dvc), or None when absent."""
+    dvc_file = Path(dvc_file)
+    if not dvc_file.exists():
+        return None
+    try:
+        doc = yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}
+        outs = doc.get("outs") or []
+        return str(outs[0]["md5"]) if outs and outs[0].get("md5") else None
+    except (yaml.YAMLError, AttributeError, KeyError, IndexError, TypeError):
+        log.warning("registry: %s is not a readable .dvc file; data version unknown", dvc_file)
+        return None
+
+
+def git_commit(repo_dir: Path | None = None) -> str | None:
+    """Return `git rev-parse HEAD` in repo_dir, or None when git or a commit is not there."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
+# ---------------------------------------------------------------- reading
+
+
+def version_dir(registry_dir: Path, version_id: str) -> Path:
+    """Return the directory of a registered version; PromotionError when there is no such version."""
+    path = Path(registry_dir) / VERSIONS / version_id
+    if not VERSION_RE.match(version_id or "") or not (path / RECORD).exists():
+        known = [v["version_id"] for v in list_versions(registry_dir)]
+        raise PromotionError(f"{registry_dir}: no registered version {version_id!r} (known: {known[-10:]})")
+    return path
+
+
+def read_pointer(registry_dir: Path) -> dict[str, Any] | None:
+    """Return production.json, or None when no model was ever promoted."""
+    path = Path(registry_dir) / PRODUCTION
+    return io.read_json(path) if path.exists() else None
+
+
+def production_version(registry_dir: Path) -> str | None:
+    """Return the version id production.json points to, or None when there is no production model."""
+    pointer = read_pointer(registry_dir)
+    return (pointer or {}).get("version_id") or None
+
+
+def production_bundle_dir(registry_dir: Path) -> Path | None:
+    """Return the checksum-verified bundle directory of the production model, or None when there is none.
+
+    Raises tasks.model.ModelIntegrityError when a file of that bundle was changed after registration.
+    """
+    version_id = production_version(registry_dir)
+    if version_id is None:
+        return None
+    bundle_dir = Path(registry_dir) / VERSIONS / version_id / BUNDLE
+    verify_bundle(bundle_dir)
+    return bundle_dir
+
+
+def load_production(registry_dir: Path) -> ModelBundle | None:
+    """Return the production model (checksums verified), or None when there is none."""
+    bundle_dir = production_bundle_dir(registry_dir)
+    return None if bundle_dir is None else load_bundle(bundle_dir)
+
+
+def read_record(registry_dir: Path, version_id: str) -> dict[str, Any]:
+    """Return record.json of a registered version."""
+    return io.read_json(version_dir(registry_dir, version_id) / RECORD)
+
+
+def read_history(registry_dir: Path) -> list[dict[str, Any]]:
+    """Return every history.jsonl entry, oldest first (a torn last line from a crash is skipped)."""
+    path = Path(registry_dir) / HISTORY
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("registry: skipping an unreadable line in %s", path)
+    return entries
+
+
+def _version_ids(registry_dir: Path) -> list[str]:
+    root = Path(registry_dir) / VERSIONS
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and VERSION_RE.match(p.name) and (p / RECORD).exists())
+
+
+def list_versions(registry_dir: Path) -> list[dict[str, Any]]:
+    """Return every registered version's record, oldest first, with `production` (bool) and `bundle_dir`."""
+    current = production_version(registry_dir)
+    out = []
+    for vid in _version_ids(registry_dir):
+        record = io.read_json(Path(registry_dir) / VERSIONS / vid / RECORD)
+        out.append({**record, "production": vid == current, "bundle_dir": str(Path(registry_dir) / VERSIONS / vid / BUNDLE)})
+    return out
+
+
+# ---------------------------------------------------------------- mutations (all under the lock)
+
+
+def _remove_stale_incoming(versions: Path) -> None:
+    """Delete half-copied versions left by a killed process (only called while holding the lock)."""
+    for stale in versions.glob(f"{INCOMING_PREFIX}*"):
+        log.warning("registry: removing %s left by an interrupted registration", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _find_by_digest(registry_dir: Path, digest: str) -> str | None:
+    for vid in _version_ids(registry_dir):
+        if io.read_json(Path(registry_dir) / VERSIONS / vid / RECORD).get("bundle_digest") == digest:
+            return vid
+    return None
+
+
+def _next_sequence(registry_dir: Path) -> int:
+    root = Path(registry_dir) / VERSIONS
+    numbers = [int(m.group(1)) for p in root.iterdir() if (m := VERSION_RE.match(p.name))] if root.exists() else []
+    return max(numbers, default=0) + 1
+
+
+def _copy_bundle(src: Path, dest: Path) -> None:
+    for path in sorted(src.rglob("*")):
+        target = dest / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _copy_file(path, target)
+
+
+def _refresh_record(registry_dir: Path, version_id: str, digest: str, record: dict[str, Any]) -> None:
+    """Refresh the record of an already registered bundle, keeping earlier decisions (caller holds the lock)."""
+    path = Path(registry_dir) / VERSIONS / version_id / RECORD
+    old = io.read_json(path)
+    earlier = {"status": old.get("status"), "decision": old.get("decision"), "compared_with": old.get("compared_with"),
+               "at": old.get("updated_at") or old.get("created_at")}
+    merged = {**old, **record, "version_id": version_id, "bundle_digest": digest,
+              "created_at": old.get("created_at"), "updated_at": utc_now(),
+              "earlier_decisions": [*old.get("earlier_decisions", []), earlier]}
+    write_json_durably(merged, path)
+    _append_history(registry_dir, {"at": utc_now(), "action": "register", "version_id": version_id,
+                                   "status": merged.get("status"), "note": "same bundle registered again"})
+    log.info("registry: bundle already registered as %s; record refreshed", version_id)
+
+
+def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: dict[str, Any]) -> str:
+    """Copy the bundle and record into a hidden temp dir, then rename it into place (caller holds the lock)."""
+    versions = Path(registry_dir) / VERSIONS
+    version_id = f"v{_next_sequence(registry_dir):04d}-{digest[:8]}"
+    tmp = Path(tempfile.mkdtemp(prefix=f"{INCOMING_PREFIX}{version_id}-", dir=versions))
+    try:
+        _copy_bundle(bundle_dir, tmp / BUNDLE)
+        verify_bundle(tmp / BUNDLE)
+        if bundle_digest(tmp / BUNDLE) != digest:
+            raise PromotionError(f"{bundle_dir}: the bundle changed while it was being copied; retry")
+        write_json_durably({**record, "version_id": version_id, "bundle_digest": digest, "created_at": utc_now()},
+                           tmp / RECORD)
+        _fsync_dir(tmp / BUNDLE)
+        _fsync_dir(tmp)
+        os.rename(tmp, versions / version_id)
+        _fsync_dir(versions)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _append_history(registry_dir, {"at": utc_now(), "action": "register", "version_id": version_id,
+                                   "status": record.get("status")})
+    return version_id
+
+
+def register_version(
+    registry_dir: Path, bundle_dir: Path, record: dict[str, Any], lock_timeout: float = LOCK_TIMEOUT_SECONDS
+) -> str:
+    """Copy a verified bundle into the registry with its record; return its version id ("v0003-1a2b3c4d").
+
+    A process killed mid-copy leaves nothing visible. The same bundle bytes registered again keep
+    their version id; only the record is refreshed.
+    """
+    bundle_dir, registry_dir = Path(bundle_dir), Path(registry_dir)
+    verify_bundle(bundle_dir)
+    digest = bundle_digest(bundle_dir)
+    with registry_lock(registry_dir, lock_timeout):
+        (registry_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
+        _remove_stale_incoming(registry_dir / VERSIONS)
+        existing = _find_by_digest(registry_dir, digest)
+        if existing is not None:
+            _refresh_record(registry_dir, existing, digest, record)
+            return existing
+        version_id = _install_version(registry_dir, bundle_dir, digest, record)
+    log.info("registry: registered %s from %s", version_id, bundle_dir)
+    return version_id
+
+
+_ANY = object()
+
+
+def _switch(registry_dir: Path, version_id: str, reason: str, actor: str, action: str, lineage: list[str]) -> dict:
+    """Point production at version_id (caller holds the lock); return the new pointer."""
+    verify_bundle(version_dir(registry_dir, version_id) / BUNDLE)
+    current = read_pointer(registry_dir)
+    pointer = {
+        "version_id": version_id,
+        "promoted_at": utc_now(),
+        "reason": reason,
+        "actor": actor,
+        "action": action,
+        "previous": lineage[-2] if len(lineage) >= 2 else None,
+        "lineage": lineage,
+    }
+    write_json_durably(pointer, Path(registry_dir) / PRODUCTION)
+    _append_history(registry_dir, {"at": pointer["promoted_at"], "action": action, "version_id": version_id,
+                                   "from": (current or {}).get("version_id"), "reason": reason, "actor": actor})
+    log.info("registry: production -> %s (%s by %s: %s)", version_id, action, actor, reason)
+    return pointer
+
+
+def set_production(
+    registry_dir: Path,
+    version_id: str,
+    reason: str,
+    actor: str | None = None,
+    *,
+    action: str = "promote",
+    expected_current: Any = _ANY,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """Atomically make version_id the production model; return the new production.json content.
+
+    expected_current (a version id or None) guards against a race: when production changed since the
+    caller looked (another run promoted meanwhile), nothing is switched and PromotionError says so.
+    """
+    reason = require_reason(reason, f"setting production to {version_id}")
+    with registry_lock(registry_dir, lock_timeout):
+        pointer = read_pointer(registry_dir) or {}
+        current = pointer.get("version_id")
+        if expected_current is not _ANY and current != expected_current:
+            raise PromotionError(
+                f"production changed from {expected_current} to {current} while this run was deciding; "
+                "nothing was switched; re-run evaluate and promote against the new production model"
+            )
+        if current == version_id:
+            log.info("registry: %s is already production; nothing to switch", version_id)
+            return pointer
+        lineage = [*pointer.get("lineage", [current] if current else []), version_id]
+        return _switch(registry_dir, version_id, reason, actor or default_actor(), action, lineage)
+
+
+def approve_version(
+    registry_dir: Path, version_id: str, reason: str, actor: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """Promote a version that passed the gate (e.g. one pending approval); return the new pointer.
+
+    A version that failed the gate is refused here; use force_promote with a written reason.
+    """
+    reason = require_reason(reason, f"promoting {version_id}")
+    record = read_record(registry_dir, version_id)
+    if (record.get("decision") or {}).get("outcome") != "promote":
+        failed = [r.get("rule") for r in (record.get("decision") or {}).get("failed_rules", [])]
+        raise PromotionError(
+            f"{version_id} did not pass the promotion gate (failed: {failed or 'no gate decision recorded'}); "
+            "to promote it anyway use force promote with a written reason"
+        )
+    return set_production(registry_dir, version_id, reason, actor, action="approve", lock_timeout=lock_timeout)
+
+
+def force_promote(
+    registry_dir: Path, version_id: str, reason: str, actor: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """Make any registered version production regardless of the gate; the written reason is required and logged."""
+    reason = require_reason(reason, f"force-promoting {version_id}")
+    return set_production(registry_dir, version_id, reason, actor, action="force_promote", lock_timeout=lock_timeout)
+
+
+def rollback(
+    registry_dir: Path, reason: str, actor: str | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS
+) -> str:
+    """Restore the production version that was installed before the current one; return its version id."""
+    reason = require_reason(reason, "rollback")
+    with registry_lock(registry_dir, lock_timeout):
+        pointer = read_pointer(registry_dir)
+        if pointer is None:
+            raise PromotionError(f"{registry_dir}: there is no production model to roll back")
+        lineage = list(pointer.get("lineage") or [pointer["version_id"]])
+        if len(lineage) < 2:
+            raise PromotionError(
+                f"{registry_dir}: production {pointer['version_id']} is the first production model; "
+                "there is no earlier version to roll back to"
+            )
+        target = lineage[-2]
+        _switch(registry_dir, target, reason, actor or default_actor(), "rollback", lineage[:-1])
+    return target

@@ -1,0 +1,280 @@
+"""Promote: the pure gate (decide_promotion) and the step (run) against a real registry."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks import io, promote, registry
+from tasks.config import Config, DataParams, PreprocessParams, PromoteParams, parse_config
+from tasks.errors import PromotionError
+from tasks.metrics import compute_metrics, score_frame
+from tasks.model import ModelBundle, load_bundle, save_bundle
+from tasks.preprocess import build_tree_preprocessor
+from tasks.promote import Latency, ModelScores, decide_promotion
+from tasks.schema import FeatureTypes, encode_target, label_classes
+
+DATA = DataParams(target="label", task="binary", positive_label="yes", segment_columns=["seg"])
+
+
+def make_frame(n: int, seed: int) -> pd.DataFrame:
+    """Return a small binary table: x1, x2 and seg drive the label, noise does not."""
+    rng = np.random.default_rng(seed)
+    x1, x2, noise = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
+    seg = rng.choice(["A", "B"], size=n, p=[0.6, 0.4])
+    logit = 2.0 * x1 + 2.0 * x2
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame({"x1": x1, "x2": x2, "noise": noise, "seg": seg, "label": np.where(y, "yes", "no")})
+
+
+def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (),
+                rounds: int = 30) -> Path:
+    """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
+    ft = FeatureTypes(numeric, categorical)
+    pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])
+    classes = label_classes(train["label"], DATA)
+    y = encode_target(train["label"], classes, DATA)
+    params = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.1, "verbose": -1, "seed": 0,
+              "deterministic": True, "force_row_wise": True, "num_threads": 1, "min_data_in_leaf": 10}
+    booster = lgb.train(params, lgb.Dataset(pre.transform(train[ft.all]), y), num_boost_round=rounds)
+    meta = {"task": "binary", "target": "label", "classes": classes, "positive_label": classes[-1],
+            "features": ft.all, "numeric": list(numeric), "categorical": list(categorical),
+            "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": 0.5}
+    save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    """Train/test frames and bundles of clearly different quality."""
+    root = tmp_path_factory.mktemp("models")
+    train, test = make_frame(1500, 1), make_frame(800, 2)
+    return {
+        "test": test,
+        "good": make_bundle(train, root / "good", ("x1", "x2")),      # uses both signals
+        "medium": make_bundle(train, root / "medium", ("x1", "x2"), rounds=1),  # same inputs, one coarse tree
+        "weak": make_bundle(train, root / "weak", ("noise",)),       # no signal at all
+        "baseline": make_bundle(train, root / "baseline", ("x1",), rounds=3),
+    }
+
+
+def make_cfg(root: Path, **promote_overrides) -> Config:
+    promote_section = {"thresholds": {"roc_auc": 0.6}, "bootstrap_samples": 100, "max_p95_latency_ms": 10_000,
+                       "min_rows_per_second": 1, "lock_timeout_seconds": 5, **promote_overrides}
+    return parse_config({
+        "paths": {"models_dir": str(root / "models"), "scored_test": str(root / "scored.parquet"),
+                  "reports_dir": str(root / "reports"), "registry_dir": str(root / "registry"),
+                  "data_dir": str(root / "data")},
+        "data": DATA.model_dump(), "ingest": {"source": "unused.csv"},
+        "evaluate": {"segment_min_rows": 50}, "promote": promote_section,
+    })
+
+
+def simulate_evaluate(cfg: Config, world: dict, challenger: str) -> None:
+    """Install a challenger as models/lightgbm and write what evaluate writes (scored test rows, metrics.json)."""
+    for name, src in (("lightgbm", world[challenger]), ("baseline", world["baseline"])):
+        dest = cfg.paths.models_dir / name
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(src, dest)
+    test = world["test"]
+    scored = test.assign(y_true=encode_target(test["label"], ["no", "yes"], DATA))
+    models = {"lightgbm": load_bundle(cfg.paths.models_dir / "lightgbm"), "baseline": load_bundle(cfg.paths.models_dir / "baseline")}
+    prod = registry.load_production(cfg.paths.registry_dir)
+    if prod is not None:
+        models["production"] = prod
+    report = {}
+    for name, bundle in models.items():
+        s = bundle.predict_scores(test)
+        scored = pd.concat([scored, score_frame(name, "binary", s, bundle.meta["threshold"])], axis=1)
+        report[name] = compute_metrics("binary", scored["y_true"].to_numpy(), s, bundle.meta["threshold"])
+    io.write_frame(scored, cfg.paths.scored_test)
+    io.write_json({"primary_metric": "roc_auc", "task": "binary", "models": report, "test_rows": len(test),
+                   "test_fingerprint": "fp-test"}, cfg.paths.reports_dir / "metrics.json")
+
+
+def gate(cfg: Config, world: dict, challenger: str) -> dict:
+    simulate_evaluate(cfg, world, challenger)
+    return promote.run(cfg)
+
+
+# ---------------------------------------------------------------- the step
+
+
+def test_first_model_is_gated_on_absolute_rules_and_the_record_says_so(tmp_path, world):
+    cfg = make_cfg(tmp_path)
+    report = gate(cfg, world, "medium")
+    assert report["status"] == "promoted" and report["production_version"] is None
+    vid = registry.production_version(cfg.paths.registry_dir)
+    assert vid == report["version_id"]
+    rec = registry.read_record(cfg.paths.registry_dir, vid)
+    assert rec["decision"]["first_model"] is True
+    assert any(promote.FIRST_MODEL in n for n in rec["decision"]["notes"])
+    assert rec["test_fingerprint"] == "fp-test" and rec["params_digest"] == promote.params_digest(cfg)
+    assert rec["metrics"]["roc_auc"] > 0.6 and rec["latency"]["rows"] > 0
+    rules = {r["rule"]: r for r in report["decision"]["rules"]}
+    assert rules["threshold roc_auc"]["passed"] is True
+    assert rules["gain over production (CI low)"]["passed"] is None
+    assert promote.FIRST_MODEL in rules["input schema compatible"]["reason"]
+    md = (cfg.paths.reports_dir / "promotion.md").read_text()
+    assert "PROMOTED" in md and "| threshold roc_auc | roc_auc |" in md and promote.FIRST_MODEL in md
+
+
+def test_first_model_below_the_floor_is_rejected_without_error(tmp_path, world):
+    cfg = make_cfg(tmp_path)
+    report = gate(cfg, world, "weak")
+    assert report["status"] == "rejected"
+    assert registry.production_version(cfg.paths.registry_dir) is None
+    failed = [r["rule"] for r in report["decision"]["rules"] if r["passed"] is False]
+    assert "threshold roc_auc" in failed
+    rec = registry.read_record(cfg.paths.registry_dir, report["version_id"])
+    assert rec["status"] == "rejected" and rec["decision"]["first_model"] is True
+    assert io.read_json(cfg.paths.reports_dir / "promotion.json")["status"] == "rejected"
+
+
+def test_better_challenger_is_promoted_and_worse_one_rejected(tmp_path, world):
+    cfg = make_cfg(tmp_path)
+    reg = cfg.paths.registry_dir
+    first = gate(cfg, world, "medium")["version_id"]
+
+    better = gate(cfg, world, "good")
+    assert better["status"] == "promoted" and better["production_version"] == first
+    assert registry.production_version(reg) == better["version_id"] != first
+    gain_rule = next(r for r in better["decision"]["rules"] if r["rule"].startswith("gain over production"))
+    assert gain_rule["passed"] is True and gain_rule["value"] > 0
+    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(world["good"])
+
+    pointer = (reg / "production.json").read_bytes()
+    worse = gate(cfg, world, "medium")  # the old model again: clearly worse than the new champion
+    assert worse["status"] == "rejected"
+    assert (reg / "production.json").read_bytes() == pointer
+    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(world["good"])
+    failed = {r["rule"] for r in worse["decision"]["rules"] if r["passed"] is False}
+    assert "gain over production (CI low)" in failed
+
+
+def test_identical_challenger_is_already_in_production(tmp_path, world):
+    cfg = make_cfg(tmp_path)
+    vid = gate(cfg, world, "good")["version_id"]
+    pointer = (cfg.paths.registry_dir / "production.json").read_bytes()
+    report = gate(cfg, world, "good")
+    assert report["status"] == "already_in_production" and report["version_id"] == vid
+    assert report["decision"]["rules"] == []
+    assert (cfg.paths.registry_dir / "production.json").read_bytes() == pointer
+    assert len(registry.list_versions(cfg.paths.registry_dir)) == 1
+
+
+def test_promotion_report_is_deterministic(tmp_path, world):
+    a, b = make_cfg(tmp_path / "a"), make_cfg(tmp_path / "b")
+    gate(a, world, "medium"), gate(b, world, "medium")
+    ra, rb = gate(a, world, "good"), gate(b, world, "good")
+    assert ra["status"] == rb["status"] == "promoted"
+    assert (a.paths.reports_dir / "promotion.json").read_bytes() == (b.paths.reports_dir / "promotion.json").read_bytes()
+    assert (a.paths.reports_dir / "promotion.md").read_bytes() == (b.paths.reports_dir / "promotion.md").read_bytes()
+
+
+def test_require_approval_registers_pending_and_does_not_switch(tmp_path, world):
+    cfg = make_cfg(tmp_path, require_approval=True)
+    report = gate(cfg, world, "good")
+    assert report["status"] == "pending_approval"
+    assert registry.production_version(cfg.paths.registry_dir) is None
+    assert registry.read_record(cfg.paths.registry_dir, report["version_id"])["status"] == "pending_approval"
+    registry.approve_version(cfg.paths.registry_dir, report["version_id"], "reviewed the report", "reviewer")
+    assert registry.production_version(cfg.paths.registry_dir) == report["version_id"]
+
+
+def test_unknown_threshold_metric_is_a_config_error(tmp_path, world):
+    cfg = make_cfg(tmp_path, thresholds={"rmse": 1.0})
+    with pytest.raises(PromotionError, match="promote.thresholds"):
+        gate(cfg, world, "good")
+
+
+def test_stale_scored_frame_is_refused(tmp_path, world):
+    cfg = make_cfg(tmp_path)
+    simulate_evaluate(cfg, world, "medium")
+    shutil.rmtree(cfg.paths.models_dir / "lightgbm")
+    shutil.copytree(world["good"], cfg.paths.models_dir / "lightgbm")  # retrained after evaluate
+    with pytest.raises(io.InputError, match="re-run evaluate"):
+        promote.run(cfg)
+
+
+# ---------------------------------------------------------------- the pure gate
+
+
+def synthetic_scores(seed: int = 0, n: int = 1000):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    seg = np.where(np.arange(n) < 800, "A", "B")
+    noisy = lambda sd, seed: 1 / (1 + np.exp(-(2 * (y - 0.5) * 2 + np.random.default_rng(seed).normal(scale=sd, size=n))))
+    return y, pd.DataFrame({"seg": seg}), noisy
+
+
+def test_challenger_better_on_average_but_worse_on_one_segment_is_rejected():
+    y, segments, noisy = synthetic_scores()
+    production = noisy(3.0, 1)              # fair everywhere: ROC-AUC 0.85, 0.83 on B
+    challenger = noisy(0.3, 2)              # excellent on A ...
+    in_b = segments["seg"].to_numpy() == "B"
+    challenger[in_b] = noisy(6.0, 3)[in_b]  # ... but 0.73 on B; overall 0.91, CI of the gain [0.03, 0.10]
+    p = PromoteParams(thresholds={"roc_auc": 0.6}, bootstrap_samples=200, segment_tolerance=0.05)
+    d = decide_promotion("binary", "roc_auc", y, ModelScores(challenger, digest="new"), None,
+                         ModelScores(production, digest="old"), p, segments, segment_min_rows=50,
+                         latency=Latency(1.0, 10_000.0, 100))
+    rules = {r.rule: r for r in d.rules}
+    assert d.outcome == "reject"
+    assert rules["gain over production (CI low)"].passed is True  # better on average ...
+    assert rules["segment seg=A"].passed is True
+    assert rules["segment seg=B"].passed is False                   # ... but not on B
+    assert [r.rule for r in d.failed] == ["segment seg=B"]
+
+
+def test_same_challenger_without_the_bad_segment_is_promoted():
+    y, segments, noisy = synthetic_scores()
+    p = PromoteParams(thresholds={"roc_auc": 0.6}, bootstrap_samples=200)
+    d = decide_promotion("binary", "roc_auc", y, ModelScores(noisy(0.3, 2), digest="new"), ModelScores(noisy(3.0, 4)),
+                         ModelScores(noisy(1.5, 1), digest="old"), p, segments, 50, Latency(1.0, 10_000.0, 100))
+    assert d.outcome == "promote", [r.reason for r in d.failed]
+    assert not d.first_model
+
+
+def test_lower_is_better_threshold_is_a_ceiling():
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    pred = y + 0.5
+    make = lambda ceiling: decide_promotion("regression", "rmse", y, ModelScores(pred), None, None,
+                                            PromoteParams(thresholds={"rmse": ceiling}), latency=Latency(1, 1e6, 5))
+    assert make(0.6).outcome == "promote"
+    low = make(0.4)
+    assert low.outcome == "reject" and low.failed[0].rule == "threshold rmse" and "ceiling" in low.failed[0].reason
+
+
+def test_new_required_column_fails_schema_compatibility():
+    y, segments, noisy = synthetic_scores()
+    s = noisy(1.0, 1)
+    old_meta = {"features": ["x1", "code"], "input_schema": {"x1": "numeric", "code": "categorical"}}
+    new_meta = {"features": ["x1", "x9", "code"], "input_schema": {"x1": "numeric", "x9": "numeric", "code": "numeric"}}
+    d = decide_promotion("binary", "roc_auc", y, ModelScores(s + 0.0, meta=new_meta, digest="n"), None,
+                         ModelScores(s, meta=old_meta, digest="o"), PromoteParams(bootstrap_samples=0))
+    schema = next(r for r in d.rules if r.rule == "input schema compatible")
+    assert schema.passed is False and "['x9']" in schema.reason and "['code']" in schema.reason
+    ok = promote.schema_rule({"input_schema": {"x1": "numeric"}}, old_meta)
+    assert ok.passed is True
+
+
+def test_latency_over_budget_rejects_and_reports_the_measurement():
+    y, _, noisy = synthetic_scores()
+    p = PromoteParams(max_p95_latency_ms=5, min_rows_per_second=100)
+    d = decide_promotion("binary", "roc_auc", y, ModelScores(noisy(0.5, 1)), None, None, p,
+                         latency=Latency(p95_ms=42.0, rows_per_second=1e5, rows=300))
+    rules = {r.rule: r for r in d.rules}
+    assert d.outcome == "reject" and rules["latency p95"].value == 42.0 and rules["throughput"].passed is True
+    assert d.first_model and promote.FIRST_MODEL in d.notes[0]
+
+
+def test_paired_bootstrap_uses_the_same_rows_for_both_models():
+    y, _, noisy = synthetic_scores()
+    s = ModelScores(noisy(1.0, 1))
+    ci = promote.paired_bootstrap_gain("binary", "roc_auc", y, s, s, 50, 0)
+    assert ci == {"low": 0.0, "high": 0.0, "n_samples": 50}  # unpaired resamples would not give exactly 0

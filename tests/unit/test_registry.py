@@ -1,0 +1,286 @@
+"""Registry: versions, the atomic production pointer, rollback, integrity, locking and crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks import io, registry
+from tasks.config import DataParams, PreprocessParams
+from tasks.errors import PromotionError
+from tasks.model import ModelBundle, ModelIntegrityError, bundle_digest, save_bundle
+from tasks.preprocess import build_tree_preprocessor
+from tasks.schema import FeatureTypes, encode_target, label_classes
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = DataParams(target="label", task="binary", positive_label="yes", segment_columns=["seg"])
+
+
+def make_frame(n: int, seed: int) -> pd.DataFrame:
+    """Return a small binary table: x1, x2 and seg drive the label, noise does not."""
+    rng = np.random.default_rng(seed)
+    x1, x2, noise = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
+    seg = rng.choice(["A", "B"], size=n, p=[0.7, 0.3])
+    logit = 1.5 * x1 + np.where(seg == "B", 1.5 * x2, 0.5 * x2)
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame({"x1": x1, "x2": x2, "noise": noise, "seg": seg, "label": np.where(y, "yes", "no")})
+
+
+def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (),
+                rounds: int = 20, seed: int = 0) -> Path:
+    """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
+    ft = FeatureTypes(numeric, categorical)
+    pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])
+    classes = label_classes(train["label"], DATA)
+    y = encode_target(train["label"], classes, DATA)
+    params = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.1, "verbose": -1, "seed": seed,
+              "deterministic": True, "force_row_wise": True, "num_threads": 1, "min_data_in_leaf": 5}
+    booster = lgb.train(params, lgb.Dataset(pre.transform(train[ft.all]), y), num_boost_round=rounds)
+    meta = {"task": "binary", "target": "label", "classes": classes, "positive_label": classes[-1],
+            "features": ft.all, "numeric": list(numeric), "categorical": list(categorical),
+            "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": 0.5}
+    save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory) -> dict[str, Path]:
+    """Three distinct bundles: a, b, c."""
+    root = tmp_path_factory.mktemp("bundles")
+    train = make_frame(400, 1)
+    return {
+        "a": make_bundle(train, root / "a", ("x1",)),
+        "b": make_bundle(train, root / "b", ("x1", "x2")),
+        "c": make_bundle(train, root / "c", ("x1", "x2"), ("seg",)),
+    }
+
+
+def record(status: str = "approved") -> dict:
+    return {"status": status, "decision": {"outcome": "promote" if status != "rejected" else "reject",
+                                           "failed_rules": []}}
+
+
+def test_register_and_promote_makes_a_verified_production_model(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    assert registry.production_bundle_dir(reg) is None and registry.load_production(reg) is None
+    vid = registry.register_version(reg, bundles["a"], record())
+    assert vid.startswith("v0001-") and vid.endswith(bundle_digest(bundles["a"])[:8])
+    registry.set_production(reg, vid, "first", "tester")
+    assert registry.production_version(reg) == vid
+    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(bundles["a"])
+    assert registry.load_production(reg).features == ["x1"]
+    rec = registry.read_record(reg, vid)
+    assert rec["bundle_digest"] == bundle_digest(bundles["a"]) and rec["created_at"]
+    listed = registry.list_versions(reg)
+    assert [(v["version_id"], v["production"]) for v in listed] == [(vid, True)]
+    actions = [h["action"] for h in registry.read_history(reg)]
+    assert actions == ["register", "promote"]
+
+
+def test_same_bundle_registered_twice_keeps_its_version(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    v1 = registry.register_version(reg, bundles["a"], record("rejected"))
+    v2 = registry.register_version(reg, bundles["b"], record())
+    again = registry.register_version(reg, bundles["a"], record("approved"))
+    assert again == v1 and v2.startswith("v0002-")
+    rec = registry.read_record(reg, v1)
+    assert rec["status"] == "approved" and [d["status"] for d in rec["earlier_decisions"]] == ["rejected"]
+    assert len(registry.list_versions(reg)) == 2
+
+
+def test_rollback_restores_previous_version_byte_for_byte(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    ids = {k: registry.register_version(reg, bundles[k], record()) for k in ("a", "b", "c")}
+    for k in ("a", "b", "c"):
+        registry.set_production(reg, ids[k], f"ship {k}", "tester")
+    assert registry.read_pointer(reg)["previous"] == ids["b"]
+    assert registry.rollback(reg, "c breaks dashboards", "tester") == ids["b"]
+    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(bundles["b"])
+    assert registry.rollback(reg, "b too", "tester") == ids["a"]
+    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(bundles["a"])
+    assert registry.read_pointer(reg)["previous"] is None
+    with pytest.raises(PromotionError, match="no earlier version"):
+        registry.rollback(reg, "again", "tester")
+    rollbacks = [h for h in registry.read_history(reg) if h["action"] == "rollback"]
+    assert [(h["from"], h["version_id"], h["reason"]) for h in rollbacks] == [
+        (ids["c"], ids["b"], "c breaks dashboards"), (ids["b"], ids["a"], "b too")]
+
+
+def test_rollback_needs_a_reason_and_a_production_model(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    with pytest.raises(PromotionError, match="no production model"):
+        registry.rollback(reg, "why not")
+    with pytest.raises(PromotionError, match="reason"):
+        registry.rollback(reg, "  ")
+
+
+def test_tampered_model_file_is_refused_on_load(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["b"], record())
+    registry.set_production(reg, vid, "ok", "tester")
+    model_file = reg / "versions" / vid / "bundle" / "model.txt"
+    model_file.write_text(model_file.read_text().replace("learning_rate", "learning_rate ", 1))
+    with pytest.raises(ModelIntegrityError, match="checksum mismatch"):
+        registry.production_bundle_dir(reg)
+    with pytest.raises(ModelIntegrityError):
+        registry.load_production(reg)
+
+
+def test_cannot_point_production_at_a_tampered_version(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    good = registry.register_version(reg, bundles["a"], record())
+    bad = registry.register_version(reg, bundles["b"], record())
+    registry.set_production(reg, good, "ok", "tester")
+    (reg / "versions" / bad / "bundle" / "preprocessor.skops").write_bytes(b"not a model")
+    with pytest.raises(ModelIntegrityError):
+        registry.force_promote(reg, bad, "try anyway", "tester")
+    assert registry.production_version(reg) == good
+
+
+def test_force_promote_needs_a_written_reason_and_records_it(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    a = registry.register_version(reg, bundles["a"], record())
+    b = registry.register_version(reg, bundles["b"], record("rejected"))
+    registry.set_production(reg, a, "first", "tester")
+    for empty in ("", "   ", None):
+        with pytest.raises(PromotionError, match="written reason"):
+            registry.force_promote(reg, b, empty, "tester")
+    assert registry.production_version(reg) == a
+    with pytest.raises(PromotionError, match="did not pass"):
+        registry.approve_version(reg, b, "please", "tester")
+    registry.force_promote(reg, b, "hotfix for ticket 42", "tester")
+    assert registry.production_version(reg) == b
+    last = registry.read_history(reg)[-1]
+    assert (last["action"], last["reason"], last["from"]) == ("force_promote", "hotfix for ticket 42", a)
+
+
+def test_unknown_version_is_refused(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    registry.register_version(reg, bundles["a"], record())
+    with pytest.raises(PromotionError, match="no registered version"):
+        registry.set_production(reg, "v0099-deadbeef", "typo", "tester")
+
+
+def test_switch_refused_when_production_changed_meanwhile(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    a = registry.register_version(reg, bundles["a"], record())
+    b = registry.register_version(reg, bundles["b"], record())
+    registry.set_production(reg, a, "someone else promoted a", "other")
+    with pytest.raises(PromotionError, match="production changed"):
+        registry.set_production(reg, b, "gate passed vs nothing", "tester", expected_current=None)
+    assert registry.production_version(reg) == a
+
+
+def test_second_writer_waits_then_gets_a_clear_error(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["a"], record())
+    with registry.registry_lock(reg):
+        start = time.monotonic()
+        with pytest.raises(PromotionError, match="another run holds the registry lock"):
+            registry.set_production(reg, vid, "racing", "tester", lock_timeout=0.3)
+        assert time.monotonic() - start >= 0.3
+    assert registry.production_version(reg) is None
+    registry.set_production(reg, vid, "after the lock", "tester", lock_timeout=1)
+    assert registry.production_version(reg) == vid
+
+
+def test_failure_during_copy_leaves_nothing_visible(tmp_path, bundles, monkeypatch):
+    reg = tmp_path / "registry"
+    first = registry.register_version(reg, bundles["a"], record())
+    calls = []
+
+    def broken_copy(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        registry.shutil.copyfile(src, dst)
+
+    monkeypatch.setattr(registry, "_copy_file", broken_copy)
+    with pytest.raises(OSError, match="disk full"):
+        registry.register_version(reg, bundles["b"], record())
+    assert [v["version_id"] for v in registry.list_versions(reg)] == [first]
+    assert sorted(p.name for p in (reg / "versions").iterdir()) == [first]
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import tasks.registry as r
+
+    reg, bundle, marker = (Path(a) for a in sys.argv[1:4])
+    real_copy = r._copy_file
+
+    def slow_copy(src, dst):
+        real_copy(src, dst)
+        marker.write_text("copy started")
+        time.sleep(120)
+
+    r._copy_file = slow_copy
+    vid = r.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
+    r.set_production(reg, vid, "should never happen", "killed-run")
+    """
+)
+
+
+def test_process_killed_mid_promotion_leaves_previous_production_loadable(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    old = registry.register_version(reg, bundles["a"], record())
+    registry.set_production(reg, old, "first", "tester")
+    pointer_before = (reg / "production.json").read_bytes()
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(reg), str(bundles["c"]), str(marker)],
+                            cwd=REPO, env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the child never started copying"
+        time.sleep(0.05)
+    assert any(p.name.startswith(".incoming-") for p in (reg / "versions").iterdir())  # really mid-copy
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    assert (reg / "production.json").read_bytes() == pointer_before
+    assert registry.production_version(reg) == old
+    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(bundles["a"])
+    assert registry.load_production(reg).features == ["x1"]
+    assert [v["version_id"] for v in registry.list_versions(reg)] == [old]
+    # the lock died with the process; the next registration succeeds and sweeps the half copy away
+    new = registry.register_version(reg, bundles["c"], record(), lock_timeout=5)
+    assert new.startswith("v0002-")
+    assert not any(p.name.startswith(".incoming-") for p in (reg / "versions").iterdir())
+    assert io.sha256_tree(reg / "versions" / new / "bundle") == io.sha256_tree(bundles["c"])
+
+
+def test_data_version_reads_md5_from_dvc_file(tmp_path):
+    dvc_file = tmp_path / "data.dvc"
+    assert registry.data_version(dvc_file) is None
+    dvc_file.write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef.dir\n  size: 10\n  nfiles: 1\n  path: data\n")
+    assert registry.data_version(dvc_file) == "0123456789abcdef0123456789abcdef.dir"
+    dvc_file.write_text(": not yaml : [")
+    assert registry.data_version(dvc_file) is None
+
+
+def test_git_commit_is_none_outside_a_repository(tmp_path):
+    assert registry.git_commit(tmp_path) is None
+
+
+def test_history_is_valid_jsonl(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["a"], record())
+    registry.set_production(reg, vid, "line | with 'quotes' and \"more\"\nnewline", "tester")
+    lines = (reg / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["reason"].endswith("newline")

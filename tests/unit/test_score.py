@@ -1,0 +1,135 @@
+"""Score: batch scoring with the production model, quarantine of bad rows, shadow challenger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks import registry
+from tasks.config import DataParams, PreprocessParams
+from tasks.errors import PromotionError
+from tasks.model import ModelBundle, load_bundle, save_bundle
+from tasks.preprocess import build_tree_preprocessor
+from tasks.schema import FeatureTypes, SchemaError, encode_target, label_classes
+from tasks.score import quarantine_path, read_table, score_file
+
+DATA = DataParams(target="label", task="binary", positive_label="yes", id_column="booking_id",
+                  categorical_columns=["agent"])
+
+
+def make_frame(n: int, seed: int) -> pd.DataFrame:
+    """Return a small binary table with a text category and a numeric-coded category (agent)."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    hotel = rng.choice(["City", "Resort"], size=n)
+    agent = rng.choice([9.0, 240.0, np.nan], size=n)
+    y = rng.random(n) < 1 / (1 + np.exp(-(2 * x1 + x2 + (hotel == "City"))))
+    return pd.DataFrame({"booking_id": np.arange(1000, 1000 + n), "x1": x1, "x2": x2, "hotel": hotel,
+                         "agent": agent, "label": np.where(y, "yes", "no")})
+
+
+def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...],
+                rounds: int) -> Path:
+    """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
+    ft = FeatureTypes(numeric, categorical)
+    pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])
+    classes = label_classes(train["label"], DATA)
+    y = encode_target(train["label"], classes, DATA)
+    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": 0, "deterministic": True,
+              "force_row_wise": True, "num_threads": 1, "min_data_in_leaf": 5}
+    booster = lgb.train(params, lgb.Dataset(pre.transform(train[ft.all]), y), num_boost_round=rounds)
+    meta = {"task": "binary", "target": "label", "classes": classes, "features": ft.all, "numeric": list(numeric),
+            "categorical": list(categorical),
+            "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": 0.4}
+    save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    """A registry whose production model reads x1, x2, hotel and agent, plus a challenger bundle."""
+    root = tmp_path_factory.mktemp("score")
+    train = make_frame(500, 1)
+    prod = make_bundle(train, root / "prod", ("x1", "x2"), ("hotel", "agent"), rounds=20)
+    challenger = make_bundle(train, root / "challenger", ("x1", "x2"), ("hotel", "agent"), rounds=5)
+    reg = root / "registry"
+    vid = registry.register_version(reg, prod, {"status": "approved", "decision": {"outcome": "promote"}})
+    registry.set_production(reg, vid, "test", "tester")
+    return {"registry": reg, "version": vid, "prod": prod, "challenger": challenger}
+
+
+def bad_rows_file(path: Path) -> pd.DataFrame:
+    """Write a CSV of 8 rows, 3 of them broken; return the clean rows as the model saw them in training."""
+    df = make_frame(8, 7).drop(columns="label")
+    text = df.astype(object)
+    text["agent"] = [None if pd.isna(v) else str(int(v)) for v in df["agent"]]  # "9" as in the raw hotel CSV
+    text.loc[1, "x1"] = "abc"          # not a number
+    text.loc[4, "x2"] = "inf"          # not finite
+    text.loc[6, "agent"] = "travel"    # agent codes are numbers
+    text.loc[2, "x2"] = ""             # blank: missing, which the model handles
+    text.to_csv(path, index=False)
+    clean = df.drop(index=[1, 4, 6])
+    clean.loc[2, "x2"] = np.nan
+    return clean
+
+
+def test_bad_rows_are_quarantined_and_good_rows_scored(tmp_path, setup):
+    clean = bad_rows_file(tmp_path / "in.csv")
+    out = tmp_path / "preds.csv"
+    summary = score_file(tmp_path / "in.csv", out, setup["registry"], None, DATA)
+    assert (summary["rows_read"], summary["rows_scored"], summary["rows_quarantined"]) == (8, 5, 3)
+    assert summary["quarantine_reasons"] == {"x1: not a number": 1, "x2: not a number": 1, "agent: not a number": 1}
+
+    q = read_table(quarantine_path(out))
+    assert q["row"].tolist() == [1, 4, 6] and q["booking_id"].tolist() == [1001, 1004, 1006]
+    assert q["reason"].str.startswith("x1: 'abc' is not a number")[0]
+    assert "x2" in q["reason"][1] and "finite" in q["reason"][1]
+    assert q["reason"][2].startswith("agent: 'travel'")
+
+    preds = read_table(out)
+    assert preds["row"].tolist() == [0, 2, 3, 5, 7] and preds["booking_id"].tolist() == clean["booking_id"].tolist()
+    expected = load_bundle(setup["prod"]).predict_scores(clean)
+    np.testing.assert_allclose(preds["score"].to_numpy(), expected, rtol=1e-9)
+    assert preds["prediction"].tolist() == np.where(expected >= 0.4, "yes", "no").tolist()
+    assert set(preds["model_version"]) == {setup["version"]}
+
+
+def test_missing_required_column_is_an_error_naming_it(tmp_path, setup):
+    make_frame(5, 3).drop(columns=["label", "hotel"]).to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(SchemaError, match=r"\['hotel'\]"):
+        score_file(tmp_path / "in.csv", tmp_path / "out.csv", setup["registry"], None, DATA)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_parquet_input_with_shadow_challenger(tmp_path, setup):
+    df = make_frame(60, 5).drop(columns="label")
+    df.to_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "preds.parquet"
+    summary = score_file(tmp_path / "in.parquet", out, setup["registry"], setup["challenger"], DATA)
+    preds = pd.read_parquet(out)
+    assert summary["rows_scored"] == 60 and summary["rows_quarantined"] == 0
+    assert len(pd.read_parquet(quarantine_path(out))) == 0
+    shadow = load_bundle(setup["challenger"]).predict_scores(df)
+    np.testing.assert_allclose(preds["shadow_score"].to_numpy(), shadow, rtol=1e-9)
+    agree = float(np.mean(preds["prediction"] == preds["shadow_prediction"]))
+    assert summary["shadow"]["agreement_rate"] == pytest.approx(agree)
+    assert summary["shadow"]["mean_abs_score_diff"] == pytest.approx(np.mean(np.abs(preds["score"] - shadow)))
+    assert 0 < summary["shadow"]["mean_abs_score_diff"]
+    np.testing.assert_allclose(preds["score"], load_bundle(setup["prod"]).predict_scores(df), rtol=1e-9)
+
+
+def test_shadow_of_the_production_model_agrees_fully(tmp_path, setup):
+    make_frame(30, 6).drop(columns="label").to_csv(tmp_path / "in.csv.gz", index=False)
+    summary = score_file(tmp_path / "in.csv.gz", tmp_path / "p.csv.gz", setup["registry"], setup["prod"], DATA)
+    assert summary["shadow"]["agreement_rate"] == 1.0 and summary["shadow"]["mean_abs_score_diff"] == 0.0
+    assert quarantine_path(tmp_path / "p.csv.gz").name == "p.quarantine.csv.gz"
+
+
+def test_no_production_model_is_a_clear_error(tmp_path):
+    make_frame(5, 3).to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(PromotionError, match="no production model"):
+        score_file(tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "empty-registry", None, DATA)
