@@ -34,7 +34,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         cfg = load_config(args.params)
         if not args.no_snapshot:
+            from tasks.validate import ensure_suite
+
             snapshot_source(cfg.ingest, cfg.paths.data_dir)
+            ensure_suite(cfg)
             dvc_sync.version_snapshot(cfg.paths.data_dir)
         cmd = [dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else [])
         import subprocess
@@ -64,7 +67,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tasks.ingest import snapshot_source
 
     cfg = load_config(args.params)
+    from tasks.validate import ensure_suite
+
     info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
+    ensure_suite(cfg)
     version = dvc_sync.version_snapshot(cfg.paths.data_dir)
     print(f"snapshot {info['file']} ({info['bytes']} bytes) in {cfg.paths.data_dir}/; data version {version or 'unversioned'}")
     return EXIT_OK

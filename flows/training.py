@@ -58,8 +58,10 @@ def step_task(name: str):
 def snapshot(cfg: Config, version: bool = True) -> str | None:
     """Snapshot the source into data/ and (in the DVC project) version it; return the data version."""
     from tasks.ingest import snapshot_source
+    from tasks.validate import ensure_suite
 
     info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
+    ensure_suite(cfg)
     return dvc_sync.version_snapshot(cfg.paths.data_dir) if version else info["sha256"]
 
 

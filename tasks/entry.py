@@ -34,8 +34,13 @@ def step_main(name: str, run: Callable[[Config], Any], doc: str | None, argv: li
     parser.add_argument("--params", default=None, help="params.yaml to read (default: ./params.yaml or $TABGATE_PARAMS)")
     args = parser.parse_args(argv)
     setup_logging()
+    import importlib
+
     from tasks.errors import USER_ERRORS
 
+    # Under `python -m tasks.<name>` the module is __main__; use it under its real name so that
+    # loggers and anything saved from it (skops records function paths) say tasks.<name>.
+    run = importlib.import_module(f"tasks.{name}").run
     try:
         run(load_config(args.params))
     except ConfigError as err:

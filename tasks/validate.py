@@ -298,6 +298,19 @@ def bootstrap_suite(cfg: Config, df: pd.DataFrame) -> dict:
             "expectations": len(definition["expectations"]), "rows": int(len(df))}
 
 
+def ensure_suite(cfg: Config) -> dict | None:
+    """Bootstrap the suite from the snapshot in data/ when the project has none yet; return what was written."""
+    if suite_path(cfg).exists() and profile_path(cfg).exists():
+        return None
+    from tasks.ingest import read_snapshot, snapshot_file, type_table
+
+    df, _ = type_table(read_snapshot(snapshot_file(cfg.paths.data_dir), cfg.ingest), cfg.ingest, cfg.data)
+    info = bootstrap_suite(cfg, df)
+    log.warning("validate: no expectation suite yet; bootstrapped %s (%d expectations) from the snapshot; "
+                "review it and commit it with the reference profile", info["suite"], info["expectations"])
+    return info
+
+
 def batch_definition(ctx: Any) -> Any:
     """Return the whole-dataframe batch definition of the tabgate pandas data source (created once)."""
     try:

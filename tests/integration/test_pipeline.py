@@ -104,10 +104,12 @@ def flow_project(tmp_path_factory) -> tuple[Path, list[str], dict]:
 
         async def task_names() -> list[str]:
             from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+            from prefect.client.schemas.sorting import TaskRunSort
 
             async with get_client() as client:
                 runs = await client.read_task_runs(
-                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+                    sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
                 return [r.name for r in runs]
 
         names = anyio.run(task_names)
