@@ -238,6 +238,44 @@ class PromoteParams(Section):
     random_state: int = 42
 
 
+class ScheduleParams(Section):
+    """One deployment schedule: a cron string (5 fields), its time zone, and whether it is active."""
+
+    cron: str
+    enabled: bool = True
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _five_fields(self) -> "ScheduleParams":
+        if len(self.cron.split()) != 5:
+            raise ValueError(f"cron {self.cron!r} must have 5 fields: minute hour day-of-month month day-of-week")
+        return self
+
+
+class SchedulesParams(Section):
+    """When `tabgate serve` runs each deployment."""
+
+    training: ScheduleParams = ScheduleParams(cron="0 3 * * 1")
+    scoring: ScheduleParams = ScheduleParams(cron="0 6 * * *")
+    monitoring: ScheduleParams = ScheduleParams(cron="0 7 * * *")
+
+
+class MonitorParams(Section):
+    """Operations: schedules, the batch files the served flows read, drift / performance triggers, the run lock."""
+
+    batch_path: Path = Path("incoming/batch.csv")            # the file the scheduled monitoring run checks
+    scoring_input: Path = Path("incoming/batch.csv")         # the file the scheduled scoring run scores
+    scoring_output: Path = Path("outputs/predictions.parquet")
+    retrain_on_drift: bool = True        # a feature at validate.drift_error triggers retraining
+    max_metric_drop: float = Field(0.05, ge=0)  # primary metric drop vs promotion (oriented) that triggers retraining
+    min_labelled_rows: int = Field(200, ge=1)   # fewer labelled batch rows: performance is not judged
+    retrain: bool = True                 # false: the monitoring flow only reports, never retrains
+    retrain_require_approval: bool = True  # an automatic retrain registers the model pending a person's approval
+    retrain_force: bool = False          # re-run every step on retrain (else only what DVC finds stale)
+    run_lock_timeout_seconds: float = Field(1800.0, gt=0)  # a training run waits this long for .tabgate.lock
+    schedules: SchedulesParams = SchedulesParams()
+
+
 class Config(Section):
     """The whole of params.yaml, typed."""
 
@@ -252,6 +290,7 @@ class Config(Section):
     evaluate: EvaluateParams = EvaluateParams()
     explain: ExplainParams = ExplainParams()
     promote: PromoteParams = PromoteParams()
+    monitor: MonitorParams = MonitorParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -3,7 +3,10 @@
 Layout of `paths.registry_dir`:
     versions/<version_id>/bundle/    a byte-for-byte copy of a model bundle directory (tasks.model)
     versions/<version_id>/record.json what the version is: metrics, data version, git commit, params
-                                      digest, test fingerprint, the gate's decision
+                                      digest, test fingerprint, the gate's decision, and `dvc`: where
+                                      DVC keeps the same bytes (the md5 of the models stage output,
+                                      the bundle's path in it), so another machine can fetch them
+    versions/<version_id>/model_card.{md,json}  the model card written at promotion (tasks.model_card)
     production.json                   the pointer {version_id, promoted_at, reason, previous, lineage, ...};
                                       the single source of truth, replaced atomically (os.replace)
     history.jsonl                     append-only audit log: registrations, promotions, approvals,
@@ -13,22 +16,30 @@ Layout of `paths.registry_dir`:
 A version directory is copied into a hidden temp directory and renamed into place, so a process
 killed mid-copy leaves nothing visible. `lineage` in the pointer lists the production versions in
 the order they were installed; rollback pops the last one.
+
+The registry never runs DVC. `fetch_version` restores a version from the registry's own copy, or
+returns the exact `dvc get` / `dvc artifacts get` / `dvc pull` commands that fetch it from the DVC
+remote, with a revision whose dvc.lock records the version's md5 (found with git), for the caller
+to run; `verify_fetched` then checks the fetched bytes against the record.
 """
 
 from __future__ import annotations
 
 import fcntl
 import getpass
+import hashlib
 import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,7 +48,7 @@ import yaml
 
 from tasks import io
 from tasks.errors import PromotionError
-from tasks.model import ModelBundle, bundle_digest, load_bundle, verify_bundle
+from tasks.model import ModelBundle, ModelIntegrityError, bundle_digest, load_bundle, verify_bundle
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,13 @@ INCOMING_PREFIX = ".incoming-"
 LOCK_TIMEOUT_SECONDS = 60.0
 VERSION_RE = re.compile(r"^v(\d{4,})-[0-9a-f]{8}$")
 PROMOTING_ACTIONS = ("promote", "approve", "force_promote")
+MODEL_CARD_MD = "model_card.md"
+MODEL_CARD_JSON = "model_card.json"
+LOCK_FILE = "dvc.lock"
+MODEL_ARTIFACT = "tabgate-model"  # the name under dvc.yaml `artifacts:` (and of GTO tags name@vN.0.0)
+DEFAULT_MODEL_PATH = "artifacts/models/lightgbm"  # for records written before the `dvc` block existed
+SHORT_METRICS = {"binary": ("roc_auc", "pr_auc", "f1"), "multiclass": ("log_loss", "accuracy", "macro_f1"),
+                 "regression": ("rmse", "mae", "r2")}
 
 
 # ---------------------------------------------------------------- small helpers
@@ -88,11 +106,16 @@ def _fsync_dir(path: Path) -> None:
 
 def write_json_durably(obj: Any, dest: Path) -> None:
     """Write JSON to a temp file beside dest, fsync it, os.replace it onto dest, fsync the directory."""
+    write_text_durably(io.to_json(obj), dest)
+
+
+def write_text_durably(text: str, dest: Path) -> None:
+    """Write text to a temp file beside dest, fsync it, os.replace it onto dest, fsync the directory."""
     dest = Path(dest)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(io.to_json(obj))
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
@@ -176,6 +199,102 @@ def git_commit(repo_dir: Path | None = None) -> str | None:
     return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
 
 
+def _git(args: list[str], repo_dir: Path | None) -> str | None:
+    """Return a git command's stdout, or None when git fails or is absent."""
+    try:
+        out = subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_dirty(repo_dir: Path | None = None) -> bool | None:
+    """Return True when tracked files differ from HEAD (the recorded commit is not the whole story), None without git."""
+    out = _git(["status", "--porcelain", "--untracked-files=no"], repo_dir)
+    return None if out is None else bool(out.strip())
+
+
+def dvc_file_md5(path: Path) -> str:
+    """Return the md5 DVC 3 records for one file (`hash: md5`: the md5 of its bytes)."""
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def dvc_dir_md5(path: Path) -> str:
+    """Return the md5 DVC 3 records for a directory output ("<md5>.dir"), computed without DVC.
+
+    DVC hashes the JSON list of {"md5", "relpath"} of every file, sorted by relpath; this matches
+    dvc.lock for outputs that .dvcignore does not filter (the models directory).
+    """
+    root = Path(path)
+    entries = [{"md5": dvc_file_md5(p), "relpath": p.relative_to(root).as_posix()}
+               for p in root.rglob("*") if p.is_file()]
+    entries.sort(key=lambda e: e["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
+
+
+def locked_out_md5(lock_text: str | None, out_path: str) -> str | None:
+    """Return the md5 a dvc.lock text records for the stage output at out_path, or None when it records none."""
+    try:
+        doc = yaml.safe_load(lock_text or "") or {}
+        stages = doc.get("stages") or {}
+        for stage in stages.values():
+            for out in (stage or {}).get("outs") or []:
+                if str(out.get("path", "")).rstrip("/") == out_path.rstrip("/") and out.get("md5"):
+                    return str(out["md5"])
+    except (yaml.YAMLError, AttributeError, TypeError):
+        log.warning("registry: dvc.lock is not readable YAML; the models output md5 is unknown")
+    return None
+
+
+def repo_relative(path: Path, repo_dir: Path | None = None) -> str:
+    """Return path as a POSIX path relative to the repository root (as dvc.yaml and dvc.lock name it)."""
+    path, root = Path(path), Path(repo_dir or Path.cwd()).resolve()
+    try:
+        return path.resolve().relative_to(root).as_posix() if path.is_absolute() else path.as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def find_locked_revision(repo_dir: Path | None, out_path: str, md5: str, lock_name: str = LOCK_FILE
+                         ) -> str | None:
+    """Return the oldest commit whose dvc.lock records md5 for out_path (what `dvc get --rev` needs), or None.
+
+    Uses `git log -S` (commits that add or remove the hash), so it is one git call plus one `git show`
+    per candidate; runs nothing of DVC's.
+    """
+    if not md5:
+        return None
+    listed = _git(["log", "--format=%H", f"-S{md5}", "--", lock_name], repo_dir)
+    for commit in reversed((listed or "").split()):
+        if locked_out_md5(_git(["show", f"{commit}:{lock_name}"], repo_dir), out_path) == md5:
+            return commit
+    return None
+
+
+def dvc_provenance(models_dir: Path, bundle_dir: Path, repo_dir: Path | None = None,
+                   lock_file: Path | None = None) -> dict[str, Any]:
+    """Return the record's `dvc` block: what DVC needs to hand back this bundle on another machine.
+
+    `md5` is computed from the files (under `dvc repro` dvc.lock is rewritten only after the stage,
+    so the lock may still describe the previous run: `lock_md5` says what it held, `lock_current`
+    whether it matches). `revision` is a commit whose dvc.lock already records md5, when one exists.
+    """
+    root = Path(repo_dir or Path.cwd())
+    lock_file = Path(lock_file) if lock_file else root / LOCK_FILE
+    output, path = repo_relative(models_dir, root), repo_relative(bundle_dir, root)
+    md5 = dvc_dir_md5(models_dir) if Path(models_dir).is_dir() else None
+    lock_md5 = locked_out_md5(lock_file.read_text(encoding="utf-8"), output) if lock_file.exists() else None
+    return {
+        "output": output, "path": path, "md5": md5, "lock_md5": lock_md5,
+        "lock_current": bool(md5 and md5 == lock_md5), "artifact": MODEL_ARTIFACT,
+        "revision": find_locked_revision(root, output, md5) if md5 else None,
+    }
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -245,14 +364,64 @@ def _version_ids(registry_dir: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and VERSION_RE.match(p.name) and (p / RECORD).exists())
 
 
+def display_status(record: dict[str, Any], is_production: bool) -> str:
+    """Return the status shown to people: production, rejected, pending approval or archived."""
+    if is_production:
+        return "production"
+    raw = str(record.get("status") or "")
+    if raw == "rejected":
+        return "rejected"
+    if raw == "pending_approval":
+        return "pending approval"
+    return "archived"  # passed the gate once, not production now (replaced, rolled back, or never switched)
+
+
+def short_metrics(record: dict[str, Any]) -> dict[str, float]:
+    """Return the primary metric and two more of the version's test metrics, primary first."""
+    metrics = record.get("metrics") or {}
+    primary = record.get("primary_metric")
+    names = [primary, *SHORT_METRICS.get(str(record.get("task")), ())]
+    out: dict[str, float] = {}
+    for name in names:
+        value = metrics.get(name) if name else None
+        if isinstance(value, (int, float)) and name not in out:
+            out[name] = float(value)
+    return dict(list(out.items())[:3])
+
+
 def list_versions(registry_dir: Path) -> list[dict[str, Any]]:
-    """Return every registered version's record, oldest first, with `production` (bool) and `bundle_dir`."""
+    """Return every registered version, oldest first: its record plus the keys `tabgate models list` shows.
+
+    Keys added or replaced: `status` (production / rejected / pending approval / archived; the
+    record's own value is kept as `record_status`), `metrics` (a short {name: value} dict, primary
+    metric first; the full dict is `all_metrics`), `production` (bool), `bundle_dir`, `model_card`
+    (path or None).
+    """
     current = production_version(registry_dir)
     out = []
     for vid in _version_ids(registry_dir):
-        record = io.read_json(Path(registry_dir) / VERSIONS / vid / RECORD)
-        out.append({**record, "production": vid == current, "bundle_dir": str(Path(registry_dir) / VERSIONS / vid / BUNDLE)})
+        vdir = Path(registry_dir) / VERSIONS / vid
+        record = io.read_json(vdir / RECORD)
+        card = vdir / MODEL_CARD_MD
+        out.append({**record, "version_id": vid, "created_at": record.get("created_at"),
+                    "status": display_status(record, vid == current), "record_status": record.get("status"),
+                    "metrics": short_metrics(record), "all_metrics": record.get("metrics") or {},
+                    "production": vid == current, "bundle_dir": str(vdir / BUNDLE),
+                    "model_card": str(card) if card.exists() else None})
     return out
+
+
+HISTORY_KEYS = ("at", "action", "version_id", "from", "status", "reason", "actor", "note")
+
+
+def history(registry_dir: Path) -> list[dict[str, Any]]:
+    """Return the audit log for `tabgate models history`, oldest first; every row has every HISTORY_KEYS key."""
+    return [{key: entry.get(key) for key in HISTORY_KEYS} for entry in read_history(registry_dir)]
+
+
+def model_card_path(registry_dir: Path, version_id: str) -> Path:
+    """Return versions/<id>/model_card.md of a registered version (it may not exist for old versions)."""
+    return version_dir(registry_dir, version_id) / MODEL_CARD_MD
 
 
 # ---------------------------------------------------------------- mutations (all under the lock)

@@ -151,12 +151,23 @@ def load_preprocessors(pre_dir: Path) -> tuple[dict, FeatureTypes]:
     return {kind: load_skops(pre_dir / f"{kind}.skops") for kind in ("linear", "tree")}, ft
 
 
+def tuned_params(train: pd.DataFrame, cfg: Config) -> tuple[TrainParams, dict | None]:
+    """Return the train params with LightGBM's tuned by Optuna on the training split when enabled, and the trials."""
+    if not cfg.train.tune.enabled:
+        return cfg.train, None
+    from tasks.tune import tune_lightgbm
+
+    best, table = tune_lightgbm(train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    return cfg.train.model_copy(update={"lightgbm": best}), table
+
+
 def run(cfg: Config) -> dict:
     """Fit the models on the train split, choose thresholds on valid, save the bundles and a report."""
     train, valid = io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)
     pre, ft = load_preprocessors(cfg.paths.preprocess_dir)
+    params, tuning = tuned_params(train, cfg)
     log.info("train: fitting dummy, linear baseline and LightGBM on %d rows (%d features)", len(train), len(ft.all))
-    bundles = train_models(train, valid, pre, ft, cfg.data, cfg.train)
+    bundles = train_models(train, valid, pre, ft, cfg.data, params)
     for name, bundle in bundles.items():
         save_bundle(bundle, cfg.paths.models_dir / name)
     report = {
@@ -166,7 +177,11 @@ def run(cfg: Config) -> dict:
         "thresholds": {n: b.meta.get("threshold") for n, b in bundles.items()},
         "validation_metrics": validation_metrics(bundles, valid, cfg.data),
         "left_out_columns": dict(cfg.data.drop_columns),
+        "lightgbm_params": params.lightgbm.model_dump(), "tuned": tuning is not None,
     }
+    if tuning is not None:
+        report["tuning"] = {k: v for k, v in tuning.items() if k != "trials"}
+    io.write_json(tuning or {"enabled": False}, cfg.paths.reports_dir / "tuning.json")
     io.write_json(report, cfg.paths.reports_dir / "train.json")
     log.info("train: LightGBM stopped at %d trees; validation %s", report["best_iteration"],
              {k: round(v, 4) for k, v in report["validation_metrics"]["lightgbm"].items() if k in ("roc_auc", "rmse", "log_loss")})
