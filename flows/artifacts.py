@@ -38,21 +38,43 @@ def cv_rows(report: dict) -> list[dict]:
     rows = []
     for scheme, body in report["schemes"].items():
         for model, metrics in body["summary"].items():
-            if model == "high_variance":
+            if model in ("high_variance", "spread"):
                 continue
             rows.append({"scheme": scheme, "model": model, "high_variance": body["summary"]["high_variance"],
                          **{k: f"{v['mean']:.4f} ± {v['std']:.4f}" for k, v in metrics.items()}})
     return rows
 
 
+def promotion_rows(report: dict) -> list[dict]:
+    """Return one table row per promotion rule: rule, metric, value, threshold, result, reason."""
+    rows = []
+    for r in (report.get("decision") or {}).get("rules", []):
+        passed = r.get("passed")
+        rows.append({"rule": r.get("rule"), "metric": r.get("metric") or "", "value": _fmt(r.get("value")),
+                     "threshold": _fmt(r.get("threshold")),
+                     "result": "pass" if passed is True else "FAIL" if passed is False else "n/a",
+                     "reason": r.get("reason", "")})
+    return rows
+
+
+def slice_rows(report: dict, limit: int = 20) -> list[dict]:
+    """Return the explain step's worst error slices: segment, rows, error rate, lift, z, top drivers."""
+    slices = report.get("slices") or {}
+    return [{"segment": s.get("segment"), "rows": s.get("rows"), "error_rate": _fmt(s.get("error_rate")),
+             "lift": _fmt(s.get("lift")), "z": _fmt(s.get("z")),
+             "drivers": ", ".join(d["feature"] for d in s.get("drivers", [])[:3])}
+            for s in slices.get("top", [])[:limit]]
+
+
 def publish_step_artifacts(step: str, cfg: Config) -> None:
-    """Publish the Prefect artifacts for one finished step (no-op for steps without one)."""
+    """Publish the Prefect artifacts for one step from its report on disk (no-op for steps without one)."""
     reports = cfg.paths.reports_dir
     if step == "validate" and (r := _read(reports / "validate.json")):
         create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
                                  description="Data validation: failed expectations, drift, leakage")
         docs = Path(cfg.paths.gx_dir, "uncommitted/data_docs/local_site/index.html").resolve()
-        create_link_artifact(key="data-docs", link=docs.as_uri(), link_text="Great Expectations Data Docs")
+        create_link_artifact(key="data-docs", link=docs.as_uri(), link_text="Great Expectations Data Docs",
+                             description=f"open {docs} in a browser on the machine that ran the flow")
     elif step == "cv" and (r := _read(reports / "cv.json")):
         create_table_artifact(key="cv-table", table=cv_rows(r), description="Cross-validation mean ± std")
     elif step == "evaluate" and (r := _read(reports / "metrics.json")):
@@ -60,20 +82,86 @@ def publish_step_artifacts(step: str, cfg: Config) -> None:
     elif step == "explain":
         html = (reports / "explain" / "report.html").resolve()
         if html.exists():
-            create_link_artifact(key="explain-report", link=html.as_uri(), link_text="SHAP error analysis report")
-    elif step == "promote" and (md := reports / "promotion.md").exists():
-        create_markdown_artifact(key="promotion-decision", markdown=md.read_text(), description="Promotion gate")
+            create_link_artifact(key="explain-report", link=html.as_uri(), link_text="SHAP error analysis report",
+                                 description=f"open {html} in a browser on the machine that ran the flow")
+        if (r := _read(reports / "explain" / "explain.json")) and slice_rows(r):
+            create_table_artifact(key="error-slices", table=slice_rows(r),
+                                  description="Segments where the model errs clearly more than overall")
+    elif step == "promote" and (r := _read(reports / "promotion.json")):
+        md = reports / "promotion.md"
+        create_markdown_artifact(key="promotion-decision", markdown=md.read_text() if md.exists() else
+                                 f"status: {r.get('status')}", description="Promotion gate: decision and reasons")
+        if promotion_rows(r):
+            create_table_artifact(key="promotion-rules", table=promotion_rows(r),
+                                  description=f"Promotion rules for {r.get('version_id')}: {r.get('status')}")
+
+
+def publish_failure(err: BaseException) -> None:
+    """Publish the error of a failed run as the `run-failure` markdown artifact (best effort: never masks err)."""
+    try:
+        kind = type(err).__name__
+        user = "bad input or configuration: fix what it names and run again" if _is_user_error(err) \
+            else "unexpected error: see the flow run logs for the traceback"
+        create_markdown_artifact(key="run-failure", markdown=f"## Run FAILED: {kind}\n\n{user}\n\n```\n{err}\n```\n",
+                                 description=f"Why this run failed ({kind})")
+    except Exception:  # pragma: no cover - the original error matters more
+        pass
+
+
+def publish_run_summary(result: dict) -> None:
+    """Publish the `run-summary` markdown artifact: versions, steps run and skipped."""
+    lines = ["## Training run", "", f"- data version: `{result.get('data_version') or 'unversioned'}`",
+             f"- model version: `{result.get('model_version') or 'none'}`",
+             f"- ran: {', '.join(result.get('ran') or []) or 'nothing (everything up to date)'}",
+             f"- skipped (up to date): {', '.join(result.get('skipped') or []) or 'none'}",
+             f"- waited for the project lock: {result.get('waited_for_lock_seconds', 0)} s"]
+    create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
+
+
+def _is_user_error(err: BaseException) -> bool:
+    from tasks.errors import USER_ERRORS
+
+    return isinstance(err, USER_ERRORS)
 
 
 def validation_markdown(report: dict) -> str:
-    """Return the validation summary as Markdown."""
-    lines = [f"## Validation: {'passed' if report.get('passed') else 'FAILED'}", ""]
-    failures = report.get("failures") or report.get("failed_expectations") or []
+    """Return the validation summary (counts, failed expectations, drift, leakage) as Markdown."""
+    c = report.get("counts", {})
+    lines = [f"## Validation: {'passed' if report.get('passed') else 'FAILED'}", "",
+             f"{c.get('rows')} rows, {c.get('columns')} columns, {c.get('expectations')} expectations: "
+             f"{c.get('failed_error', 0)} error / {c.get('failed_warn', 0)} warning failure(s); drift "
+             f"{c.get('drift_warn', 0)} warn / {c.get('drift_error', 0)} error", ""]
+    failures = report.get("failures") or []
     if failures:
-        lines += ["| column | rule | severity | unexpected | examples |", "|---|---|---|---|---|"]
+        lines += ["### Failed expectations", "", "| severity | column | rule | unexpected | detail | examples |",
+                  "|---|---|---|---|---|---|"]
         for f in failures[:50]:
-            lines.append(f"| {f.get('column')} | {f.get('rule')} | {f.get('severity')} | {f.get('unexpected_count')} | "
-                         f"{str(f.get('examples', f.get('example_values', '')))[:80]} |")
+            lines.append(f"| {f.get('severity')} | {f.get('column')} | {f.get('rule')} | "
+                         f"{'' if f.get('unexpected_count') is None else f.get('unexpected_count')} | "
+                         f"{_cell(f.get('detail'))} | {_cell(f.get('examples'))} |")
     else:
         lines.append("No failed expectations.")
-    return "\n".join(lines)
+    drift = report.get("drift") or {}
+    moved = {k: d for k, d in (drift.get("columns") or {}).items() if d.get("level") != "ok"}
+    lines += ["", f"### Drift ({drift.get('metric', 'psi')}, warn {drift.get('warn')}, error {drift.get('error')})", ""]
+    if moved:
+        lines += ["| column | value | level |", "|---|---|---|"]
+        lines += [f"| {k} | {_fmt(d.get('value'))} | {d.get('level')} |" for k, d in sorted(moved.items())]
+    else:
+        lines.append(drift.get("note") or "No column drifted beyond the warning level.")
+    leak = report.get("leakage") or {}
+    lines += ["", "### Leakage screen", ""]
+    if leak.get("skipped"):
+        lines.append(f"skipped: {leak['skipped']}")
+    elif leak.get("suspects"):
+        lines += ["| column | check | value | threshold | excused |", "|---|---|---|---|---|"]
+        lines += [f"| {s.get('column')} | {s.get('check')} | {_fmt(s.get('value'))} | {s.get('threshold')} | "
+                  f"{s.get('excused')} |" for s in leak["suspects"]]
+    else:
+        lines.append(f"No suspect among {len(leak.get('scores') or {})} features "
+                     f"({leak.get('metric', 'roc_auc')} < {leak.get('threshold')} on {leak.get('rows_screened')} rows).")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(v) -> str:
+    return str(v if v is not None else "").replace("|", "\\|").replace("\n", " ")[:120]

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 unexpected error; 2 bad configuration (params.yaml); 3 bad input data or
 a failed data gate (the message names the column, the rule and the file to open); 4 the registry
-refused the request.
+refused the request; 5 another run holds the project lock (or `serve` found no Prefect server).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_INPUT, EXIT_REGISTRY = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_INPUT, EXIT_REGISTRY, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
 STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
 log = logging.getLogger("tabgate")
 
@@ -47,6 +47,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     result = training_flow(params=args.params or "params.yaml", force=args.force, snapshot_source=not args.no_snapshot)
     log.info("ran: %s; skipped (up to date): %s", ", ".join(result["ran"]) or "nothing", ", ".join(result["skipped"]) or "none")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the training, scoring and monitoring flows on params.yaml's monitor.schedules (needs PREFECT_API_URL)."""
+    from flows.deploy import serve_flows
+
+    return serve_flows(args.params or "params.yaml", limit=args.limit, keep_schedules=args.keep_schedules,
+                       dry_run=args.dry_run)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Check a batch for drift and live performance; retrain when a threshold is crossed (reports/monitor.json)."""
+    from flows.monitoring import monitoring_flow
+
+    result = monitoring_flow(batch=args.file or "", params=args.params or "params.yaml",
+                             retrain=False if args.no_retrain else None)
+    verdict = "RETRAIN: " + "; ".join(result["reasons"]) if result["retrain"] else "no retraining needed"
+    started = " (training flow ran: " + (", ".join(result["training"]["ran"]) or "nothing stale") + ")" \
+        if result["training"] else ""
+    print(f"monitor: {verdict}{started}")
     return EXIT_OK
 
 
@@ -164,6 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-snapshot", action="store_true", help="use the snapshot already in data/ (do not re-read the source)")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("serve", help="serve the flows on the schedules in params.yaml (monitor.schedules)",
+                       description=cmd_serve.__doc__)
+    p.add_argument("--limit", type=int, default=2, help="at most this many flow runs at once (default 2)")
+    p.add_argument("--keep-schedules", action="store_true", help="do not pause the schedules when serve stops")
+    p.add_argument("--dry-run", action="store_true", help="print the deployments and schedules, serve nothing")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("monitor", help="check a batch for drift / performance drop; retrain when needed",
+                       description=cmd_monitor.__doc__)
+    p.add_argument("file", nargs="?", help="CSV/Parquet batch in the source's layout (default: monitor.batch_path)")
+    p.add_argument("--no-retrain", action="store_true", help="report only, never start the training flow")
+    p.set_defaults(func=cmd_monitor)
+
     p = sub.add_parser("step", help="run one step directly", description=cmd_step.__doc__)
     p.add_argument("name", choices=STEPS)
     p.set_defaults(func=cmd_step)
@@ -222,6 +256,11 @@ def dispatch(args: argparse.Namespace) -> int:
     except USER_ERRORS as err:
         log.error("%s", err)
         return EXIT_INPUT
+    except RuntimeError as err:
+        if type(err).__name__ not in ("RunLocked", "ServerRequired"):
+            raise
+        log.error("%s", err)
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130

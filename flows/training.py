@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from prefect import flow, get_run_logger, tags, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from flows import dvc_sync  # noqa: E402
-from flows.artifacts import publish_step_artifacts  # noqa: E402
+from flows.artifacts import publish_failure, publish_run_summary, publish_step_artifacts  # noqa: E402
+from flows.lock import project_lock  # noqa: E402
 from tasks.config import Config, load_config  # noqa: E402
 from tasks.errors import USER_ERRORS  # noqa: E402
 
@@ -53,7 +55,7 @@ def step_task(name: str):
     )
 
 
-@task(name="snapshot", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_unless_bad_input,
+@task(name="snapshot", task_run_name="snapshot", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_unless_bad_input,
       cache_policy=NO_CACHE)
 def snapshot(cfg: Config, version: bool = True) -> str | None:
     """Snapshot the source into data/ and (in the DVC project) version it; return the data version."""
@@ -78,15 +80,84 @@ def steps_to_run(stale: set[str] | None, force: bool) -> list[str]:
     return [s for s in STEPS if s in downstream]
 
 
-@flow(name="tabgate-training", log_prints=True, validate_parameters=False)
-def training_flow(params: str = "params.yaml", force: bool = False, snapshot_source: bool = True) -> dict[str, Any]:
-    """Run the pipeline: snapshot, then ingest .. promote as tasks; return each step's report."""
+def run_name() -> str:
+    """Return the initial flow run name; data and model versions are added once known (label_flow_run)."""
+    return f"train-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+
+
+def version_tags(data_version: str | None, model_version: str | None) -> list[str]:
+    """Return the searchable tags of a run: data:<md5[:12]> and, once known, model:<version id>."""
+    tags_ = [f"data:{(data_version or 'unversioned')[:12]}"]
+    return tags_ + ([f"model:{model_version}"] if model_version else [])
+
+
+def label_flow_run(data_version: str | None, model_version: str | None) -> None:
+    """Add the data and model versions to the current flow run's name and tags, so the UI can search by them."""
+    from prefect import get_client
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    if not run_id:
+        return
+    base = (flow_run.get_name() or run_name()).split(" ")[0]
+    name = " ".join([base, *version_tags(data_version, model_version)])
+    try:
+        with get_client(sync_client=True) as client:
+            current = client.read_flow_run(run_id)
+            tags_ = sorted({t for t in current.tags if not t.startswith(("data:", "model:"))}
+                           | set(version_tags(data_version, model_version)))
+            client.update_flow_run(run_id, name=name, tags=tags_)
+    except Exception as err:  # labelling is a convenience: never fail a run for it
+        get_run_logger().warning("could not label the flow run with its versions: %s", err)
+
+
+def model_version_of(cfg: Config) -> str | None:
+    """Return the version id the promote report names (the model this run registered or kept), or None."""
+    report = cfg.paths.reports_dir / "promotion.json"
+    if not report.exists():
+        return None
+    import json
+
+    return json.loads(report.read_text()).get("version_id")
+
+
+def with_approval(cfg: Config, require_approval: bool | None) -> Config:
+    """Return cfg with promote.require_approval forced to the given value (None keeps params.yaml's)."""
+    if require_approval is None or require_approval == cfg.promote.require_approval:
+        return cfg
+    return cfg.model_copy(update={"promote": cfg.promote.model_copy(update={"require_approval": require_approval})})
+
+
+@flow(name="tabgate-training", log_prints=True, validate_parameters=False, flow_run_name=run_name)
+def training_flow(params: str = "params.yaml", force: bool = False, snapshot_source: bool = True,
+                  require_approval: bool | None = None) -> dict[str, Any]:
+    """Run the pipeline: snapshot, then ingest .. promote as tasks; return each step's report.
+
+    require_approval overrides promote.require_approval for this run (the monitoring flow sets it for
+    automatic retrains, so a person approves the new model). One training run at a time per project:
+    a second one waits for .tabgate.lock (monitor.run_lock_timeout_seconds) and says why.
+    """
     logger = get_run_logger()
-    cfg = load_config(params)
+    cfg = with_approval(load_config(params), require_approval)
+    try:
+        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, logger=logger) as waited:
+            result = run_pipeline(cfg, params, force, snapshot_source)
+    except Exception as err:
+        publish_failure(err)
+        raise
+    result["waited_for_lock_seconds"] = round(waited, 1)
+    publish_run_summary(result)
+    return result
+
+
+def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -> dict[str, Any]:
+    """Snapshot, find what is stale, run those steps as tasks, publish artifacts, record the run in dvc.lock."""
+    logger = get_run_logger()
     tracked = uses_dvc_pipeline(params)
     if not tracked:
         logger.info("%s is not the project's params.yaml: running every step, outside DVC's lock", params)
     data_version = snapshot(cfg, tracked) if snapshot_source else dvc_sync.data_version(Path("."), cfg.paths.data_dir)
+    label_flow_run(data_version, None)
     todo = steps_to_run(dvc_sync.stale_stages() if tracked else None, force)
     skipped = [s for s in STEPS if s not in todo]
     if skipped:
@@ -94,13 +165,18 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
     if not todo:
         logger.info("nothing to do: data, code and params are unchanged since the last run")
     results: dict[str, Any] = {}
-    with tags(f"data:{(data_version or 'unversioned')[:12]}"):
+    with tags(*version_tags(data_version, None)):
+        for name in skipped:  # their reports are current: publish them so every run shows the full picture
+            publish_step_artifacts(name, cfg)
         for name in todo:
             results[name] = step_task(name)(cfg)
             publish_step_artifacts(name, cfg)
     if tracked and todo:
         dvc_sync.record_run()
-    return {"data_version": data_version, "ran": todo, "skipped": skipped, "reports": results}
+    model_version = model_version_of(cfg)
+    label_flow_run(data_version, model_version)
+    return {"data_version": data_version, "model_version": model_version, "ran": todo, "skipped": skipped,
+            "reports": results}
 
 
 if __name__ == "__main__":

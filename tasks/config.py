@@ -144,7 +144,7 @@ class CVParams(Section):
     )
     window: Literal["expanding", "sliding"] = "expanding"
     gap_days: int = Field(0, ge=0)
-    high_variance_std: float = Field(0.03, ge=0)
+    high_variance_std: float = Field(0.03, ge=0)  # std of the primary metric (relative to the mean for rmse, mae, log loss)
     random_state: int = 42
 
 
@@ -235,6 +235,8 @@ class PromoteParams(Section):
     min_rows_per_second: float = Field(500.0, ge=0)  # batch scoring throughput
     latency_rows: int = Field(300, ge=10)  # test rows used to measure latency
     lock_timeout_seconds: float = Field(60.0, gt=0)
+    card_top_features: int = Field(10, ge=1)  # model card: strongest drivers listed (explain's global importance)
+    card_top_slices: int = Field(5, ge=0)  # model card: weakest error slices listed (explain's slices)
     random_state: int = 42
 
 
@@ -267,6 +269,7 @@ class MonitorParams(Section):
     scoring_input: Path = Path("incoming/batch.csv")         # the file the scheduled scoring run scores
     scoring_output: Path = Path("outputs/predictions.parquet")
     retrain_on_drift: bool = True        # a feature at validate.drift_error triggers retraining
+    ignore_drift: dict[str, str] = Field(default_factory=dict)  # column: why its drift is expected (not a trigger)
     max_metric_drop: float = Field(0.05, ge=0)  # primary metric drop vs promotion (oriented) that triggers retraining
     min_labelled_rows: int = Field(200, ge=1)   # fewer labelled batch rows: performance is not judged
     retrain: bool = True                 # false: the monitoring flow only reports, never retrains

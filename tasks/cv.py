@@ -24,6 +24,7 @@ from tasks.split import carve_validation
 from tasks.train import fit_lightgbm, fit_linear, resolve_class_weight
 
 STEP_VERSION = "1"
+UNBOUNDED = {"rmse", "mae", "log_loss"}
 log = logging.getLogger(__name__)
 
 
@@ -117,9 +118,15 @@ def summarize_folds(folds: list[dict[str, dict[str, float]]], high_std: float, p
         frame = pd.DataFrame([f[model] for f in folds])
         summary[model] = {m: {"mean": float(frame[m].mean()), "std": float(frame[m].std(ddof=1)) if len(frame) > 1 else 0.0}
                           for m in frame.columns}
-    std = summary["lightgbm"].get(primary, {}).get("std", 0.0)
-    summary["high_variance"] = bool(std > high_std)
+    stats = summary["lightgbm"].get(primary, {"mean": 0.0, "std": 0.0})
+    summary["spread"] = fold_spread(stats["mean"], stats["std"], primary)
+    summary["high_variance"] = bool(summary["spread"] > high_std)
     return summary
+
+
+def fold_spread(mean: float, std: float, metric: str) -> float:
+    """Return the std across folds, relative to the mean for unbounded metrics (rmse, mae, log loss)."""
+    return std / abs(mean) if metric in UNBOUNDED and mean else std
 
 
 def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: PreprocessParams, tp: TrainParams,
@@ -142,11 +149,37 @@ def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: Preproce
     return report
 
 
+def compare_schemes(schemes: dict, metric: str) -> list[str]:
+    """Return notes when random folds look better than walk-forward by more than the folds' own spread."""
+    from tasks.metrics import HIGHER_IS_BETTER
+
+    if "walk_forward" not in schemes:
+        return []
+    wf = schemes["walk_forward"]["summary"]["lightgbm"][metric]
+    notes = []
+    for name in ("stratified", "kfold"):
+        if name not in schemes:
+            continue
+        other = schemes[name]["summary"]["lightgbm"][metric]
+        gain = (other["mean"] - wf["mean"]) * (1 if HIGHER_IS_BETTER[metric] else -1)
+        if gain > 2 * max(wf["std"], other["std"], 1e-12):
+            notes.append(f"{name} folds score {metric} {other['mean']:.4f} against walk-forward {wf['mean']:.4f}: "
+                         "random folds mix future rows into training and are optimistic when the data drifts "
+                         "over time; trust walk-forward (and the time-based test set)")
+    return notes
+
+
 def run(cfg: Config) -> dict:
     """Cross-validate on train + valid (the training part) and write reports/cv.json."""
+    from tasks.metrics import primary_metric
+
     df = pd.concat([io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)], ignore_index=True)
     schemes = cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
-    report = {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits, "schemes": schemes}
+    notes = compare_schemes(schemes, primary_metric(cfg.data.task))
+    for note in notes:
+        log.warning("cv: %s", note)
+    report = {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits, "schemes": schemes,
+              "notes": notes}
     io.write_json(report, cfg.paths.reports_dir / "cv.json")
     return report
 

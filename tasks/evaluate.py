@@ -126,8 +126,12 @@ def run(cfg: Config) -> dict:
                "production_version": production_version(cfg.paths.registry_dir) if "production" in models else None}
     io.write_frame(scored, cfg.paths.scored_test)
     io.write_json(report, cfg.paths.reports_dir / "metrics.json")
+    from tasks.evaluation_report import render_evaluation
     from tasks.plots import write_evaluation_plots
 
+    cv_file = cfg.paths.reports_dir / "cv.json"
+    io.write_text(render_evaluation(report, io.read_json(cv_file) if cv_file.exists() else None),
+                  cfg.paths.reports_dir / "evaluate" / "report.md")
     write_evaluation_plots(scored, report, list(models), cfg.paths.reports_dir / "evaluate")
     pm = report["primary_metric"]
     log.info("evaluate: test %s lightgbm %.4f, baseline %.4f%s", pm, report["models"]["lightgbm"][pm],

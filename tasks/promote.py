@@ -2,6 +2,8 @@
 input schema and latency; register it and switch production atomically when it passes.
 
 A rejected challenger is a successful run (the gate did its job): the step exits 0 and says why.
+Writes reports/promotion.{json,md} and the model card reports/model_card.{md,json} (tasks.model_card),
+also kept with a version registered by the run (registry versions/<id>/model_card.{md,json}).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from tasks import io, registry
+from tasks import io, model_card, registry
 from tasks.config import Config, PromoteParams
 from tasks.entry import step_main
 from tasks.errors import PromotionError
@@ -34,6 +36,7 @@ TASK_METRICS = {
     "regression": ("mae", "rmse", "r2"),
 }
 Outcome = Literal["promote", "reject", "already_in_production"]
+CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
 
 
 @dataclass(frozen=True)
@@ -388,14 +391,20 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
 def build_record(cfg: Config, decision: Decision, status: str, metrics_report: Mapping[str, Any],
                  latency: Latency | None, production_vid: str | None) -> dict[str, Any]:
-    """Return the registry record of a gated challenger (timestamps are added by the registry)."""
+    """Return the registry record of a gated challenger (timestamps are added by the registry).
+
+    `dvc` says where DVC keeps the same bytes (see registry.dvc_provenance), so the version can be
+    fetched on a machine without this registry.
+    """
     return {
         "status": status, "kind": "lightgbm", "task": cfg.data.task, "primary_metric": decision.primary_metric,
         "metrics": decision.metrics.get("challenger", {}),
         "evaluate_metrics": (metrics_report.get("models") or {}).get("lightgbm"),
         "data_version": registry.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
         "git_commit": registry.git_commit(),
+        "git_dirty": registry.git_dirty(),
         "params_digest": params_digest(cfg),
+        "dvc": registry.dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm"),
         "test_fingerprint": metrics_report.get("test_fingerprint"),
         "test_rows": metrics_report.get("test_rows"),
         "compared_with": production_vid,
@@ -487,8 +496,29 @@ def run(cfg: Config) -> dict:
               "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(), "notes": notes}
     io.write_json(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
+    write_cards(cfg, bundle.meta, report, record, status, vid)
     log_outcome(status, vid, production_vid, decision, latency)
     return report
+
+
+CARD_VERSION_KEYS = ("git_commit", "git_dirty", "data_version", "params_digest", "dvc")
+
+
+def write_cards(cfg: Config, meta: Mapping[str, Any], report: Mapping[str, Any], record: Mapping[str, Any],
+                status: str, vid: str | None) -> dict[str, Any]:
+    """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
+    inputs = model_card.read_card_inputs(cfg.paths.reports_dir)
+    versions = {**{k: record.get(k) for k in CARD_VERSION_KEYS}, "bundle_digest": report["challenger_digest"]}
+    card = model_card.build_model_card(
+        data=cfg.data, source=cfg.ingest.source, p=cfg.promote,
+        meta=meta, inputs=inputs, decision=report["decision"], status=status, version_id=vid,
+        production_version=report["production_version"], versions=versions)
+    md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
+    if vid is not None and status != "already_in_production":
+        registry.attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
+    for note in card["notes"]:
+        log.warning("promote: model card: %s", note)
+    return card
 
 
 def log_outcome(status: str, vid: str | None, production_vid: str | None, decision: Decision,

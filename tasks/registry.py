@@ -364,10 +364,16 @@ def _version_ids(registry_dir: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and VERSION_RE.match(p.name) and (p / RECORD).exists())
 
 
-def display_status(record: dict[str, Any], is_production: bool) -> str:
-    """Return the status shown to people: production, rejected, pending approval or archived."""
+def display_status(record: dict[str, Any], is_production: bool, was_production: bool = False) -> str:
+    """Return the status shown to people: production, rejected, pending approval or archived.
+
+    A version that served in production once (promoted, approved or forced) and was replaced or
+    rolled back is archived, whatever the gate said when it was registered.
+    """
     if is_production:
         return "production"
+    if was_production:
+        return "archived"
     raw = str(record.get("status") or "")
     if raw == "rejected":
         return "rejected"
@@ -398,13 +404,15 @@ def list_versions(registry_dir: Path) -> list[dict[str, Any]]:
     (path or None).
     """
     current = production_version(registry_dir)
+    served = {h.get("version_id") for h in read_history(registry_dir) if h.get("action") in (*PROMOTING_ACTIONS, "rollback")}
     out = []
     for vid in _version_ids(registry_dir):
         vdir = Path(registry_dir) / VERSIONS / vid
         record = io.read_json(vdir / RECORD)
         card = vdir / MODEL_CARD_MD
         out.append({**record, "version_id": vid, "created_at": record.get("created_at"),
-                    "status": display_status(record, vid == current), "record_status": record.get("status"),
+                    "status": display_status(record, vid == current, vid in served),
+                    "record_status": record.get("status"),
                     "metrics": short_metrics(record), "all_metrics": record.get("metrics") or {},
                     "production": vid == current, "bundle_dir": str(vdir / BUNDLE),
                     "model_card": str(card) if card.exists() else None})
@@ -619,3 +627,147 @@ def rollback(
         target = lineage[-2]
         _switch(registry_dir, target, reason, actor or default_actor(), "rollback", lineage[:-1])
     return target
+
+
+def attach_model_card(registry_dir: Path, version_id: str, markdown: str, card: dict[str, Any],
+                      lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> Path:
+    """Write versions/<id>/model_card.md and model_card.json (durably, under the lock); return the .md path."""
+    with registry_lock(registry_dir, lock_timeout):
+        vdir = version_dir(registry_dir, version_id)
+        write_json_durably(card, vdir / MODEL_CARD_JSON)
+        write_text_durably(markdown, vdir / MODEL_CARD_MD)
+    return vdir / MODEL_CARD_MD
+
+
+# ---------------------------------------------------------------- fetching a version elsewhere
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What `tabgate models fetch` did, or what the user must run to fetch the version from DVC."""
+
+    version_id: str
+    dest: Path
+    restored: bool                      # True: dest now holds the bundle, checksums verified
+    source: str                         # "registry" (copied) or "dvc" (commands to run)
+    message: str
+    commands: list[list[str]] = field(default_factory=list)  # argv lists, the recommended one first
+    dvc_file: str | None = None         # .dvc file text for the by-hash fallback (see message)
+
+    def shell_commands(self) -> list[str]:
+        """Return the commands as shell-quoted lines."""
+        return [shlex.join(c) for c in self.commands]
+
+
+def gto_version(version_id: str) -> str:
+    """Return the GTO/`dvc artifacts get --rev` version of a registry version: v0003-1a2b3c4d -> v3.0.0."""
+    m = VERSION_RE.match(version_id or "")
+    if not m:
+        raise PromotionError(f"{version_id!r} is not a registry version id like v0003-1a2b3c4d")
+    return f"v{int(m.group(1))}.0.0"
+
+
+def _restore_from_registry(registry_dir: Path, version_id: str, record: dict[str, Any], dest: Path) -> bool:
+    """Copy the registry's verified copy of the bundle to dest; False when the copy is absent or damaged."""
+    src = Path(registry_dir) / VERSIONS / version_id / BUNDLE
+    if not (src / "meta.json").exists():
+        return False
+    try:
+        verify_bundle(src)
+        if bundle_digest(src) != record.get("bundle_digest"):
+            raise ModelIntegrityError(f"{src}: digest differs from record.json")
+    except ModelIntegrityError as err:
+        log.warning("registry: the registry copy of %s is damaged (%s); fetch it from DVC instead", version_id, err)
+        return False
+    with io.atomic_dir(dest) as tmp:
+        _copy_bundle(src, tmp)
+    verify_fetched(registry_dir, version_id, dest)
+    return True
+
+
+def _local_repo(repo_url: str) -> Path | None:
+    """Return repo_url as a directory when it is a local git checkout, else None."""
+    path = Path(repo_url).expanduser()
+    return path if "://" not in repo_url and (path / ".git").exists() else None
+
+
+def dvc_fetch_commands(version_id: str, record: dict[str, Any], dest: Path, repo_url: str = "."
+                       ) -> tuple[list[list[str]], str, str | None]:
+    """Return (commands, explanation, .dvc file text) that fetch a version's bundle from DVC storage.
+
+    The revision given to `dvc get` is a commit whose dvc.lock records the version's md5: looked up
+    with git when repo_url is a local checkout, else the one recorded at promotion. Without one,
+    the fallback pulls the output by its md5 through a hand-written .dvc file (in a clone of the repo).
+    """
+    info = record.get("dvc") or {}
+    path, md5, output = info.get("path") or DEFAULT_MODEL_PATH, info.get("md5"), info.get("output")
+    local = _local_repo(repo_url)
+    rev = (find_locked_revision(local, output, md5) if local and md5 and output else None) or info.get("revision")
+    artifact, version = info.get("artifact") or MODEL_ARTIFACT, gto_version(version_id)
+    commands: list[list[str]] = []
+    lines = []
+    if rev:
+        commands.append(["dvc", "get", repo_url, path, "--rev", rev, "-o", str(dest)])
+        commands.append(["dvc", "artifacts", "get", repo_url, artifact, "--rev", version, "-o", str(dest)])
+        lines += [f"{version_id} is in DVC storage: commit {rev[:12]}'s dvc.lock records {output} = {md5}.",
+                  f"`dvc artifacts get` needs the GTO tag once: git tag -a {artifact}@{version} "
+                  f"-m \"registry {version_id}\" {rev} && git push origin {artifact}@{version}"]
+    elif md5:
+        lines.append(f"no commit of {repo_url} records {output} = {md5} in dvc.lock yet (commit dvc.lock after the run "
+                     f"that made {version_id}); fetch it by hash instead, in a clone of the repository:")
+    else:
+        commit = record.get("git_commit")
+        if commit:
+            commands.append(["dvc", "get", repo_url, path, "--rev", commit, "-o", str(dest)])
+        lines.append(f"{version_id}'s record predates DVC provenance (no md5); the command uses the code commit "
+                     f"{(commit or '?')[:12]}, whose dvc.lock may describe another model: the checksums decide")
+    dvc_file = None
+    if md5 and output:
+        stem = f"{artifact}-{version_id}"
+        dvc_file = yaml.safe_dump({"outs": [{"md5": md5, "hash": "md5", "path": stem}]}, sort_keys=False)
+        sub = posixpath_relative(path, output)
+        commands.append(["dvc", "pull", f"{stem}.dvc"])
+        inside = f"{stem}/{sub}" if sub else stem
+        lines.append(f"by hash (any clone with the DVC remote): write {stem}.dvc as below, run `dvc pull {stem}.dvc`, "
+                     f"then move {inside} to {dest}:\n{dvc_file}")
+    lines.append(f"the fetched bundle is checked against the registry record with verify_fetched({version_id!r}, ...)")
+    return commands, "\n".join(lines), dvc_file
+
+
+def posixpath_relative(path: str, output: str) -> str:
+    """Return path inside output ("artifacts/models/lightgbm" in "artifacts/models" -> "lightgbm")."""
+    p, o = path.strip("/"), output.strip("/")
+    return p[len(o) + 1:] if p.startswith(o + "/") else ("" if p == o else p)
+
+
+def fetch_version(registry_dir: Path, version_id: str, dest: Path, repo_url: str = ".") -> FetchResult:
+    """Restore a version's bundle into dest from the registry's copy, or return the DVC commands that fetch it.
+
+    Never runs DVC. dest must not exist or be empty. After running a returned command, call
+    verify_fetched(registry_dir, version_id, dest) to check the bytes against the record.
+    """
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise PromotionError(f"{dest}: already exists and is not empty; choose another --to or remove it")
+    record = read_record(registry_dir, version_id)
+    if _restore_from_registry(registry_dir, version_id, record, dest):
+        return FetchResult(version_id, dest, True, "registry",
+                           f"{version_id} restored to {dest} from the registry (checksums verified)")
+    commands, message, dvc_file = dvc_fetch_commands(version_id, record, dest, repo_url)
+    return FetchResult(version_id, dest, False, "dvc", message, commands, dvc_file)
+
+
+def verify_fetched(registry_dir: Path, version_id: str, bundle_dir: Path) -> dict[str, Any]:
+    """Return the bundle's meta after checking its files and digest equal the version's record.
+
+    Raises ModelIntegrityError when the fetched bytes are not the registered version's.
+    """
+    record = read_record(registry_dir, version_id)
+    meta = verify_bundle(bundle_dir)
+    digest = bundle_digest(bundle_dir)
+    if digest != record.get("bundle_digest"):
+        raise ModelIntegrityError(
+            f"{bundle_dir}: bundle digest {digest[:12]} is not {version_id}'s {str(record.get('bundle_digest'))[:12]}; "
+            "the revision fetched holds another model"
+        )
+    return meta

@@ -62,3 +62,12 @@ def test_preprocessing_is_refitted_inside_each_fold(tmp_path, monkeypatch):
     cv.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, cfg.train, cfg.split)
     assert len(seen_sizes) == 3
     assert all(s < len(df) * 2 / 3 for s in seen_sizes)  # never the whole training part
+
+
+def test_optimistic_random_folds_are_called_out():
+    wf = {"summary": {"lightgbm": {"roc_auc": {"mean": 0.88, "std": 0.02}}}}
+    strat = {"summary": {"lightgbm": {"roc_auc": {"mean": 0.95, "std": 0.002}}}}
+    notes = cv.compare_schemes({"walk_forward": wf, "stratified": strat}, "roc_auc")
+    assert len(notes) == 1 and "optimistic" in notes[0]
+    close = {"summary": {"lightgbm": {"roc_auc": {"mean": 0.89, "std": 0.002}}}}
+    assert cv.compare_schemes({"walk_forward": wf, "stratified": close}, "roc_auc") == []

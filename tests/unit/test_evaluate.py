@@ -54,3 +54,16 @@ def test_segments_have_row_counts(tmp_path):
     seg = report["segments"]["colour"]
     assert set(seg) <= {"red", "green", "blue"} and all(v["rows"] >= 10 for v in seg.values())
     assert sum(v["rows"] for v in seg.values()) <= report["test_rows"]
+
+
+def test_evaluation_report_shows_cv_test_intervals_and_lift(tmp_path):
+    from tasks import cv
+
+    cfg = trained(tmp_path)
+    cv.run(cfg)
+    report = evaluate.run(cfg)
+    text = (cfg.paths.reports_dir / "evaluate" / "report.md").read_text()
+    assert "| stratified | lightgbm |" in text and "±" in text
+    auc = report["models"]["lightgbm"]["roc_auc"]
+    assert f"{auc:.4f} (" in text  # value followed by its interval
+    assert "LightGBM lift on roc_auc: over baseline:" in text

@@ -278,3 +278,31 @@ def test_paired_bootstrap_uses_the_same_rows_for_both_models():
     s = ModelScores(noisy(1.0, 1))
     ci = promote.paired_bootstrap_gain("binary", "roc_auc", y, s, s, 50, 0)
     assert ci == {"low": 0.0, "high": 0.0, "n_samples": 50}  # unpaired resamples would not give exactly 0
+
+
+# ---------------------------------------------------------------- model card and DVC provenance
+
+
+def test_promotion_writes_the_model_card_and_keeps_it_with_the_version(tmp_path, world):
+    cfg = make_cfg(tmp_path)
+    report = gate(cfg, world, "medium")
+    reg, vid = cfg.paths.registry_dir, report["version_id"]
+    md = (cfg.paths.reports_dir / promote.CARD_MD).read_text()
+    assert md == registry.model_card_path(reg, vid).read_text()
+    card = io.read_json(cfg.paths.reports_dir / promote.CARD_JSON)
+    assert card["version_id"] == vid and card["status"] == "promoted" and card["gate"]["outcome"] == "promote"
+    assert any("explain" in n for n in card["notes"])  # simulate_evaluate writes no explain report: noted
+    assert card["metrics"]["rows"][0]["metric"] == "roc_auc" and "## Known weaknesses" in md
+    rec = registry.read_record(reg, vid)
+    assert rec["dvc"]["md5"] == registry.dvc_dir_md5(cfg.paths.models_dir) == card["versions"]["dvc"]["md5"]
+    assert rec["dvc"]["path"].endswith("lightgbm") and "git_dirty" in rec
+
+
+def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
+    cfg = make_cfg(tmp_path, register_rejected=False)
+    report = gate(cfg, world, "weak")
+    assert report["status"] == "rejected" and report["version_id"] is None
+    card = io.read_json(cfg.paths.reports_dir / promote.CARD_JSON)
+    assert card["version_id"] is None and [r["rule"] for r in card["gate"]["rules"] if r["passed"] is False]
+    assert "unregistered challenger" in (cfg.paths.reports_dir / promote.CARD_MD).read_text()
+    assert not (cfg.paths.registry_dir / "versions").exists() or registry.list_versions(cfg.paths.registry_dir) == []

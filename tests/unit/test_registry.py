@@ -284,3 +284,211 @@ def test_history_is_valid_jsonl(tmp_path, bundles):
     registry.set_production(reg, vid, "line | with 'quotes' and \"more\"\nnewline", "tester")
     lines = (reg / "history.jsonl").read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["reason"].endswith("newline")
+
+
+# ---------------------------------------------------------------- DVC provenance, fetching, listing
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def test_dvc_dir_md5_equals_what_dvc_computes(tmp_path):
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.db import HashFileDB
+    from dvc_objects.fs.local import LocalFileSystem
+
+    d = tmp_path / "models"
+    (d / "lightgbm").mkdir(parents=True)
+    (d / "lightgbm" / "model.txt").write_text("tree\n")
+    (d / "b.json").write_bytes(b'{"x": 1}')
+    (d / "lightgbm" / "\u00fc z.bin").write_bytes(bytes(range(256)))
+    fs = LocalFileSystem()
+    _, _, obj = build(HashFileDB(fs, str(tmp_path / "odb")), str(d), fs, "md5")
+    assert registry.dvc_dir_md5(d) == obj.hash_info.value
+    (d / "b.json").write_bytes(b'{"x": 2}')
+    assert registry.dvc_dir_md5(d) != obj.hash_info.value
+
+
+LOCK = """schema: '2.0'
+stages:
+  train:
+    cmd: python -m tasks.train
+    outs:
+    - path: artifacts/models
+      hash: md5
+      md5: {md5}
+  evaluate:
+    deps:
+    - path: artifacts/models
+      md5: {md5}
+"""
+
+
+def test_locked_out_md5_reads_the_stage_output_not_a_dependency():
+    assert registry.locked_out_md5(LOCK.format(md5="abc.dir"), "artifacts/models") == "abc.dir"
+    assert registry.locked_out_md5(LOCK.format(md5="abc.dir"), "artifacts/models/") == "abc.dir"
+    assert registry.locked_out_md5(LOCK.format(md5="abc.dir"), "artifacts/other") is None
+    assert registry.locked_out_md5(None, "artifacts/models") is None
+    assert registry.locked_out_md5(": [ not yaml", "artifacts/models") is None
+    dep_only = "stages:\n  evaluate:\n    deps:\n    - path: artifacts/models\n      md5: abc.dir\n"
+    assert registry.locked_out_md5(dep_only, "artifacts/models") is None
+
+
+def test_find_locked_revision_returns_the_commit_that_first_locked_the_hash(tmp_path):
+    git("init", "-q", cwd=tmp_path)
+    git("config", "user.email", "t@example.com", cwd=tmp_path)
+    git("config", "user.name", "t", cwd=tmp_path)
+    commits = []
+    for md5, other in (("old.dir", "x"), ("new.dir", "x"), ("new.dir", "y")):
+        (tmp_path / "dvc.lock").write_text(LOCK.format(md5=md5))
+        (tmp_path / "other").write_text(other)
+        git("add", "-A", cwd=tmp_path)
+        git("commit", "-qm", md5, cwd=tmp_path)
+        commits.append(git("rev-parse", "HEAD", cwd=tmp_path).strip())
+    assert registry.find_locked_revision(tmp_path, "artifacts/models", "new.dir") == commits[1]
+    assert registry.find_locked_revision(tmp_path, "artifacts/models", "old.dir") == commits[0]
+    assert registry.find_locked_revision(tmp_path, "artifacts/models", "never.dir") is None
+    assert registry.find_locked_revision(tmp_path / "nogit", "artifacts/models", "new.dir") is None
+
+
+def test_dvc_provenance_computes_the_hash_and_compares_with_a_stale_lock(tmp_path, bundles):
+    models = tmp_path / "artifacts" / "models"
+    shutil_copy = __import__("shutil").copytree
+    shutil_copy(bundles["a"], models / "lightgbm")
+    (tmp_path / "dvc.lock").write_text(LOCK.format(md5="previous-run.dir"))
+    info = registry.dvc_provenance(models, models / "lightgbm", repo_dir=tmp_path)
+    assert info["output"] == "artifacts/models" and info["path"] == "artifacts/models/lightgbm"
+    assert info["md5"] == registry.dvc_dir_md5(models) and info["lock_md5"] == "previous-run.dir"
+    assert info["lock_current"] is False and info["revision"] is None and info["artifact"] == registry.MODEL_ARTIFACT
+    (tmp_path / "dvc.lock").write_text(LOCK.format(md5=info["md5"]))
+    assert registry.dvc_provenance(models, models / "lightgbm", repo_dir=tmp_path)["lock_current"] is True
+
+
+def dvc_record(status: str = "approved", md5: str | None = "feed.dir") -> dict:
+    rec = {**record(status), "task": "binary", "primary_metric": "roc_auc", "git_commit": "c0ffee" * 6 + "c0ff",
+           "metrics": {"roc_auc": 0.91, "pr_auc": 0.8, "f1": 0.7, "brier": 0.1, "threshold": 0.3}}
+    if md5:
+        rec["dvc"] = {"output": "artifacts/models", "path": "artifacts/models/lightgbm", "md5": md5,
+                      "artifact": registry.MODEL_ARTIFACT, "revision": None}
+    return rec
+
+
+def test_list_versions_gives_the_table_columns_and_statuses(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    a = registry.register_version(reg, bundles["a"], dvc_record())
+    b = registry.register_version(reg, bundles["b"], dvc_record("rejected"))
+    c = registry.register_version(reg, bundles["c"], dvc_record("pending_approval"))
+    registry.set_production(reg, a, "first", "tester")
+    rows = {v["version_id"]: v for v in registry.list_versions(reg)}
+    assert {k: v["status"] for k, v in rows.items()} == {a: "production", b: "rejected", c: "pending approval"}
+    assert rows[a]["metrics"] == {"roc_auc": 0.91, "pr_auc": 0.8, "f1": 0.7}  # short: primary first
+    assert list(rows[a]["metrics"])[0] == "roc_auc" and rows[a]["all_metrics"]["brier"] == 0.1
+    assert rows[b]["record_status"] == "rejected" and rows[a]["created_at"] and rows[a]["model_card"] is None
+    registry.approve_version(reg, c, "reviewed", "tester")
+    registry.force_promote(reg, b, "hotfix", "tester")
+    rows = {v["version_id"]: v for v in registry.list_versions(reg)}
+    assert {k: v["status"] for k, v in rows.items()} == {a: "archived", b: "production", c: "archived"}
+
+
+def test_history_rows_have_every_column_oldest_first(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    assert registry.history(reg) == []
+    a = registry.register_version(reg, bundles["a"], dvc_record())
+    b = registry.register_version(reg, bundles["b"], dvc_record())
+    registry.set_production(reg, a, "first", "tester")
+    registry.set_production(reg, b, "better", "tester")
+    registry.rollback(reg, "b is slow", "oncall")
+    rows = registry.history(reg)
+    assert all(set(r) == set(registry.HISTORY_KEYS) for r in rows)
+    assert [(r["action"], r["version_id"], r["from"]) for r in rows] == [
+        ("register", a, None), ("register", b, None), ("promote", a, None), ("promote", b, a), ("rollback", a, b)]
+    assert (rows[-1]["reason"], rows[-1]["actor"]) == ("b is slow", "oncall")
+
+
+def test_fetch_restores_from_the_registry_copy_and_verifies_it(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["b"], dvc_record())
+    result = registry.fetch_version(reg, vid, tmp_path / "out")
+    assert result.restored and result.source == "registry" and result.commands == []
+    assert io.sha256_tree(tmp_path / "out") == io.sha256_tree(bundles["b"])
+    with pytest.raises(PromotionError, match="not empty"):
+        registry.fetch_version(reg, vid, tmp_path / "out")
+    with pytest.raises(PromotionError, match="no registered version"):
+        registry.fetch_version(reg, "v0042-deadbeef", tmp_path / "other")
+
+
+def test_fetch_without_a_usable_copy_returns_dvc_commands(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["b"], dvc_record(md5="feed.dir"))
+    (reg / "versions" / vid / "bundle" / "model.txt").write_text("tampered")  # damaged: never copied out
+    result = registry.fetch_version(reg, vid, tmp_path / "out", repo_url="git@example.com:team/tabgate.git")
+    assert not result.restored and not (tmp_path / "out").exists()
+    # no commit known to lock the hash: the fallback pulls by hash through a .dvc file
+    assert result.commands == [["dvc", "pull", f"{registry.MODEL_ARTIFACT}-{vid}.dvc"]]
+    assert yaml_load(result.dvc_file)["outs"][0] == {"md5": "feed.dir", "hash": "md5",
+                                                     "path": f"{registry.MODEL_ARTIFACT}-{vid}"}
+    assert f"{registry.MODEL_ARTIFACT}-{vid}/lightgbm" in result.message
+
+    rec_path = reg / "versions" / vid / "record.json"
+    rec = io.read_json(rec_path)
+    rec["dvc"]["revision"] = "ab" * 20
+    io.write_json(rec, rec_path)
+    result = registry.fetch_version(reg, vid, tmp_path / "out", repo_url="git@example.com:team/tabgate.git")
+    assert result.commands[0] == ["dvc", "get", "git@example.com:team/tabgate.git", "artifacts/models/lightgbm",
+                                  "--rev", "ab" * 20, "-o", str(tmp_path / "out")]
+    assert result.commands[1][:3] == ["dvc", "artifacts", "get"] and result.commands[1][5:7] == ["--rev", "v1.0.0"]
+    assert f"git tag -a {registry.MODEL_ARTIFACT}@v1.0.0" in result.message
+    assert result.shell_commands()[0].startswith("dvc get git@example.com:team/tabgate.git artifacts/models/lightgbm")
+
+
+def test_fetch_of_an_old_record_falls_back_to_the_code_commit(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["a"], dvc_record(md5=None))
+    __import__("shutil").rmtree(reg / "versions" / vid / "bundle")
+    result = registry.fetch_version(reg, vid, tmp_path / "out")
+    assert result.commands == [["dvc", "get", ".", registry.DEFAULT_MODEL_PATH, "--rev", "c0ffee" * 6 + "c0ff",
+                                "-o", str(tmp_path / "out")]]
+    assert "predates DVC provenance" in result.message and result.dvc_file is None
+
+
+def test_verify_fetched_refuses_another_models_bytes(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["a"], dvc_record())
+    registry.verify_fetched(reg, vid, bundles["a"])
+    with pytest.raises(ModelIntegrityError, match="another model"):
+        registry.verify_fetched(reg, vid, bundles["b"])
+
+
+def test_gto_version_maps_the_sequence_number():
+    assert registry.gto_version("v0003-1a2b3c4d") == "v3.0.0"
+    assert registry.gto_version("v12345-1a2b3c4d") == "v12345.0.0"
+    with pytest.raises(PromotionError):
+        registry.gto_version("latest")
+
+
+def test_model_card_is_attached_to_the_version(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["a"], dvc_record())
+    path = registry.attach_model_card(reg, vid, "# Model card\n", {"version_id": vid})
+    assert path == registry.model_card_path(reg, vid) and path.read_text() == "# Model card\n"
+    assert io.read_json(path.with_suffix(".json")) == {"version_id": vid}
+    assert registry.list_versions(reg)[0]["model_card"] == str(path)
+
+
+def yaml_load(text: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def test_dvc_yaml_declares_the_registry_artifact_at_the_bundle_path():
+    import yaml
+
+    doc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    artifact = doc["artifacts"][registry.MODEL_ARTIFACT]
+    assert artifact["type"] == "model"
+    assert artifact["path"].replace("${paths.models_dir}", params["paths"]["models_dir"]) == registry.DEFAULT_MODEL_PATH
+    promote_outs = [next(iter(o)) if isinstance(o, dict) else o for o in doc["stages"]["promote"]["outs"]]
+    assert "${paths.reports_dir}/model_card.md" in promote_outs

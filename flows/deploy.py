@@ -1,0 +1,95 @@
+"""Deployments: serve the training, scoring and monitoring flows on the cron schedules of params.yaml.
+
+`tabgate serve` (this module's serve_flows) registers three deployments with the Prefect server at
+PREFECT_API_URL and keeps running, starting each scheduled or UI-triggered run in a subprocess of
+this process, from the project folder it was started in. Stop it with Ctrl-C (schedules are paused
+on shutdown unless --keep-schedules).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from tasks.config import Config, ScheduleParams, load_config
+
+log = logging.getLogger("flows.deploy")
+DEPLOYMENTS = ("training", "scoring", "monitoring")
+
+
+class ServerRequired(RuntimeError):
+    """Serving needs a long-running Prefect server; PREFECT_API_URL is not set."""
+
+
+def api_url() -> str | None:
+    """Return the configured Prefect API URL (env or profile), or None for the temporary local server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value() or None
+
+
+def cron_schedules(s: ScheduleParams) -> list[Any]:
+    """Return the Prefect schedule list for one params.yaml schedule (inactive when enabled is false)."""
+    from prefect.schedules import Cron
+
+    return [Cron(s.cron, timezone=s.timezone, active=s.enabled)]
+
+
+def deployment_specs(cfg: Config, params: str) -> dict[str, dict[str, Any]]:
+    """Return, per deployment, its flow's import path, parameters, schedule and description."""
+    m = cfg.monitor
+    return {
+        "training": {"flow": "flows.training:training_flow", "parameters": {"params": params},
+                     "schedule": m.schedules.training, "description": "snapshot the source, run stale steps, gate"},
+        "scoring": {"flow": "flows.scoring:scoring_flow", "schedule": m.schedules.scoring,
+                    "parameters": {"input_path": str(m.scoring_input), "output_path": str(m.scoring_output),
+                                   "params": params},
+                    "description": "score monitor.scoring_input with the production model"},
+        "monitoring": {"flow": "flows.monitoring:monitoring_flow", "schedule": m.schedules.monitoring,
+                       "parameters": {"batch": str(m.batch_path), "params": params},
+                       "description": "drift + live performance of monitor.batch_path; retrain on a breach"},
+    }
+
+
+def build_deployments(cfg: Config, params: str) -> list[Any]:
+    """Return the RunnerDeployments (flow.to_deployment) for the three flows, with their cron schedules."""
+    import importlib
+
+    out = []
+    for name, spec in deployment_specs(cfg, params).items():
+        module, attr = spec["flow"].split(":")
+        flow_obj = getattr(importlib.import_module(module), attr)
+        out.append(flow_obj.to_deployment(
+            name=f"tabgate-{name}", schedules=cron_schedules(spec["schedule"]), parameters=spec["parameters"],
+            tags=["tabgate", name], description=spec["description"]))
+    return out
+
+
+def describe(cfg: Config, params: str) -> list[str]:
+    """Return one line per deployment: name, cron, time zone, enabled, parameters."""
+    return [f"tabgate-{n}: cron '{s['schedule'].cron}' ({s['schedule'].timezone}) "
+            f"{'enabled' if s['schedule'].enabled else 'DISABLED'}; parameters {s['parameters']}"
+            for n, s in deployment_specs(cfg, params).items()]
+
+
+def serve_flows(params: str = "params.yaml", limit: int = 2, keep_schedules: bool = False,
+                dry_run: bool = False) -> int:
+    """Register the deployments and serve them until interrupted; with dry_run only print them."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    cfg = load_config(params)
+    for line in describe(cfg, params):
+        log.info("%s", line)
+    if dry_run:
+        return 0
+    url = api_url()
+    if not url:
+        raise ServerRequired(
+            "tabgate serve needs a long-running Prefect server: start one with `prefect server start` "
+            "(in another terminal or as a service) and `export PREFECT_API_URL=http://127.0.0.1:4200/api`, "
+            "then run `tabgate serve` again")
+    from prefect import serve
+
+    log.info("serving %d deployments against %s (at most %d runs at once; Ctrl-C stops)", len(DEPLOYMENTS), url, limit)
+    serve(*build_deployments(cfg, params), limit=limit, pause_on_shutdown=not keep_schedules)
+    return 0

@@ -1,0 +1,63 @@
+"""The batch scoring flow: tasks.score.score_file as a Prefect task, its summary as an artifact."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows")
+
+from prefect import flow, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from flows.artifacts import publish_failure  # noqa: E402
+from tasks.config import load_config  # noqa: E402
+
+
+@task(name="score", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
+      retry_condition_fn=lambda t, r, s: not _is_user_error(s))
+def score(input_path: str, output_path: str, params: str, shadow: str | None) -> dict[str, Any]:
+    """Score input_path with the production model into output_path (bad rows to the quarantine file)."""
+    from tasks.score import score_file
+
+    cfg = load_config(params)
+    return score_file(Path(input_path), Path(output_path), cfg.paths.registry_dir,
+                      Path(shadow) if shadow else None, cfg.data)
+
+
+def _is_user_error(state) -> bool:
+    from tasks.errors import USER_ERRORS
+
+    try:
+        state.result()
+    except USER_ERRORS:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def summary_markdown(s: dict[str, Any]) -> str:
+    """Return the scoring summary as Markdown: rows read, scored, quarantined and why, files written."""
+    reasons = "".join(f"\n  - {k}: {v}" for k, v in (s.get("quarantine_reasons") or {}).items())
+    return (f"## Batch scoring with `{s['model_version']}`\n\n- input: `{s['input']}`\n- output: `{s['output']}`\n"
+            f"- rows read {s['rows_read']}, scored {s['rows_scored']}, quarantined {s['rows_quarantined']} "
+            f"(`{s['quarantine']}`){reasons}\n")
+
+
+@flow(name="tabgate-scoring", log_prints=True, validate_parameters=False,
+      flow_run_name="score-{input_path}")
+def scoring_flow(input_path: str, output_path: str, params: str = "params.yaml",
+                 shadow: str | None = None) -> dict[str, Any]:
+    """Score a CSV/Parquet batch with the production model; publish the `scoring-summary` artifact."""
+    try:
+        summary = score(input_path, output_path, params, shadow)
+    except Exception as err:
+        publish_failure(err)
+        raise
+    create_markdown_artifact(key="scoring-summary", markdown=summary_markdown(summary),
+                             description="Rows scored and quarantined")
+    return summary

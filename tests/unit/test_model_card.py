@@ -1,0 +1,135 @@
+"""Model card: built from the step reports, rendered as Markdown; missing reports are notes, not errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tasks import io, model_card
+from tasks.config import DataParams, PromoteParams
+
+DATA = DataParams(target="label", task="binary", positive_label=1, time_column="when",
+                  drop_columns={"status": "written after the outcome (leak)", "notes|free": "free text | pipes"},
+                  segment_columns=["seg"])
+META = {"kind": "lightgbm", "features": ["x1", "seg"], "numeric": ["x1"], "categorical": ["seg"],
+        "class_weight": "balanced", "best_iteration": 42, "threshold": 0.37, "train_rows": 800}
+DECISION = {"outcome": "reject", "primary_metric": "roc_auc", "first_model": False, "notes": [],
+            "rules": [{"rule": "threshold roc_auc", "metric": "roc_auc", "value": 0.71, "threshold": 0.8,
+                       "passed": False, "reason": "roc_auc 0.71 misses the floor 0.8"},
+                      {"rule": "segments", "metric": "roc_auc", "value": None, "threshold": 0.05, "passed": None,
+                       "reason": "n/a: no segment columns"}]}
+VERSIONS = {"git_commit": "a" * 40, "git_dirty": False, "data_version": "d" * 32 + ".dir", "params_digest": "p" * 64,
+            "bundle_digest": "b" * 64, "dvc": {"output": "artifacts/models", "path": "artifacts/models/lightgbm",
+                                                "md5": "m" * 32 + ".dir", "artifact": "tabgate-model"}}
+
+
+def write_reports(reports: Path) -> None:
+    """Write small versions of every report the card reads, shaped like the real ones."""
+    io.write_json({"rows": 1000, "snapshot": "src.csv", "snapshot_sha256": "s" * 64,
+                   "time_range": ["2020-01-01T00:00:00", "2021-12-31T00:00:00"]}, reports / "ingest.json")
+    io.write_json({"strategy": "time"}, reports / "split.json")
+    io.write_json({"train_rows": 700, "valid_rows": 100, "features": ["x1", "seg"], "best_iteration": 42},
+                  reports / "train.json")
+    io.write_json({"n_splits": 3, "rows": 800, "schemes": {"stratified": {
+        "folds": [{}, {}, {}],
+        "summary": {"high_variance": True,
+                    "lightgbm": {"roc_auc": {"mean": 0.8, "std": 0.05}, "threshold": {"mean": 0.5, "std": 0}},
+                    "baseline": {"roc_auc": {"mean": 0.7, "std": 0.01}}}}}}, reports / "cv.json")
+    io.write_json({"primary_metric": "roc_auc", "test_rows": 200, "test_fingerprint": "fp",
+                   "models": {"lightgbm": {"f1": 0.6, "roc_auc": 0.71, "threshold": 0.37},
+                              "baseline": {"f1": 0.5, "roc_auc": 0.65}},
+                   "intervals": {"lightgbm": {"roc_auc": {"low": 0.66, "high": 0.76, "n_samples": 50}}},
+                   "segments": {"seg": {"A": {"roc_auc": 0.9, "rows": 120}, "B": {"roc_auc": 0.55, "rows": 80},
+                                        "C": {"roc_auc": None, "rows": 3}}}}, reports / "metrics.json")
+    io.write_json({"error_definition": "pred != y", "columns_left_out": {"when": "time column"},
+                   "summary": {"overall_error": 0.2},
+                   "slices": {"n_flagged": 2, "n_candidates": 30, "top": [
+                       {"segment": "seg = B", "rows": 80, "error_rate": 0.4, "lift": 2.0, "z": 4.1,
+                        "drivers": [{"feature": "x1"}]},
+                       {"segment": "x1 < 0", "rows": 60, "error_rate": 0.3, "lift": 1.5, "z": 3.2, "drivers": []}]},
+                   "warnings": ["one feature carries 60% of |SHAP|"],
+                   "global_importance": [{"feature": "x1", "share": 0.6, "shap_rank": 1, "permutation_rank": 1},
+                                         {"feature": "seg", "share": 0.4, "shap_rank": 2, "permutation_rank": 2}]},
+                  reports / "explain" / "explain.json")
+
+
+def card_from(reports: Path, p: PromoteParams = PromoteParams()) -> dict:
+    return model_card.build_model_card(
+        data=DATA, source="db://bookings", p=p, meta=META, inputs=model_card.read_card_inputs(reports),
+        decision=DECISION, status="rejected", version_id="v0002-12345678", production_version="v0001-87654321",
+        versions=VERSIONS)
+
+
+def test_card_collects_every_section_from_the_reports(tmp_path):
+    write_reports(tmp_path)
+    card = card_from(tmp_path, PromoteParams(card_top_slices=1, card_top_features=1))
+    assert card["notes"] == []
+    assert card["data"]["columns_left_out"] == {"notes|free": "free text | pipes", "status": "written after the outcome (leak)",
+                                                "when": "time column"}
+    assert card["data"]["rows_by_split"] == {"train": 700, "valid": 100, "test": 200}
+    assert card["training"]["class_weight"] == "balanced" and card["training"]["threshold"] == 0.37
+    rows = {r["metric"]: r for r in card["metrics"]["rows"]}
+    assert list(rows) == ["roc_auc", "f1"]  # primary-first order, threshold is not a metric
+    assert (rows["roc_auc"]["low"], rows["roc_auc"]["high"], rows["roc_auc"]["baseline"]) == (0.66, 0.76, 0.65)
+    assert card["cv"]["schemes"]["stratified"]["models"]["lightgbm"] == {"roc_auc": {"mean": 0.8, "std": 0.05}}
+    assert [r["value"] for r in card["segments"]["seg"]] == ["B", "A", "C"]  # weakest first, undefined last
+    weak = card["weaknesses"]
+    assert [s["segment"] for s in weak["weakest_slices"]] == ["seg = B"] and weak["weakest_slices"][0]["drivers"] == ["x1"]
+    assert [d["feature"] for d in weak["top_drivers"]] == ["x1"] and weak["warnings"]
+    assert [r["passed"] for r in card["gate"]["rules"]] == [False, None]
+    assert card["versions"]["dvc"]["md5"].endswith(".dir")
+
+
+def test_markdown_has_each_section_and_escapes_table_cells(tmp_path):
+    write_reports(tmp_path)
+    md = model_card.render_model_card(card_from(tmp_path))
+    for heading in ("# Model card: v0002-12345678", "## Data", "## Training", "## Test metrics",
+                    "## Cross-validation", "## Segments", "## Known weaknesses", "## Promotion gate", "## Versions"):
+        assert heading in md
+    assert "| roc_auc | 0.7100 | [0.6600, 0.7600] | 0.6500 |" in md
+    assert "| roc_auc | 0.8000 ± 0.0500 | 0.7000 ± 0.0100 |" in md and "HIGH VARIANCE" in md
+    assert "| `notes\\|free` | free text \\| pipes |" in md
+    assert "| threshold roc_auc | 0.7100 | 0.8000 | **FAIL** | roc_auc 0.71 misses the floor 0.8 |" in md
+    assert "from 2020-01-01 to 2021-12-31" in md and "one feature carries 60% of \\|SHAP\\|" not in md
+    tables, current = [], []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(len(re.findall(r"(?<!\\)\|", line)))  # unescaped pipes = columns + 1
+        elif current:
+            tables.append(current)
+            current = []
+    assert len(tables) == 7 and all(len(set(t)) == 1 for t in tables), tables
+
+
+def test_missing_reports_are_noted_not_fatal(tmp_path):
+    card = card_from(tmp_path / "nothing_here")
+    assert len(card["notes"]) == len(model_card.REPORTS)
+    assert any("explain" in n and "missing" in n for n in card["notes"])
+    md = model_card.render_model_card(card)
+    assert "(the explain report was not available)" in md and "## Notes" in md
+    assert card["data"]["columns_left_out"] == dict(sorted(DATA.drop_columns.items()))  # from the config still
+    assert card["training"]["best_iteration"] == 42  # from the bundle's meta
+
+
+def test_broken_report_is_noted(tmp_path):
+    write_reports(tmp_path)
+    (tmp_path / "cv.json").write_text("{ not json")
+    card = card_from(tmp_path)
+    assert [n for n in card["notes"] if n.startswith("input not available: cv")]
+    assert card["cv"]["schemes"] == {}
+
+
+def test_written_card_is_deterministic(tmp_path):
+    write_reports(tmp_path)
+    a = model_card.write_model_card(card_from(tmp_path), tmp_path / "a.md", tmp_path / "a.json")
+    b = model_card.write_model_card(card_from(tmp_path), tmp_path / "b.md", tmp_path / "b.json")
+    assert a == b == (tmp_path / "a.md").read_text()
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+@pytest.mark.parametrize("value,text", [(None, "n/a"), (True, "true"), (1234567, "1,234,567"), (0.123456, "0.1235"),
+                                        (12345.6, "12,346")])
+def test_number_formatting(value, text):
+    assert model_card._f(value) == text
