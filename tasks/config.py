@@ -279,6 +279,17 @@ class MonitorParams(Section):
     schedules: SchedulesParams = SchedulesParams()
 
 
+class ComputeParams(Section):
+    """Where fold work (cv folds, tuning trials' folds) runs: in-process, or on a Dask cluster (optional extra)."""
+
+    engine: Literal["local", "dask"] = "local"
+    scheduler_address: str | None = None   # an existing Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster
+    n_workers: int = Field(2, ge=1)        # worker processes of the local cluster (scheduler_address unset)
+    threads_per_worker: int = Field(1, ge=1)
+    connect_timeout_seconds: float = Field(30.0, gt=0)
+    lightgbm_dask: bool = False            # train's final LightGBM with lightgbm.dask (not bit-identical to local)
+
+
 class Config(Section):
     """The whole of params.yaml, typed."""
 
@@ -294,6 +305,7 @@ class Config(Section):
     explain: ExplainParams = ExplainParams()
     promote: PromoteParams = PromoteParams()
     monitor: MonitorParams = MonitorParams()
+    compute: ComputeParams = ComputeParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -15,7 +15,8 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
 from tasks import io
-from tasks.config import Config, CVParams, DataParams, PreprocessParams, SplitParams, TrainParams
+from tasks.compute import fold_runner
+from tasks.config import ComputeParams, Config, CVParams, DataParams, PreprocessParams, SplitParams, TrainParams
 from tasks.entry import step_main
 from tasks.metrics import compute_metrics
 from tasks.preprocess import fit_preprocessors
@@ -111,6 +112,13 @@ def score_fold(fold_train: pd.DataFrame, fold_valid: pd.DataFrame, classes: list
     return out
 
 
+def score_fold_at(df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray, label: str, classes: list,
+                  data: DataParams, pp: PreprocessParams, tp: TrainParams, sp: SplitParams) -> dict[str, dict[str, float]]:
+    """Return score_fold on the rows of df at train_pos / valid_pos (the unit of work a fold runner ships)."""
+    log.info("cv: %s (%d train, %d valid rows)", label, len(train_pos), len(valid_pos))
+    return score_fold(df.iloc[train_pos], df.iloc[valid_pos], classes, data, pp, tp, sp)
+
+
 def summarize_folds(folds: list[dict[str, dict[str, float]]], high_std: float, primary: str) -> dict:
     """Return mean and std per model and metric, and whether the primary metric varies too much across folds."""
     summary: dict = {}
@@ -130,18 +138,25 @@ def fold_spread(mean: float, std: float, metric: str) -> float:
 
 
 def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: PreprocessParams, tp: TrainParams,
-                   sp: SplitParams) -> dict:
-    """Return per-scheme fold metrics and their summaries for the training part df."""
+                   sp: SplitParams, compute: ComputeParams | None = None) -> dict:
+    """Return per-scheme fold metrics and their summaries for the training part df.
+
+    compute.engine dask runs the folds on a Dask cluster; the numbers are the same as in-process.
+    """
     from tasks.metrics import primary_metric
 
     classes = label_classes(df[data.target], data)
     y = encode_target(df[data.target], classes, data)
+    schemes = resolve_schemes(df, data, p)
+    jobs = [(scheme, k, tr, va) for scheme in schemes
+            for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p), start=1)]
+    with fold_runner(compute) as runner:
+        shared = runner.share(df)
+        results = runner.map(score_fold_at, [(shared, tr, va, f"{scheme} fold {k}/{p.n_splits}") for scheme, k, tr, va in jobs],
+                             classes, data, pp, tp, sp)
     report: dict = {}
-    for scheme in resolve_schemes(df, data, p):
-        folds = []
-        for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p), start=1):
-            log.info("cv: %s fold %d/%d (%d train, %d valid rows)", scheme, k, p.n_splits, len(tr), len(va))
-            folds.append(score_fold(df.iloc[tr], df.iloc[va], classes, data, pp, tp, sp))
+    for scheme in schemes:
+        folds = [r for (s, *_), r in zip(jobs, results) if s == scheme]
         report[scheme] = {"folds": folds, "summary": summarize_folds(folds, p.high_variance_std, primary_metric(data.task))}
         if report[scheme]["summary"]["high_variance"]:
             log.warning("cv: %s folds vary a lot (std of %s above %.3f); the test number may not be stable",
@@ -174,7 +189,7 @@ def run(cfg: Config) -> dict:
     from tasks.metrics import primary_metric
 
     df = pd.concat([io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)], ignore_index=True)
-    schemes = cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
+    schemes = cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split, cfg.compute)
     notes = compare_schemes(schemes, primary_metric(cfg.data.task))
     for note in notes:
         log.warning("cv: %s", note)

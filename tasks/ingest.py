@@ -14,7 +14,6 @@ import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from tasks import io

@@ -753,6 +753,8 @@ def fetch_version(registry_dir: Path, version_id: str, dest: Path, repo_url: str
     if _restore_from_registry(registry_dir, version_id, record, dest):
         return FetchResult(version_id, dest, True, "registry",
                            f"{version_id} restored to {dest} from the registry (checksums verified)")
+    if dest.is_dir():
+        dest.rmdir()  # empty: `dvc get -o DIR` would nest the bundle inside an existing directory
     commands, message, dvc_file = dvc_fetch_commands(version_id, record, dest, repo_url)
     return FetchResult(version_id, dest, False, "dvc", message, commands, dvc_file)
 

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from tasks import io
-from tasks.config import Config, DataParams, LightGBMParams, TrainParams
+from tasks.config import ComputeParams, Config, DataParams, LightGBMParams, TrainParams
 from tasks.entry import step_main
 from tasks.metrics import choose_threshold, compute_metrics
-from tasks.model import ModelBundle, load_skops, predict_transformed, save_bundle
+from tasks.model import ModelBundle, load_skops, save_bundle
 from tasks.schema import FeatureTypes, encode_target, label_classes
 
 STEP_VERSION = "1"
@@ -116,14 +116,24 @@ def with_threshold(bundle: ModelBundle, valid_df: pd.DataFrame, y_valid: np.ndar
 
 
 def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,
-                 p: TrainParams) -> dict[str, ModelBundle]:
-    """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid)."""
+                 p: TrainParams, compute: ComputeParams | None = None) -> dict[str, ModelBundle]:
+    """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid).
+
+    compute.lightgbm_dask trains LightGBM with lightgbm.dask instead (tasks.compute.fit_lightgbm_dask: close to,
+    not bit-identical with, the local fit).
+    """
     classes = label_classes(train[data.target], data)
     y_train = encode_target(train[data.target], classes, data)
     y_valid = encode_target(valid[data.target], classes, data)
     labels = Labels(y_train, classes)
     cw = resolve_class_weight(y_train, data.task, p)
-    lgbm = fit_lightgbm(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
+    if compute is not None and compute.lightgbm_dask:
+        from tasks.compute import fit_lightgbm_dask
+
+        lgbm = fit_lightgbm_dask(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state,
+                                 compute)
+    else:
+        lgbm = fit_lightgbm(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
     meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
     bundles = {
         "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
@@ -157,7 +167,7 @@ def tuned_params(train: pd.DataFrame, cfg: Config) -> tuple[TrainParams, dict | 
         return cfg.train, None
     from tasks.tune import tune_lightgbm
 
-    best, table = tune_lightgbm(train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    best, table = tune_lightgbm(train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split, cfg.compute)
     return cfg.train.model_copy(update={"lightgbm": best}), table
 
 
@@ -167,7 +177,7 @@ def run(cfg: Config) -> dict:
     pre, ft = load_preprocessors(cfg.paths.preprocess_dir)
     params, tuning = tuned_params(train, cfg)
     log.info("train: fitting dummy, linear baseline and LightGBM on %d rows (%d features)", len(train), len(ft.all))
-    bundles = train_models(train, valid, pre, ft, cfg.data, params)
+    bundles = train_models(train, valid, pre, ft, cfg.data, params, cfg.compute)
     for name, bundle in bundles.items():
         save_bundle(bundle, cfg.paths.models_dir / name)
     report = {
@@ -179,6 +189,8 @@ def run(cfg: Config) -> dict:
         "left_out_columns": dict(cfg.data.drop_columns),
         "lightgbm_params": params.lightgbm.model_dump(), "tuned": tuning is not None,
     }
+    if cfg.compute.lightgbm_dask:
+        report["lightgbm_trained_with"] = "lightgbm.dask (all rounds, best iteration chosen on valid afterwards)"
     if tuning is not None:
         report["tuning"] = {k: v for k, v in tuning.items() if k != "trials"}
     io.write_json(tuning or {"enabled": False}, cfg.paths.reports_dir / "tuning.json")

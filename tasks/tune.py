@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from tasks.config import CVParams, DataParams, LightGBMParams, PreprocessParams, SplitParams, TrainParams
+from tasks.config import ComputeParams, CVParams, DataParams, LightGBMParams, PreprocessParams, SplitParams, TrainParams
 from tasks.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.schema import encode_target, infer_feature_types, label_classes
 
@@ -61,10 +61,22 @@ def fold_score(fold_train: pd.DataFrame, fold_valid: pd.DataFrame, classes: list
     return compute_metrics(data.task, y_va, scores)[primary_metric(data.task)]
 
 
+def fold_score_at(df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray, classes: list, lp: LightGBMParams,
+                  data: DataParams, pp: PreprocessParams, tp: TrainParams, sp: SplitParams) -> float:
+    """Return fold_score on the rows of df at train_pos / valid_pos (the unit of work a fold runner ships)."""
+    return fold_score(df.iloc[train_pos], df.iloc[valid_pos], classes, lp, data, pp, tp, sp)
+
+
 def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CVParams, pp: PreprocessParams,
-                  sp: SplitParams) -> tuple[LightGBMParams, dict]:
-    """Return the best LightGBM params found on folds of the training rows, and the trial table."""
+                  sp: SplitParams, compute: ComputeParams | None = None) -> tuple[LightGBMParams, dict]:
+    """Return the best LightGBM params found on folds of the training rows, and the trial table.
+
+    compute.engine dask scores a trial's folds in parallel on a Dask cluster; the trials are the same as
+    in-process (each fold is reported in order, so pruning decides alike; a pruned trial's extra folds are cancelled).
+    """
     import optuna
+
+    from tasks.compute import fold_runner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     classes = label_classes(train[data.target], data)
@@ -76,10 +88,12 @@ def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CV
     def objective(trial) -> float:
         lp = suggest_params(trial, tp.lightgbm)
         values = []
-        for k, (tr, va) in enumerate(folds):
-            values.append(fold_score(train.iloc[tr], train.iloc[va], classes, lp, data, pp, tp, sp))
+        scores = runner.imap(fold_score_at, [(shared, tr, va) for tr, va in folds], classes, lp, data, pp, tp, sp)
+        for k, value in enumerate(scores):
+            values.append(value)
             trial.report(float(np.mean(values)), k)
             if trial.should_prune():
+                scores.close()
                 raise optuna.TrialPruned()
         return float(np.mean(values))
 
@@ -88,7 +102,9 @@ def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CV
     study.enqueue_trial({k: getattr(tp.lightgbm, k) for k in ("learning_rate", "num_leaves", "min_child_samples",
                                                                "subsample", "colsample_bytree", "reg_lambda")})
     started = time.perf_counter()
-    study.optimize(objective, n_trials=tp.tune.n_trials, timeout=tp.tune.timeout_seconds)
+    with fold_runner(compute) as runner:
+        shared = runner.share(train)
+        study.optimize(objective, n_trials=tp.tune.n_trials, timeout=tp.tune.timeout_seconds)
     best = suggest_params(optuna.trial.FixedTrial(study.best_params), tp.lightgbm)
     log.info("tune: %d trials (%d pruned) in %.0fs; best CV %s %.4f (params.yaml values: %.4f)",
              len(study.trials), sum(t.state.name == "PRUNED" for t in study.trials), time.perf_counter() - started,

@@ -111,6 +111,10 @@ def test_model_card_is_a_promote_output_and_kept_in_the_registry(pushed):
                     "## Known weaknesses", "## Promotion gate", "## Versions"):
         assert heading in card
     assert pushed["commit"] != registry.read_record(pushed["reg"], vid)["git_commit"]  # code commit: before the run
+    # promote reads explain's report without a dvc.yaml dependency on it: it relies on dvc.yaml order
+    log = pushed["log"]
+    assert log.index("Running stage 'explain'") < log.index("Running stage 'promote'"), "promote ran before explain"
+    assert "| weakest slice |" in card and "## Notes" not in card
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     assert {o["path"] for o in lock["stages"]["promote"]["outs"]} >= {"reports/model_card.md", "reports/model_card.json"}
     assert "Data and pipelines are up to date" in sh(DVC, "status", cwd=root).stdout

@@ -21,6 +21,8 @@ def test_fitted_statistics_equal_train_only_statistics(seed, cut):
     train, rest = df.iloc[:n_train], df.iloc[n_train:].assign(x2=lambda d: d["x2"] * 100)  # rest is very different
     ft = infer_feature_types(train, DATA)
     pre = fit_preprocessors(train, ft, PreprocessParams(min_category_frequency=1))["linear"]
+    everything = pd.concat([train, rest])
+    assert not np.isclose(train["x2"].median(), everything["x2"].median())  # fitting on all rows would show
     num = pre.named_transformers_["num"]
     medians = dict(zip(ft.numeric, num.named_steps["impute"].statistics_))
     assert np.isclose(medians["x2"], train["x2"].median())

@@ -492,3 +492,12 @@ def test_dvc_yaml_declares_the_registry_artifact_at_the_bundle_path():
     assert artifact["path"].replace("${paths.models_dir}", params["paths"]["models_dir"]) == registry.DEFAULT_MODEL_PATH
     promote_outs = [next(iter(o)) if isinstance(o, dict) else o for o in doc["stages"]["promote"]["outs"]]
     assert "${paths.reports_dir}/model_card.md" in promote_outs
+
+
+def test_fetch_via_dvc_clears_an_empty_destination_so_dvc_get_does_not_nest(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    vid = registry.register_version(reg, bundles["a"], dvc_record())
+    __import__("shutil").rmtree(reg / "versions" / vid / "bundle")
+    (tmp_path / "empty").mkdir()
+    result = registry.fetch_version(reg, vid, tmp_path / "empty", repo_url=str(tmp_path / "not-a-repo"))
+    assert not result.restored and not (tmp_path / "empty").exists()

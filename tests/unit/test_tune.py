@@ -1,6 +1,5 @@
 """Tune: Optuna searches on training folds only, within its budget, and records every trial."""
 
-import pandas as pd
 
 from tasks import io, tune
 from tasks.config import TuneParams

@@ -1,0 +1,407 @@
+"""Scale benchmark: the pipeline on 100k / 1M / 5M-row copies of the hotel table, against a plain script.
+
+    .venv/bin/python benchmarks/bench_scale.py [--sizes 100k,1m,5m] [--tune-trials 0] [--skip-plain]
+                                               [--skip-rerun] [--rerun-size 100k] [--work DIR] [--keep]
+
+For each size:
+1. builds the table by resampling hotel rows with noise (numbers jittered inside their observed range,
+   categories kept as categories with the original category sets and 2% of cells swapped between rows,
+   arrival dates jittered by up to +-3 days inside the original date range with the year / month / week /
+   day parts rewritten to match, rows in source-row order, the label copied from the sampled row) and
+   writes it as Parquet in a scratch directory;
+2. in a scratch project (the repo's tasks/, flows/, dvc.yaml and params.yaml with ingest.source pointing
+   at that Parquet file, split.test_start kept, tuning off unless --tune-trials, explain.sample_size kept)
+   runs `snapshot` and then every step, each in a fresh process like `dvc repro` does
+   (benchmarks/step_runner.py), recording wall seconds, seconds inside run(cfg), peak RSS and rows/s;
+3. runs benchmarks/plain_baseline.py on the same Parquet file (only the unavoidable work: read, time split,
+   the same LightGBM fits, the same SHAP call) and reports overhead = (pipeline - plain) / plain;
+4. records the table's in-memory size (ingested table, df.memory_usage(deep=True).sum()) so
+   "peak memory at most 3x the table" can be checked per step.
+Once: cold start (`tabgate --help`, `python -c "import flows.training"`), and on the smallest size a
+no-change re-run in a scratch git + DVC project after a full `tabgate run --engine dvc`:
+`tabgate run --engine dvc --no-snapshot`, `dvc repro` and `tabgate run` (Prefect) with nothing to do.
+
+Writes benchmarks/results/scale.json and benchmarks/results/scale.md (machine described: cpus, RAM,
+python, package versions). Asserts nothing: the numbers are the result. Other processes on the machine
+make the timings noisy; run it on a quiet machine for numbers worth quoting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "benchmarks"
+STEPS = ("snapshot", "ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
+SOURCES = (REPO.parent / "shared" / "data" / "hotel_bookings.csv.gz", REPO / "sample" / "hotel_bookings.csv.gz")
+ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
+       "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"}
+PACKAGES = ("pandas", "numpy", "pyarrow", "lightgbm", "shap", "scikit-learn", "prefect", "dvc", "great_expectations",
+            "optuna", "dask", "distributed")
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December"]
+KEEP_CELLS = ("reservation_status", "reservation_status_date")  # tied to the label / outcome: copied, never swapped
+
+
+# ----------------------------------------------------------------------------------------------- tables
+
+def parse_size(text: str) -> int:
+    """Return the row count of '100k', '1m', '5M' or '250000'."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    if not m:
+        raise SystemExit(f"--sizes: cannot read {text!r} (use e.g. 100k,1m,5m)")
+    return int(float(m.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[m.group(2).lower()])
+
+
+def size_label(n: int) -> str:
+    """Return 100k / 1m / 5m style labels."""
+    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1_000}k" if n % 1_000 == 0 else str(n)
+
+
+def load_source(params: dict) -> pd.DataFrame:
+    """Return the real hotel table with string columns as categoricals (their category sets are the reference)."""
+    path = next(p for p in SOURCES if p.exists())
+    df = pd.read_csv(path)
+    for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            df[col] = df[col].astype("category")
+    return df
+
+
+def arrival_dates(df: pd.DataFrame, parts: dict) -> pd.Series:
+    """Return the arrival date built from the year / month-name / day parts."""
+    month = df[parts["month"]].astype("string").map({m: i for i, m in enumerate(MONTH_NAMES, 1)}).astype("int64")
+    return pd.to_datetime(pd.DataFrame({"year": df[parts["year"]], "month": month, "day": df[parts["day"]]}))
+
+
+def jitter_numeric(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return v plus N(0, 5% of its std) noise, rounded when v is integral, clipped to v's observed range."""
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return v
+    noise = rng.normal(0.0, 0.05 * float(np.std(finite)), v.size)
+    out = v + (np.rint(noise) if np.all(np.mod(finite, 1) == 0) else noise)
+    return np.clip(out, finite.min(), finite.max())
+
+
+def swap_cells(s: pd.Series, share: float, rng: np.random.Generator) -> pd.Series:
+    """Return s with `share` of its cells replaced by the value of another random row (value set unchanged)."""
+    n = len(s)
+    swap = np.flatnonzero(rng.random(n) < share)
+    values = s.to_numpy(copy=True) if not isinstance(s.dtype, pd.CategoricalDtype) else s.cat.codes.to_numpy(copy=True)
+    values[swap] = values[rng.integers(0, n, swap.size)]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return pd.Series(pd.Categorical.from_codes(values, dtype=s.dtype), name=s.name)
+    return pd.Series(values, name=s.name)
+
+
+def enlarge_table(src: pd.DataFrame, n: int, params: dict, random_state: int = 0) -> pd.DataFrame:
+    """Return n rows resampled from src with noise (see the module docstring); the label comes with its row."""
+    rng = np.random.default_rng(random_state)
+    data, parts = params["data"], params["ingest"]["time_from_parts"]
+    idx = np.sort(rng.integers(0, len(src), n))  # source-row order: same ordering properties as the real file
+    out = src.iloc[idx].reset_index(drop=True)
+    dates = arrival_dates(src, parts)
+    lo, hi = dates.min(), dates.max()
+    new = (dates.iloc[idx].reset_index(drop=True) + pd.to_timedelta(rng.integers(-3, 4, n), unit="D")).clip(lo, hi)
+    time_parts = {parts["year"]: new.dt.year.astype("int64"), parts["day"]: new.dt.day.astype("int64"),
+                  parts["month"]: pd.Series(pd.Categorical(np.asarray(MONTH_NAMES)[new.dt.month.to_numpy() - 1],
+                                                           dtype=src[parts["month"]].dtype)),
+                  "arrival_date_week_number": new.dt.isocalendar().week.astype("int64").reset_index(drop=True)}
+    cols = {}
+    for col in out.columns:
+        s = out[col]
+        if col in time_parts and col in src.columns:
+            cols[col] = time_parts[col]
+        elif col == data["target"] or col in KEEP_CELLS:
+            cols[col] = s
+        elif col in data.get("categorical_columns", []) or isinstance(s.dtype, pd.CategoricalDtype):
+            cols[col] = swap_cells(s, 0.02, rng)
+        else:
+            v = jitter_numeric(s.to_numpy(dtype="float64"), rng)
+            cols[col] = pd.Series(v.astype(s.dtype) if pd.api.types.is_integer_dtype(s.dtype) else v, name=col)
+    return pd.DataFrame(cols)
+
+
+def write_table(src: pd.DataFrame, n: int, params: dict, work: Path) -> tuple[Path, dict]:
+    """Write the n-row table as Parquet under work; return its path and how long it took, its bytes and memory."""
+    t0 = time.perf_counter()
+    df = enlarge_table(src, n, params)
+    path = work / "tables" / f"hotel_{size_label(n)}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(path, index=False)
+    return path, {"generate_seconds": round(time.perf_counter() - t0, 2), "parquet_mb": round(path.stat().st_size / 2**20, 1),
+                  "source_table_mb": round(float(df.memory_usage(deep=True).sum()) / 2**20, 1)}
+
+
+# ------------------------------------------------------------------------------------------- processes
+
+def bench_env(root: Path | None = None) -> dict[str, str]:
+    """Return the environment of a user with the venv active (and the scratch project first on sys.path)."""
+    env = {**os.environ, **ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PREFECT_API_URL", None)
+    if root is not None:
+        env["PYTHONPATH"] = str(root)
+    return env
+
+
+def run_measured(cmd: list[str], cwd: Path, env: dict, log: Path) -> dict:
+    """Run cmd; return wall seconds, the child's peak RSS (MiB, from wait4), exit code and its stdout."""
+    t0 = time.perf_counter()
+    with open(log, "ab") as err:
+        err.write(f"\n$ {' '.join(cmd)}\n".encode())
+        err.flush()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err)
+        out = proc.stdout.read().decode(errors="replace")
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall_seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "exit_code": proc.returncode, "stdout": out}
+
+
+def tagged_json(stdout: str, tag: str) -> dict:
+    """Return the JSON payload of the last `TAG {...}` line in stdout ({} if none)."""
+    lines = [line for line in stdout.splitlines() if line.startswith(tag + " ")]
+    return json.loads(lines[-1][len(tag) + 1:]) if lines else {}
+
+
+def scratch_params(table: Path, tune_trials: int) -> dict:
+    """Return the repo's params.yaml pointing at the generated table, tuning off or bounded."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["ingest"].update(source=str(table), format="parquet")
+    params["train"]["tune"].update(enabled=tune_trials > 0, n_trials=max(tune_trials, 1),
+                                   timeout_seconds=params["train"]["tune"].get("timeout_seconds", 40))
+    return params
+
+
+def scratch_project(root: Path, params: dict) -> Path:
+    """Create a project under root: the repo's code and dvc.yaml, a fresh gx/ (suite bootstrapped from the table)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for item in ("tasks", "flows", "dvc.yaml", ".dvcignore", "gx/great_expectations.yml"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (root / item).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, root / item)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (root / ".gitignore").write_text("/artifacts/\n/registry/\n/gx/uncommitted/\n__pycache__/\n/bench.log\n")
+    return root
+
+
+def time_steps(root: Path, rows: int) -> list[dict]:
+    """Run snapshot and every step in a fresh process each; return wall, run() seconds, peak RSS and rows/s."""
+    out = []
+    for step in STEPS:
+        r = run_measured([sys.executable, str(BENCH / "step_runner.py"), step], root, bench_env(root), root / "bench.log")
+        inner = tagged_json(r["stdout"], "STEP_JSON")
+        row = {"step": step, "wall_seconds": r["wall_seconds"], "run_seconds": inner.get("run_seconds"),
+               "import_seconds": inner.get("import_seconds"), "peak_rss_mb": r["peak_rss_mb"],
+               "rows_per_second": round(rows / r["wall_seconds"]) if r["wall_seconds"] else None, "exit_code": r["exit_code"]}
+        out.append(row)
+        print(f"    {step:<11}{row['wall_seconds']:>9.1f} s{row['peak_rss_mb']:>9.0f} MiB", flush=True)
+        if r["exit_code"] != 0:
+            print(f"    {step} failed (exit {r['exit_code']}); see {root / 'bench.log'}", flush=True)
+            break
+    return out
+
+
+def frame_memory_mb(path: Path) -> float:
+    """Return the in-memory size (deep) of a Parquet table as pandas reads it, in MiB."""
+    return round(float(pd.read_parquet(path).memory_usage(deep=True).sum()) / 2**20, 1)
+
+
+def bench_size(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) -> dict:
+    """Return the full result of one table size."""
+    label = size_label(n)
+    print(f"== {label} rows", flush=True)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    table, gen = write_table(src, n, params, work)
+    print(f"  table written: {table} ({gen['parquet_mb']} MiB Parquet, {gen['generate_seconds']} s)", flush=True)
+    sp = scratch_params(table, args.tune_trials)
+    root = scratch_project(work / f"project_{label}", sp)
+    steps = time_steps(root, n)
+    result = {"rows": n, "label": label, "table": gen, "steps": steps,
+              "pipeline_wall_seconds": round(sum(s["wall_seconds"] for s in steps), 2),
+              "pipeline_run_seconds": round(sum(s["run_seconds"] or 0 for s in steps), 2),
+              "completed": all(s["exit_code"] == 0 for s in steps) and len(steps) == len(STEPS)}
+    ingested = root / sp["paths"]["ingested"]
+    if ingested.exists():
+        result["table_memory_mb"] = frame_memory_mb(ingested)
+        result["max_peak_over_table"] = round(max(s["peak_rss_mb"] for s in steps) / result["table_memory_mb"], 2)
+        for s in steps:
+            s["peak_over_table"] = round(s["peak_rss_mb"] / result["table_memory_mb"], 2)
+    if not args.skip_plain:
+        print("  plain baseline ...", flush=True)
+        r = run_measured([sys.executable, str(BENCH / "plain_baseline.py"), str(table), "--params", str(root / "params.yaml")],
+                         root, bench_env(), root / "bench.log")
+        plain = tagged_json(r["stdout"], "PLAIN_JSON")
+        result["plain"] = {"wall_seconds": r["wall_seconds"], "peak_rss_mb": r["peak_rss_mb"], "exit_code": r["exit_code"],
+                           **plain}
+        if r["exit_code"] == 0 and result["completed"]:
+            result["overhead"] = round((result["pipeline_wall_seconds"] - r["wall_seconds"]) / r["wall_seconds"], 3)
+        print(f"  plain {r['wall_seconds']:.1f} s vs pipeline {result['pipeline_wall_seconds']:.1f} s", flush=True)
+    if not args.keep:
+        shutil.rmtree(root / "artifacts", ignore_errors=True)
+    return result
+
+
+# ------------------------------------------------------------------------------------- cold start, re-run
+
+def time_cold_start(repeats: int = 3) -> dict:
+    """Return the best of `repeats` wall times of `tabgate --help` and of importing the training flow."""
+    env = bench_env()
+    tabgate = str(Path(sys.executable).with_name("tabgate"))
+    out = {}
+    for key, cmd in (("tabgate_help_seconds", [tabgate, "--help"]),
+                     ("import_flows_training_seconds", [sys.executable, "-c", "import flows.training"])):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, check=True)
+            times.append(time.perf_counter() - t0)
+        out[key] = round(min(times), 3)
+    return out
+
+
+def time_no_change_rerun(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) -> dict:
+    """Full `tabgate run --engine dvc` in a scratch git + DVC project, then three runs that have nothing to do."""
+    label = size_label(n)
+    table = work / "tables" / f"hotel_{label}.parquet"
+    if not table.exists():
+        write_table(src, n, yaml.safe_load((REPO / "params.yaml").read_text()), work)
+    root = scratch_project(work / f"rerun_{label}", scratch_params(table, args.tune_trials))
+    env, log = bench_env(root), root / "bench.log"
+    dvc, tabgate = str(Path(sys.executable).with_name("dvc")), str(Path(sys.executable).with_name("tabgate"))
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@example.com"],
+                ["git", "config", "user.name", "bench"], [dvc, "init", "-q"], ["git", "add", "-A"],
+                ["git", "commit", "-qm", "bench project"]):
+        subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
+    print(f"  no-change re-run on {label}: first full `tabgate run --engine dvc` ...", flush=True)
+    runs = {"rows": n, "first_run_dvc": run_measured([tabgate, "run", "--engine", "dvc"], root, env, log)}
+    for key, cmd in (("noop_tabgate_run_dvc_no_snapshot", [tabgate, "run", "--engine", "dvc", "--no-snapshot"]),
+                     ("noop_dvc_repro", [dvc, "repro"]),
+                     ("noop_tabgate_run_prefect", [tabgate, "run"])):
+        runs[key] = run_measured(cmd, root, env, log)
+        print(f"    {key:<36}{runs[key]['wall_seconds']:>8.1f} s (exit {runs[key]['exit_code']})", flush=True)
+    status = subprocess.run([dvc, "status"], cwd=root, env=env, capture_output=True, text=True)
+    runs["dvc_status_after"] = status.stdout.strip()[-500:]
+    for r in runs.values():
+        if isinstance(r, dict):
+            r.pop("stdout", None)
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def machine() -> dict:
+    """Return cpus, RAM, python, platform and the versions of the packages that matter here."""
+    import psutil
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"cpus": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "platform": platform.platform(), "packages": versions}
+
+
+def markdown(result: dict) -> str:
+    """Return the results as Markdown tables."""
+    m = result["machine"]
+    lines = [f"# tabgate scale benchmark ({result['started']})", "",
+             f"Machine: {m['cpus']} CPUs, {m['ram_gib']} GiB RAM, load average at start {m['load_average_at_start']}, "
+             f"Python {m['python']}, {m['platform']}.", "",
+             "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v), "",
+             f"Tuning: {'off' if not result['tune_trials'] else str(result['tune_trials']) + ' trials'}. "
+             "Each step runs in a fresh process (as under `dvc repro`); wall includes imports.", ""]
+    for s in result["sizes"]:
+        lines += [f"## {s['label']} rows", "",
+                  f"Table in memory (ingested, deep): {s.get('table_memory_mb', '?')} MiB; Parquet {s['table']['parquet_mb']} MiB; "
+                  f"largest step peak RSS / table: {s.get('max_peak_over_table', '?')}x.", "",
+                  "| step | wall s | run() s | import s | peak RSS MiB | peak / table | rows/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in s["steps"]:
+            lines.append(f"| {r['step']} | {r['wall_seconds']:.1f} | {r['run_seconds'] or float('nan'):.1f} | "
+                         f"{r['import_seconds'] or float('nan'):.1f} | {r['peak_rss_mb']:.0f} | {r.get('peak_over_table', '')} | "
+                         f"{r['rows_per_second']:,} |")
+        lines.append(f"| **pipeline** | **{s['pipeline_wall_seconds']:.1f}** | {s['pipeline_run_seconds']:.1f} | | | | "
+                     f"{round(s['rows'] / s['pipeline_wall_seconds']):,} |")
+        if "plain" in s:
+            p = s["plain"]
+            lines.append(f"| plain script | {p['wall_seconds']:.1f} | | | {p['peak_rss_mb']:.0f} | | |")
+            lines += ["", f"Orchestration overhead (pipeline - plain) / plain: **{s.get('overhead', 'n/a')}** "
+                          f"(plain parts: {p.get('seconds')})"]
+        lines.append("")
+    if "cold_start" in result:
+        c = result["cold_start"]
+        lines += ["## Cold start", "", f"`tabgate --help`: {c['tabgate_help_seconds']} s; "
+                  f"`python -c \"import flows.training\"`: {c['import_flows_training_seconds']} s (best of 3).", ""]
+    if "no_change_rerun" in result:
+        r = result["no_change_rerun"]
+        lines += [f"## No-change re-run ({size_label(r['rows'])} rows, after a full `tabgate run --engine dvc` "
+                  f"of {r['first_run_dvc']['wall_seconds']:.0f} s)", "", "| command | wall s | exit |", "|---|---:|---:|"]
+        for key, label in (("noop_tabgate_run_dvc_no_snapshot", "`tabgate run --engine dvc --no-snapshot`"),
+                           ("noop_dvc_repro", "`dvc repro`"), ("noop_tabgate_run_prefect", "`tabgate run` (Prefect)")):
+            lines.append(f"| {label} | {r[key]['wall_seconds']:.1f} | {r[key]['exit_code']} |")
+        lines += ["", f"`dvc status` afterwards: `{r['dvc_status_after'] or '(empty)'}`", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100k,1m,5m", help="comma-separated row counts: 100k,1m,5m")
+    parser.add_argument("--tune-trials", type=int, default=0, help="Optuna trials in train (0: tuning off)")
+    parser.add_argument("--skip-plain", action="store_true", help="do not run the plain baseline")
+    parser.add_argument("--skip-rerun", action="store_true", help="do not time the no-change re-run")
+    parser.add_argument("--skip-cold-start", action="store_true")
+    parser.add_argument("--rerun-size", default=None, help="table size of the no-change re-run (default: the smallest)")
+    parser.add_argument("--work", type=Path, default=None, help="scratch directory (default: a new temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory and artifacts")
+    parser.add_argument("--out-dir", type=Path, default=BENCH / "results")
+    args = parser.parse_args()
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    work = args.work or Path(tempfile.mkdtemp(prefix="tabgate-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    result = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "tune_trials": args.tune_trials,
+              "work_dir": str(work), "sizes": []}
+    print(f"tabgate scale benchmark, scratch dir {work}\n{json.dumps(result['machine'])}", flush=True)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    src = load_source(params)
+    try:
+        for n in sizes:
+            result["sizes"].append(bench_size(src, n, args, work))
+        if not args.skip_cold_start:
+            result["cold_start"] = time_cold_start()
+        if not args.skip_rerun:
+            result["no_change_rerun"] = time_no_change_rerun(src, parse_size(args.rerun_size) if args.rerun_size else min(sizes),
+                                                             args, work)
+    finally:
+        result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / "scale.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        (args.out_dir / "scale.md").write_text(markdown(result))
+        print(f"written {args.out_dir / 'scale.json'} and {args.out_dir / 'scale.md'}", flush=True)
+        if not args.keep and args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

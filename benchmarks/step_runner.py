@@ -1,0 +1,42 @@
+"""Run one pipeline step in a fresh process, as `python -m tasks.<step>` (what dvc.yaml calls) does, and time it.
+
+    cd <project> && PYTHONPATH=. python <repo>/benchmarks/step_runner.py STEP
+
+STEP is one of the nine steps, or `snapshot` (tasks.ingest.snapshot_source + tasks.validate.ensure_suite,
+what the callers do before ingest). Prints one line `STEP_JSON {...}` with the seconds spent importing
+the step module and inside run(cfg); the caller measures the process's wall time and peak RSS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+
+
+def main(step: str) -> None:
+    t0 = time.perf_counter()
+    from tasks.config import load_config
+    from tasks.entry import setup_logging
+
+    setup_logging("WARNING")
+    if step == "snapshot":
+        from tasks.ingest import snapshot_source
+        from tasks.validate import ensure_suite
+
+        def fn(cfg):
+            snapshot_source(cfg.ingest, cfg.paths.data_dir)
+            ensure_suite(cfg)
+    else:
+        fn = importlib.import_module(f"tasks.{step}").run
+    cfg = load_config("params.yaml")
+    t1 = time.perf_counter()
+    fn(cfg)
+    t2 = time.perf_counter()
+    print("STEP_JSON " + json.dumps({"step": step, "import_seconds": round(t1 - t0, 3), "run_seconds": round(t2 - t1, 3)}),
+          flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,97 @@
+"""compute.engine dask: cv folds and tuning trials' folds on a Dask cluster give exactly the in-process numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks import io
+from tests.conftest import make_config, synthetic_frame
+
+pytestmark = pytest.mark.integration
+distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local cluster of 2 worker processes x 1 thread, the shape compute.n_workers makes."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
+        yield c
+
+
+def write_split(root, n: int = 1500) -> pd.DataFrame:
+    """Write a time-ordered train / valid split of a synthetic table under root; return the training part."""
+    df = synthetic_frame(n, seed=3).sort_values("when", kind="mergesort").reset_index(drop=True)
+    cut = int(len(df) * 0.85)
+    io.write_frame(df.iloc[:cut].reset_index(drop=True), root / "artifacts/split/train.parquet")
+    io.write_frame(df.iloc[cut:].reset_index(drop=True), root / "artifacts/split/valid.parquet")
+    return df.iloc[:cut].reset_index(drop=True)
+
+
+def cv_report(root, **compute) -> dict:
+    """Run the cv step with the given compute section; return reports/cv.json as written."""
+    from tasks.cv import run
+
+    cfg = make_config(root, cv={"n_splits": 3}, compute=compute)
+    run(cfg)
+    return json.loads((root / "reports" / "cv.json").read_text())
+
+
+def test_cv_on_dask_scheduler_matches_in_process(tmp_path, cluster):
+    write_split(tmp_path)
+    local = cv_report(tmp_path, engine="local")
+    remote = cv_report(tmp_path, engine="dask", scheduler_address=cluster.scheduler_address)
+    assert set(local["schemes"]) == {"stratified", "walk_forward"}
+    assert len(local["schemes"]["walk_forward"]["folds"]) == 3
+    assert remote == local
+
+
+def test_cv_on_own_local_cluster_matches_in_process(tmp_path):
+    from tasks.config import ComputeParams
+    from tasks.cv import cross_validate
+
+    train = write_split(tmp_path, n=900)
+    cfg = make_config(tmp_path, cv={"n_splits": 2})
+    args = (train, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
+    local = cross_validate(*args)
+    remote = cross_validate(*args, ComputeParams(engine="dask", n_workers=2, threads_per_worker=1))
+    assert json.dumps(remote, sort_keys=True) == json.dumps(local, sort_keys=True)
+
+
+def test_two_trial_tuning_on_dask_matches_in_process(tmp_path, cluster):
+    from tasks.config import ComputeParams
+    from tasks.tune import tune_lightgbm
+
+    train = write_split(tmp_path)
+    cfg = make_config(tmp_path, cv={"n_splits": 3}, train={"tune": {"enabled": True, "n_trials": 2, "timeout_seconds": 600}})
+    args = (train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    best_local, table_local = tune_lightgbm(*args)
+    best_remote, table_remote = tune_lightgbm(*args, ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address))
+    assert len(table_local["trials"]) == 2 and all(np.isfinite(t["value"]) for t in table_local["trials"])
+    assert table_remote == table_local
+    assert best_remote == best_local
+
+
+def test_lightgbm_dask_final_model_is_close_to_the_local_one(tmp_path, cluster):
+    """lightgbm.dask cannot be bit-identical (data-parallel, best iteration chosen after all rounds): compare quality."""
+    from tasks.config import ComputeParams
+    from tasks.preprocess import fit_preprocessors
+    from tasks.schema import infer_feature_types
+    from tasks.train import train_models, validation_metrics
+
+    df = synthetic_frame(3000, seed=5).sort_values("when", kind="mergesort").reset_index(drop=True)
+    train, valid = df.iloc[:2500].reset_index(drop=True), df.iloc[2500:].reset_index(drop=True)
+    cfg = make_config(tmp_path)
+    ft = infer_feature_types(train, cfg.data)
+    pre = fit_preprocessors(train, ft, cfg.preprocess)
+    local = train_models(train, valid, pre, ft, cfg.data, cfg.train)
+    remote = train_models(train, valid, pre, ft, cfg.data, cfg.train,
+                          ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True))
+    auc_local = validation_metrics(local, valid, cfg.data)["lightgbm"]["roc_auc"]
+    auc_remote = validation_metrics(remote, valid, cfg.data)["lightgbm"]["roc_auc"]
+    assert 1 <= remote["lightgbm"].meta["best_iteration"] <= cfg.train.lightgbm.n_estimators
+    assert remote["lightgbm"].estimator.current_iteration() == cfg.train.lightgbm.n_estimators
+    assert auc_remote > 0.75 and abs(auc_remote - auc_local) < 0.03

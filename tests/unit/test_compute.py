@@ -1,0 +1,66 @@
+"""Compute: the fold runners keep job order, the local one is lazy, and a missing Dask is an actionable error."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+
+from tasks.compute import ComputeError, LocalRunner, fold_runner, import_distributed
+from tasks.config import ComputeParams, ConfigError, parse_config
+
+
+def add(a: int, b: int, c: int) -> int:
+    return a * 10 + b + c
+
+
+def test_local_runner_keeps_job_order_and_passes_common_args():
+    runner = LocalRunner()
+    assert runner.map(add, [(1, 2), (3, 4), (0, 0)], 100) == [112, 134, 100]
+
+
+def test_local_runner_is_lazy_so_a_pruned_trial_stops_early():
+    calls: list[int] = []
+
+    def job(k: int) -> int:
+        calls.append(k)
+        return k
+
+    scores = LocalRunner().imap(job, [(0,), (1,), (2,)])
+    assert next(scores) == 0
+    scores.close()
+    assert calls == [0]
+
+
+def test_local_runner_shares_the_object_itself():
+    obj = object()
+    assert LocalRunner().share(obj) is obj
+
+
+def test_fold_runner_is_local_by_default_and_for_none():
+    with fold_runner(None) as a, fold_runner(ComputeParams()) as b:
+        assert type(a) is LocalRunner and type(b) is LocalRunner and not a.parallel
+
+
+def test_missing_dask_is_a_compute_error_naming_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_distributed(name, *args, **kwargs):
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError("No module named 'distributed'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_distributed)
+    with pytest.raises(ComputeError, match=r"\.\[dask\]"):
+        import_distributed()
+
+
+def test_compute_section_is_typed_and_strict():
+    base = {"data": {"target": "y"}, "ingest": {"source": "x.csv"}}
+    cfg = parse_config({**base, "compute": {"engine": "dask", "scheduler_address": "tcp://h:8786", "n_workers": 3}})
+    assert cfg.compute.engine == "dask" and cfg.compute.scheduler_address == "tcp://h:8786" and cfg.compute.n_workers == 3
+    assert parse_config(base).compute.engine == "local"
+    with pytest.raises(ConfigError, match="compute.engine"):
+        parse_config({**base, "compute": {"engine": "spark"}})
+    with pytest.raises(ConfigError, match="compute.n_worker"):
+        parse_config({**base, "compute": {"n_worker": 2}})
