@@ -22,13 +22,15 @@ log = logging.getLogger(__name__)
 
 def suggest_params(trial, base: LightGBMParams) -> LightGBMParams:
     """Return LightGBM params with the searched hyperparameters drawn from the trial."""
-    return base.model_copy(update={
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
-        "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
-        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
-        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
-        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
+    b = base
+    return base.model_copy(update={  # each range also covers params.yaml's value (trial 0)
+        "learning_rate": trial.suggest_float("learning_rate", min(0.02, b.learning_rate), max(0.2, b.learning_rate), log=True),
+        "num_leaves": trial.suggest_int("num_leaves", min(15, b.num_leaves), max(255, b.num_leaves), log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", min(5, b.min_child_samples),
+                                               max(200, b.min_child_samples), log=True),
+        "subsample": trial.suggest_float("subsample", min(0.5, b.subsample), 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", min(0.4, b.colsample_bytree), 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", min(1e-3, max(b.reg_lambda, 1e-6)), max(30.0, b.reg_lambda), log=True),
     })
 
 

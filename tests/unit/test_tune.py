@@ -21,7 +21,7 @@ def test_tuning_uses_only_training_rows_and_respects_the_trial_budget(tmp_path, 
     assert len(table["trials"]) == 4
     assert all(rows <= set(train.index) for rows in seen)
     assert table["trials"][0]["num_leaves"] == cfg.train.lightgbm.num_leaves  # trial 0 = params.yaml values
-    assert 15 <= best.num_leaves <= 255 and 0.02 <= best.learning_rate <= 0.2
+    assert 7 <= best.num_leaves <= 255 and 0.02 <= best.learning_rate <= 0.2
     finished = [t["value"] for t in table["trials"] if t["state"] == "COMPLETE"]
     assert table["best_value"] == max(finished)
 
