@@ -1,7 +1,7 @@
 """Scale benchmark: the pipeline on 100k / 1M / 5M-row copies of the hotel table, against a plain script.
 
     .venv/bin/python benchmarks/bench_scale.py [--sizes 100k,1m,5m] [--tune-trials 0] [--skip-plain]
-                                               [--skip-rerun] [--rerun-size 100k] [--work DIR] [--keep]
+                                               [--skip-rerun] [--rerun-size 100k] [--dask-workers 0] [--work DIR] [--keep]
 
 For each size:
 1. builds the table by resampling hotel rows with noise (numbers jittered inside their observed range,
@@ -12,7 +12,8 @@ For each size:
 2. in a scratch project (the repo's tasks/, flows/, dvc.yaml and params.yaml with ingest.source pointing
    at that Parquet file, split.test_start kept, tuning off unless --tune-trials, explain.sample_size kept)
    runs `snapshot` and then every step, each in a fresh process like `dvc repro` does
-   (benchmarks/step_runner.py), recording wall seconds, seconds inside run(cfg), peak RSS and rows/s;
+   (benchmarks/step_runner.py), recording wall seconds, seconds inside run(cfg), peak RSS (the process's
+   VmHWM: Linux's ru_maxrss would include this parent's RSS), the RSS run(cfg) added, and rows/s;
 3. runs benchmarks/plain_baseline.py on the same Parquet file (only the unavoidable work: read, time split,
    the same LightGBM fits, the same SHAP call) and reports overhead = (pipeline - plain) / plain;
 4. records the table's in-memory size (ingested table, df.memory_usage(deep=True).sum()) so
@@ -161,7 +162,7 @@ def bench_env(root: Path | None = None) -> dict[str, str]:
 
 
 def run_measured(cmd: list[str], cwd: Path, env: dict, log: Path) -> dict:
-    """Run cmd; return wall seconds, the child's peak RSS (MiB, from wait4), exit code and its stdout."""
+    """Run cmd; return wall seconds, exit code, stdout and peak RSS (MiB, wait4: at least the parent's RSS at spawn)."""
     t0 = time.perf_counter()
     with open(log, "ab") as err:
         err.write(f"\n$ {' '.join(cmd)}\n".encode())
@@ -180,10 +181,12 @@ def tagged_json(stdout: str, tag: str) -> dict:
     return json.loads(lines[-1][len(tag) + 1:]) if lines else {}
 
 
-def scratch_params(table: Path, tune_trials: int) -> dict:
-    """Return the repo's params.yaml pointing at the generated table, tuning off or bounded."""
+def scratch_params(table: Path, tune_trials: int, dask_workers: int = 0) -> dict:
+    """Return the repo's params.yaml pointing at the generated table, tuning off or bounded, folds local or on Dask."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["ingest"].update(source=str(table), format="parquet")
+    if dask_workers:
+        params["compute"] = {**params.get("compute", {}), "engine": "dask", "n_workers": dask_workers}
     params["train"]["tune"].update(enabled=tune_trials > 0, n_trials=max(tune_trials, 1),
                                    timeout_seconds=params["train"]["tune"].get("timeout_seconds", 40))
     return params
@@ -210,8 +213,11 @@ def time_steps(root: Path, rows: int) -> list[dict]:
     for step in STEPS:
         r = run_measured([sys.executable, str(BENCH / "step_runner.py"), step], root, bench_env(root), root / "bench.log")
         inner = tagged_json(r["stdout"], "STEP_JSON")
+        peak = inner.get("peak_rss_mb") or r["peak_rss_mb"]  # the step's own VmHWM; wait4's includes the parent's
         row = {"step": step, "wall_seconds": r["wall_seconds"], "run_seconds": inner.get("run_seconds"),
-               "import_seconds": inner.get("import_seconds"), "peak_rss_mb": r["peak_rss_mb"],
+               "import_seconds": inner.get("import_seconds"), "peak_rss_mb": round(peak, 1),
+               "import_rss_mb": inner.get("import_rss_mb"),
+               "run_rss_increase_mb": round(peak - inner["import_rss_mb"], 1) if inner.get("import_rss_mb") else None,
                "rows_per_second": round(rows / r["wall_seconds"]) if r["wall_seconds"] else None, "exit_code": r["exit_code"]}
         out.append(row)
         print(f"    {step:<11}{row['wall_seconds']:>9.1f} s{row['peak_rss_mb']:>9.0f} MiB", flush=True)
@@ -233,7 +239,7 @@ def bench_size(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     table, gen = write_table(src, n, params, work)
     print(f"  table written: {table} ({gen['parquet_mb']} MiB Parquet, {gen['generate_seconds']} s)", flush=True)
-    sp = scratch_params(table, args.tune_trials)
+    sp = scratch_params(table, args.tune_trials, args.dask_workers)
     root = scratch_project(work / f"project_{label}", sp)
     steps = time_steps(root, n)
     result = {"rows": n, "label": label, "table": gen, "steps": steps,
@@ -246,13 +252,15 @@ def bench_size(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) 
         result["max_peak_over_table"] = round(max(s["peak_rss_mb"] for s in steps) / result["table_memory_mb"], 2)
         for s in steps:
             s["peak_over_table"] = round(s["peak_rss_mb"] / result["table_memory_mb"], 2)
+            if s["run_rss_increase_mb"] is not None:  # what run(cfg) added on top of the interpreter and its imports
+                s["increase_over_table"] = round(s["run_rss_increase_mb"] / result["table_memory_mb"], 2)
     if not args.skip_plain:
         print("  plain baseline ...", flush=True)
         r = run_measured([sys.executable, str(BENCH / "plain_baseline.py"), str(table), "--params", str(root / "params.yaml")],
                          root, bench_env(), root / "bench.log")
         plain = tagged_json(r["stdout"], "PLAIN_JSON")
-        result["plain"] = {"wall_seconds": r["wall_seconds"], "peak_rss_mb": r["peak_rss_mb"], "exit_code": r["exit_code"],
-                           **plain}
+        result["plain"] = {"wall_seconds": r["wall_seconds"], "exit_code": r["exit_code"],
+                           **plain, "peak_rss_mb": plain.get("peak_rss_mb") or r["peak_rss_mb"]}
         if r["exit_code"] == 0 and result["completed"]:
             result["overhead"] = round((result["pipeline_wall_seconds"] - r["wall_seconds"]) / r["wall_seconds"], 3)
         print(f"  plain {r['wall_seconds']:.1f} s vs pipeline {result['pipeline_wall_seconds']:.1f} s", flush=True)
@@ -332,21 +340,24 @@ def markdown(result: dict) -> str:
              f"Python {m['python']}, {m['platform']}.", "",
              "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v), "",
              f"Tuning: {'off' if not result['tune_trials'] else str(result['tune_trials']) + ' trials'}. "
+             f"CV / tuning folds: {'local Dask cluster of ' + str(result['dask_workers']) + ' workers' if result.get('dask_workers') else 'in-process'}. "
              "Each step runs in a fresh process (as under `dvc repro`); wall includes imports.", ""]
     for s in result["sizes"]:
         lines += [f"## {s['label']} rows", "",
                   f"Table in memory (ingested, deep): {s.get('table_memory_mb', '?')} MiB; Parquet {s['table']['parquet_mb']} MiB; "
-                  f"largest step peak RSS / table: {s.get('max_peak_over_table', '?')}x.", "",
-                  "| step | wall s | run() s | import s | peak RSS MiB | peak / table | rows/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+                  f"largest step peak RSS / table: {s.get('max_peak_over_table', '?')}x. "
+                  "'run() added' is the peak RSS minus the RSS after imports (what the step's work itself needed).", "",
+                  "| step | wall s | run() s | import s | peak RSS MiB | peak / table | run() added MiB | added / table | rows/s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in s["steps"]:
             lines.append(f"| {r['step']} | {r['wall_seconds']:.1f} | {r['run_seconds'] or float('nan'):.1f} | "
                          f"{r['import_seconds'] or float('nan'):.1f} | {r['peak_rss_mb']:.0f} | {r.get('peak_over_table', '')} | "
-                         f"{r['rows_per_second']:,} |")
-        lines.append(f"| **pipeline** | **{s['pipeline_wall_seconds']:.1f}** | {s['pipeline_run_seconds']:.1f} | | | | "
+                         f"{r.get('run_rss_increase_mb', '')} | {r.get('increase_over_table', '')} | {r['rows_per_second']:,} |")
+        lines.append(f"| **pipeline** | **{s['pipeline_wall_seconds']:.1f}** | {s['pipeline_run_seconds']:.1f} | | | | | | "
                      f"{round(s['rows'] / s['pipeline_wall_seconds']):,} |")
         if "plain" in s:
             p = s["plain"]
-            lines.append(f"| plain script | {p['wall_seconds']:.1f} | | | {p['peak_rss_mb']:.0f} | | |")
+            lines.append(f"| plain script | {p['wall_seconds']:.1f} | | | {p['peak_rss_mb']:.0f} | | | | |")
             lines += ["", f"Orchestration overhead (pipeline - plain) / plain: **{s.get('overhead', 'n/a')}** "
                           f"(plain parts: {p.get('seconds')})"]
         lines.append("")
@@ -369,6 +380,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100k,1m,5m", help="comma-separated row counts: 100k,1m,5m")
     parser.add_argument("--tune-trials", type=int, default=0, help="Optuna trials in train (0: tuning off)")
+    parser.add_argument("--dask-workers", type=int, default=0,
+                        help="run cv / tuning folds on a local Dask cluster of this many workers (0: in-process)")
     parser.add_argument("--skip-plain", action="store_true", help="do not run the plain baseline")
     parser.add_argument("--skip-rerun", action="store_true", help="do not time the no-change re-run")
     parser.add_argument("--skip-cold-start", action="store_true")
@@ -381,6 +394,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="tabgate-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     result = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "tune_trials": args.tune_trials,
+              "dask_workers": args.dask_workers,
               "work_dir": str(work), "sizes": []}
     print(f"tabgate scale benchmark, scratch dir {work}\n{json.dumps(result['machine'])}", flush=True)
     params = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -133,7 +133,18 @@ def main() -> None:
     parser.add_argument("table", type=Path)
     parser.add_argument("--params", type=Path, default=Path(__file__).resolve().parents[1] / "params.yaml")
     args = parser.parse_args()
-    print("PLAIN_JSON " + json.dumps(run(args.table, yaml.safe_load(args.params.read_text()))), flush=True)
+    result = run(args.table, yaml.safe_load(args.params.read_text()))
+    result["peak_rss_mb"] = vm_hwm_mb()
+    print("PLAIN_JSON " + json.dumps(result), flush=True)
+
+
+def vm_hwm_mb() -> float | None:
+    """Return this process's peak RSS in MiB (VmHWM; not ru_maxrss, which Linux carries over from the parent)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return int(next(l for l in fh if l.startswith("VmHWM:")).split()[1]) / 1024
+    except (OSError, StopIteration):
+        return None
 
 
 if __name__ == "__main__":

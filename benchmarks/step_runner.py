@@ -4,7 +4,7 @@
 
 STEP is one of the nine steps, or `snapshot` (tasks.ingest.snapshot_source + tasks.validate.ensure_suite,
 what the callers do before ingest). Prints one line `STEP_JSON {...}` with the seconds spent importing
-the step module and inside run(cfg); the caller measures the process's wall time and peak RSS.
+the step module and inside run(cfg), and the peak RSS before run(cfg) (interpreter + imports); the caller measures the process's wall time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,19 @@ import importlib
 import json
 import sys
 import time
+
+
+def vm_hwm_mb() -> float | None:
+    """Return this process's peak RSS so far in MiB (VmHWM), or None off Linux.
+
+    Not getrusage's ru_maxrss: Linux carries the parent's peak into a child across fork/vfork + exec.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            line = next(l for l in fh if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return None
 
 
 def main(step: str) -> None:
@@ -31,10 +44,12 @@ def main(step: str) -> None:
     else:
         fn = importlib.import_module(f"tasks.{step}").run
     cfg = load_config("params.yaml")
+    import_rss_mb = vm_hwm_mb()  # interpreter + imports, before run()
     t1 = time.perf_counter()
     fn(cfg)
     t2 = time.perf_counter()
-    print("STEP_JSON " + json.dumps({"step": step, "import_seconds": round(t1 - t0, 3), "run_seconds": round(t2 - t1, 3)}),
+    print("STEP_JSON " + json.dumps({"step": step, "import_seconds": round(t1 - t0, 3), "run_seconds": round(t2 - t1, 3),
+                                   "import_rss_mb": import_rss_mb, "peak_rss_mb": vm_hwm_mb()}),
           flush=True)
 
 

@@ -15,8 +15,8 @@ import pandas as pd
 from tasks import io
 from tasks.config import Config, DataParams, EvaluateParams
 from tasks.entry import step_main
-from tasks.metrics import (HIGHER_IS_BETTER, bootstrap_interval, compute_metrics, confusion, primary_metric,
-                           score_frame, single_metric)
+from tasks.metrics import (HIGHER_IS_BETTER, binary_bootstrap_intervals, bootstrap_interval, compute_metrics, confusion,
+                           primary_metric, score_frame, single_metric)
 from tasks.model import ModelBundle, load_bundle
 from tasks.schema import encode_target
 from tasks.train import MODEL_NAMES
@@ -45,6 +45,8 @@ def score_models(models: dict[str, ModelBundle], test: pd.DataFrame) -> dict[str
 
 def metric_intervals(task: str, y: np.ndarray, scores: np.ndarray, threshold: float, p: EvaluateParams) -> dict:
     """Return bootstrap 95% intervals of the headline metrics."""
+    if task == "binary":  # one pass, O(n) per resample: minutes saved at 1M+ test rows
+        return binary_bootstrap_intervals(y, scores, threshold, HEADLINE[task], p.bootstrap_samples, p.random_state)
     out = {}
     for name in HEADLINE[task]:
         metric = single_metric(task, name)

@@ -105,6 +105,10 @@ def month_numbers(month: pd.Series) -> pd.Series:
     """Return month numbers from numbers, full names or three-letter names."""
     if pd.api.types.is_numeric_dtype(month):
         return month.astype("float64")
+    if isinstance(month.dtype, pd.CategoricalDtype):  # parse the few categories once, not every row
+        per_category = month_numbers(pd.Series(month.cat.categories.astype("string")))
+        return pd.Series(per_category.to_numpy()[month.cat.codes.to_numpy()], index=month.index, dtype="float64") \
+            .where(month.cat.codes.to_numpy() >= 0)
     text = month.astype("string").str.strip().str.lower()
     full = text.map(MONTHS)
     short = text.str[:3].map({k[:3]: v for k, v in MONTHS.items()})
@@ -131,7 +135,7 @@ def build_time_column(df: pd.DataFrame, p: IngestParams, name: str) -> pd.Series
 
 def coerce_numeric(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return df with the named columns as numbers, and how many non-blank values failed to parse."""
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: assigning columns below never touches df
     failures: dict[str, int] = {}
     for col in columns:
         if col not in out.columns:

@@ -22,7 +22,7 @@ from tasks import io
 META = "meta.json"
 PREPROCESSOR = "preprocessor.skops"
 # Types a tabgate preprocessor or baseline may contain; anything else in a .skops file is refused.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "tasks.preprocess._as_object", "scipy.")
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "tasks.preprocess.CategoryCoder", "scipy.")
 
 
 class ModelIntegrityError(ValueError):

@@ -94,7 +94,7 @@ def numeric_categories(bundle: ModelBundle) -> set[str]:
     """
     try:
         cat = bundle.preprocessor.named_transformers_["cat"]
-        encoder = [step for _, step in cat.steps if hasattr(step, "categories_")][-1]
+        encoder = cat if hasattr(cat, "categories_") else [step for _, step in cat.steps if hasattr(step, "categories_")][-1]
         columns = [c for name, _, cols in bundle.preprocessor.transformers_ if name == "cat" for c in cols]
     except (AttributeError, KeyError, IndexError, TypeError):
         return set()

@@ -95,3 +95,13 @@ def test_lightgbm_dask_final_model_is_close_to_the_local_one(tmp_path, cluster):
     assert 1 <= remote["lightgbm"].meta["best_iteration"] <= cfg.train.lightgbm.n_estimators
     assert remote["lightgbm"].estimator.current_iteration() == cfg.train.lightgbm.n_estimators
     assert auc_remote > 0.75 and abs(auc_remote - auc_local) < 0.03
+
+
+def test_unreachable_scheduler_is_a_compute_error_naming_it():
+    from tasks.compute import ComputeError, fold_runner
+    from tasks.config import ComputeParams
+
+    p = ComputeParams(engine="dask", scheduler_address="tcp://127.0.0.1:9", connect_timeout_seconds=1)
+    with pytest.raises(ComputeError, match="127.0.0.1:9"):
+        with fold_runner(p):
+            pass

@@ -46,6 +46,32 @@ def test_unseen_and_missing_categories_do_not_break_transform():
     new = df.head(3).copy()
     new["colour"] = pd.Categorical(["purple", None, "red"])
     tree = fitted["tree"].transform(new[ft.all])
-    assert np.isnan(tree["colour"].iloc[0]) and np.isnan(tree["colour"].iloc[1]) and not np.isnan(tree["colour"].iloc[2])
+    n_known = len(fitted["tree"].named_transformers_["cat"].categories_[0])
+    assert tree["colour"].iloc[0] == n_known  # unseen: the "other" code
+    assert np.isnan(tree["colour"].iloc[1]) and tree["colour"].iloc[2] < n_known
     linear = fitted["linear"].transform(new[ft.all])
     assert linear.shape[0] == 3 and np.isfinite(linear).all()
+
+
+def test_category_coder_codes_frequent_values_and_sends_the_rest_to_other():
+    from tasks.preprocess import CategoryCoder
+
+    train = pd.DataFrame({"c": pd.Categorical(["a"] * 5 + ["b"] * 3 + ["rare"] + [None]),
+                          "n": [9.0] * 4 + [7.0] * 4 + [np.nan, 3.0]})
+    coder = CategoryCoder(min_frequency=2).fit(train)
+    assert [list(c) for c in coder.categories_] == [["a", "b"], ["7", "9"]]
+    new = pd.DataFrame({"c": ["b", "rare", "never-seen", None], "n": ["9", 7, 3.0, None]})
+    out = coder.transform(new)
+    assert out["c"].tolist()[:3] == [1.0, 2.0, 2.0] and np.isnan(out["c"].iloc[3])
+    assert out["n"].tolist()[:3] == [1.0, 0.0, 2.0] and np.isnan(out["n"].iloc[3])  # 9, "9" and 9.0 agree
+
+
+def test_category_coder_survives_skops_round_trip(tmp_path):
+    from tasks.model import load_skops, save_preprocessor
+
+    df = synthetic_frame(n=200)
+    ft = infer_feature_types(df, DATA)
+    pre = fit_preprocessors(df, ft, PreprocessParams(min_category_frequency=1))["tree"]
+    save_preprocessor(pre, tmp_path / "tree.skops")
+    back = load_skops(tmp_path / "tree.skops")
+    pd.testing.assert_frame_equal(back.transform(df[ft.all]), pre.transform(df[ft.all]))
