@@ -143,6 +143,17 @@ def cmd_models(args: argparse.Namespace) -> int:
             registry.approve_version(reg, args.version, args.reason)
         print(f"{args.version} is now in production (reason recorded)")
         return EXIT_OK
+    if args.action == "history":
+        for h in registry.history(reg):
+            print(f"{h.get('at', '')}  {h.get('action', ''):<10} {h.get('version_id') or '':<18} "
+                  f"from {h.get('from') or '-':<18} {h.get('reason') or ''}")
+        return EXIT_OK
+    if args.action == "fetch":
+        result = registry.fetch_version(reg, args.version, Path(args.to))
+        print(result.message)
+        if not result.restored:
+            print("\n".join(result.shell_commands()))
+        return EXIT_OK if result.restored else EXIT_REGISTRY
     restored = registry.rollback(reg, args.reason)
     print(f"rolled back: {restored} is now in production")
     return EXIT_OK
@@ -214,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list, promote or roll back model versions", description=cmd_models.__doc__)
     msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     msub.add_parser("list", help="list versions; * marks production")
+    msub.add_parser("history", help="every promotion, approval, rollback and forced promotion, with reasons")
+    mf = msub.add_parser("fetch", help="restore a version's model files (or print the dvc commands that fetch them)")
+    mf.add_argument("version")
+    mf.add_argument("--to", required=True, help="an empty or new folder")
     mp = msub.add_parser("promote", help="approve a version that passed the gate (or --force any version)")
     mp.add_argument("version")
     mp.add_argument("--reason", required=True, help="why (recorded in the registry history)")

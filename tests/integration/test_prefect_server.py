@@ -162,6 +162,8 @@ def shared_project(tmp_path_factory, request) -> dict:
     request.config._tabgate_served = {
         "url": url, "home": home, "root": root, "seconds": time.monotonic() - start, "codes": codes,
         "outputs": outputs, "run": runs[0], "second_run": runs[-1],
+        # counted now: later tests (test_ops.py) train again in this shared project
+        "versions_after_runs": sorted(p.name for p in (root / "registry" / "versions").iterdir()),
         "data_md5": yaml.safe_load((root / "data.dvc").read_text())["outs"][0]["md5"].removesuffix(".dir"),
         "model_version": json.loads((root / "reports" / "promotion.json").read_text())["version_id"]}
     return request.config._tabgate_served
@@ -178,8 +180,7 @@ def test_two_training_runs_at_once_take_turns(served):
     assert ran_steps(served["outputs"][0]) == STEPS
     assert "waiting for the project lock" in served["outputs"][1]
     assert ran_steps(served["outputs"][1]) == []
-    versions = list((served["root"] / "registry" / "versions").iterdir())
-    assert len(versions) == 1, versions
+    assert len(served["versions_after_runs"]) == 1, served["versions_after_runs"]
     status = subprocess.run([str(Path(sys.executable).parent / "dvc"), "status"], cwd=served["root"], env=env(),
                             capture_output=True, text=True)
     assert "Data and pipelines are up to date" in status.stdout, status.stdout
