@@ -27,25 +27,35 @@ def _env_defaults() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the whole pipeline under Prefect (default) or dvc repro."""
+    from flows import dvc_sync
+    from tasks.config import load_config
+
+    params = args.params or "params.yaml"
+    cfg = load_config(params)
     if args.engine == "dvc":
-        from flows import dvc_sync
-        from tasks.config import load_config
-        from tasks.ingest import snapshot_source
-
-        cfg = load_config(args.params)
         if not args.no_snapshot:
-            from tasks.validate import ensure_suite
-
-            snapshot_source(cfg.ingest, cfg.paths.data_dir)
-            ensure_suite(cfg)
-            dvc_sync.version_snapshot(cfg.paths.data_dir)
-        cmd = [dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else [])
+            dvc_sync.take_snapshot(cfg)
         import subprocess
 
-        return subprocess.call(cmd)
+        return subprocess.call([dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else []))
+    snapshot_source = not args.no_snapshot
+    if not args.force and not os.environ.get("PREFECT_API_URL") and dvc_sync.uses_dvc_pipeline(params):
+        # No persistent Prefect server: a temporary one would be started (~10 s) and its history thrown
+        # away at exit. When DVC finds nothing stale there is nothing for it to record.
+        from flows.lock import project_lock
+
+        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, what="up-to-date check", logger=log):
+            if snapshot_source:
+                dvc_sync.take_snapshot(cfg)
+            stale = dvc_sync.stale_stages()
+        if stale == set():
+            log.info("nothing to do: data, code and params are unchanged since the last run "
+                     "(no Prefect server was started; `tabgate run --force` re-runs everything)")
+            return EXIT_OK
+        snapshot_source = False  # just taken
     from flows.training import training_flow
 
-    result = training_flow(params=args.params or "params.yaml", force=args.force, snapshot_source=not args.no_snapshot)
+    result = training_flow(params=params, force=args.force, snapshot_source=snapshot_source)
     log.info("ran: %s; skipped (up to date): %s", ", ".join(result["ran"]) or "nothing", ", ".join(result["skipped"]) or "none")
     return EXIT_OK
 
@@ -85,15 +95,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Snapshot ingest.source into data/ and version it with DVC (data.dvc)."""
     from flows import dvc_sync
     from tasks.config import load_config
-    from tasks.ingest import snapshot_source
 
     cfg = load_config(args.params)
-    from tasks.validate import ensure_suite
-
-    info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
-    ensure_suite(cfg)
-    version = dvc_sync.version_snapshot(cfg.paths.data_dir)
-    print(f"snapshot {info['file']} ({info['bytes']} bytes) in {cfg.paths.data_dir}/; data version {version or 'unversioned'}")
+    info = dvc_sync.take_snapshot(cfg)
+    print(f"snapshot {info['file']} ({info['bytes']} bytes) in {cfg.paths.data_dir}/; "
+          f"data version {info['data_version'] or 'unversioned'}")
     return EXIT_OK
 
 

@@ -48,6 +48,25 @@ def version_snapshot(data_dir: Path, root: Path = Path(".")) -> str | None:
     return data_version(root, data_dir)
 
 
+def take_snapshot(cfg, version: bool = True) -> dict:
+    """Snapshot ingest.source into data/, bootstrap a missing suite, and (in the DVC project) `dvc add` it.
+
+    Returns the snapshot info with "data_version": the DVC md5 when versioned, else the file's sha256.
+    """
+    from tasks.ingest import snapshot_source
+    from tasks.validate import ensure_suite
+
+    info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
+    ensure_suite(cfg)
+    info["data_version"] = version_snapshot(cfg.paths.data_dir) if version else info["sha256"]
+    return info
+
+
+def uses_dvc_pipeline(params: str) -> bool:
+    """Return True when params is the params.yaml that dvc.yaml reads (then DVC's lock decides what is stale)."""
+    return Path(params).resolve() == Path("params.yaml").resolve() and Path("dvc.yaml").exists()
+
+
 def data_version(root: Path = Path("."), data_dir: Path = Path("data")) -> str | None:
     """Return the md5 that <data_dir>.dvc records for the snapshot, or None."""
     dvc_file = root / f"{Path(data_dir).as_posix().rstrip('/')}.dvc"

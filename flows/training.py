@@ -59,17 +59,7 @@ def step_task(name: str):
       cache_policy=NO_CACHE)
 def snapshot(cfg: Config, version: bool = True) -> str | None:
     """Snapshot the source into data/ and (in the DVC project) version it; return the data version."""
-    from tasks.ingest import snapshot_source
-    from tasks.validate import ensure_suite
-
-    info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
-    ensure_suite(cfg)
-    return dvc_sync.version_snapshot(cfg.paths.data_dir) if version else info["sha256"]
-
-
-def uses_dvc_pipeline(params: str) -> bool:
-    """Return True when params is the params.yaml that dvc.yaml reads (then DVC's lock decides what is stale)."""
-    return Path(params).resolve() == Path("params.yaml").resolve() and Path("dvc.yaml").exists()
+    return dvc_sync.take_snapshot(cfg, version)["data_version"]
 
 
 def steps_to_run(stale: set[str] | None, force: bool) -> list[str]:
@@ -153,7 +143,7 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
 def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -> dict[str, Any]:
     """Snapshot, find what is stale, run those steps as tasks, publish artifacts, record the run in dvc.lock."""
     logger = get_run_logger()
-    tracked = uses_dvc_pipeline(params)
+    tracked = dvc_sync.uses_dvc_pipeline(params)
     if not tracked:
         logger.info("%s is not the project's params.yaml: running every step, outside DVC's lock", params)
     data_version = snapshot(cfg, tracked) if snapshot_source else dvc_sync.data_version(Path("."), cfg.paths.data_dir)

@@ -71,3 +71,27 @@ def make_config(root: Path, task: str = "binary", **sections) -> Config:
 def frame() -> pd.DataFrame:
     """A 600-row synthetic binary table."""
     return synthetic_frame()
+
+
+def tiny_lightgbm_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...],
+                         data, rounds: int, seed: int = 0, min_data_in_leaf: int = 5, threshold: float = 0.5) -> Path:
+    """Fit a tiny deterministic LightGBM bundle (binary) on the named columns of train and save it to dest."""
+    import lightgbm as lgb
+
+    from tasks.config import PreprocessParams
+    from tasks.model import ModelBundle, save_bundle
+    from tasks.preprocess import build_tree_preprocessor
+    from tasks.schema import FeatureTypes, encode_target, label_classes
+
+    ft = FeatureTypes(numeric, categorical)
+    pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])
+    classes = label_classes(train[data.target], data)
+    y = encode_target(train[data.target], classes, data)
+    params = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.1, "verbose": -1, "seed": seed,
+              "deterministic": True, "force_row_wise": True, "num_threads": 1, "min_data_in_leaf": min_data_in_leaf}
+    booster = lgb.train(params, lgb.Dataset(pre.transform(train[ft.all]), y), num_boost_round=rounds)
+    meta = {"task": "binary", "target": data.target, "classes": classes, "positive_label": classes[-1],
+            "features": ft.all, "numeric": list(numeric), "categorical": list(categorical),
+            "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": threshold}
+    save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
+    return dest

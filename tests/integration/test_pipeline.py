@@ -158,3 +158,30 @@ def test_both_callers_produce_the_same_outputs(dvc_project, flow_project):
     b = json.loads((flow_root / "reports/metrics.json").read_text())
     assert a["models"] == b["models"]
     assert (dvc_project / "data.dvc").read_text() == (flow_root / "data.dvc").read_text()
+
+
+def test_cli_run_with_nothing_stale_starts_no_server(dvc_project):
+    environment = {k: v for k, v in env().items() if k != "PREFECT_API_URL"}
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run"], cwd=dvc_project, env=environment,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "nothing to do" in proc.stderr and "no Prefect server was started" in proc.stderr
+    assert "Starting temporary server" not in proc.stderr
+
+
+def test_cli_run_after_a_threshold_change_runs_only_promote_in_a_flow(dvc_project):
+    params = yaml.safe_load((dvc_project / "params.yaml").read_text())
+    original = yaml.safe_dump(params, sort_keys=False)
+    params["promote"]["thresholds"]["roc_auc"] = 0.5
+    (dvc_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        environment = {k: v for k, v in env().items() if k != "PREFECT_API_URL"}
+        proc = subprocess.run([sys.executable, "-m", "flows.cli", "run"], cwd=dvc_project, env=environment,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "ran: promote; skipped (up to date): ingest, validate, split, preprocess, cv, train, evaluate, explain" \
+            in proc.stderr, proc.stderr[-3000:]
+        assert "Data and pipelines are up to date" in sh(str(BIN / "dvc"), "status", cwd=dvc_project).stdout
+    finally:
+        (dvc_project / "params.yaml").write_text(original)
+        sh(str(BIN / "dvc"), "commit", "--force", "-q", cwd=dvc_project)

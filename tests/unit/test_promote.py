@@ -5,19 +5,19 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 
 from tasks import io, promote, registry
-from tasks.config import Config, DataParams, PreprocessParams, PromoteParams, parse_config
+from tasks.config import Config, DataParams, PromoteParams, parse_config
 from tasks.errors import PromotionError
 from tasks.metrics import compute_metrics, score_frame
-from tasks.model import ModelBundle, load_bundle, save_bundle
-from tasks.preprocess import build_tree_preprocessor
+from tasks.model import load_bundle
 from tasks.promote import Latency, ModelScores, decide_promotion
-from tasks.schema import FeatureTypes, encode_target, label_classes
+from tasks.schema import encode_target
+
+from tests.conftest import tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", segment_columns=["seg"])
 
@@ -35,18 +35,7 @@ def make_frame(n: int, seed: int) -> pd.DataFrame:
 def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (),
                 rounds: int = 30) -> Path:
     """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
-    ft = FeatureTypes(numeric, categorical)
-    pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])
-    classes = label_classes(train["label"], DATA)
-    y = encode_target(train["label"], classes, DATA)
-    params = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.1, "verbose": -1, "seed": 0,
-              "deterministic": True, "force_row_wise": True, "num_threads": 1, "min_data_in_leaf": 10}
-    booster = lgb.train(params, lgb.Dataset(pre.transform(train[ft.all]), y), num_boost_round=rounds)
-    meta = {"task": "binary", "target": "label", "classes": classes, "positive_label": classes[-1],
-            "features": ft.all, "numeric": list(numeric), "categorical": list(categorical),
-            "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": 0.5}
-    save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
-    return dest
+    return tiny_lightgbm_bundle(train, dest, numeric, categorical, DATA, rounds, min_data_in_leaf=10)
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,15 @@ import textwrap
 import time
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 
 from tasks import io, registry
-from tasks.config import DataParams, PreprocessParams
+from tasks.config import DataParams
 from tasks.errors import PromotionError
-from tasks.model import ModelBundle, ModelIntegrityError, bundle_digest, save_bundle
-from tasks.preprocess import build_tree_preprocessor
-from tasks.schema import FeatureTypes, encode_target, label_classes
+from tasks.model import ModelIntegrityError, bundle_digest
+from tests.conftest import tiny_lightgbm_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = DataParams(target="label", task="binary", positive_label="yes", segment_columns=["seg"])
@@ -40,18 +38,7 @@ def make_frame(n: int, seed: int) -> pd.DataFrame:
 def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (),
                 rounds: int = 20, seed: int = 0) -> Path:
     """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
-    ft = FeatureTypes(numeric, categorical)
-    pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])
-    classes = label_classes(train["label"], DATA)
-    y = encode_target(train["label"], classes, DATA)
-    params = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.1, "verbose": -1, "seed": seed,
-              "deterministic": True, "force_row_wise": True, "num_threads": 1, "min_data_in_leaf": 5}
-    booster = lgb.train(params, lgb.Dataset(pre.transform(train[ft.all]), y), num_boost_round=rounds)
-    meta = {"task": "binary", "target": "label", "classes": classes, "positive_label": classes[-1],
-            "features": ft.all, "numeric": list(numeric), "categorical": list(categorical),
-            "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": 0.5}
-    save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
-    return dest
+    return tiny_lightgbm_bundle(train, dest, numeric, categorical, DATA, rounds, seed=seed)
 
 
 @pytest.fixture(scope="module")

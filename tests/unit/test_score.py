@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 
 from tasks import registry
-from tasks.config import DataParams, PreprocessParams
+from tasks.config import DataParams
 from tasks.errors import PromotionError
-from tasks.model import ModelBundle, load_bundle, save_bundle
-from tasks.preprocess import build_tree_preprocessor
-from tasks.schema import FeatureTypes, SchemaError, encode_target, label_classes
+from tasks.model import load_bundle
+from tasks.schema import SchemaError
 from tasks.score import quarantine_path, read_table, score_file
+
+from tests.conftest import tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", id_column="booking_id",
                   categorical_columns=["agent"])
@@ -35,18 +35,7 @@ def make_frame(n: int, seed: int) -> pd.DataFrame:
 def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...],
                 rounds: int) -> Path:
     """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
-    ft = FeatureTypes(numeric, categorical)
-    pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])
-    classes = label_classes(train["label"], DATA)
-    y = encode_target(train["label"], classes, DATA)
-    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": 0, "deterministic": True,
-              "force_row_wise": True, "num_threads": 1, "min_data_in_leaf": 5}
-    booster = lgb.train(params, lgb.Dataset(pre.transform(train[ft.all]), y), num_boost_round=rounds)
-    meta = {"task": "binary", "target": "label", "classes": classes, "features": ft.all, "numeric": list(numeric),
-            "categorical": list(categorical),
-            "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": 0.4}
-    save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
-    return dest
+    return tiny_lightgbm_bundle(train, dest, numeric, categorical, DATA, rounds, threshold=0.4)
 
 
 @pytest.fixture(scope="module")
