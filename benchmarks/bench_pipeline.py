@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _scratch import copy_repo_items  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
 ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
@@ -31,14 +34,8 @@ ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "fal
 def scratch_project(params: Path) -> Path:
     """Return a temporary git + DVC project holding a copy of the code, the sample, the suite and params."""
     root = Path(tempfile.mkdtemp(prefix="tabgate-bench-"))
-    for item in ("tasks", "flows", "dvc.yaml", ".dvcignore", "sample", "gx/expectations", "gx/reference_profile.json",
-                 "gx/great_expectations.yml"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (root / item).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, root / item)
+    copy_repo_items(root, ("tasks", "flows", "dvc.yaml", ".dvcignore", "sample", "gx/expectations",
+                           "gx/reference_profile.json", "gx/great_expectations.yml"))
     shutil.copy(params, root / "params.yaml")
     env = {**os.environ, **ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for cmd in (["git", "init", "-q"], [str(Path(sys.executable).with_name("dvc")), "init", "-q"]):

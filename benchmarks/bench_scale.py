@@ -46,6 +46,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _scratch import copy_repo_items  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 STEPS = ("snapshot", "ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
@@ -195,13 +198,7 @@ def scratch_params(table: Path, tune_trials: int, dask_workers: int = 0) -> dict
 def scratch_project(root: Path, params: dict) -> Path:
     """Create a project under root: the repo's code and dvc.yaml, a fresh gx/ (suite bootstrapped from the table)."""
     root.mkdir(parents=True, exist_ok=True)
-    for item in ("tasks", "flows", "dvc.yaml", ".dvcignore", "gx/great_expectations.yml"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (root / item).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, root / item)
+    copy_repo_items(root, ("tasks", "flows", "dvc.yaml", ".dvcignore", "gx/great_expectations.yml"))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / ".gitignore").write_text("/artifacts/\n/registry/\n/gx/uncommitted/\n__pycache__/\n/bench.log\n")
     return root
