@@ -2,9 +2,10 @@
 
     cd <project> && PYTHONPATH=. python <repo>/benchmarks/step_runner.py STEP
 
-STEP is one of the nine steps, or `snapshot` (tasks.ingest.snapshot_source + tasks.validate.ensure_suite,
-what the callers do before ingest). Prints one line `STEP_JSON {...}` with the seconds spent importing
-the step module and inside run(cfg), and the peak RSS before run(cfg) (interpreter + imports); the caller measures the process's wall time.
+STEP is one of the nine steps, `snapshot` (tasks.ingest.snapshot_source, what the callers do before ingest) or
+`bootstrap` (tasks.validate.ensure_suite: learns the validation suite from the snapshot; a project's first run
+only). Prints one line `STEP_JSON {...}` with the seconds spent importing the step module and inside run(cfg), and
+the peak RSS before run(cfg) (interpreter + imports); the caller measures the process's wall time.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ def main(step: str) -> None:
     setup_logging("WARNING")
     if step == "snapshot":
         from tasks.ingest import snapshot_source
-        from tasks.validate import ensure_suite
 
         def fn(cfg):
             snapshot_source(cfg.ingest, cfg.paths.data_dir)
-            ensure_suite(cfg)
+    elif step == "bootstrap":
+        from tasks.validate import ensure_suite
+
+        fn = ensure_suite
     else:
         fn = importlib.import_module(f"tasks.{step}").run
     cfg = load_config("params.yaml")

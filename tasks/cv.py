@@ -90,12 +90,13 @@ def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams,
     return list(WalkForwardSplit(p.n_splits, p.window, p.gap_days).split(df, groups=df[data.time_column]))
 
 
-def score_fold(fold_train: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, data: DataParams,
-               pp: PreprocessParams, tp: TrainParams, sp: SplitParams) -> dict[str, dict[str, float]]:
-    """Return metrics of the linear baseline and LightGBM fitted on fold_train only, scored on fold_valid."""
-    ft = infer_feature_types(fold_train, data)
-    fit_pos, es_pos = carve_validation(fold_train, data, sp)
-    fit_df, es_df = fold_train.iloc[fit_pos], fold_train.iloc[es_pos]
+def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, data: DataParams,
+               pp: PreprocessParams, tp: TrainParams) -> dict[str, dict[str, float]]:
+    """Return metrics of the linear baseline and LightGBM fitted on the fold's training rows only, scored on fold_valid.
+
+    fit_df trains, es_df (the fold's own latest / held-out slice of its training rows) stops LightGBM early.
+    """
+    ft = infer_feature_types(fit_df, data)
     pre = fit_preprocessors(fit_df, ft, pp)
     y_fit, y_es = (encode_target(f[data.target], classes, data) for f in (fit_df, es_df))
     y_valid = encode_target(fold_valid[data.target], classes, data)
@@ -112,11 +113,26 @@ def score_fold(fold_train: pd.DataFrame, fold_valid: pd.DataFrame, classes: list
     return out
 
 
+def key_columns(data: DataParams) -> list[str]:
+    """Return the columns that decide splits: time, id and label."""
+    return [c for c in dict.fromkeys((data.time_column, data.id_column, data.target)) if c]
+
+
 def score_fold_at(df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray, label: str, classes: list,
                   data: DataParams, pp: PreprocessParams, tp: TrainParams, sp: SplitParams) -> dict[str, dict[str, float]]:
-    """Return score_fold on the rows of df at train_pos / valid_pos (the unit of work a fold runner ships)."""
+    """Return score_fold on the rows of df at train_pos / valid_pos (the unit of work a fold runner ships).
+
+    The early-stopping slice is carved from the fold's training rows as split does it for the whole training part;
+    the fit, early-stopping and validation frames are taken from df directly (no copy of the whole fold first).
+    """
     log.info("cv: %s (%d train, %d valid rows)", label, len(train_pos), len(valid_pos))
-    return score_fold(df.iloc[train_pos], df.iloc[valid_pos], classes, data, pp, tp, sp)
+    fit_idx, es_idx = carve_validation(df[key_columns(data)].iloc[train_pos].reset_index(drop=True), data, sp)
+    return score_fold(df.iloc[train_pos[fit_idx]], df.iloc[train_pos[es_idx]], df.iloc[valid_pos], classes, data, pp, tp)
+
+
+def model_columns(df: pd.DataFrame, data: DataParams) -> list[str]:
+    """Return the features, label, time and id columns of df (what cv needs; dropped columns are left behind)."""
+    return list(dict.fromkeys([*infer_feature_types(df, data).all, *key_columns(data)]))
 
 
 def summarize_folds(folds: list[dict[str, dict[str, float]]], high_std: float, primary: str) -> dict:
@@ -145,6 +161,7 @@ def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: Preproce
     """
     from tasks.metrics import primary_metric
 
+    df = df[model_columns(df, data)]
     classes = label_classes(df[data.target], data)
     y = encode_target(df[data.target], classes, data)
     schemes = resolve_schemes(df, data, p)

@@ -146,35 +146,61 @@ def describe_part(df: pd.DataFrame, data: DataParams) -> dict:
     return out
 
 
+def labelled_rows(df: pd.DataFrame, data: DataParams) -> pd.DataFrame:
+    """Return the rows that have a label (df itself, not a copy, when every row has one)."""
+    missing = df[data.target].isna()
+    return df[~missing].reset_index(drop=True) if missing.any() else df
+
+
+def part_positions(df: pd.DataFrame, data: DataParams, p: SplitParams) -> tuple[Holdout, dict[str, np.ndarray]]:
+    """Return the holdout and the row positions in df of the train, valid and test parts."""
+    holdout = holdout_split(df, data, p)
+    keys = [c for c in dict.fromkeys((data.time_column, data.id_column, data.target)) if c]
+    fit_idx, valid_idx = carve_validation(df[keys].iloc[holdout.train_idx].reset_index(drop=True), data, p)
+    return holdout, {"train": holdout.train_idx[fit_idx], "valid": holdout.train_idx[valid_idx],
+                     "test": holdout.test_idx}
+
+
+def shared_hashes(train_hashes: np.ndarray, test_hashes: np.ndarray) -> int:
+    """Return how many test rows' content hashes equal some training row's."""
+    return int(np.isin(test_hashes, np.unique(train_hashes)).sum())
+
+
 def run(cfg: Config) -> dict:
-    """Hold out the test set, carve the validation slice, write the three parts and the split report."""
-    df = io.read_frame(cfg.paths.ingested)
-    df = df[df[cfg.data.target].notna()].reset_index(drop=True)
-    holdout = holdout_split(df, cfg.data, cfg.split)
-    training, test = df.iloc[holdout.train_idx].reset_index(drop=True), df.iloc[holdout.test_idx].reset_index(drop=True)
-    fit_idx, valid_idx = carve_validation(training, cfg.data, cfg.split)
-    train, valid = training.iloc[fit_idx].reset_index(drop=True), training.iloc[valid_idx].reset_index(drop=True)
-    for frame, path in ((train, cfg.paths.train), (valid, cfg.paths.valid), (test, cfg.paths.test)):
-        io.write_frame(frame, path)
+    """Hold out the test set, carve the validation slice, write the three parts and the split report.
+
+    One part is in memory at a time beside the table (peak about twice the table, not four times).
+    """
+    df = labelled_rows(io.read_frame(cfg.paths.ingested), cfg.data)
+    holdout, positions = part_positions(df, cfg.data, cfg.split)
+    paths = {"train": cfg.paths.train, "valid": cfg.paths.valid, "test": cfg.paths.test}
+    described, fingerprint = {}, ""
+    for name, rows in positions.items():
+        part = df.iloc[rows].reset_index(drop=True)
+        io.write_frame(part, paths[name])
+        described[name] = describe_part(part, cfg.data)
+        if name == "test":
+            fingerprint = fingerprint_rows(part)
+        del part
     features = [c for c in df.columns if c != cfg.data.target]
+    hashes = pd.util.hash_pandas_object(df[features], index=False).to_numpy()
     report = {
-        "step_version": STEP_VERSION, "strategy": holdout.strategy, "detail": holdout.detail,
-        "train": describe_part(train, cfg.data), "valid": describe_part(valid, cfg.data),
-        "test": describe_part(test, cfg.data), "test_fingerprint": fingerprint_rows(test),
-        "duplicate_rows_shared_train_test": shared_duplicates(training, test, features),
+        "step_version": STEP_VERSION, "strategy": holdout.strategy, "detail": holdout.detail, **described,
+        "test_fingerprint": fingerprint,
+        "duplicate_rows_shared_train_test": shared_hashes(hashes[holdout.train_idx], hashes[holdout.test_idx]),
     }
     if cfg.data.id_column:
-        report["ids_shared_train_test"] = int(len(set(training[cfg.data.id_column]) & set(test[cfg.data.id_column])))
+        ids = df[cfg.data.id_column]
+        report["ids_shared_train_test"] = int(len(set(ids.iloc[holdout.train_idx]) & set(ids.iloc[holdout.test_idx])))
     io.write_json(report, cfg.paths.reports_dir / "split.json")
-    log.info("split (%s): train %d, valid %d, test %d rows", holdout.strategy, len(train), len(valid), len(test))
+    log.info("split (%s): train %d, valid %d, test %d rows", holdout.strategy, *(len(positions[k]) for k in paths))
     return report
 
 
 def shared_duplicates(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> int:
     """Return how many test rows are exact copies (on the given columns) of a training row."""
-    train_hashes = set(pd.util.hash_pandas_object(train[columns], index=False).to_numpy().tolist())
-    test_hashes = pd.util.hash_pandas_object(test[columns], index=False).to_numpy()
-    return int(np.isin(test_hashes, np.fromiter(train_hashes, dtype=test_hashes.dtype)).sum())
+    return shared_hashes(pd.util.hash_pandas_object(train[columns], index=False).to_numpy(),
+                         pd.util.hash_pandas_object(test[columns], index=False).to_numpy())
 
 
 if __name__ == "__main__":

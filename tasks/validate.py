@@ -7,6 +7,11 @@ duplicated ids, future timestamps) stops the pipeline; "warn" (new categories, r
 row-count drift) is reported only. The leakage screen runs on the training rows only (the split step's
 choice, tasks.split.training_rows). Data Docs are rebuilt on every run; reports/validate.json is written
 before the step fails, so the files the error names are always there.
+
+Scale: Great Expectations evaluates many rules row by row in Python, so it validates a fixed random sample of
+at most validate.gx_max_rows rows (what the Data Docs pages show); every verdict, count and example in the report
+is then recounted on the whole table with vectorised pandas (tasks/rule_counts.py), so nothing outside the sample
+is missed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from tasks.entry import step_main
 from tasks.errors import ValidationFailed
 from tasks.io import InputError
 from tasks.leakage import screen_leakage
+from tasks.rule_counts import sample_rows, whole_table_verdict
 from tasks.schema import SchemaError, infer_feature_types, require_columns
 
 STEP_VERSION = "1"
@@ -333,17 +339,68 @@ def time_parameters(now: datetime) -> dict[str, str]:
     return {"now": limit.replace(tzinfo=None).isoformat()}
 
 
-def run_suite(ctx: Any, suite_name: str, df: pd.DataFrame) -> list[dict]:
-    """Validate df against the stored suite (results stored for Data Docs); return each result as JSON."""
+def run_suite(ctx: Any, suite_name: str, df: pd.DataFrame, parameters: dict[str, str]) -> list[dict]:
+    """Validate df with Great Expectations against the stored suite (results stored for Data Docs); return them as JSON."""
     import great_expectations as gx
 
-    suite = ctx.suites.get(suite_name)
-    vd = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite_name, data=batch_definition(ctx), suite=suite))
-    result = vd.run(batch_parameters={"dataframe": gx_view(df)},
-                    expectation_parameters=time_parameters(datetime.now(timezone.utc)),
+    vd = validation_definition(ctx, suite_name)
+    result = vd.run(batch_parameters={"dataframe": gx_view(df)}, expectation_parameters=parameters,
                     result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20})
     return [r.to_json_dict() for r in result.results]
+
+
+def validation_definition(ctx: Any, suite_name: str) -> Any:
+    """Return the stored validation definition of the suite, creating it when missing or pointing at another suite.
+
+    Not add_or_update on every run: that compares every expectation with every other (seconds for a large suite).
+    """
+    import great_expectations as gx
+    from great_expectations.exceptions import DataContextError
+
+    suite = ctx.suites.get(suite_name)
+    try:
+        vd = ctx.validation_definitions.get(suite_name)
+        if vd.suite.id == suite.id and vd.data.id == batch_definition(ctx).id:
+            return vd
+        ctx.validation_definitions.delete(suite_name)
+    except (DataContextError, KeyError, LookupError, ValueError):
+        pass
+    return ctx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch_definition(ctx), suite=suite))
+
+
+def gx_sample(df: pd.DataFrame, p: ValidateParams) -> pd.DataFrame:
+    """Return the rows Great Expectations validates: all of df, or a fixed random sample of validate.gx_max_rows."""
+    rows = sample_rows(len(df), p.gx_max_rows, p.random_state)
+    return df if rows is None else df.iloc[rows]
+
+
+def with_whole_table_verdicts(results: list[dict], df: pd.DataFrame, parameters: dict[str, str]) -> list[dict]:
+    """Return GX's results with success, counts and examples recounted on every row of df (tasks.rule_counts).
+
+    Results GX could not evaluate keep GX's error; `sample_success` keeps what GX found on its sample.
+    """
+    views: dict[str, pd.Series] = {}
+
+    def column(name: str) -> pd.Series:
+        if name not in views:
+            s = df[name]
+            text_categories = isinstance(s.dtype, pd.CategoricalDtype) and type_family(
+                pd.Series(s.cat.categories)) == "text"
+            views[name] = s if text_categories else gx_column(s)  # categories compare as their text: no per-row copy
+        return views[name]
+
+    out = []
+    for res in results:
+        conf = res["expectation_config"]
+        verdict = None if exception_message(res) else whole_table_verdict(conf["type"], conf["kwargs"], df, column,
+                                                                          parameters)
+        if verdict is None:
+            out.append(res)
+            continue
+        success = verdict.pop("success")
+        out.append({**res, "success": success,
+                    "result": {**(res.get("result") or {}), **verdict, "sample_success": res.get("success")}})
+    return out
 
 
 def prune_validation_runs(gx_dir: Path, suite_name: str, keep: int = KEEP_VALIDATION_RUNS) -> int:
@@ -490,6 +547,8 @@ def read_result(res: dict, df: pd.DataFrame, known_columns: list[str]) -> dict:
         out["detail"] = describe_failure(rule, kw, result, meta, df)
     if rule == "min_rows" or rule == "row_count_range":
         out["unexpected_count"] = None
+    if result.get("sample_success") is True and not res.get("success"):
+        out["detail"] += " (found on the whole table; the Data Docs sample has no such row)"
     return out
 
 
@@ -586,13 +645,16 @@ def validate_frame(cfg: Config, df: pd.DataFrame, *, require_label: bool = True)
         raise InputError(f"{suite_path(cfg)}: no validation suite yet; run the validate step on the ingested "
                          "table first (it bootstraps the suite)")
     ctx = open_context(cfg)
-    results = run_suite(ctx, cfg.validate.suite_name, df)
+    parameters = time_parameters(datetime.now(timezone.utc))
+    sample = gx_sample(df, cfg.validate)
+    results = with_whole_table_verdicts(run_suite(ctx, cfg.validate.suite_name, sample, parameters), df, parameters)
     if not require_label:
         results = [r for r in results if r["expectation_config"]["kwargs"].get("column") != cfg.data.target]
     failures = failed_expectations(results, df, suite_columns(results))
     drift = drift_against_reference(cfg, df)
     drift_errors = sorted(c for c, d in drift["columns"].items() if d["level"] == ERROR)
-    counts = {"rows": int(len(df)), "columns": int(df.shape[1]), **count_failures(failures, len(results)),
+    counts = {"rows": int(len(df)), "gx_sample_rows": int(len(sample)), "columns": int(df.shape[1]),
+              **count_failures(failures, len(results)),
               "drift_warn": sum(1 for d in drift["columns"].values() if d["level"] == WARN),
               "drift_error": len(drift_errors)}
     passed = counts["failed_error"] == 0 and not (cfg.validate.fail_on_drift and drift_errors)
