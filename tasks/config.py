@@ -104,6 +104,7 @@ class ValidateParams(Section):
     leakage_r2_threshold: float = Field(0.98, gt=0, le=1)
     leakage_after_event_share: float = Field(0.5, ge=0, lt=1)
     leakage_max_rows: int = Field(50_000, ge=100)
+    gx_max_rows: int = Field(50_000, ge=1_000)  # GX validates a sample of this many rows; verdicts count every row
     leakage_folds: int = Field(3, ge=2, le=10)
     keep_suspects: dict[str, str] = Field(default_factory=dict)
     random_state: int = 42
