@@ -1,7 +1,8 @@
 """Scale benchmark: the pipeline on 100k / 1M / 5M-row copies of the hotel table, against a plain script.
 
-    .venv/bin/python benchmarks/bench_scale.py [--sizes 100k,1m,5m] [--tune-trials 0] [--skip-plain]
-                                               [--skip-rerun] [--rerun-size 100k] [--dask-workers 0] [--work DIR] [--keep]
+    .venv/bin/python benchmarks/bench_scale.py [--sizes 100k,1m,5m] [--flow-sizes 1m] [--tune-trials 0]
+                                               [--skip-plain] [--skip-rerun] [--rerun-size 100k]
+                                               [--dask-workers 0] [--work DIR] [--keep]
 
 For each size:
 1. builds the table by resampling hotel rows with noise (numbers jittered inside their observed range,
@@ -11,19 +12,23 @@ For each size:
    writes it as Parquet in a scratch directory;
 2. in a scratch project (the repo's tasks/, flows/, dvc.yaml and params.yaml with ingest.source pointing
    at that Parquet file, split.test_start kept, tuning off unless --tune-trials, explain.sample_size kept)
-   runs `snapshot` and then every step, each in a fresh process like `dvc repro` does
-   (benchmarks/step_runner.py), recording wall seconds, seconds inside run(cfg), peak RSS (the process's
-   VmHWM: Linux's ru_maxrss would include this parent's RSS), the RSS run(cfg) added, and rows/s;
+   runs `snapshot`, the one-time suite `bootstrap` (reported, not counted: a project does it on its first run
+   only) and then every step, each in a fresh process like `dvc repro` does (benchmarks/step_runner.py),
+   recording wall seconds, seconds inside run(cfg), peak RSS (the process's VmHWM: Linux's ru_maxrss would
+   include this parent's RSS), the RSS run(cfg) added, and rows/s;
 3. runs benchmarks/plain_baseline.py on the same Parquet file (only the unavoidable work: read, time split,
-   the same LightGBM fits, the same SHAP call) and reports overhead = (pipeline - plain) / plain;
+   the same LightGBM fits, the same SHAP call) and reports overhead = (pipeline - plain) / plain, both on
+   wall time with a fresh process per step and on the work alone (run() seconds: one process, as the flow);
 4. records the table's in-memory size (ingested table, df.memory_usage(deep=True).sum()) so
    "peak memory at most 3x the table" can be checked per step.
-Once: cold start (`tabgate --help`, `python -c "import flows.training"`), and on the smallest size a
+For each of --flow-sizes: a first full `tabgate run` (the Prefect flow, as users run it) in a fresh git + DVC
+project. Once: cold start (`tabgate --help`, `python -c "import flows.training"`), and on the smallest size a
 no-change re-run in a scratch git + DVC project after a full `tabgate run --engine dvc`:
 `tabgate run --engine dvc --no-snapshot`, `dvc repro` and `tabgate run` (Prefect) with nothing to do.
 
 Writes benchmarks/results/scale.json and benchmarks/results/scale.md (machine described: cpus, RAM,
-python, package versions). Asserts nothing: the numbers are the result. Other processes on the machine
+python, package versions; the targets of the issue against what was measured; run() seconds per million
+rows per step across sizes). Asserts nothing: the numbers are the result. Other processes on the machine
 make the timings noisy; run it on a quiet machine for numbers worth quoting.
 """
 
@@ -292,20 +297,44 @@ def time_cold_start(repeats: int = 3) -> dict:
     return out
 
 
-def time_no_change_rerun(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) -> dict:
-    """Full `tabgate run --engine dvc` in a scratch git + DVC project, then three runs that have nothing to do."""
-    label = size_label(n)
-    table = work / "tables" / f"hotel_{label}.parquet"
+def git_dvc_project(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path, name: str) -> tuple[Path, dict]:
+    """Return a scratch git + DVC project on the n-row table (as a user's repository) and its environment."""
+    table = work / "tables" / f"hotel_{size_label(n)}.parquet"
     if not table.exists():
         write_table(src, n, yaml.safe_load((REPO / "params.yaml").read_text()), work)
-    root = scratch_project(work / f"rerun_{label}", scratch_params(table, args.tune_trials))
-    env, log = bench_env(root), root / "bench.log"
-    dvc, tabgate = str(Path(sys.executable).with_name("dvc")), str(Path(sys.executable).with_name("tabgate"))
+    root = scratch_project(work / f"{name}_{size_label(n)}", scratch_params(table, args.tune_trials))
+    env = bench_env(root)
+    dvc = str(Path(sys.executable).with_name("dvc"))
     for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@example.com"],
                 ["git", "config", "user.name", "bench"], [dvc, "init", "-q"], ["git", "add", "-A"],
                 ["git", "commit", "-qm", "bench project"]):
         subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
-    print(f"  no-change re-run on {label}: first full `tabgate run --engine dvc` ...", flush=True)
+    return root, env
+
+
+def time_flow_run(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) -> dict:
+    """Return the wall time and peak RSS of a first full `tabgate run` (the Prefect flow) in a fresh git + DVC project.
+
+    This is the pipeline as users run it: one process, a temporary Prefect server started on the way (no
+    PREFECT_API_URL), the DVC snapshot, the first-run suite bootstrap, every step, artifacts and `dvc commit`.
+    """
+    root, env = git_dvc_project(src, n, args, work, "flow")
+    tabgate = str(Path(sys.executable).with_name("tabgate"))
+    print(f"  full `tabgate run` (Prefect flow) on {size_label(n)} ...", flush=True)
+    r = run_measured([tabgate, "run"], root, env, root / "bench.log")
+    r.pop("stdout", None)
+    print(f"    {r['wall_seconds']:.1f} s, peak {r['peak_rss_mb']:.0f} MiB (exit {r['exit_code']})", flush=True)
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return {"rows": n, **r}
+
+
+def time_no_change_rerun(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) -> dict:
+    """Full `tabgate run --engine dvc` in a scratch git + DVC project, then three runs that have nothing to do."""
+    root, env = git_dvc_project(src, n, args, work, "rerun")
+    log = root / "bench.log"
+    dvc, tabgate = str(Path(sys.executable).with_name("dvc")), str(Path(sys.executable).with_name("tabgate"))
+    print(f"  no-change re-run on {size_label(n)}: first full `tabgate run --engine dvc` ...", flush=True)
     runs = {"rows": n, "first_run_dvc": run_measured([tabgate, "run", "--engine", "dvc"], root, env, log)}
     for key, cmd in (("noop_tabgate_run_dvc_no_snapshot", [tabgate, "run", "--engine", "dvc", "--no-snapshot"]),
                      ("noop_dvc_repro", [dvc, "repro"]),
@@ -429,6 +458,14 @@ def markdown(result: dict) -> str:
         c = result["cold_start"]
         lines += ["## Cold start", "", f"`tabgate --help`: {c['tabgate_help_seconds']} s; "
                   f"`python -c \"import flows.training\"`: {c['import_flows_training_seconds']} s (best of 3).", ""]
+    if result.get("flow_runs"):
+        lines += ["## The pipeline as users run it: a first full `tabgate run` (Prefect flow)", "",
+                  "One process; includes starting a temporary Prefect server, the DVC snapshot (`dvc add`), the first-run "
+                  "suite bootstrap, every step, the Prefect artifacts and `dvc commit`.", "",
+                  "| rows | wall s | peak RSS MiB | exit |", "|---|---:|---:|---:|"]
+        for f in result["flow_runs"]:
+            lines.append(f"| {size_label(f['rows'])} | {f['wall_seconds']:.1f} | {f['peak_rss_mb']:.0f} | {f['exit_code']} |")
+        lines.append("")
     if "no_change_rerun" in result:
         r = result["no_change_rerun"]
         lines += [f"## No-change re-run ({size_label(r['rows'])} rows, after a full `tabgate run --engine dvc` "
@@ -449,6 +486,9 @@ def main() -> None:
     parser.add_argument("--skip-plain", action="store_true", help="do not run the plain baseline")
     parser.add_argument("--skip-rerun", action="store_true", help="do not time the no-change re-run")
     parser.add_argument("--skip-cold-start", action="store_true")
+    parser.add_argument("--flow-sizes", default="1m",
+                        help="sizes at which to also time a full `tabgate run` (Prefect flow) in a git + DVC project "
+                             "('' for none)")
     parser.add_argument("--rerun-size", default=None, help="table size of the no-change re-run (default: the smallest)")
     parser.add_argument("--work", type=Path, default=None, help="scratch directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory and artifacts")
@@ -468,6 +508,8 @@ def main() -> None:
             result["sizes"].append(bench_size(src, n, args, work))
         if not args.skip_cold_start:
             result["cold_start"] = time_cold_start()
+        for n in [parse_size(x) for x in args.flow_sizes.split(",") if x.strip()]:
+            result.setdefault("flow_runs", []).append(time_flow_run(src, n, args, work))
         if not args.skip_rerun:
             result["no_change_rerun"] = time_no_change_rerun(src, parse_size(args.rerun_size) if args.rerun_size else min(sizes),
                                                              args, work)
