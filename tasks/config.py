@@ -176,6 +176,8 @@ class TrainParams(Section):
 
     baseline_c: float = Field(1.0, gt=0)
     baseline_max_iter: int = Field(1000, ge=10)
+    baseline_max_rows: int = Field(100_000, ge=100)  # the linear baseline is fitted on a sample of this many rows
+                                                     # (stratified by class; all rows when there are fewer)
     class_weight: Literal["auto", "balanced", "none"] = "auto"
     imbalance_ratio: float = Field(3.0, ge=1)
     threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -23,7 +24,7 @@ def primary_metric(task: str) -> str:
 
 def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
     """Return ROC-AUC, PR-AUC, log loss, Brier and thresholded scores for P(positive) p."""
-    pred = (p >= threshold).astype(int)
+    y = np.asarray(y)
     two_classes = len(np.unique(y)) == 2
     pc = np.clip(p, 1e-15, 1 - 1e-15)
     return {
@@ -31,11 +32,31 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
         "pr_auc": float(skm.average_precision_score(y, p)) if two_classes else float("nan"),
         "log_loss": float(skm.log_loss(y, pc, labels=[0, 1])),
         "brier": float(skm.brier_score_loss(y, p)),
-        "precision": float(skm.precision_score(y, pred, zero_division=0)),
-        "recall": float(skm.recall_score(y, pred, zero_division=0)),
-        "f1": float(skm.f1_score(y, pred, zero_division=0)),
-        "accuracy": float(skm.accuracy_score(y, pred)),
+        **thresholded_metrics(y, np.asarray(p) >= threshold),
         "threshold": float(threshold),
+    }
+
+
+def thresholded_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Return precision, recall, F1 (0 when undefined) and accuracy of 0/1 labels y and boolean predictions.
+
+    The values of scikit-learn's precision_score / recall_score / f1_score (zero_division=0) and accuracy_score,
+    from one count of true and predicted positives; labels other than 0/1 go to scikit-learn itself.
+    """
+    is_pos = y == 1
+    if not np.all(is_pos | (y == 0)):
+        pred = pred.astype(int)
+        return {"precision": float(skm.precision_score(y, pred, zero_division=0)),
+                "recall": float(skm.recall_score(y, pred, zero_division=0)),
+                "f1": float(skm.f1_score(y, pred, zero_division=0)), "accuracy": float(skm.accuracy_score(y, pred))}
+    tp, n_pred = float(np.count_nonzero(pred & is_pos)), float(np.count_nonzero(pred))
+    n_pos = float(np.count_nonzero(is_pos))
+    tn = len(y) - n_pred - n_pos + tp
+    return {
+        "precision": tp / n_pred if n_pred else 0.0,
+        "recall": tp / n_pos if n_pos else 0.0,
+        "f1": 2.0 * tp / (n_pos + n_pred) if n_pos + n_pred else 0.0,
+        "accuracy": (tp + tn) / len(y),
     }
 
 
@@ -109,17 +130,51 @@ def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> list[list[int]
     return skm.confusion_matrix(y, pred, labels=list(range(n_classes))).tolist()
 
 
+def threshold_grid(p: np.ndarray) -> np.ndarray:
+    """Return the candidate decision thresholds: the distinct 1%..99% quantiles of the scores (197 of them)."""
+    return np.unique(np.quantile(p, np.linspace(0.01, 0.99, 197)))
+
+
+def positives_at_thresholds(y: np.ndarray, p: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return, for each threshold t of grid, the rows with p >= t and the true positives among them (two sorts)."""
+    below = np.searchsorted(np.sort(p), grid, side="left")
+    pos_scores = np.sort(p[y == 1])
+    return len(p) - below, len(pos_scores) - np.searchsorted(pos_scores, grid, side="left")
+
+
+def threshold_objective_values(predicted: np.ndarray, tp: np.ndarray, n_pos: int, n: int, objective: str) -> np.ndarray:
+    """Return the objective at each threshold from its confusion counts, exactly as scikit-learn computes it."""
+    predicted, tp = predicted.astype(float), tp.astype(float)
+    fp, n_neg = predicted - tp, n - n_pos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = tp / n_pos if n_pos else np.zeros_like(tp)
+        if objective == "balanced_accuracy":  # mean recall of the classes present in y
+            if n_pos and n_neg:
+                return (recall + (n_neg - fp) / n_neg) / 2
+            return recall if n_pos else (n_neg - fp) / n_neg
+        if objective == "precision_at_recall":
+            return np.where(recall >= 0.8, precision, -1.0)
+        denom = 1.0 * n_pos + predicted
+        return np.where(denom > 0, 2.0 * tp / denom, 0.0)
+
+
 def choose_threshold(y: np.ndarray, p: np.ndarray, objective: str) -> float:
-    """Return the decision threshold on P(positive) that maximises the objective on these (validation) rows."""
-    grid = np.unique(np.quantile(p, np.linspace(0.01, 0.99, 197)))
-    if objective == "balanced_accuracy":
-        score: Callable[[np.ndarray], float] = lambda pred: skm.balanced_accuracy_score(y, pred)
-    elif objective == "precision_at_recall":
-        score = lambda pred: skm.precision_score(y, pred, zero_division=0) if skm.recall_score(y, pred) >= 0.8 else -1.0
-    else:
-        score = lambda pred: skm.f1_score(y, pred, zero_division=0)
-    values = [score((p >= t).astype(int)) for t in grid]
-    return float(grid[int(np.argmax(values))]) if len(grid) else 0.5
+    """Return the decision threshold on P(positive) that maximises the objective on these (validation) rows.
+
+    The thresholds are threshold_grid(p); the first best one wins. Every threshold is scored at once from
+    confusion counts (threshold_objective_values), the same numbers as scikit-learn's f1 / balanced accuracy /
+    precision scores of (p >= t) one threshold at a time.
+    """
+    grid = threshold_grid(p)
+    if not len(grid):
+        return 0.5
+    if np.isnan(grid).any():  # NaN scores: np.quantile's grid is [nan]
+        return float(grid[0])
+    y = np.asarray(y)
+    predicted, tp = positives_at_thresholds(y, p, grid)
+    values = threshold_objective_values(predicted, tp, int(np.sum(y == 1)), len(y), objective)
+    return float(grid[int(np.argmax(values))])
 
 
 def bootstrap_indices(n: int, n_samples: int, random_state: int) -> np.ndarray:
@@ -166,31 +221,65 @@ def tie_groups(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.cumsum(np.r_[True, ps[1:] != ps[:-1]]) - 1
 
 
-def weighted_binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float, order: np.ndarray, group: np.ndarray,
-                            w: np.ndarray) -> dict[str, float] | None:
+@dataclass(frozen=True)
+class ResampleTerms:
+    """One model's per-row terms of the binary metrics, computed once and reused by every bootstrap resample."""
+
+    order: np.ndarray      # rows by descending score (tie_groups)
+    cell: np.ndarray       # along order, 2 * (index of the row's group of equal scores) + (1 if positive else 0)
+    n_groups: int
+    log_term: np.ndarray   # y log p + (1 - y) log(1 - p), p clipped as in log_loss
+    sq_err: np.ndarray     # (p - y)^2
+    groups_above: int      # groups scored >= the threshold (the first ones along order)
+
+
+def resample_terms(y: np.ndarray, p: np.ndarray, threshold: float) -> ResampleTerms:
+    """Return what weighted_binary_metrics needs of labels y and scores p, for any resample's row weights."""
+    order, group = tie_groups(p)
+    pc = _clip(p)
+    above = int(np.count_nonzero(p >= threshold))  # NaN scores sort last and are never above
+    log_term = y * np.log(pc) + (1 - y) * np.log(1 - pc)  # as in SINGLE_METRICS' log_loss, row by row
+    return ResampleTerms(order, 2 * group + (y[order] == 1), int(group[-1]) + 1, log_term, (p - y) ** 2,
+                         int(group[above - 1]) + 1 if above else 0)
+
+
+def weighted_binary_metrics(t: ResampleTerms, w: np.ndarray) -> dict[str, float] | None:
     """Return roc_auc, pr_auc, log_loss, brier and f1 of the rows repeated w times (None when a class is absent).
 
     The same values as SINGLE_METRICS on the repeated rows (up to float rounding), in O(n) without sorting:
-    order / group come from tie_groups(p), computed once for every resample.
+    the resample's row counts are summed per group of tied scores and class (exact: integer counts).
     """
-    ws, ys = w[order], y[order].astype(float)
-    pos = np.bincount(group, weights=ws * ys)
-    neg = np.bincount(group, weights=ws * (1.0 - ys))
-    keep = (pos + neg) > 0
-    tps, fps = np.cumsum(pos[keep]), np.cumsum(neg[keep])
-    if tps[-1] == 0 or fps[-1] == 0:
+    counts = np.bincount(t.cell, weights=w[t.order], minlength=2 * t.n_groups)
+    neg, pos = counts[0::2], counts[1::2]
+    cpos, cneg = np.cumsum(pos), np.cumsum(neg)
+    if cpos[-1] == 0 or cneg[-1] == 0:
         return None
+    keep = (pos + neg) > 0
+    tps, fps = cpos[keep], cneg[keep]
     tpr, fpr, recall = np.r_[0.0, tps / tps[-1]], np.r_[0.0, fps / fps[-1]], tps / tps[-1]
-    total, pc = w.sum(), _clip(p)
-    pred = p >= threshold
-    tp, fp, fn = w[pred & (y == 1)].sum(), w[pred & (y == 0)].sum(), w[~pred & (y == 1)].sum()
+    total = w.sum()
+    tp, fp = (cpos[t.groups_above - 1], cneg[t.groups_above - 1]) if t.groups_above else (0.0, 0.0)
+    fn = cpos[-1] - tp
     return {
         "roc_auc": float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)),
         "pr_auc": float(np.sum(np.diff(np.r_[0.0, recall]) * tps / (tps + fps))),
-        "log_loss": float(-np.sum(w * (y * np.log(pc) + (1 - y) * np.log(1 - pc))) / total),
-        "brier": float(np.sum(w * (p - y) ** 2) / total),
+        "log_loss": float(-np.sum(w * t.log_term) / total),
+        "brier": float(np.sum(w * t.sq_err) / total),
         "f1": float(2 * tp / (2 * tp + fp + fn)) if (2 * tp + fp + fn) > 0 else 0.0,
     }
+
+
+def append_resample_values(values: dict[str, list[float]], m: dict[str, float] | None, y: np.ndarray, p: np.ndarray,
+                           threshold: float, idx: np.ndarray) -> None:
+    """Append one resample's value of each named metric; a resample with one class is scored row by row."""
+    for name, column in values.items():
+        if m is not None:
+            column.append(m[name])
+            continue
+        try:  # exactly what the per-metric loop does
+            column.append(single_metric("binary", name)(y[idx], p[idx], threshold))
+        except ValueError:
+            continue
 
 
 def binary_bootstrap_intervals(y: np.ndarray, p: np.ndarray, threshold: float, names: list[str], n_samples: int,
@@ -200,22 +289,28 @@ def binary_bootstrap_intervals(y: np.ndarray, p: np.ndarray, threshold: float, n
     The resamples are bootstrap_interval's; each is scored from its row counts (weighted_binary_metrics) instead of
     re-sorting the resampled scores for every metric: O(n) rather than O(n log n) per resample and metric.
     """
+    return shared_binary_bootstrap_intervals(y, {"m": (p, threshold)}, names, n_samples, random_state, level)["m"]
+
+
+def shared_binary_bootstrap_intervals(y: np.ndarray, models: dict[str, tuple[np.ndarray, float]], names: list[str],
+                                      n_samples: int, random_state: int,
+                                      level: float = 0.95) -> dict[str, dict[str, dict[str, float]]]:
+    """Return binary_bootstrap_intervals of several models' (scores, threshold) on the same rows y, per model.
+
+    Each model alone would draw the very same resamples (same row count, same random_state), so they are drawn
+    once and every model is scored on each: the intervals are those of one call per model.
+    """
     n = len(y)
     if n_samples <= 0 or n < 2:
-        return {name: bootstrap_interval(lambda idx: 0.0, n, n_samples, random_state, level) for name in names}
-    order, group = tie_groups(p)
-    values: dict[str, list[float]] = {name: [] for name in names}
+        return {m: {name: bootstrap_interval(lambda idx: 0.0, n, n_samples, random_state, level) for name in names}
+                for m in models}
+    terms = {m: resample_terms(y, p, threshold) for m, (p, threshold) in models.items()}
+    values: dict[str, dict[str, list[float]]] = {m: {name: [] for name in names} for m in models}
     for idx in iter_bootstrap_indices(n, n_samples, random_state):
-        m = weighted_binary_metrics(y, p, threshold, order, group, np.bincount(idx, minlength=n).astype(float))
-        for name in names:
-            if m is not None:
-                values[name].append(m[name])
-                continue
-            try:  # a resample with one class: exactly what the per-metric loop does
-                values[name].append(single_metric("binary", name)(y[idx], p[idx], threshold))
-            except ValueError:
-                continue
-    return {name: percentile_interval(v, level) for name, v in values.items()}
+        w = np.bincount(idx, minlength=n).astype(float)
+        for m, (p, threshold) in models.items():
+            append_resample_values(values[m], weighted_binary_metrics(terms[m], w), y, p, threshold, idx)
+    return {m: {name: percentile_interval(v, level) for name, v in by_name.items()} for m, by_name in values.items()}
 
 
 def score_columns(df: pd.DataFrame, model: str, task: str) -> np.ndarray:

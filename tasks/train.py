@@ -16,7 +16,7 @@ from tasks import io
 from tasks.config import ComputeParams, Config, DataParams, LightGBMParams, TrainParams
 from tasks.entry import step_main
 from tasks.metrics import choose_threshold, compute_metrics
-from tasks.model import ModelBundle, load_skops, save_bundle
+from tasks.model import PREPROCESSOR, ModelBundle, load_skops, predict_transformed, save_bundle
 from tasks.schema import FeatureTypes, encode_target, label_classes
 
 STEP_VERSION = "1"
@@ -77,11 +77,60 @@ def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFra
     return est
 
 
+def stratum_quotas(counts: np.ndarray, total: int) -> np.ndarray:
+    """Return rows to take per stratum: proportional to counts (largest remainders), summing to total (< counts.sum()).
+
+    Every stratum keeps at least one row when total allows it (a share that rounds to none is taken back from the
+    largest strata), and none gets more rows than it has.
+    """
+    exact = counts * (total / counts.sum())
+    quota = np.floor(exact).astype(np.int64)
+    if total >= len(counts):
+        quota = np.maximum(quota, 1)
+    short = total - int(quota.sum())
+    if short > 0:  # the largest remainders, among the strata not raised to one
+        remainder = np.where(exact > quota, exact - quota, -1.0)
+        quota[np.argsort(-remainder, kind="stable")[:short]] += 1
+    for _ in range(-short):  # at most one per stratum raised to one
+        quota[np.argmax(quota)] -= 1
+    return quota
+
+
+def baseline_rows(y: np.ndarray, task: str, max_rows: int, random_state: int) -> np.ndarray | None:
+    """Return the sorted positions of the max_rows rows the linear baseline is fitted on, or None for all rows.
+
+    A deterministic random sample (random_state) when there are more rows; stratified by class for classification
+    (each class keeps its share, and at least one row, so the baseline still knows every class).
+    """
+    n = len(y)
+    if n <= max_rows:
+        return None
+    strata = np.zeros(n, dtype=np.int64) if task == "regression" else np.unique(y, return_inverse=True)[1].ravel()
+    counts = np.bincount(strata)
+    present = counts > 0
+    quota = np.zeros(len(counts), dtype=np.int64)
+    quota[present] = stratum_quotas(counts[present], max_rows)
+    order = np.lexsort((np.random.default_rng(random_state).random(n), strata))  # by stratum, then at random
+    rank = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)  # position within the stratum along order
+    return np.sort(order[rank < np.repeat(quota, counts)])
+
+
+def baseline_fit_rows(n_rows: int, p: TrainParams) -> int:
+    """Return how many rows fit_linear fits the baseline on: all, or train.baseline_max_rows of them."""
+    return min(n_rows, p.baseline_max_rows)
+
+
 def fit_linear(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
                class_weight: str | None):
-    """Return a logistic regression (classification) or ridge regression fitted on fit_df (pre is already fitted)."""
+    """Return a logistic regression (classification) or ridge regression fitted on fit_df (pre is already fitted).
+
+    Fitted on baseline_rows of fit_df (all of them up to train.baseline_max_rows): only those rows are transformed.
+    """
     from sklearn.linear_model import LogisticRegression, Ridge
 
+    rows = baseline_rows(y, task, p.baseline_max_rows, p.random_state)
+    if rows is not None:
+        fit_df, y = fit_df.iloc[rows], y[rows]
     x = pre.transform(fit_df[ft.all])
     if task == "regression":
         return Ridge(alpha=1.0 / p.baseline_c).fit(x, y)
@@ -89,10 +138,19 @@ def fit_linear(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task:
 
 
 def fit_dummy(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str):
-    """Return a model that predicts the training prior (classification) or mean (regression)."""
+    """Return a model that predicts the training prior (classification) or mean (regression).
+
+    The dummy reads only the shape of its input (and column names of a frame): unless pre outputs a frame, it is
+    fitted on an all-zero sparse matrix as wide as pre's output (one row transformed), not on the transformed rows.
+    """
+    from scipy import sparse
     from sklearn.dummy import DummyClassifier, DummyRegressor
 
-    x = pre.transform(fit_df[ft.all])
+    first = pre.transform(fit_df[ft.all].iloc[:1])
+    if isinstance(first, pd.DataFrame):
+        x = pre.transform(fit_df[ft.all])
+    else:
+        x = sparse.csr_matrix((len(fit_df), first.shape[1]))
     return DummyRegressor(strategy="mean").fit(x, y) if task == "regression" else DummyClassifier(strategy="prior").fit(x, y)
 
 
@@ -107,21 +165,45 @@ def model_meta(kind: str, data: DataParams, ft: FeatureTypes, labels: Labels, tr
     }
 
 
-def with_threshold(bundle: ModelBundle, valid_df: pd.DataFrame, y_valid: np.ndarray, objective: str) -> ModelBundle:
-    """Return the bundle with its decision threshold chosen on the validation rows (binary only)."""
+def with_threshold(bundle: ModelBundle, valid_scores: np.ndarray, y_valid: np.ndarray, objective: str) -> ModelBundle:
+    """Return the bundle with its decision threshold chosen on its scores of the validation rows (binary only)."""
     if bundle.task != "binary":
         return bundle
-    threshold = choose_threshold(y_valid, bundle.predict_scores(valid_df), objective)
+    threshold = choose_threshold(y_valid, valid_scores, objective)
     return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": threshold})
 
 
-def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,
-                 p: TrainParams, compute: ComputeParams | None = None) -> dict[str, ModelBundle]:
-    """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid).
+def input_key(bundle: ModelBundle) -> tuple:
+    """Return what identifies a bundle's input matrix: its preprocessor (the saved file when loaded) and features.
 
-    compute.lightgbm_dask trains LightGBM with lightgbm.dask instead (tasks.compute.fit_lightgbm_dask: close to,
-    not bit-identical with, the local fit).
+    A dummy's scores do not depend on the rows' values, so every dummy shares one stand-in input.
     """
+    if bundle.kind == "dummy":
+        return ("dummy",)
+    return (bundle.meta.get("checksums", {}).get(PREPROCESSOR) or id(bundle.preprocessor), tuple(bundle.features))
+
+
+def score_bundles(bundles: dict[str, ModelBundle], df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Return each bundle's predict_scores on df; df goes through each distinct preprocessor once."""
+    from scipy import sparse
+
+    keys = {name: input_key(b) for name, b in bundles.items()}
+    last_use = {key: name for name, key in keys.items()}
+    inputs: dict[tuple, object] = {}
+    scores = {}
+    for name, b in bundles.items():
+        key = keys[name]
+        if key not in inputs:
+            inputs[key] = sparse.csr_matrix((len(df), 0)) if key == ("dummy",) else b.transform(df)
+        scores[name] = predict_transformed(b, inputs[key])
+        if last_use[key] == name:
+            del inputs[key]
+    return scores
+
+
+def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams, p: TrainParams,
+               compute: ComputeParams | None = None) -> tuple[dict[str, ModelBundle], dict[str, np.ndarray]]:
+    """Return train_models' bundles and their scores of the validation rows (scored once: thresholds and metrics)."""
     classes = label_classes(train[data.target], data)
     y_train = encode_target(train[data.target], classes, data)
     y_valid = encode_target(valid[data.target], classes, data)
@@ -139,18 +221,32 @@ def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: Featur
         "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
                                 meta("lightgbm") | {"best_iteration": int(lgbm.best_iteration_ or p.lightgbm.n_estimators)}),
         "baseline": ModelBundle("linear", pre["linear"], fit_linear(pre["linear"], train, y_train, ft, data.task, p, cw),
-                                meta("linear")),
+                                meta("linear") | {"fit_rows": baseline_fit_rows(len(train), p)}),
         "dummy": ModelBundle("dummy", pre["linear"], fit_dummy(pre["linear"], train, y_train, ft, data.task), meta("dummy")),
     }
-    return {name: with_threshold(b, valid, y_valid, p.threshold_objective) for name, b in bundles.items()}
+    scores = score_bundles(bundles, valid)
+    return {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}, scores
 
 
-def validation_metrics(bundles: dict[str, ModelBundle], valid: pd.DataFrame, data: DataParams) -> dict:
-    """Return each model's metrics on the validation slice (never the test set)."""
+def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,
+                 p: TrainParams, compute: ComputeParams | None = None) -> dict[str, ModelBundle]:
+    """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid).
+
+    The baseline is fitted on at most train.baseline_max_rows of the rows (fit_linear). compute.lightgbm_dask
+    trains LightGBM with lightgbm.dask instead (tasks.compute.fit_lightgbm_dask: close to, not bit-identical with,
+    the local fit).
+    """
+    return fit_models(train, valid, pre, ft, data, p, compute)[0]
+
+
+def validation_metrics(bundles: dict[str, ModelBundle], valid: pd.DataFrame, data: DataParams,
+                       scores: dict[str, np.ndarray] | None = None) -> dict:
+    """Return each model's metrics on the validation slice (never the test set), from its scores of it if given."""
+    scores = score_bundles(bundles, valid) if scores is None else scores
     out = {}
     for name, b in bundles.items():
         y = encode_target(valid[data.target], b.meta["classes"], data)
-        out[name] = compute_metrics(data.task, y, b.predict_scores(valid), b.meta.get("threshold", 0.5))
+        out[name] = compute_metrics(data.task, y, scores[name], b.meta.get("threshold", 0.5))
     return out
 
 
@@ -176,8 +272,9 @@ def run(cfg: Config) -> dict:
     train, valid = io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)
     pre, ft = load_preprocessors(cfg.paths.preprocess_dir)
     params, tuning = tuned_params(train, cfg)
-    log.info("train: fitting dummy, linear baseline and LightGBM on %d rows (%d features)", len(train), len(ft.all))
-    bundles = train_models(train, valid, pre, ft, cfg.data, params, cfg.compute)
+    log.info("train: fitting dummy, linear baseline and LightGBM on %d rows (%d features); the baseline on %d of "
+             "them (train.baseline_max_rows)", len(train), len(ft.all), baseline_fit_rows(len(train), params))
+    bundles, valid_scores = fit_models(train, valid, pre, ft, cfg.data, params, cfg.compute)
     for name, bundle in bundles.items():
         save_bundle(bundle, cfg.paths.models_dir / name)
     report = {
@@ -185,7 +282,8 @@ def run(cfg: Config) -> dict:
         "features": ft.all, "class_weight": bundles["lightgbm"].meta.get("class_weight"),
         "best_iteration": bundles["lightgbm"].meta["best_iteration"],
         "thresholds": {n: b.meta.get("threshold") for n, b in bundles.items()},
-        "validation_metrics": validation_metrics(bundles, valid, cfg.data),
+        "validation_metrics": validation_metrics(bundles, valid, cfg.data, valid_scores),
+        "baseline_fit_rows": bundles["baseline"].meta["fit_rows"],
         "left_out_columns": dict(cfg.data.drop_columns),
         "lightgbm_params": params.lightgbm.model_dump(), "tuned": tuning is not None,
     }
