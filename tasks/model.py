@@ -49,8 +49,10 @@ class ModelBundle:
         return list(self.meta["features"])
 
     def transform(self, df: pd.DataFrame) -> Any:
-        """Return the model's input matrix for raw rows."""
-        return self.preprocessor.transform(df[self.features])
+        """Return the model's input matrix for raw rows (other columns of df are ignored)."""
+        from tasks.preprocess import transform_frame
+
+        return transform_frame(self.preprocessor, df, self.features)
 
     def predict_scores(self, df: pd.DataFrame) -> np.ndarray:
         """Return P(positive) for binary, class probabilities (n, K) for multiclass, values for regression."""

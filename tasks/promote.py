@@ -23,7 +23,7 @@ from tasks import io, model_card, registry
 from tasks.config import Config, PromoteParams
 from tasks.entry import step_main
 from tasks.errors import PromotionError
-from tasks.metrics import HIGHER_IS_BETTER, bootstrap_indices, compute_metrics, primary_metric, score_columns
+from tasks.metrics import HIGHER_IS_BETTER, compute_metrics, iter_bootstrap_indices, primary_metric, score_columns
 from tasks.model import ModelBundle, bundle_digest, load_bundle
 
 STEP_VERSION = "1"
@@ -129,13 +129,70 @@ def check_thresholds(task: str, p: PromoteParams) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RankedScores:
+    """Binary labels and one model's scores as, per row, 2 * (rank of its score among the distinct scores, highest
+    first) + (1 if positive): enough for the ROC-AUC of any resample or subset of the rows without sorting it."""
+
+    cell: np.ndarray
+    n_scores: int
+
+
+def rank_scores(task: str, metric: str, y: np.ndarray, scores: np.ndarray) -> RankedScores | None:
+    """Return the ranking for binary ROC-AUC on 0/1 labels and finite scores; None otherwise (then sklearn decides)."""
+    if task != "binary" or metric != "roc_auc" or scores.ndim != 1 or len(scores) == 0:
+        return None
+    if not (np.isfinite(scores).all() and np.isin(y, (0, 1)).all()):
+        return None
+    distinct, rank = np.unique(scores, return_inverse=True)  # ascending; -0.0 and 0.0 are one score, as in sklearn
+    return RankedScores(2 * (len(distinct) - 1 - rank) + (y == 1), len(distinct))
+
+
+def weighted_roc_auc(r: RankedScores, counts: np.ndarray) -> float:
+    """Return sklearn's roc_auc_score of the rows repeated counts times (NaN with one class), bit for bit.
+
+    sklearn sorts the rows and takes the cumulative positives and negatives at the end of each run of tied
+    scores; those are integer counts, so summing the counts per distinct score gives the very same curve,
+    which is then thinned (drop_intermediate) and integrated (sklearn.metrics.auc) as sklearn does. O(n).
+    """
+    sums = np.bincount(r.cell, weights=counts, minlength=2 * r.n_scores)
+    neg, pos = sums[0::2], sums[1::2]
+    present = (neg + pos) > 0
+    tps, fps = np.cumsum(pos[present]), np.cumsum(neg[present])
+    if tps[-1] <= 0 or fps[-1] <= 0:
+        return float("nan")
+    if len(fps) > 2:
+        corner = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+        tps, fps = tps[corner], fps[corner]
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    return float(skm.auc(fps / fps[-1], tps / tps[-1]))
+
+
+def rows_value(task: str, metric: str, y: np.ndarray, model: ModelScores, ranked: RankedScores | None,
+               idx: np.ndarray) -> float:
+    """Return metric_value on the rows idx (repeats allowed); through the ranking when there is one."""
+    if ranked is not None:
+        return weighted_roc_auc(ranked, np.bincount(idx, minlength=len(y)))
+    return metric_value(task, metric, y[idx], model.scores[idx], model.threshold)
+
+
 def paired_bootstrap_gain(task: str, metric: str, y: np.ndarray, challenger: ModelScores, champion: ModelScores,
                           n_samples: int, random_state: int) -> dict[str, float]:
-    """Return the 95% percentile CI of gain(challenger, champion), both scored on the same resampled rows."""
+    """Return the 95% percentile CI of gain(challenger, champion), both scored on the same resampled rows.
+
+    Binary ROC-AUC is computed from each resample's row counts over scores sorted once (weighted_roc_auc):
+    the values of sorting every resample, ~14x faster at 274k test rows (43 s -> 3 s for 200 resamples).
+    """
     diffs = []
-    for idx in bootstrap_indices(len(y), n_samples, random_state) if n_samples > 0 and len(y) > 1 else []:
-        a = metric_value(task, metric, y[idx], challenger.scores[idx], challenger.threshold)
-        b = metric_value(task, metric, y[idx], champion.scores[idx], champion.threshold)
+    ranked = [rank_scores(task, metric, y, m.scores) for m in (challenger, champion)]
+    resamples = iter_bootstrap_indices(len(y), n_samples, random_state) if n_samples > 0 and len(y) > 1 else []
+    for idx in resamples:
+        if ranked[0] is not None and ranked[1] is not None:
+            counts = np.bincount(idx, minlength=len(y))
+            a, b = weighted_roc_auc(ranked[0], counts), weighted_roc_auc(ranked[1], counts)
+        else:
+            a = metric_value(task, metric, y[idx], challenger.scores[idx], challenger.threshold)
+            b = metric_value(task, metric, y[idx], champion.scores[idx], champion.threshold)
         if np.isfinite(a) and np.isfinite(b):
             diffs.append(gain(metric, a, b))
     if not diffs:
@@ -199,14 +256,15 @@ def segment_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScore
     """Return one rule per segment with >= min_rows rows: the challenger may trail production by <= tolerance."""
     out = []
     relative = primary in RELATIVE_METRICS
+    ranked = [rank_scores(task, primary, y, m.scores) for m in (challenger, production)]
     for col in segments.columns:
         codes = segments[col].astype("string").fillna("<missing>").to_numpy()
         for value in sorted(set(codes)):
             idx = np.flatnonzero(codes == value)
             if len(idx) < min_rows:
                 continue
-            ch = metric_value(task, primary, y[idx], challenger.scores[idx], challenger.threshold)
-            pr = metric_value(task, primary, y[idx], production.scores[idx], production.threshold)
+            ch = rows_value(task, primary, y, challenger, ranked[0], idx)
+            pr = rows_value(task, primary, y, production, ranked[1], idx)
             if not (np.isfinite(ch) and np.isfinite(pr)):
                 continue
             drop = gain(primary, pr, ch) / (max(abs(pr), 1e-12) if relative else 1.0)

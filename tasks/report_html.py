@@ -25,12 +25,16 @@ def _pyplot() -> Any:
     return plt
 
 
-def figure_png(fig: Any) -> bytes:
-    """Return the figure as PNG bytes (no software/time metadata, so bytes are stable) and close it."""
+def figure_png(fig: Any, crop: bool = True) -> bytes:
+    """Return the figure as PNG bytes (no software/time metadata, so bytes are stable) and close it.
+
+    crop: grow or trim the canvas to what is drawn (costs a second layout pass); without it the figure
+    keeps its size, so it must already fit its labels (fig.tight_layout()).
+    """
     plt = _pyplot()
     buf = _io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=FIG_DPI, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=FIG_DPI, bbox_inches="tight" if crop else None, metadata={"Software": None})
     finally:
         plt.close(fig)
     return buf.getvalue()
@@ -93,19 +97,61 @@ def plot_beeswarm(
     return figure_png(fig)
 
 
-def plot_waterfall(values: np.ndarray, base: float, raw: Sequence[Any], features: Sequence[str], title: str) -> bytes:
-    """Return shap's waterfall plot for one row, labelled with the row's raw feature values."""
-    import shap
+def format_raw(value: Any, width: int = 24) -> str:
+    """Return a raw feature value for a label: integral numbers without '.0', others to 4 digits, text shortened."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return "missing"
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return "missing" if np.isnan(value) else str(value)
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return str(int(value)) if float(value).is_integer() else f"{float(value):.4g}"
+    text = str(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
+
+def waterfall_rows(values: np.ndarray, raw: Sequence[Any], features: Sequence[str], max_display: int = 10
+                   ) -> tuple[list[str], np.ndarray]:
+    """Return bar labels and SHAP values bottom-up: the smallest |SHAP| summed as 'N other features' at the
+    bottom (when there are more than max_display features), then one bar per feature, the largest on top."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(-np.abs(values), kind="stable")
+    shown = order if len(values) <= max_display else order[: max_display - 1]
+    labels = [f"{format_raw(raw[j])} = {features[j]}" for j in shown]
+    vals = values[shown]
+    if len(shown) < len(values):
+        labels.append(f"{len(values) - len(shown)} other features")
+        vals = np.append(vals, values[order[len(shown):]].sum())
+    return labels[::-1], vals[::-1]
+
+
+def plot_waterfall(values: np.ndarray, base: float, raw: Sequence[Any], features: Sequence[str], title: str,
+                   max_display: int = 10) -> bytes:
+    """Return a SHAP waterfall for one row: from the base value (bottom) each bar adds one feature's SHAP value
+    (red pushes the output up, blue down) up to the row's output; labels carry the row's raw values."""
     plt = _pyplot()
-    explanation = shap.Explanation(
-        values=np.asarray(values, dtype=float), base_values=float(base),
-        data=np.asarray(list(raw), dtype=object), feature_names=list(features),
-    )
-    shap.plots.waterfall(explanation, max_display=10, show=False)
-    fig = plt.gcf()
-    fig.suptitle(title, fontsize=10, y=1.06)
-    return figure_png(fig)
+    labels, vals = waterfall_rows(values, raw, features, max_display)
+    ends = float(base) + np.cumsum(vals)
+    starts = ends - vals
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(vals) + 1.5))
+    y = np.arange(len(vals))
+    ax.barh(y, vals, left=starts, height=0.7, color=np.where(vals > 0, "#ff0051", "#008bfb"))
+    for yi, end, v in zip(y, ends, vals):
+        ax.text(end, yi, f" {v:+.3g} ", ha="left" if v > 0 else "right", va="center", fontsize=8)
+    output = float(ends[-1]) if len(ends) else float(base)
+    ax.axvline(float(base), color="grey", ls=":", lw=1)
+    ax.axvline(output, color="black", ls="--", lw=1)
+    lo, hi = min(float(base), output, *starts, *ends), max(float(base), output, *starts, *ends)
+    pad = 0.15 * (hi - lo or 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.set_ylim(-0.6, len(vals) - 0.4)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_xlabel(f"model output: base value E[f(X)] = {float(base):.3f} (dotted) → f(x) = {output:.3f} (dashed)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()  # the labels fit a fixed canvas: one layout pass fewer than cropping
+    return figure_png(fig, crop=False)
 
 
 def plot_slices(segments: Sequence[str], rates: Sequence[float], rows: Sequence[int], overall: float, measure: str) -> bytes:
