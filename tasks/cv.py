@@ -20,6 +20,7 @@ from tasks.config import ComputeParams, Config, CVParams, DataParams, Preprocess
 from tasks.entry import step_main
 from tasks.metrics import compute_metrics
 from tasks.preprocess import fit_preprocessors
+from tasks.sampling import baseline_rows
 from tasks.schema import encode_target, infer_feature_types, label_classes
 from tasks.split import carve_validation
 from tasks.train import fit_lightgbm, fit_linear, resolve_class_weight
@@ -94,11 +95,12 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
                pp: PreprocessParams, tp: TrainParams) -> dict[str, dict[str, float]]:
     """Return metrics of the linear baseline and LightGBM fitted on the fold's training rows only, scored on fold_valid.
 
-    fit_df trains, es_df (the fold's own latest / held-out slice of its training rows) stops LightGBM early.
+    fit_df trains, es_df (the fold's own latest / held-out slice of its training rows) stops LightGBM early. The
+    linear baseline and its preprocessor are fitted on the same sample of fit_df as in train (baseline_rows).
     """
     ft = infer_feature_types(fit_df, data)
-    pre = fit_preprocessors(fit_df, ft, pp)
     y_fit, y_es = (encode_target(f[data.target], classes, data) for f in (fit_df, es_df))
+    pre = fit_preprocessors(fit_df, ft, pp, baseline_rows(y_fit, data.task, tp.baseline_max_rows, tp.random_state))
     y_valid = encode_target(fold_valid[data.target], classes, data)
     cw = resolve_class_weight(y_fit, data.task, tp)
     lgbm = fit_lightgbm(pre["tree"], fit_df, y_fit, es_df, y_es, ft, data.task, tp.lightgbm, cw, tp.random_state)
@@ -210,8 +212,8 @@ def run(cfg: Config) -> dict:
     notes = compare_schemes(schemes, primary_metric(cfg.data.task))
     for note in notes:
         log.warning("cv: %s", note)
-    report = {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits, "schemes": schemes,
-              "notes": notes}
+    report = {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits,
+              "baseline_max_rows": cfg.train.baseline_max_rows, "schemes": schemes, "notes": notes}
     io.write_json(report, cfg.paths.reports_dir / "cv.json")
     return report
 

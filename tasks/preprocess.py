@@ -17,6 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from tasks import io
 from tasks.config import Config, PreprocessParams
 from tasks.entry import step_main
+from tasks.sampling import linear_fit_rows
 from tasks.schema import FeatureTypes, infer_feature_types
 
 STEP_VERSION = "1"
@@ -287,10 +288,16 @@ def build_tree_preprocessor(ft: FeatureTypes, p: PreprocessParams) -> ColumnTran
     return transformer.set_output(transform="pandas")
 
 
-def fit_preprocessors(train: pd.DataFrame, ft: FeatureTypes, p: PreprocessParams) -> dict[str, ColumnTransformer]:
-    """Return the linear and tree preprocessors, both fitted on the training rows only."""
+def fit_preprocessors(train: pd.DataFrame, ft: FeatureTypes, p: PreprocessParams,
+                      linear_rows: np.ndarray | None = None) -> dict[str, ColumnTransformer]:
+    """Return the linear and tree preprocessors, both fitted on the training rows only.
+
+    linear_rows: the positions in train the linear preprocessor is fitted on (the rows the linear baseline is
+    fitted on, tasks.sampling.linear_fit_rows); None: all rows. The tree preprocessor always sees every row.
+    """
+    linear_train = train if linear_rows is None else train.iloc[linear_rows]
     return {
-        "linear": build_linear_preprocessor(ft, p).fit(train[ft.all]),
+        "linear": build_linear_preprocessor(ft, p).fit(linear_train[ft.all]),
         "tree": build_tree_preprocessor(ft, p).fit(train[ft.all]),
     }
 
@@ -313,7 +320,8 @@ def run(cfg: Config) -> dict:
 
     train = io.read_frame(cfg.paths.train)
     ft = infer_feature_types(train, cfg.data)
-    fitted = fit_preprocessors(train, ft, cfg.preprocess)
+    linear_rows = linear_fit_rows(train[cfg.data.target], cfg.data, cfg.train)
+    fitted = fit_preprocessors(train, ft, cfg.preprocess, linear_rows)
     out_dir = cfg.paths.preprocess_dir
     with io.atomic_dir(out_dir) as tmp:
         for kind, pre in fitted.items():
@@ -322,6 +330,7 @@ def run(cfg: Config) -> dict:
     report = {
         "step_version": STEP_VERSION,
         "train_rows": int(len(train)),
+        "linear_fit_rows": int(len(train) if linear_rows is None else len(linear_rows)),
         "linear": summarize_preprocessor(fitted["linear"], ft),
         "tree_output_features": list(fitted["tree"].get_feature_names_out()),
     }

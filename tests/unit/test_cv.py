@@ -54,9 +54,9 @@ def test_preprocessing_is_refitted_inside_each_fold(tmp_path, monkeypatch):
     seen_sizes = []
     real = cv.fit_preprocessors
 
-    def spy(train, ft, p):
+    def spy(train, ft, p, linear_rows=None):
         seen_sizes.append(len(train))
-        return real(train, ft, p)
+        return real(train, ft, p, linear_rows)
 
     monkeypatch.setattr(cv, "fit_preprocessors", spy)
     cv.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, cfg.train, cfg.split)

@@ -9,7 +9,7 @@ import pytest
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from tasks import io, preprocess, split, train
+from tasks import io, preprocess, sampling, split, train
 from tasks.config import TrainParams
 from tasks.model import load_bundle
 from tasks.preprocess import fit_preprocessors
@@ -41,25 +41,25 @@ class CountingTransform:
 
 @pytest.mark.parametrize("n,cap", [(10, 10), (10, 50), (1000, 1000)])
 def test_baseline_rows_are_all_rows_up_to_the_cap(n, cap):
-    assert train.baseline_rows(np.arange(n) % 2, "binary", cap, 0) is None
+    assert sampling.baseline_rows(np.arange(n) % 2, "binary", cap, 0) is None
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_baseline_sample_is_deterministic_sorted_and_exactly_the_cap(task):
     rng = np.random.default_rng(1)
     y = rng.normal(size=5000) if task == "regression" else rng.choice(3 if task == "multiclass" else 2, size=5000, p=None)
-    rows = train.baseline_rows(y, task, 1234, 42)
+    rows = sampling.baseline_rows(y, task, 1234, 42)
     assert len(rows) == 1234 == train.baseline_fit_rows(5000, TrainParams(baseline_max_rows=1234))
     assert np.all(np.diff(rows) > 0) and rows[0] >= 0 and rows[-1] < 5000
-    np.testing.assert_array_equal(rows, train.baseline_rows(y, task, 1234, 42))
-    assert not np.array_equal(rows, train.baseline_rows(y, task, 1234, 43))
+    np.testing.assert_array_equal(rows, sampling.baseline_rows(y, task, 1234, 42))
+    assert not np.array_equal(rows, sampling.baseline_rows(y, task, 1234, 43))
 
 
 def test_baseline_sample_keeps_each_class_share_and_rare_classes():
     y = np.repeat([0, 1, 2, 3], [9000, 900, 97, 3])
     rng = np.random.default_rng(2)
     y = y[rng.permutation(len(y))]
-    rows = train.baseline_rows(y, "multiclass", 1000, 7)
+    rows = sampling.baseline_rows(y, "multiclass", 1000, 7)
     counts = np.bincount(y[rows], minlength=4)
     expected = np.bincount(y) * 1000 / len(y)  # 900, 90, 9.7, 0.3
     assert counts.sum() == 1000
@@ -75,7 +75,7 @@ def test_stratum_quotas_sum_to_the_total_and_never_exceed_the_counts():
         if counts.sum() < 2:
             continue
         total = int(rng.integers(1, counts.sum()))
-        quota = train.stratum_quotas(counts, total)
+        quota = sampling.stratum_quotas(counts, total)
         assert quota.sum() == total and np.all(quota >= (1 if total >= len(counts) else 0)) and np.all(quota <= counts)
         share = counts * total / counts.sum()
         assert np.all(np.abs(quota - share)[share >= 1] < 1 + len(counts))
@@ -100,7 +100,7 @@ def test_fit_linear_above_the_cap_transforms_and_fits_only_the_sample(task):
     counting = CountingTransform(pre["linear"])
     got = train.fit_linear(counting, df, y, ft, task, p, None)
     assert counting.rows == [300]
-    rows = train.baseline_rows(y, task, 300, 5)
+    rows = sampling.baseline_rows(y, task, 300, 5)
     x = pre["linear"].transform(df[ft.all].iloc[rows])
     ref = Ridge(alpha=1.0 / p.baseline_c).fit(x, y[rows]) if task == "regression" else \
         LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter).fit(x, y[rows])
