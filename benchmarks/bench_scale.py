@@ -363,7 +363,17 @@ def machine() -> dict:
             versions[name] = None
     return {"cpus": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version(), "platform": platform.platform(), "packages": versions}
+            "python": platform.python_version(), "platform": platform.platform(), "packages": versions,
+            "tabgate_commit": tabgate_commit()}
+
+
+def tabgate_commit() -> str:
+    """Return the commit of the code measured (git HEAD, '+changes' when the work tree differs from it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no", "--", "tasks", "flows") else "")
 
 
 def scaling_lines(result: dict) -> list[str]:
@@ -425,7 +435,7 @@ def markdown(result: dict) -> str:
     m = result["machine"]
     lines = [f"# tabgate scale benchmark ({result['started']})", "",
              f"Machine: {m['cpus']} CPUs, {m['ram_gib']} GiB RAM, load average at start {m['load_average_at_start']}, "
-             f"Python {m['python']}, {m['platform']}.", "",
+             f"Python {m['python']}, {m['platform']}. Code: tabgate {m.get('tabgate_commit', 'unknown')}.", "",
              "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v), "",
              f"Tuning: {'off' if not result['tune_trials'] else str(result['tune_trials']) + ' trials'}. "
              f"CV / tuning folds: {'local Dask cluster of ' + str(result['dask_workers']) + ' workers' if result.get('dask_workers') else 'in-process'}. "
