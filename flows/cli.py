@@ -44,11 +44,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         # away at exit. When DVC finds nothing stale there is nothing for it to record.
         from flows.lock import project_lock
 
+        # One `dvc status` decides: the snapshot is versioned (`dvc add`, ~2 s) only when it or a stage changed.
         with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, what="up-to-date check", logger=log):
             if snapshot_source:
-                dvc_sync.take_snapshot(cfg)
-            stale = dvc_sync.stale_stages()
-        if stale == set():
+                dvc_sync.take_snapshot(cfg, version=False)
+            status = dvc_sync.project_status()
+            if snapshot_source and status != {}:  # changed, or outside DVC (version_snapshot says so)
+                dvc_sync.version_snapshot(cfg.paths.data_dir)
+        if status == {}:
             log.info("nothing to do: data, code and params are unchanged since the last run "
                      "(no Prefect server was started; `tabgate run --force` re-runs everything)")
             return EXIT_OK

@@ -77,17 +77,28 @@ def data_version(root: Path = Path("."), data_dir: Path = Path("data")) -> str |
     return md5.removesuffix(".dir") if md5 else None
 
 
-def stale_stages(root: Path = Path(".")) -> set[str] | None:
-    """Return the dvc.yaml stages whose deps, params or outs changed since dvc.lock (None outside DVC)."""
+def project_status(root: Path = Path(".")) -> dict | None:
+    """Return `dvc status --json` ({} when data, code and params match dvc.lock and the .dvc files; every step
+    as changed when dvc status itself fails; None outside a DVC project)."""
     if not is_dvc_repo(root):
         return None
     import json
 
     proc = run_dvc("status", "--json", cwd=root, check=False)
     if proc.returncode != 0:
-        return set(STEPS)
-    status = json.loads(proc.stdout or "{}")
+        return {name: ["dvc status failed"] for name in STEPS}
+    return json.loads(proc.stdout or "{}")
+
+
+def stale_in(status: dict) -> set[str]:
+    """Return the pipeline steps a `dvc status --json` result lists as changed."""
     return {name.split(":")[-1] for name in status if name.split(":")[-1] in STEPS}
+
+
+def stale_stages(root: Path = Path(".")) -> set[str] | None:
+    """Return the dvc.yaml stages whose deps, params or outs changed since dvc.lock (None outside DVC)."""
+    status = project_status(root)
+    return None if status is None else stale_in(status)
 
 
 def record_run(root: Path = Path(".")) -> None:

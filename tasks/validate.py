@@ -32,7 +32,6 @@ from tasks.drift import drift_report, reference_profile
 from tasks.entry import step_main
 from tasks.errors import ValidationFailed
 from tasks.io import InputError
-from tasks.leakage import screen_leakage
 from tasks.rule_counts import sample_rows, whole_table_verdict
 from tasks.schema import SchemaError, infer_feature_types, require_columns
 
@@ -686,6 +685,7 @@ def screened_positions(train_idx: np.ndarray, max_rows: int, random_state: int) 
 
 def leakage_on_training_rows(cfg: Config, df: pd.DataFrame, tolerate_errors: bool) -> dict:
     """Return the leakage screen of df's training rows; with tolerate_errors a broken table skips it with a note."""
+    from tasks.leakage import screen_leakage  # scikit-learn: imported when a screen runs, not by ensure_suite
     from tasks.split import holdout_split, labelled_rows
 
     try:
