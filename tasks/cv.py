@@ -100,11 +100,13 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
     """
     ft = infer_feature_types(fit_df, data)
     y_fit, y_es = (encode_target(f[data.target], classes, data) for f in (fit_df, es_df))
-    pre = fit_preprocessors(fit_df, ft, pp, baseline_rows(y_fit, data.task, tp.baseline_max_rows, tp.random_state))
+    rows = baseline_rows(y_fit, data.task, tp.baseline_max_rows, tp.random_state)
+    pre = fit_preprocessors(fit_df, ft, pp, rows)
     y_valid = encode_target(fold_valid[data.target], classes, data)
     cw = resolve_class_weight(y_fit, data.task, tp)
     lgbm = fit_lightgbm(pre["tree"], fit_df, y_fit, es_df, y_es, ft, data.task, tp.lightgbm, cw, tp.random_state)
-    linear = fit_linear(pre["linear"], fit_df, y_fit, ft, data.task, tp, cw)
+    linear_df, y_linear = (fit_df, y_fit) if rows is None else (fit_df.iloc[rows], y_fit[rows])  # drawn once
+    linear = fit_linear(pre["linear"], linear_df, y_linear, ft, data.task, tp, cw)
     out = {}
     for name, est, kind in (("lightgbm", lgbm, "tree"), ("baseline", linear, "linear")):
         x = pre[kind].transform(fold_valid[ft.all])
