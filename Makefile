@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: install run repro test test-fast bench clean help
+.PHONY: install run repro lint test test-fast bench clean help
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -29,7 +29,11 @@ repro: $(STAMP)  ## the same pipeline through dvc repro
 	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git init -q
 	$(BIN)/tabgate run --engine dvc
 
-test: $(STAMP)   ## run the whole test suite (unit + integration)
+lint: $(STAMP)   ## ruff (lint) and mypy (types), configured in pyproject.toml
+	$(BIN)/ruff check tasks flows tests benchmarks
+	$(BIN)/mypy
+
+test: $(STAMP) lint ## lint, type-check, then the whole test suite (unit + integration)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP) ## unit tests only

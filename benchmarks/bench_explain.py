@@ -27,12 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from tasks import io  # noqa: E402
-from tasks.config import Config, load_config  # noqa: E402
-from tasks.metrics import choose_threshold, score_frame  # noqa: E402
-from tasks.model import ModelBundle, save_bundle  # noqa: E402
-from tasks.preprocess import build_tree_preprocessor  # noqa: E402
-from tasks.schema import encode_target, infer_feature_types, label_classes  # noqa: E402
+from tasks.core import io  # noqa: E402
+from tasks.core.config import Config, load_config  # noqa: E402
+from tasks.core.metrics import choose_threshold, score_frame  # noqa: E402
+from tasks.core.schema import encode_target, infer_feature_types, label_classes  # noqa: E402
+from tasks.evaluation import error_analysis
+from tasks.modelling.bundle import ModelBundle, save_bundle  # noqa: E402
+from tasks.modelling.preprocessing import build_tree_preprocessor
 
 SHARED = Path("/work/shared/data/hotel_bookings.csv.gz")
 MONTHS = {m: i for i, m in enumerate(
@@ -115,25 +116,25 @@ def prepare(df: pd.DataFrame, cfg: Config, root: Path, max_rounds: int) -> tuple
 def time_explain(cfg: Config) -> dict:
     """Return wall seconds of tasks.explain.run end to end, and of its SHAP, permutation and slice parts alone."""
     from tasks import explain as ex
-    from tasks.model import load_bundle
-    from tasks.slices import find_error_slices
+    from tasks.evaluation.slices import find_error_slices
+    from tasks.modelling.bundle import load_bundle
 
     t0 = time.perf_counter()
     report = ex.run(cfg)
     total = time.perf_counter() - t0
     scored, valid = io.read_frame(cfg.paths.scored_test), io.read_frame(cfg.paths.valid)
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")
-    out = ex.derive_outcomes(scored, bundle.meta)
-    sample = ex.sample_rows(out, bundle.task, cfg.explain)
+    out = error_analysis.derive_outcomes(scored, bundle.meta)
+    sample = error_analysis.sample_rows(out, bundle.task, cfg.explain)
     x = bundle.transform(scored.iloc[sample.rows])
     t = time.perf_counter()
-    ex.compute_shap(bundle, x, out.pred[sample.rows], out.y_true[sample.rows].astype(int))
+    error_analysis.compute_shap(bundle, x, out.pred[sample.rows], out.y_true[sample.rows].astype(int))
     shap_s = time.perf_counter() - t
-    xv, yv = ex.validation_matrix(bundle, valid, cfg.data, cfg.explain)
+    xv, yv = error_analysis.validation_matrix(bundle, valid, cfg.data, cfg.explain)
     t = time.perf_counter()
-    ex.permutation_importance(bundle, xv, yv, "roc_auc", cfg.explain.permutation_repeats, cfg.explain.random_state)
+    error_analysis.permutation_importance(bundle, xv, yv, "roc_auc", cfg.explain.permutation_repeats, cfg.explain.random_state)
     perm_s = time.perf_counter() - t
-    numeric, categorical = ex.slice_columns(scored, bundle.meta, cfg.data)
+    numeric, categorical = error_analysis.slice_columns(scored, bundle.meta, cfg.data)
     t = time.perf_counter()
     find_error_slices(scored, out.error_value, numeric, categorical, cfg.explain)
     slices_s = time.perf_counter() - t

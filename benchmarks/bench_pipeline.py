@@ -47,8 +47,8 @@ def time_steps(root: Path) -> list[dict]:
     """Run every step in this process (as `tabgate step` would) and return seconds and peak RSS per step."""
     os.chdir(root)
     sys.path.insert(0, str(root))
-    from tasks.config import load_config
-    from tasks.ingest import snapshot_source
+    from tasks.core.config import load_config
+    from tasks.data.sources import snapshot_source
 
     cfg = load_config("params.yaml")
     rows = []

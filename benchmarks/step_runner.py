@@ -31,17 +31,17 @@ def vm_hwm_mb() -> float | None:
 
 def main(step: str) -> None:
     t0 = time.perf_counter()
-    from tasks.config import load_config
-    from tasks.entry import setup_logging
+    from tasks.core.config import load_config
+    from tasks.core.entry import setup_logging
 
     setup_logging("WARNING")
     if step == "snapshot":
-        from tasks.ingest import snapshot_source
+        from tasks.data.sources import snapshot_source
 
         def fn(cfg):
             snapshot_source(cfg.ingest, cfg.paths.data_dir)
     elif step == "bootstrap":
-        from tasks.validate import ensure_suite
+        from tasks.quality.validation import ensure_suite
 
         fn = ensure_suite
     else:

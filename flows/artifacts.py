@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
-from tasks.config import Config
+from tasks.core.config import Config
+from tasks.core.errors import is_user_error
 
 
 def _read(path: Path) -> dict | None:
@@ -100,7 +105,7 @@ def publish_failure(err: BaseException) -> None:
     """Publish the error of a failed run as the `run-failure` markdown artifact (best effort: never masks err)."""
     try:
         kind = type(err).__name__
-        user = "bad input or configuration: fix what it names and run again" if _is_user_error(err) \
+        user = "bad input or configuration: fix what it names and run again" if is_user_error(err) \
             else "unexpected error: see the flow run logs for the traceback"
         create_markdown_artifact(key="run-failure", markdown=f"## Run FAILED: {kind}\n\n{user}\n\n```\n{err}\n```\n",
                                  description=f"Why this run failed ({kind})")
@@ -116,12 +121,6 @@ def publish_run_summary(result: dict) -> None:
              f"- skipped (up to date): {', '.join(result.get('skipped') or []) or 'none'}",
              f"- waited for the project lock: {result.get('waited_for_lock_seconds', 0)} s"]
     create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
-
-
-def _is_user_error(err: BaseException) -> bool:
-    from tasks.errors import USER_ERRORS
-
-    return isinstance(err, USER_ERRORS)
 
 
 def validation_markdown(report: dict) -> str:

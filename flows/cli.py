@@ -13,22 +13,16 @@ import os
 import sys
 from pathlib import Path
 
+from tasks.core.steps import STEPS
+
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_INPUT, EXIT_REGISTRY, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
-STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
 log = logging.getLogger("tabgate")
-
-
-def _env_defaults() -> None:
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the whole pipeline under Prefect (default) or dvc repro."""
     from flows import dvc_sync
-    from tasks.config import load_config
+    from tasks.core.config import load_config
 
     params = args.params or "params.yaml"
     cfg = load_config(params)
@@ -88,7 +82,7 @@ def cmd_step(args: argparse.Namespace) -> int:
     """Run one step directly, without an orchestrator."""
     import importlib
 
-    from tasks.config import load_config
+    from tasks.core.config import load_config
 
     importlib.import_module(f"tasks.{args.name}").run(load_config(args.params))
     return EXIT_OK
@@ -97,7 +91,7 @@ def cmd_step(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Snapshot ingest.source into data/ and version it with DVC (data.dvc)."""
     from flows import dvc_sync
-    from tasks.config import load_config
+    from tasks.core.config import load_config
 
     cfg = load_config(args.params)
     info = dvc_sync.take_snapshot(cfg)
@@ -109,12 +103,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a CSV/Parquet file against the expectation suite, or bootstrap the suite."""
     from tasks import validate
-    from tasks.config import load_config
-    from tasks.ingest import read_snapshot, type_table
+    from tasks.core.config import load_config
+    from tasks.data.sources import read_snapshot, type_table
 
     cfg = load_config(args.params)
     if args.bootstrap:
-        from tasks.io import read_frame
+        from tasks.core.io import read_frame
 
         df = read_frame(cfg.paths.ingested) if args.file is None else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
         info = validate.bootstrap_suite(cfg, df)
@@ -133,8 +127,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List, promote or roll back model versions in the registry."""
-    from tasks import registry
-    from tasks.config import load_config
+    from tasks.core.config import load_config
+    from tasks.registry import store as registry
 
     reg = load_config(args.params).paths.registry_dir
     if args.action == "list":
@@ -170,8 +164,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Score a CSV or Parquet file with the production model."""
-    from tasks import score
-    from tasks.config import load_config
+    from tasks.core.config import load_config
+    from tasks.serving import score
 
     cfg = load_config(args.params)
     summary = score.score_file(Path(args.input), Path(args.output), cfg.paths.registry_dir,
@@ -257,34 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `tabgate` command."""
     args = build_parser().parse_args(argv)
-    _env_defaults()
-    from tasks.entry import setup_logging
+    from tasks.core.entry import setup_logging
 
     setup_logging("DEBUG" if args.verbose else None)
     sys.exit(dispatch(args))
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    """Run the chosen subcommand and map failures to exit codes with a one-paragraph message."""
-    from tasks.config import ConfigError
-    from tasks.errors import PromotionError, USER_ERRORS
+    """Run the chosen subcommand and map failures to exit codes (by exception class) with a one-paragraph message."""
+    from tasks.core.errors import PromotionError, TabgateError
 
     try:
         return args.func(args)
-    except ConfigError as err:
-        log.error("%s", err)
-        return EXIT_CONFIG
-    except PromotionError as err:
-        log.error("registry: %s", err)
-        return EXIT_REGISTRY
-    except USER_ERRORS as err:
-        log.error("%s", err)
-        return EXIT_INPUT
-    except RuntimeError as err:
-        if type(err).__name__ not in ("RunLocked", "ServerRequired"):
+    except TabgateError as err:
+        if err.exit_code == EXIT_ERROR:
             raise
-        log.error("%s", err)
-        return EXIT_LOCKED
+        log.error("%s%s", "registry: " if isinstance(err, PromotionError) else "", err)
+        return err.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130

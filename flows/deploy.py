@@ -9,17 +9,13 @@ on shutdown unless --keep-schedules).
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
-from tasks.config import Config, ScheduleParams, load_config
+from tasks.core.config import Config, ScheduleParams, load_config
+from tasks.core.errors import ServerRequired
 
 log = logging.getLogger("flows.deploy")
 DEPLOYMENTS = ("training", "scoring", "monitoring")
-
-
-class ServerRequired(RuntimeError):
-    """Serving needs a long-running Prefect server; PREFECT_API_URL is not set."""
 
 
 def api_url() -> str | None:
@@ -76,7 +72,6 @@ def describe(cfg: Config, params: str) -> list[str]:
 def serve_flows(params: str = "params.yaml", limit: int = 2, keep_schedules: bool = False,
                 dry_run: bool = False) -> int:
     """Register the deployments and serve them until interrupted; with dry_run only print them."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     cfg = load_config(params)
     for line in describe(cfg, params):
         log.info("%s", line)

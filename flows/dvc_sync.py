@@ -10,12 +10,13 @@ from pathlib import Path
 
 import yaml
 
+from tasks.core import io
+from tasks.core.errors import DvcError
+from tasks.core.steps import STEPS
+from tasks.data.sources import snapshot_source
+from tasks.quality.validation import ensure_suite
+
 log = logging.getLogger("flows.dvc")
-STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
-
-
-class DvcError(RuntimeError):
-    """A dvc command failed; the message carries its output."""
 
 
 def dvc_bin() -> str:
@@ -45,7 +46,7 @@ def version_snapshot(data_dir: Path, root: Path = Path(".")) -> str | None:
         log.warning("not a DVC repository (no .dvc/ or not in git): the snapshot is not versioned")
         return None
     run_dvc("add", str(data_dir), cwd=root)
-    return data_version(root, data_dir)
+    return io.data_version(root / f"{Path(data_dir).as_posix().rstrip('/')}.dvc")
 
 
 def take_snapshot(cfg, version: bool = True) -> dict:
@@ -53,8 +54,6 @@ def take_snapshot(cfg, version: bool = True) -> dict:
 
     Returns the snapshot info with "data_version": the DVC md5 when versioned, else the file's sha256.
     """
-    from tasks.ingest import snapshot_source
-    from tasks.validate import ensure_suite
 
     info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
     ensure_suite(cfg)
@@ -65,16 +64,6 @@ def take_snapshot(cfg, version: bool = True) -> dict:
 def uses_dvc_pipeline(params: str) -> bool:
     """Return True when params is the params.yaml that dvc.yaml reads (then DVC's lock decides what is stale)."""
     return Path(params).resolve() == Path("params.yaml").resolve() and Path("dvc.yaml").exists()
-
-
-def data_version(root: Path = Path("."), data_dir: Path = Path("data")) -> str | None:
-    """Return the md5 that <data_dir>.dvc records for the snapshot, or None."""
-    dvc_file = root / f"{Path(data_dir).as_posix().rstrip('/')}.dvc"
-    if not dvc_file.exists():
-        return None
-    outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
-    md5 = outs[0].get("md5")
-    return md5.removesuffix(".dir") if md5 else None
 
 
 def project_status(root: Path = Path(".")) -> dict | None:
@@ -112,7 +101,7 @@ def _resolve(text: str, params: dict) -> str:
     """Return text with ${section.key} replaced from params (the subset of DVC templating dvc.yaml uses)."""
     import re
 
-    def value(match: "re.Match[str]") -> str:
+    def value(match: re.Match[str]) -> str:
         node: object = params
         for part in match.group(1).split("."):
             node = node[part]  # type: ignore[index]

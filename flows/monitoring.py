@@ -1,34 +1,28 @@
 """The monitoring flow: check a batch for drift and live performance; retrain when a threshold is crossed.
 
-Wiring only: the checks are tasks.monitor.monitor_batch. On a retrain decision the training flow
+Wiring only: the checks are tasks.serving.monitor.monitor_batch. On a retrain decision the training flow
 runs as a subflow (so the trigger and the retrain show up together in the UI), with
 promote.require_approval forced on when monitor.retrain_require_approval is set.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows")
-os.environ.setdefault("MPLBACKEND", "Agg")
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
-from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
-
-from flows.artifacts import publish_failure  # noqa: E402
-from tasks.config import load_config  # noqa: E402
+from flows.artifacts import publish_failure
+from flows.training import training_flow
+from tasks.core.config import load_config
+from tasks.serving.monitor import monitor_batch
 
 
 @task(name="monitor", cache_policy=NO_CACHE)
 def monitor(batch: str, params: str) -> dict[str, Any]:
     """Return the monitor report of one batch (writes reports/monitor.json)."""
-    from tasks.monitor import monitor_batch
-
     return monitor_batch(load_config(params), Path(batch))
 
 
@@ -72,7 +66,6 @@ def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool 
                                  description="Monitoring decision and reasons")
         training = None
         if started:
-            from flows.training import training_flow
 
             logger.warning("retraining: %s", "; ".join(report["reasons"]))
             create_markdown_artifact(key="retrain-trigger", markdown=(

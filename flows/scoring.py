@@ -1,42 +1,35 @@
-"""The batch scoring flow: tasks.score.score_file as a Prefect task, its summary as an artifact."""
+"""The batch scoring flow: tasks.serving.score.score_file as a Prefect task, its summary as an artifact."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows")
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
-from prefect import flow, task  # noqa: E402
-from prefect.artifacts import create_markdown_artifact  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
-
-from flows.artifacts import publish_failure  # noqa: E402
-from tasks.config import load_config  # noqa: E402
+from flows.artifacts import publish_failure
+from tasks.core.config import load_config
+from tasks.core.errors import is_user_error
+from tasks.serving.score import score_file
 
 
 @task(name="score", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
       retry_condition_fn=lambda t, r, s: not _is_user_error(s))
 def score(input_path: str, output_path: str, params: str, shadow: str | None) -> dict[str, Any]:
     """Score input_path with the production model into output_path (bad rows to the quarantine file)."""
-    from tasks.score import score_file
-
     cfg = load_config(params)
     return score_file(Path(input_path), Path(output_path), cfg.paths.registry_dir,
                       Path(shadow) if shadow else None, cfg.data)
 
 
 def _is_user_error(state) -> bool:
-    from tasks.errors import USER_ERRORS
 
     try:
         state.result()
-    except USER_ERRORS:
-        return True
-    except Exception:
-        return False
+    except Exception as err:
+        return is_user_error(err)
     return False
 
 

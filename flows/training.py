@@ -6,27 +6,36 @@ DVC considers up to date are skipped, so a re-run on unchanged data, code and pa
 
 from __future__ import annotations
 
-import importlib
-import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows")
-os.environ.setdefault("MPLBACKEND", "Agg")
+from prefect import flow, get_run_logger, tags, task
+from prefect.cache_policies import NO_CACHE
 
-from prefect import flow, get_run_logger, tags, task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
+from flows import dvc_sync
+from flows.artifacts import publish_failure, publish_run_summary, publish_step_artifacts
+from flows.lock import project_lock
+from tasks import (
+    cv,
+    evaluate,
+    explain,
+    ingest,
+    preprocess,
+    promote,
+    split,
+    train,
+    validate,
+)
+from tasks.core import io
+from tasks.core.config import Config, load_config
+from tasks.core.errors import is_user_error
+from tasks.core.steps import STEPS
 
-from flows import dvc_sync  # noqa: E402
-from flows.artifacts import publish_failure, publish_run_summary, publish_step_artifacts  # noqa: E402
-from flows.lock import project_lock  # noqa: E402
-from tasks.config import Config, load_config  # noqa: E402
-from tasks.errors import USER_ERRORS  # noqa: E402
-
-STEPS = dvc_sync.STEPS
+STEP_MODULES = {m.__name__.rpartition(".")[2]: m
+                for m in (ingest, validate, split, preprocess, cv, train, evaluate, explain, promote)}
+assert tuple(STEP_MODULES) == STEPS, "flows.training.STEP_MODULES must list tasks.core.steps.STEPS in order"
 # Steps that touch external sources or the registry get retries with backoff; the rest fail fast.
 RETRIES = {"ingest": 2, "promote": 2}
 TIMEOUT_SECONDS = {"cv": 3600, "train": 3600, "explain": 1800}
@@ -37,16 +46,14 @@ def retry_unless_bad_input(task, task_run, state) -> bool:
     """Retry only on unexpected errors, never on bad input (a retry would fail the same way)."""
     try:
         state.result()
-    except USER_ERRORS:
-        return False
-    except Exception:
-        return True
+    except Exception as err:
+        return not is_user_error(err)
     return False
 
 
 def step_task(name: str):
     """Return the Prefect task wrapping tasks.<name>.run, carrying the step's version."""
-    module = importlib.import_module(f"tasks.{name}")
+    module = STEP_MODULES[name]
     return task(
         module.run, name=name, version=getattr(module, "STEP_VERSION", None),
         retries=RETRIES.get(name, 0), retry_delay_seconds=[2, 10] if name in RETRIES else 0,
@@ -72,7 +79,7 @@ def steps_to_run(stale: set[str] | None, force: bool) -> list[str]:
 
 def run_name() -> str:
     """Return the initial flow run name; data and model versions are added once known (label_flow_run)."""
-    return f"train-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+    return f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
 def version_tags(data_version: str | None, model_version: str | None) -> list[str]:
@@ -93,10 +100,10 @@ def label_flow_run(data_version: str | None, model_version: str | None) -> None:
     name = " ".join([base, *version_tags(data_version, model_version)])
     try:
         with get_client(sync_client=True) as client:
-            current = client.read_flow_run(run_id)
+            current = client.read_flow_run(UUID(str(run_id)))
             tags_ = sorted({t for t in current.tags if not t.startswith(("data:", "model:"))}
                            | set(version_tags(data_version, model_version)))
-            client.update_flow_run(run_id, name=name, tags=tags_)
+            client.update_flow_run(UUID(str(run_id)), name=name, tags=tags_)
     except Exception as err:  # labelling is a convenience: never fail a run for it
         get_run_logger().warning("could not label the flow run with its versions: %s", err)
 
@@ -146,7 +153,7 @@ def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -
     tracked = dvc_sync.uses_dvc_pipeline(params)
     if not tracked:
         logger.info("%s is not the project's params.yaml: running every step, outside DVC's lock", params)
-    data_version = snapshot(cfg, tracked) if snapshot_source else dvc_sync.data_version(Path("."), cfg.paths.data_dir)
+    data_version = snapshot(cfg, tracked) if snapshot_source else io.data_version(Path(f"{cfg.paths.data_dir}.dvc"))
     label_flow_run(data_version, None)
     todo = steps_to_run(dvc_sync.stale_stages() if tracked else None, force)
     skipped = [s for s in STEPS if s not in todo]

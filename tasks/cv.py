@@ -7,208 +7,21 @@ window, optional gap), and group k-fold by entity. The test set is never read he
 from __future__ import annotations
 
 import logging
-from typing import Iterator
 
-import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
-from tasks import io
-from tasks.compute import fold_runner
-from tasks.config import ComputeParams, Config, CVParams, DataParams, PreprocessParams, SplitParams, TrainParams
-from tasks.entry import step_main
-from tasks.metrics import compute_metrics
-from tasks.preprocess import fit_preprocessors
-from tasks.sampling import baseline_rows
-from tasks.schema import encode_target, infer_feature_types, label_classes
-from tasks.split import carve_validation
-from tasks.train import fit_lightgbm, fit_linear, resolve_class_weight
+from tasks.core import io
+from tasks.core.config import Config
+from tasks.core.entry import step_main
+from tasks.core.metrics import primary_metric
+from tasks.modelling.folds import compare_schemes, cross_validate
 
 STEP_VERSION = "1"
-UNBOUNDED = {"rmse", "mae", "log_loss"}
 log = logging.getLogger(__name__)
-
-
-class WalkForwardSplit(BaseEstimator):
-    """Yield (train, valid) positions in time order: each fold validates on the next period after its training rows.
-
-    window="expanding" trains on everything before the period, "sliding" on the one period before it;
-    gap_days leaves out training rows within that many days before the validation period.
-    """
-
-    def __init__(self, n_splits: int = 5, window: str = "expanding", gap_days: int = 0):
-        self.n_splits = n_splits
-        self.window = window
-        self.gap_days = gap_days
-
-    def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        """Return the number of folds."""
-        return self.n_splits
-
-    def split(self, X, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield folds; `groups` carries the timestamps (array-like of datetimes)."""
-        times = pd.to_datetime(pd.Series(np.asarray(groups))).to_numpy()
-        order = np.argsort(times, kind="stable")
-        chunks = np.array_split(order, self.n_splits + 1)
-        for k in range(1, self.n_splits + 1):
-            valid = chunks[k]
-            start = times[valid].min()
-            first = 0 if self.window == "expanding" else k - 1
-            train = np.concatenate(chunks[first:k])
-            train = train[times[train] < start - np.timedelta64(self.gap_days, "D")]
-            if len(train) and len(valid):
-                yield np.sort(train), np.sort(valid)
-
-
-def resolve_schemes(df: pd.DataFrame, data: DataParams, p: CVParams) -> list[str]:
-    """Return the CV schemes to run: `auto` means stratified (or kfold), plus walk_forward and group when they apply."""
-    schemes: list[str] = []
-    for s in p.schemes:
-        if s != "auto":
-            schemes.append(s)
-            continue
-        schemes.append("kfold" if data.task == "regression" else "stratified")
-        if data.time_column:
-            schemes.append("walk_forward")
-        if data.id_column and df[data.id_column].duplicated().any():
-            schemes.append("group")
-    return list(dict.fromkeys(schemes))
-
-
-def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams, p: CVParams) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Return the (train, valid) positions of every fold of a scheme."""
-    if scheme == "stratified":
-        return list(StratifiedKFold(p.n_splits, shuffle=True, random_state=p.random_state).split(df, y))
-    if scheme == "kfold":
-        return list(KFold(p.n_splits, shuffle=True, random_state=p.random_state).split(df))
-    if scheme == "group":
-        if not data.id_column:
-            raise ValueError("cv scheme 'group' needs data.id_column")
-        return list(GroupKFold(p.n_splits).split(df, groups=df[data.id_column].to_numpy()))
-    if not data.time_column:
-        raise ValueError("cv scheme 'walk_forward' needs data.time_column")
-    return list(WalkForwardSplit(p.n_splits, p.window, p.gap_days).split(df, groups=df[data.time_column]))
-
-
-def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, data: DataParams,
-               pp: PreprocessParams, tp: TrainParams) -> dict[str, dict[str, float]]:
-    """Return metrics of the linear baseline and LightGBM fitted on the fold's training rows only, scored on fold_valid.
-
-    fit_df trains, es_df (the fold's own latest / held-out slice of its training rows) stops LightGBM early. The
-    linear baseline and its preprocessor are fitted on the same sample of fit_df as in train (baseline_rows).
-    """
-    ft = infer_feature_types(fit_df, data)
-    y_fit, y_es = (encode_target(f[data.target], classes, data) for f in (fit_df, es_df))
-    rows = baseline_rows(y_fit, data.task, tp.baseline_max_rows, tp.random_state)
-    pre = fit_preprocessors(fit_df, ft, pp, rows)
-    y_valid = encode_target(fold_valid[data.target], classes, data)
-    cw = resolve_class_weight(y_fit, data.task, tp)
-    lgbm = fit_lightgbm(pre["tree"], fit_df, y_fit, es_df, y_es, ft, data.task, tp.lightgbm, cw, tp.random_state)
-    linear_df, y_linear = (fit_df, y_fit) if rows is None else (fit_df.iloc[rows], y_fit[rows])  # drawn once
-    linear = fit_linear(pre["linear"], linear_df, y_linear, ft, data.task, tp, cw)
-    out = {}
-    for name, est, kind in (("lightgbm", lgbm, "tree"), ("baseline", linear, "linear")):
-        x = pre[kind].transform(fold_valid[ft.all])
-        scores = est.predict(x) if data.task == "regression" else est.predict_proba(x)
-        scores = scores[:, 1] if data.task == "binary" else scores
-        out[name] = compute_metrics(data.task, y_valid, scores, 0.5)
-    out["lightgbm"]["best_iteration"] = float(lgbm.best_iteration_ or tp.lightgbm.n_estimators)
-    return out
-
-
-def key_columns(data: DataParams) -> list[str]:
-    """Return the columns that decide splits: time, id and label."""
-    return [c for c in dict.fromkeys((data.time_column, data.id_column, data.target)) if c]
-
-
-def score_fold_at(df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray, label: str, classes: list,
-                  data: DataParams, pp: PreprocessParams, tp: TrainParams, sp: SplitParams) -> dict[str, dict[str, float]]:
-    """Return score_fold on the rows of df at train_pos / valid_pos (the unit of work a fold runner ships).
-
-    The early-stopping slice is carved from the fold's training rows as split does it for the whole training part;
-    the fit, early-stopping and validation frames are taken from df directly (no copy of the whole fold first).
-    """
-    log.info("cv: %s (%d train, %d valid rows)", label, len(train_pos), len(valid_pos))
-    fit_idx, es_idx = carve_validation(df[key_columns(data)].iloc[train_pos].reset_index(drop=True), data, sp)
-    return score_fold(df.iloc[train_pos[fit_idx]], df.iloc[train_pos[es_idx]], df.iloc[valid_pos], classes, data, pp, tp)
-
-
-def model_columns(df: pd.DataFrame, data: DataParams) -> list[str]:
-    """Return the features, label, time and id columns of df (what cv needs; dropped columns are left behind)."""
-    return list(dict.fromkeys([*infer_feature_types(df, data).all, *key_columns(data)]))
-
-
-def summarize_folds(folds: list[dict[str, dict[str, float]]], high_std: float, primary: str) -> dict:
-    """Return mean and std per model and metric, and whether the primary metric varies too much across folds."""
-    summary: dict = {}
-    for model in folds[0]:
-        frame = pd.DataFrame([f[model] for f in folds])
-        summary[model] = {m: {"mean": float(frame[m].mean()), "std": float(frame[m].std(ddof=1)) if len(frame) > 1 else 0.0}
-                          for m in frame.columns}
-    stats = summary["lightgbm"].get(primary, {"mean": 0.0, "std": 0.0})
-    summary["spread"] = fold_spread(stats["mean"], stats["std"], primary)
-    summary["high_variance"] = bool(summary["spread"] > high_std)
-    return summary
-
-
-def fold_spread(mean: float, std: float, metric: str) -> float:
-    """Return the std across folds, relative to the mean for unbounded metrics (rmse, mae, log loss)."""
-    return std / abs(mean) if metric in UNBOUNDED and mean else std
-
-
-def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: PreprocessParams, tp: TrainParams,
-                   sp: SplitParams, compute: ComputeParams | None = None) -> dict:
-    """Return per-scheme fold metrics and their summaries for the training part df.
-
-    compute.engine dask runs the folds on a Dask cluster; the numbers are the same as in-process.
-    """
-    from tasks.metrics import primary_metric
-
-    df = df[model_columns(df, data)]
-    classes = label_classes(df[data.target], data)
-    y = encode_target(df[data.target], classes, data)
-    schemes = resolve_schemes(df, data, p)
-    jobs = [(scheme, k, tr, va) for scheme in schemes
-            for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p), start=1)]
-    with fold_runner(compute) as runner:
-        shared = runner.share(df)
-        results = runner.map(score_fold_at, [(shared, tr, va, f"{scheme} fold {k}/{p.n_splits}") for scheme, k, tr, va in jobs],
-                             classes, data, pp, tp, sp)
-    report: dict = {}
-    for scheme in schemes:
-        folds = [r for (s, *_), r in zip(jobs, results) if s == scheme]
-        report[scheme] = {"folds": folds, "summary": summarize_folds(folds, p.high_variance_std, primary_metric(data.task))}
-        if report[scheme]["summary"]["high_variance"]:
-            log.warning("cv: %s folds vary a lot (std of %s above %.3f); the test number may not be stable",
-                        scheme, primary_metric(data.task), p.high_variance_std)
-    return report
-
-
-def compare_schemes(schemes: dict, metric: str) -> list[str]:
-    """Return notes when random folds look better than walk-forward by more than the folds' own spread."""
-    from tasks.metrics import HIGHER_IS_BETTER
-
-    if "walk_forward" not in schemes:
-        return []
-    wf = schemes["walk_forward"]["summary"]["lightgbm"][metric]
-    notes = []
-    for name in ("stratified", "kfold"):
-        if name not in schemes:
-            continue
-        other = schemes[name]["summary"]["lightgbm"][metric]
-        gain = (other["mean"] - wf["mean"]) * (1 if HIGHER_IS_BETTER[metric] else -1)
-        if gain > 2 * max(wf["std"], other["std"], 1e-12):
-            notes.append(f"{name} folds score {metric} {other['mean']:.4f} against walk-forward {wf['mean']:.4f}: "
-                         "random folds mix future rows into training and are optimistic when the data drifts "
-                         "over time; trust walk-forward (and the time-based test set)")
-    return notes
 
 
 def run(cfg: Config) -> dict:
     """Cross-validate on train + valid (the training part) and write reports/cv.json."""
-    from tasks.metrics import primary_metric
-
     df = pd.concat([io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)], ignore_index=True)
     schemes = cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split, cfg.compute)
     notes = compare_schemes(schemes, primary_metric(cfg.data.task))
@@ -221,4 +34,6 @@ def run(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    step_main("cv", run, __doc__)
+    from tasks import cv  # this module under its real name (loggers say tasks.cv)
+
+    step_main("cv", cv.run, __doc__)

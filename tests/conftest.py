@@ -14,7 +14,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from tasks.config import Config, parse_config  # noqa: E402
+from tasks.core.config import Config, parse_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -78,10 +78,10 @@ def tiny_lightgbm_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ..
     """Fit a tiny deterministic LightGBM bundle (binary) on the named columns of train and save it to dest."""
     import lightgbm as lgb
 
-    from tasks.config import PreprocessParams
-    from tasks.model import ModelBundle, save_bundle
-    from tasks.preprocess import build_tree_preprocessor
-    from tasks.schema import FeatureTypes, encode_target, label_classes
+    from tasks.core.config import PreprocessParams
+    from tasks.core.schema import FeatureTypes, encode_target, label_classes
+    from tasks.modelling.bundle import ModelBundle, save_bundle
+    from tasks.modelling.preprocessing import build_tree_preprocessor
 
     ft = FeatureTypes(numeric, categorical)
     pre = build_tree_preprocessor(ft, PreprocessParams(min_category_frequency=1)).fit(train[ft.all])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import io
+from tasks.core import io
 from tests.conftest import make_config, synthetic_frame
 
 pytestmark = pytest.mark.integration
@@ -50,8 +50,8 @@ def test_cv_on_dask_scheduler_matches_in_process(tmp_path, cluster):
 
 
 def test_cv_on_own_local_cluster_matches_in_process(tmp_path):
-    from tasks.config import ComputeParams
-    from tasks.cv import cross_validate
+    from tasks.core.config import ComputeParams
+    from tasks.modelling.folds import cross_validate
 
     train = write_split(tmp_path, n=900)
     cfg = make_config(tmp_path, cv={"n_splits": 2})
@@ -62,8 +62,8 @@ def test_cv_on_own_local_cluster_matches_in_process(tmp_path):
 
 
 def test_two_trial_tuning_on_dask_matches_in_process(tmp_path, cluster):
-    from tasks.config import ComputeParams
-    from tasks.tune import tune_lightgbm
+    from tasks.core.config import ComputeParams
+    from tasks.modelling.tuning import tune_lightgbm
 
     train = write_split(tmp_path)
     cfg = make_config(tmp_path, cv={"n_splits": 3}, train={"tune": {"enabled": True, "n_trials": 2, "timeout_seconds": 600}})
@@ -77,10 +77,10 @@ def test_two_trial_tuning_on_dask_matches_in_process(tmp_path, cluster):
 
 def test_lightgbm_dask_final_model_is_close_to_the_local_one(tmp_path, cluster):
     """lightgbm.dask cannot be bit-identical (data-parallel, best iteration chosen after all rounds): compare quality."""
-    from tasks.config import ComputeParams
-    from tasks.preprocess import fit_preprocessors
-    from tasks.schema import infer_feature_types
-    from tasks.train import train_models, validation_metrics
+    from tasks.core.config import ComputeParams
+    from tasks.core.schema import infer_feature_types
+    from tasks.modelling.preprocessing import fit_preprocessors
+    from tasks.modelling.training import train_models, validation_metrics
 
     df = synthetic_frame(3000, seed=5).sort_values("when", kind="mergesort").reset_index(drop=True)
     train, valid = df.iloc[:2500].reset_index(drop=True), df.iloc[2500:].reset_index(drop=True)
@@ -98,8 +98,9 @@ def test_lightgbm_dask_final_model_is_close_to_the_local_one(tmp_path, cluster):
 
 
 def test_unreachable_scheduler_is_a_compute_error_naming_it():
-    from tasks.compute import ComputeError, fold_runner
-    from tasks.config import ComputeParams
+    from tasks.core.config import ComputeParams
+    from tasks.core.errors import ComputeError
+    from tasks.modelling.compute import fold_runner
 
     p = ComputeParams(engine="dask", scheduler_address="tcp://127.0.0.1:9", connect_timeout_seconds=1)
     with pytest.raises(ComputeError, match="127.0.0.1:9"):

@@ -16,8 +16,15 @@ import pytest
 import yaml
 
 from tests.integration.test_pipeline import BIN, env
-from tests.integration.test_prefect_server import (api, artifacts_of, flow_runs, ran_steps, server_env,
-                                                   shared_project, tabgate)
+from tests.integration.test_prefect_server import (
+    api,
+    artifacts_of,
+    flow_runs,
+    ran_steps,
+    server_env,
+    shared_project,
+    tabgate,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -73,8 +80,12 @@ def test_a_run_that_cannot_get_the_lock_fails_clearly(served):
 
 
 def running_task(url: str, name: str) -> bool:
-    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName, TaskRunFilterState, \
-        TaskRunFilterStateType
+    from prefect.client.schemas.filters import (
+        TaskRunFilter,
+        TaskRunFilterName,
+        TaskRunFilterState,
+        TaskRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import TaskRunSort
 

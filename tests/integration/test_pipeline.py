@@ -90,8 +90,9 @@ def flow_project(tmp_path_factory) -> tuple[Path, list[str], dict]:
     old = Path.cwd()
     os.environ["PATH"] = env()["PATH"]
     with prefect_test_harness(server_startup_timeout=120):
-        from flows.training import training_flow
         from prefect import get_client
+
+        from flows.training import training_flow
 
         os.chdir(root)
         try:

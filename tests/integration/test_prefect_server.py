@@ -12,9 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import anyio
 import httpx
@@ -214,7 +214,6 @@ def test_the_run_is_findable_by_data_and_model_version(served):
     assert f"data:{md5[:12]}" in run.name and f"model:{version}" in run.name, run.name
 
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-
     from prefect.client.schemas.sorting import FlowRunSort
 
     found = api(served["url"], lambda c: c.read_flow_runs(

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks import io, registry
+from tasks.core import io
+from tasks.registry import store as registry
 from tests.integration.test_pipeline import BIN, make_project, sh
 
 pytestmark = pytest.mark.integration

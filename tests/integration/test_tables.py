@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks.config import parse_config
+from tasks.core.config import parse_config
 from tests.conftest import REPO, SHARED_DATA, needs_shared
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared_data, needs_shared]
@@ -38,8 +38,8 @@ def table_config(name: str, root: Path):
 
 @pytest.mark.parametrize("name", list(TABLES))
 def test_every_step_runs_and_reports_cv_intervals_and_lift(name, tmp_path):
-    from tasks.ingest import snapshot_source
-    from tasks.validate import ensure_suite
+    from tasks.data.sources import snapshot_source
+    from tasks.quality.validation import ensure_suite
 
     cfg = table_config(name, tmp_path)
     snapshot_source(cfg.ingest, cfg.paths.data_dir)

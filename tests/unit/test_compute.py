@@ -6,8 +6,9 @@ import builtins
 
 import pytest
 
-from tasks.compute import ComputeError, LocalRunner, fold_runner, import_distributed
-from tasks.config import ComputeParams, ConfigError, parse_config
+from tasks.core.config import ComputeParams, parse_config
+from tasks.core.errors import ComputeError, ConfigError
+from tasks.modelling.compute import LocalRunner, fold_runner, import_distributed
 
 
 def add(a: int, b: int, c: int) -> int:

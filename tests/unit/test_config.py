@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
+import pydantic
 import pytest
 import yaml
 
-from tasks.config import ConfigError, load_config, parse_config
+from tasks.core.config import load_config, parse_config
+from tasks.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -14,7 +16,7 @@ def test_repository_params_load_and_are_frozen():
     cfg = load_config(REPO / "params.yaml")
     assert cfg.data.target == "is_canceled"
     assert "reservation_status" in cfg.data.drop_columns
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError):
         cfg.data.target = "other"  # frozen
 
 

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import cv
-from tasks.config import CVParams, DataParams
+from tasks.core.config import CVParams, DataParams
+from tasks.modelling import folds as cv_folds
+from tasks.modelling import preprocessing
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -13,7 +14,7 @@ from tests.conftest import make_config, synthetic_frame
 @pytest.mark.parametrize("gap", [0, 10])
 def test_walk_forward_trains_only_on_the_past(window, gap):
     df = synthetic_frame(n=500, seed=3).sample(frac=1, random_state=0).reset_index(drop=True)  # unsorted
-    folds = list(cv.WalkForwardSplit(4, window, gap).split(df, groups=df["when"]))
+    folds = list(cv_folds.WalkForwardSplit(4, window, gap).split(df, groups=df["when"]))
     assert len(folds) == 4
     for tr, va in folds:
         assert df["when"].iloc[tr].max() < df["when"].iloc[va].min() - pd.Timedelta(days=gap)
@@ -23,23 +24,23 @@ def test_walk_forward_trains_only_on_the_past(window, gap):
 
 def test_schemes_resolve_from_the_table():
     df = synthetic_frame(n=100)
-    assert cv.resolve_schemes(df, DataParams(target="label", time_column="when", id_column="customer"),
+    assert cv_folds.resolve_schemes(df, DataParams(target="label", time_column="when", id_column="customer"),
                               CVParams()) == ["stratified", "walk_forward", "group"]
-    assert cv.resolve_schemes(df, DataParams(target="label", task="regression"), CVParams()) == ["kfold"]
+    assert cv_folds.resolve_schemes(df, DataParams(target="label", task="regression"), CVParams()) == ["kfold"]
 
 
 def test_group_folds_share_no_entity():
     df = synthetic_frame(n=300)
     data = DataParams(target="label", id_column="customer")
     y = df["label"].to_numpy()
-    for tr, va in cv.fold_indices(df, y, "group", data, CVParams(n_splits=3)):
+    for tr, va in cv_folds.fold_indices(df, y, "group", data, CVParams(n_splits=3)):
         assert set(df["customer"].iloc[tr]).isdisjoint(df["customer"].iloc[va])
 
 
 def test_cross_validate_reports_mean_and_std_and_learns_something(tmp_path):
     cfg = make_config(tmp_path)
     df = synthetic_frame(n=900, seed=7)
-    report = cv.cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
+    report = cv_folds.cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
     assert set(report) == {"stratified", "walk_forward"}
     for scheme in report.values():
         assert len(scheme["folds"]) == 3
@@ -52,14 +53,14 @@ def test_preprocessing_is_refitted_inside_each_fold(tmp_path, monkeypatch):
     cfg = make_config(tmp_path)
     df = synthetic_frame(n=600, seed=8)
     seen_sizes = []
-    real = cv.fit_preprocessors
+    real = preprocessing.fit_preprocessors
 
     def spy(train, ft, p, linear_rows=None):
         seen_sizes.append(len(train))
         return real(train, ft, p, linear_rows)
 
-    monkeypatch.setattr(cv, "fit_preprocessors", spy)
-    cv.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, cfg.train, cfg.split)
+    monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
+    cv_folds.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, cfg.train, cfg.split)
     assert len(seen_sizes) == 3
     assert all(s < len(df) * 2 / 3 for s in seen_sizes)  # never the whole training part
 
@@ -67,7 +68,7 @@ def test_preprocessing_is_refitted_inside_each_fold(tmp_path, monkeypatch):
 def test_optimistic_random_folds_are_called_out():
     wf = {"summary": {"lightgbm": {"roc_auc": {"mean": 0.88, "std": 0.02}}}}
     strat = {"summary": {"lightgbm": {"roc_auc": {"mean": 0.95, "std": 0.002}}}}
-    notes = cv.compare_schemes({"walk_forward": wf, "stratified": strat}, "roc_auc")
+    notes = cv_folds.compare_schemes({"walk_forward": wf, "stratified": strat}, "roc_auc")
     assert len(notes) == 1 and "optimistic" in notes[0]
     close = {"summary": {"lightgbm": {"roc_auc": {"mean": 0.89, "std": 0.002}}}}
-    assert cv.compare_schemes({"walk_forward": wf, "stratified": close}, "roc_auc") == []
+    assert cv_folds.compare_schemes({"walk_forward": wf, "stratified": close}, "roc_auc") == []

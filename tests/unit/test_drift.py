@@ -1,4 +1,4 @@
-"""Tests for tasks/drift.py: reference bins, PSI / Jensen-Shannon values and drift levels."""
+"""Tests for tasks/quality/drift.py: reference bins, PSI / Jensen-Shannon values and drift levels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.drift import (
+from tasks.quality.drift import (
     category_frequencies,
     drift_level,
     drift_report,

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from tasks import evaluate, io, preprocess, split, train
+from tasks import evaluate, preprocess, split, train
+from tasks.core import io
 from tests.conftest import make_config, synthetic_frame
 
 

@@ -10,10 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import evaluate, io, preprocess, split, train
-from tasks.config import DataParams, EvaluateParams
-from tasks.metrics import binary_bootstrap_intervals, bootstrap_interval, compute_metrics, single_metric
-from tasks.model import load_bundle
+from tasks import preprocess, split, train
+from tasks.core import io
+from tasks.core.config import DataParams, EvaluateParams
+from tasks.core.metrics import (
+    binary_bootstrap_intervals,
+    bootstrap_interval,
+    compute_metrics,
+    single_metric,
+)
+from tasks.evaluation import holdout
+from tasks.modelling import training
+from tasks.modelling.bundle import load_bundle
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -33,7 +41,7 @@ def reference_segments(test, y, scores, threshold, data, p):
                 m = compute_metrics(data.task, y[mask], scores[mask], threshold)
             except ValueError:
                 continue
-            per_value[str(value)] = {"rows": int(mask.sum()), **{k: m[k] for k in evaluate.HEADLINE[data.task] if k in m}}
+            per_value[str(value)] = {"rows": int(mask.sum()), **{k: m[k] for k in holdout.HEADLINE[data.task] if k in m}}
         out[col] = dict(sorted(per_value.items()))
     return out
 
@@ -41,11 +49,11 @@ def reference_segments(test, y, scores, threshold, data, p):
 def reference_intervals(task, y, scores, threshold, p):
     """The former metric_intervals of one model."""
     if task == "binary":
-        return binary_bootstrap_intervals(y, scores, threshold, evaluate.HEADLINE[task], p.bootstrap_samples, p.random_state)
+        return binary_bootstrap_intervals(y, scores, threshold, holdout.HEADLINE[task], p.bootstrap_samples, p.random_state)
     out = {}
-    for name in evaluate.HEADLINE[task]:
+    for name in holdout.HEADLINE[task]:
         metric = single_metric(task, name)
-        out[name] = bootstrap_interval(lambda idx: metric(y[idx], scores[idx], threshold), len(y), p.bootstrap_samples,
+        out[name] = bootstrap_interval(lambda idx: metric(y[idx], scores[idx], threshold), len(y), p.bootstrap_samples,  # noqa: B023
                                        p.random_state)
     return out
 
@@ -75,7 +83,7 @@ def test_segment_metrics_match_the_per_value_comparison(task):
     p = EvaluateParams(segment_min_rows=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        got = evaluate.segment_metrics(test, y, scores, 0.4, data, p)
+        got = holdout.segment_metrics(test, y, scores, 0.4, data, p)
         expected = reference_segments(test, y, scores, 0.4, data, p)
     assert got.keys() == expected.keys() and got["colour"].keys() == expected["colour"].keys()
     assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)  # NaN-aware, every digit
@@ -96,9 +104,9 @@ def test_model_intervals_are_each_models_own_intervals(task):
         y = rng.normal(size=n)
         models = {"lightgbm": (y + rng.normal(size=n), 0.5), "baseline": (rng.normal(size=n), 0.5)}
     p = EvaluateParams(bootstrap_samples=40, random_state=9)
-    got = evaluate.model_intervals(task, y, models, p)
+    got = holdout.model_intervals(task, y, models, p)
     assert got == {m: reference_intervals(task, y, s, t, p) for m, (s, t) in models.items()}
-    assert got["lightgbm"] == evaluate.metric_intervals(task, y, *models["lightgbm"], p)
+    assert got["lightgbm"] == holdout.metric_intervals(task, y, *models["lightgbm"], p)
 
 
 def test_scores_of_every_model_are_its_own_predictions(tmp_path):
@@ -106,10 +114,10 @@ def test_scores_of_every_model_are_its_own_predictions(tmp_path):
     io.write_frame(synthetic_frame(n=900, seed=12), cfg.paths.ingested)
     for step in (split, preprocess, train):
         step.run(cfg)
-    models = {name: load_bundle(cfg.paths.models_dir / name) for name in train.MODEL_NAMES}
+    models = {name: load_bundle(cfg.paths.models_dir / name) for name in training.MODEL_NAMES}
     models["copy"] = load_bundle(cfg.paths.models_dir / "lightgbm")
     test = io.read_frame(cfg.paths.test)
-    got = evaluate.score_models(models, test)
+    got = holdout.score_models(models, test)
     assert got.keys() == models.keys()
     for name, b in models.items():
         np.testing.assert_array_equal(got[name], b.predict_scores(test))

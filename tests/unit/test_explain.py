@@ -2,7 +2,7 @@
 
 Fixtures train a small LightGBM Booster through tasks.preprocess.build_tree_preprocessor on a synthetic
 table where the label is a clean function of the features except in grp == "Z" (pure noise), save it
-with tasks.model.save_bundle, and write the scored test / validation frames the real steps would write.
+with tasks.modelling.bundle.save_bundle, and write the scored test / validation frames the real steps would write.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import io
-from tasks.config import ConfigError, ExplainParams, PreprocessParams, parse_config
-from tasks.explain import (
+from tasks.core import io
+from tasks.core.config import ExplainParams, PreprocessParams, parse_config
+from tasks.core.errors import ConfigError, SchemaError
+from tasks.core.metrics import score_frame
+from tasks.core.schema import FeatureTypes
+from tasks.evaluation.error_analysis import (
     derive_outcomes,
     explain_model,
     importance_warnings,
-    run,
     sample_rows,
     worst_error_rows,
 )
-from tasks.metrics import score_frame
-from tasks.model import ModelBundle, load_bundle, save_bundle
-from tasks.preprocess import build_tree_preprocessor
-from tasks.schema import FeatureTypes, SchemaError
+from tasks.explain import run
+from tasks.modelling.bundle import ModelBundle, load_bundle, save_bundle
+from tasks.modelling.preprocessing import build_tree_preprocessor
 
 NUMERIC = ("x1", "x2", "x3")
 CATEGORICAL = ("grp", "city")
@@ -73,8 +74,8 @@ def build_project(root: Path, task: str, n_train: int = 4000, n_valid: int = 100
     import lightgbm as lgb
     import yaml
 
-    from tasks.config import DataParams
-    from tasks.schema import encode_target, label_classes
+    from tasks.core.config import DataParams
+    from tasks.core.schema import encode_target, label_classes
 
     df = synthetic_frame(n_train + n_valid + n_test, task, seed=7)
     train, valid, test = df.iloc[:n_train], df.iloc[n_train:n_train + n_valid], df.iloc[n_train + n_valid:].reset_index(drop=True)

@@ -7,10 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import io
-from tasks.explain import HIGHER_IS_BETTER, permutation_importance, unchanged_rows, validation_matrix
-from tasks.model import ModelBundle, load_bundle, predict_transformed
-from tasks.report_html import format_raw, plot_waterfall, waterfall_rows
+from tasks.core import io
+from tasks.core.metrics import HIGHER_IS_BETTER
+from tasks.evaluation.error_analysis import (
+    permutation_importance,
+    unchanged_rows,
+    validation_matrix,
+)
+from tasks.modelling.bundle import ModelBundle, load_bundle, predict_transformed
+from tasks.reporting.report_html import format_raw, plot_waterfall, waterfall_rows
 from tests.unit.test_explain import build_project, load
 
 
@@ -19,7 +24,7 @@ def reference_permutation_importance(bundle: ModelBundle, x: pd.DataFrame, y: np
     """Permutation importance as first written: every shuffle re-scores every row."""
     from sklearn import metrics as skm
 
-    from tasks.metrics import compute_metrics
+    from tasks.core.metrics import compute_metrics
 
     def value(frame: pd.DataFrame) -> float:
         scores = predict_transformed(bundle, frame)
@@ -117,7 +122,7 @@ def test_tree_shap_equals_shap_tree_explainer(tmp_path, task, best):
 
     import shap
 
-    from tasks.explain import tree_shap
+    from tasks.evaluation.error_analysis import tree_shap
 
     cfg = load(build_project(tmp_path, task, n_train=1500, n_valid=300, n_test=400))
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")

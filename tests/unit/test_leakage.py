@@ -1,4 +1,4 @@
-"""Tests for tasks/leakage.py: planted leaks are flagged with their evidence, honest features are not."""
+"""Tests for tasks/quality/leakage.py: planted leaks are flagged with their evidence, honest features are not."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config import DataParams, SplitParams, ValidateParams
-from tasks.leakage import screen_leakage, shared_duplicate_rows, single_feature_auc, single_feature_r2
+from tasks.core.config import DataParams, SplitParams, ValidateParams
+from tasks.quality.leakage import (
+    screen_leakage,
+    shared_duplicate_rows,
+    single_feature_auc,
+    single_feature_r2,
+)
 
 SHARED = Path(__file__).parents[2].parent / "shared" / "data"
 
@@ -170,7 +175,7 @@ def test_real_hotel_table_flags_reservation_status():
     path = SHARED / "hotel_bookings.csv.gz"
     if not path.exists():
         pytest.skip(f"shared data not available at {path}")
-    from tasks.split import training_rows
+    from tasks.data.splitting import training_rows
 
     raw = pd.read_csv(path)
     months = {m: i for i, m in enumerate(["January", "February", "March", "April", "May", "June", "July",

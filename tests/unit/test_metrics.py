@@ -7,8 +7,13 @@ import warnings
 import numpy as np
 import pytest
 
-from tasks.metrics import (binary_bootstrap_intervals, bootstrap_indices, bootstrap_interval, iter_bootstrap_indices,
-                           single_metric)
+from tasks.core.metrics import (
+    binary_bootstrap_intervals,
+    bootstrap_indices,
+    bootstrap_interval,
+    iter_bootstrap_indices,
+    single_metric,
+)
 
 NAMES = ["roc_auc", "pr_auc", "log_loss", "brier", "f1"]
 

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from tasks.metrics import (_clip, binary_bootstrap_intervals, binary_metrics, choose_threshold, iter_bootstrap_indices,
-                           percentile_interval, shared_binary_bootstrap_intervals, single_metric, tie_groups)
+from tasks.core.metrics import (
+    _clip,
+    binary_bootstrap_intervals,
+    binary_metrics,
+    choose_threshold,
+    iter_bootstrap_indices,
+    percentile_interval,
+    shared_binary_bootstrap_intervals,
+    single_metric,
+    tie_groups,
+)
 
 NAMES = ["roc_auc", "pr_auc", "log_loss", "brier", "f1"]
 OBJECTIVES = ["f1", "balanced_accuracy", "precision_at_recall"]

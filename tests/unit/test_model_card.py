@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks import io, model_card
-from tasks.config import DataParams, PromoteParams
+from tasks.core import io
+from tasks.core.config import DataParams, PromoteParams
+from tasks.reporting import model_card
 
 DATA = DataParams(target="label", task="binary", positive_label=1, time_column="when",
                   drop_columns={"status": "written after the outcome (leak)", "notes|free": "free text | pipes"},

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config import DataParams
-from tasks.model import load_bundle
+from tasks.core.config import DataParams
+from tasks.modelling.bundle import load_bundle
 from tests.conftest import synthetic_frame, tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", time_column="when", id_column="customer")

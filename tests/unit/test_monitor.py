@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import io, monitor
-from tasks.config import MonitorParams, ScheduleParams, parse_config
-from tasks.drift import reference_profile
+from tasks.core import io
+from tasks.core.config import MonitorParams, ScheduleParams, parse_config
+from tasks.quality.drift import reference_profile
+from tasks.serving import monitor
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -26,7 +27,7 @@ def test_feature_profile_leaves_out_label_dropped_and_ignored_columns(tmp_path):
 
 
 def test_a_shifted_column_is_the_only_drifted_feature():
-    from tasks.drift import drift_report
+    from tasks.quality.drift import drift_report
 
     ref = synthetic_frame(2000, seed=0)
     shifted = synthetic_frame(2000, seed=1).assign(x1=lambda d: d["x1"] * 4 + 6)
@@ -76,7 +77,7 @@ def test_labelled_rows_drops_unlabelled_and_handles_a_missing_label_column():
 
 
 class ConstantModel:
-    """A stand-in bundle: meta like tasks.model.ModelBundle, scores from column x1."""
+    """A stand-in bundle: meta like tasks.modelling.bundle.ModelBundle, scores from column x1."""
 
     meta = {"target": "label", "classes": [0, 1], "threshold": 0.5}
 
@@ -98,7 +99,7 @@ def test_live_performance_compares_with_the_metrics_at_promotion():
 def test_monitor_batch_writes_the_report_and_decides(tmp_path, monkeypatch):
     cfg = make_config(tmp_path)
     ref = synthetic_frame(2000, seed=0)
-    from tasks.validate import profile_path
+    from tasks.quality.validation import profile_path
 
     io.write_json(profile_of(ref), profile_path(cfg))
     batch = synthetic_frame(1000, seed=5).assign(x2=lambda d: d["x2"] + 30)
@@ -118,7 +119,7 @@ def test_schedule_cron_must_have_five_fields():
 
 
 def test_monitor_section_typo_is_a_config_error(tmp_path):
-    from tasks.config import ConfigError
+    from tasks.core.errors import ConfigError
 
     raw = {"data": {"target": "y"}, "ingest": {"source": "x.csv"}, "monitor": {"max_metric_dropp": 0.1}}
     with pytest.raises(ConfigError, match="monitor.max_metric_dropp"):

@@ -5,9 +5,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.config import DataParams, PreprocessParams
-from tasks.preprocess import fit_preprocessors
-from tasks.schema import infer_feature_types
+from tasks.core.config import DataParams, PreprocessParams
+from tasks.core.schema import infer_feature_types
+from tasks.modelling.preprocessing import fit_preprocessors
 from tests.conftest import synthetic_frame
 
 DATA = DataParams(target="label", time_column="when", id_column="customer")
@@ -54,7 +54,7 @@ def test_unseen_and_missing_categories_do_not_break_transform():
 
 
 def test_category_coder_codes_frequent_values_and_sends_the_rest_to_other():
-    from tasks.preprocess import CategoryCoder
+    from tasks.modelling.preprocessing import CategoryCoder
 
     train = pd.DataFrame({"c": pd.Categorical(["a"] * 5 + ["b"] * 3 + ["rare"] + [None]),
                           "n": [9.0] * 4 + [7.0] * 4 + [np.nan, 3.0]})
@@ -67,7 +67,7 @@ def test_category_coder_codes_frequent_values_and_sends_the_rest_to_other():
 
 
 def test_category_coder_survives_skops_round_trip(tmp_path):
-    from tasks.model import load_skops, save_preprocessor
+    from tasks.modelling.bundle import load_skops, save_preprocessor
 
     df = synthetic_frame(n=200)
     ft = infer_feature_types(df, DATA)

@@ -12,9 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.config import DataParams, PreprocessParams
-from tasks.preprocess import CategoryCoder, build_tree_preprocessor, fit_preprocessors, transform_frame
-from tasks.schema import infer_feature_types
+from tasks.core.config import DataParams, PreprocessParams
+from tasks.core.schema import infer_feature_types
+from tasks.modelling.preprocessing import (
+    CategoryCoder,
+    build_tree_preprocessor,
+    fit_preprocessors,
+    transform_frame,
+)
 from tests.conftest import synthetic_frame
 
 
@@ -179,8 +184,8 @@ def test_transform_frame_leaves_other_preprocessors_and_errors_to_scikit_learn()
 def test_lookups_are_not_saved_and_are_rebuilt_after_a_skops_round_trip(tmp_path):
     import skops.io as sio
 
-    from tasks.model import TRUSTED_PREFIXES, load_skops, save_preprocessor
-    from tasks.preprocess import _LOOKUPS
+    from tasks.modelling.bundle import TRUSTED_PREFIXES, load_skops, save_preprocessor
+    from tasks.modelling.preprocessing import _LOOKUPS
 
     fitted, df, ft = tree_and_frame()
     tree = fitted["tree"]
@@ -205,7 +210,7 @@ def test_lookups_are_not_saved_and_are_rebuilt_after_a_skops_round_trip(tmp_path
 
 @pytest.mark.parametrize(("numeric", "categorical"), [(("x1", "x2"), ()), ((), ("colour", "code")), (("x1",), ("code",))])
 def test_transform_frame_with_a_side_of_no_columns(numeric, categorical):
-    from tasks.schema import FeatureTypes
+    from tasks.core.schema import FeatureTypes
 
     _, df, _ = tree_and_frame()
     ft = FeatureTypes(numeric, categorical)

@@ -9,14 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import io, promote, registry
-from tasks.config import Config, DataParams, PromoteParams, parse_config
-from tasks.errors import PromotionError
-from tasks.metrics import compute_metrics, score_frame
-from tasks.model import load_bundle
-from tasks.promote import Latency, ModelScores, decide_promotion
-from tasks.schema import encode_target
-
+from tasks import promote
+from tasks.core import errors, io
+from tasks.core.config import Config, DataParams, PromoteParams, parse_config
+from tasks.core.errors import PromotionError
+from tasks.core.metrics import compute_metrics, score_frame
+from tasks.core.schema import encode_target
+from tasks.evaluation import gate as gate_rules
+from tasks.evaluation import promotion
+from tasks.evaluation.gate import Latency, ModelScores, decide_promotion
+from tasks.modelling.bundle import load_bundle
+from tasks.registry import store as registry
 from tests.conftest import tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", segment_columns=["seg"])
@@ -102,15 +105,15 @@ def test_first_model_is_gated_on_absolute_rules_and_the_record_says_so(tmp_path,
     assert vid == report["version_id"]
     rec = registry.read_record(cfg.paths.registry_dir, vid)
     assert rec["decision"]["first_model"] is True
-    assert any(promote.FIRST_MODEL in n for n in rec["decision"]["notes"])
-    assert rec["test_fingerprint"] == "fp-test" and rec["params_digest"] == promote.params_digest(cfg)
+    assert any(gate_rules.FIRST_MODEL in n for n in rec["decision"]["notes"])
+    assert rec["test_fingerprint"] == "fp-test" and rec["params_digest"] == promotion.params_digest(cfg)
     assert rec["metrics"]["roc_auc"] > 0.6 and rec["latency"]["rows"] > 0
     rules = {r["rule"]: r for r in report["decision"]["rules"]}
     assert rules["threshold roc_auc"]["passed"] is True
     assert rules["gain over production (CI low)"]["passed"] is None
-    assert promote.FIRST_MODEL in rules["input schema compatible"]["reason"]
+    assert gate_rules.FIRST_MODEL in rules["input schema compatible"]["reason"]
     md = (cfg.paths.reports_dir / "promotion.md").read_text()
-    assert "PROMOTED" in md and "| threshold roc_auc | roc_auc |" in md and promote.FIRST_MODEL in md
+    assert "PROMOTED" in md and "| threshold roc_auc | roc_auc |" in md and gate_rules.FIRST_MODEL in md
 
 
 def test_first_model_below_the_floor_is_rejected_without_error(tmp_path, world):
@@ -187,7 +190,7 @@ def test_stale_scored_frame_is_refused(tmp_path, world):
     simulate_evaluate(cfg, world, "medium")
     shutil.rmtree(cfg.paths.models_dir / "lightgbm")
     shutil.copytree(world["good"], cfg.paths.models_dir / "lightgbm")  # retrained after evaluate
-    with pytest.raises(io.InputError, match="re-run evaluate"):
+    with pytest.raises(errors.InputError, match="re-run evaluate"):
         promote.run(cfg)
 
 
@@ -248,7 +251,7 @@ def test_new_required_column_fails_schema_compatibility():
                          ModelScores(s, meta=old_meta, digest="o"), PromoteParams(bootstrap_samples=0))
     schema = next(r for r in d.rules if r.rule == "input schema compatible")
     assert schema.passed is False and "['x9']" in schema.reason and "['code']" in schema.reason
-    ok = promote.schema_rule({"input_schema": {"x1": "numeric"}}, old_meta)
+    ok = gate_rules.schema_rule({"input_schema": {"x1": "numeric"}}, old_meta)
     assert ok.passed is True
 
 
@@ -259,13 +262,13 @@ def test_latency_over_budget_rejects_and_reports_the_measurement():
                          latency=Latency(p95_ms=42.0, rows_per_second=1e5, rows=300))
     rules = {r.rule: r for r in d.rules}
     assert d.outcome == "reject" and rules["latency p95"].value == 42.0 and rules["throughput"].passed is True
-    assert d.first_model and promote.FIRST_MODEL in d.notes[0]
+    assert d.first_model and gate_rules.FIRST_MODEL in d.notes[0]
 
 
 def test_paired_bootstrap_uses_the_same_rows_for_both_models():
     y, _, noisy = synthetic_scores()
     s = ModelScores(noisy(1.0, 1))
-    ci = promote.paired_bootstrap_gain("binary", "roc_auc", y, s, s, 50, 0)
+    ci = gate_rules.paired_bootstrap_gain("binary", "roc_auc", y, s, s, 50, 0)
     assert ci == {"low": 0.0, "high": 0.0, "n_samples": 50}  # unpaired resamples would not give exactly 0
 
 
@@ -276,9 +279,9 @@ def test_promotion_writes_the_model_card_and_keeps_it_with_the_version(tmp_path,
     cfg = make_cfg(tmp_path)
     report = gate(cfg, world, "medium")
     reg, vid = cfg.paths.registry_dir, report["version_id"]
-    md = (cfg.paths.reports_dir / promote.CARD_MD).read_text()
+    md = (cfg.paths.reports_dir / promotion.CARD_MD).read_text()
     assert md == registry.model_card_path(reg, vid).read_text()
-    card = io.read_json(cfg.paths.reports_dir / promote.CARD_JSON)
+    card = io.read_json(cfg.paths.reports_dir / promotion.CARD_JSON)
     assert card["version_id"] == vid and card["status"] == "promoted" and card["gate"]["outcome"] == "promote"
     assert any("explain" in n for n in card["notes"])  # simulate_evaluate writes no explain report: noted
     assert card["metrics"]["rows"][0]["metric"] == "roc_auc" and "## Known weaknesses" in md
@@ -291,7 +294,7 @@ def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
     cfg = make_cfg(tmp_path, register_rejected=False)
     report = gate(cfg, world, "weak")
     assert report["status"] == "rejected" and report["version_id"] is None
-    card = io.read_json(cfg.paths.reports_dir / promote.CARD_JSON)
+    card = io.read_json(cfg.paths.reports_dir / promotion.CARD_JSON)
     assert card["version_id"] is None and [r["rule"] for r in card["gate"]["rules"] if r["passed"] is False]
-    assert "unregistered challenger" in (cfg.paths.reports_dir / promote.CARD_MD).read_text()
+    assert "unregistered challenger" in (cfg.paths.reports_dir / promotion.CARD_MD).read_text()
     assert not (cfg.paths.registry_dir / "versions").exists() or registry.list_versions(cfg.paths.registry_dir) == []

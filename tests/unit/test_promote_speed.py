@@ -10,10 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from tasks import promote
-from tasks.config import PromoteParams
-from tasks.metrics import bootstrap_indices
-from tasks.promote import ModelScores, gain, metric_value, rank_scores, weighted_roc_auc
+from tasks.core.config import PromoteParams
+from tasks.core.metrics import bootstrap_indices
+from tasks.evaluation import gate
+from tasks.evaluation.gate import (
+    ModelScores,
+    gain,
+    metric_value,
+    rank_scores,
+    weighted_roc_auc,
+)
 
 
 def reference_paired_bootstrap_gain(task, metric, y, challenger, champion, n_samples, random_state):
@@ -64,10 +70,10 @@ def test_paired_bootstrap_gain_equals_the_plain_bootstrap(seed, digits):
     challenger = ModelScores(scores_with_ties(rng, y, digits), 0.4)
     champion = ModelScores(scores_with_ties(rng, y, digits), 0.5)
     for n_samples in (0, 1, 30):
-        got = promote.paired_bootstrap_gain("binary", "roc_auc", y, challenger, champion, n_samples, seed)
+        got = gate.paired_bootstrap_gain("binary", "roc_auc", y, challenger, champion, n_samples, seed)
         assert same(got, reference_paired_bootstrap_gain("binary", "roc_auc", y, challenger, champion, n_samples, seed))
     tiny = y[:3] * 0  # one class in every resample: no interval
-    assert promote.paired_bootstrap_gain("binary", "roc_auc", tiny, ModelScores(challenger.scores[:3]),
+    assert gate.paired_bootstrap_gain("binary", "roc_auc", tiny, ModelScores(challenger.scores[:3]),
                                          ModelScores(champion.scores[:3]), 10, 0)["n_samples"] == 0
 
 
@@ -77,12 +83,12 @@ def test_paired_bootstrap_gain_of_other_metrics_and_nan_scores_is_unchanged():
     a, b = ModelScores(scores_with_ties(rng, y, 2)), ModelScores(scores_with_ties(rng, y, None))
     with_nan = ModelScores(np.where(rng.random(500) < 0.01, np.nan, a.scores))
     for metric, ch, pr in (("pr_auc", a, b), ("log_loss", a, b), ("roc_auc", with_nan, b)):
-        got = promote.paired_bootstrap_gain("binary", metric, y, ch, pr, 20, 1)
+        got = gate.paired_bootstrap_gain("binary", metric, y, ch, pr, 20, 1)
         expected = reference_paired_bootstrap_gain("binary", metric, y, ch, pr, 20, 1)
         assert same(got, expected)
     yr = rng.normal(size=300)
     r1, r2 = ModelScores(yr + rng.normal(size=300)), ModelScores(yr + rng.normal(size=300))
-    assert same(promote.paired_bootstrap_gain("regression", "rmse", yr, r1, r2, 20, 1),
+    assert same(gate.paired_bootstrap_gain("regression", "rmse", yr, r1, r2, 20, 1),
                 reference_paired_bootstrap_gain("regression", "rmse", yr, r1, r2, 20, 1))
 
 
@@ -105,7 +111,7 @@ def test_segment_rules_score_segments_like_sklearn():
     segs = pd.DataFrame({"a": rng.choice(["x", "y", "z", None], n), "b": pd.Categorical(rng.choice(["p", "q"], n))})
     y[(segs["a"] == "z").to_numpy()] = 0  # a segment with one class: no rule
     ch, pr = ModelScores(scores_with_ties(rng, y, 2), 0.4), ModelScores(scores_with_ties(rng, y, None), 0.4)
-    rules = promote.segment_rules("binary", "roc_auc", y, ch, pr, segs, 50, PromoteParams(segment_tolerance=0.01))
+    rules = gate.segment_rules("binary", "roc_auc", y, ch, pr, segs, 50, PromoteParams(segment_tolerance=0.01))
     ref_ch, ref_pr = reference_segment_values(y, ch, segs, 50), reference_segment_values(y, pr, segs, 50)
     expected = {k: gain("roc_auc", ref_pr[k], ref_ch[k]) for k in ref_ch if np.isfinite(ref_ch[k]) and np.isfinite(ref_pr[k])}
     assert {r.rule.removeprefix("segment "): r.value for r in rules} == expected

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import io, registry
-from tasks.config import DataParams
-from tasks.errors import PromotionError
-from tasks.model import ModelIntegrityError, bundle_digest
+from tasks.core import io
+from tasks.core.config import DataParams
+from tasks.core.errors import ModelIntegrityError, PromotionError
+from tasks.modelling.bundle import bundle_digest
+from tasks.registry import store as registry
 from tests.conftest import tiny_lightgbm_bundle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,7 +205,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import tasks.registry as r
+    import tasks.registry.store as r
 
     reg, bundle, marker = (Path(a) for a in sys.argv[1:4])
     real_copy = r._copy_file
@@ -254,11 +255,11 @@ def test_process_killed_mid_promotion_leaves_previous_production_loadable(tmp_pa
 
 def test_data_version_reads_md5_from_dvc_file(tmp_path):
     dvc_file = tmp_path / "data.dvc"
-    assert registry.data_version(dvc_file) is None
+    assert io.data_version(dvc_file) is None
     dvc_file.write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef.dir\n  size: 10\n  nfiles: 1\n  path: data\n")
-    assert registry.data_version(dvc_file) == "0123456789abcdef0123456789abcdef.dir"
+    assert io.data_version(dvc_file) == "0123456789abcdef0123456789abcdef.dir"
     dvc_file.write_text(": not yaml : [")
-    assert registry.data_version(dvc_file) is None
+    assert io.data_version(dvc_file) is None
 
 
 def test_git_commit_is_none_outside_a_repository(tmp_path):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import validate
+from tasks.quality import validation
+from tasks.quality.rule_counts import sample_rows, whole_table_verdict
 from tests.conftest import make_config
-from tasks.rule_counts import sample_rows, whole_table_verdict
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -47,20 +47,20 @@ def suite_and_cfg(tmp_path):
                                       "drop_columns": {}},
                       validate={"min_rows": 100, "gx_max_rows": 1000})
     ref = broken_frame()
-    validate.bootstrap_suite(cfg, ref)
+    validation.bootstrap_suite(cfg, ref)
     return cfg
 
 
 def gx_results(cfg, df):
-    ctx = validate.open_context(cfg)
-    params = validate.time_parameters(pd.Timestamp("2026-01-01", tz="UTC").to_pydatetime())
-    return validate.run_suite(ctx, cfg.validate.suite_name, df, params), params
+    ctx = validation.open_context(cfg)
+    params = validation.time_parameters(pd.Timestamp("2026-01-01", tz="UTC").to_pydatetime())
+    return validation.run_suite(ctx, cfg.validate.suite_name, df, params), params
 
 
 def test_whole_table_counts_agree_with_great_expectations_on_the_whole_table(suite_and_cfg):
     df = mutate(broken_frame(seed=1))
     results, params = gx_results(suite_and_cfg, df)
-    recounted = validate.with_whole_table_verdicts(results, df, params)
+    recounted = validation.with_whole_table_verdicts(results, df, params)
     checked = 0
     for gx_res, ours in zip(results, recounted):
         assert ours["success"] == gx_res["success"], ours["expectation_config"]
@@ -89,7 +89,7 @@ def test_a_rare_problem_outside_the_gx_sample_still_stops_validation(suite_and_c
     outside = np.setdiff1d(np.arange(len(df)), rows)
     df.loc[outside[:1], "arrival"] = pd.Timestamp("2999-01-01")  # one row, not in the sample
     df.loc[outside[1:3], "booking_id"] = df.loc[outside[3], "booking_id"]
-    report = validate.validate_frame(suite_and_cfg, df)
+    report = validation.validate_frame(suite_and_cfg, df)
     assert report["counts"]["gx_sample_rows"] == 1000
     assert not report["passed"]
     by_rule = {f["rule"]: f for f in report["failures"]}
@@ -115,10 +115,10 @@ def test_sample_rows_is_deterministic_and_none_when_the_table_fits():
 def test_a_rebootstrapped_suite_is_what_the_next_validation_uses(suite_and_cfg):
     shifted = broken_frame(seed=3)
     shifted["country"] = "NEW"
-    first = validate.validate_frame(suite_and_cfg, shifted)
+    first = validation.validate_frame(suite_and_cfg, shifted)
     assert "category_set" in {f["rule"] for f in first["failures"]}
-    validate.bootstrap_suite(suite_and_cfg, shifted)  # the suite learns the new category
-    second = validate.validate_frame(suite_and_cfg, shifted)
+    validation.bootstrap_suite(suite_and_cfg, shifted)  # the suite learns the new category
+    second = validation.validate_frame(suite_and_cfg, shifted)
     assert "category_set" not in {f["rule"] for f in second["failures"]}
 
 
@@ -126,7 +126,7 @@ def test_text_categories_are_counted_like_their_text(suite_and_cfg):
     df = mutate(broken_frame(seed=4))
     as_category = df.assign(country=df["country"].astype("category"))
     results, params = gx_results(suite_and_cfg, df)
-    plain = validate.with_whole_table_verdicts(results, df, params)
-    categorical = validate.with_whole_table_verdicts(results, as_category, params)
+    plain = validation.with_whole_table_verdicts(results, df, params)
+    categorical = validation.with_whole_table_verdicts(results, as_category, params)
     assert [r["success"] for r in plain] == [r["success"] for r in categorical]
     assert [r["result"].get("unexpected_count") for r in plain] == [r["result"].get("unexpected_count") for r in categorical]

@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks import cv, preprocess, sampling, train
-from tasks.config import PreprocessParams, TrainParams
-from tasks.schema import encode_target, infer_feature_types, label_classes
+from tasks import preprocess
+from tasks.core import sampling
+from tasks.core.config import PreprocessParams, TrainParams
+from tasks.core.schema import encode_target, infer_feature_types, label_classes
+from tasks.modelling import folds as cv_folds
+from tasks.modelling import preprocessing, training
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -20,7 +23,7 @@ def test_linear_fit_rows_are_the_rows_fit_linear_takes(task):
     y = encode_target(df[cfg.data.target], label_classes(df[cfg.data.target], cfg.data), cfg.data)
     rows = sampling.linear_fit_rows(df[cfg.data.target], cfg.data, p)
     assert len(rows) == 250
-    np.testing.assert_array_equal(rows, train.baseline_rows(y, task, 250, 11))
+    np.testing.assert_array_equal(rows, sampling.baseline_rows(y, task, 250, 11))
     assert sampling.linear_fit_rows(df[cfg.data.target], cfg.data, TrainParams(baseline_max_rows=900)) is None
 
 
@@ -29,9 +32,9 @@ def test_linear_preprocessor_is_fitted_on_the_sample_and_tree_on_every_row():
     df = synthetic_frame(n=800, seed=5)
     ft = infer_feature_types(df, cfg.data)
     rows = np.arange(0, 800, 4)
-    fitted = preprocess.fit_preprocessors(df, ft, PreprocessParams(), rows)
-    on_sample = preprocess.fit_preprocessors(df.iloc[rows], ft, PreprocessParams())
-    on_all = preprocess.fit_preprocessors(df, ft, PreprocessParams())
+    fitted = preprocessing.fit_preprocessors(df, ft, PreprocessParams(), rows)
+    on_sample = preprocessing.fit_preprocessors(df.iloc[rows], ft, PreprocessParams())
+    on_all = preprocessing.fit_preprocessors(df, ft, PreprocessParams())
     scale = lambda pre: pre.named_transformers_["num"].named_steps["scale"].mean_  # noqa: E731
     np.testing.assert_array_equal(scale(fitted["linear"]), scale(on_sample["linear"]))
     assert not np.array_equal(scale(fitted["linear"]), scale(on_all["linear"]))
@@ -42,20 +45,20 @@ def test_cv_fits_each_folds_linear_preprocessor_on_the_baseline_sample(tmp_path,
     cfg = make_config(tmp_path)
     df = synthetic_frame(n=900, seed=8)
     seen = []
-    real = cv.fit_preprocessors
+    real = preprocessing.fit_preprocessors
 
     def spy(fit_df, ft, p, linear_rows=None):
         seen.append((len(fit_df), None if linear_rows is None else len(linear_rows)))
         return real(fit_df, ft, p, linear_rows)
 
-    monkeypatch.setattr(cv, "fit_preprocessors", spy)
+    monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
     tp = cfg.train.model_copy(update={"baseline_max_rows": 200})
-    cv.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, tp, cfg.split)
+    cv_folds.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, tp, cfg.split)
     assert len(seen) == 3 and all(fold_rows > 200 and linear == 200 for fold_rows, linear in seen)
 
 
 def test_preprocess_step_reports_and_uses_the_baseline_sample(tmp_path):
-    from tasks import io
+    from tasks.core import io
 
     cfg = make_config(tmp_path, train={"baseline_max_rows": 300})
     df = synthetic_frame(n=1000, seed=9)
@@ -65,8 +68,8 @@ def test_preprocess_step_reports_and_uses_the_baseline_sample(tmp_path):
     assert report["train_rows"] == 1000 and report["linear_fit_rows"] == 300
     rows = sampling.linear_fit_rows(df[cfg.data.target], cfg.data, cfg.train)
     ft = infer_feature_types(df, cfg.data)
-    expected = preprocess.fit_preprocessors(df.iloc[rows], ft, cfg.preprocess)["linear"]
-    saved, _ = train.load_preprocessors(cfg.paths.preprocess_dir)
+    expected = preprocessing.fit_preprocessors(df.iloc[rows], ft, cfg.preprocess)["linear"]
+    saved, _ = training.load_preprocessors(cfg.paths.preprocess_dir)
     x = df[ft.all].iloc[:50]
     dense = lambda m: m.toarray() if hasattr(m, "toarray") else np.asarray(m)  # noqa: E731
     np.testing.assert_allclose(dense(saved["linear"].transform(x)), dense(expected.transform(x)))

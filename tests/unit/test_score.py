@@ -8,13 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import registry
-from tasks.config import DataParams
-from tasks.errors import PromotionError
-from tasks.model import load_bundle
-from tasks.schema import SchemaError
-from tasks.score import quarantine_path, read_table, score_file
-
+from tasks.core.config import DataParams
+from tasks.core.errors import PromotionError, SchemaError
+from tasks.modelling.bundle import load_bundle
+from tasks.registry import store as registry
+from tasks.serving.score import quarantine_path, read_table, score_file
 from tests.conftest import tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", id_column="booking_id",

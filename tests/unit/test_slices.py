@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config import ExplainParams
-from tasks.slices import (
+from tasks.core.config import ExplainParams
+from tasks.evaluation.slices import (
     categorical_levels,
     find_error_slices,
     numeric_levels,

@@ -5,8 +5,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import split
-from tasks.config import DataParams, SplitParams
+from tasks.core import errors
+from tasks.core.config import DataParams, SplitParams
+from tasks.data import splitting
 from tests.conftest import synthetic_frame
 
 
@@ -20,8 +21,8 @@ def test_time_split_every_train_time_before_every_test_time_minus_gap(seed, n, t
     df = frames(seed, n)
     data = DataParams(target="label", time_column="when")
     try:
-        h = split.holdout_split(df, data, SplitParams(test_size=test_size, gap_days=gap))
-    except split.SchemaError:
+        h = splitting.holdout_split(df, data, SplitParams(test_size=test_size, gap_days=gap))
+    except errors.SchemaError:
         return  # a cutoff that leaves one side empty is refused with a message, not split badly
     assert len(np.intersect1d(h.train_idx, h.test_idx)) == 0
     train_t, test_t = df["when"].iloc[h.train_idx], df["when"].iloc[h.test_idx]
@@ -33,7 +34,7 @@ def test_time_split_every_train_time_before_every_test_time_minus_gap(seed, n, t
 def test_group_split_shares_no_entity(seed, n):
     df = frames(seed, n)
     data = DataParams(target="label", id_column="customer")
-    h = split.holdout_split(df, data, SplitParams(test_size=0.25, random_state=seed))
+    h = splitting.holdout_split(df, data, SplitParams(test_size=0.25, random_state=seed))
     assert h.strategy == "group"
     ids_train = set(df["customer"].iloc[h.train_idx])
     ids_test = set(df["customer"].iloc[h.test_idx])
@@ -46,7 +47,7 @@ def test_group_split_shares_no_entity(seed, n):
 def test_random_split_is_stratified_disjoint_and_complete(seed, n):
     df = frames(seed, n)
     data = DataParams(target="label")
-    h = split.holdout_split(df, data, SplitParams(test_size=0.3, random_state=seed))
+    h = splitting.holdout_split(df, data, SplitParams(test_size=0.3, random_state=seed))
     assert h.strategy == "random"
     assert sorted(np.concatenate([h.train_idx, h.test_idx]).tolist()) == list(range(n))
     rate_all = df["label"].mean()
@@ -57,14 +58,14 @@ def test_random_split_is_stratified_disjoint_and_complete(seed, n):
 def test_test_start_date_is_respected():
     df = frames(1, 500)
     data = DataParams(target="label", time_column="when")
-    h = split.holdout_split(df, data, SplitParams(test_start="2021-06-01"))
+    h = splitting.holdout_split(df, data, SplitParams(test_start="2021-06-01"))
     assert (df["when"].iloc[h.test_idx] >= pd.Timestamp("2021-06-01")).all()
     assert (df["when"].iloc[h.train_idx] < pd.Timestamp("2021-06-01")).all()
 
 
 def test_validation_slice_is_the_latest_training_period():
     df = frames(2, 400)
-    fit, valid = split.carve_validation(df, DataParams(target="label", time_column="when"), SplitParams(valid_size=0.2))
+    fit, valid = splitting.carve_validation(df, DataParams(target="label", time_column="when"), SplitParams(valid_size=0.2))
     assert df["when"].iloc[fit].max() <= df["when"].iloc[valid].min()
     assert len(valid) == 80
 
@@ -72,20 +73,20 @@ def test_validation_slice_is_the_latest_training_period():
 def test_training_rows_matches_the_split_and_is_deterministic():
     df = frames(3, 300)
     data, p = DataParams(target="label"), SplitParams(test_size=0.25)
-    a, b = split.training_rows(df, data, p), split.training_rows(df, data, p)
+    a, b = splitting.training_rows(df, data, p), splitting.training_rows(df, data, p)
     assert a.index.equals(b.index)
-    assert len(a) == len(split.holdout_split(df, data, p).train_idx)
+    assert len(a) == len(splitting.holdout_split(df, data, p).train_idx)
 
 
 def test_fingerprint_ignores_row_order_but_not_content():
     df = frames(4, 100)
-    assert split.fingerprint_rows(df) == split.fingerprint_rows(df.sample(frac=1, random_state=0))
+    assert splitting.fingerprint_rows(df) == splitting.fingerprint_rows(df.sample(frac=1, random_state=0))
     changed = df.copy()
     changed.loc[0, "x1"] += 1
-    assert split.fingerprint_rows(df) != split.fingerprint_rows(changed)
+    assert splitting.fingerprint_rows(df) != splitting.fingerprint_rows(changed)
 
 
 def test_shared_duplicates_counts_exact_copies():
     df = frames(5, 100)
     test = pd.concat([df.iloc[:3], frames(6, 5)], ignore_index=True)
-    assert split.shared_duplicates(df, test, list(df.columns)) == 3
+    assert splitting.shared_duplicates(df, test, list(df.columns)) == 3

@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
-from tasks import io, preprocess, split, train
-from tasks.config import TrainParams
-from tasks.model import ModelIntegrityError, load_bundle
+from tasks import preprocess, split, train
+from tasks.core import io
+from tasks.core.config import TrainParams
+from tasks.core.errors import ModelIntegrityError
+from tasks.modelling import estimators, training
+from tasks.modelling.bundle import load_bundle
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -29,7 +32,7 @@ def test_train_fits_all_models_and_lightgbm_beats_dummy(tmp_path, task):
         assert 0 < report["thresholds"]["lightgbm"] < 1
     else:
         assert vm["lightgbm"]["log_loss"] < vm["dummy"]["log_loss"]
-    for name in train.MODEL_NAMES:
+    for name in training.MODEL_NAMES:
         assert (cfg.paths.models_dir / name / "meta.json").exists()
 
 
@@ -61,6 +64,6 @@ def test_tampered_model_file_is_refused(tmp_path):
 
 def test_class_weight_auto_balances_only_imbalanced_labels():
     p = TrainParams()
-    assert train.resolve_class_weight(np.array([0] * 90 + [1] * 10), "binary", p) == "balanced"
-    assert train.resolve_class_weight(np.array([0] * 60 + [1] * 40), "binary", p) is None
-    assert train.resolve_class_weight(np.array([0] * 60 + [1] * 40), "binary", TrainParams(class_weight="balanced")) == "balanced"
+    assert estimators.resolve_class_weight(np.array([0] * 90 + [1] * 10), "binary", p) == "balanced"
+    assert estimators.resolve_class_weight(np.array([0] * 60 + [1] * 40), "binary", p) is None
+    assert estimators.resolve_class_weight(np.array([0] * 60 + [1] * 40), "binary", TrainParams(class_weight="balanced")) == "balanced"

@@ -9,17 +9,19 @@ import pytest
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from tasks import io, preprocess, sampling, split, train
-from tasks.config import TrainParams
-from tasks.model import load_bundle
-from tasks.preprocess import fit_preprocessors
-from tasks.schema import encode_target, infer_feature_types, label_classes
+from tasks import preprocess, split, train
+from tasks.core import io, sampling
+from tasks.core.config import TrainParams
+from tasks.core.schema import encode_target, infer_feature_types, label_classes
+from tasks.modelling import estimators, training
+from tasks.modelling.bundle import load_bundle
+from tasks.modelling.preprocessing import fit_preprocessors
 from tests.conftest import make_config, synthetic_frame
 
 
 def fitted(task: str, n: int = 900):
     """Return a synthetic frame, its encoded labels, feature types and fitted preprocessors."""
-    from tasks.config import PreprocessParams
+    from tasks.core.config import PreprocessParams
 
     cfg = make_config(__import__("pathlib").Path("/nonexistent"), task=task)
     df = synthetic_frame(n=n, seed=4, task=task)
@@ -49,7 +51,7 @@ def test_baseline_sample_is_deterministic_sorted_and_exactly_the_cap(task):
     rng = np.random.default_rng(1)
     y = rng.normal(size=5000) if task == "regression" else rng.choice(3 if task == "multiclass" else 2, size=5000, p=None)
     rows = sampling.baseline_rows(y, task, 1234, 42)
-    assert len(rows) == 1234 == train.baseline_fit_rows(5000, TrainParams(baseline_max_rows=1234))
+    assert len(rows) == 1234 == estimators.baseline_fit_rows(5000, TrainParams(baseline_max_rows=1234))
     assert np.all(np.diff(rows) > 0) and rows[0] >= 0 and rows[-1] < 5000
     np.testing.assert_array_equal(rows, sampling.baseline_rows(y, task, 1234, 42))
     assert not np.array_equal(rows, sampling.baseline_rows(y, task, 1234, 43))
@@ -85,7 +87,7 @@ def test_stratum_quotas_sum_to_the_total_and_never_exceed_the_counts():
 def test_fit_linear_below_the_cap_is_the_plain_fit(task):
     df, y, ft, pre = fitted(task)
     p = TrainParams(baseline_max_rows=len(df))
-    got = train.fit_linear(pre["linear"], df, y, ft, task, p, None)
+    got = estimators.fit_linear(pre["linear"], df, y, ft, task, p, None)
     x = pre["linear"].transform(df[ft.all])
     ref = Ridge(alpha=1.0 / p.baseline_c).fit(x, y) if task == "regression" else \
         LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter).fit(x, y)
@@ -98,7 +100,7 @@ def test_fit_linear_above_the_cap_transforms_and_fits_only_the_sample(task):
     df, y, ft, pre = fitted(task)
     p = TrainParams(baseline_max_rows=300, random_state=5)
     counting = CountingTransform(pre["linear"])
-    got = train.fit_linear(counting, df, y, ft, task, p, None)
+    got = estimators.fit_linear(counting, df, y, ft, task, p, None)
     assert counting.rows == [300]
     rows = sampling.baseline_rows(y, task, 300, 5)
     x = pre["linear"].transform(df[ft.all].iloc[rows])
@@ -113,7 +115,7 @@ def test_fit_linear_above_the_cap_transforms_and_fits_only_the_sample(task):
 def test_fit_dummy_without_the_transform_is_the_same_model(task):
     df, y, ft, pre = fitted(task)
     counting = CountingTransform(pre["linear"])
-    got = train.fit_dummy(counting, df, y, ft, task)
+    got = estimators.fit_dummy(counting, df, y, ft, task)
     assert counting.rows == [1]
     x = pre["linear"].transform(df[ft.all])
     ref = (DummyRegressor(strategy="mean") if task == "regression" else DummyClassifier(strategy="prior")).fit(x, y)
@@ -132,10 +134,10 @@ def test_train_records_the_baseline_sample_and_scores_once(tmp_path):
     report = train.run(cfg)
     n_train = report["train_rows"]
     assert n_train > 200 and report["baseline_fit_rows"] == 200
-    bundles = {name: load_bundle(cfg.paths.models_dir / name) for name in train.MODEL_NAMES}
+    bundles = {name: load_bundle(cfg.paths.models_dir / name) for name in training.MODEL_NAMES}
     assert bundles["baseline"].meta["fit_rows"] == 200 and bundles["baseline"].meta["train_rows"] == n_train
     valid = io.read_frame(cfg.paths.valid)
-    scores = train.score_bundles(bundles, valid)
+    scores = training.score_bundles(bundles, valid)
     for name, b in bundles.items():
         np.testing.assert_array_equal(scores[name], b.predict_scores(valid))
-    assert train.validation_metrics(bundles, valid, cfg.data) == report["validation_metrics"]
+    assert training.validation_metrics(bundles, valid, cfg.data) == report["validation_metrics"]

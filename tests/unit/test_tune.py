@@ -1,8 +1,9 @@
 """Tune: Optuna searches on training folds only, within its budget, and records every trial."""
 
 
-from tasks import io, tune
-from tasks.config import TuneParams
+from tasks.core import io
+from tasks.core.config import TuneParams
+from tasks.modelling import tuning as tune
 from tests.conftest import make_config, synthetic_frame
 
 

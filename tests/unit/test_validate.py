@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import io, validate
-from tasks.config import Config, parse_config
-from tasks.errors import ValidationFailed
-from tasks.io import InputError
+from tasks import validate
+from tasks.core import io
+from tasks.core.config import Config, parse_config
+from tasks.core.errors import InputError, ValidationFailed
+from tasks.quality import validation
 
 SHARED = Path(__file__).parents[2].parent / "shared" / "data"
 DOCS = "gx/uncommitted/data_docs/local_site/index.html"
@@ -53,15 +54,15 @@ def make_config(root: Path | None, **sections: dict) -> Config:
 
 def rule_of(definition: dict, column: str, rule: str) -> dict | None:
     return next((e for e in definition["expectations"]
-                 if e["kwargs"].get("column", validate.TABLE) == column and e["meta"]["rule"] == rule), None)
+                 if e["kwargs"].get("column", validation.TABLE) == column and e["meta"]["rule"] == rule), None)
 
 
 # ---------------------------------------------------------------- the suite (pure)
 
 def test_suite_rules_carry_the_documented_severities():
     cfg = make_config(Path("/nonexistent"))
-    suite = validate.build_suite(bookings(), cfg.data, cfg.validate)
-    severity = {(e["kwargs"].get("column", validate.TABLE), e["meta"]["rule"]): e["meta"]["severity"]
+    suite = validation.build_suite(bookings(), cfg.data, cfg.validate)
+    severity = {(e["kwargs"].get("column", validation.TABLE), e["meta"]["rule"]): e["meta"]["severity"]
                 for e in suite["expectations"]}
     assert severity[("adr", "column_exists")] == "error"
     assert severity[("adr", "column_type")] == "error"
@@ -74,13 +75,13 @@ def test_suite_rules_carry_the_documented_severities():
     assert severity[("is_canceled", "label_domain")] == "error"
     assert severity[("is_canceled", "label_two_classes")] == "error"
     assert severity[("is_canceled", "label_not_null")] == "error"
-    assert severity[(validate.TABLE, "min_rows")] == "error"
+    assert severity[(validation.TABLE, "min_rows")] == "error"
     assert all(e["severity"] == {"error": "critical", "warn": "warning"}[e["meta"]["severity"]]
                for e in suite["expectations"])
     assert rule_of(suite, "country", "category_set")["kwargs"]["value_set"] == ["ESP", "GBR", "PRT"]
     assert rule_of(suite, "is_canceled", "label_domain")["kwargs"]["value_set"] == [0, 1]
     assert rule_of(suite, "arrival_date", "time_not_future")["kwargs"]["max_value"] == {"$PARAMETER": "now"}
-    assert rule_of(suite, validate.TABLE, "min_rows")["kwargs"]["min_value"] == 50
+    assert rule_of(suite, validation.TABLE, "min_rows")["kwargs"]["min_value"] == 50
     assert rule_of(suite, "adr", "column_type")["meta"]["family"] == "numeric"
     assert rule_of(suite, "hotel", "column_type")["meta"]["family"] == "text"
 
@@ -91,7 +92,7 @@ def test_suite_tolerances_ranges_and_caps():
     df["agent"] = np.arange(len(df)) % 60       # 60 distinct codes
     cfg = make_config(Path("/nonexistent"), validate={"max_categories_in_suite": 50, "range_margin": 0.1},
                       data={"categorical_columns": ["agent"]})
-    suite = validate.build_suite(df, cfg.data, cfg.validate)
+    suite = validation.build_suite(df, cfg.data, cfg.validate)
     assert rule_of(suite, "adr", "null_rate")["kwargs"]["mostly"] == pytest.approx(0.85)
     assert rule_of(suite, "lead_time", "null_rate")["kwargs"]["mostly"] == pytest.approx(0.95)
     span = df["lead_time"].max() - df["lead_time"].min()
@@ -106,17 +107,17 @@ def test_suite_skips_dropped_columns_and_non_unique_ids():
     df = bookings().assign(status=pd.Categorical(["x"] * 240))
     df.loc[1, "booking_id"] = 0
     cfg = make_config(Path("/nonexistent"), data={"drop_columns": {"status": "after the outcome"}})
-    suite = validate.build_suite(df, cfg.data, cfg.validate)
+    suite = validation.build_suite(df, cfg.data, cfg.validate)
     assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "status"]
     assert rule_of(suite, "booking_id", "unique_id") is None
-    assert json.loads(json.dumps(suite)) == validate.build_suite(df, cfg.data, cfg.validate)
+    assert json.loads(json.dumps(suite)) == validation.build_suite(df, cfg.data, cfg.validate)
 
 
 def test_gx_view_gives_plain_dtypes_and_leaves_the_input_alone():
     df = pd.DataFrame({"c": pd.Categorical(["a", None]), "n": pd.array([1, None], dtype="Int64"),
                        "s": pd.Series(["x", None], dtype="string"), "cn": pd.Categorical([1.0, 2.0]),
                        "t": pd.to_datetime(["2020-01-01", None]).tz_localize("UTC")})
-    view = validate.gx_view(df)
+    view = validation.gx_view(df)
     assert view["c"].dtype == object and view["c"].tolist() == ["a", None]
     assert view["n"].dtype == "float64" and np.isnan(view["n"].iloc[1])
     assert view["s"].tolist() == ["x", None]
@@ -131,7 +132,7 @@ def test_gx_view_gives_plain_dtypes_and_leaves_the_input_alone():
 def gx_cfg(tmp_path_factory) -> Config:
     """A GX project with a suite bootstrapped from bookings()."""
     cfg = make_config(tmp_path_factory.mktemp("project"))
-    info = validate.bootstrap_suite(cfg, bookings())
+    info = validation.bootstrap_suite(cfg, bookings())
     assert Path(info["suite"]).exists() and Path(info["reference_profile"]).exists()
     return cfg
 
@@ -169,11 +170,11 @@ BAD_INPUTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
 
 @pytest.mark.parametrize("name,mutate,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_stops_with_an_actionable_message(gx_cfg, name, mutate, message):
-    report = validate.validate_frame(gx_cfg, mutate(bookings()))
+    report = validation.validate_frame(gx_cfg, mutate(bookings()))
     assert report["passed"] is False
     assert report["counts"]["failed_error"] == 1, report["failures"]
     with pytest.raises(ValidationFailed) as err:
-        validate.raise_for_report(report, "reports/validate.json")
+        validation.raise_for_report(report, "reports/validate.json")
     text = str(err.value)
     assert text.startswith("1 problem(s) stop the pipeline:\n  - ")
     assert message in text
@@ -181,7 +182,7 @@ def test_bad_input_stops_with_an_actionable_message(gx_cfg, name, mutate, messag
 
 
 def test_the_reference_itself_passes_without_any_failure(gx_cfg):
-    report = validate.validate_frame(gx_cfg, bookings())
+    report = validation.validate_frame(gx_cfg, bookings())
     assert report["passed"] is True
     assert report["failures"] == []
     assert report["counts"]["failed_warn"] == 0 and report["counts"]["expectations"] > 30
@@ -191,18 +192,18 @@ def test_the_reference_itself_passes_without_any_failure(gx_cfg):
 def test_unseen_categories_warn_but_pass(gx_cfg):
     df = bookings()
     df["country"] = df["country"].astype(str).where(df.index % 10 != 0, "XXX")
-    report = validate.validate_frame(gx_cfg, df)
+    report = validation.validate_frame(gx_cfg, df)
     assert report["passed"] is True
     (warning,) = report["failures"]
     assert (warning["column"], warning["rule"], warning["severity"]) == ("country", "category_set", "warn")
     assert warning["unexpected_count"] == 24 and warning["examples"] == ["XXX"]
     assert warning["detail"] == "24 value(s) not seen in the reference"
-    validate.raise_for_report(report, "reports/validate.json")  # does not raise
+    validation.raise_for_report(report, "reports/validate.json")  # does not raise
 
 
 def test_range_and_drift_warn_and_can_be_made_to_fail(gx_cfg):
     df = bookings().assign(adr=lambda d: d["adr"] + 100)
-    report = validate.validate_frame(gx_cfg, df)
+    report = validation.validate_frame(gx_cfg, df)
     assert report["passed"] is True
     rules = {(f["column"], f["rule"]) for f in report["failures"]}
     assert ("adr", "value_range") in rules and ("adr", "central_range") in rules
@@ -210,29 +211,29 @@ def test_range_and_drift_warn_and_can_be_made_to_fail(gx_cfg):
     assert report["drift"]["columns"]["adr"]["value"] > 0.5
     assert report["drift"]["columns"]["lead_time"]["value"] == pytest.approx(0.0, abs=1e-9)
     strict = make_config(gx_cfg.paths.gx_dir.parent, validate={"min_rows": 50, "fail_on_drift": True})
-    strict_report = validate.validate_frame(strict, df)
+    strict_report = validation.validate_frame(strict, df)
     assert strict_report["passed"] is False
     with pytest.raises(ValidationFailed, match=r"column 'adr' \[drift\]: psi \d+\.\d+ >= 0\.5"):
-        validate.raise_for_report(strict_report, None)
+        validation.raise_for_report(strict_report, None)
 
 
 def test_unlabelled_file_can_skip_label_rules(gx_cfg):
-    report = validate.validate_frame(gx_cfg, bookings().drop(columns=["is_canceled"]), require_label=False)
+    report = validation.validate_frame(gx_cfg, bookings().drop(columns=["is_canceled"]), require_label=False)
     assert report["counts"]["failed_error"] == 0
     assert {f["rule"] for f in report["failures"]} == {"column_set"}
 
 
 def test_validate_frame_needs_a_suite(tmp_path):
     with pytest.raises(InputError, match="no validation suite yet"):
-        validate.validate_frame(make_config(tmp_path), bookings())
+        validation.validate_frame(make_config(tmp_path), bookings())
 
 
 def test_gx_dir_must_be_named_gx(tmp_path):
-    from tasks.config import ConfigError
+    from tasks.core.errors import ConfigError
 
     cfg = make_config(tmp_path, paths={"gx_dir": str(tmp_path / "expectations")})
     with pytest.raises(ConfigError, match="folder named 'gx'"):
-        validate.bootstrap_suite(cfg, bookings())
+        validation.bootstrap_suite(cfg, bookings())
 
 
 # ---------------------------------------------------------------- run() end to end
@@ -259,7 +260,7 @@ def test_first_run_bootstraps_writes_a_deterministic_report_and_docs(project, ca
     assert str(project) not in first.decode()  # no absolute paths
     saved = json.loads(first)
     assert saved["step_version"] == "1"
-    from tasks.split import training_rows
+    from tasks.data.splitting import training_rows
 
     n_train = len(training_rows(bookings(), cfg.data, cfg.split))
     assert 150 < n_train < 240  # the time split holds out the latest ~20%
@@ -334,7 +335,7 @@ SHARED_TABLES = {
 @pytest.mark.shared_data
 @pytest.mark.parametrize("table", sorted(SHARED_TABLES))
 def test_bootstrap_suite_for_each_shared_table(table, tmp_path):
-    from tasks.ingest import read_snapshot, type_table
+    from tasks.data.sources import read_snapshot, type_table
 
     file, data, ingest = SHARED_TABLES[table]
     if not (SHARED / file).exists():
@@ -342,9 +343,9 @@ def test_bootstrap_suite_for_each_shared_table(table, tmp_path):
     cfg = make_config(tmp_path, data=data, ingest={"source": str(SHARED / file), **ingest},
                       validate={"min_rows": 1000})
     df, _ = type_table(read_snapshot(SHARED / file, cfg.ingest), cfg.ingest, cfg.data)
-    info = validate.bootstrap_suite(cfg, df)
+    info = validation.bootstrap_suite(cfg, df)
     suite = json.loads(Path(info["suite"]).read_text())
-    report = validate.validate_frame(cfg, df)
+    report = validation.validate_frame(cfg, df)
     assert report["counts"]["failed_error"] == 0, report["failures"]
     assert report["passed"] is True
     families = {e["kwargs"]["column"]: e["meta"]["family"] for e in suite["expectations"]

@@ -1,0 +1,351 @@
+"""Config: one typed, frozen object loaded from params.yaml; a typo fails before any step runs."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tasks.core.errors import ConfigError
+
+TaskType = Literal["binary", "multiclass", "regression"]
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class Section(BaseModel):
+    """Base of every params.yaml section: frozen, unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsParams(Section):
+    """Where every step reads and writes; dvc.yaml refers to these with ${paths.*}."""
+
+    data_dir: Path = Path("data")
+    ingested: Path = Path("artifacts/ingested.parquet")
+    train: Path = Path("artifacts/split/train.parquet")
+    valid: Path = Path("artifacts/split/valid.parquet")
+    test: Path = Path("artifacts/split/test.parquet")
+    preprocess_dir: Path = Path("artifacts/preprocess")
+    models_dir: Path = Path("artifacts/models")
+    scored_test: Path = Path("artifacts/evaluate/test_scored.parquet")
+    reports_dir: Path = Path("reports")
+    gx_dir: Path = Path("gx")
+    registry_dir: Path = Path("registry")
+
+
+class DataParams(Section):
+    """What the table is: the label, the problem type, the time and entity columns."""
+
+    target: str
+    task: TaskType = "binary"
+    positive_label: str | int | float | bool | None = None
+    time_column: str | None = None
+    id_column: str | None = None
+    drop_columns: dict[str, str] = Field(default_factory=dict)
+    categorical_columns: list[str] = Field(default_factory=list)
+    segment_columns: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _target_not_dropped(self) -> DataParams:
+        if self.target in self.drop_columns:
+            raise ValueError(f"data.target '{self.target}' is also listed in data.drop_columns")
+        return self
+
+
+class TimeParts(Section):
+    """Build the time column from separate year / month / day columns."""
+
+    year: str
+    month: str
+    day: str
+
+
+class IngestParams(Section):
+    """Where the source table is and how to read it into a typed frame."""
+
+    source: str
+    format: Literal["auto", "csv", "parquet", "sql"] = "auto"
+    table: str | None = None
+    query: str | None = None
+    na_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN", "nan"])
+    time_from_parts: TimeParts | None = None
+    time_format: str | None = None
+    numeric_columns: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _sql_needs_table_or_query(self) -> IngestParams:
+        if self.format == "sql" and not (self.table or self.query):
+            raise ValueError("ingest.format 'sql' needs ingest.table or ingest.query")
+        return self
+
+
+class ValidateParams(Section):
+    """The data gate: GX suite, tolerances, drift thresholds and the leakage screen."""
+
+    suite_name: str = "tabgate"
+    null_tolerance: float = Field(0.05, ge=0, le=1)
+    min_rows: int = Field(100, ge=1)
+    max_categories_in_suite: int = Field(200, ge=1)
+    drift_metric: Literal["psi", "jensen_shannon"] = "psi"
+    drift_warn: float = Field(0.1, ge=0)
+    drift_error: float = Field(0.5, ge=0)
+    range_margin: float = Field(0.05, ge=0)
+    range_tolerance: float = Field(0.05, ge=0, le=1)
+    drift_bins: int = Field(10, ge=2, le=100)
+    fail_on_drift: bool = False
+    leakage_auc_threshold: float = Field(0.98, gt=0.5, le=1)
+    leakage_r2_threshold: float = Field(0.98, gt=0, le=1)
+    leakage_after_event_share: float = Field(0.5, ge=0, lt=1)
+    leakage_max_rows: int = Field(50_000, ge=100)
+    gx_max_rows: int = Field(50_000, ge=1_000)  # GX validates a sample of this many rows; verdicts count every row
+    leakage_folds: int = Field(3, ge=2, le=10)
+    keep_suspects: dict[str, str] = Field(default_factory=dict)
+    random_state: int = 42
+
+    @model_validator(mode="after")
+    def _warn_below_error(self) -> ValidateParams:
+        if self.drift_warn > self.drift_error:
+            raise ValueError(f"validate.drift_warn ({self.drift_warn}) is above validate.drift_error ({self.drift_error})")
+        return self
+
+
+class SplitParams(Section):
+    """How the test set is held out: by time, by entity, or stratified at random."""
+
+    strategy: Literal["auto", "time", "group", "random"] = "auto"
+    test_size: float = Field(0.2, gt=0, lt=1)
+    test_start: date | None = None
+    gap_days: int = Field(0, ge=0)
+    valid_size: float = Field(0.15, gt=0, lt=1)
+    random_state: int = 42
+
+
+class PreprocessParams(Section):
+    """The scikit-learn preprocessing fitted on training data only."""
+
+    numeric_impute: Literal["median", "mean"] = "median"
+    scale_numeric: bool = True
+    max_categories: int = Field(50, ge=2)
+    min_category_frequency: int = Field(10, ge=1)
+
+
+class CVParams(Section):
+    """Cross-validation on the training part, preprocessing refitted in every fold."""
+
+    n_splits: int = Field(5, ge=2)
+    schemes: list[Literal["auto", "stratified", "kfold", "walk_forward", "group"]] = Field(
+        default_factory=lambda: ["auto"]  # type: ignore[arg-type]  # a list of one literal
+    )
+    window: Literal["expanding", "sliding"] = "expanding"
+    gap_days: int = Field(0, ge=0)
+    high_variance_std: float = Field(0.03, ge=0)  # std of the primary metric (relative to the mean for rmse, mae, log loss)
+    random_state: int = 42
+
+
+class LightGBMParams(Section):
+    """LightGBM hyperparameters (the tuner may override some of them)."""
+
+    n_estimators: int = Field(1000, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(63, ge=2)
+    min_child_samples: int = Field(20, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    subsample_freq: int = Field(1, ge=0)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(50, ge=1)
+
+
+class TuneParams(Section):
+    """Optuna search on training folds only, within a budget."""
+
+    enabled: bool = False
+    n_trials: int = Field(20, ge=1)
+    timeout_seconds: int = Field(120, ge=1)
+
+
+class TrainParams(Section):
+    """The baseline and the LightGBM model."""
+
+    baseline_c: float = Field(1.0, gt=0)
+    baseline_max_iter: int = Field(1000, ge=10)
+    baseline_max_rows: int = Field(100_000, ge=100)  # the linear baseline is fitted on a sample of this many rows
+                                                     # (stratified by class; all rows when there are fewer)
+    class_weight: Literal["auto", "balanced", "none"] = "auto"
+    imbalance_ratio: float = Field(3.0, ge=1)
+    threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"
+    lightgbm: LightGBMParams = LightGBMParams()
+    tune: TuneParams = TuneParams()
+    random_state: int = 42
+
+
+class EvaluateParams(Section):
+    """Test-set evaluation: bootstrap intervals and per-segment metrics."""
+
+    bootstrap_samples: int = Field(200, ge=0)
+    segment_min_rows: int = Field(50, ge=1)
+    random_state: int = 42
+
+
+class ExplainParams(Section):
+    """SHAP error analysis on a deliberate sample, error slices over every scored test row."""
+
+    sample_size: int = Field(2000, ge=10)          # rows explained with SHAP in all (errors included)
+    max_errors: int = Field(500, ge=0)             # of which at most this many errors
+    top_errors: int = Field(10, ge=1)              # worst errors listed per kind (FP / FN, over / under)
+    error_top_features: int = Field(5, ge=1)       # contributing features shown per worst error
+    max_waterfalls: int = Field(6, ge=0)           # waterfall PNGs (the worst errors, kinds alternating)
+    slice_min_support: int = Field(100, ge=1)      # rows a segment needs to be reported
+    numeric_bins: int = Field(5, ge=2)             # quantile bins per numeric feature
+    slice_max_categories: int = Field(20, ge=1)    # most frequent categories per feature tried as segments
+    slice_pair_candidates: int = Field(8, ge=0)    # strongest single segments combined in pairs
+    slice_min_z: float = Field(3.0, ge=0)          # segment vs rest z-score to count as clearly worse
+    slice_min_lift: float = Field(1.2, ge=1)       # and segment error rate / overall at least this
+    slice_top: int = Field(10, ge=1)               # segments in the report
+    permutation_rows: int = Field(5000, ge=100)    # validation rows used for permutation importance
+    permutation_repeats: int = Field(3, ge=1)
+    min_rank_correlation: float = Field(0.5, ge=-1, le=1)  # warn below: SHAP vs gain / permutation ranks
+    max_feature_share: float = Field(0.5, gt=0, le=1)      # warn above: one feature's share of total |SHAP|
+    random_state: int = 42
+
+    @model_validator(mode="after")
+    def _errors_fit_in_sample(self) -> ExplainParams:
+        if self.max_errors > self.sample_size:
+            raise ValueError(
+                f"explain.max_errors ({self.max_errors}) must not exceed explain.sample_size ({self.sample_size})"
+            )
+        return self
+
+
+class PromoteParams(Section):
+    """The promotion gate: absolute thresholds, lift, champion vs challenger, segments, schema, latency."""
+
+    thresholds: dict[str, float] = Field(default_factory=dict)  # floor, or ceiling for lower-is-better metrics
+    min_lift_over_baseline: float = 0.0
+    min_gain_over_production: float = 0.0  # the bootstrap CI lower bound of the gain must exceed it
+    segment_tolerance: float = Field(0.05, ge=0)  # absolute; relative to production's value for rmse/mae
+    bootstrap_samples: int = Field(200, ge=0)
+    require_approval: bool = False
+    register_rejected: bool = True  # keep rejected challengers in the registry (status "rejected")
+    max_p95_latency_ms: float = Field(250.0, gt=0)  # single-row scoring, p95
+    min_rows_per_second: float = Field(500.0, ge=0)  # batch scoring throughput
+    latency_rows: int = Field(300, ge=10)  # test rows used to measure latency
+    lock_timeout_seconds: float = Field(60.0, gt=0)
+    card_top_features: int = Field(10, ge=1)  # model card: strongest drivers listed (explain's global importance)
+    card_top_slices: int = Field(5, ge=0)  # model card: weakest error slices listed (explain's slices)
+    random_state: int = 42
+
+
+class ScheduleParams(Section):
+    """One deployment schedule: a cron string (5 fields), its time zone, and whether it is active."""
+
+    cron: str
+    enabled: bool = True
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _five_fields(self) -> ScheduleParams:
+        if len(self.cron.split()) != 5:
+            raise ValueError(f"cron {self.cron!r} must have 5 fields: minute hour day-of-month month day-of-week")
+        return self
+
+
+class SchedulesParams(Section):
+    """When `tabgate serve` runs each deployment."""
+
+    training: ScheduleParams = ScheduleParams(cron="0 3 * * 1")
+    scoring: ScheduleParams = ScheduleParams(cron="0 6 * * *")
+    monitoring: ScheduleParams = ScheduleParams(cron="0 7 * * *")
+
+
+class MonitorParams(Section):
+    """Operations: schedules, the batch files the served flows read, drift / performance triggers, the run lock."""
+
+    batch_path: Path = Path("incoming/batch.csv")            # the file the scheduled monitoring run checks
+    scoring_input: Path = Path("incoming/batch.csv")         # the file the scheduled scoring run scores
+    scoring_output: Path = Path("outputs/predictions.parquet")
+    retrain_on_drift: bool = True        # a feature at validate.drift_error triggers retraining
+    ignore_drift: dict[str, str] = Field(default_factory=dict)  # column: why its drift is expected (not a trigger)
+    max_metric_drop: float = Field(0.05, ge=0)  # primary metric drop vs promotion (oriented) that triggers retraining
+    min_labelled_rows: int = Field(200, ge=1)   # fewer labelled batch rows: performance is not judged
+    retrain: bool = True                 # false: the monitoring flow only reports, never retrains
+    retrain_require_approval: bool = True  # an automatic retrain registers the model pending a person's approval
+    retrain_force: bool = False          # re-run every step on retrain (else only what DVC finds stale)
+    run_lock_timeout_seconds: float = Field(1800.0, gt=0)  # a training run waits this long for .tabgate.lock
+    schedules: SchedulesParams = SchedulesParams()
+
+
+class ComputeParams(Section):
+    """Where fold work (cv folds, tuning trials' folds) runs: in-process, or on a Dask cluster (optional extra)."""
+
+    engine: Literal["local", "dask"] = "local"
+    scheduler_address: str | None = None   # an existing Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster
+    n_workers: int = Field(2, ge=1)        # worker processes of the local cluster (scheduler_address unset)
+    threads_per_worker: int = Field(1, ge=1)
+    connect_timeout_seconds: float = Field(30.0, gt=0)
+    lightgbm_dask: bool = False            # train's final LightGBM with lightgbm.dask (not bit-identical to local)
+
+
+class Config(Section):
+    """The whole of params.yaml, typed."""
+
+    paths: PathsParams = PathsParams()
+    data: DataParams
+    ingest: IngestParams
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    split: SplitParams = SplitParams()
+    preprocess: PreprocessParams = PreprocessParams()
+    cv: CVParams = CVParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    explain: ExplainParams = ExplainParams()
+    promote: PromoteParams = PromoteParams()
+    monitor: MonitorParams = MonitorParams()
+    compute: ComputeParams = ComputeParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def validate(self) -> ValidateParams:  # type: ignore[override]
+        """The validate section (stored as validate_ to avoid BaseModel.validate)."""
+        return self.validate_
+
+
+def _format_errors(err: ValidationError, source: Path) -> str:
+    lines = [f"{source}: {err.error_count()} problem(s) in the configuration:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]).replace("validate_", "validate")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt? see params.yaml reference in README.md)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any], source: Path = DEFAULT_PARAMS) -> Config:
+    """Return the typed Config for a raw params mapping; ConfigError names each bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at top level, got {type(raw).__name__}")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read params.yaml (or $TABGATE_PARAMS) into a Config, failing early with the bad key named."""
+    source = Path(path or os.environ.get("TABGATE_PARAMS") or DEFAULT_PARAMS)
+    if not source.exists():
+        raise ConfigError(f"{source}: no such file; run from the project root or pass --params")
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+    return parse_config(raw or {}, source)

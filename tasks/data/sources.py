@@ -1,0 +1,175 @@
+"""Sources: snapshot a CSV, Parquet or SQL source into data/, and read a snapshot into a typed table.
+
+Used by the ingest step (snapshot, type) and by validate and monitoring (read a snapshot or a batch the same way).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.core import io
+from tasks.core.config import DataParams, IngestParams
+from tasks.core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+SQL_PREFIXES = ("sqlite:", "postgresql", "mysql", "mssql", "oracle", "duckdb:")
+
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".txt", ".csv.zip", ".csv.bz2", ".csv.xz")
+
+
+def source_format(p: IngestParams) -> str:
+    """Return csv, parquet or sql for the configured source."""
+    if p.format != "auto":
+        return p.format
+    src = p.source.lower()
+    if src.startswith(SQL_PREFIXES) or "://" in src:
+        return "sql"
+    if src.endswith((".parquet", ".pq")):
+        return "parquet"
+    return "csv"
+
+
+def snapshot_name(p: IngestParams) -> str:
+    """Return the file name of the snapshot inside data/."""
+    fmt = source_format(p)
+    if fmt == "sql":
+        return f"{p.table or 'query'}.parquet"
+    return Path(p.source).name
+
+
+def read_sql_source(p: IngestParams) -> pd.DataFrame:
+    """Return the SQL table or query as a frame (any SQLAlchemy URL)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(p.source)
+    try:
+        with engine.connect() as conn:
+            if p.query:
+                return pd.read_sql_query(sa.text(p.query), conn)
+            return pd.read_sql_table(p.table, conn)
+    except sa.exc.SQLAlchemyError as err:
+        raise InputError(f"ingest.source {p.source!r}: cannot read table/query ({err.__class__.__name__}: {err})") from None
+    finally:
+        engine.dispose()
+
+
+def snapshot_source(p: IngestParams, data_dir: Path) -> dict:
+    """Replace data_dir's content with a snapshot of the source; return what was written."""
+    fmt = source_format(p)
+    with io.atomic_dir(Path(data_dir)) as tmp:
+        dest = tmp / snapshot_name(p)
+        if fmt == "sql":
+            frame = read_sql_source(p)
+            frame.to_parquet(dest, index=False)
+        else:
+            src = Path(p.source)
+            if not src.exists():
+                raise InputError(f"ingest.source {src}: no such file (set ingest.source in params.yaml)")
+            shutil.copyfile(src, dest)
+        info = {"source": p.source, "format": fmt, "file": dest.name, "bytes": dest.stat().st_size,
+                "sha256": io.sha256_file(dest)}
+    log.info("ingest: snapshot of %s -> %s/%s (%d bytes)", p.source, data_dir, info["file"], info["bytes"])
+    return info
+
+
+def read_snapshot(path: Path, p: IngestParams) -> pd.DataFrame:
+    """Return the raw snapshot file as a frame; a file that is not a table is an InputError naming it."""
+    if not path.exists():
+        raise InputError(f"{path}: snapshot missing; run `tabgate ingest` (or `dvc pull`) first")
+    try:
+        if path.suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, na_values=p.na_values, keep_default_na=False, low_memory=False,
+                           sep=None if path.name.endswith((".tsv", ".txt")) else ",",
+                           engine="python" if path.name.endswith((".tsv", ".txt")) else "c")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]})") from None
+
+
+MONTHS = {m.lower(): i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"], start=1)}
+
+
+def month_numbers(month: pd.Series) -> pd.Series:
+    """Return month numbers from numbers, full names or three-letter names."""
+    if pd.api.types.is_numeric_dtype(month):
+        return month.astype("float64")
+    if isinstance(month.dtype, pd.CategoricalDtype):  # parse the few categories once, not every row
+        per_category = month_numbers(pd.Series(month.cat.categories.astype("string")))
+        return pd.Series(per_category.to_numpy()[month.cat.codes.to_numpy()], index=month.index, dtype="float64") \
+            .where(month.cat.codes.to_numpy() >= 0)
+    text = month.astype("string").str.strip().str.lower()
+    full = text.map(MONTHS)
+    short = text.str[:3].map({k[:3]: v for k, v in MONTHS.items()})
+    return pd.to_numeric(full.fillna(short), errors="coerce").astype("float64")
+
+
+def build_time_column(df: pd.DataFrame, p: IngestParams, name: str) -> pd.Series:
+    """Return the time column: from year/month/day parts, or parsed from the named column."""
+    if p.time_from_parts is not None:
+        parts = p.time_from_parts
+        missing = [c for c in (parts.year, parts.month, parts.day) if c not in df.columns]
+        if missing:
+            raise InputError(f"ingest.time_from_parts: column(s) {missing} are not in the snapshot")
+        frame = pd.DataFrame({"year": pd.to_numeric(df[parts.year], errors="coerce"),
+                              "month": month_numbers(df[parts.month]),
+                              "day": pd.to_numeric(df[parts.day], errors="coerce")})
+        return pd.to_datetime(frame, errors="coerce")
+    if name not in df.columns:
+        raise InputError(f"data.time_column '{name}' is not in the snapshot (columns: {list(df.columns)[:20]}...)")
+    if pd.api.types.is_datetime64_any_dtype(df[name]):
+        return df[name]
+    return pd.to_datetime(df[name], format=p.time_format, errors="coerce")
+
+
+def coerce_numeric(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Return df with the named columns as numbers, and how many non-blank values failed to parse."""
+    out = df.copy(deep=False)  # copy-on-write: assigning columns below never touches df
+    failures: dict[str, int] = {}
+    for col in columns:
+        if col not in out.columns:
+            raise InputError(f"ingest.numeric_columns: column '{col}' is not in the snapshot")
+        raw = out[col]
+        parsed = pd.to_numeric(raw.astype("string").str.strip().replace("", pd.NA), errors="coerce")
+        failures[col] = int((parsed.isna() & raw.notna() & (raw.astype("string").str.strip() != "")).sum())
+        out[col] = parsed.astype("float64")
+    return out, failures
+
+
+def type_table(raw: pd.DataFrame, p: IngestParams, data: DataParams) -> tuple[pd.DataFrame, dict]:
+    """Return the typed table (time column built, numeric coercions, strings as category) and notes."""
+    if raw.shape[1] == 0 or raw.empty:
+        raise InputError(f"ingest.source {p.source}: the table is empty ({raw.shape[0]} rows, {raw.shape[1]} columns)")
+    df, failures = coerce_numeric(raw, p.numeric_columns)
+    notes: dict = {"numeric_parse_failures": failures}
+    if data.time_column:
+        df[data.time_column] = build_time_column(df, p, data.time_column)
+        bad = int(df[data.time_column].isna().sum())
+        notes["time_unparsed_rows"] = bad
+        if bad == len(df):
+            raise InputError(f"data.time_column '{data.time_column}': no value could be parsed as a date "
+                             f"(set ingest.time_format, e.g. '%Y-%m-%d')")
+    for col in df.columns:
+        s = df[col]
+        if col != data.target and (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            df[col] = s.astype("category")
+    return df, notes
+
+
+def snapshot_file(data_dir: Path) -> Path:
+    """Return the one table file inside data_dir."""
+    files = sorted(f for f in Path(data_dir).iterdir() if f.is_file() and not f.name.startswith(".")) \
+        if Path(data_dir).is_dir() else []
+    if not files:
+        raise InputError(f"{data_dir}/: no snapshot; run `tabgate ingest` to take one from ingest.source")
+    if len(files) > 1:
+        raise InputError(f"{data_dir}/: expected one snapshot file, found {[f.name for f in files]}")
+    return files[0]

@@ -1,0 +1,220 @@
+"""Promotion: gather the scores the gate needs, record its decision in the registry, write the model cards.
+
+IO around tasks.evaluation.gate: reads the scored test frame and the bundles, registers and switches versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tasks.core import io
+from tasks.core.config import Config
+from tasks.core.metrics import score_columns
+from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, _fmt
+from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
+from tasks.registry import store as registry
+from tasks.reporting import model_card
+
+log = logging.getLogger(__name__)
+CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
+
+
+def measure_latency(bundle: ModelBundle, rows: pd.DataFrame, max_single: int = 200) -> Latency:
+    """Return p95 single-row latency and batch rows/second of bundle.predict_scores on these rows."""
+    if rows.empty:
+        return Latency(0.0, float("inf"), 0)
+    bundle.predict_scores(rows.iloc[:1])  # warm-up
+    single = []
+    for i in range(min(len(rows), max_single)):
+        start = time.perf_counter()
+        bundle.predict_scores(rows.iloc[i : i + 1])
+        single.append((time.perf_counter() - start) * 1000)
+    batch = []
+    for _ in range(3):
+        start = time.perf_counter()
+        bundle.predict_scores(rows)
+        batch.append(time.perf_counter() - start)
+    return Latency(float(np.percentile(single, 95)), float(len(rows) / max(min(batch), 1e-9)), int(len(rows)))
+
+
+def params_digest(cfg: Config) -> str:
+    """Return the sha256 of the whole typed configuration (what produced this model)."""
+    return hashlib.sha256(io.to_json(cfg.model_dump(mode="json", by_alias=True)).encode()).hexdigest()
+
+
+def scores_match(bundle: ModelBundle, rows: pd.DataFrame, recorded: np.ndarray) -> bool:
+    """Return True when the bundle reproduces the recorded scores on these rows."""
+    return bool(len(rows) == 0 or np.allclose(bundle.predict_scores(rows), recorded, rtol=1e-6, atol=1e-7))
+
+
+def production_scores(scored: pd.DataFrame, bundle: ModelBundle, task: str, sample: int) -> np.ndarray:
+    """Return the production model's test scores: evaluate's column when it matches this model, else rescored."""
+    has_column = any(c == "score_production" or c.startswith("proba_production_") for c in scored.columns)
+    recorded = score_columns(scored, "production", task) if has_column else None
+    if recorded is not None and scores_match(bundle, scored.iloc[:sample], recorded[:sample]):
+        return recorded
+    missing = [c for c in bundle.features if c not in scored.columns]
+    if missing:
+        raise io.InputError(f"{scored.attrs.get('path', 'scored test frame')}: lacks production model inputs "
+                            f"{missing[:10]}; re-run evaluate")
+    log.warning("promote: evaluate's production scores are missing or from another model; rescoring the "
+                "current production model on the scored test rows")
+    return bundle.predict_scores(scored)
+
+
+def model_threshold(meta: Mapping[str, Any] | None, metrics_entry: Mapping[str, Any] | None) -> float:
+    """Return a model's decision threshold from evaluate's metrics or its meta (0.5 when neither says)."""
+    for source in (metrics_entry or {}, meta or {}):
+        value = source.get("threshold")
+        if value is not None and np.isfinite(value):
+            return float(value)
+    return 0.5
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """Return reports/promotion.md: the verdict and a table of every rule."""
+    status = str(report["status"]).replace("_", " ").upper()
+    champion = report.get("production_version") or FIRST_MODEL
+    lines = [f"# Promotion: {status}", "",
+             f"- challenger: `{report['challenger_digest'][:12]}` -> version `{report.get('version_id') or '-'}`",
+             f"- champion (production): `{champion}`",
+             f"- primary metric: `{report['decision']['primary_metric']}`; test rows: {report.get('test_rows')}", "",
+             "| rule | metric | value | threshold | result | reason |", "|---|---|---|---|---|---|"]
+    for r in report["decision"]["rules"]:
+        result = "n/a" if r["passed"] is None else ("pass" if r["passed"] else "**FAIL**")
+        cells = [r["rule"], r["metric"] or "", _fmt(r["value"]), _fmt(r["threshold"]), result, r["reason"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    notes = report["decision"]["notes"] + report.get("notes", [])
+    if notes:
+        lines += ["", "Notes:", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"
+
+
+def build_record(cfg: Config, decision: Decision, status: str, metrics_report: Mapping[str, Any],
+                 latency: Latency | None, production_vid: str | None) -> dict[str, Any]:
+    """Return the registry record of a gated challenger (timestamps are added by the registry).
+
+    `dvc` says where DVC keeps the same bytes (see registry.dvc_provenance), so the version can be
+    fetched on a machine without this registry.
+    """
+    return {
+        "status": status, "kind": "lightgbm", "task": cfg.data.task, "primary_metric": decision.primary_metric,
+        "metrics": decision.metrics.get("challenger", {}),
+        "evaluate_metrics": (metrics_report.get("models") or {}).get("lightgbm"),
+        "data_version": io.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
+        "git_commit": registry.git_commit(),
+        "git_dirty": registry.git_dirty(),
+        "params_digest": params_digest(cfg),
+        "dvc": registry.dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm"),
+        "test_fingerprint": metrics_report.get("test_fingerprint"),
+        "test_rows": metrics_report.get("test_rows"),
+        "compared_with": production_vid,
+        "decision": decision.summary(),
+        "latency": asdict(latency) if latency else None,
+    }
+
+
+def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: dict[str, Any],
+                   production_vid: str | None) -> tuple[str, str | None]:
+    """Register and (unless approval is required) switch production; return (status, version_id)."""
+    p, reg = cfg.promote, cfg.paths.registry_dir
+    if decision.outcome == "already_in_production":
+        return "already_in_production", production_vid
+    if decision.outcome == "reject":
+        if not p.register_rejected:
+            return "rejected", None
+        return "rejected", registry.register_version(reg, challenger_dir, {**record, "status": "rejected"},
+                                                     p.lock_timeout_seconds)
+    status = "pending_approval" if p.require_approval else "approved"
+    vid = registry.register_version(reg, challenger_dir, {**record, "status": status}, p.lock_timeout_seconds)
+    if p.require_approval:
+        return "pending_approval", vid
+    primary = decision.primary_metric
+    reason = (f"gate passed: {primary} {_fmt(decision.metrics['challenger'].get(primary))}"
+              + (f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"))
+    registry.set_production(reg, vid, reason, "tabgate promote", action="promote", expected_current=production_vid,
+                            lock_timeout=p.lock_timeout_seconds)
+    return "promoted", vid
+
+
+def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Any]
+                      ) -> tuple[ModelBundle, ModelScores]:
+    """Return the LightGBM bundle and its test scores; InputError when evaluate scored another model."""
+    challenger_dir = cfg.paths.models_dir / "lightgbm"
+    bundle = load_bundle(challenger_dir)
+    scores = score_columns(scored, "lightgbm", task)
+    sample = scored.iloc[: cfg.promote.latency_rows]
+    if not scores_match(bundle, sample, scores[: len(sample)]):
+        raise io.InputError(f"{cfg.paths.scored_test}: was scored by a different model than {challenger_dir}; "
+                            "re-run evaluate so the gate judges the model it would register")
+    threshold = model_threshold(bundle.meta, models.get("lightgbm"))
+    return bundle, ModelScores(scores, threshold, bundle.meta, bundle_digest(challenger_dir))
+
+
+def champion_scores(cfg: Config, scored: pd.DataFrame, task: str) -> tuple[str | None, ModelScores | None]:
+    """Return the production version id and its test scores, or (None, None) when there is none."""
+    version = registry.production_version(cfg.paths.registry_dir)
+    if version is None:
+        return None, None
+    prod_dir = registry.production_bundle_dir(cfg.paths.registry_dir)
+    if prod_dir is None:
+        return None, None
+    bundle = load_bundle(prod_dir)
+    scores = production_scores(scored, bundle, task, cfg.promote.latency_rows)
+    return version, ModelScores(scores, model_threshold(bundle.meta, None), bundle.meta, bundle_digest(prod_dir))
+
+
+def read_scored_test(cfg: Config) -> pd.DataFrame:
+    """Return evaluate's scored test rows; InputError when y_true is missing."""
+    scored = io.read_frame(cfg.paths.scored_test)
+    scored.attrs["path"] = str(cfg.paths.scored_test)
+    if "y_true" not in scored.columns:
+        raise io.InputError(f"{cfg.paths.scored_test}: has no y_true column; re-run evaluate")
+    return scored
+
+
+CARD_VERSION_KEYS = ("git_commit", "git_dirty", "data_version", "params_digest", "dvc")
+
+
+def write_cards(cfg: Config, meta: Mapping[str, Any], report: Mapping[str, Any], record: Mapping[str, Any],
+                status: str, vid: str | None) -> dict[str, Any]:
+    """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
+    inputs = model_card.read_card_inputs(cfg.paths.reports_dir)
+    versions = {**{k: record.get(k) for k in CARD_VERSION_KEYS}, "bundle_digest": report["challenger_digest"]}
+    card = model_card.build_model_card(
+        data=cfg.data, source=cfg.ingest.source, p=cfg.promote,
+        meta=meta, inputs=inputs, decision=report["decision"], status=status, version_id=vid,
+        production_version=report["production_version"], versions=versions)
+    md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
+    if vid is not None and status != "already_in_production":
+        registry.attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
+    for note in card["notes"]:
+        log.warning("promote: model card: %s", note)
+    return card
+
+
+def log_outcome(status: str, vid: str | None, production_vid: str | None, decision: Decision,
+                latency: Latency | None) -> None:
+    """Log the verdict clearly; a rejection is a warning, not an error."""
+    if latency:
+        log.info("promote: challenger latency p95 %.1f ms, %.0f rows/s", latency.p95_ms, latency.rows_per_second)
+    if status == "rejected":
+        log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
+                    vid or "-", production_vid or "none",
+                    "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))
+    elif status == "pending_approval":
+        log.info("promote: challenger passed the gate; registered %s pending approval "
+                 "(approve with `tabgate models promote %s --reason \"...\"`)", vid, vid)
+    elif status == "promoted":
+        log.info("promote: %s is now production (was %s)", vid, production_vid or "none")
+    else:
+        log.info("promote: challenger is already production %s; nothing changed", vid)

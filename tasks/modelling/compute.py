@@ -1,0 +1,163 @@
+"""Compute: where fold work runs, in this process (`local`) or on a Dask cluster (`dask`), results in submission order.
+
+cv (every fold of every scheme) and tune (the folds of each trial) hand their fold jobs to a
+FoldRunner instead of looping themselves. The local runner is the plain loop, lazily, so tune still
+stops a pruned trial after its first folds; the Dask runner ships the shared table once
+(`scatter`, broadcast), submits every fold, and yields the results in fold order, so the reports are
+the same numbers as in-process (each fold is a deterministic LightGBM fit with its own thread count,
+run from the same code). A Dask `Client` is opened *inside* the step, so the step behaves the same
+under `dvc repro` and under the Prefect flow (why not Prefect's DaskTaskRunner: README, "Scale").
+
+Dask is optional (`pip install -e .[dask]`); it is imported only when compute.engine is `dask`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from tasks.core.config import ComputeParams
+from tasks.core.errors import ComputeError
+from tasks.modelling.estimators import lightgbm_estimator
+
+log = logging.getLogger(__name__)
+
+
+class LocalRunner:
+    """Run fold jobs one after the other in this process (the default)."""
+
+    parallel = False
+
+    def share(self, obj: Any) -> Any:
+        """Return obj itself: nothing to ship in-process."""
+        return obj
+
+    def imap(self, fn: Callable, jobs: Sequence[tuple], *common: Any) -> Generator[Any, None, None]:
+        """Yield fn(*job, *common) for each job in order, lazily (a caller may stop early)."""
+        for job in jobs:
+            yield fn(*job, *common)
+
+    def map(self, fn: Callable, jobs: Sequence[tuple], *common: Any) -> list:
+        """Return [fn(*job, *common) for job in jobs]."""
+        return list(self.imap(fn, jobs, *common))
+
+
+class DaskRunner(LocalRunner):
+    """Submit fold jobs to a dask.distributed Client; results come back in job order."""
+
+    parallel = True
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def share(self, obj: Any) -> Any:
+        """Return a future of obj placed on every worker once (frames are not re-sent with every job)."""
+        return self.client.scatter(obj, broadcast=True, hash=False)
+
+    def imap(self, fn: Callable, jobs: Sequence[tuple], *common: Any) -> Generator[Any, None, None]:
+        """Submit every job at once, then yield each result in job order; unconsumed jobs are cancelled."""
+        futures = [self.client.submit(fn, *job, *common, pure=False) for job in jobs]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+
+def import_distributed() -> Any:
+    """Return the distributed module, or raise ComputeError saying how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ComputeError("compute.engine is 'dask' but dask.distributed is not installed: "
+                           "pip install -e '.[dask]' (or set compute.engine: local in params.yaml)") from None
+    return distributed
+
+
+@contextmanager
+def dask_client(p: ComputeParams) -> Generator[Any, None, None]:
+    """Yield a Client to compute.scheduler_address, or to a LocalCluster of compute.n_workers processes (closed after)."""
+    distributed = import_distributed()
+    if p.scheduler_address:
+        try:
+            client = distributed.Client(p.scheduler_address, timeout=p.connect_timeout_seconds)
+        except (OSError, TimeoutError) as err:
+            raise ComputeError(f"compute.scheduler_address {p.scheduler_address!r}: cannot connect ({err}); "
+                               "start the scheduler or set compute.engine: local") from None
+        log.info("compute: using the Dask scheduler at %s (%d workers)", p.scheduler_address,
+                 len(client.scheduler_info().get("workers", {})))
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with distributed.LocalCluster(n_workers=p.n_workers, threads_per_worker=p.threads_per_worker, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+        log.info("compute: local Dask cluster of %d worker processes x %d threads", p.n_workers, p.threads_per_worker)
+        yield client
+
+
+@contextmanager
+def fold_runner(p: ComputeParams | None) -> Iterator[LocalRunner]:
+    """Yield the runner compute.engine asks for: LocalRunner (also when p is None) or DaskRunner."""
+    if p is None or p.engine == "local":
+        yield LocalRunner()
+        return
+    with dask_client(p) as client:
+        yield DaskRunner(client)
+
+
+def staged_best_iteration(booster: Any, x_valid: Any, y_valid: Any, task: str) -> int:
+    """Return the iteration with the lowest validation loss (log loss, or squared error for regression).
+
+    Early stopping's choice, made after training: lightgbm.dask cannot stop early (each worker sees
+    different validation rows). Per-iteration raw scores come from one tree (or class group) at a time.
+    """
+    import numpy as np
+
+    y = np.asarray(y_valid)
+    raw = np.zeros((len(y), 1 if task != "multiclass" else int(y.max()) + 1))
+    losses = []
+    for k in range(booster.num_trees() // raw.shape[1]):
+        raw += np.asarray(booster.predict(x_valid, raw_score=True, start_iteration=k, num_iteration=1)).reshape(len(y), -1)
+        if task == "regression":
+            losses.append(float(np.mean((raw[:, 0] - y) ** 2)))
+        elif task == "binary":
+            p = np.clip(1.0 / (1.0 + np.exp(-raw[:, 0])), 1e-15, 1 - 1e-15)
+            losses.append(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))))
+        else:
+            z = raw - raw.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            losses.append(float(-np.mean(logp[np.arange(len(y)), y.astype(int)])))
+    return int(np.argmin(losses)) + 1
+
+
+def fit_lightgbm_dask(pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
+                      class_weight: str | None, random_state: int, p: ComputeParams) -> Any:
+    """Return a local LightGBM estimator trained with lightgbm.dask on a Dask cluster (compute.lightgbm_dask).
+
+    Not bit-identical with fit_lightgbm: the data is split across workers (data-parallel histograms), and
+    all n_estimators rounds are trained, best_iteration_ being chosen afterwards on es_df
+    (staged_best_iteration) instead of stopping early.
+    """
+    import dask.dataframe as dd
+    import lightgbm.dask as lgbd
+    import pandas as pd
+
+    params = lightgbm_estimator(task, lp, class_weight, random_state).get_params()
+    params.pop("n_jobs", None)  # lightgbm.dask sets each worker's threads to its Dask nthreads
+    x_fit, x_es = pre.transform(fit_df[ft.all]), pre.transform(es_df[ft.all])
+    with dask_client(p) as client:
+        n_parts = max(1, len(client.scheduler_info().get("workers", {})))
+        x = dd.from_pandas(x_fit, npartitions=n_parts)
+        y = dd.from_pandas(pd.Series(y_fit, index=x_fit.index), npartitions=n_parts)
+        cls = lgbd.DaskLGBMRegressor if task == "regression" else lgbd.DaskLGBMClassifier
+        model = cls(client=client, **params).fit(x, y, categorical_feature=list(ft.categorical) or "auto")
+        est = model.to_local()
+    # the sklearn wrapper's best_iteration_ reads _best_iteration (set by early stopping in a local fit)
+    est._best_iteration = staged_best_iteration(est.booster_, x_es, y_es, task)
+    log.info("compute: lightgbm.dask trained %d rounds on %d partitions; best iteration on the validation rows %d",
+             est.booster_.current_iteration(), n_parts, est._best_iteration)
+    return est

@@ -1,0 +1,101 @@
+"""Estimators: how each model is fitted (LightGBM with early stopping, the linear baseline, the dummy), shared
+by cv (inside every fold), tuning and train.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tasks.core.config import LightGBMParams, TrainParams
+from tasks.core.sampling import baseline_rows
+from tasks.core.schema import FeatureTypes
+
+log = logging.getLogger(__name__)
+
+
+def resolve_class_weight(y: np.ndarray, task: str, p: TrainParams) -> str | None:
+    """Return 'balanced' when asked, or when `auto` and the majority/minority ratio exceeds imbalance_ratio."""
+    if task == "regression" or p.class_weight == "none":
+        return None
+    if p.class_weight == "balanced":
+        return "balanced"
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    return "balanced" if counts.max() / counts.min() >= p.imbalance_ratio else None
+
+
+def lightgbm_threads(n_rows: int) -> int:
+    """Return LightGBM's thread count: one for small data (OpenMP overhead dominates), else the cores."""
+    import os
+
+    return 1 if n_rows < 20_000 else max(1, min(os.cpu_count() or 1, 8))
+
+
+def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, random_state: int, n_jobs: int = 1):
+    """Return an unfitted, deterministic LightGBM scikit-learn estimator for the task."""
+    import lightgbm as lgb
+
+    common: dict[str, Any] = dict(
+        n_estimators=lp.n_estimators, learning_rate=lp.learning_rate, num_leaves=lp.num_leaves,
+        min_child_samples=lp.min_child_samples, subsample=lp.subsample, subsample_freq=lp.subsample_freq,
+        colsample_bytree=lp.colsample_bytree, reg_lambda=lp.reg_lambda, random_state=random_state,
+        deterministic=True, force_row_wise=True, n_jobs=n_jobs, verbose=-1,
+    )
+    if task == "regression":
+        return lgb.LGBMRegressor(**common)
+    return lgb.LGBMClassifier(class_weight=class_weight, **common)
+
+
+def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFrame, y_es: np.ndarray,
+                 ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int):
+    """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted)."""
+    import lightgbm as lgb
+
+    est = lightgbm_estimator(task, lp, class_weight, random_state, lightgbm_threads(len(fit_df)))
+    est.fit(pre.transform(fit_df[ft.all]), y_fit, eval_X=(pre.transform(es_df[ft.all]),), eval_y=(y_es,),
+            categorical_feature=list(ft.categorical) or "auto",
+            callbacks=[lgb.early_stopping(lp.early_stopping_rounds, verbose=False)])
+    return est
+
+
+def baseline_fit_rows(n_rows: int, p: TrainParams) -> int:
+    """Return how many rows fit_linear fits the baseline on: all, or train.baseline_max_rows of them."""
+    return min(n_rows, p.baseline_max_rows)
+
+
+def fit_linear(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
+               class_weight: str | None):
+    """Return a logistic regression (classification) or ridge regression fitted on fit_df (pre is already fitted).
+
+    Fitted on baseline_rows of fit_df (all of them up to train.baseline_max_rows): only those rows are transformed.
+    """
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    rows = baseline_rows(y, task, p.baseline_max_rows, p.random_state)
+    if rows is not None:
+        fit_df, y = fit_df.iloc[rows], y[rows]
+    x = pre.transform(fit_df[ft.all])
+    if task == "regression":
+        return Ridge(alpha=1.0 / p.baseline_c).fit(x, y)
+    return LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter, class_weight=class_weight).fit(x, y)
+
+
+def fit_dummy(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str):
+    """Return a model that predicts the training prior (classification) or mean (regression).
+
+    The dummy reads only the shape of its input (and column names of a frame): unless pre outputs a frame, it is
+    fitted on an all-zero sparse matrix as wide as pre's output (one row transformed), not on the transformed rows.
+    """
+    from scipy import sparse
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    first = pre.transform(fit_df[ft.all].iloc[:1])
+    if isinstance(first, pd.DataFrame):
+        x = pre.transform(fit_df[ft.all])
+    else:
+        x = sparse.csr_matrix((len(fit_df), first.shape[1]))
+    return DummyRegressor(strategy="mean").fit(x, y) if task == "regression" else DummyClassifier(strategy="prior").fit(x, y)

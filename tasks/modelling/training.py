@@ -1,0 +1,117 @@
+"""Training: fit the lightgbm, baseline and dummy bundles on the train split, choose thresholds and score them on
+the validation slice (never the test set).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tasks.core import io
+from tasks.core.config import ComputeParams, DataParams, TrainParams
+from tasks.core.metrics import choose_threshold, compute_metrics
+from tasks.core.schema import FeatureTypes, encode_target, label_classes
+from tasks.modelling.bundle import (
+    ModelBundle,
+    load_skops,
+    score_bundles,
+)
+from tasks.modelling.compute import fit_lightgbm_dask
+from tasks.modelling.estimators import (
+    baseline_fit_rows,
+    fit_dummy,
+    fit_lightgbm,
+    fit_linear,
+    resolve_class_weight,
+)
+
+log = logging.getLogger(__name__)
+TRAINING_VERSION = "1"  # the train step's version, recorded in every bundle's meta
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Encoded labels and what the codes mean."""
+
+    y: np.ndarray
+    classes: list
+
+
+def model_meta(kind: str, data: DataParams, ft: FeatureTypes, labels: Labels, train_df: pd.DataFrame) -> dict:
+    """Return the description saved with a model: label, classes, features and their input types."""
+    return {
+        "kind": kind, "task": data.task, "target": data.target, "classes": labels.classes,
+        "positive_label": labels.classes[-1] if data.task == "binary" else None,
+        "features": ft.all, "numeric": list(ft.numeric), "categorical": list(ft.categorical),
+        "input_schema": {c: ("numeric" if c in ft.numeric else "categorical") for c in ft.all},
+        "train_rows": int(len(train_df)), "step_version": TRAINING_VERSION,
+    }
+
+
+def with_threshold(bundle: ModelBundle, valid_scores: np.ndarray, y_valid: np.ndarray, objective: str) -> ModelBundle:
+    """Return the bundle with its decision threshold chosen on its scores of the validation rows (binary only)."""
+    if bundle.task != "binary":
+        return bundle
+    threshold = choose_threshold(y_valid, valid_scores, objective)
+    return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": threshold})
+
+
+def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams, p: TrainParams,
+               compute: ComputeParams | None = None) -> tuple[dict[str, ModelBundle], dict[str, np.ndarray]]:
+    """Return train_models' bundles and their scores of the validation rows (scored once: thresholds and metrics)."""
+    classes = label_classes(train[data.target], data)
+    y_train = encode_target(train[data.target], classes, data)
+    y_valid = encode_target(valid[data.target], classes, data)
+    labels = Labels(y_train, classes)
+    cw = resolve_class_weight(y_train, data.task, p)
+    if compute is not None and compute.lightgbm_dask:
+
+        lgbm = fit_lightgbm_dask(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state,
+                                 compute)
+    else:
+        lgbm = fit_lightgbm(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
+    meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
+    bundles = {
+        "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
+                                meta("lightgbm") | {"best_iteration": int(lgbm.best_iteration_ or p.lightgbm.n_estimators)}),
+        "baseline": ModelBundle("linear", pre["linear"], fit_linear(pre["linear"], train, y_train, ft, data.task, p, cw),
+                                meta("linear") | {"fit_rows": baseline_fit_rows(len(train), p)}),
+        "dummy": ModelBundle("dummy", pre["linear"], fit_dummy(pre["linear"], train, y_train, ft, data.task), meta("dummy")),
+    }
+    scores = score_bundles(bundles, valid)
+    return {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}, scores
+
+
+def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,
+                 p: TrainParams, compute: ComputeParams | None = None) -> dict[str, ModelBundle]:
+    """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid).
+
+    The baseline is fitted on at most train.baseline_max_rows of the rows (fit_linear). compute.lightgbm_dask
+    trains LightGBM with lightgbm.dask instead (tasks.modelling.compute.fit_lightgbm_dask: close to, not bit-identical with,
+    the local fit).
+    """
+    return fit_models(train, valid, pre, ft, data, p, compute)[0]
+
+
+def validation_metrics(bundles: dict[str, ModelBundle], valid: pd.DataFrame, data: DataParams,
+                       scores: dict[str, np.ndarray] | None = None) -> dict:
+    """Return each model's metrics on the validation slice (never the test set), from its scores of it if given."""
+    scores = score_bundles(bundles, valid) if scores is None else scores
+    out = {}
+    for name, b in bundles.items():
+        y = encode_target(valid[data.target], b.meta["classes"], data)
+        out[name] = compute_metrics(data.task, y, scores[name], b.meta.get("threshold", 0.5))
+    return out
+
+
+def load_preprocessors(pre_dir: Path) -> tuple[dict, FeatureTypes]:
+    """Return the fitted preprocessors saved by the preprocess step and their feature types."""
+    features = io.read_json(pre_dir / "features.json")
+    ft = FeatureTypes(tuple(features["numeric"]), tuple(features["categorical"]))
+    return {kind: load_skops(pre_dir / f"{kind}.skops") for kind in ("linear", "tree")}, ft
+
+

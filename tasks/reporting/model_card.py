@@ -1,0 +1,345 @@
+"""Model card: what a gated model is, what it learned from, how well it does (with intervals), where it
+is weak, why the gate decided as it did, and which code, data and params made it.
+
+Built by the promote step from the reports the earlier steps wrote (ingest, split, train, cv,
+metrics, explain); a missing report becomes a note in the card, never an error. Written to
+reports/model_card.{md,json} and, for a registered version, to registry versions/<id>/.
+The card holds no timestamps or timings, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks.core import io
+from tasks.core.config import DataParams, PromoteParams
+from tasks.core.metrics import HIGHER_IS_BETTER
+
+CARD_VERSION = "1"
+MODEL = "lightgbm"  # the challenger the gate judges
+REPORTS = {"ingest": "ingest.json", "split": "split.json", "train": "train.json", "cv": "cv.json",
+           "metrics": "metrics.json", "explain": "explain/explain.json"}
+ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy",
+         "balanced_accuracy", "macro_f1", "rmse", "mae", "r2")
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """The reports a card is built from ({} when absent) and a note per absent or unreadable one."""
+
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> dict[str, Any]:
+        """Return one report, {} when it was not available."""
+        return self.reports.get(name) or {}
+
+
+def read_card_inputs(reports_dir: Path) -> CardInputs:
+    """Return every report the card uses; an absent or broken one is noted, not raised."""
+    reports, missing = {}, []
+    for name, rel in REPORTS.items():
+        path = Path(reports_dir) / rel
+        try:
+            reports[name] = io.read_json(path)
+        except io.InputError as err:
+            missing.append(f"{name}: {err}")
+    return CardInputs(reports, missing)
+
+
+# ---------------------------------------------------------------- sections (pure)
+
+
+def _ordered(names: Any) -> list[str]:
+    names = list(names)
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
+def data_section(data: DataParams, source: str, data_version: str | None, inputs: CardInputs) -> dict[str, Any]:
+    """Return where the data came from, its size and time range, the split sizes and the columns left out."""
+    ingest, split, train, metrics = (inputs.get(n) for n in ("ingest", "split", "train", "metrics"))
+    left_out = {**(inputs.get("explain").get("columns_left_out") or {}), **data.drop_columns}
+    return {
+        "source": source, "snapshot": ingest.get("snapshot"), "snapshot_sha256": ingest.get("snapshot_sha256"),
+        "data_version": data_version, "rows": ingest.get("rows"), "time_column": data.time_column,
+        "time_range": ingest.get("time_range"), "target": data.target, "task": data.task,
+        "split_strategy": split.get("strategy"),
+        "rows_by_split": {"train": train.get("train_rows"), "valid": train.get("valid_rows"),
+                          "test": metrics.get("test_rows")},
+        "columns_left_out": dict(sorted(left_out.items())),
+    }
+
+
+def training_section(meta: Mapping[str, Any], inputs: CardInputs) -> dict[str, Any]:
+    """Return the features, class weighting, best iteration and decision threshold of the model."""
+    train = inputs.get("train")
+    features = list(meta.get("features") or train.get("features") or [])
+    return {
+        "kind": meta.get("kind", MODEL), "features": features, "n_features": len(features),
+        "numeric": list(meta.get("numeric") or []), "categorical": list(meta.get("categorical") or []),
+        "class_weight": meta.get("class_weight", train.get("class_weight")),
+        "best_iteration": meta.get("best_iteration", train.get("best_iteration")),
+        "threshold": meta.get("threshold", (train.get("thresholds") or {}).get(MODEL)),
+        "train_rows": meta.get("train_rows", train.get("train_rows")),
+    }
+
+
+def metrics_section(inputs: CardInputs) -> dict[str, Any]:
+    """Return the challenger's test metrics with 95% bootstrap intervals, and the baseline's for comparison."""
+    m = inputs.get("metrics")
+    models = m.get("models") or {}
+    ours, base = models.get(MODEL) or {}, models.get("baseline") or {}
+    intervals = (m.get("intervals") or {}).get(MODEL) or {}
+    rows = []
+    for name in _ordered(k for k in ours if k != "threshold"):
+        ci = intervals.get(name) or {}
+        rows.append({"metric": name, "value": ours.get(name), "low": ci.get("low"), "high": ci.get("high"),
+                     "baseline": base.get(name)})
+    return {"primary_metric": m.get("primary_metric"), "test_rows": m.get("test_rows"),
+            "test_fingerprint": m.get("test_fingerprint"), "rows": rows,
+            "bootstrap_samples": max((c.get("n_samples") or 0 for c in intervals.values()), default=0)}
+
+
+def cv_section(inputs: CardInputs, primary: str | None) -> dict[str, Any]:
+    """Return cross-validation mean and std per scheme for the challenger and the baseline."""
+    cv = inputs.get("cv")
+    schemes = {}
+    for scheme, body in sorted((cv.get("schemes") or {}).items()):
+        summary = (body or {}).get("summary") or {}
+        per_model = {}
+        for model in (MODEL, "baseline"):
+            stats = summary.get(model) or {}
+            per_model[model] = {k: stats[k] for k in _ordered(stats) if k not in ("threshold", "best_iteration")}
+        schemes[scheme] = {"high_variance": summary.get("high_variance"), "models": per_model,
+                           "folds": len((body or {}).get("folds") or [])}
+    return {"n_splits": cv.get("n_splits"), "rows": cv.get("rows"), "primary_metric": primary, "schemes": schemes}
+
+
+def segments_section(inputs: CardInputs, primary: str | None) -> dict[str, list[dict[str, Any]]]:
+    """Return per segment column the challenger's primary metric and rows per value, weakest first."""
+    out = {}
+    higher = HIGHER_IS_BETTER.get(primary or "", True)
+    for column, values in sorted((inputs.get("metrics").get("segments") or {}).items()):
+        rows = [{"value": v, "rows": (s or {}).get("rows"), "metric": (s or {}).get(primary)}
+                for v, s in (values or {}).items()]
+        defined = sorted((r for r in rows if isinstance(r["metric"], (int, float))),
+                         key=lambda r: r["metric"] if higher else -r["metric"])
+        out[column] = defined + [r for r in rows if not isinstance(r["metric"], (int, float))]
+    return out
+
+
+def weaknesses_section(inputs: CardInputs, p: PromoteParams) -> dict[str, Any]:
+    """Return explain's weakest error slices, its warnings and the strongest drivers of the model."""
+    ex = inputs.get("explain")
+    slices = ex.get("slices") or {}
+    weakest = [{"segment": s.get("segment"), "rows": s.get("rows"), "error_rate": s.get("error_rate"),
+                "lift": s.get("lift"), "z": s.get("z"),
+                "drivers": [d.get("feature") for d in (s.get("drivers") or [])][:3]}
+               for s in (slices.get("top") or [])[: p.card_top_slices]]
+    drivers = [{"feature": g.get("feature"), "share": g.get("share"), "mean_abs_shap": g.get("mean_abs_shap"),
+                "shap_rank": g.get("shap_rank"), "permutation_rank": g.get("permutation_rank")}
+               for g in (ex.get("global_importance") or [])[: p.card_top_features]]
+    summary = ex.get("summary") or {}
+    return {"available": bool(ex), "error_definition": ex.get("error_definition"),
+            "overall_error": summary.get("overall_error", slices.get("overall_rate")),
+            "slices_flagged": slices.get("n_flagged"), "slices_tried": slices.get("n_candidates"),
+            "weakest_slices": weakest, "warnings": list(ex.get("warnings") or []), "top_drivers": drivers,
+            "shap_units": ex.get("shap_units"), "agreement": ex.get("agreement") or {}}
+
+
+def gate_section(decision: Mapping[str, Any], status: str, version_id: str | None,
+                 production_version: str | None) -> dict[str, Any]:
+    """Return the gate's outcome, the resulting status and every rule with its result."""
+    return {"status": status, "outcome": decision.get("outcome"), "version_id": version_id,
+            "compared_with": production_version, "first_model": decision.get("first_model"),
+            "notes": list(decision.get("notes") or []),
+            "rules": [{k: r.get(k) for k in ("rule", "metric", "value", "threshold", "passed", "reason")}
+                      for r in decision.get("rules") or []]}
+
+
+def build_model_card(*, data: DataParams, source: str, p: PromoteParams,
+                     meta: Mapping[str, Any], inputs: CardInputs, decision: Mapping[str, Any], status: str,
+                     version_id: str | None, production_version: str | None,
+                     versions: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the whole card as JSON-able data; what is missing is listed under `notes`."""
+    metrics = metrics_section(inputs)
+    primary = metrics["primary_metric"] or decision.get("primary_metric")
+    weaknesses = weaknesses_section(inputs, p)
+    notes = [f"input not available: {m}" for m in inputs.missing]
+    return {
+        "card_version": CARD_VERSION, "version_id": version_id, "status": status, "target": data.target,
+        "task": data.task, "data": data_section(data, source, versions.get("data_version"), inputs),
+        "training": training_section(meta, inputs), "metrics": metrics,
+        "cv": cv_section(inputs, primary), "segments": segments_section(inputs, primary),
+        "weaknesses": weaknesses, "gate": gate_section(decision, status, version_id, production_version),
+        "versions": dict(versions), "notes": notes,
+    }
+
+
+# ---------------------------------------------------------------- Markdown (pure)
+
+
+def _f(x: Any) -> str:
+    if isinstance(x, bool) or x is None:
+        return "n/a" if x is None else str(x).lower()
+    if isinstance(x, float):
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    cell = lambda v: _f(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    return ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header),
+            *["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]]
+
+
+def _ci(row: Mapping[str, Any]) -> str:
+    return "n/a" if row.get("low") is None else f"[{_f(row['low'])}, {_f(row['high'])}]"
+
+
+def _day(stamp: Any) -> str:
+    text = str(stamp)
+    return text[:-9] if text.endswith("T00:00:00") else text
+
+
+def render_data(d: Mapping[str, Any]) -> list[str]:
+    """Return the Data section."""
+    rng = d.get("time_range") or []
+    split = d.get("rows_by_split") or {}
+    lines = ["## Data", "",
+             f"- source: `{d.get('source')}` (snapshot `{d.get('snapshot') or 'n/a'}`, data version "
+             f"`{d.get('data_version') or 'n/a'}`)",
+             f"- rows: {_f(d.get('rows'))}; time column `{d.get('time_column') or '-'}`"
+             + (f" from {_day(rng[0])} to {_day(rng[1])}" if len(rng) == 2 else ""),
+             f"- split ({d.get('split_strategy') or 'n/a'}): train {_f(split.get('train'))}, "
+             f"valid {_f(split.get('valid'))}, test {_f(split.get('test'))}",
+             f"- target `{d.get('target')}` ({d.get('task')})", "", "Columns left out:", ""]
+    left = d.get("columns_left_out") or {}
+    lines += _table(["column", "why"], [[f"`{c}`", why] for c, why in left.items()]) if left else ["(none)"]
+    return lines + [""]
+
+
+def render_training(t: Mapping[str, Any]) -> list[str]:
+    """Return the Training section."""
+    return ["## Training", "",
+            f"- model: {t.get('kind')}, {t.get('n_features')} features ({len(t.get('numeric') or [])} numeric, "
+            f"{len(t.get('categorical') or [])} categorical), trained on {_f(t.get('train_rows'))} rows",
+            f"- class weight: {t.get('class_weight') or 'none'}",
+            f"- best iteration: {_f(t.get('best_iteration'))}; decision threshold: {_f(t.get('threshold'))}",
+            f"- features: {', '.join(f'`{c}`' for c in t.get('features') or []) or 'n/a'}", ""]
+
+
+def render_metrics(m: Mapping[str, Any], cv: Mapping[str, Any]) -> list[str]:
+    """Return the test metrics (with intervals) and cross-validation sections."""
+    lines = ["## Test metrics", "",
+             f"{_f(m.get('test_rows'))} held-out test rows; 95% bootstrap intervals over "
+             f"{_f(m.get('bootstrap_samples'))} resamples; primary metric `{m.get('primary_metric')}`.", ""]
+    rows = m.get("rows") or []
+    lines += _table(["metric", "value", "95% interval", "baseline"],
+                    [[r["metric"], r["value"], _ci(r), r["baseline"]] for r in rows]) if rows else ["(not available)"]
+    lines += ["", "## Cross-validation (mean ± std over folds)", ""]
+    schemes = cv.get("schemes") or {}
+    if not schemes:
+        return lines + ["(not available)", ""]
+    for scheme, body in schemes.items():
+        models = body.get("models") or {}
+        names = _ordered(set(models.get(MODEL, {})) | set(models.get("baseline", {})))
+        flag = " — HIGH VARIANCE across folds" if body.get("high_variance") else ""
+        lines += [f"{scheme} ({body.get('folds')} folds){flag}:", ""]
+        lines += _table(["metric", MODEL, "baseline"],
+                        [[n, *[_pm((models.get(k) or {}).get(n)) for k in (MODEL, "baseline")]] for n in names])
+        lines.append("")
+    return lines
+
+
+def _pm(stat: Mapping[str, Any] | None) -> str:
+    return "n/a" if not stat else f"{_f(stat.get('mean'))} ± {_f(stat.get('std'))}"
+
+
+def render_segments(segments: Mapping[str, list], primary: str | None) -> list[str]:
+    """Return the per-segment section (weakest value of each column first)."""
+    lines = [f"## Segments (test `{primary}`, weakest first)", ""]
+    if not segments:
+        return lines + ["(not available)", ""]
+    for column, rows in segments.items():
+        lines += _table([f"`{column}`", "rows", primary or "metric"], [[r["value"], r["rows"], r["metric"]] for r in rows])
+        lines.append("")
+    return lines
+
+
+def render_weaknesses(w: Mapping[str, Any]) -> list[str]:
+    """Return the known weaknesses section from the explain step."""
+    lines = ["## Known weaknesses", ""]
+    if not w.get("available"):
+        return lines + ["(the explain report was not available)", ""]
+    lines += [f"Error: {w.get('error_definition')}; overall error rate {_f(w.get('overall_error'))}; "
+              f"{_f(w.get('slices_flagged'))} of {_f(w.get('slices_tried'))} slices clearly worse than overall.", ""]
+    if w.get("weakest_slices"):
+        lines += _table(["weakest slice", "rows", "error rate", "lift", "z", "drivers"],
+                        [[s["segment"], s["rows"], s["error_rate"], s["lift"], s["z"], ", ".join(s["drivers"])]
+                         for s in w["weakest_slices"]]) + [""]
+    lines += ["Warnings: " + ("; ".join(w["warnings"]) if w.get("warnings") else "none"), ""]
+    if w.get("top_drivers"):
+        lines += [f"Top drivers (mean |SHAP|, {w.get('shap_units') or 'model units'}):", ""]
+        lines += _table(["feature", "share of |SHAP|", "SHAP rank", "permutation rank"],
+                        [[d["feature"], d["share"], d["shap_rank"], d["permutation_rank"]] for d in w["top_drivers"]])
+        lines.append("")
+    return lines
+
+
+def render_gate(g: Mapping[str, Any]) -> list[str]:
+    """Return the gate decision section with every rule."""
+    lines = ["## Promotion gate", "",
+             f"- outcome: **{str(g.get('outcome')).upper()}** -> status `{g.get('status')}`"
+             f" (version `{g.get('version_id') or '-'}`)",
+             f"- compared with production: `{g.get('compared_with') or 'none (first model)'}`", ""]
+    rules = g.get("rules") or []
+    result = lambda p: "n/a" if p is None else ("pass" if p else "**FAIL**")  # noqa: E731
+    lines += _table(["rule", "value", "threshold", "result", "reason"],
+                    [[r["rule"], r["value"], r["threshold"], result(r["passed"]), r["reason"]] for r in rules]) \
+        if rules else ["(no rules evaluated)"]
+    notes = [f"- {n}" for n in g.get("notes") or []]
+    return lines + ([""] + notes if notes else []) + [""]
+
+
+def render_versions(v: Mapping[str, Any]) -> list[str]:
+    """Return the provenance section: code, data, params, and where DVC keeps the model."""
+    dvc = v.get("dvc") or {}
+    dirty = " (uncommitted changes when it ran)" if v.get("git_dirty") else ""
+    return ["## Versions", "",
+            f"- code commit: `{v.get('git_commit') or 'n/a'}`{dirty}",
+            f"- data version (data.dvc md5): `{v.get('data_version') or 'n/a'}`",
+            f"- params digest (sha256 of the typed config): `{v.get('params_digest') or 'n/a'}`",
+            f"- bundle digest: `{v.get('bundle_digest') or 'n/a'}`",
+            f"- DVC: output `{dvc.get('output') or 'n/a'}` md5 `{dvc.get('md5') or 'n/a'}`, model path "
+            f"`{dvc.get('path') or 'n/a'}`, artifact `{dvc.get('artifact') or 'n/a'}`", ""]
+
+
+def render_model_card(card: Mapping[str, Any]) -> str:
+    """Return the card as Markdown."""
+    title = card.get("version_id") or "unregistered challenger"
+    lines = [f"# Model card: {title}", "",
+             f"{card.get('task')} model of `{card.get('target')}`; status **{card.get('status')}**.", ""]
+    lines += render_data(card.get("data") or {})
+    lines += render_training(card.get("training") or {})
+    lines += render_metrics(card.get("metrics") or {}, card.get("cv") or {})
+    lines += render_segments(card.get("segments") or {}, (card.get("metrics") or {}).get("primary_metric"))
+    lines += render_weaknesses(card.get("weaknesses") or {})
+    lines += render_gate(card.get("gate") or {})
+    lines += render_versions(card.get("versions") or {})
+    if card.get("notes"):
+        lines += ["## Notes", "", *[f"- {n}" for n in card["notes"]], ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_model_card(card: Mapping[str, Any], md_path: Path, json_path: Path) -> str:
+    """Write the card as Markdown and JSON (atomically); return the Markdown."""
+    markdown = render_model_card(card)
+    io.write_json(dict(card), json_path)
+    io.write_text(markdown, md_path)
+    return markdown
