@@ -40,11 +40,12 @@ def deployment_specs(cfg: Config, params: str) -> dict[str, dict[str, Any]]:
                      "schedule": m.schedules.training, "description": "snapshot the source, run stale steps, gate"},
         "scoring": {"flow": "flows.scoring:scoring_flow", "schedule": m.schedules.scoring,
                     "parameters": {"input_path": str(m.scoring_input), "output_path": str(m.scoring_output),
-                                   "params": params},
-                    "description": "score monitor.scoring_input with the production model"},
+                                   "params": params, "missing_ok": True},
+                    "description": "score monitor.scoring_input with the production model (none there: nothing to do)"},
         "monitoring": {"flow": "flows.monitoring:monitoring_flow", "schedule": m.schedules.monitoring,
-                       "parameters": {"batch": str(m.batch_path), "params": params},
-                       "description": "drift + live performance of monitor.batch_path; retrain on a breach"},
+                       "parameters": {"batch": str(m.batch_path), "params": params, "missing_ok": True},
+                       "description": "drift + live performance of monitor.batch_path; retrain on a breach "
+                                      "(no batch there: nothing to do)"},
     }
 
 

@@ -50,11 +50,18 @@ def decision_markdown(report: dict[str, Any], retrain_started: bool) -> str:
 
 
 @flow(name="tabgate-monitoring", log_prints=True, validate_parameters=False, flow_run_name="monitor-{batch}")
-def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool | None = None) -> dict[str, Any]:
-    """Monitor a batch (default monitor.batch_path); start the training flow when it says retrain."""
+def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool | None = None,
+                    missing_ok: bool = False) -> dict[str, Any]:
+    """Monitor a batch (default monitor.batch_path); start the training flow when it says retrain.
+
+    missing_ok (set on the served deployment): a missing batch completes with a "no batch" note."""
+    from flows.missing_input import missing_input_note, publish_missing_input
+
     logger = get_run_logger()
     cfg = load_config(params)
     batch = batch or str(cfg.monitor.batch_path)
+    if missing_ok and (note := missing_input_note(batch, "no batch")):
+        return publish_missing_input(note, key="monitor-decision", setting="monitor.batch_path")
     do_retrain = cfg.monitor.retrain if retrain is None else retrain
     try:
         report = monitor(batch, params)

@@ -44,8 +44,14 @@ def summary_markdown(s: dict[str, Any]) -> str:
 @flow(name="tabgate-scoring", log_prints=True, validate_parameters=False,
       flow_run_name="score-{input_path}")
 def scoring_flow(input_path: str, output_path: str, params: str = "params.yaml",
-                 shadow: str | None = None) -> dict[str, Any]:
-    """Score a CSV/Parquet batch with the production model; publish the `scoring-summary` artifact."""
+                 shadow: str | None = None, missing_ok: bool = False) -> dict[str, Any]:
+    """Score a CSV/Parquet batch with the production model; publish the `scoring-summary` artifact.
+
+    missing_ok (set on the served deployment): a missing input completes with a "nothing to score" note."""
+    from flows.missing_input import missing_input_note, publish_missing_input
+
+    if missing_ok and (note := missing_input_note(input_path, "nothing to score")):
+        return publish_missing_input(note, key="scoring-summary", setting="monitor.scoring_input")
     try:
         summary = score(input_path, output_path, params, shadow)
     except Exception as err:
