@@ -34,6 +34,7 @@ lint: $(STAMP)   ## ruff (lint) and mypy (types), configured in pyproject.toml
 	$(BIN)/mypy
 
 test: $(STAMP) lint ## lint, type-check, then the whole test suite (unit + integration)
+	bash tools/install-test-deps.sh  # Chromium, PostgreSQL via apt when missing (root only)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP) ## unit tests only

@@ -26,7 +26,6 @@ from tests.conftest import REPO
 from tests.integration.test_pipeline import STEPS, env, make_project
 
 pytestmark = pytest.mark.integration
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACT_KEYS = {"validation-summary", "data-docs", "cv-table", "test-metrics", "explain-report", "error-slices",
                  "promotion-decision", "promotion-rules", "run-summary"}
 
@@ -271,8 +270,7 @@ def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
         log.close()
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (headless browser check)")
-def test_flow_run_page_renders_in_a_real_browser(served, tmp_path):
+def test_flow_run_page_renders_in_a_real_browser(chromium, served, tmp_path):
     """Open the flow run page of the Prefect UI headless; the PNG must show more than a blank page."""
     base = served["url"].removesuffix("/api")
     page = f"{base}/runs/flow-run/{served['run'].id}?tab=Artifacts"
@@ -280,7 +278,7 @@ def test_flow_run_page_renders_in_a_real_browser(served, tmp_path):
     out_dir.mkdir(exist_ok=True)
     png = out_dir / "prefect-ui-flow-run.png"
     profile = tmp_path / "chromium-profile"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    cmd = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={profile}", "--window-size=1400,1000", "--virtual-time-budget=20000",
            "--hide-scrollbars", f"--screenshot={png}", page]

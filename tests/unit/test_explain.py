@@ -34,7 +34,6 @@ from tasks.modelling.preprocessing import build_tree_preprocessor
 
 NUMERIC = ("x1", "x2", "x3")
 CATEGORICAL = ("grp", "city")
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def synthetic_frame(n: int, task: str, seed: int) -> pd.DataFrame:
@@ -219,12 +218,10 @@ def test_html_report_contains_drivers_and_renders_offline(binary_run):
 
 
 @pytest.mark.integration
-def test_report_renders_in_headless_chromium(binary_run, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed; the lead installs it for rendering checks")
+def test_report_renders_in_headless_chromium(chromium, binary_run, tmp_path):
     _, _, out_dir = binary_run
     shot = out_dir.parent / "explain_report_screenshot.png"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    cmd = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={shot}", "--window-size=1280,2000",
            (out_dir / "report.html").resolve().as_uri()]
