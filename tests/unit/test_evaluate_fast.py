@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tasks import preprocess, split, train
-from tasks.core import io
+from tasks.core import io, metrics
 from tasks.core.config import DataParams, EvaluateParams
 from tasks.core.metrics import (
     binary_bootstrap_intervals,
@@ -20,7 +20,7 @@ from tasks.core.metrics import (
     single_metric,
 )
 from tasks.evaluation import holdout
-from tasks.modelling import training
+from tasks.modelling import bundle
 from tasks.modelling.bundle import load_bundle
 from tests.conftest import make_config, synthetic_frame
 
@@ -41,7 +41,7 @@ def reference_segments(test, y, scores, threshold, data, p):
                 m = compute_metrics(data.task, y[mask], scores[mask], threshold)
             except ValueError:
                 continue
-            per_value[str(value)] = {"rows": int(mask.sum()), **{k: m[k] for k in holdout.HEADLINE[data.task] if k in m}}
+            per_value[str(value)] = {"rows": int(mask.sum()), **{k: m[k] for k in metrics.HEADLINE[data.task] if k in m}}
         out[col] = dict(sorted(per_value.items()))
     return out
 
@@ -49,9 +49,9 @@ def reference_segments(test, y, scores, threshold, data, p):
 def reference_intervals(task, y, scores, threshold, p):
     """The former metric_intervals of one model."""
     if task == "binary":
-        return binary_bootstrap_intervals(y, scores, threshold, holdout.HEADLINE[task], p.bootstrap_samples, p.random_state)
+        return binary_bootstrap_intervals(y, scores, threshold, metrics.HEADLINE[task], p.bootstrap_samples, p.random_state)
     out = {}
-    for name in holdout.HEADLINE[task]:
+    for name in metrics.HEADLINE[task]:
         metric = single_metric(task, name)
         out[name] = bootstrap_interval(lambda idx: metric(y[idx], scores[idx], threshold), len(y), p.bootstrap_samples,  # noqa: B023
                                        p.random_state)
@@ -114,7 +114,7 @@ def test_scores_of_every_model_are_its_own_predictions(tmp_path):
     io.write_frame(synthetic_frame(n=900, seed=12), cfg.paths.ingested)
     for step in (split, preprocess, train):
         step.run(cfg)
-    models = {name: load_bundle(cfg.paths.models_dir / name) for name in training.MODEL_NAMES}
+    models = {name: load_bundle(cfg.paths.models_dir / name) for name in bundle.MODEL_NAMES}
     models["copy"] = load_bundle(cfg.paths.models_dir / "lightgbm")
     test = io.read_frame(cfg.paths.test)
     got = holdout.score_models(models, test)
