@@ -20,8 +20,7 @@ from tasks.core.metrics import (
     single_metric,
 )
 from tasks.evaluation import holdout
-from tasks.modelling import training
-from tasks.modelling.bundle import load_bundle
+from tasks.modelling.bundle import MODEL_NAMES, load_bundle
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -114,7 +113,7 @@ def test_scores_of_every_model_are_its_own_predictions(tmp_path):
     io.write_frame(synthetic_frame(n=900, seed=12), cfg.paths.ingested)
     for step in (split, preprocess, train):
         step.run(cfg)
-    models = {name: load_bundle(cfg.paths.models_dir / name) for name in training.MODEL_NAMES}
+    models = {name: load_bundle(cfg.paths.models_dir / name) for name in MODEL_NAMES}
     models["copy"] = load_bundle(cfg.paths.models_dir / "lightgbm")
     test = io.read_frame(cfg.paths.test)
     got = holdout.score_models(models, test)

@@ -7,8 +7,8 @@ from tasks import preprocess, split, train
 from tasks.core import io
 from tasks.core.config import TrainParams
 from tasks.core.errors import ModelIntegrityError
-from tasks.modelling import estimators, training
-from tasks.modelling.bundle import load_bundle
+from tasks.modelling import estimators
+from tasks.modelling.bundle import MODEL_NAMES, load_bundle
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -32,7 +32,7 @@ def test_train_fits_all_models_and_lightgbm_beats_dummy(tmp_path, task):
         assert 0 < report["thresholds"]["lightgbm"] < 1
     else:
         assert vm["lightgbm"]["log_loss"] < vm["dummy"]["log_loss"]
-    for name in training.MODEL_NAMES:
+    for name in MODEL_NAMES:
         assert (cfg.paths.models_dir / name / "meta.json").exists()
 
 

@@ -14,7 +14,7 @@ from tasks.core import io, sampling
 from tasks.core.config import TrainParams
 from tasks.core.schema import encode_target, infer_feature_types, label_classes
 from tasks.modelling import estimators, training
-from tasks.modelling.bundle import load_bundle
+from tasks.modelling.bundle import MODEL_NAMES, load_bundle
 from tasks.modelling.preprocessing import fit_preprocessors
 from tests.conftest import make_config, synthetic_frame
 
@@ -134,7 +134,7 @@ def test_train_records_the_baseline_sample_and_scores_once(tmp_path):
     report = train.run(cfg)
     n_train = report["train_rows"]
     assert n_train > 200 and report["baseline_fit_rows"] == 200
-    bundles = {name: load_bundle(cfg.paths.models_dir / name) for name in training.MODEL_NAMES}
+    bundles = {name: load_bundle(cfg.paths.models_dir / name) for name in MODEL_NAMES}
     assert bundles["baseline"].meta["fit_rows"] == 200 and bundles["baseline"].meta["train_rows"] == n_train
     valid = io.read_frame(cfg.paths.valid)
     scores = training.score_bundles(bundles, valid)
