@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 unexpected error; 2 bad configuration (params.yaml); 3 bad input data or
 a failed data gate (the message names the column, the rule and the file to open); 4 the registry
-refused the request; 5 another run holds the project lock (or `serve` found no Prefect server).
+refused the request, or a model file failed its integrity check (the message names the file);
+5 another run holds the project lock (or `serve` found no Prefect server).
 """
 
 from __future__ import annotations
@@ -151,6 +152,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{h.get('at', '')}  {h.get('action', ''):<10} {h.get('version_id') or '':<18} "
                   f"from {h.get('from') or '-':<18} {h.get('reason') or ''}")
         return EXIT_OK
+    if args.action == "migrate":
+        done = registry.migrate_registry(reg, args.reason)
+        for vid, what in done.items():
+            print(f"{vid}: {what}")
+        print(f"migrated {len(done)} version(s)" if done else "nothing to migrate: every version has its manifest")
+        return EXIT_OK
     if args.action == "fetch":
         result = registry.fetch_version(reg, args.version, Path(args.to))
         print(result.message)
@@ -236,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("version")
     mp.add_argument("--reason", required=True, help="why (recorded in the registry history)")
     mp.add_argument("--force", action="store_true", help="override the gate for a version that failed it")
+    mm = msub.add_parser("migrate", help="record the bytes of versions registered before manifests existed "
+                         "(and sign manifests when TABGATE_MANIFEST_KEY is set)")
+    mm.add_argument("--reason", required=True, help="why (recorded)")
     mr = msub.add_parser("rollback", help="restore the previous production version")
     mr.add_argument("--reason", required=True, help="why (recorded)")
     p.set_defaults(func=cmd_models)

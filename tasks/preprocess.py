@@ -10,6 +10,7 @@ from tasks.core.entry import step_main
 from tasks.core.sampling import linear_fit_rows
 from tasks.core.schema import infer_feature_types
 from tasks.modelling.bundle import save_preprocessor
+from tasks.modelling.integrity import write_manifest
 from tasks.modelling.preprocessing import (
     CategoryCoder,  # noqa: F401  (model files saved before the library move name tasks.preprocess.CategoryCoder)
     fit_preprocessors,
@@ -31,6 +32,7 @@ def run(cfg: Config) -> dict:
         for kind, pre in fitted.items():
             save_preprocessor(pre, tmp / f"{kind}.skops")
         io.write_json({"numeric": list(ft.numeric), "categorical": list(ft.categorical)}, tmp / "features.json")
+        write_manifest(tmp, step="preprocess")  # sha256 of every file; train loads nothing that differs
     report = {
         "step_version": STEP_VERSION,
         "train_rows": int(len(train)),

@@ -45,9 +45,9 @@ class ValidationFailed(TabgateError, ValueError):
 
 
 class ModelIntegrityError(TabgateError, ValueError):
-    """A model file is missing, was changed after it was saved, or holds untrusted types."""
+    """A model file is missing, was changed after it was recorded, or holds untrusted types; the message names the file."""
 
-    exit_code = 3
+    exit_code = 4
     user_error = True
 
 

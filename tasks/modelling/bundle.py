@@ -10,6 +10,7 @@ A bundle is a directory:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,11 @@ import pandas as pd
 
 from tasks.core import io
 from tasks.core.errors import ModelIntegrityError
+from tasks.modelling.integrity import load_skops_bytes
 from tasks.modelling.preprocessing import transform_frame
 
 META = "meta.json"
 PREPROCESSOR = "preprocessor.skops"
-# Types a tabgate preprocessor or baseline may contain; anything else in a .skops file is refused.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "tasks.preprocess.CategoryCoder", "tasks.modelling.preprocessing.CategoryCoder",
-                    "scipy.")
 
 
 @dataclass
@@ -79,14 +78,11 @@ def save_preprocessor(pre: Any, path: Path) -> None:
 
 
 def load_skops(path: Path) -> Any:
-    """Load a .skops file, refusing any type outside tabgate's allowlist."""
-    import skops.io as sio
-
-    untrusted = sio.get_untrusted_types(file=path)
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if refused:
-        raise ModelIntegrityError(f"{path}: holds types tabgate does not trust: {refused}")
-    return sio.load(path, trusted=untrusted)
+    """Load a .skops file, refusing (before constructing anything) any type outside integrity.TRUSTED_SKOPS_TYPES."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelIntegrityError(f"{path}: missing")
+    return load_skops_bytes(path.read_bytes(), path)
 
 
 def save_bundle(bundle: ModelBundle, dest: Path) -> None:
@@ -127,6 +123,24 @@ def load_bundle(src: Path) -> ModelBundle:
     kind = meta["kind"]
     pre = load_skops(src / PREPROCESSOR)
     est = lgb.Booster(model_file=str(src / "model.txt")) if kind == "lightgbm" else load_skops(src / "model.skops")
+    return ModelBundle(kind=kind, preprocessor=pre, estimator=est, meta=meta)
+
+
+def bundle_from_files(files: dict[str, bytes], src: Path) -> ModelBundle:
+    """Return the bundle built from its files' bytes (already verified by the caller: nothing is re-read)."""
+    import lightgbm as lgb
+
+    src = Path(src)
+    meta = json.loads(files[META].decode("utf-8")) if META in files else {}
+    kind = meta.get("kind")
+    needed = [META, PREPROCESSOR, "model.txt" if kind == "lightgbm" else "model.skops"]
+    if kind not in ("lightgbm", "linear", "dummy") or any(name not in files for name in needed):
+        raise ModelIntegrityError(f"{src}: not a complete model bundle (kind {kind!r}, files {sorted(files)})")
+    pre = load_skops_bytes(files[PREPROCESSOR], src / PREPROCESSOR)
+    if kind == "lightgbm":
+        est = lgb.Booster(model_str=files["model.txt"].decode("utf-8"))
+    else:
+        est = load_skops_bytes(files["model.skops"], src / "model.skops")
     return ModelBundle(kind=kind, preprocessor=pre, estimator=est, meta=meta)
 
 

@@ -4,6 +4,7 @@ the validation slice (never the test set).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.core import io
 from tasks.core.config import ComputeParams, DataParams, TrainParams
 from tasks.core.metrics import choose_threshold, compute_metrics
 from tasks.core.schema import FeatureTypes, encode_target, label_classes
 from tasks.modelling.bundle import (
     ModelBundle,
-    load_skops,
     score_bundles,
 )
 from tasks.modelling.compute import fit_lightgbm_dask
@@ -28,6 +27,7 @@ from tasks.modelling.estimators import (
     fit_linear,
     resolve_class_weight,
 )
+from tasks.modelling.integrity import load_skops_bytes, read_verified_dir
 
 log = logging.getLogger(__name__)
 TRAINING_VERSION = "1"  # the train step's version, recorded in every bundle's meta
@@ -109,9 +109,15 @@ def validation_metrics(bundles: dict[str, ModelBundle], valid: pd.DataFrame, dat
 
 
 def load_preprocessors(pre_dir: Path) -> tuple[dict, FeatureTypes]:
-    """Return the fitted preprocessors saved by the preprocess step and their feature types."""
-    features = io.read_json(pre_dir / "features.json")
+    """Return the fitted preprocessors saved by the preprocess step and their feature types.
+
+    Every file is checked against the step's manifest.json and built from the bytes checked
+    (tasks.modelling.integrity); ModelIntegrityError names a file that differs.
+    """
+    files = read_verified_dir(Path(pre_dir))
+    features = json.loads(files["features.json"].decode("utf-8"))
     ft = FeatureTypes(tuple(features["numeric"]), tuple(features["categorical"]))
-    return {kind: load_skops(pre_dir / f"{kind}.skops") for kind in ("linear", "tree")}, ft
+    return {kind: load_skops_bytes(files[f"{kind}.skops"], Path(pre_dir) / f"{kind}.skops")
+            for kind in ("linear", "tree")}, ft
 
 

@@ -2,12 +2,18 @@
 
 Layout of `paths.registry_dir`:
     versions/<version_id>/bundle/    a byte-for-byte copy of a model bundle directory (tasks.modelling.bundle)
+    versions/<version_id>/manifest.json the registry's record of the bundle's bytes, written once at
+                                      registration: sha256 of every bundle file (meta.json included),
+                                      the skops types of each .skops file, the bundle digest, and an
+                                      HMAC-SHA256 when TABGATE_MANIFEST_KEY is set. Every load checks
+                                      every file against it (tasks.modelling.integrity)
     versions/<version_id>/record.json what the version is: metrics, data version, git commit, params
                                       digest, test fingerprint, the gate's decision, and `dvc`: where
                                       DVC keeps the same bytes (the md5 of the models stage output,
                                       the bundle's path in it), so another machine can fetch them
     versions/<version_id>/model_card.{md,json}  the model card written at promotion (tasks.reporting.model_card)
-    production.json                   the pointer {version_id, promoted_at, reason, previous, lineage, ...};
+    production.json                   the pointer {version_id, manifest_sha256, promoted_at, reason, previous,
+                                      lineage, ...}; manifest_sha256 pins the version's manifest.json;
                                       the single source of truth, replaced atomically (os.replace)
     history.jsonl                     append-only audit log: registrations, promotions, approvals,
                                       forced promotions and rollbacks, each with its reason
@@ -48,10 +54,11 @@ import yaml
 from tasks.core import io
 from tasks.core.errors import ModelIntegrityError, PromotionError
 from tasks.core.locking import exclusive_lock
+from tasks.modelling import integrity
 from tasks.modelling.bundle import (
     ModelBundle,
     bundle_digest,
-    load_bundle,
+    bundle_from_files,
     verify_bundle,
 )
 
@@ -63,6 +70,8 @@ LOCK = ".lock"
 VERSIONS = "versions"
 BUNDLE = "bundle"
 RECORD = "record.json"
+MANIFEST = "manifest.json"
+MIGRATE_HINT = "run `tabgate models migrate --reason \"...\"` once to record the existing versions"
 INCOMING_PREFIX = ".incoming-"
 LOCK_TIMEOUT_SECONDS = 60.0
 VERSION_RE = re.compile(r"^v(\d{4,})-[0-9a-f]{8}$")
@@ -294,22 +303,79 @@ def production_version(registry_dir: Path) -> str | None:
 
 
 def production_bundle_dir(registry_dir: Path) -> Path | None:
-    """Return the checksum-verified bundle directory of the production model, or None when there is none.
+    """Return the production bundle directory, every file verified against the version's manifest, or None.
 
-    Raises tasks.modelling.bundle.ModelIntegrityError when a file of that bundle was changed after registration.
+    Raises tasks.core.errors.ModelIntegrityError naming the file when anything differs from the registry's record.
     """
-    version_id = production_version(registry_dir)
-    if version_id is None:
-        return None
-    bundle_dir = Path(registry_dir) / VERSIONS / version_id / BUNDLE
-    verify_bundle(bundle_dir)
-    return bundle_dir
+    verified = verified_production_files(registry_dir)
+    return None if verified is None else verified[1]
 
 
 def load_production(registry_dir: Path) -> ModelBundle | None:
-    """Return the production model (checksums verified), or None when there is none."""
-    bundle_dir = production_bundle_dir(registry_dir)
-    return None if bundle_dir is None else load_bundle(bundle_dir)
+    """Return the production model built from its verified bytes, or None when there is none."""
+    verified = verified_production_files(registry_dir)
+    return None if verified is None else bundle_from_files(verified[2], verified[1])
+
+
+# ---------------------------------------------------------------- the registry's record of each version's bytes
+
+
+def manifest_path(registry_dir: Path, version_id: str) -> Path:
+    """Return versions/<id>/manifest.json."""
+    return Path(registry_dir) / VERSIONS / version_id / MANIFEST
+
+
+def build_version_manifest(bundle_dir: Path, version_id: str, digest: str, **extra: Any) -> dict[str, Any]:
+    """Return the signed (when a key is set) manifest of a bundle: sha256 and skops types of every file.
+
+    ModelIntegrityError when a .skops file holds a type outside TRUSTED_SKOPS_TYPES: such a bundle is never recorded.
+    """
+    described = integrity.describe_files(bundle_dir)
+    for name, types in described["skops_types"].items():
+        integrity.refuse_untrusted_types(types, Path(bundle_dir) / name)
+    fields = {"format": integrity.MANIFEST_FORMAT, "version_id": version_id, "bundle_digest": digest,
+              "created_at": utc_now(), **extra, **described}
+    return integrity.sign_manifest(fields)
+
+
+def read_version_manifest(registry_dir: Path, version_id: str, expected_sha256: str | None = None
+                          ) -> tuple[dict[str, Any], str]:
+    """Return (manifest, sha256 of its bytes); ModelIntegrityError when missing, not the expected bytes or unsigned."""
+    path = manifest_path(registry_dir, version_id)
+    if not path.is_file():
+        raise ModelIntegrityError(f"{path}: missing; {version_id} has no registry record of its bytes; {MIGRATE_HINT}")
+    data = path.read_bytes()
+    sha = integrity.sha256_bytes(data)
+    if expected_sha256 is not None and sha != expected_sha256:
+        raise ModelIntegrityError(f"{path}: checksum mismatch against {PRODUCTION}'s manifest_sha256 (expected "
+                                  f"{expected_sha256[:12]}..., found {sha[:12]}...); refusing to load")
+    manifest = integrity.read_manifest_bytes(data, path)
+    if manifest.get("version_id") != version_id:
+        raise ModelIntegrityError(f"{path}: is the manifest of {manifest.get('version_id')!r}, not {version_id}")
+    return manifest, sha
+
+
+def verified_version_files(registry_dir: Path, version_id: str, expected_sha256: str | None = None
+                           ) -> tuple[dict[str, bytes], str]:
+    """Return ({file: bytes} of the version's bundle checked against its manifest, the manifest's sha256)."""
+    manifest, sha = read_version_manifest(registry_dir, version_id, expected_sha256)
+    bundle_dir = Path(registry_dir) / VERSIONS / version_id / BUNDLE
+    files = integrity.read_verified_files(bundle_dir, manifest["files"], str(manifest_path(registry_dir, version_id)))
+    return files, sha
+
+
+def verified_production_files(registry_dir: Path) -> tuple[str, Path, dict[str, bytes]] | None:
+    """Return (version id, bundle dir, verified bytes) of production, or None; the pointer must pin the manifest."""
+    pointer = read_pointer(registry_dir) or {}
+    version_id = pointer.get("version_id")
+    if not version_id:
+        return None
+    expected = pointer.get("manifest_sha256")
+    if not expected:
+        raise ModelIntegrityError(f"{Path(registry_dir) / PRODUCTION}: names {version_id} but no manifest_sha256; "
+                                  f"{MIGRATE_HINT}")
+    files, _ = verified_version_files(registry_dir, version_id, expected)
+    return version_id, Path(registry_dir) / VERSIONS / version_id / BUNDLE, files
 
 
 def read_record(registry_dir: Path, version_id: str) -> dict[str, Any]:
@@ -466,6 +532,8 @@ def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: 
             raise PromotionError(f"{bundle_dir}: the bundle changed while it was being copied; retry")
         write_json_durably({**record, "version_id": version_id, "bundle_digest": digest, "created_at": utc_now()},
                            tmp / RECORD)
+        write_json_durably(build_version_manifest(tmp / BUNDLE, version_id, digest), tmp / MANIFEST)
+        manifest_sha = integrity.sha256_bytes((tmp / MANIFEST).read_bytes())
         _fsync_dir(tmp / BUNDLE)
         _fsync_dir(tmp)
         os.rename(tmp, versions / version_id)
@@ -474,7 +542,7 @@ def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _append_history(registry_dir, {"at": utc_now(), "action": "register", "version_id": version_id,
-                                   "status": record.get("status")})
+                                   "status": record.get("status"), "manifest_sha256": manifest_sha})
     return version_id
 
 
@@ -506,10 +574,12 @@ _ANY = object()
 
 def _switch(registry_dir: Path, version_id: str, reason: str, actor: str, action: str, lineage: list[str]) -> dict:
     """Point production at version_id (caller holds the lock); return the new pointer."""
-    verify_bundle(version_dir(registry_dir, version_id) / BUNDLE)
+    version_dir(registry_dir, version_id)
+    _, manifest_sha = verified_version_files(registry_dir, version_id)
     current = read_pointer(registry_dir)
     pointer = {
         "version_id": version_id,
+        "manifest_sha256": manifest_sha,
         "promoted_at": utc_now(),
         "reason": reason,
         "actor": actor,
@@ -519,7 +589,8 @@ def _switch(registry_dir: Path, version_id: str, reason: str, actor: str, action
     }
     write_json_durably(pointer, Path(registry_dir) / PRODUCTION)
     _append_history(registry_dir, {"at": pointer["promoted_at"], "action": action, "version_id": version_id,
-                                   "from": (current or {}).get("version_id"), "reason": reason, "actor": actor})
+                                   "from": (current or {}).get("version_id"), "reason": reason, "actor": actor,
+                                   "manifest_sha256": manifest_sha})
     log.info("registry: production -> %s (%s by %s: %s)", version_id, action, actor, reason)
     return pointer
 
@@ -611,6 +682,71 @@ def attach_model_card(registry_dir: Path, version_id: str, markdown: str, card: 
         write_json_durably(card, vdir / MODEL_CARD_JSON)
         write_text_durably(markdown, vdir / MODEL_CARD_MD)
     return vdir / MODEL_CARD_MD
+
+
+def _migrate_version(registry_dir: Path, version_id: str, pinned_sha: str | None) -> str | None:
+    """Write (or sign) one version's manifest from the bytes on disk (caller holds the lock); return what was done.
+
+    A version without a manifest is recorded only when its files match meta.json's checksums and the
+    digest in record.json (and its id). With a key set, an unsigned manifest is signed only when it is
+    the one production.json pins (pinned_sha, for production) and the files still match it.
+    """
+    path, bundle_dir = manifest_path(registry_dir, version_id), Path(registry_dir) / VERSIONS / version_id / BUNDLE
+    if path.is_file():
+        data = path.read_bytes()
+        try:
+            manifest = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ModelIntegrityError(f"{path}: not a readable manifest; not migrated") from None
+        if integrity.manifest_key() is None or manifest.get("hmac"):
+            integrity.read_manifest_bytes(data, path)  # a wrong signature is refused, never re-signed
+            return None
+        if pinned_sha and integrity.sha256_bytes(data) != pinned_sha:
+            raise ModelIntegrityError(f"{path}: checksum mismatch against {PRODUCTION}'s manifest_sha256; not signed")
+        integrity.read_verified_files(bundle_dir, manifest["files"], str(path))
+        write_json_durably(integrity.sign_manifest(manifest), path)
+        return "signed"
+    verify_bundle(bundle_dir)
+    digest, recorded = bundle_digest(bundle_dir), io.read_json(Path(registry_dir) / VERSIONS / version_id / RECORD)
+    if digest != recorded.get("bundle_digest") or not version_id.endswith(digest[:8]):
+        raise ModelIntegrityError(f"{bundle_dir}: its files do not match the digest in {RECORD} "
+                                  f"({str(recorded.get('bundle_digest'))[:12]}...); not migrated; restore the "
+                                  f"version with `tabgate models fetch` or leave it out of production")
+    write_json_durably(build_version_manifest(bundle_dir, version_id, digest, migrated=True), path)
+    return "recorded"
+
+
+def migrate_registry(registry_dir: Path, reason: str, actor: str | None = None,
+                     lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> dict[str, str]:
+    """Record versions registered before manifests existed (and sign unsigned ones when a key is set); return {id: what}.
+
+    Trust on first use: the bytes on disk now are recorded, after checking them against meta.json's
+    checksums and record.json's digest. production.json then gets the manifest_sha256 of its version.
+    """
+    reason = require_reason(reason, "migrating the registry")
+    actor = actor or default_actor()
+    done: dict[str, str] = {}
+    with registry_lock(registry_dir, lock_timeout):
+        pointer = read_pointer(registry_dir) or {}
+        for vid in _version_ids(registry_dir):
+            what = _migrate_version(registry_dir, vid,
+                                    pointer.get("manifest_sha256") if vid == pointer.get("version_id") else None)
+            if what:
+                done[vid] = what
+                _append_history(registry_dir, {"at": utc_now(), "action": "migrate", "version_id": vid, "reason": reason,
+                                               "actor": actor, "note": f"manifest {what} from the bytes on disk",
+                                               "manifest_sha256": read_version_manifest(registry_dir, vid)[1]})
+        pointer = read_pointer(registry_dir) or {}
+        prod = pointer.get("version_id")
+        if prod and (not pointer.get("manifest_sha256") or prod in done):
+            _, sha = verified_version_files(registry_dir, prod)
+            write_json_durably({**pointer, "manifest_sha256": sha}, Path(registry_dir) / PRODUCTION)
+            _append_history(registry_dir, {"at": utc_now(), "action": "migrate", "version_id": prod, "reason": reason,
+                                           "actor": actor, "note": "production.json pins the manifest",
+                                           "manifest_sha256": sha})
+            done.setdefault(prod, "pinned")
+    log.info("registry: migrated %s", done or "nothing (every version already has its manifest)")
+    return done
 
 
 # ---------------------------------------------------------------- fetching a version elsewhere
