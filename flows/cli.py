@@ -181,7 +181,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.params)
     summary = score.score_file(Path(args.input), Path(args.output), cfg.paths.registry_dir,
-                               Path(args.shadow) if args.shadow else None, cfg.data)
+                               Path(args.shadow) if args.shadow else None, cfg.data, cfg.monitor)
     print(_short_json(summary))
     return EXIT_OK
 
