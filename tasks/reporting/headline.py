@@ -45,6 +45,6 @@ def headline_metrics(metrics_report: dict, cv: dict, split: dict, ingest: dict, 
         "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
         "lift_over_baseline": metrics_report.get("lift", {}).get("over_baseline"),
         "cv": cv_numbers(cv, primary),
-        "promotion": {"status": status, "promoted": status == "promoted",
+        "promotion": {"status": status, "in_production": status in ("promoted", "already_in_production"),
                       "outcome": promotion.get("decision", {}).get("outcome")},
     }

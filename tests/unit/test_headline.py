@@ -25,5 +25,5 @@ def test_headline_keeps_test_metrics_with_intervals_cv_rows_and_status_only():
     assert "dummy" not in h["test"] and "segments" not in h
     assert h["cv"] == {"stratified": {"lightgbm": {"mean": 0.91, "std": 0.01}, "baseline": {"mean": 0.86, "std": 0.02}}}
     assert h["rows"] == {"ingested": 1000, "train": 600, "valid": 100, "test": 300}
-    assert h["promotion"] == {"status": "rejected", "promoted": False, "outcome": "reject"}
+    assert h["promotion"] == {"status": "rejected", "in_production": False, "outcome": "reject"}
     assert h["lift_over_baseline"] == 0.05
