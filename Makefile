@@ -44,4 +44,4 @@ bench: $(STAMP)  ## time each step on the bundled sample
 	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean:           ## remove generated outputs (keeps data/, the registry and .venv)
-	rm -rf artifacts reports/evaluate reports/explain gx/uncommitted
+	rm -rf artifacts reports/evaluate reports/plots reports/explain gx/uncommitted dvc_plots

@@ -15,8 +15,11 @@ from tasks.core.config import Config
 from tasks.core.errors import is_user_error
 
 
-def _read(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+def _read(path: Path, since: float | None = None) -> dict | None:
+    """Return the JSON report at path, or None when it is absent or (since given) older than since (epoch s)."""
+    if not path.exists() or (since is not None and path.stat().st_mtime < since):
+        return None
+    return json.loads(path.read_text())
 
 
 def _fmt(v) -> str:
@@ -71,9 +74,18 @@ def slice_rows(report: dict, limit: int = 20) -> list[dict]:
             for s in slices.get("top", [])[:limit]]
 
 
-def publish_step_artifacts(step: str, cfg: Config) -> None:
-    """Publish the Prefect artifacts for one step from its report on disk (no-op for steps without one)."""
+def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -> None:
+    """Publish the Prefect artifacts for one step from its report on disk (no-op for steps without one).
+
+    since (epoch seconds): publish only a report written at or after it, i.e. by a step that failed after writing
+    it (a failed validation writes reports/validate.json, then stops the run), never a previous run's.
+    """
     reports = cfg.paths.reports_dir
+    if since is not None:
+        if step == "validate" and (r := _read(reports / "validate.json", since)):
+            create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
+                                     description="Data validation FAILED: failed expectations, drift, leakage")
+        return
     if step == "validate" and (r := _read(reports / "validate.json")):
         create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
                                  description="Data validation: failed expectations, drift, leakage")

@@ -28,11 +28,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = args.params or "params.yaml"
     cfg = load_config(params)
     if args.engine == "dvc":
-        if not args.no_snapshot:
-            dvc_sync.take_snapshot(cfg)
         import subprocess
 
-        return subprocess.call([dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else []))
+        with dvc_sync.restore_snapshot_on_failure(cfg.paths.data_dir) as restore:  # a failed run leaves data.dvc as it was
+            if not args.no_snapshot:
+                dvc_sync.take_snapshot(cfg)
+            code = subprocess.call([dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else []))
+            if code != 0:
+                restore()
+        return code
+    with dvc_sync.restore_snapshot_on_failure(cfg.paths.data_dir):  # a failed run leaves data.dvc as it was
+        return run_flow(args, cfg, params)
+
+
+def run_flow(args: argparse.Namespace, cfg, params: str) -> int:
+    """Version the snapshot only when DVC finds something stale, then run the training flow."""
+    from flows import dvc_sync
+
     snapshot_source = not args.no_snapshot
     if not args.force and not os.environ.get("PREFECT_API_URL") and dvc_sync.uses_dvc_pipeline(params):
         # No persistent Prefect server: a temporary one would be started (~10 s) and its history thrown
@@ -176,7 +188,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.params)
     summary = score.score_file(Path(args.input), Path(args.output), cfg.paths.registry_dir,
-                               Path(args.shadow) if args.shadow else None, cfg.data)
+                               Path(args.shadow) if args.shadow else None, cfg.data, cfg.monitor)
     print(_short_json(summary))
     return EXIT_OK
 

@@ -6,6 +6,8 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -59,6 +61,59 @@ def take_snapshot(cfg, version: bool = True) -> dict:
     ensure_suite(cfg)
     info["data_version"] = version_snapshot(cfg.paths.data_dir) if version else info["sha256"]
     return info
+
+
+def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@contextmanager
+def restore_snapshot_on_failure(data_dir: Path, root: Path = Path(".")) -> Iterator[Callable[[], None]]:
+    """Run the body; if it raises, put the snapshot's pointer (<data_dir>.dvc, file and git index entry) and data/
+    back as they were before, so a failed run leaves git and DVC state unchanged (the error is re-raised).
+
+    Yields the restore function, for a body that fails without raising (a child process's exit code).
+    """
+    rel = f"{Path(data_dir).as_posix().rstrip('/')}.dvc"
+    before = _pointer_state(rel, root)
+
+    def restore() -> None:
+        if _pointer_state(rel, root) != before:
+            _restore_pointer(rel, *before, root)
+
+    try:
+        yield restore
+    except BaseException:
+        restore()
+        raise
+
+
+def _pointer_state(rel: str, root: Path) -> tuple[bytes | None, str]:
+    """Return the pointer file's bytes (None when absent) and its git index entry ('' when not staged)."""
+    path = root / rel
+    index = _git("ls-files", "-s", "--", rel, cwd=root).stdout.strip() if is_dvc_repo(root) else ""
+    return (path.read_bytes() if path.exists() else None), index
+
+
+def _restore_pointer(rel: str, text: bytes | None, index: str, root: Path) -> None:
+    """Write back the pointer's old bytes and git index entry, then check its data/ out of the DVC cache."""
+    path = root / rel
+    if text is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(text)
+    if not is_dvc_repo(root):
+        return
+    if index:
+        mode, blob = index.split()[:2]
+        _git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{rel}", cwd=root)
+    else:
+        _git("rm", "-q", "--cached", "--ignore-unmatch", "--", rel, cwd=root)
+    if text is not None:
+        proc = run_dvc("checkout", "--force", rel, cwd=root, check=False)
+        if proc.returncode != 0:
+            log.warning("%s restored, but `dvc checkout %s` failed: %s", rel, rel, proc.stderr.strip())
+    log.warning("run failed: %s (file and git index entry) and the snapshot restored as they were before the run", rel)
 
 
 def uses_dvc_pipeline(params: str) -> bool:

@@ -22,7 +22,7 @@ def score(input_path: str, output_path: str, params: str, shadow: str | None) ->
     """Score input_path with the production model into output_path (bad rows to the quarantine file)."""
     cfg = load_config(params)
     return score_file(Path(input_path), Path(output_path), cfg.paths.registry_dir,
-                      Path(shadow) if shadow else None, cfg.data)
+                      Path(shadow) if shadow else None, cfg.data, cfg.monitor)
 
 
 def _is_user_error(state) -> bool:
@@ -39,7 +39,8 @@ def summary_markdown(s: dict[str, Any]) -> str:
     reasons = "".join(f"\n  - {k}: {v}" for k, v in (s.get("quarantine_reasons") or {}).items())
     return (f"## Batch scoring with `{s['model_version']}`\n\n- input: `{s['input']}`\n- output: `{s['output']}`\n"
             f"- rows read {s['rows_read']}, scored {s['rows_scored']}, quarantined {s['rows_quarantined']} "
-            f"(`{s['quarantine']}`){reasons}\n")
+            f"(`{s['quarantine']}`){reasons}\n"
+            + "".join(f"- **warning**: {w}\n" for w in s.get("warnings") or []))
 
 
 @flow(name="tabgate-scoring", log_prints=True, validate_parameters=False,

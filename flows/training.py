@@ -6,6 +6,7 @@ DVC considers up to date are skipped, so a re-run on unchanged data, code and pa
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,8 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
     logger = get_run_logger()
     cfg = with_approval(load_config(params), require_approval)
     try:
-        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, logger=logger) as waited:
+        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, logger=logger) as waited, \
+                dvc_sync.restore_snapshot_on_failure(cfg.paths.data_dir):
             result = run_pipeline(cfg, params, force, snapshot_source)
     except Exception as err:
         publish_failure(err)
@@ -145,6 +147,14 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
     result["waited_for_lock_seconds"] = round(waited, 1)
     publish_run_summary(result)
     return result
+
+
+def publish_failed_step(name: str, cfg: Config, started: float) -> None:
+    """Publish the report a failed step wrote during this run (best effort: never masks the step's error)."""
+    try:
+        publish_step_artifacts(name, cfg, since=started)
+    except Exception as err:  # pragma: no cover - the step's error matters more
+        get_run_logger().warning("could not publish the %s report of the failed step: %s", name, err)
 
 
 def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -> dict[str, Any]:
@@ -166,7 +176,12 @@ def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -
         for name in skipped:  # their reports are current: publish them so every run shows the full picture
             publish_step_artifacts(name, cfg)
         for name in todo:
-            results[name] = step_task(name)(cfg)
+            started = time.time() - 1  # file times can lag the clock by a few ms
+            try:
+                results[name] = step_task(name)(cfg)
+            except Exception:  # a failed validation's summary (validate.json is written before it stops) is shown too
+                publish_failed_step(name, cfg, started)
+                raise
             publish_step_artifacts(name, cfg)
     if tracked and todo:
         dvc_sync.record_run()

@@ -15,7 +15,7 @@ from tasks.data.splitting import fingerprint_rows
 from tasks.evaluation.holdout import evaluate_models, load_models
 from tasks.registry.store import production_version
 from tasks.reporting.evaluation_report import render_evaluation
-from tasks.reporting.plots import write_evaluation_plots
+from tasks.reporting.plots import write_evaluation_plots, write_plot_data
 
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def run(cfg: Config) -> dict:
     io.write_text(render_evaluation(report, io.read_json(cv_file) if cv_file.exists() else None),
                   cfg.paths.reports_dir / "evaluate" / "report.md")
     write_evaluation_plots(scored, report, list(models), cfg.paths.reports_dir / "evaluate")
+    write_plot_data(scored, report["task"], cfg.paths.reports_dir / "plots")
     pm = report["primary_metric"]
     log.info("evaluate: test %s lightgbm %.4f, baseline %.4f%s", pm, report["models"]["lightgbm"][pm],
              report["models"]["baseline"][pm],

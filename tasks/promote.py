@@ -2,7 +2,7 @@
 input schema and latency; register it and switch production atomically when it passes.
 
 A rejected challenger is a successful run (the gate did its job): the step exits 0 and says why.
-Writes reports/promotion.{json,md} and the model card reports/model_card.{md,json} (tasks.reporting.model_card),
+Writes reports/promotion.{json,md}, reports/headline.json (the few numbers dvc.yaml declares as metrics) and the model card reports/model_card.{md,json} (tasks.reporting.model_card),
 also kept with a version registered by the run (registry versions/<id>/model_card.{md,json}).
 """
 
@@ -27,6 +27,7 @@ from tasks.evaluation.promotion import (
     render_markdown,
     write_cards,
 )
+from tasks.reporting.headline import headline_metrics
 
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ def run(cfg: Config) -> dict:
               "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(), "notes": notes}
     io.write_json(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
+    earlier = {name: io.read_json(reports / f"{name}.json") if (reports / f"{name}.json").exists() else {}
+               for name in ("cv", "split", "ingest")}
+    io.write_json(headline_metrics(metrics_report, earlier["cv"], earlier["split"], earlier["ingest"], report),
+                  reports / "headline.json")
     write_cards(cfg, bundle.meta, report, record, status, vid)
     log_outcome(status, vid, production_vid, decision, latency)
     return report

@@ -269,6 +269,8 @@ class MonitorParams(Section):
     batch_path: Path = Path("incoming/batch.csv")            # the file the scheduled monitoring run checks
     scoring_input: Path = Path("incoming/batch.csv")         # the file the scheduled scoring run scores
     scoring_output: Path = Path("outputs/predictions.parquet")
+    passthrough_columns: list[str] = Field(default_factory=list)  # input columns copied into the scored output
+    unseen_category_warn_share: float = Field(0.01, ge=0, le=1)  # warn when more rows of a column have a new category
     retrain_on_drift: bool = True        # a feature at validate.drift_error triggers retraining
     ignore_drift: dict[str, str] = Field(default_factory=dict)  # column: why its drift is expected (not a trigger)
     max_metric_drop: float = Field(0.05, ge=0)  # primary metric drop vs promotion (oriented) that triggers retraining

@@ -169,7 +169,8 @@ def snapshot_file(data_dir: Path) -> Path:
     files = sorted(f for f in Path(data_dir).iterdir() if f.is_file() and not f.name.startswith(".")) \
         if Path(data_dir).is_dir() else []
     if not files:
-        raise InputError(f"{data_dir}/: no snapshot; run `tabgate ingest` to take one from ingest.source")
+        raise InputError(f"{data_dir}/: no snapshot; run `tabgate ingest` (or `make run`) first: {data_dir}/ is the "
+                         "snapshot of ingest.source (or `dvc pull` it when the DVC remote is reachable)")
     if len(files) > 1:
         raise InputError(f"{data_dir}/: expected one snapshot file, found {[f.name for f in files]}")
     return files[0]

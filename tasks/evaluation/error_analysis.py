@@ -418,13 +418,24 @@ def describe_worst_errors(
     scored: pd.DataFrame, out: Outcomes, sample: Sample, shap_res: ShapResult, meta: dict[str, Any],
     data: DataParams, p: ExplainParams,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Return, per error kind, the worst sampled errors with label, prediction, score and top raw-valued contributions."""
+    """Return, per error kind, the worst sampled errors with label, prediction, score and top raw-valued contributions.
+
+    Rows identical to one already listed (same label, score and SHAP values: duplicate bookings) are counted in its
+    `identical_rows`, not listed again, so the top_errors rows are distinct.
+    """
     task, classes = meta["task"], list(meta.get("classes") or [])
     result: dict[str, list[dict[str, Any]]] = {}
-    for kind, rows in worst_error_rows(out, ERROR_KINDS[task], p.top_errors).items():
-        items = []
+    for kind, rows in worst_error_rows(out, ERROR_KINDS[task], len(out.kind)).items():
+        items: list[dict[str, Any]] = []
+        seen: dict[tuple, dict[str, Any]] = {}
         for r in rows[np.isin(rows, sample.rows)]:
             k = int(np.searchsorted(sample.rows, r))
+            key = (out.y_true[r], float(out.score[r]), shap_res.values[k].tobytes())
+            if key in seen:
+                seen[key]["identical_rows"] += 1
+                continue
+            if len(items) == p.top_errors:
+                break
             raw = scored.iloc[int(r)]
             item = {
                 "row": int(r), "kind": kind, "y_true": decode_label(out.y_true[r], classes, task),
@@ -436,6 +447,8 @@ def describe_worst_errors(
             }
             if shap_res.true_values is not None:
                 item["top_features_true_class"] = top_contributions(shap_res.true_values[k], raw, shap_res.features, p.error_top_features)
+            item["identical_rows"] = 0
+            seen[key] = item
             items.append(item)
         result[kind] = items
     return result

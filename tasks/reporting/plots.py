@@ -1,4 +1,6 @@
-"""Plots: evaluation charts (ROC, precision-recall, calibration, confusion matrix, residuals) as PNG."""
+"""Plots: evaluation charts (ROC, precision-recall, calibration, confusion matrix, residuals) as PNG, and the same
+curves as small CSV tables that dvc.yaml's top-level `plots:` declares (`dvc plots show / diff` draw them).
+"""
 
 from __future__ import annotations
 
@@ -102,3 +104,53 @@ def write_evaluation_plots(scored: pd.DataFrame, report: dict, models: list[str]
         plot_confusion(report["confusion_matrix"]["lightgbm"], report["classes"], out_dir)
     if task == "regression":
         plot_residuals(scored, out_dir)
+
+
+CURVE_MODELS = ("lightgbm", "baseline")
+CURVE_POINTS = 200
+
+
+def thin_curve(frame: pd.DataFrame, max_points: int = CURVE_POINTS) -> pd.DataFrame:
+    """Return at most max_points evenly spaced rows of frame, first and last kept (small files, same shape)."""
+    if len(frame) <= max_points:
+        return frame.reset_index(drop=True)
+    idx = np.unique(np.linspace(0, len(frame) - 1, max_points).round().astype(int))
+    return frame.iloc[idx].reset_index(drop=True)
+
+
+def binary_curve_tables(y: np.ndarray, scores: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Return the roc (fpr, tpr), pr (recall, precision) and calibration (predicted, observed) tables of one model."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fpr, tpr, _ = roc_curve(y, scores)
+    prec, rec, _ = precision_recall_curve(y, scores)
+    observed, predicted = calibration_curve(y, scores, n_bins=10, strategy="quantile")
+    return {"roc": thin_curve(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
+            "pr": thin_curve(pd.DataFrame({"recall": rec[::-1], "precision": prec[::-1]})),
+            "calibration": pd.DataFrame({"predicted": predicted, "observed": observed})}
+
+
+def residual_table(y: np.ndarray, pred: np.ndarray, bins: int = 20) -> pd.DataFrame:
+    """Return the mean residual (actual - predicted) per quantile bin of the prediction (regression)."""
+    frame = pd.DataFrame({"predicted": pred, "residual": y - pred})
+    groups = pd.qcut(frame["predicted"], q=bins, duplicates="drop")
+    return frame.groupby(groups, observed=True).mean().reset_index(drop=True)
+
+
+def curve_tables(scored: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
+    """Return the plot tables that fit the task, named <curve>_<model> (binary) or residuals_lightgbm (regression)."""
+    y = scored["y_true"].to_numpy()
+    out: dict[str, pd.DataFrame] = {}
+    if task == "binary":
+        for m in CURVE_MODELS:
+            out |= {f"{name}_{m}": t for name, t in binary_curve_tables(y, scored[f"score_{m}"].to_numpy()).items()}
+    if task == "regression":
+        out["residuals_lightgbm"] = residual_table(y, score_columns(scored, "lightgbm", "regression"))
+    return out
+
+
+def write_plot_data(scored: pd.DataFrame, task: str, out_dir: Path) -> None:
+    """Write each curve table of curve_tables as out_dir/<name>.csv (rounded: stable, small diffs)."""
+    for name, table in curve_tables(scored, task).items():
+        io.write_text(table.round(6).to_csv(index=False), Path(out_dir) / f"{name}.csv")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.core import io
-from tasks.core.config import DataParams, load_config
+from tasks.core.config import DataParams, MonitorParams, load_config
 from tasks.core.entry import exit_on_error, setup_logging
 from tasks.core.errors import InputError, PromotionError, SchemaError
 from tasks.evaluation.gate import input_schema
@@ -86,23 +86,47 @@ def quarantine_path(output_path: Path) -> Path:
 # ---------------------------------------------------------------- input schema
 
 
+def training_categories(bundle: ModelBundle) -> dict[str, list]:
+    """Return, per categorical input, the categories the preprocessor saw in training (missing markers left out)."""
+    try:
+        cat = bundle.preprocessor.named_transformers_["cat"]
+        encoder = cat if hasattr(cat, "categories_") else [step for _, step in cat.steps if hasattr(step, "categories_")][-1]
+        columns = [c for name, _, cols in bundle.preprocessor.transformers_ if name == "cat" for c in cols]
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return {}
+    return {col: [v for v in cats if not (isinstance(v, float) and np.isnan(v)) and v != "__missing__"]
+            for col, cats in zip(columns, encoder.categories_)}
+
+
 def numeric_categories(bundle: ModelBundle) -> set[str]:
     """Return categorical inputs whose training categories were all numbers (e.g. agent ID codes).
 
     These must reach the preprocessor as float64, as they did in training: the text "9" would be an
     unseen category where the number 9.0 is a known one.
     """
-    try:
-        cat = bundle.preprocessor.named_transformers_["cat"]
-        encoder = cat if hasattr(cat, "categories_") else [step for _, step in cat.steps if hasattr(step, "categories_")][-1]
-        columns = [c for name, _, cols in bundle.preprocessor.transformers_ if name == "cat" for c in cols]
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return set()
-    out = set()
-    for col, cats in zip(columns, encoder.categories_):
-        values = [v for v in cats if not (isinstance(v, float) and np.isnan(v)) and v != "__missing__"]
-        if values and all(_is_number_category(v) for v in values):
-            out.add(col)
+    return {col for col, values in training_categories(bundle).items()
+            if values and all(_is_number_category(v) for v in values)}
+
+
+def unseen_categories(good: pd.DataFrame, known: Mapping[str, list], numeric_like: set[str],
+                      warn_share: float) -> dict[str, dict[str, Any]]:
+    """Return, per categorical column with values unseen in training among the scored rows: rows, share, up to
+    five examples, and warn (share above warn_share). Missing values are not counted (the model handles them)."""
+    out: dict[str, dict[str, Any]] = {}
+    for col, values in known.items():
+        if col not in good.columns or not len(good):
+            continue
+        if col in numeric_like:
+            seen = pd.Series(values).astype("float64")
+            column = good[col].astype("float64")
+        else:
+            seen = pd.Series(values).astype("string")
+            column = good[col].astype("string")
+        new = column.notna() & ~column.isin(set(seen))
+        if new.any():
+            share = float(new.mean())
+            out[col] = {"rows": int(new.sum()), "share": round(share, 6), "warn": share > warn_share,
+                        "examples": [str(v) for v in column[new].value_counts().index[:5]]}
     return out
 
 
@@ -233,10 +257,19 @@ def shadow_block(production: ModelBundle, prod_scores: np.ndarray, good: pd.Data
     return cols, {**info, **comparison}
 
 
+def kept_columns(raw: pd.DataFrame, data: DataParams, passthrough: list[str]) -> list[str]:
+    """Return the input columns copied into the output: id, time, then the pass-through ones; InputError for an
+    unknown pass-through column (it names the setting)."""
+    missing = [c for c in passthrough if c not in raw.columns]
+    if missing:
+        raise InputError(f"monitor.passthrough_columns {missing} are not in the input (it has {list(raw.columns)[:20]})")
+    return list(dict.fromkeys(c for c in (data.id_column, data.time_column, *passthrough) if c and c in raw.columns))
+
+
 def predictions_frame(raw: pd.DataFrame, ok: np.ndarray, bundle: ModelBundle, scores: np.ndarray, version: str,
-                      data: DataParams) -> pd.DataFrame:
-    """Return row number, id/time columns (when present), scores, predicted label and model_version."""
-    keep = [c for c in (data.id_column, data.time_column) if c and c in raw.columns]
+                      data: DataParams, passthrough: list[str] | None = None) -> pd.DataFrame:
+    """Return row number, id/time and pass-through columns (when present), scores, predicted label and model_version."""
+    keep = kept_columns(raw, data, list(passthrough or []))
     pred = pd.concat([pd.DataFrame({ROW: np.flatnonzero(ok)}), raw.loc[ok, keep].reset_index(drop=True),
                       prediction_columns(bundle, scores)], axis=1)
     pred["model_version"] = version
@@ -244,12 +277,15 @@ def predictions_frame(raw: pd.DataFrame, ok: np.ndarray, bundle: ModelBundle, sc
 
 
 def score_file(input_path: Path, output_path: Path, registry_dir: Path, challenger_dir: Path | None,
-               data: DataParams) -> dict[str, Any]:
-    """Score a CSV/Parquet file with the production model; return counts, paths and the shadow comparison.
+               data: DataParams, monitor: MonitorParams | None = None) -> dict[str, Any]:
+    """Score a CSV/Parquet file with the production model; return counts, paths, unseen categories and the shadow
+    comparison.
 
     Missing required columns raise SchemaError naming them; rows with unparsable or wrongly typed
-    values are written to the quarantine file with a `reason` and not scored.
+    values are written to the quarantine file with a `reason` and not scored. The output keeps data.id_column
+    and monitor.passthrough_columns.
     """
+    monitor = monitor or MonitorParams()
     input_path, output_path = Path(input_path), Path(output_path)
     q_path = quarantine_path(output_path)
     table_format(input_path)
@@ -267,7 +303,8 @@ def score_file(input_path: Path, output_path: Path, registry_dir: Path, challeng
     good = coerce_inputs(raw.loc[ok], [c for c, k in schema.items() if k == "numeric" or c in numeric_like])
     scores = bundle.predict_scores(good) if len(good) else empty_scores(bundle)
 
-    pred = predictions_frame(raw, ok, bundle, scores, version, data)
+    pred = predictions_frame(raw, ok, bundle, scores, version, data, monitor.passthrough_columns)
+    unseen = unseen_categories(good, training_categories(bundle), numeric_like, monitor.unseen_category_warn_share)
     shadow = None
     if challenger_dir is not None:
         cols, shadow = shadow_block(bundle, scores, good, pred, Path(challenger_dir))
@@ -278,9 +315,15 @@ def score_file(input_path: Path, output_path: Path, registry_dir: Path, challeng
     quarantined[REASON] = [r for r in reasons if r]
     write_table(pred, output_path)
     write_table(quarantined, q_path)
+    warnings = [f"{col}: {u['rows']} scored row(s) ({u['share']:.1%}) have categories unseen in training, "
+                f"e.g. {u['examples'][:3]} (above monitor.unseen_category_warn_share)"
+                for col, u in unseen.items() if u["warn"]]
+    for warning in warnings:
+        log.warning("score: %s", warning)
     summary = {"input": str(input_path), "output": str(output_path), "quarantine": str(q_path),
                "model_version": version, "rows_read": int(len(raw)), "rows_scored": int(ok.sum()),
-               "rows_quarantined": int((~ok).sum()), "quarantine_reasons": counts, "shadow": shadow}
+               "rows_quarantined": int((~ok).sum()), "quarantine_reasons": counts, "unseen_categories": unseen,
+               "warnings": warnings, "shadow": shadow}
     log.info("score: %d rows read, %d scored with %s, %d quarantined -> %s", summary["rows_read"],
              summary["rows_scored"], version, summary["rows_quarantined"], q_path if (~ok).any() else "-")
     return summary
@@ -297,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     setup_logging()
     cfg = load_config(args.params)
-    summary = score_file(args.input, args.output, cfg.paths.registry_dir, args.shadow, cfg.data)
+    summary = score_file(args.input, args.output, cfg.paths.registry_dir, args.shadow, cfg.data, cfg.monitor)
     print(json.dumps(summary, indent=2, default=str))
     return summary
 

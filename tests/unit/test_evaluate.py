@@ -45,8 +45,16 @@ def test_metrics_fit_the_task_and_intervals_bracket_the_value(tmp_path, task, me
         assert report["models"]["lightgbm"]["roc_auc"] > report["models"]["dummy"]["roc_auc"]
         assert (cfg.paths.reports_dir / "evaluate" / "roc.png").exists()
         assert sum(map(sum, report["confusion_matrix"]["lightgbm"])) == report["test_rows"]
+        roc = pd.read_csv(cfg.paths.reports_dir / "plots" / "roc_lightgbm.csv")
+        assert list(roc.columns) == ["fpr", "tpr"] and 2 < len(roc) <= 200
+        assert roc["fpr"].is_monotonic_increasing and roc.iloc[[0, -1]].to_numpy().tolist() == [[0, 0], [1, 1]]
+        assert {f.name for f in (cfg.paths.reports_dir / "plots").iterdir()} == {
+            f"{c}_{m}.csv" for c in ("roc", "pr", "calibration") for m in ("lightgbm", "baseline")}
     if task == "regression":
         assert (cfg.paths.reports_dir / "evaluate" / "residuals.png").exists()
+        resid = pd.read_csv(cfg.paths.reports_dir / "plots" / "residuals_lightgbm.csv")
+        assert list(resid.columns) == ["predicted", "residual"] and len(resid) > 5
+        assert resid["predicted"].is_monotonic_increasing
 
 
 def test_segments_have_row_counts(tmp_path):

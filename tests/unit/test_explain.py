@@ -17,12 +17,16 @@ import pandas as pd
 import pytest
 
 from tasks.core import io
-from tasks.core.config import ExplainParams, PreprocessParams, parse_config
+from tasks.core.config import DataParams, ExplainParams, PreprocessParams, parse_config
 from tasks.core.errors import ConfigError, SchemaError
 from tasks.core.metrics import score_frame
 from tasks.core.schema import FeatureTypes
 from tasks.evaluation.error_analysis import (
+    Outcomes,
+    Sample,
+    ShapResult,
     derive_outcomes,
+    describe_worst_errors,
     explain_model,
     importance_warnings,
     sample_rows,
@@ -322,3 +326,22 @@ def test_importance_warnings_for_dominance_and_disagreement():
     assert not any("permutation importance rank" in w for w in warns)
     calm = importance_warnings([{"feature": "x", "share": 0.3}], {"spearman_shap_gain": 0.9, "spearman_shap_permutation": 0.7}, ExplainParams())
     assert calm == []
+
+
+def test_worst_errors_are_distinct_rows_with_identical_ones_counted():
+    """Five identical false positives (duplicate bookings) are listed once, then the next worst distinct rows."""
+    n = 9
+    score = np.array([0.95] * 5 + [0.9, 0.8, 0.2, 0.1])
+    y = np.array([0] * 7 + [1, 1])
+    kind = np.where(y == 0, "false_positive", "false_negative")
+    out = Outcomes(y_true=y, pred=1 - y, score=score, is_error=np.ones(n, bool), kind=kind,
+                   severity=np.where(y == 0, score, 1 - score), error_value=np.ones(n), definition="test")
+    values = np.array([[1.0, 0.5]] * 5 + [[0.8, 0.1], [0.7, 0.2], [-1.0, 0.3], [-0.5, 0.1]])
+    shap_res = ShapResult(values=values, base=np.zeros(n), features=["a", "b"])
+    scored = pd.DataFrame({"a": [1] * 5 + [2, 3, 4, 5], "b": ["x"] * n})
+    worst = describe_worst_errors(scored, out, Sample(rows=np.arange(n), weights=np.ones(n)), shap_res,
+                                  {"task": "binary", "classes": [0, 1]}, DataParams(target="y", task="binary"),
+                                  ExplainParams(top_errors=3, error_top_features=2))
+    fp = worst["false_positive"]
+    assert [e["row"] for e in fp] == [0, 5, 6] and [e["identical_rows"] for e in fp] == [4, 0, 0]
+    assert [e["row"] for e in worst["false_negative"]] == [8, 7]

@@ -126,6 +126,8 @@ def test_first_model_below_the_floor_is_rejected_without_error(tmp_path, world):
     rec = registry.read_record(cfg.paths.registry_dir, report["version_id"])
     assert rec["status"] == "rejected" and rec["decision"]["first_model"] is True
     assert io.read_json(cfg.paths.reports_dir / "promotion.json")["status"] == "rejected"
+    headline = io.read_json(cfg.paths.reports_dir / "headline.json")
+    assert headline["promotion"] == {"status": "rejected", "in_production": False, "outcome": "reject"}
 
 
 def test_better_challenger_is_promoted_and_worse_one_rejected(tmp_path, world):

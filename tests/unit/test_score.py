@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.core.config import DataParams
-from tasks.core.errors import PromotionError, SchemaError
+from tasks.core.config import DataParams, MonitorParams
+from tasks.core.errors import InputError, PromotionError, SchemaError
 from tasks.modelling.bundle import load_bundle
 from tasks.registry import store as registry
 from tasks.serving.score import quarantine_path, read_table, score_file
@@ -120,3 +120,32 @@ def test_no_production_model_is_a_clear_error(tmp_path):
     make_frame(5, 3).to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(PromotionError, match="no production model"):
         score_file(tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "empty-registry", None, DATA)
+
+
+def test_output_keeps_id_and_passthrough_columns_and_an_unknown_one_is_named(tmp_path, setup):
+    df = make_frame(20, 8).drop(columns="label").assign(channel=lambda d: [f"c{i % 3}" for i in range(len(d))])
+    df.to_csv(tmp_path / "in.csv", index=False)
+    monitor = MonitorParams(passthrough_columns=["channel", "hotel"])
+    score_file(tmp_path / "in.csv", tmp_path / "out.csv", setup["registry"], None, DATA, monitor)
+    preds = read_table(tmp_path / "out.csv")
+    assert list(preds.columns[:4]) == ["row", "booking_id", "channel", "hotel"]
+    assert preds["channel"].tolist() == df["channel"].tolist() and preds["booking_id"].tolist() == df["booking_id"].tolist()
+    with pytest.raises(InputError, match=r"monitor.passthrough_columns \['nope'\]"):
+        score_file(tmp_path / "in.csv", tmp_path / "out2.csv", setup["registry"], None, DATA,
+                   MonitorParams(passthrough_columns=["nope"]))
+
+
+def test_unseen_categories_are_counted_per_column_and_warned_above_the_share(tmp_path, setup):
+    df = make_frame(40, 9).drop(columns="label")
+    df.loc[:3, "hotel"] = "Hostel"          # 4 of 40 rows: a category training never saw
+    df.loc[0, "agent"] = 777.0              # 1 of 40: an unseen numeric code
+    df.to_csv(tmp_path / "in.csv", index=False)
+    summary = score_file(tmp_path / "in.csv", tmp_path / "out.csv", setup["registry"], None, DATA,
+                         MonitorParams(unseen_category_warn_share=0.05))
+    unseen = summary["unseen_categories"]
+    assert unseen["hotel"] == {"rows": 4, "share": 0.1, "warn": True, "examples": ["Hostel"]}
+    assert unseen["agent"]["rows"] == 1 and unseen["agent"]["warn"] is False
+    assert len(summary["warnings"]) == 1 and summary["warnings"][0].startswith("hotel: 4 scored row(s)")
+    make_frame(40, 9).drop(columns="label").to_csv(tmp_path / "known.csv", index=False)
+    summary = score_file(tmp_path / "known.csv", tmp_path / "out.csv", setup["registry"], None, DATA)
+    assert summary["unseen_categories"] == {} and summary["warnings"] == []

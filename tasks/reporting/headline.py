@@ -1,0 +1,50 @@
+"""Headline metrics: the few dozen numbers `dvc metrics show/diff` and `dvc exp show` display (reports/headline.json).
+
+The detailed reports (metrics.json, cv.json, promotion.json ...) stay DVC outputs; this file is the only one declared
+under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one screen.
+"""
+
+from __future__ import annotations
+
+from tasks.core.metrics import HEADLINE
+
+
+def test_numbers(metrics_report: dict, model: str) -> dict:
+    """Return the model's headline test metrics, each with its bootstrap 95% interval bounds where computed."""
+    values = metrics_report.get("models", {}).get(model, {})
+    intervals = metrics_report.get("intervals", {}).get(model, {})
+    out: dict = {}
+    for name in HEADLINE[metrics_report["task"]]:
+        if values.get(name) is None:
+            continue
+        out[name] = values[name]
+        iv = intervals.get(name) or {}
+        if iv.get("low") is not None:
+            out[f"{name}_low"], out[f"{name}_high"] = iv["low"], iv["high"]
+    return out
+
+
+def cv_numbers(cv: dict, metric: str) -> dict:
+    """Return, per CV scheme and model (lightgbm, baseline), the mean and std of metric over folds."""
+    out: dict = {}
+    for scheme, body in cv.get("schemes", {}).items():
+        summary = body.get("summary", {})
+        out[scheme] = {model: {"mean": summary[model][metric]["mean"], "std": summary[model][metric]["std"]}
+                       for model in ("lightgbm", "baseline") if metric in summary.get(model, {})}
+    return out
+
+
+def headline_metrics(metrics_report: dict, cv: dict, split: dict, ingest: dict, promotion: dict) -> dict:
+    """Return the headline: row counts, test metrics with CIs, CV mean/std of the primary metric, promotion status."""
+    primary = metrics_report["primary_metric"]
+    status = promotion.get("status")
+    return {
+        "primary_metric": primary,
+        "rows": {"ingested": ingest.get("rows"), "train": split.get("train", {}).get("rows"),
+                 "valid": split.get("valid", {}).get("rows"), "test": metrics_report.get("test_rows")},
+        "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
+        "lift_over_baseline": metrics_report.get("lift", {}).get("over_baseline"),
+        "cv": cv_numbers(cv, primary),
+        "promotion": {"status": status, "in_production": status in ("promoted", "already_in_production"),
+                      "outcome": promotion.get("decision", {}).get("outcome")},
+    }
