@@ -34,5 +34,6 @@ def project_lock(root: Path = Path("."), timeout: float = 1800.0, what: str = "t
                  logger: logging.Logger | logging.LoggerAdapter | None = None) -> Iterator[float]:
     """Hold the exclusive project lock for a run; yield the seconds waited; RunLocked after `timeout`."""
     path = Path(root) / LOCK_FILE
-    with exclusive_lock(path, timeout, what, _locked(path, what, timeout), logger or log, POLL_SECONDS) as waited:
+    with exclusive_lock(path, timeout, what, _locked(path, what, timeout), logger or log, POLL_SECONDS,
+                        "project lock") as waited:
         yield waited

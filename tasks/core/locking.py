@@ -32,7 +32,7 @@ def lock_holder(path: Path) -> str:
 @contextmanager
 def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[str, float], TabgateError],
                    logger: logging.Logger | logging.LoggerAdapter | None = None,
-                   poll_seconds: float = 0.5) -> Iterator[float]:
+                   poll_seconds: float = 0.5, lock_name: str = "lock") -> Iterator[float]:
     """Hold an exclusive lock on path; yield the seconds waited; raise on_timeout(holder, waited) after timeout.
 
     The first wait is logged once (naming the holder), so a queued run says why it is not starting.
@@ -52,12 +52,13 @@ def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[
                 if waited >= timeout:
                     raise on_timeout(lock_holder(path), waited) from None
                 if not announced:
-                    logger.warning("waiting for the lock %s (%s): another run holds it (%s)", path, what, lock_holder(path))
+                    logger.warning("waiting for the %s %s: another run holds it (%s); two runs at once would overwrite each "
+                                   "other's outputs and registry entries", lock_name, path, lock_holder(path))
                     announced = True
                 time.sleep(poll_seconds)
         waited = time.monotonic() - start
         if announced:
-            logger.info("lock %s acquired after waiting %.1fs", path, waited)
+            logger.info("%s acquired after waiting %.1fs", lock_name, waited)
         fh.seek(0)
         fh.truncate()
         fh.write(f"{what}: pid {os.getpid()} on {socket.gethostname()} since "

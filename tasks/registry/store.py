@@ -155,7 +155,8 @@ def registry_lock(registry_dir: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> 
             f"another run holds the registry lock {path} ({holder}); waited {timeout:g}s. "
             "Let it finish and retry (the lock is released automatically when that process exits)")
 
-    with exclusive_lock(path, timeout, "registry change", error, log, poll_seconds=0.05):
+    with exclusive_lock(path, timeout, "registry change", error, log, poll_seconds=0.05,
+                        lock_name="registry lock"):
         yield
 
 
