@@ -16,6 +16,9 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 from tasks.core.config import Config, parse_config  # noqa: E402
 
+# Fixtures for external programs (tests/support): postgres_server, chromium.
+pytest_plugins = ("tests.support.postgres", "tests.support.browser")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is absent (CI has it)")
