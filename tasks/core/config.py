@@ -309,6 +309,7 @@ class ComputeParams(Section):
     threads_per_worker: int = Field(1, ge=1)
     connect_timeout_seconds: float = Field(30.0, gt=0)
     lightgbm_dask: bool = False            # train's final LightGBM with lightgbm.dask (not bit-identical to local)
+    dashboard_address: str = "127.0.0.1:0"  # the local cluster's dashboard: loopback, a free port ("0.0.0.0:8787": all)
 
 
 class Config(Section):
