@@ -58,18 +58,23 @@ def cmd_run(args: argparse.Namespace) -> int:
                      "(no Prefect server was started; `tabgate run --force` re-runs everything)")
             return EXIT_OK
         snapshot_source = False  # just taken
-    from prefect.settings import PREFECT_API_URL
-
-    if not PREFECT_API_URL.value():
-        from flows.temp_server import start_temporary_server
-
-        start_temporary_server()  # the one the flow would start, but stopped even if this process is killed
+    start_watched_server()
     from flows.training import training_flow
 
     # The flow takes the project lock itself (so a scheduled run is covered too, and a refused run shows in the UI).
     result = training_flow(params=params, force=args.force, snapshot_source=snapshot_source)
     log.info("ran: %s; skipped (up to date): %s", ", ".join(result["ran"]) or "nothing", ", ".join(result["skipped"]) or "none")
     return EXIT_OK
+
+
+def start_watched_server() -> None:
+    """Without PREFECT_API_URL, start the temporary Prefect server the flow would start, stopped even if we are killed."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        from flows.temp_server import start_temporary_server
+
+        start_temporary_server()
 
 
 def run_dvc_repro(cfg, args: argparse.Namespace) -> int:
@@ -103,6 +108,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     """Check a batch for drift and live performance; retrain when a threshold is crossed (reports/monitor.json)."""
     from flows.monitoring import monitoring_flow
 
+    start_watched_server()
     result = monitoring_flow(batch=args.file or "", params=args.params or "params.yaml",
                              retrain=False if args.no_retrain else None)
     verdict = "RETRAIN: " + "; ".join(result["reasons"]) if result["retrain"] else "no retraining needed"
