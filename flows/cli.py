@@ -20,20 +20,30 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_INPUT, EXIT_REGISTRY, EXIT_LOCKED = 0, 1,
 log = logging.getLogger("tabgate")
 
 
+def project_lock_for(cfg, what: str):
+    """Return the project lock (.tabgate.lock) context for one command; exit 5 after monitor.run_lock_timeout_seconds."""
+    from flows.lock import project_lock
+
+    return project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, what=what, logger=log)
+
+
+def params_path(args: argparse.Namespace) -> str:
+    """Return the params file a command reads: --params, else $TABGATE_PARAMS, else params.yaml."""
+    return args.params or os.environ.get("TABGATE_PARAMS") or "params.yaml"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the whole pipeline under Prefect (default) or dvc repro."""
+    """Run the whole pipeline under Prefect (default) or dvc repro, holding the project lock (.tabgate.lock)."""
     from flows import dvc_sync
     from tasks.core.config import load_config
 
-    params = args.params or "params.yaml"
+    params = params_path(args)
+    if args.engine == "dvc":
+        dvc_sync.require_project_params(params)
     cfg = load_config(params)
     if args.engine == "dvc":
-        import subprocess
-
         with dvc_sync.restore_snapshot_on_failure(cfg.paths.data_dir) as restore:  # a failed run leaves data.dvc as it was
-            if not args.no_snapshot:
-                dvc_sync.take_snapshot(cfg)
-            code = subprocess.call([dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else []))
+            code = run_dvc_repro(cfg, args)
             if code != 0:
                 restore()
         return code
@@ -49,10 +59,8 @@ def run_flow(args: argparse.Namespace, cfg, params: str) -> int:
     if not args.force and not os.environ.get("PREFECT_API_URL") and dvc_sync.uses_dvc_pipeline(params):
         # No persistent Prefect server: a temporary one would be started (~10 s) and its history thrown
         # away at exit. When DVC finds nothing stale there is nothing for it to record.
-        from flows.lock import project_lock
-
         # One `dvc status` decides: the snapshot is versioned (`dvc add`, ~2 s) only when it or a stage changed.
-        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, what="up-to-date check", logger=log):
+        with project_lock_for(cfg, "up-to-date check"):
             if snapshot_source:
                 dvc_sync.take_snapshot(cfg, version=False)
             status = dvc_sync.project_status()
@@ -63,11 +71,42 @@ def run_flow(args: argparse.Namespace, cfg, params: str) -> int:
                      "(no Prefect server was started; `tabgate run --force` re-runs everything)")
             return EXIT_OK
         snapshot_source = False  # just taken
+    start_watched_server()
     from flows.training import training_flow
 
+    # The flow takes the project lock itself (so a scheduled run is covered too, and a refused run shows in the UI).
     result = training_flow(params=params, force=args.force, snapshot_source=snapshot_source)
     log.info("ran: %s; skipped (up to date): %s", ", ".join(result["ran"]) or "nothing", ", ".join(result["skipped"]) or "none")
     return EXIT_OK
+
+
+def start_watched_server() -> None:
+    """Without PREFECT_API_URL, start the temporary Prefect server the flow would start, stopped even if we are killed."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        from flows.temp_server import start_temporary_server
+
+        start_temporary_server()
+
+
+def run_dvc_repro(cfg, args: argparse.Namespace) -> int:
+    """Snapshot the source and run `dvc repro` under the project lock; return dvc's exit code.
+
+    `dvc repro` inherits the lock's descriptor, so the lock lasts as long as it runs even if this process is killed.
+    """
+    import subprocess
+
+    from flows import dvc_sync
+    from flows.lock import lock_fd
+
+    with project_lock_for(cfg, "tabgate run --engine dvc"):
+        if not args.no_snapshot:
+            dvc_sync.take_snapshot(cfg)
+        fd = lock_fd()
+        env = {k: v for k, v in os.environ.items() if k != "TABGATE_PARAMS"}  # the stages read params.yaml, as DVC does
+        return subprocess.call([dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else []),
+                               pass_fds=() if fd is None else (fd,), env=env)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -82,6 +121,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     """Check a batch for drift and live performance; retrain when a threshold is crossed (reports/monitor.json)."""
     from flows.monitoring import monitoring_flow
 
+    start_watched_server()
     result = monitoring_flow(batch=args.file or "", params=args.params or "params.yaml",
                              retrain=False if args.no_retrain else None)
     verdict = "RETRAIN: " + "; ".join(result["reasons"]) if result["retrain"] else "no retraining needed"
@@ -97,7 +137,9 @@ def cmd_step(args: argparse.Namespace) -> int:
 
     from tasks.core.config import load_config
 
-    importlib.import_module(f"tasks.{args.name}").run(load_config(args.params))
+    cfg = load_config(args.params)
+    with project_lock_for(cfg, f"tabgate step {args.name}"):
+        importlib.import_module(f"tasks.{args.name}").run(cfg)
     return EXIT_OK
 
 
@@ -107,7 +149,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tasks.core.config import load_config
 
     cfg = load_config(args.params)
-    info = dvc_sync.take_snapshot(cfg)
+    with project_lock_for(cfg, "tabgate ingest"):
+        info = dvc_sync.take_snapshot(cfg)
     print(f"snapshot {info['file']} ({info['bytes']} bytes) in {cfg.paths.data_dir}/; "
           f"data version {info['data_version'] or 'unversioned'}")
     return EXIT_OK
@@ -123,14 +166,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.bootstrap:
         from tasks.core.io import read_frame
 
-        df = read_frame(cfg.paths.ingested) if args.file is None else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
-        info = validate.bootstrap_suite(cfg, df)
+        with project_lock_for(cfg, "tabgate validate --bootstrap"):  # rewrites the suite a running validate reads
+            df = read_frame(cfg.paths.ingested) if args.file is None else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
+            info = validate.bootstrap_suite(cfg, df)
         print(f"expectation suite '{info['suite']}' ({info['expectations']} expectations from {info['rows']} rows) "
               f"written under {cfg.paths.gx_dir}/expectations/, reference profile {info['reference_profile']}; "
               "review and commit them")
         return EXIT_OK
     if args.file is None:
-        validate.run(cfg)
+        with project_lock_for(cfg, "tabgate validate"):  # the validate step: writes reports/validate.json
+            validate.run(cfg)
         return EXIT_OK
     df, _ = type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)
     report = validate.validate_frame(cfg, df)
@@ -143,7 +188,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     from tasks.core.config import load_config
     from tasks.registry import store as registry
 
-    reg = load_config(args.params).paths.registry_dir
+    cfg = load_config(args.params)
+    reg = cfg.paths.registry_dir
+    if args.action in ("promote", "rollback"):  # the registry's own lock guards one change; this one guards the run
+        with project_lock_for(cfg, f"tabgate models {args.action}"):
+            return change_production(args, reg)
     if args.action == "list":
         prod = registry.production_version(reg)
         for v in registry.list_versions(reg):
@@ -152,20 +201,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         if prod is None:
             print("(no production model)")
         return EXIT_OK
-    if args.action == "promote":
-        if args.force:
-            registry.force_promote(reg, args.version, args.reason)
-        else:
-            registry.approve_version(reg, args.version, args.reason)
-        print(f"{args.version} is now in production (reason recorded)")
-        return EXIT_OK
     if args.action == "history":
         for h in registry.history(reg):
             print(f"{h.get('at', '')}  {h.get('action', ''):<10} {h.get('version_id') or '':<18} "
                   f"from {h.get('from') or '-':<18} {h.get('reason') or ''}")
         return EXIT_OK
     if args.action == "migrate":
-        done = registry.migrate_registry(reg, args.reason)
+        with project_lock_for(cfg, "tabgate models migrate"):
+            done = registry.migrate_registry(reg, args.reason)
         for vid, what in done.items():
             print(f"{vid}: {what}")
         print(f"migrated {len(done)} version(s)" if done else "nothing to migrate: every version has its manifest")
@@ -176,6 +219,20 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not result.restored:
             print("\n".join(result.shell_commands()))
         return EXIT_OK if result.restored else EXIT_REGISTRY
+    raise AssertionError(f"unhandled models action {args.action}")  # argparse allows only the actions above
+
+
+def change_production(args: argparse.Namespace, reg: Path) -> int:
+    """Approve, force-promote or roll back the production model (the caller holds the project lock)."""
+    from tasks.registry import store as registry
+
+    if args.action == "promote":
+        if args.force:
+            registry.force_promote(reg, args.version, args.reason)
+        else:
+            registry.approve_version(reg, args.version, args.reason)
+        print(f"{args.version} is now in production (reason recorded)")
+        return EXIT_OK
     restored = registry.rollback(reg, args.reason)
     print(f"rolled back: {restored} is now in production")
     return EXIT_OK

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from tasks.core import io
-from tasks.core.errors import DvcError
+from tasks.core.errors import ConfigError, DvcError
 from tasks.core.steps import STEPS
 from tasks.data.sources import snapshot_source
 from tasks.quality.validation import ensure_suite
@@ -119,6 +119,21 @@ def _restore_pointer(rel: str, text: bytes | None, index: str, root: Path) -> No
 def uses_dvc_pipeline(params: str) -> bool:
     """Return True when params is the params.yaml that dvc.yaml reads (then DVC's lock decides what is stale)."""
     return Path(params).resolve() == Path("params.yaml").resolve() and Path("dvc.yaml").exists()
+
+
+def require_project_params(params: str) -> None:
+    """ConfigError (exit 2) unless params is the project's params.yaml: `dvc repro` reads nothing else.
+
+    dvc.yaml's ${...} values and every stage's params come from params.yaml and dvc.lock records them, so
+    running the DVC engine with another file would run one configuration and record another.
+    """
+    if Path(params).resolve() == Path("params.yaml").resolve():
+        return
+    raise ConfigError(
+        f"--params {params} (or $TABGATE_PARAMS): `tabgate run --engine dvc` runs `dvc repro`, which always reads "
+        "params.yaml (dvc.yaml's ${...} values and each stage's params, recorded in dvc.lock). Copy the file to "
+        "params.yaml, try single values with `dvc exp run -S section.key=value`, or run it outside DVC with "
+        f"`tabgate --params {params} run` (the Prefect engine runs every step and records nothing in dvc.lock)")
 
 
 def project_status(root: Path = Path(".")) -> dict | None:

@@ -2,6 +2,8 @@
 input schema and latency; register it and switch production atomically when it passes.
 
 A rejected challenger is a successful run (the gate did its job): the step exits 0 and says why.
+Under `dvc exp run` (DVC sets DVC_EXP_NAME for every stage) the gate decides as usual but nothing is
+registered and production never moves: the report says "experiment: production unchanged".
 Writes reports/promotion.{json,md}, reports/headline.json (the few numbers dvc.yaml declares as metrics) and the model card reports/model_card.{md,json} (tasks.reporting.model_card),
 also kept with a version registered by the run (registry versions/<id>/model_card.{md,json}).
 """
@@ -9,6 +11,7 @@ also kept with a version registered by the run (registry versions/<id>/model_car
 from __future__ import annotations
 
 import logging
+import os
 
 from tasks.core import io
 from tasks.core.config import Config
@@ -16,6 +19,7 @@ from tasks.core.entry import step_main
 from tasks.core.metrics import primary_metric, score_columns
 from tasks.evaluation.gate import ModelScores, check_thresholds, decide_promotion
 from tasks.evaluation.promotion import (
+    EXPERIMENT,
     apply_decision,
     build_record,
     challenger_scores,
@@ -30,6 +34,7 @@ from tasks.evaluation.promotion import (
 from tasks.reporting.headline import headline_metrics
 
 STEP_VERSION = "1"
+EXPERIMENT_ENV = "DVC_EXP_NAME"  # set by `dvc exp run` (and queued / --temp runs) for every stage command
 log = logging.getLogger(__name__)
 
 
@@ -62,9 +67,13 @@ def run(cfg: Config) -> dict:
                                 scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency)
 
     record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
-    status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
+    experiment = os.environ.get(EXPERIMENT_ENV) or None
+    if experiment:  # a dvc experiment: the verdict is recorded in the report only; the registry is not touched
+        status, vid = EXPERIMENT, None
+    else:
+        status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
     report = {"step_version": STEP_VERSION, "status": status, "version_id": vid, "production_version": production_vid,
-              "challenger_digest": challenger.digest, "test_rows": int(len(scored)),
+              "experiment": experiment, "challenger_digest": challenger.digest, "test_rows": int(len(scored)),
               "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(), "notes": notes}
     io.write_json(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
@@ -73,7 +82,7 @@ def run(cfg: Config) -> dict:
     io.write_json(headline_metrics(metrics_report, earlier["cv"], earlier["split"], earlier["ingest"], report),
                   reports / "headline.json")
     write_cards(cfg, bundle.meta, report, record, status, vid)
-    log_outcome(status, vid, production_vid, decision, latency)
+    log_outcome(status, vid, production_vid, decision, latency, experiment)
     return report
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tasks.core.credentials import check_env_name, check_source_url, is_sql_url
 from tasks.core.errors import ConfigError
 
 TaskType = Literal["binary", "multiclass", "regression"]
@@ -66,21 +67,40 @@ class TimeParts(Section):
 
 
 class IngestParams(Section):
-    """Where the source table is and how to read it into a typed frame."""
+    """Where the source table is and how to read it into a typed frame.
+
+    A SQL source's URL carries no password: the password comes from the environment variable named by
+    password_env (tasks/core/credentials.py); a URL with a password is refused here, before it can reach dvc.lock.
+    """
 
     source: str
     format: Literal["auto", "csv", "parquet", "sql"] = "auto"
     table: str | None = None
     query: str | None = None
+    password_env: str | None = None  # e.g. TABGATE_DB_PASSWORD: the environment variable holding the SQL password
     na_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN", "nan"])
     time_from_parts: TimeParts | None = None
     time_format: str | None = None
     numeric_columns: list[str] = Field(default_factory=list)
 
+    @property
+    def is_sql(self) -> bool:
+        """True when the source is read through SQLAlchemy (format sql, or auto with a URL)."""
+        return self.format == "sql" or (self.format == "auto" and is_sql_url(self.source))
+
     @model_validator(mode="after")
     def _sql_needs_table_or_query(self) -> IngestParams:
-        if self.format == "sql" and not (self.table or self.query):
-            raise ValueError("ingest.format 'sql' needs ingest.table or ingest.query")
+        if self.is_sql and not (self.table or self.query):
+            raise ValueError("ingest.source is a SQL URL (ingest.format sql): it needs ingest.table or ingest.query")
+        return self
+
+    @model_validator(mode="after")
+    def _no_password_in_params(self) -> IngestParams:
+        check_env_name(self.password_env)
+        if self.is_sql:
+            check_source_url(self.source, self.password_env)
+        elif self.password_env:
+            raise ValueError("ingest.password_env is set but ingest.source is a file path, not a SQL URL")
         return self
 
 
@@ -291,6 +311,7 @@ class ComputeParams(Section):
     threads_per_worker: int = Field(1, ge=1)
     connect_timeout_seconds: float = Field(30.0, gt=0)
     lightgbm_dask: bool = False            # train's final LightGBM with lightgbm.dask (not bit-identical to local)
+    dashboard_address: str = "127.0.0.1:0"  # the local cluster's dashboard: loopback, a free port ("0.0.0.0:8787": all)
 
 
 class Config(Section):

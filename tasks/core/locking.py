@@ -32,10 +32,13 @@ def lock_holder(path: Path) -> str:
 @contextmanager
 def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[str, float], TabgateError],
                    logger: logging.Logger | logging.LoggerAdapter | None = None,
-                   poll_seconds: float = 0.5, lock_name: str = "lock") -> Iterator[float]:
+                   poll_seconds: float = 0.5, lock_name: str = "lock",
+                   on_acquired: Callable[[int], None] | None = None) -> Iterator[float]:
     """Hold an exclusive lock on path; yield the seconds waited; raise on_timeout(holder, waited) after timeout.
 
     The first wait is logged once (naming the holder), so a queued run says why it is not starting.
+    on_acquired(fd) is called once the lock is held: a child process given that descriptor (subprocess pass_fds)
+    shares the lock, which then lasts until the last holder of the descriptor exits.
     """
     logger = logger or log
     path = Path(path)
@@ -64,6 +67,8 @@ def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[
         fh.write(f"{what}: pid {os.getpid()} on {socket.gethostname()} since "
                  f"{datetime.now(UTC).isoformat(timespec='seconds')}\n")
         fh.flush()
+        if on_acquired is not None:
+            on_acquired(fh.fileno())
         try:
             yield waited
         finally:

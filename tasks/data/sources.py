@@ -6,19 +6,19 @@ Used by the ingest step (snapshot, type) and by validate and monitoring (read a 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from tasks.core import io
 from tasks.core.config import DataParams, IngestParams
-from tasks.core.errors import InputError
+from tasks.core.credentials import connection_url, redact_text, redact_url
+from tasks.core.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
-
-
-SQL_PREFIXES = ("sqlite:", "postgresql", "mysql", "mssql", "oracle", "duckdb:")
 
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".txt", ".csv.zip", ".csv.bz2", ".csv.xz")
@@ -28,12 +28,16 @@ def source_format(p: IngestParams) -> str:
     """Return csv, parquet or sql for the configured source."""
     if p.format != "auto":
         return p.format
-    src = p.source.lower()
-    if src.startswith(SQL_PREFIXES) or "://" in src:
+    if p.is_sql:
         return "sql"
-    if src.endswith((".parquet", ".pq")):
+    if p.source.lower().endswith((".parquet", ".pq")):
         return "parquet"
     return "csv"
+
+
+def source_label(p: IngestParams) -> str:
+    """Return the source as it may be printed, logged or recorded (a URL with its password hidden)."""
+    return redact_url(p.source)
 
 
 def snapshot_name(p: IngestParams) -> str:
@@ -44,18 +48,31 @@ def snapshot_name(p: IngestParams) -> str:
     return Path(p.source).name
 
 
-def read_sql_source(p: IngestParams) -> pd.DataFrame:
-    """Return the SQL table or query as a frame (any SQLAlchemy URL)."""
+def read_sql_source(p: IngestParams, environ: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Return the SQL table or query as a frame (any SQLAlchemy URL; the password from environ[p.password_env]).
+
+    Every failure is raised with the URL and the driver's message redacted: ConfigError (exit 2) for a dialect
+    or driver that cannot be loaded, InputError (exit 3) for a connection or query that fails.
+    """
     import sqlalchemy as sa
 
-    engine = sa.create_engine(p.source)
+    url, secrets = connection_url(p.source, p.password_env, os.environ if environ is None else environ)
+    label = redact_url(url)
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.NoSuchModuleError, ImportError) as err:
+        raise ConfigError(f"ingest.source {label}: cannot load the database driver ({type(err).__name__}: "
+                          f"{redact_text(str(err), secrets)[:300]}); install it (PostgreSQL: pip install "
+                          "'psycopg[binary]')") from None
     try:
         with engine.connect() as conn:
             if p.query:
                 return pd.read_sql_query(sa.text(p.query), conn)
             return pd.read_sql_table(p.table, conn)
-    except sa.exc.SQLAlchemyError as err:
-        raise InputError(f"ingest.source {p.source!r}: cannot read table/query ({err.__class__.__name__}: {err})") from None
+    except (sa.exc.SQLAlchemyError, ValueError) as err:
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines() or [""]
+        raise InputError(f"ingest.source {label}: cannot read table/query ({type(err).__name__}: "
+                         f"{redact_text(' '.join(detail), secrets)[:500]})") from None
     finally:
         engine.dispose()
 
@@ -73,9 +90,9 @@ def snapshot_source(p: IngestParams, data_dir: Path) -> dict:
             if not src.exists():
                 raise InputError(f"ingest.source {src}: no such file (set ingest.source in params.yaml)")
             shutil.copyfile(src, dest)
-        info = {"source": p.source, "format": fmt, "file": dest.name, "bytes": dest.stat().st_size,
+        info = {"source": source_label(p), "format": fmt, "file": dest.name, "bytes": dest.stat().st_size,
                 "sha256": io.sha256_file(dest)}
-    log.info("ingest: snapshot of %s -> %s/%s (%d bytes)", p.source, data_dir, info["file"], info["bytes"])
+    log.info("ingest: snapshot of %s -> %s/%s (%d bytes)", source_label(p), data_dir, info["file"], info["bytes"])
     return info
 
 
@@ -147,7 +164,7 @@ def coerce_numeric(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, 
 def type_table(raw: pd.DataFrame, p: IngestParams, data: DataParams) -> tuple[pd.DataFrame, dict]:
     """Return the typed table (time column built, numeric coercions, strings as category) and notes."""
     if raw.shape[1] == 0 or raw.empty:
-        raise InputError(f"ingest.source {p.source}: the table is empty ({raw.shape[0]} rows, {raw.shape[1]} columns)")
+        raise InputError(f"ingest.source {source_label(p)}: the table is empty ({raw.shape[0]} rows, {raw.shape[1]} columns)")
     df, failures = coerce_numeric(raw, p.numeric_columns)
     notes: dict = {"numeric_parse_failures": failures}
     if data.time_column:

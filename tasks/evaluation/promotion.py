@@ -26,6 +26,7 @@ from tasks.reporting import model_card
 
 log = logging.getLogger(__name__)
 CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
+EXPERIMENT = "experiment"  # the status of a gate run under `dvc exp run`: decided, nothing registered or switched
 
 
 def measure_latency(bundle: ModelBundle, rows: pd.DataFrame, max_single: int = 200) -> Latency:
@@ -87,7 +88,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines = [f"# Promotion: {status}", "",
              f"- challenger: `{report['challenger_digest'][:12]}` -> version `{report.get('version_id') or '-'}`",
              f"- champion (production): `{champion}`",
-             f"- primary metric: `{report['decision']['primary_metric']}`; test rows: {report.get('test_rows')}", "",
+             f"- primary metric: `{report['decision']['primary_metric']}`; test rows: {report.get('test_rows')}",
+             *([f"- experiment: production unchanged (`dvc exp run` experiment `{report['experiment']}`; the gate's "
+                f"verdict was **{str(report['decision'].get('outcome')).replace('_', ' ')}**, nothing was registered)"]
+               if report.get("experiment") else []), "",
              "| rule | metric | value | threshold | result | reason |", "|---|---|---|---|---|---|"]
     for r in report["decision"]["rules"]:
         result = "n/a" if r["passed"] is None else ("pass" if r["passed"] else "**FAIL**")
@@ -203,11 +207,14 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: Mapping[str, Any],
 
 
 def log_outcome(status: str, vid: str | None, production_vid: str | None, decision: Decision,
-                latency: Latency | None) -> None:
+                latency: Latency | None, experiment: str | None = None) -> None:
     """Log the verdict clearly; a rejection is a warning, not an error."""
     if latency:
         log.info("promote: challenger latency p95 %.1f ms, %.0f rows/s", latency.p95_ms, latency.rows_per_second)
-    if status == "rejected":
+    if status == EXPERIMENT:
+        log.info("promote: experiment %s: production unchanged (%s); the gate's verdict was %s, nothing registered",
+                 experiment, production_vid or "none", decision.outcome)
+    elif status == "rejected":
         log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
                     vid or "-", production_vid or "none",
                     "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))

@@ -93,9 +93,13 @@ def dask_client(p: ComputeParams) -> Generator[Any, None, None]:
         finally:
             client.close()
         return
+    # Loopback only: anyone who reaches the scheduler can run code on the workers, and the dashboard shows task
+    # names, logs and worker details. The dashboard moves off 127.0.0.1 only when compute.dashboard_address says so.
     with distributed.LocalCluster(n_workers=p.n_workers, threads_per_worker=p.threads_per_worker, processes=True,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
-        log.info("compute: local Dask cluster of %d worker processes x %d threads", p.n_workers, p.threads_per_worker)
+                                  host="127.0.0.1", dashboard_address=p.dashboard_address) as cluster, \
+            distributed.Client(cluster) as client:
+        log.info("compute: local Dask cluster of %d worker processes x %d threads (dashboard %s)", p.n_workers,
+                 p.threads_per_worker, cluster.dashboard_link)
         yield client
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
+from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
 
 CARD_VERSION = "1"
@@ -59,11 +60,12 @@ def _ordered(names: Any) -> list[str]:
 
 
 def data_section(data: DataParams, source: str, data_version: str | None, inputs: CardInputs) -> dict[str, Any]:
-    """Return where the data came from, its size and time range, the split sizes and the columns left out."""
+    """Return where the data came from (a URL with its password hidden), its size and time range, the split sizes
+    and the columns left out."""
     ingest, split, train, metrics = (inputs.get(n) for n in ("ingest", "split", "train", "metrics"))
     left_out = {**(inputs.get("explain").get("columns_left_out") or {}), **data.drop_columns}
     return {
-        "source": source, "snapshot": ingest.get("snapshot"), "snapshot_sha256": ingest.get("snapshot_sha256"),
+        "source": redact_url(source), "snapshot": ingest.get("snapshot"), "snapshot_sha256": ingest.get("snapshot_sha256"),
         "data_version": data_version, "rows": ingest.get("rows"), "time_column": data.time_column,
         "time_range": ingest.get("time_range"), "target": data.target, "task": data.task,
         "split_strategy": split.get("strategy"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,8 @@ distributed = pytest.importorskip("distributed", reason="dask.distributed is not
 @pytest.fixture(scope="module")
 def cluster():
     """A local cluster of 2 worker processes x 1 thread, the shape compute.n_workers makes."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0") as c:
         yield c
 
 
@@ -106,3 +108,30 @@ def test_unreachable_scheduler_is_a_compute_error_naming_it():
     with pytest.raises(ComputeError, match="127.0.0.1:9"):
         with fold_runner(p):
             pass
+
+
+def listening_hosts(port: int) -> set[str]:
+    """Return the local addresses (hex, as /proc/net/tcp{,6} shows them) listening on a TCP port."""
+    hosts = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, state = fields[1], fields[3]
+            if state == "0A" and int(address.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                hosts.add(address.rsplit(":", 1)[0])
+    return hosts
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp (Linux)")
+def test_own_local_cluster_listens_on_loopback_only():
+    from urllib.parse import urlparse
+
+    from tasks.core.config import ComputeParams
+    from tasks.modelling.compute import dask_client
+
+    with dask_client(ComputeParams(engine="dask", n_workers=1)) as client:
+        dashboard = urlparse(client.dashboard_link)
+        scheduler = urlparse(client.scheduler.address)
+        assert dashboard.hostname == "127.0.0.1" and scheduler.hostname == "127.0.0.1"
+        for port in (dashboard.port, scheduler.port):
+            assert port and listening_hosts(port) == {"0100007F"}, f"port {port} listens beyond 127.0.0.1"

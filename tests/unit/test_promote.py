@@ -89,6 +89,12 @@ def simulate_evaluate(cfg: Config, world: dict, challenger: str) -> None:
                    "test_fingerprint": "fp-test"}, cfg.paths.reports_dir / "metrics.json")
 
 
+@pytest.fixture(autouse=True)
+def not_an_experiment(monkeypatch):
+    """These tests run the promote step as `dvc repro` would, whatever environment pytest was started from."""
+    monkeypatch.delenv(promote.EXPERIMENT_ENV, raising=False)
+
+
 def gate(cfg: Config, world: dict, challenger: str) -> dict:
     simulate_evaluate(cfg, world, challenger)
     return promote.run(cfg)
@@ -179,6 +185,32 @@ def test_require_approval_registers_pending_and_does_not_switch(tmp_path, world)
     assert registry.read_record(cfg.paths.registry_dir, report["version_id"])["status"] == "pending_approval"
     registry.approve_version(cfg.paths.registry_dir, report["version_id"], "reviewed the report", "reviewer")
     assert registry.production_version(cfg.paths.registry_dir) == report["version_id"]
+
+
+def test_under_dvc_exp_run_the_gate_decides_but_production_and_the_registry_stay_as_they_were(tmp_path, world,
+                                                                                              monkeypatch):
+    cfg = make_cfg(tmp_path)
+    reg = cfg.paths.registry_dir
+    champion = gate(cfg, world, "medium")["version_id"]
+    pointer, versions = (reg / "production.json").read_bytes(), registry.list_versions(reg)
+    monkeypatch.setenv("DVC_EXP_NAME", "try-more-leaves")
+    report = gate(cfg, world, "good")  # would be promoted outside an experiment (see the test above)
+    assert report["status"] == "experiment" and report["experiment"] == "try-more-leaves"
+    assert report["decision"]["outcome"] == "promote" and report["version_id"] is None
+    assert report["production_version"] == champion
+    assert (reg / "production.json").read_bytes() == pointer and registry.list_versions(reg) == versions
+    md = (cfg.paths.reports_dir / "promotion.md").read_text()
+    assert "experiment: production unchanged" in md and "try-more-leaves" in md
+    assert io.read_json(cfg.paths.reports_dir / "model_card.json")["status"] == "experiment"
+
+
+def test_first_model_under_dvc_exp_run_leaves_the_registry_empty(tmp_path, world, monkeypatch):
+    cfg = make_cfg(tmp_path)
+    monkeypatch.setenv("DVC_EXP_NAME", "first-try")
+    report = gate(cfg, world, "good")
+    assert report["status"] == "experiment" and report["decision"]["outcome"] == "promote"
+    assert registry.production_version(cfg.paths.registry_dir) is None
+    assert registry.list_versions(cfg.paths.registry_dir) == []
 
 
 def test_unknown_threshold_metric_is_a_config_error(tmp_path, world):

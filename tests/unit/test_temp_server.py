@@ -1,0 +1,84 @@
+"""The temporary Prefect server's watchdog: the watched process is stopped when the process that started it dies,
+even by SIGKILL, and a process that is not the server (a reused pid) is left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows import watchdog
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self").exists(), reason="the check reads /proc (Linux)")
+
+PARENT = """
+import subprocess, sys, time
+from flows.watchdog import Watchdog
+marker = sys.argv[1]
+server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", marker],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+Watchdog(grace=1.0).watch(server.pid)
+print(server.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z"
+
+
+def start_parent(marker: str) -> tuple[subprocess.Popen, int]:
+    env = {**os.environ, "PYTHONPATH": str(Path(watchdog.__file__).parents[1])}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, marker], stdout=subprocess.PIPE, text=True, env=env)
+    assert parent.stdout is not None
+    return parent, int(parent.stdout.readline())
+
+
+def wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not alive(pid)
+
+
+def test_the_server_dies_when_its_parent_is_killed_with_sigkill():
+    parent, server = start_parent(watchdog.SERVER_MARKER)
+    try:
+        time.sleep(0.5)
+        assert alive(server)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert wait_gone(server, 10), "the temporary server outlived the killed run"
+    finally:
+        if alive(server):
+            os.kill(server, signal.SIGKILL)
+
+
+def test_a_process_without_the_server_marker_is_not_touched():
+    parent, other = start_parent("not-the-server")
+    try:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert not wait_gone(other, 3), "the watchdog stopped a process that is not the Prefect server"
+    finally:
+        os.kill(other, signal.SIGKILL)
+
+
+def test_prefect_still_launches_its_server_through_the_method_we_hook():
+    """WatchedServer reports the server pid from SubprocessASGIServer._run_uvicorn_command; a Prefect upgrade that
+    drops it would leave a gap of a few seconds at start-up (start_temporary_server still watches afterwards)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from flows import temp_server
+
+    assert callable(getattr(SubprocessASGIServer, "_run_uvicorn_command", None))
+    assert issubclass(temp_server.WatchedServer, SubprocessASGIServer)
