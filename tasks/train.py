@@ -1,4 +1,4 @@
-"""Train: a dummy and a linear baseline, and LightGBM with early stopping on the validation slice.
+"""Train: a dummy and a linear baseline, and LightGBM: early-stopped on the validation slice, then refitted on train + valid.
 
 The fitting functions (tasks/modelling/estimators.py) are shared with cv, which calls them inside every fold.
 """
@@ -46,9 +46,9 @@ def run(cfg: Config) -> dict:
     report = {
         "step_version": STEP_VERSION, "train_rows": int(len(train)), "valid_rows": int(len(valid)),
         "features": ft.all, "class_weight": bundles["lightgbm"].meta.get("class_weight"),
-        "best_iteration": bundles["lightgbm"].meta["best_iteration"],
+        "best_iteration": bundles["lightgbm"].meta["best_iteration"], "refit": bundles["lightgbm"].meta.get("refit"),
         "thresholds": {n: b.meta.get("threshold") for n, b in bundles.items()},
-        "validation_metrics": validation_metrics(bundles, valid, cfg.data, valid_scores),
+        "validation_metrics": validation_metrics(bundles, valid, cfg.data, valid_scores),  # lightgbm: before refit
         "baseline_fit_rows": bundles["baseline"].meta["fit_rows"],
         "left_out_columns": dict(cfg.data.drop_columns),
         "lightgbm_params": params.lightgbm.model_dump(), "tuned": tuning is not None,
@@ -59,7 +59,7 @@ def run(cfg: Config) -> dict:
         report["tuning"] = {k: v for k, v in tuning.items() if k != "trials"}
     io.write_json(tuning or {"enabled": False}, cfg.paths.reports_dir / "tuning.json")
     io.write_json(report, cfg.paths.reports_dir / "train.json")
-    log.info("train: LightGBM stopped at %d trees; validation %s", report["best_iteration"],
+    log.info("train: LightGBM final model has %d trees; validation (before refit) %s", report["best_iteration"],
              {k: round(v, 4) for k, v in report["validation_metrics"]["lightgbm"].items() if k in ("roc_auc", "rmse", "log_loss")})
     return report
 

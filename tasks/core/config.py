@@ -168,25 +168,38 @@ class CVParams(Section):
 
 
 class LightGBMParams(Section):
-    """LightGBM hyperparameters (the tuner may override some of them)."""
+    """LightGBM hyperparameters (the tuner may override some of them); the defaults are LightGBM's own.
+
+    n_estimators is a cap: early stopping on the validation rows picks the number of trees (on the gate's metric),
+    and the final model is refitted on train + valid with that number scaled to the rows (train.refit).
+    num_threads is fixed here, never read from the machine, so the model file is the same on any machine.
+    """
 
     n_estimators: int = Field(1000, ge=1)
-    learning_rate: float = Field(0.05, gt=0)
-    num_leaves: int = Field(63, ge=2)
+    learning_rate: float = Field(0.1, gt=0)
+    num_leaves: int = Field(31, ge=2)
     min_child_samples: int = Field(20, ge=1)
-    subsample: float = Field(0.8, gt=0, le=1)
+    subsample: float = Field(1.0, gt=0, le=1)
     subsample_freq: int = Field(1, ge=0)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = Field(1.0, ge=0)
+    colsample_bytree: float = Field(1.0, gt=0, le=1)
+    reg_lambda: float = Field(0.0, ge=0)
     early_stopping_rounds: int = Field(50, ge=1)
+    num_threads: int = Field(2, ge=1)  # used from 20k training rows on; one thread below (tasks.modelling.estimators.lightgbm_threads)
 
 
 class TuneParams(Section):
-    """Optuna search on training folds only, within a budget."""
+    """Optuna search on training folds only; the budget is a number of trials, never a wall-clock time.
+
+    Trial 0 is train.lightgbm as configured (LightGBM's defaults unless changed); the best trial replaces it only
+    when its paired per-fold gain over trial 0 exceeds min_gain_se standard errors.
+    timeout_seconds is a safety cap: tuning that runs longer fails with an error naming it; it never cuts the
+    search short silently (that would make the model depend on machine load).
+    """
 
     enabled: bool = False
     n_trials: int = Field(20, ge=1)
-    timeout_seconds: int = Field(120, ge=1)
+    min_gain_se: float = Field(1.0, ge=0)
+    timeout_seconds: int | None = Field(None, ge=1)
 
 
 class TrainParams(Section):
@@ -196,8 +209,9 @@ class TrainParams(Section):
     baseline_max_iter: int = Field(1000, ge=10)
     baseline_max_rows: int = Field(100_000, ge=100)  # the linear baseline is fitted on a sample of this many rows
                                                      # (stratified by class; all rows when there are fewer)
-    class_weight: Literal["auto", "balanced", "none"] = "auto"
-    imbalance_ratio: float = Field(3.0, ge=1)
+    class_weight: Literal["none", "balanced", "auto"] = "none"  # weights only when asked; auto: balanced at
+    imbalance_ratio: float = Field(3.0, ge=1)                    # imbalance_ratio or more majority/minority
+    refit: bool = True  # final LightGBM refitted on train + valid with the early-stopped number of trees, scaled
     threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"
     lightgbm: LightGBMParams = LightGBMParams()
     tune: TuneParams = TuneParams()

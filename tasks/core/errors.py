@@ -1,6 +1,6 @@
 """Errors: one base exception for tabgate; each subclass carries the exit code the CLI and `python -m` use.
 
-Exit codes: 1 unexpected (a bug or an unreachable service: the traceback is kept), 2 bad configuration
+Exit codes: 1 unexpected (a bug or an unreachable service: the traceback is kept), 2 bad configuration or tuning past its safety cap
 (the message names the params.yaml key), 3 bad input data or a failed data gate (the column, the rule,
 the file to open), 4 the model registry or a model file refused the request, 5 another run holds the
 project lock (or a server that is needed is not there).
@@ -18,6 +18,16 @@ class TabgateError(Exception):
 
 class ConfigError(TabgateError, ValueError):
     """params.yaml is missing, malformed, or a value is out of range; the message names the key."""
+
+    exit_code = 2
+    user_error = True
+
+
+class TuneBudgetExceeded(TabgateError, RuntimeError):
+    """Tuning ran past train.tune.timeout_seconds, the safety cap: raise the cap or lower train.tune.n_trials.
+
+    A configuration problem (exit code 2, not retried): the budget is train.tune.n_trials; the cap only guards it.
+    """
 
     exit_code = 2
     user_error = True

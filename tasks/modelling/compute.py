@@ -114,12 +114,14 @@ def fold_runner(p: ComputeParams | None) -> Iterator[LocalRunner]:
 
 
 def staged_best_iteration(booster: Any, x_valid: Any, y_valid: Any, task: str) -> int:
-    """Return the iteration with the lowest validation loss (log loss, or squared error for regression).
+    """Return the iteration with the best value of the gate's metric on the validation rows (as early stopping does):
+    highest ROC-AUC (binary), lowest log loss (multiclass) or squared error (regression).
 
     Early stopping's choice, made after training: lightgbm.dask cannot stop early (each worker sees
     different validation rows). Per-iteration raw scores come from one tree (or class group) at a time.
     """
     import numpy as np
+    from sklearn.metrics import roc_auc_score
 
     y = np.asarray(y_valid)
     raw = np.zeros((len(y), 1 if task != "multiclass" else int(y.max()) + 1))
@@ -129,8 +131,7 @@ def staged_best_iteration(booster: Any, x_valid: Any, y_valid: Any, task: str) -
         if task == "regression":
             losses.append(float(np.mean((raw[:, 0] - y) ** 2)))
         elif task == "binary":
-            p = np.clip(1.0 / (1.0 + np.exp(-raw[:, 0])), 1e-15, 1 - 1e-15)
-            losses.append(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))))
+            losses.append(-float(roc_auc_score(y, raw[:, 0])))  # the gate's metric (tasks.modelling.estimators.early_stopping_metric)
         else:
             z = raw - raw.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))

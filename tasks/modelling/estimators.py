@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.core.config import LightGBMParams, TrainParams
+from tasks.core.metrics import primary_metric
 from tasks.core.sampling import baseline_rows
 from tasks.core.schema import FeatureTypes
 
@@ -18,7 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def resolve_class_weight(y: np.ndarray, task: str, p: TrainParams) -> str | None:
-    """Return 'balanced' when asked, or when `auto` and the majority/minority ratio exceeds imbalance_ratio."""
+    """Return 'balanced' when asked, or when `auto` and the majority/minority ratio exceeds imbalance_ratio.
+
+    The default (`none`) trains on the unweighted loss. Either way early stopping and tuning watch the gate's metric
+    (early_stopping_metric), so weights never make the stopping rule disagree with what the gate judges.
+    """
     if task == "regression" or p.class_weight == "none":
         return None
     if p.class_weight == "balanced":
@@ -28,15 +33,24 @@ def resolve_class_weight(y: np.ndarray, task: str, p: TrainParams) -> str | None
     return "balanced" if counts.max() / counts.min() >= p.imbalance_ratio else None
 
 
-def lightgbm_threads(n_rows: int) -> int:
-    """Return LightGBM's thread count: one for small data (OpenMP overhead dominates), else the cores."""
-    import os
+def lightgbm_threads(n_rows: int, lp: LightGBMParams) -> int:
+    """Return LightGBM's thread count: one below 20k rows (OpenMP overhead dominates), else lightgbm.num_threads.
 
-    return 1 if n_rows < 20_000 else max(1, min(os.cpu_count() or 1, 8))
+    Never the machine's core count: the count is written into the model file, so it must come from params.
+    """
+    return 1 if n_rows < 20_000 else lp.num_threads
+
+
+EARLY_STOPPING_METRIC = {"roc_auc": "auc", "log_loss": "multi_logloss", "rmse": "rmse"}
+
+
+def early_stopping_metric(task: str) -> str:
+    """Return the LightGBM metric early stopping watches: the gate's primary metric for the task."""
+    return EARLY_STOPPING_METRIC[primary_metric(task)]
 
 
 def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, random_state: int, n_jobs: int = 1):
-    """Return an unfitted, deterministic LightGBM scikit-learn estimator for the task."""
+    """Return an unfitted, deterministic LightGBM scikit-learn estimator for the task (evaluates the gate's metric)."""
     import lightgbm as lgb
 
     common: dict[str, Any] = dict(
@@ -44,6 +58,7 @@ def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, 
         min_child_samples=lp.min_child_samples, subsample=lp.subsample, subsample_freq=lp.subsample_freq,
         colsample_bytree=lp.colsample_bytree, reg_lambda=lp.reg_lambda, random_state=random_state,
         deterministic=True, force_row_wise=True, n_jobs=n_jobs, verbose=-1,
+        metric=early_stopping_metric(task),
     )
     if task == "regression":
         return lgb.LGBMRegressor(**common)
@@ -52,14 +67,32 @@ def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, 
 
 def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFrame, y_es: np.ndarray,
                  ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int):
-    """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted)."""
+    """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted).
+
+    Early stopping watches the gate's metric on es_df (early_stopping_metric), unweighted as the gate computes it.
+    """
     import lightgbm as lgb
 
-    est = lightgbm_estimator(task, lp, class_weight, random_state, lightgbm_threads(len(fit_df)))
+    est = lightgbm_estimator(task, lp, class_weight, random_state, lightgbm_threads(len(fit_df), lp))
     est.fit(pre.transform(fit_df[ft.all]), y_fit, eval_X=(pre.transform(es_df[ft.all]),), eval_y=(y_es,),
             categorical_feature=list(ft.categorical) or "auto",
-            callbacks=[lgb.early_stopping(lp.early_stopping_rounds, verbose=False)])
+            callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)])
     return est
+
+
+def refit_rounds(best_iteration: int, n_fit: int, n_full: int) -> int:
+    """Return the number of trees for a refit on n_full rows: best_iteration (found with n_fit rows) times n_full/n_fit."""
+    return max(1, int(round(best_iteration * n_full / max(n_fit, 1))))
+
+
+def refit_lightgbm(pre, train: pd.DataFrame, y_train: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray,
+                   ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int,
+                   rounds: int):
+    """Return LightGBM fitted on the train and valid rows together with exactly `rounds` trees (no early stopping)."""
+    x = pd.concat([pre.transform(train[ft.all]), pre.transform(valid[ft.all])], ignore_index=True)
+    est = lightgbm_estimator(task, lp.model_copy(update={"n_estimators": rounds}), class_weight, random_state,
+                             lightgbm_threads(len(x), lp))
+    return est.fit(x, np.concatenate([y_train, y_valid]), categorical_feature=list(ft.categorical) or "auto")
 
 
 def baseline_fit_rows(n_rows: int, p: TrainParams) -> int:

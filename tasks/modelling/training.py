@@ -25,6 +25,8 @@ from tasks.modelling.estimators import (
     fit_dummy,
     fit_lightgbm,
     fit_linear,
+    refit_lightgbm,
+    refit_rounds,
     resolve_class_weight,
 )
 from tasks.modelling.integrity import load_skops_bytes, read_verified_dir
@@ -83,12 +85,36 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
         "dummy": ModelBundle("dummy", pre["linear"], fit_dummy(pre["linear"], train, y_train, ft, data.task), meta("dummy")),
     }
     scores = score_bundles(bundles, valid)
-    return {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}, scores
+    bundles = {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}
+    if p.refit and not (compute is not None and compute.lightgbm_dask):
+        bundles["lightgbm"] = refitted_bundle(bundles["lightgbm"], pre["tree"], train, y_train, valid, y_valid, ft,
+                                              data.task, p, cw)
+    return bundles, scores
+
+
+def refitted_bundle(es_bundle: ModelBundle, pre, train: pd.DataFrame, y_train: np.ndarray, valid: pd.DataFrame,
+                    y_valid: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams, cw: str | None) -> ModelBundle:
+    """Return the early-stopped bundle's model refitted on train + valid with its best iteration scaled to the rows.
+
+    The decision threshold and the validation metrics stay those of the early-stopped model (chosen on rows it did
+    not see); the refitted model has seen the validation rows, so its own validation scores would flatter it.
+    """
+    best = int(es_bundle.meta["best_iteration"])
+    rounds = refit_rounds(best, len(train), len(train) + len(valid))
+    est = refit_lightgbm(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds)
+    refit = {"rows": int(len(train) + len(valid)), "early_stopping_iteration": best, "n_estimators": rounds}
+    log.info("train: LightGBM refitted on train + valid (%d rows) with %d trees (early stopping chose %d on %d rows)",
+             refit["rows"], rounds, best, len(train))
+    return ModelBundle(es_bundle.kind, es_bundle.preprocessor, est.booster_,
+                       {**es_bundle.meta, "best_iteration": rounds, "train_rows": refit["rows"], "refit": refit})
 
 
 def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,
                  p: TrainParams, compute: ComputeParams | None = None) -> dict[str, ModelBundle]:
     """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid).
+
+    With train.refit (the default) LightGBM is then refitted on train + valid with the early-stopped number of
+    trees scaled to the rows (refitted_bundle); its threshold stays the one chosen on valid before the refit.
 
     The baseline is fitted on at most train.baseline_max_rows of the rows (fit_linear). compute.lightgbm_dask
     trains LightGBM with lightgbm.dask instead (tasks.modelling.compute.fit_lightgbm_dask: close to, not bit-identical with,

@@ -1,8 +1,12 @@
-"""Tune: Optuna searches LightGBM's main hyperparameters against CV on the training rows only, within a budget.
+"""Tune: Optuna searches LightGBM's main hyperparameters against CV on the training rows only, for n_trials trials.
 
 The folds come from the training split alone (walk-forward when there is a time column, grouped
 when ids repeat, stratified otherwise); every fold refits its preprocessing; bad trials are pruned
 after their first folds. The test set is never read here, so it cannot inform a choice.
+
+The budget is a count of trials, never seconds, so the result does not depend on machine load. Trial 0
+is train.lightgbm as configured (LightGBM's defaults unless changed); the best trial replaces it only
+when it beats trial 0 on the same folds by more than tune.min_gain_se standard errors (keep_defaults).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tasks.core.config import (
     SplitParams,
     TrainParams,
 )
+from tasks.core.errors import TuneBudgetExceeded
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.core.schema import encode_target, infer_feature_types, label_classes
 from tasks.data.splitting import carve_validation
@@ -32,20 +37,38 @@ from tasks.modelling.folds import fold_indices, resolve_schemes
 from tasks.modelling.preprocessing import build_tree_preprocessor
 
 log = logging.getLogger(__name__)
+SEARCHED = ("learning_rate", "num_leaves", "min_child_samples", "subsample", "colsample_bytree", "reg_lambda")
 
 
 def suggest_params(trial, base: LightGBMParams) -> LightGBMParams:
     """Return LightGBM params with the searched hyperparameters drawn from the trial."""
     b = base
-    return base.model_copy(update={  # each range also covers params.yaml's value (trial 0)
+    return base.model_copy(update={
         "learning_rate": trial.suggest_float("learning_rate", min(0.02, b.learning_rate), max(0.2, b.learning_rate), log=True),
-        "num_leaves": trial.suggest_int("num_leaves", min(15, b.num_leaves), max(255, b.num_leaves), log=True),
+        "num_leaves": trial.suggest_int("num_leaves", min(7, b.num_leaves), max(255, b.num_leaves), log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", min(5, b.min_child_samples),
                                                max(200, b.min_child_samples), log=True),
         "subsample": trial.suggest_float("subsample", min(0.5, b.subsample), 1.0),
-        "colsample_bytree": trial.suggest_float("colsample_bytree", min(0.4, b.colsample_bytree), 1.0),
-        "reg_lambda": trial.suggest_float("reg_lambda", min(1e-3, max(b.reg_lambda, 1e-6)), max(30.0, b.reg_lambda), log=True),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", min(0.3, b.colsample_bytree), 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, max(30.0, b.reg_lambda), log=True),
     })
+
+
+def trial_params(trial, base: LightGBMParams) -> LightGBMParams:
+    """Return trial 0's params as configured (base, exactly; the defaults candidate), later trials' drawn values."""
+    return base if trial.number == 0 else suggest_params(trial, base)
+
+
+def keep_defaults(default_folds: list[float], best_folds: list[float], higher_is_better: bool, min_gain_se: float) -> bool:
+    """Return True unless best beats default on the same folds by more than min_gain_se standard errors of the gain.
+
+    The gain is paired per fold (same rows, same preprocessing), oriented so positive is better.
+    """
+    gain = (np.asarray(best_folds) - np.asarray(default_folds)) * (1 if higher_is_better else -1)
+    if len(gain) < 2:
+        return not gain.mean() > 0
+    se = float(gain.std(ddof=1) / np.sqrt(len(gain)))
+    return not gain.mean() > min_gain_se * se
 
 
 def tuning_folds(df: pd.DataFrame, y: np.ndarray, data: DataParams, cv: CVParams) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -95,11 +118,13 @@ def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CV
     direction: Literal["maximize", "minimize"] = "maximize" if HIGHER_IS_BETTER[metric] else "minimize"
 
     def objective(trial) -> float:
-        lp = suggest_params(trial, tp.lightgbm)
-        values = []
+        lp = trial_params(trial, tp.lightgbm)
+        trial.set_user_attr("params", {k: getattr(lp, k) for k in SEARCHED})
+        values: list[float] = []
         scores = runner.imap(fold_score_at, [(shared, tr, va) for tr, va in folds], classes, lp, data, pp, tp, sp)
         for k, value in enumerate(scores):
-            values.append(value)
+            values.append(float(value))
+            trial.set_user_attr("folds", values)
             trial.report(float(np.mean(values)), k)
             if trial.should_prune():
                 scores.close()
@@ -108,22 +133,39 @@ def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CV
 
     study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=tp.random_state),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0))
-    study.enqueue_trial({k: getattr(tp.lightgbm, k) for k in ("learning_rate", "num_leaves", "min_child_samples",
-                                                               "subsample", "colsample_bytree", "reg_lambda")})
     started = time.perf_counter()
     with fold_runner(compute) as runner:
         shared = runner.share(train)
-        study.optimize(objective, n_trials=tp.tune.n_trials, timeout=tp.tune.timeout_seconds)
-    best = suggest_params(optuna.trial.FixedTrial(study.best_params), tp.lightgbm)
-    log.info("tune: %d trials (%d pruned) in %.0fs; best CV %s %.4f (params.yaml values: %.4f)",
-             len(study.trials), sum(t.state.name == "PRUNED" for t in study.trials), time.perf_counter() - started,
-             metric, study.best_value, study.trials[0].value if study.trials[0].value is not None else float("nan"))
-    return best, trial_table(study, metric, len(folds))
+        study.optimize(objective, n_trials=tp.tune.n_trials, callbacks=[safety_cap(started, tp.tune.timeout_seconds)])
+    seconds = time.perf_counter() - started
+    kept = keep_defaults(study.trials[0].user_attrs["folds"], study.best_trial.user_attrs["folds"],
+                         HIGHER_IS_BETTER[metric], tp.tune.min_gain_se)
+    chosen = study.trials[0] if kept else study.best_trial
+    best = tp.lightgbm.model_copy(update=chosen.user_attrs["params"])
+    log.info("tune: %d trials (%d pruned) in %.0fs; best CV %s %.4f (trial %d), trial 0 (params.yaml) %.4f; using %s",
+             len(study.trials), sum(t.state.name == "PRUNED" for t in study.trials), seconds, metric, study.best_value,
+             study.best_trial.number, study.trials[0].value, "trial 0 (gain within noise)" if kept else "the best trial")
+    return best, trial_table(study, metric, len(folds)) | {"chosen_trial": chosen.number, "kept_defaults": kept,
+                                                          "seconds": round(seconds, 1), "n_trials": len(study.trials)}
+
+
+def safety_cap(started: float, timeout_seconds: int | None):
+    """Return an Optuna callback that raises TuneBudgetExceeded once tuning has run past timeout_seconds (None: never)."""
+    def check(study, trial) -> None:
+        elapsed = time.perf_counter() - started
+        if timeout_seconds is not None and elapsed > timeout_seconds:
+            raise TuneBudgetExceeded(
+                f"train.tune.timeout_seconds: tuning ran {elapsed:.0f}s (> {timeout_seconds}s) after {trial.number + 1} of "
+                "train.tune.n_trials trials; the cap is a safety stop, not a budget: raise it, remove it, or lower n_trials")
+    return check
 
 
 def trial_table(study, metric: str, n_folds: int) -> dict:
-    """Return the study as a report: metric, folds, best trial and one row per trial."""
-    rows = [{"number": t.number, "state": t.state.name, "value": t.value, **t.params} for t in study.trials]
-    return {"metric": metric, "folds": n_folds, "best_value": study.best_value, "best_params": study.best_params,
-            "best_trial": study.best_trial.number, "trials": rows,
-            "note": "trial 0 is params.yaml's lightgbm section; scores are CV on the training split only"}
+    """Return the study as a report: metric, folds, best trial and one row per trial (params and per-fold scores)."""
+    rows = [{"number": t.number, "state": t.state.name, "value": t.value, **t.user_attrs.get("params", {}),
+             "folds": t.user_attrs.get("folds", [])} for t in study.trials]
+    return {"metric": metric, "folds": n_folds, "best_value": study.best_value,
+            "best_params": study.best_trial.user_attrs["params"], "best_trial": study.best_trial.number, "trials": rows,
+            "note": "trial 0 is params.yaml's lightgbm section (LightGBM's defaults unless changed); the best trial "
+                    "replaces it only beyond tune.min_gain_se standard errors of the paired per-fold gain; scores are CV "
+                    "on the training split only"}

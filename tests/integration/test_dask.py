@@ -68,7 +68,7 @@ def test_two_trial_tuning_on_dask_matches_in_process(tmp_path, cluster):
     from tasks.modelling.tuning import tune_lightgbm
 
     train = write_split(tmp_path)
-    cfg = make_config(tmp_path, cv={"n_splits": 3}, train={"tune": {"enabled": True, "n_trials": 2, "timeout_seconds": 600}})
+    cfg = make_config(tmp_path, cv={"n_splits": 3}, train={"tune": {"enabled": True, "n_trials": 2}})
     args = (train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
     best_local, table_local = tune_lightgbm(*args)
     best_remote, table_remote = tune_lightgbm(*args, ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address))

@@ -1,14 +1,17 @@
 """Tune: Optuna searches on training folds only, within its budget, and records every trial."""
 
 
+import pytest
+
 from tasks.core import io
 from tasks.core.config import TuneParams
+from tasks.core.errors import TuneBudgetExceeded
 from tasks.modelling import tuning as tune
 from tests.conftest import make_config, synthetic_frame
 
 
 def test_tuning_uses_only_training_rows_and_respects_the_trial_budget(tmp_path, monkeypatch):
-    cfg = make_config(tmp_path, train={"tune": TuneParams(enabled=True, n_trials=4, timeout_seconds=60).model_dump()})
+    cfg = make_config(tmp_path, train={"tune": TuneParams(enabled=True, n_trials=4).model_dump()})
     train = synthetic_frame(n=500, seed=21)
     seen = []
     real = tune.fold_score
@@ -30,11 +33,46 @@ def test_tuning_uses_only_training_rows_and_respects_the_trial_budget(tmp_path, 
 def test_train_step_records_tuning_and_uses_the_best_params(tmp_path):
     from tasks import preprocess, split, train
 
-    cfg = make_config(tmp_path, train={"tune": TuneParams(enabled=True, n_trials=3, timeout_seconds=60).model_dump()})
+    cfg = make_config(tmp_path, train={"tune": TuneParams(enabled=True, n_trials=3).model_dump()})
     io.write_frame(synthetic_frame(n=700, seed=22), cfg.paths.ingested)
     split.run(cfg)
     preprocess.run(cfg)
     report = train.run(cfg)
     tuning = io.read_json(cfg.paths.reports_dir / "tuning.json")
-    assert report["tuned"] and len(tuning["trials"]) == 3
-    assert report["lightgbm_params"]["num_leaves"] == tuning["best_params"]["num_leaves"]
+    assert report["tuned"] and len(tuning["trials"]) == 3 == tuning["n_trials"] and tuning["seconds"] >= 0
+    chosen = tuning["trials"][tuning["chosen_trial"]]
+    assert tuning["chosen_trial"] == (0 if tuning["kept_defaults"] else tuning["best_trial"])
+    assert report["lightgbm_params"]["num_leaves"] == chosen["num_leaves"]
+
+
+def test_trial_zero_is_the_configured_lightgbm_exactly(tmp_path):
+    cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 40, "reg_lambda": 0.0, "num_leaves": 31},
+                                       "tune": {"enabled": True, "n_trials": 2}})
+    _, table = tune.tune_lightgbm(synthetic_frame(n=400, seed=23), cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    first = table["trials"][0]
+    assert first["reg_lambda"] == 0.0 and first["num_leaves"] == 31 and first["learning_rate"] == 0.1
+    assert len(first["folds"]) == table["folds"] and first["value"] == pytest.approx(sum(first["folds"]) / table["folds"])
+
+
+def test_defaults_are_kept_unless_the_gain_is_beyond_noise():
+    assert tune.keep_defaults([0.80, 0.82, 0.81], [0.81, 0.81, 0.82], True, 1.0)        # +0.003 +- 0.006: noise
+    assert not tune.keep_defaults([0.80, 0.82, 0.81], [0.81, 0.83, 0.82], True, 1.0)    # +0.01 on every fold
+    assert not tune.keep_defaults([1.0, 2.0, 3.0], [0.9, 1.8, 2.9], False, 1.0)        # lower is better (rmse)
+    assert tune.keep_defaults([1.0, 2.0, 3.0], [1.1, 2.1, 3.1], False, 0.0)            # worse is never taken
+
+
+def test_trials_are_counted_not_timed(tmp_path, monkeypatch):
+    """A slow machine (the clock jumps an hour per reading) runs the same trials to the same result; a safety cap
+    that is passed fails loudly instead of cutting the search short."""
+    cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 30}, "tune": {"enabled": True, "n_trials": 3}})
+    df = synthetic_frame(n=400, seed=24)
+    args = (df, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    best_quiet, quiet = tune.tune_lightgbm(*args)
+    clock = iter(range(0, 10**9, 3600))
+    monkeypatch.setattr(tune.time, "perf_counter", lambda: float(next(clock)))
+    best_busy, busy = tune.tune_lightgbm(*args)
+    assert best_busy == best_quiet and busy["n_trials"] == quiet["n_trials"] == 3
+    assert [t["value"] for t in busy["trials"]] == [t["value"] for t in quiet["trials"]]
+    capped = cfg.train.model_copy(update={"tune": cfg.train.tune.model_copy(update={"timeout_seconds": 60})})
+    with pytest.raises(TuneBudgetExceeded, match="train.tune.timeout_seconds"):
+        tune.tune_lightgbm(df, cfg.data, capped, cfg.cv, cfg.preprocess, cfg.split)
