@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tasks.core.credentials import check_env_name, check_source_url, is_sql_url
 from tasks.core.errors import ConfigError
+from tasks.core.metrics import HIGHER_IS_BETTER, TASK_METRICS
 
 TaskType = Literal["binary", "multiclass", "regression"]
 DEFAULT_PARAMS = Path("params.yaml")
@@ -347,6 +348,17 @@ class Config(Section):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _thresholds_fit_the_task(self) -> Config:
+        """promote.thresholds may name only metrics data.task computes: a mismatch fails at load, not at promote."""
+        task = self.data.task
+        bad = sorted(m for m in self.promote.thresholds if m not in TASK_METRICS[task] or m not in HIGHER_IS_BETTER)
+        if bad:
+            raise ValueError(
+                f"promote.thresholds names {', '.join(bad)}, which a {task} task (data.task) does not compute; "
+                f"use some of {', '.join(m for m in TASK_METRICS[task] if m in HIGHER_IS_BETTER)}")
+        return self
+
     @property
     def validate(self) -> ValidateParams:  # type: ignore[override]
         """The validate section (stored as validate_ to avoid BaseModel.validate)."""
@@ -357,12 +369,12 @@ def _format_errors(err: ValidationError, source: Path) -> str:
     lines = [f"{source}: {err.error_count()} problem(s) in the configuration:"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]).replace("validate_", "validate")
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (misspelt? see params.yaml reference in README.md)"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"  - {key}: {msg}")
+        lines.append(f"  - {key}: {msg}" if key else f"  - {msg}")
     return "\n".join(lines)
 
 

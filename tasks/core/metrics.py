@@ -334,3 +334,10 @@ def score_frame(model: str, task: str, scores: np.ndarray, threshold: float) -> 
 
 HEADLINE = {"binary": ["roc_auc", "pr_auc", "log_loss", "brier", "f1"], "multiclass": ["log_loss", "accuracy", "macro_f1"],
             "regression": ["rmse", "mae", "r2"]}
+
+# The metrics each task computes (what promote.thresholds may name).
+TASK_METRICS = {
+    "binary": ("roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall", "f1", "accuracy"),
+    "multiclass": ("log_loss", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc"),
+    "regression": ("mae", "rmse", "r2"),
+}

@@ -17,6 +17,7 @@ from tasks.core.config import PromoteParams
 from tasks.core.errors import PromotionError
 from tasks.core.metrics import (
     HIGHER_IS_BETTER,
+    TASK_METRICS,
     compute_metrics,
     iter_bootstrap_indices,
 )
@@ -31,11 +32,6 @@ FIRST_MODEL = "first model: no champion"
 RELATIVE_METRICS = ("rmse", "mae")  # unbounded, in label units: segment drops are measured relative
 
 
-TASK_METRICS = {
-    "binary": ("roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall", "f1", "accuracy"),
-    "multiclass": ("log_loss", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc"),
-    "regression": ("mae", "rmse", "r2"),
-}
 
 
 @dataclass(frozen=True)

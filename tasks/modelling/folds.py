@@ -161,6 +161,13 @@ def fold_spread(mean: float, std: float, metric: str) -> float:
     return std / abs(mean) if metric in UNBOUNDED and mean else std
 
 
+def spread_text(metric: str, spread: float, limit: float) -> str:
+    """Return how the fold spread of metric compares with its limit, in the metric's own terms (relative for rmse, mae, log loss)."""
+    if metric in UNBOUNDED:
+        return f"std of {metric} is {spread:.1%} of its mean, above {limit:.1%}"
+    return f"std of {metric} is {spread:.3f}, above {limit:.3f}"
+
+
 def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: PreprocessParams, tp: TrainParams,
                    sp: SplitParams, compute: ComputeParams | None = None) -> dict:
     """Return per-scheme fold metrics and their summaries for the training part df.
@@ -183,13 +190,18 @@ def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: Preproce
         folds = [r for (s, *_), r in zip(jobs, results) if s == scheme]
         report[scheme] = {"folds": folds, "summary": summarize_folds(folds, p.high_variance_std, primary_metric(data.task))}
         if report[scheme]["summary"]["high_variance"]:
-            log.warning("cv: %s folds vary a lot (std of %s above %.3f); the test number may not be stable",
-                        scheme, primary_metric(data.task), p.high_variance_std)
+            log.warning("cv: %s folds vary a lot (%s); the test number may not be stable",
+                        scheme, spread_text(primary_metric(data.task), report[scheme]["summary"]["spread"], p.high_variance_std))
     return report
 
 
+def difference_se(std_a: float, n_a: int, std_b: float, n_b: int) -> float:
+    """Return the standard error of the difference of two fold means (n folds each, at least 2 assumed)."""
+    return max(float(np.sqrt(std_a ** 2 / max(n_a, 2) + std_b ** 2 / max(n_b, 2))), 1e-12)
+
+
 def compare_schemes(schemes: dict, metric: str) -> list[str]:
-    """Return notes when random folds look better than walk-forward by more than the folds' own spread."""
+    """Return notes when random folds look better than walk-forward by more than two standard errors (either direction of metric)."""
     if "walk_forward" not in schemes:
         return []
     wf = schemes["walk_forward"]["summary"]["lightgbm"][metric]
@@ -198,8 +210,9 @@ def compare_schemes(schemes: dict, metric: str) -> list[str]:
         if name not in schemes:
             continue
         other = schemes[name]["summary"]["lightgbm"][metric]
-        gain = (other["mean"] - wf["mean"]) * (1 if HIGHER_IS_BETTER[metric] else -1)
-        if gain > 2 * max(wf["std"], other["std"], 1e-12):
+        gain = (other["mean"] - wf["mean"]) * (1 if HIGHER_IS_BETTER[metric] else -1)  # + when random folds look better
+        if gain > 2 * difference_se(wf["std"], len(schemes["walk_forward"].get("folds", [])),
+                                    other["std"], len(schemes[name].get("folds", []))):
             notes.append(f"{name} folds score {metric} {other['mean']:.4f} against walk-forward {wf['mean']:.4f}: "
                          "random folds mix future rows into training and are optimistic when the data drifts "
                          "over time; trust walk-forward (and the time-based test set)")

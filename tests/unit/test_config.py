@@ -51,3 +51,12 @@ def test_target_cannot_be_dropped():
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_threshold_on_a_metric_the_task_lacks_fails_at_load():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["data"]["task"] = "regression"  # the hotel params' floors name roc_auc and pr_auc
+    with pytest.raises(ConfigError, match=r"promote\.thresholds names pr_auc, roc_auc, which a regression task"):
+        parse_config(raw)
+    raw["promote"]["thresholds"] = {"rmse": 1e9, "r2": 0.1}
+    assert parse_config(raw).promote.thresholds == {"rmse": 1e9, "r2": 0.1}

@@ -72,3 +72,18 @@ def test_optimistic_random_folds_are_called_out():
     assert len(notes) == 1 and "optimistic" in notes[0]
     close = {"summary": {"lightgbm": {"roc_auc": {"mean": 0.89, "std": 0.002}}}}
     assert cv_folds.compare_schemes({"walk_forward": wf, "stratified": close}, "roc_auc") == []
+
+
+def test_optimistic_random_folds_are_called_out_for_a_lower_is_better_metric():
+    folds = [{}] * 4
+    wf = {"folds": folds, "summary": {"lightgbm": {"rmse": {"mean": 92.4, "std": 30.0}}}}
+    kfold = {"folds": folds, "summary": {"lightgbm": {"rmse": {"mean": 40.6, "std": 2.0}}}}
+    notes = cv_folds.compare_schemes({"walk_forward": wf, "kfold": kfold}, "rmse")
+    assert len(notes) == 1 and "kfold folds score rmse 40.6000 against walk-forward 92.4000" in notes[0]
+    worse = {"folds": folds, "summary": {"lightgbm": {"rmse": {"mean": 140.0, "std": 2.0}}}}  # random folds worse: no note
+    assert cv_folds.compare_schemes({"walk_forward": wf, "kfold": worse}, "rmse") == []
+
+
+def test_fold_spread_notes_say_relative_for_unbounded_metrics():
+    assert cv_folds.spread_text("rmse", 0.12, 0.03) == "std of rmse is 12.0% of its mean, above 3.0%"
+    assert cv_folds.spread_text("roc_auc", 0.05, 0.03) == "std of roc_auc is 0.050, above 0.030"

@@ -214,9 +214,12 @@ def test_first_model_under_dvc_exp_run_leaves_the_registry_empty(tmp_path, world
 
 
 def test_unknown_threshold_metric_is_a_config_error(tmp_path, world):
-    cfg = make_cfg(tmp_path, thresholds={"rmse": 1.0})
+    with pytest.raises(errors.ConfigError, match="promote.thresholds names rmse, which a binary task"):
+        make_cfg(tmp_path, thresholds={"rmse": 1.0})  # refused when params load, before any step runs
+    cfg = make_cfg(tmp_path)
+    bad = cfg.model_copy(update={"promote": cfg.promote.model_copy(update={"thresholds": {"rmse": 1.0}})})
     with pytest.raises(PromotionError, match="promote.thresholds"):
-        gate(cfg, world, "good")
+        gate(bad, world, "good")  # the gate still refuses a config built around the loader
 
 
 def test_stale_scored_frame_is_refused(tmp_path, world):
