@@ -63,7 +63,7 @@ def make_config(root: Path, task: str = "binary", **sections) -> Config:
         "train": {"lightgbm": {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 7, "early_stopping_rounds": 10}},
         "evaluate": {"bootstrap_samples": 20, "segment_min_rows": 10},
         "explain": {"sample_size": 100, "max_errors": 50, "slice_min_support": 10},
-        "promote": {"thresholds": {"roc_auc": 0.6}, "bootstrap_samples": 20},
+        "promote": {"thresholds": {} if task == "regression" else {"roc_auc": 0.6}, "bootstrap_samples": 20},
     }
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values}

@@ -60,11 +60,13 @@ class DataParams(Section):
 
 
 class TimeParts(Section):
-    """Build the time column from separate year / month / day columns."""
+    """Build the time column from separate year / month / day (and optional hour / minute) columns."""
 
     year: str
     month: str
     day: str
+    hour: str | None = None
+    minute: str | None = None
 
 
 class IngestParams(Section):
@@ -79,7 +81,12 @@ class IngestParams(Section):
     table: str | None = None
     query: str | None = None
     password_env: str | None = None  # e.g. TABGATE_DB_PASSWORD: the environment variable holding the SQL password
+    # Reader options for CSV-like files (unknown keys are refused like any other: extra="forbid").
+    separator: str | None = None  # None: "," for .csv, sniffed for .tsv/.txt; e.g. ";" for European exports
+    encoding: str = "utf-8"
+    decimal: str = "."
     na_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN", "nan"])
+    extra_na_values: list[str] = Field(default_factory=list)  # added to na_values, e.g. ["?", "unknown"]
     time_from_parts: TimeParts | None = None
     time_format: str | None = None
     numeric_columns: list[str] = Field(default_factory=list)
@@ -138,7 +145,7 @@ class ValidateParams(Section):
 class SplitParams(Section):
     """How the test set is held out: by time, by entity, or stratified at random."""
 
-    strategy: Literal["auto", "time", "group", "random"] = "auto"
+    strategy: Literal["auto", "time", "group", "random", "row_order"] = "auto"  # row_order: the last rows are the test set
     test_size: float = Field(0.2, gt=0, lt=1)
     test_start: date | None = None
     gap_days: int = Field(0, ge=0)

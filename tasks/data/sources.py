@@ -10,11 +10,12 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from tasks.core import io
-from tasks.core.config import DataParams, IngestParams
+from tasks.core.config import DataParams, IngestParams, TimeParts
 from tasks.core.credentials import connection_url, redact_text, redact_url
 from tasks.core.errors import ConfigError, InputError
 
@@ -103,11 +104,29 @@ def read_snapshot(path: Path, p: IngestParams) -> pd.DataFrame:
     try:
         if path.suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, na_values=p.na_values, keep_default_na=False, low_memory=False,
-                           sep=None if path.name.endswith((".tsv", ".txt")) else ",",
-                           engine="python" if path.name.endswith((".tsv", ".txt")) else "c")
+        sniff = p.separator is None and path.name.endswith((".tsv", ".txt"))
+        engine: dict[str, Any] = {"sep": None, "engine": "python"} if sniff else \
+            {"sep": p.separator or ",", "engine": "c", "low_memory": False}
+        frame = pd.read_csv(path, na_values=[*p.na_values, *p.extra_na_values], keep_default_na=False,
+                            encoding=p.encoding, decimal=p.decimal, **engine)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
-        raise InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]})") from None
+        raise InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); "
+                         "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml") from None
+    check_not_glued(frame, path)
+    return frame
+
+
+def check_not_glued(frame: pd.DataFrame, path: Path) -> None:
+    """Raise ConfigError when a many-column file was read as one column (the separator is not the file's)."""
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    found = [sep for sep in (";", "\t", "|", ",") if header.count(sep) >= 1]
+    if found:
+        shown = {"\t": "\\t"}.get(found[0], found[0])
+        raise ConfigError(f"{path}: read as one column named {header[:80]!r}, which contains '{shown}': the file is "
+                          f"probably separated by '{shown}'. Set ingest.separator: \"{shown}\" in params.yaml "
+                          "and run `tabgate ingest` again")
 
 
 MONTHS = {m.lower(): i for i, m in enumerate(
@@ -129,17 +148,26 @@ def month_numbers(month: pd.Series) -> pd.Series:
     return pd.to_numeric(full.fillna(short), errors="coerce").astype("float64")
 
 
+def time_from_parts(df: pd.DataFrame, parts: TimeParts) -> pd.Series:
+    """Return timestamps built from year / month / day (/ hour / minute) columns; a part that does not parse is an error."""
+    names = {k: v for k, v in parts.model_dump().items() if v is not None}
+    missing = [c for c in names.values() if c not in df.columns]
+    if missing:
+        raise InputError(f"ingest.time_from_parts: column(s) {missing} are not in the snapshot")
+    frame = pd.DataFrame({k: month_numbers(df[c]) if k == "month" else pd.to_numeric(df[c], errors="coerce")
+                          for k, c in names.items()})
+    for key, col in names.items():
+        bad = frame[key].isna() & df[col].notna()
+        if bad.any():
+            raise ConfigError(f"ingest.time_from_parts.{key}: column '{col}' has {int(bad.sum())} value(s) that are not "
+                              f"numbers{' or month names' if key == 'month' else ''}, e.g. {df.loc[bad, col].iloc[0]!r}")
+    return pd.to_datetime(frame, errors="coerce")
+
+
 def build_time_column(df: pd.DataFrame, p: IngestParams, name: str) -> pd.Series:
     """Return the time column: from year/month/day parts, or parsed from the named column."""
     if p.time_from_parts is not None:
-        parts = p.time_from_parts
-        missing = [c for c in (parts.year, parts.month, parts.day) if c not in df.columns]
-        if missing:
-            raise InputError(f"ingest.time_from_parts: column(s) {missing} are not in the snapshot")
-        frame = pd.DataFrame({"year": pd.to_numeric(df[parts.year], errors="coerce"),
-                              "month": month_numbers(df[parts.month]),
-                              "day": pd.to_numeric(df[parts.day], errors="coerce")})
-        return pd.to_datetime(frame, errors="coerce")
+        return time_from_parts(df, p.time_from_parts)
     if name not in df.columns:
         raise InputError(f"data.time_column '{name}' is not in the snapshot (columns: {list(df.columns)[:20]}...)")
     if pd.api.types.is_datetime64_any_dtype(df[name]):

@@ -90,6 +90,14 @@ def split_at_random(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdo
     return Holdout(np.sort(train_idx), np.sort(test_idx), "random", {"stratified": strat is not None})
 
 
+def split_by_row_order(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
+    """Return the last split.test_size of the rows, in file order, as the test set (tables kept in time order)."""
+    n_test = max(1, int(round(len(df) * p.test_size)))
+    positions = np.arange(len(df))
+    return Holdout(positions[: len(df) - n_test], positions[len(df) - n_test:], "row_order",
+                   {"first_test_row": int(len(df) - n_test)})
+
+
 def holdout_split(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
     """Return the test holdout for df by the configured (or auto-chosen) strategy."""
     require_columns(df, [data.target] + [c for c in (data.time_column, data.id_column) if c], "split")
@@ -98,7 +106,8 @@ def holdout_split(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout
         raise SchemaError("split.strategy 'time' needs data.time_column")
     if strategy == "group" and not data.id_column:
         raise SchemaError("split.strategy 'group' needs data.id_column")
-    return {"time": split_by_time, "group": split_by_group, "random": split_at_random}[strategy](df, data, p)
+    return {"time": split_by_time, "group": split_by_group, "random": split_at_random,
+            "row_order": split_by_row_order}[strategy](df, data, p)
 
 
 def training_rows(df: pd.DataFrame, data: DataParams, p: SplitParams) -> pd.DataFrame:
@@ -109,6 +118,9 @@ def training_rows(df: pd.DataFrame, data: DataParams, p: SplitParams) -> pd.Data
 def carve_validation(train: pd.DataFrame, data: DataParams, p: SplitParams) -> tuple[np.ndarray, np.ndarray]:
     """Return positions (fit, valid) in the training part: the latest slice by time, else grouped/stratified."""
     n = len(train)
+    if p.strategy == "row_order":  # the latest rows in file order validate, as the test set is the last rows
+        n_valid = max(1, int(round(n * p.valid_size)))
+        return np.arange(n - n_valid), np.arange(n - n_valid, n)
     if data.time_column:
         order = np.argsort(train[data.time_column].to_numpy(), kind="stable")
         n_valid = max(1, int(round(n * p.valid_size)))

@@ -7,9 +7,11 @@ import pytest
 
 from tasks import ingest
 from tasks.core.config import IngestParams, TimeParts
-from tasks.core.errors import InputError
+from tasks.core.errors import ConfigError, InputError
 from tasks.data import sources
 from tests.conftest import make_config
+
+REPO_PARAMS = __import__("pathlib").Path(__file__).resolve().parents[2] / "params.yaml"
 
 
 def test_file_snapshot_is_a_byte_copy_and_replaces_old_content(tmp_path):
@@ -87,3 +89,41 @@ def test_run_writes_typed_parquet(tmp_path, frame):
     assert report["rows"] == len(frame)
     assert isinstance(out["colour"].dtype, pd.CategoricalDtype)
     assert pd.api.types.is_datetime64_any_dtype(out["when"])
+
+
+def test_reader_options_read_a_semicolon_file_with_decimal_commas_and_extra_markers(tmp_path):
+    path = tmp_path / "bank.csv"
+    path.write_text("age;job;balance\n30;admin.;1,5\n41;unknown;?\n52;?;-3,25\n", encoding="latin-1")
+    p = IngestParams(source=str(path), separator=";", decimal=",", encoding="latin-1", extra_na_values=["?", "unknown"])
+    df = sources.read_snapshot(path, p)
+    assert list(df.columns) == ["age", "job", "balance"]
+    assert df["balance"].tolist()[0] == 1.5 and df["balance"].isna().tolist() == [False, True, False]
+    assert df["job"].isna().tolist() == [False, True, True]  # the extra markers add to na_values
+    assert IngestParams(source="x.csv").na_values == ["", "NA", "NULL", "null", "NaN", "nan"]
+
+
+def test_a_file_read_as_one_glued_column_names_the_separator_key(tmp_path):
+    path = tmp_path / "bank.csv"
+    path.write_text('"age";"job";"y"\n30;"admin.";"no"\n41;"services";"yes"\n')
+    with pytest.raises(ConfigError, match=r"probably separated by ';'\. Set ingest\.separator"):
+        sources.read_snapshot(path, IngestParams(source=str(path)))
+
+
+def test_an_unknown_reader_option_is_a_config_error_naming_it():
+    import yaml
+
+    from tasks.core.config import parse_config
+
+    raw = yaml.safe_load(open(REPO_PARAMS).read())
+    raw["ingest"]["seperator"] = ";"
+    with pytest.raises(ConfigError, match=r"ingest\.seperator: unknown key"):
+        parse_config(raw)
+
+
+def test_time_from_parts_takes_hour_and_minute_and_refuses_unparseable_parts():
+    df = pd.DataFrame({"y": [2011, 2011], "m": [1, 1], "d": [1, 2], "h": [0, 23], "mi": [5, 59]})
+    p = IngestParams(source="x.csv", time_from_parts=TimeParts(year="y", month="m", day="d", hour="h", minute="mi"))
+    t = sources.build_time_column(df, p, "when")
+    assert t.tolist() == [pd.Timestamp("2011-01-01 00:05"), pd.Timestamp("2011-01-02 23:59")]
+    with pytest.raises(ConfigError, match=r"ingest\.time_from_parts\.hour: column 'h' has 1 value"):
+        sources.build_time_column(df.assign(h=["0", "late"]), p, "when")

@@ -90,3 +90,13 @@ def test_shared_duplicates_counts_exact_copies():
     df = frames(5, 100)
     test = pd.concat([df.iloc[:3], frames(6, 5)], ignore_index=True)
     assert splitting.shared_duplicates(df, test, list(df.columns)) == 3
+
+
+def test_row_order_split_holds_out_the_last_rows_and_validates_on_the_latest_training_rows():
+    df = frames(7, 200)
+    data, p = DataParams(target="label"), SplitParams(strategy="row_order", test_size=0.25, valid_size=0.2)
+    h = splitting.holdout_split(df, data, p)
+    assert h.strategy == "row_order" and h.test_idx.tolist() == list(range(150, 200))
+    assert h.train_idx.tolist() == list(range(150))
+    fit, valid = splitting.carve_validation(df.iloc[h.train_idx].reset_index(drop=True), data, p)
+    assert valid.tolist() == list(range(120, 150)) and fit.tolist() == list(range(120))
