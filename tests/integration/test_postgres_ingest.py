@@ -25,8 +25,8 @@ def test_psycopg_url_round_trips_a_table(postgres_server: PostgresServer):
                           "arrived": pd.to_datetime(["2020-01-01", "2020-02-15", "2020-03-31"])})
     try:
         with engine.begin() as conn:
-            table.to_sql("bookings", conn, index=False)
-        back = pd.read_sql_query(sa.text("select * from bookings order by booking"), engine)
+            table.to_sql("smoke_bookings", conn, index=False)
+        back = pd.read_sql_query(sa.text("select * from smoke_bookings order by booking"), engine)
     finally:
         engine.dispose()
     pd.testing.assert_frame_equal(back, table, check_dtype=False)

@@ -270,6 +270,32 @@ def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
         log.close()
 
 
+RUN_ARTIFACT_KEYS = ("validation-summary", "data-docs", "cv-table", "test-metrics", "explain-report", "error-slices",
+                     "promotion-decision", "promotion-rules", "run-summary")
+
+
+def rendered_dom(chromium: Path, url: str, profile: Path) -> str:
+    """Return the page's DOM after its scripts ran (headless Chromium, --dump-dom), as a person's browser shows it."""
+    cmd = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", "--window-size=1400,1000", "--virtual-time-budget=20000", "--dump-dom", url]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_artifacts_page_lists_every_artifact_of_a_run_by_key(chromium, served, tmp_path):
+    """What an ops person looks for in the UI: the artifacts of all the steps, by their stable keys.
+
+    The Artifacts page (the flow run page opens on its Logs tab whatever ?tab= says while the run loads).
+    """
+    base = served["url"].removesuffix("/api")
+    dom = rendered_dom(chromium, f"{base}/artifacts", tmp_path / "profile")
+    (Path(tempfile.gettempdir()) / "tabgate-flow-run-artifacts.html").write_text(dom)  # to read after a failure
+    missing = [k for k in RUN_ARTIFACT_KEYS if k not in dom]
+    assert not missing, f"the Artifacts tab does not show {missing} ({len(dom)} characters of DOM)"
+
+
 def test_flow_run_page_renders_in_a_real_browser(chromium, served, tmp_path):
     """Open the flow run page of the Prefect UI headless; the PNG must show more than a blank page."""
     base = served["url"].removesuffix("/api")

@@ -8,6 +8,7 @@ with tasks.modelling.bundle.save_bundle, and write the scored test / validation 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -233,6 +234,16 @@ def test_report_renders_in_headless_chromium(chromium, binary_run, tmp_path):
     shutil.copy(shot, out_dir / "report_screenshot.png")  # next to the report
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, "a blank page screenshots to a tiny PNG"
+    dom = subprocess.run(cmd[:-3] + ["--dump-dom", (out_dir / "report.html").resolve().as_uri()], check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    report = json.loads((out_dir / "explain.json").read_text())
+    for heading in ("Top drivers", "Agreement between importance measures"):
+        assert heading in dom, f"the rendered report has no '{heading}' section"
+    assert dom.count("<tr") > 10, "the rendered report's tables are empty"
+    top = report["global_importance"][0]["feature"]
+    assert top in dom, f"the strongest driver {top} is not shown"
+    shown = set(re.findall(r'<img[^>]+alt="([^"]*)"', dom))
+    assert len(re.findall(r"<img\b", dom)) >= min(3, len(report["figures"])) and shown, "the report shows no figures"
 
 
 # ---------------------------------------------------------------- sampling
