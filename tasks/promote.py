@@ -1,5 +1,6 @@
 """Promote: gate the challenger against absolute floors, the baseline, the production model, segments,
-input schema and latency; register it and switch production atomically when it passes.
+input schema, latency, the leak suspects validate found and a near-perfect model; register it and switch
+production atomically when it passes. An unexcused suspect blocks promotion (the run still succeeds).
 
 A rejected challenger is a successful run (the gate did its job): the step exits 0 and says why.
 Writes reports/promotion.{json,md} and the model card reports/model_card.{md,json} (tasks.reporting.model_card),
@@ -20,6 +21,7 @@ from tasks.evaluation.promotion import (
     build_record,
     challenger_scores,
     champion_scores,
+    gather_suspects,
     log_outcome,
     measure_latency,
     model_threshold,
@@ -28,7 +30,7 @@ from tasks.evaluation.promotion import (
     write_cards,
 )
 
-STEP_VERSION = "1"
+STEP_VERSION = "2"
 log = logging.getLogger(__name__)
 
 
@@ -57,14 +59,16 @@ def run(cfg: Config) -> dict:
     absent = sorted(set(cfg.data.segment_columns) - set(seg_cols))
     notes = [f"segment column(s) {absent} are not in the scored test frame"] if absent else []
     latency = measure_latency(bundle, scored.iloc[: p.latency_rows])
+    judged, shown = gather_suspects(cfg, metrics_report, bundle.meta)
     decision = decide_promotion(task, primary, scored["y_true"].to_numpy(), challenger, baseline, production, p,
-                                scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency)
+                                scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency, judged)
 
     record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
     status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
     report = {"step_version": STEP_VERSION, "status": status, "version_id": vid, "production_version": production_vid,
               "challenger_digest": challenger.digest, "test_rows": int(len(scored)),
-              "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(), "notes": notes}
+              "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(),
+              "suspects": shown, "notes": notes}
     io.write_json(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
     write_cards(cfg, bundle.meta, report, record, status, vid)
