@@ -92,6 +92,9 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         docs = Path(cfg.paths.gx_dir, "uncommitted/data_docs/local_site/index.html").resolve()
         create_link_artifact(key="data-docs", link=docs.as_uri(), link_text="Great Expectations Data Docs",
                              description=f"open {docs} in a browser on the machine that ran the flow")
+    elif step == "split" and (r := _read(reports / "split.json")):
+        create_markdown_artifact(key="train-vs-test", markdown=split_markdown(r),
+                                 description="Is the test set like the training part? Label shift, drift, warnings")
     elif step == "cv" and (r := _read(reports / "cv.json")):
         create_table_artifact(key="cv-table", table=cv_rows(r), description="Cross-validation mean ± std")
     elif step == "evaluate" and (r := _read(reports / "metrics.json")):
@@ -165,13 +168,36 @@ def validation_markdown(report: dict) -> str:
     if leak.get("skipped"):
         lines.append(f"skipped: {leak['skipped']}")
     elif leak.get("suspects"):
-        lines += ["| column | check | value | threshold | excused |", "|---|---|---|---|---|"]
-        lines += [f"| {s.get('column')} | {s.get('check')} | {_fmt(s.get('value'))} | {s.get('threshold')} | "
-                  f"{s.get('excused')} |" for s in leak["suspects"]]
+        lines += findings_table(leak["suspects"])
+        lines += ["", "Unexcused suspects block promotion (not the run): drop the column (data.drop_columns) or list "
+                  "it with a reason in validate.keep_suspects."]
     else:
         lines.append(f"No suspect among {len(leak.get('scores') or {})} features "
                      f"({leak.get('metric', 'roc_auc')} < {leak.get('threshold')} on {leak.get('rows_screened')} rows).")
     return "\n".join(lines) + "\n"
+
+
+def findings_table(findings: list[dict]) -> list[str]:
+    """Return Markdown table lines, one row per finding: columns, check, value, threshold, effect, detail."""
+    lines = ["| columns | check | value | threshold | effect | detail |", "|---|---|---|---|---|---|"]
+    for f in findings:
+        effect = f"excused: {f.get('reason')}" if f.get("excused") else \
+            "blocks promotion" if f.get("severity") == "suspect" else f.get("severity")
+        lines.append(f"| {_cell(', '.join(f.get('columns') or []) or '(rows)')} | {f.get('check')} | "
+                     f"{_fmt(f.get('value'))} | {_fmt(f.get('threshold'))} | {_cell(effect)} | {_cell(f.get('detail'))} |")
+    return lines
+
+
+def split_markdown(report: dict) -> str:
+    """Return the train-vs-test comparison of the split step (label shift, adversarial AUC, warnings) as Markdown."""
+    tvt = report.get("train_vs_test") or {}
+    adv = tvt.get("adversarial") or {}
+    lines = [f"## Split: {report.get('strategy')}", "",
+             f"train {report.get('train', {}).get('rows')}, valid {report.get('valid', {}).get('rows')}, test "
+             f"{report.get('test', {}).get('rows')} rows; label PSI training -> test "
+             f"{_fmt((tvt.get('label') or {}).get('psi'))}; adversarial ROC-AUC {_fmt(adv.get('roc_auc'))}", ""]
+    warnings = report.get("suspects") or []
+    return "\n".join(lines + (findings_table(warnings) if warnings else ["No train-vs-test warning."])) + "\n"
 
 
 def _cell(v) -> str:

@@ -17,7 +17,7 @@ from tasks.registry.store import production_version
 from tasks.reporting.evaluation_report import render_evaluation
 from tasks.reporting.plots import write_evaluation_plots, write_plot_data
 
-STEP_VERSION = "1"
+STEP_VERSION = "2"
 log = logging.getLogger(__name__)
 
 def run(cfg: Config) -> dict:
@@ -32,8 +32,9 @@ def run(cfg: Config) -> dict:
     io.write_frame(scored, cfg.paths.scored_test)
     io.write_json(report, cfg.paths.reports_dir / "metrics.json")
 
-    cv_file = cfg.paths.reports_dir / "cv.json"
-    io.write_text(render_evaluation(report, io.read_json(cv_file) if cv_file.exists() else None),
+    cv_file, split_file = cfg.paths.reports_dir / "cv.json", cfg.paths.reports_dir / "split.json"
+    io.write_text(render_evaluation(report, io.read_json(cv_file) if cv_file.exists() else None,
+                                    io.read_json(split_file) if split_file.exists() else None),
                   cfg.paths.reports_dir / "evaluate" / "report.md")
     write_evaluation_plots(scored, report, list(models), cfg.paths.reports_dir / "evaluate")
     write_plot_data(scored, report["task"], cfg.paths.reports_dir / "plots")

@@ -1,5 +1,6 @@
 """Promote: gate the challenger against absolute floors, the baseline, the production model, segments,
-input schema and latency; register it and switch production atomically when it passes.
+input schema, latency, the leak suspects validate found and a near-perfect model; register it and switch
+production atomically when it passes. An unexcused suspect blocks promotion (the run still succeeds).
 
 A rejected challenger is a successful run (the gate did its job): the step exits 0 and says why.
 Under `dvc exp run` (DVC sets DVC_EXP_NAME for every stage) the gate decides as usual but nothing is
@@ -24,6 +25,7 @@ from tasks.evaluation.promotion import (
     build_record,
     challenger_scores,
     champion_scores,
+    gather_suspects,
     log_outcome,
     measure_latency,
     model_threshold,
@@ -33,7 +35,7 @@ from tasks.evaluation.promotion import (
 )
 from tasks.reporting.headline import headline_metrics
 
-STEP_VERSION = "1"
+STEP_VERSION = "2"
 EXPERIMENT_ENV = "DVC_EXP_NAME"  # set by `dvc exp run` (and queued / --temp runs) for every stage command
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,9 @@ def run(cfg: Config) -> dict:
     absent = sorted(set(cfg.data.segment_columns) - set(seg_cols))
     notes = [f"segment column(s) {absent} are not in the scored test frame"] if absent else []
     latency = measure_latency(bundle, scored.iloc[: p.latency_rows])
+    judged, shown = gather_suspects(cfg, metrics_report, bundle.meta)
     decision = decide_promotion(task, primary, scored["y_true"].to_numpy(), challenger, baseline, production, p,
-                                scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency)
+                                scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency, judged)
 
     record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
     experiment = os.environ.get(EXPERIMENT_ENV) or None
@@ -74,7 +77,8 @@ def run(cfg: Config) -> dict:
         status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
     report = {"step_version": STEP_VERSION, "status": status, "version_id": vid, "production_version": production_vid,
               "experiment": experiment, "challenger_digest": challenger.digest, "test_rows": int(len(scored)),
-              "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(), "notes": notes}
+              "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(),
+              "suspects": shown, "notes": notes}
     io.write_json(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
     earlier = {name: io.read_json(reports / f"{name}.json") if (reports / f"{name}.json").exists() else {}

@@ -1,12 +1,16 @@
-"""Validate: the data gate. Great Expectations suite, drift against a reference profile, leakage screen.
+"""Validate: the data gate. Great Expectations suite, impossible values, drift against a reference profile,
+leakage screen.
 
 On the first run (no gx/expectations/<suite_name>.json yet) the suite and the reference profile are
 bootstrapped from the ingested table itself and the run says so. Every expectation carries
 meta.severity: "error" (missing column, changed type, too few rows, all-null column, bad label,
 duplicated ids, future timestamps) stops the pipeline; "warn" (new categories, range, missingness or
-row-count drift) is reported only. The leakage screen runs on the training rows only (the split step's
-choice, tasks.data.splitting.training_rows). Data Docs are rebuilt on every run; reports/validate.json is written
-before the step fails, so the files the error names are always there.
+row-count drift) is reported only. Values orders of magnitude outside the reference range, or outside
+validate.bounds, stop the pipeline whatever their share. The leakage screen runs on the training rows only
+(the split step's choice, tasks.data.splitting.training_rows); its suspects do not stop the run, they block
+promotion until dropped or excused (validate.keep_suspects). Every finding is listed under `suspects` in
+reports/validate.json. Data Docs are rebuilt on every run; reports/validate.json is written before the step
+fails, so the files the error names are always there.
 
 Scale: Great Expectations evaluates many rules row by row in Python, so it validates a fixed random sample of
 at most validate.gx_max_rows rows (what the Data Docs pages show); every verdict, count and example in the report
@@ -21,6 +25,7 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
+from tasks.quality.findings import check_named_columns, finding_line
 from tasks.quality.validation import (
     ERROR,
     bootstrap_suite,
@@ -31,7 +36,7 @@ from tasks.quality.validation import (
     validate_frame,
 )
 
-STEP_VERSION = "1"
+STEP_VERSION = "2"
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +58,9 @@ log = logging.getLogger(__name__)
 def run(cfg: Config) -> dict:
     """Validate the ingested table (bootstrapping the suite on the first run), write reports/validate.json, gate."""
     df = io.read_frame(cfg.paths.ingested)
+    columns = [str(c) for c in df.columns]
+    check_named_columns(columns, dict(cfg.validate.keep_suspects), "validate.keep_suspects")
+    check_named_columns(columns, dict(cfg.validate.bounds), "validate.bounds")
     if not suite_path(cfg).exists():
         info = bootstrap_suite(cfg, df)
         log.info("validate: first run - bootstrapped suite %s (%d expectations) and %s from %s (%d rows); "
@@ -60,7 +68,7 @@ def run(cfg: Config) -> dict:
                  cfg.paths.ingested, info["rows"])
     report = validate_frame(cfg, df)
     report["leakage"] = leakage_on_training_rows(cfg, df, tolerate_errors=not report["passed"])
-    report["passed"] = report["passed"] and not report["leakage"]["unexcused"]
+    report["suspects"] = report["suspects"] + report["leakage"]["suspects"]
     report["step_version"] = STEP_VERSION
     report_file = cfg.paths.reports_dir / "validate.json"
     io.write_json(report, report_file)
@@ -68,6 +76,8 @@ def run(cfg: Config) -> dict:
     for f in report["failures"]:
         log.log(logging.ERROR if f["severity"] == ERROR else logging.WARNING, "  %s %s [%s]: %s",
                 f["severity"], f["column"], f["rule"], f["detail"])
+    for finding in report["leakage"]["suspects"]:
+        log.warning("  %s", finding_line(finding))
     raise_for_report(report, report_file)
     return report
 

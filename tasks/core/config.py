@@ -132,6 +132,15 @@ class ValidateParams(Section):
     leakage_max_rows: int = Field(50_000, ge=100)
     gx_max_rows: int = Field(50_000, ge=1_000)  # GX validates a sample of this many rows; verdicts count every row
     leakage_folds: int = Field(3, ge=2, le=10)
+    leakage_model_max_rows: int = Field(20_000, ge=100)  # rows the quick models (reconstruction, dominance) see
+    leakage_near_perfect: float = Field(0.999, gt=0.5, le=1)  # quick model ROC-AUC / R^2 at or above: reconstructed
+    leakage_relation_r2: float = Field(0.995, gt=0, le=1)  # R^2 of a column against a op b at or above: a relation
+    leakage_relation_max_columns: int = Field(40, ge=2)  # numeric columns tried in relations (the most varied ones)
+    leakage_dominance_min_share: float = Field(0.1, gt=0, le=1)  # of the deviance the other features leave unexplained
+    leakage_dominance_ratio: float = Field(2.0, ge=1)  # ... and this many times any other feature's share
+    leakage_dominance_candidates: int = Field(6, ge=2, le=50)  # strongest features (by gain) removed one at a time
+    impossible_factor: float = Field(100.0, gt=0)  # values this many reference ranges outside the range stop the run
+    bounds: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)  # column: [min, max], stop
     keep_suspects: dict[str, str] = Field(default_factory=dict)
     random_state: int = 42
 
@@ -139,6 +148,18 @@ class ValidateParams(Section):
     def _warn_below_error(self) -> ValidateParams:
         if self.drift_warn > self.drift_error:
             raise ValueError(f"validate.drift_warn ({self.drift_warn}) is above validate.drift_error ({self.drift_error})")
+        return self
+
+    @model_validator(mode="after")
+    def _reasons_and_bounds(self) -> ValidateParams:
+        for column, reason in self.keep_suspects.items():
+            if not reason.strip():
+                raise ValueError(f"validate.keep_suspects.{column}: give the reason it is known at prediction time "
+                                 "(an empty reason excuses nothing)")
+        for column, (lo, hi) in self.bounds.items():
+            if lo is None and hi is None or (lo is not None and hi is not None and lo > hi):
+                raise ValueError(f"validate.bounds.{column}: expected [min, max] with min <= max (null for open), "
+                                 f"got [{lo}, {hi}]")
         return self
 
 
@@ -150,7 +171,21 @@ class SplitParams(Section):
     test_start: date | None = None
     gap_days: int = Field(0, ge=0)
     valid_size: float = Field(0.15, gt=0, lt=1)
+    shift_max_rows: int = Field(20_000, ge=100)  # train and test rows each that the train-vs-test comparison reads
+    shift_warn: float = Field(0.1, ge=0)  # PSI train -> test of the label or a feature at or above this warns
+    adversarial_warn: float = Field(0.8, gt=0.5, le=1)  # ROC-AUC of a model telling test rows from train rows
+    new_category_warn: float = Field(0.01, ge=0, le=1)  # share of test rows with a category training never had
+    shared_rows_warn: float = Field(0.01, ge=0, le=1)  # share of test rows that copy a training row (features)
+    shared_entities_warn: float = Field(0.0, ge=0, le=1)  # share of test rows whose data.id_column is in training
+    expected_shift: dict[str, str] = Field(default_factory=dict)  # column: why its shift is expected (not judged)
     random_state: int = 42
+
+    @model_validator(mode="after")
+    def _reasons(self) -> SplitParams:
+        for column, reason in self.expected_shift.items():
+            if not reason.strip():
+                raise ValueError(f"split.expected_shift.{column}: give the reason its shift is expected")
+        return self
 
 
 class PreprocessParams(Section):
@@ -280,6 +315,7 @@ class PromoteParams(Section):
     lock_timeout_seconds: float = Field(60.0, gt=0)
     card_top_features: int = Field(10, ge=1)  # model card: strongest drivers listed (explain's global importance)
     card_top_slices: int = Field(5, ge=0)  # model card: weakest error slices listed (explain's slices)
+    near_perfect: float = Field(0.999, gt=0.5, le=1)  # a test metric this good (and the dummy's not) is a finding
     random_state: int = 42
 
 

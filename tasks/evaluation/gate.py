@@ -1,5 +1,6 @@
 """Gate: the promotion rules (absolute floors, lift over the baseline, the production model with a paired
-bootstrap, segments, input schema, latency) and the decision they add up to. Pure: numbers in, decision out.
+bootstrap, segments, input schema, latency, leak suspects, a near-perfect model) and the decision they add up to.
+Pure: numbers in, decision out.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tasks.core.metrics import (
     compute_metrics,
     iter_bootstrap_indices,
 )
+from tasks.quality.findings import SUSPECT, blocking, make_finding
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ FIRST_MODEL = "first model: no champion"
 
 
 RELATIVE_METRICS = ("rmse", "mae")  # unbounded, in label units: segment drops are measured relative
+PERFECT_AT_ONE = ("roc_auc", "pr_auc", "r2", "balanced_accuracy", "macro_f1", "f1", "accuracy")
+PERFECT_AT_ZERO = ("log_loss", "brier")
+NEAR_PERFECT = "near_perfect_model"
 
 
 
@@ -325,8 +330,13 @@ def decide_promotion(
     segments: pd.DataFrame | None = None,
     segment_min_rows: int = 50,
     latency: Latency | None = None,
+    suspects: list[dict] | None = None,
 ) -> Decision:
-    """Return the gate's Decision for a challenger; pure (every score is on the same test rows as y_true)."""
+    """Return the gate's Decision for a challenger; pure (every score is on the same test rows as y_true).
+
+    suspects: the findings to judge (validate's leak suspects and near_perfect_findings), already excused against
+    the current params; None when they could not be read (the rules are then n/a).
+    """
     check_thresholds(task, p)
     y = np.asarray(y_true)
     metrics = {"challenger": compute_metrics(task, y, challenger.scores, challenger.threshold)}
@@ -340,7 +350,7 @@ def decide_promotion(
                         ["the challenger is byte-identical to the production model; nothing to change"], metrics)
     rules = [*absolute_rules(metrics["challenger"], p), lift_rule(task, primary, y, challenger, baseline, p),
              *champion_rules(task, primary, y, challenger, production, p, segments, segment_min_rows),
-             *latency_rules(latency, p)]
+             *latency_rules(latency, p), *suspect_rules(suspects)]
     notes = [f"{FIRST_MODEL}: gated on absolute thresholds, baseline lift and latency only"] if first else []
     outcome: Outcome = "reject" if any(r.passed is False for r in rules) else "promote"
     return Decision(outcome, primary, first, rules, notes, metrics)
@@ -360,3 +370,52 @@ def champion_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScor
     else:
         rules.append(RuleResult("segments", primary, None, p.segment_tolerance, None, "n/a: no segment columns"))
     return [*rules, schema_rule(challenger.meta or {}, production.meta or {})]
+
+
+def near_perfect_findings(model: str, metrics: Mapping[str, float], dummy: Mapping[str, float] | None,
+                          threshold: float, drivers: list[str], excuses: Mapping[str, str]) -> list[dict]:
+    """Return a near_perfect_model suspect when a test metric is at least threshold (or at most 1 - threshold for
+    log loss and Brier) while the dummy model's is not: a model that good usually has the answer among its inputs.
+    The finding names the model's strongest drivers; it is excused when all of them are (validate.keep_suspects)."""
+    ref = dummy or {}
+    hits = {}
+    for m, v in sorted(metrics.items()):
+        if not isinstance(v, (int, float)) or not np.isfinite(v):
+            continue
+        if m in PERFECT_AT_ONE and v >= threshold and not ref.get(m, -np.inf) >= threshold:
+            hits[m] = float(v)
+        elif m in PERFECT_AT_ZERO and v <= 1 - threshold and not ref.get(m, np.inf) <= 1 - threshold:
+            hits[m] = float(v)
+    if not hits:
+        return []
+    shown = ", ".join(f"{m} {_fmt(v)}" for m, v in hits.items())
+    named = ", ".join(drivers) or "unknown (no explain report)"
+    detail = (f"{model} test {shown} at or beyond {threshold:g} (the dummy model does not get there): a model this "
+              f"good usually has the answer among its inputs; the strongest drivers are {named}. Confirm they are "
+              "known at prediction time, then drop the leak (data.drop_columns) or excuse them (validate.keep_suspects)")
+    first = next(iter(hits))
+    return [make_finding(drivers, NEAR_PERFECT, hits[first], threshold, SUSPECT, detail, excuses, model=model,
+                         metrics=hits)]
+
+
+def suspect_rules(suspects: list[dict] | None) -> list[RuleResult]:
+    """Return the two finding rules: unexcused leak suspects of the data, and a near-perfect model."""
+    if suspects is None:
+        why = "n/a: reports/validate.json was not available, leak suspects could not be checked"
+        return [RuleResult("leak suspects", None, None, 0.0, None, why),
+                RuleResult("near-perfect model", None, None, 0.0, None, why)]
+    out = []
+    for name, picked in (("leak suspects", [f for f in suspects if f.get("check") != NEAR_PERFECT]),
+                         ("near-perfect model", [f for f in suspects if f.get("check") == NEAR_PERFECT])):
+        blocked = blocking(picked)
+        excused = [f for f in picked if f.get("severity") == SUSPECT and f.get("excused")]
+        if blocked:
+            reason = "; ".join(f"{', '.join(f['columns']) or '(table)'} [{f['check']}]: {f['detail']}" for f in blocked)
+            reason += ("; drop each column (data.drop_columns) or, if it is known at prediction time, list it with the "
+                       "reason in validate.keep_suspects")
+        else:
+            reason = ("none" if not excused else
+                      "none unexcused; excused: " + "; ".join(f"{', '.join(f['columns'])} [{f['check']}]: {f['reason']}"
+                                                              for f in excused))
+        out.append(RuleResult(name, None, float(len(blocked)), 0.0, not blocked, reason))
+    return out

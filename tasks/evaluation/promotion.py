@@ -19,14 +19,16 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.metrics import score_columns
-from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, _fmt
+from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, _fmt, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
+from tasks.quality.findings import SUSPECT, WARN, excuse_all
 from tasks.registry import store as registry
 from tasks.reporting import model_card
 
 log = logging.getLogger(__name__)
 CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
 EXPERIMENT = "experiment"  # the status of a gate run under `dvc exp run`: decided, nothing registered or switched
+DRIVERS = 3  # strongest drivers a near-perfect model finding names
 
 
 def measure_latency(bundle: ModelBundle, rows: pd.DataFrame, max_single: int = 200) -> Latency:
@@ -81,6 +83,55 @@ def model_threshold(meta: Mapping[str, Any] | None, metrics_entry: Mapping[str, 
     return 0.5
 
 
+def _read_optional(path: Path) -> dict[str, Any] | None:
+    """Return a JSON report, or None when it is absent."""
+    return io.read_json(path) if path.exists() else None
+
+
+def top_drivers(explain: Mapping[str, Any] | None, meta: Mapping[str, Any], k: int = DRIVERS) -> list[str]:
+    """Return the model's k strongest drivers: explain's global importance, else the bundle's first features."""
+    ranked = [str(g["feature"]) for g in (explain or {}).get("global_importance") or [] if g.get("feature")]
+    return ranked[:k] if ranked else [str(c) for c in (meta.get("features") or [])[:k]]
+
+
+def gather_suspects(cfg: Config, metrics_report: Mapping[str, Any], meta: Mapping[str, Any]
+                    ) -> tuple[list[dict] | None, list[dict]]:
+    """Return (the findings the gate judges, or None without reports/validate.json; every finding to show).
+
+    Judged: validate's leak suspects and a near-perfect model, excused against the current validate.keep_suspects.
+    Shown besides: validate's warnings and the split step's train-vs-test warnings (split.expected_shift excuses).
+    """
+    reports, keep = cfg.paths.reports_dir, cfg.validate.keep_suspects
+    validate = _read_optional(reports / "validate.json")
+    split = _read_optional(reports / "split.json") or {}
+    explain = _read_optional(reports / "explain" / "explain.json")
+    models = metrics_report.get("models") or {}
+    drivers = top_drivers(explain, meta)
+    near = [f for m in ("lightgbm", "baseline") if m in models
+            for f in near_perfect_findings(m, models[m], models.get("dummy"), cfg.promote.near_perfect, drivers, keep)]
+    data = excuse_all(((validate or {}).get("leakage") or {}).get("suspects") or [], keep)
+    judged = None if validate is None else [f for f in data if f.get("severity") == SUSPECT] + near
+    shown = data + near + excuse_all([f for f in split.get("suspects") or [] if f.get("severity") == WARN],
+                                     cfg.split.expected_shift)
+    return judged, shown
+
+
+def findings_markdown(findings: list[Mapping[str, Any]]) -> list[str]:
+    """Return Markdown lines: one row per finding with what it does to promotion."""
+    if not findings:
+        return ["No findings: no leak suspect, no near-perfect model, no train-vs-test warning."]
+    lines = ["| columns | check | value | threshold | effect | detail |", "|---|---|---|---|---|---|"]
+    for f in findings:
+        if f.get("excused"):
+            effect = f"excused: {f.get('reason')}"
+        else:
+            effect = "**blocks promotion**" if f.get("severity") == SUSPECT else str(f.get("severity"))
+        cells = [", ".join(f.get("columns") or []) or "(rows)", f.get("check"), _fmt(f.get("value")),
+                 _fmt(f.get("threshold")), effect, f.get("detail")]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return lines
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """Return reports/promotion.md: the verdict and a table of every rule."""
     status = str(report["status"]).replace("_", " ").upper()
@@ -97,6 +148,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         result = "n/a" if r["passed"] is None else ("pass" if r["passed"] else "**FAIL**")
         cells = [r["rule"], r["metric"] or "", _fmt(r["value"]), _fmt(r["threshold"]), result, r["reason"]]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    lines += ["", "## Findings (validate, split, the model's test metrics)", "",
+              *findings_markdown(report.get("suspects") or [])]
     notes = report["decision"]["notes"] + report.get("notes", [])
     if notes:
         lines += ["", "Notes:", *[f"- {n}" for n in notes]]
@@ -197,7 +250,7 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: Mapping[str, Any],
     card = model_card.build_model_card(
         data=cfg.data, source=cfg.ingest.source, p=cfg.promote,
         meta=meta, inputs=inputs, decision=report["decision"], status=status, version_id=vid,
-        production_version=report["production_version"], versions=versions)
+        production_version=report["production_version"], versions=versions, findings=report.get("suspects") or [])
     md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
     if vid is not None and status != "already_in_production":
         registry.attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)

@@ -3,6 +3,12 @@
 The profile is taken once, when the validation suite is bootstrapped, and kept as JSON beside the suite
 (gx/reference_profile.json). Every later table is binned with the *reference* edges and categories, so the
 two frequency vectors are comparable. Missing values are a bin of their own, so a jump in missingness is drift.
+
+Quantile bins alone cannot see how far outside the reference values fall: 5% of a column set to 1e12 lands in
+the top bin beside the reference's largest 10% and barely moves PSI. A numeric profile therefore also keeps the
+reference min and max; values below or above them get two bins of their own (the reference has none there), and
+`outside` reports their share and how many reference ranges beyond the range the farthest one lies. With `far`
+set, a column with a value that far out is at level error whatever its PSI.
 """
 
 from __future__ import annotations
@@ -76,7 +82,11 @@ def profile_column(values: pd.Series, bins: int, max_categories: int, categorica
         return {"kind": "categorical", "categories": categories,
                 "frequencies": _rounded(category_frequencies(values, categories))}
     edges = numeric_edges(values, bins)
-    return {"kind": "numeric", "edges": edges, "frequencies": _rounded(numeric_frequencies(values, edges))}
+    out: dict = {"kind": "numeric", "edges": edges, "frequencies": _rounded(numeric_frequencies(values, edges))}
+    x = pd.to_numeric(values, errors="coerce").dropna()
+    if len(x):
+        out |= {"min": float(x.min()), "max": float(x.max())}
+    return out
 
 
 def reference_profile(df: pd.DataFrame, numeric: list[str], categorical: list[str], bins: int,
@@ -120,23 +130,61 @@ def drift_level(value: float, warn: float, error: float) -> str:
     return "warn" if value >= warn else "ok"
 
 
-def column_drift(values: pd.Series, spec: dict, metric: str, warn: float, error: float) -> dict:
-    """Return {"value", "level"} of one column's drift from its reference spec."""
+def range_excess(values: pd.Series, spec: dict) -> dict | None:
+    """Return the share of rows below the reference min or above its max, and how many reference ranges beyond
+    the range the farthest value lies (None for a profile without min / max)."""
+    if spec.get("kind") != "numeric" or "min" not in spec or "max" not in spec:
+        return None
+    lo, hi = float(spec["min"]), float(spec["max"])
+    span = hi - lo if hi > lo else max(abs(hi), abs(lo), 1.0)
+    x = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    x = x[~np.isnan(x)]
+    below, above = float((x < lo).sum()), float((x > hi).sum())
+    beyond = max(float(lo - x.min()) if len(x) else 0.0, float(x.max() - hi) if len(x) else 0.0, 0.0) / span
+    n = max(len(values), 1)
+    return {"below": below / n, "above": above / n, "share": (below + above) / n, "ranges_beyond": beyond}
+
+
+def with_tails(expected: np.ndarray, actual: np.ndarray, excess: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Return the share vectors with two more bins, below the reference min and above its max (reference: none);
+    the values there leave the first and last quantile bins, where binning put them."""
+    actual = actual.copy()
+    actual[0] -= excess["below"]
+    actual[-2] -= excess["above"]  # the last value bin (the very last is missing values)
+    return np.append(expected, [0.0, 0.0]), np.append(np.clip(actual, 0, None), [excess["below"], excess["above"]])
+
+
+def column_drift(values: pd.Series, spec: dict, metric: str, warn: float, error: float,
+                 far: float | None = None) -> dict:
+    """Return {"value", "level"[, "outside"]} of one column's drift from its reference spec; with far, a value more
+    than far reference ranges outside the reference range makes the level error."""
     if spec["kind"] == "numeric" and is_categorical_dtype(values) and not values.isna().all():
         return {"value": None, "level": "error", "note": "type changed: the reference column is numeric"}
     expected = np.asarray(spec["frequencies"], dtype=float)
     actual = current_frequencies(values, spec)
+    excess = range_excess(values, spec)
+    if excess is not None and excess["share"] > 0:
+        expected, actual = with_tails(expected, actual, excess)
     value = psi(expected, actual) if metric == "psi" else jensen_shannon(expected, actual)
-    return {"value": round(value, 6), "level": drift_level(value, warn, error)}
+    out: dict = {"value": round(value, 6), "level": drift_level(value, warn, error)}
+    if excess is not None and excess["share"] > 0:
+        out["outside"] = {"share": round(excess["share"], 6), "ranges_beyond": round(excess["ranges_beyond"], 3)}
+        if far is not None and excess["ranges_beyond"] >= far:
+            out["level"] = "error"
+            out["note"] = (f"values up to {excess['ranges_beyond']:.3g} reference ranges beyond the reference "
+                           f"[{spec['min']:g}, {spec['max']:g}]")
+    return out
 
 
-def drift_report(df: pd.DataFrame, profile: dict, metric: str, warn: float, error: float) -> dict:
-    """Return drift per profiled column of df ({"value", "level"}; missing columns are level error)."""
+def drift_report(df: pd.DataFrame, profile: dict, metric: str, warn: float, error: float,
+                 far: float | None = None) -> dict:
+    """Return drift per profiled column of df ({"value", "level"}; missing columns are level error); with far, a
+    value that many reference ranges outside a numeric column's reference range is level error too."""
     columns: dict[str, dict] = {}
     for col, spec in profile["columns"].items():
         if col not in df.columns:
             columns[col] = {"value": None, "level": "error", "note": "column missing"}
         else:
-            columns[col] = column_drift(df[col], spec, metric, warn, error)
+            columns[col] = column_drift(df[col], spec, metric, warn, error, far)
     counts = {lvl: sum(1 for c in columns.values() if c["level"] == lvl) for lvl in DRIFT_LEVELS}
     return {"metric": metric, "warn": warn, "error": error, "counts": counts, "columns": columns}

@@ -1,17 +1,28 @@
 """Leakage: a screen for features that know the answer, run on training rows only.
 
-Three checks per candidate feature (every column except the label, the time and id columns and the
-columns data.drop_columns already excludes):
+Per candidate feature (every column except the label, the time and id columns and the columns
+data.drop_columns already excludes):
 - single_feature_auc / single_feature_r2: how well the feature alone predicts the label. Numbers are
   scored by their value (max(auc, 1 - auc)); categories by their target rate computed out-of-fold, so a
   high-cardinality id cannot score by memorising rows. Regression uses out-of-fold bin / category means.
 - copy_of_label: the feature is the label under another name (a one-to-one relabelling for classes,
   a monotone transform for a numeric label).
 - after_event_time: a date column whose value is after data.time_column for most rows (written later).
-Suspects named in validate.keep_suspects are reported with the reason but do not stop the pipeline.
+Across features (tasks/quality/relations.py, tasks/quality/probes.py), on the columns no check above flagged:
+- target_relation: a numeric label equal (or almost) to a + b, a - b, a * b or a / b of two features;
+- reconstruction: a linear model or a shallow tree on all features rebuilds the label (out-of-fold ROC-AUC or
+  R^2 >= validate.leakage_near_perfect); the columns responsible are named;
+- dominance: one feature (or two or three) carries far more than any other; confirm it is known at prediction time;
+- feature_relation (a warning): a feature equal (or almost) to a op b of two others.
+Every finding is a suspect (tasks/quality/findings.py): it blocks promotion, not the run, until its columns are
+dropped (data.drop_columns) or listed with a reason in validate.keep_suspects.
 """
 
 from __future__ import annotations
+
+import logging
+import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -24,6 +35,20 @@ from tasks.core.schema import (
     infer_feature_types,
     is_categorical_dtype,
 )
+from tasks.quality.findings import SUSPECT, WARN, make_finding, unexcused_columns
+from tasks.quality.probes import (
+    Fit,
+    ProbeData,
+    column_drops,
+    dominant_group,
+    fit_linear,
+    fit_tree,
+    probe_data,
+    responsible_columns,
+)
+from tasks.quality.relations import Relation, feature_relations, target_relations
+
+log = logging.getLogger(__name__)
 
 NUMERIC_BINS = 20
 MAX_NUMERIC_BINS = 200
@@ -160,13 +185,18 @@ def after_event_share(dates: pd.Series, event: pd.Series) -> tuple[float, int]:
     return (float((a[both] > b[both]).mean()) if n else 0.0), n
 
 
+CHECK_TEXT = {
+    "single_feature_auc": "alone it scores ROC-AUC {value:.4f} >= {threshold} on {rows} training rows",
+    "single_feature_r2": "alone it scores out-of-fold R^2 {value:.4f} >= {threshold} on {rows} training rows",
+    "copy_of_label": "it is the label under another name (one-to-one relabelling or monotone transform) on "
+                     "{rows} training rows",
+    "after_event_time": "{value:.0%} of its dates fall after the event time (> {threshold:.0%}): written later",
+}
+
+
 def _finding(column: str, check: str, value: float, threshold: float, rows: int, p: ValidateParams) -> dict:
-    excused = column in p.keep_suspects
-    out = {"column": column, "check": check, "value": round(float(value), 6), "threshold": threshold,
-           "rows": rows, "excused": excused}
-    if excused:
-        out["reason"] = p.keep_suspects[column]
-    return out
+    detail = CHECK_TEXT[check].format(value=float(value), threshold=threshold, rows=rows)
+    return make_finding([column], check, value, threshold, SUSPECT, detail, p.keep_suspects, rows=rows)
 
 
 def score_features(df: pd.DataFrame, y_codes: np.ndarray, data: DataParams, p: ValidateParams) -> dict[str, float]:
@@ -212,34 +242,143 @@ def label_codes(y: pd.Series, task: str) -> np.ndarray:
     return y.map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64)
 
 
+def relation_findings(df: pd.DataFrame, data: DataParams, features: list[str], p: ValidateParams
+                      ) -> tuple[list[dict], list[Relation]]:
+    """Return target_relation suspects (numeric label = a op b) and feature_relation warnings, with the relations."""
+    rows = len(df)
+    found_target = (target_relations(df, data.target, features, p.leakage_relation_r2,
+                                     p.leakage_relation_max_columns, p.random_state)
+                    if data.task == "regression" else [])
+    out = []
+    for r in found_target:
+        kind = "exactly" if r.exact else "almost"
+        detail = (f"the label is {kind} {r.left} {r.op} {r.right}: {r.formula} (R^2 {r.r2:.6f}, within float "
+                  f"tolerance on {r.exact_share:.1%} of {r.rows} rows); drop one of them or confirm both are known "
+                  "at prediction time")
+        out.append(make_finding([r.left, r.right], "target_relation", r.r2, p.leakage_relation_r2, SUSPECT, detail,
+                                p.keep_suspects, rows=rows, formula=r.formula, exact=r.exact))
+    relations = feature_relations(df, features, p.leakage_relation_r2, p.leakage_relation_max_columns,
+                                  p.random_state)
+    for r in relations:
+        detail = (f"{r.formula} (R^2 {r.r2:.6f}, within float tolerance on {r.exact_share:.1%} of rows): one column "
+                  "is computed from two others; confirm all three are known at prediction time")
+        out.append(make_finding([r.column, r.left, r.right], "feature_relation", r.r2, p.leakage_relation_r2, WARN,
+                                detail, p.keep_suspects, rows=rows, formula=r.formula, exact=r.exact))
+    return out, found_target + relations
+
+
+def reconstruction_findings(d: ProbeData, columns: list[str], base: dict[str, Fit], p: ValidateParams) -> list[dict]:
+    """Return a reconstruction suspect per probe (linear, tree) at or above leakage_near_perfect, naming the columns
+    responsible (dropped one at a time, strongest first, until the score falls)."""
+    out = []
+    metric = "R^2" if d.task == "regression" else "ROC-AUC"
+    for name, fitter in (("linear", fit_linear), ("tree", fit_tree)):
+        score = base[name].score
+        if not score >= p.leakage_near_perfect:
+            continue
+        responsible, seen = responsible_columns(partial(fitter, d), columns, p.leakage_near_perfect,
+                                                p.leakage_dominance_candidates)
+        named = responsible or ["(unresolved)"]
+        detail = (f"a {name} model on all {len(columns)} features rebuilds the label: out-of-fold {metric} {score:.4f} "
+                  f">= {p.leakage_near_perfect}; without {', '.join(named)} it falls below (scores without each "
+                  f"column tried: {seen}); confirm they are known at prediction time")
+        out.append(make_finding(responsible, "reconstruction", score, p.leakage_near_perfect, SUSPECT, detail,
+                                p.keep_suspects, rows=int(len(d.y)), model=name, scores_without=seen))
+    return out
+
+
+def dominance_findings(d: ProbeData, columns: list[str], tree: Fit, p: ValidateParams) -> tuple[list[dict], dict]:
+    """Return dominance suspects (features that carry far more than any other) and the shares measured."""
+    if len(columns) < 2 or not np.isfinite(tree.score):
+        return [], {}
+    drops = column_drops(d, tree, columns, p.leakage_dominance_candidates)
+    shares = {c: v[0] for c, v in drops.items()}
+    group, outside = dominant_group(shares, p.leakage_dominance_min_share, p.leakage_dominance_ratio)
+    metric = "R^2" if d.task == "regression" else "ROC-AUC"
+    threshold = round(max(p.leakage_dominance_min_share, p.leakage_dominance_ratio * outside), 6)
+    out = []
+    for c in group:
+        detail = (f"it alone resolves {shares[c]:.1%} of what the other features leave unexplained (out-of-fold "
+                  f"{metric} {tree.score:.4f} with it, {tree.score - drops[c][1]:.4f} without); no feature outside "
+                  f"{group} resolves more than {outside:.1%}: it carries far more than any other, confirm it is "
+                  "known at prediction time")
+        out.append(make_finding([c], "dominance", shares[c], threshold, SUSPECT, detail, p.keep_suspects,
+                                rows=int(len(d.y)), score_lost=round(drops[c][1], 6)))
+    measured = {c: {"share": round(v[0], 6), "score_lost": round(v[1], 6)} for c, v in drops.items()}
+    return out, measured
+
+
+def probe_findings(df: pd.DataFrame, data: DataParams, flagged: set[str], p: ValidateParams) -> tuple[list[dict], dict]:
+    """Return reconstruction and dominance suspects from quick models on the features not already flagged,
+    and what the probes measured (scores, gain shares, drops)."""
+    rows = subsample_rows(df, p.leakage_model_max_rows, p.random_state)
+    ft = infer_feature_types(rows, data)
+    numeric = [c for c in ft.numeric if c not in flagged]
+    categorical = [c for c in ft.categorical if c not in flagged]
+    columns = numeric + categorical
+    info: dict = {"rows": int(len(rows)), "features": len(columns), "set_aside": sorted(flagged)}
+    y = label_codes(rows[data.target], data.task)
+    if not columns or len(rows) < 30 or (data.task != "regression" and len(np.unique(y)) < 2):
+        info["note"] = "quick models skipped: too few rows, classes or features"
+        return [], info
+    d = probe_data(rows, y, data.task, numeric, categorical, p.leakage_folds, p.random_state)
+    base = {"linear": fit_linear(d, columns), "tree": fit_tree(d, columns)}
+    info |= {name: {"score": round(f.score, 6), "explained": round(f.explained, 6)} for name, f in base.items()}
+    total = sum(base["tree"].importance.values()) or 1.0
+    info["gain_share"] = {c: round(v / total, 4) for c, v in sorted(base["tree"].importance.items(),
+                                                                      key=lambda kv: (-kv[1], kv[0]))[:10]}
+    found = reconstruction_findings(d, columns, base, p)
+    dominance, info["drops"] = dominance_findings(d, columns, base["tree"], p)
+    return found + dominance, info
+
+
+def single_column_findings(df: pd.DataFrame, data: DataParams, p: ValidateParams, report: dict) -> list[dict]:
+    """Return the per-column suspects (single-feature score, copy of the label, after the event) and fill the
+    report's scores, metric and notes."""
+    regression = data.task == "regression"
+    threshold = p.leakage_r2_threshold if regression else p.leakage_auc_threshold
+    report |= {"metric": "r2_out_of_fold" if regression else "roc_auc", "threshold": threshold}
+    n_classes = 0 if regression else int(df[data.target].nunique())
+    out = []
+    if len(df) < 2 * p.leakage_folds or (not regression and n_classes < 2):
+        report["notes"].append(f"single-feature scores skipped: {len(df)} labelled rows, {n_classes} class(es)")
+    else:
+        report["scores"] = score_features(df, label_codes(df[data.target], data.task), data, p)
+        check = "single_feature_r2" if regression else "single_feature_auc"
+        out += [_finding(c, check, v, threshold, len(df), p) for c, v in report["scores"].items() if v >= threshold]
+        if n_classes > 2:
+            report["notes"].append("multiclass: AUC is the macro one-vs-rest average")
+    for col in candidate_columns(df, data):
+        if is_label_copy(df[col], df[data.target], data.task):
+            out.append(_finding(col, "copy_of_label", 1.0, 1.0, len(df), p))
+    return out + after_event_findings(df, data, p)
+
+
 def screen_leakage(train: pd.DataFrame, data: DataParams, p: ValidateParams) -> dict:
-    """Return the leakage screen of training rows: per-feature scores, suspects with evidence, exclusions."""
+    """Return the leakage screen of training rows: per-feature scores, relations, quick-model probes, suspects
+    with evidence (tasks/quality/findings.py shape) and the configured exclusions."""
     rows_training = int(len(train))
     df = subsample_rows(train[train[data.target].notna()], p.leakage_max_rows, p.random_state)
     report: dict = {"rows_training": rows_training, "rows_screened": int(len(df)), "folds": p.leakage_folds,
                     "excluded_by_configuration": dict(sorted(data.drop_columns.items())), "notes": [],
                     "suspects": [], "scores": {}}
-    regression = data.task == "regression"
-    report["metric"] = "r2_out_of_fold" if regression else "roc_auc"
-    threshold = p.leakage_r2_threshold if regression else p.leakage_auc_threshold
-    report["threshold"] = threshold
-    n_classes = 0 if regression else int(df[data.target].nunique())
-    if len(df) < 2 * p.leakage_folds or (not regression and n_classes < 2):
-        report["notes"].append(f"single-feature scores skipped: {len(df)} labelled rows, {n_classes} class(es)")
-    else:
-        y = label_codes(df[data.target], data.task)
-        report["scores"] = score_features(df, y, data, p)
-        check = "single_feature_r2" if regression else "single_feature_auc"
-        report["suspects"] += [_finding(c, check, v, threshold, len(df), p)
-                               for c, v in report["scores"].items() if v >= threshold]
-        if n_classes > 2:
-            report["notes"].append("multiclass: AUC is the macro one-vs-rest average")
-    for col in candidate_columns(df, data):
-        if is_label_copy(df[col], df[data.target], data.task):
-            report["suspects"].append(_finding(col, "copy_of_label", 1.0, 1.0, len(df), p))
-    report["suspects"] += after_event_findings(df, data, p)
-    report["suspects"].sort(key=lambda f: (f["column"], f["check"]))
-    report["unexcused"] = sorted({f["column"] for f in report["suspects"] if not f["excused"]})
+    started = time.perf_counter()
+    suspects = single_column_findings(df, data, p, report)
+    timings = {"single_column": time.perf_counter() - started}
+    ft = infer_feature_types(df, data)
+    flagged = {c for f in suspects for c in f["columns"]}
+    started = time.perf_counter()
+    relations, _ = relation_findings(df, data, [c for c in ft.numeric if c not in flagged], p)
+    timings["relations"] = time.perf_counter() - started
+    suspects += relations
+    flagged |= {c for f in relations if f["severity"] == SUSPECT for c in f["columns"]}
+    started = time.perf_counter()
+    probed, report["probes"] = probe_findings(df, data, flagged, p)
+    timings["probes"] = time.perf_counter() - started
+    suspects += probed
+    report["suspects"] = sorted(suspects, key=lambda f: (f["columns"], f["check"]))
+    report["unexcused"] = unexcused_columns(report["suspects"])
+    log.info("leakage screen on %d rows: %s", len(df), ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return report
 
 

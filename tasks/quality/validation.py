@@ -1,5 +1,7 @@
 """Validation: the data gate. A Great Expectations suite (bootstrapped from the first table), verdicts
-recounted on every row, drift against the reference profile and the leakage screen on training rows.
+recounted on every row, impossible values (tasks/quality/impossible.py), drift against the reference profile
+and the leakage screen on training rows. Errors stop the run; leak suspects block promotion, not the run
+(tasks/quality/findings.py).
 
 Great Expectations is imported lazily, by the functions that open a context.
 """
@@ -23,6 +25,9 @@ from tasks.core.schema import infer_feature_types, require_columns
 from tasks.data.sources import read_snapshot, snapshot_file, type_table
 from tasks.data.splitting import holdout_split, labelled_rows
 from tasks.quality.drift import drift_report, reference_profile
+from tasks.quality.findings import ERROR as FINDING_ERROR
+from tasks.quality.findings import make_finding
+from tasks.quality.impossible import impossible_failures, reference_ranges
 from tasks.quality.leakage import screen_leakage
 from tasks.quality.rule_counts import sample_rows, whole_table_verdict
 
@@ -634,7 +639,7 @@ def drift_against_reference(cfg: Config, df: pd.DataFrame) -> dict:
         return {"note": f"{path.as_posix()} missing; delete {suite_path(cfg).as_posix()} to bootstrap both again",
                 "columns": {}}
     p = cfg.validate
-    return drift_report(df, io.read_json(path), p.drift_metric, p.drift_warn, p.drift_error)
+    return drift_report(df, io.read_json(path), p.drift_metric, p.drift_warn, p.drift_error, p.impossible_factor)
 
 
 def count_failures(failures: list[dict], n_expectations: int) -> dict:
@@ -658,6 +663,9 @@ def validate_frame(cfg: Config, df: pd.DataFrame, *, require_label: bool = True)
     if not require_label:
         results = [r for r in results if r["expectation_config"]["kwargs"].get("column") != cfg.data.target]
     failures = failed_expectations(results, df, suite_columns(results))
+    impossible = impossible_failures(df, reference_ranges(results), cfg.validate.bounds, cfg.validate.impossible_factor)
+    failures = sorted(failures + impossible, key=lambda f: (f["severity"] != ERROR, f["column"] != TABLE,
+                                                            f["column"], f["rule"]))
     drift = drift_against_reference(cfg, df)
     drift_errors = sorted(c for c, d in drift["columns"].items() if d["level"] == ERROR)
     counts = {"rows": int(len(df)), "gx_sample_rows": int(len(sample)), "columns": int(df.shape[1]),
@@ -665,7 +673,8 @@ def validate_frame(cfg: Config, df: pd.DataFrame, *, require_label: bool = True)
               "drift_warn": sum(1 for d in drift["columns"].values() if d["level"] == WARN),
               "drift_error": len(drift_errors)}
     passed = counts["failed_error"] == 0 and not (cfg.validate.fail_on_drift and drift_errors)
-    return {"passed": passed, "counts": counts, "failures": failures, "drift": drift,
+    suspects = value_findings(impossible, cfg.validate.impossible_factor)
+    return {"passed": passed, "counts": counts, "failures": failures, "suspects": suspects, "drift": drift,
             "profile": profile_frame(df, cfg.data), "data_docs": build_docs(ctx, cfg),
             "fail_on_drift": cfg.validate.fail_on_drift,
             "suite": {"name": cfg.validate.suite_name, "file": suite_path(cfg).as_posix(),
@@ -697,6 +706,28 @@ def leakage_on_training_rows(cfg: Config, df: pd.DataFrame, tolerate_errors: boo
                 "excluded_by_configuration": dict(sorted(cfg.data.drop_columns.items()))}
 
 
+def value_findings(failures: list[dict], factor: float) -> list[dict]:
+    """Return impossible-value and declared-bounds failures as findings (severity error: they stop the run).
+
+    An impossible value's finding measures the farthest value in reference ranges beyond the range (threshold:
+    validate.impossible_factor); a bounds finding counts the values outside (threshold 0).
+    """
+    out = []
+    for f in failures:
+        if f["rule"] == "impossible_value":
+            lo, hi = f["reference_min"], f["reference_max"]
+            span = hi - lo if hi > lo else max(abs(hi), abs(lo), 1.0)
+            value, threshold = max(max(lo - e, e - hi) for e in f["examples"]) / span, factor
+        elif f["rule"] == "declared_bounds":
+            value, threshold = float(f["unexpected_count"]), 0.0
+        else:
+            continue
+        out.append(make_finding([f["column"]], f["rule"], value, threshold, FINDING_ERROR, f["detail"], {},
+                                rows=f["unexpected_count"], share=f["unexpected_share"], examples=f["examples"],
+                                limits=[f.get("limit_min"), f.get("limit_max")]))
+    return out
+
+
 def failure_lines(report: dict) -> list[str]:
     """Return one line per problem that stops the pipeline: column, rule, count, examples."""
     lines = []
@@ -705,12 +736,6 @@ def failure_lines(report: dict) -> list[str]:
             continue
         examples = f"; e.g. {f['examples']}" if f.get("examples") else ""
         lines.append(f"column '{f['column']}' [{f['rule']}]: {f['detail']}{examples}")
-    leakage = report.get("leakage") or {}
-    for s in leakage.get("suspects", []):
-        if not s["excused"]:
-            lines.append(f"column '{s['column']}' [leakage: {s['check']}]: {s['value']:.4f} >= {s['threshold']} on "
-                         f"{s['rows']} training rows; drop it (data.drop_columns) or, if it is really known at "
-                         "prediction time, excuse it in validate.keep_suspects")
     drift = report.get("drift") or {}
     if report.get("fail_on_drift"):
         for col, d in drift.get("columns", {}).items():
@@ -737,5 +762,6 @@ def summary_line(report: dict) -> str:
     leak = report.get("leakage") or {}
     return (f"validate: {'PASSED' if report['passed'] else 'FAILED'} - {c['rows']} rows, {c['expectations']} "
             f"expectations, {c['failed_error']} error / {c['failed_warn']} warning failure(s), drift "
-            f"{c['drift_warn']} warn / {c['drift_error']} error, leakage suspects "
-            f"{len(leak.get('suspects', []))} ({len(leak.get('unexcused', []))} unexcused)")
+            f"{c['drift_warn']} warn / {c['drift_error']} error, leakage findings "
+            f"{len(leak.get('suspects', []))} (unexcused suspects, which block promotion: "
+            f"{leak.get('unexcused', []) or 'none'})")

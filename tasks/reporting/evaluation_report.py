@@ -1,4 +1,6 @@
-"""Evaluation report: CV mean ± std beside test metrics with 95% intervals, the lift over baselines, and segments."""
+"""Evaluation report: CV mean ± std beside test metrics with 95% intervals, the lift over baselines, segments, and
+whether the test set is like the training part (the split step's comparison: label shift, drift, adversarial
+validation, new categories, rows and entities on both sides)."""
 
 from __future__ import annotations
 
@@ -49,7 +51,53 @@ def segment_section(report: dict, metric: str) -> list[str]:
     return lines or ["_No segment columns configured (data.segment_columns)._"]
 
 
-def render_evaluation(report: dict, cv: dict | None) -> str:
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{100 * v:.1f}%"
+
+
+def label_lines(label: dict) -> list[str]:
+    """Return Markdown lines comparing the label in training and in test (rates or mean, 95% intervals)."""
+    if label.get("kind") == "mean":
+        rows = [(name, label[name]) for name in ("train", "test")]
+        return ["| part | label mean | 95% interval |", "|---|---|---|",
+                *[f"| {n} | {_num(v['mean'])} | {_num(v['low'])} .. {_num(v['high'])} |" for n, v in rows]]
+    lines = ["| class | training rate (95% CI) | test rate (95% CI) |", "|---|---|---|"]
+    for c, a in (label.get("train") or {}).items():
+        b = (label.get("test") or {}).get(c) or {}
+        lines.append(f"| {c} | {_pct(a.get('rate'))} ({_pct(a.get('low'))} .. {_pct(a.get('high'))}) | "
+                     f"{_pct(b.get('rate'))} ({_pct(b.get('low'))} .. {_pct(b.get('high'))}) |")
+    return lines
+
+
+def shift_section(split: dict | None) -> list[str]:
+    """Return Markdown lines: is the test set like the training part, and the warnings the split step raised."""
+    tvt = (split or {}).get("train_vs_test")
+    if not tvt:
+        return ["_No train-vs-test comparison found (reports/split.json)._"]
+    adv = tvt.get("adversarial") or {}
+    top = ", ".join(f"{t['feature']} ({t['gain_share']:.0%})" for t in adv.get("top_features") or [])
+    left = adv.get("left_out") or []
+    rows, ents = tvt.get("shared_rows") or {}, tvt.get("shared_entities")
+    drifted = sorted(((c, v) for c, v in (tvt.get("feature_psi") or {}).items()), key=lambda kv: -kv[1])[:5]
+    new = ", ".join(f"{c} ({v['test_share']:.1%} of rows)" for c, v in (tvt.get("new_categories") or {}).items())
+    lines = [*label_lines(tvt.get("label") or {}), "",
+             f"- label PSI training -> test: {_num((tvt.get('label') or {}).get('psi'))}",
+             f"- adversarial validation: a model tells test rows from training rows with ROC-AUC "
+             f"{_num(adv.get('roc_auc'))} (0.5: it cannot); strongest features: {top or 'n/a'}"
+             + (f"; left out as expected shifts: {', '.join(left)}" if left else ""),
+             f"- largest feature drift (PSI): {', '.join(f'{c} {v:.3f}' for c, v in drifted) or 'n/a'}",
+             f"- new categories in test: {new or 'none'}",
+             f"- test rows copying a training row: {rows.get('test_rows', 0)} ({_pct(rows.get('test_share'))})"
+             + (f"; entities on both sides: {ents['entities']} ({_pct(ents['test_share'])} of test rows)" if ents else "")]
+    warnings = (split or {}).get("suspects") or []
+    if warnings:
+        lines += ["", "**Warnings:**", *[f"- {', '.join(f['columns']) or '(rows)'} [{f['check']}]: {f['detail']}"
+                                         + (f" (expected: {f['reason']})" if f.get("excused") else "")
+                                         for f in warnings]]
+    return lines
+
+
+def render_evaluation(report: dict, cv: dict | None, split: dict | None = None) -> str:
     """Return the evaluation report as Markdown."""
     metrics, primary = HEADLINE[report["task"]], report["primary_metric"]
     lift = ", ".join(f"{k.replace('over_', 'over ')}: {v:+.4f}" for k, v in report.get("lift", {}).items())
@@ -60,5 +108,6 @@ def render_evaluation(report: dict, cv: dict | None) -> str:
         "## Cross-validation on the training part (mean ± std over folds)", "", *cv_section(cv, metrics), "",
         "## Test set (95% bootstrap intervals)", "", *test_section(report, metrics), "",
         f"LightGBM lift on {primary}: {lift}", "",
+        "## Is the test set like the training part? (split step)", "", *shift_section(split), "",
         "## Segments (LightGBM)", *segment_section(report, primary), "",
     ])

@@ -19,7 +19,7 @@ from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
 
-CARD_VERSION = "1"
+CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model, train vs test)
 MODEL = "lightgbm"  # the challenger the gate judges
 REPORTS = {"ingest": "ingest.json", "split": "split.json", "train": "train.json", "cv": "cv.json",
            "metrics": "metrics.json", "explain": "explain/explain.json"}
@@ -162,10 +162,23 @@ def gate_section(decision: Mapping[str, Any], status: str, version_id: str | Non
                       for r in decision.get("rules") or []]}
 
 
+def findings_section(findings: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Return the findings the promote step gathered (leak suspects, a near-perfect model, train-vs-test warnings),
+    each with what it does to promotion."""
+    keys = ("columns", "check", "severity", "value", "threshold", "excused", "reason", "detail")
+    out = []
+    for f in findings:
+        row = {k: f.get(k) for k in keys}
+        row["effect"] = (f"excused: {f.get('reason')}" if f.get("excused") else
+                         "blocks promotion" if f.get("severity") == "suspect" else str(f.get("severity")))
+        out.append(row)
+    return out
+
+
 def build_model_card(*, data: DataParams, source: str, p: PromoteParams,
                      meta: Mapping[str, Any], inputs: CardInputs, decision: Mapping[str, Any], status: str,
                      version_id: str | None, production_version: str | None,
-                     versions: Mapping[str, Any]) -> dict[str, Any]:
+                     versions: Mapping[str, Any], findings: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Return the whole card as JSON-able data; what is missing is listed under `notes`."""
     metrics = metrics_section(inputs)
     primary = metrics["primary_metric"] or decision.get("primary_metric")
@@ -176,7 +189,8 @@ def build_model_card(*, data: DataParams, source: str, p: PromoteParams,
         "task": data.task, "data": data_section(data, source, versions.get("data_version"), inputs),
         "training": training_section(meta, inputs), "metrics": metrics,
         "cv": cv_section(inputs, primary), "segments": segments_section(inputs, primary),
-        "weaknesses": weaknesses, "gate": gate_section(decision, status, version_id, production_version),
+        "weaknesses": weaknesses, "findings": findings_section(list(findings or [])),
+        "gate": gate_section(decision, status, version_id, production_version),
         "versions": dict(versions), "notes": notes,
     }
 
@@ -294,6 +308,17 @@ def render_weaknesses(w: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_findings(findings: list[Mapping[str, Any]]) -> list[str]:
+    """Return the findings section: leak suspects, a near-perfect model and train-vs-test warnings."""
+    lines = ["## Leak suspects and data findings", ""]
+    if not findings:
+        return lines + ["None: no leak suspect, no near-perfect model, no train-vs-test warning.", ""]
+    lines += _table(["columns", "check", "value", "threshold", "effect", "detail"],
+                    [[", ".join(f.get("columns") or []) or "(rows)", f.get("check"), f.get("value"), f.get("threshold"),
+                      f.get("effect"), f.get("detail")] for f in findings])
+    return lines + [""]
+
+
 def render_gate(g: Mapping[str, Any]) -> list[str]:
     """Return the gate decision section with every rule."""
     lines = ["## Promotion gate", "",
@@ -332,6 +357,7 @@ def render_model_card(card: Mapping[str, Any]) -> str:
     lines += render_metrics(card.get("metrics") or {}, card.get("cv") or {})
     lines += render_segments(card.get("segments") or {}, (card.get("metrics") or {}).get("primary_metric"))
     lines += render_weaknesses(card.get("weaknesses") or {})
+    lines += render_findings(card.get("findings") or [])
     lines += render_gate(card.get("gate") or {})
     lines += render_versions(card.get("versions") or {})
     if card.get("notes"):

@@ -69,6 +69,12 @@ def future_timestamps(root):
     write_csv(root, df)
 
 
+def impossible_values(root):
+    df = good(root)
+    df.loc[df.sample(frac=0.03, random_state=0).index, "adr"] = 1e12  # 3% of the daily rates; reference max ~5,400
+    write_csv(root, df)
+
+
 def empty_file(root):
     (root / "sample" / "hotel_small.csv").write_text("")
 
@@ -91,6 +97,7 @@ CASES = {
     "all-null column": (all_null_column, ["adr", "null"]),
     "single-class label": (single_class_label, ["is_canceled"]),
     "future timestamps": (future_timestamps, ["arrival_date", "future"]),
+    "impossible values": (impossible_values, ["adr", "impossible_value", "reports/validate.json"]),
     "empty file": (empty_file, ["hotel_small.csv"]),
     "truncated csv": (truncated_csv, ["hotel_small.csv"]),
     "not a table": (not_a_table, ["hotel_small.csv"]),
@@ -120,3 +127,39 @@ def test_good_input_runs_again_afterwards(project):
     proc = sh(str(BIN / "dvc"), "status", cwd=project, check=False)
     sh(sys.executable, "-m", "flows.cli", "run", "--engine", "dvc", cwd=project)
     assert "Data and pipelines are up to date" in sh(str(BIN / "dvc"), "status", cwd=project).stdout, proc.stdout
+
+
+@pytest.mark.parametrize("keep,key", [
+    ({"country": ""}, "validate.keep_suspects.country"),               # an excuse without a reason
+    ({"no_such_column": "known at booking"}, "validate.keep_suspects.no_such_column"),  # a column the table lacks
+])
+def test_bad_keep_suspects_exit_2_naming_the_key(project, keep, key):
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["validate"]["keep_suspects"] = keep
+    (project / "bad_keep.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = tree_digest(project / "registry")
+    proc = sh(sys.executable, "-m", "flows.cli", "--params", "bad_keep.yaml", "step", "validate", cwd=project,
+              check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output[-2000:]
+    assert key in output
+    assert tree_digest(project / "registry") == before
+
+
+def test_impossible_values_exit_3_naming_column_rule_and_report(project):
+    before = tree_digest(project / "registry")
+    ingested = project / "artifacts" / "ingested.parquet"
+    shutil.copy(ingested, project / "ingested.good")
+    df = pd.read_parquet(ingested)
+    df.loc[df.sample(frac=0.03, random_state=0).index, "adr"] = 1e12
+    df.to_parquet(ingested)
+    try:
+        proc = sh(sys.executable, "-m", "flows.cli", "step", "validate", cwd=project, check=False)
+    finally:
+        shutil.copy(project / "ingested.good", ingested)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 3, output[-2000:]
+    assert "column 'adr' [impossible_value]:" in output and "Open reports/validate.json" in output
+    assert tree_digest(project / "registry") == before

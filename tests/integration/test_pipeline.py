@@ -126,6 +126,22 @@ def test_dvc_repro_runs_every_stage(dvc_project):
     assert metrics["models"]["lightgbm"]["roc_auc"] > 0.8
 
 
+def test_clean_sample_has_no_unexplained_suspect_and_is_promoted(dvc_project):
+    reports = dvc_project / "reports"
+    validate = json.loads((reports / "validate.json").read_text())
+    suspects = [f for f in validate["suspects"] if f["severity"] == "suspect"]
+    assert all(f["excused"] and f["reason"] for f in suspects), suspects  # named ones carry params.yaml's reason
+    assert not [f for f in validate["suspects"] if f["severity"] == "error"]
+    promotion = json.loads((reports / "promotion.json").read_text())
+    rules = {r["rule"]: r for r in promotion["decision"]["rules"]}
+    assert rules["leak suspects"]["passed"] is True and rules["near-perfect model"]["passed"] is True
+    assert promotion["status"] == "promoted"
+    split = json.loads((reports / "split.json").read_text())
+    assert all(f["severity"] == "warn" for f in split["suspects"])
+    assert "## Is the test set like the training part?" in (reports / "evaluate" / "report.md").read_text()
+    assert "## Leak suspects and data findings" in (reports / "model_card.md").read_text()
+
+
 def test_second_dvc_repro_does_nothing_and_says_so(dvc_project):
     proc = sh(str(BIN / "dvc"), "repro", cwd=dvc_project)
     assert "Running stage" not in proc.stdout

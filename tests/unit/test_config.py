@@ -60,3 +60,25 @@ def test_a_threshold_on_a_metric_the_task_lacks_fails_at_load():
         parse_config(raw)
     raw["promote"]["thresholds"] = {"rmse": 1e9, "r2": 0.1}
     assert parse_config(raw).promote.thresholds == {"rmse": 1e9, "r2": 0.1}
+
+
+@pytest.mark.parametrize("section,key,entry,message", [
+    ("validate", "keep_suspects", {"country": "  "}, r"validate\.keep_suspects\.country: give the reason"),
+    ("validate", "keep_suspects", {"country": None}, r"validate\.keep_suspects\.country"),
+    ("split", "expected_shift", {"arrival_date_year": ""}, r"split\.expected_shift\.arrival_date_year: give the reason"),
+    ("validate", "bounds", {"adr": [10, 0]}, r"validate\.bounds\.adr: expected \[min, max\] with min <= max"),
+    ("validate", "bounds", {"adr": [None, None]}, r"validate\.bounds\.adr"),
+])
+def test_an_excuse_without_a_reason_or_bad_bounds_is_named(section, key, entry, message):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw[section][key] = entry
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_config(raw)
+    assert err.value.exit_code == 2
+
+
+def test_repository_params_excuse_what_the_screen_names_on_the_sample_with_a_reason():
+    cfg = load_config(REPO / "params.yaml")
+    assert set(cfg.validate.keep_suspects) == {"country"}
+    assert "soft leak" in cfg.validate.keep_suspects["country"]
+    assert set(cfg.split.expected_shift) == {"arrival_date_year", "arrival_date_month", "arrival_date_week_number"}

@@ -108,3 +108,28 @@ def test_reference_profile_is_json_and_caps_categories():
     assert sum(profile["columns"]["x"]["frequencies"]) == pytest.approx(1.0)
     # 25 of 30 codes fall in "other": 250 of 300 rows
     assert profile["columns"]["code"]["frequencies"][-2] == pytest.approx(250 / 300)
+
+
+def test_values_far_outside_the_reference_range_are_seen_by_the_drift_measure():
+    ref = reference()
+    profile = profile_of(ref)
+    assert profile["columns"]["lead_time"]["min"] == pytest.approx(ref["lead_time"].min())
+    corrupt = ref.copy()
+    corrupt.loc[corrupt.index[:200], "lead_time"] = 1e12  # 5% of the rows; quantile bins alone put them in the top bin
+    old_style = {"columns": {"lead_time": {k: v for k, v in profile["columns"]["lead_time"].items()
+                                           if k not in ("min", "max")}}}
+    blind = drift_report(corrupt, old_style, "psi", warn=0.1, error=0.5)["columns"]["lead_time"]
+    assert blind["value"] < 0.1 and blind["level"] == "ok"  # what the old profile saw
+    seen = drift_report(corrupt, profile, "psi", warn=0.1, error=0.5)["columns"]["lead_time"]
+    assert seen["value"] > 0.25 and seen["level"] == "warn"
+    assert seen["outside"]["share"] == pytest.approx(0.05) and seen["outside"]["ranges_beyond"] > 1e9
+    far = drift_report(corrupt, profile, "psi", warn=0.1, error=0.5, far=100)["columns"]["lead_time"]
+    assert far["level"] == "error" and "reference ranges beyond the reference" in far["note"]
+
+
+def test_a_fresh_sample_slightly_beyond_the_reference_range_barely_moves():
+    ref = reference()
+    report = drift_report(reference(seed=3), profile_of(ref), "psi", warn=0.1, error=0.5, far=100)
+    lead = report["columns"]["lead_time"]
+    assert lead["level"] == "ok" and lead["value"] < 0.05
+    assert lead.get("outside", {"share": 0})["share"] < 0.002

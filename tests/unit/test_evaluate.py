@@ -76,3 +76,21 @@ def test_evaluation_report_shows_cv_test_intervals_and_lift(tmp_path):
     auc = report["models"]["lightgbm"]["roc_auc"]
     assert f"{auc:.4f} (" in text  # value followed by its interval
     assert "LightGBM lift on roc_auc: over baseline:" in text
+
+
+def test_evaluation_report_shows_train_vs_test_beside_cv_vs_test(tmp_path):
+    cfg = make_config(tmp_path)
+    df = synthetic_frame(n=900, seed=12)
+    late = df["when"] >= df["when"].quantile(0.8)
+    df.loc[late, "label"] = 1  # the test period: every row positive, a label shift the split step must report
+    io.write_frame(df, cfg.paths.ingested)
+    for step in (split, preprocess, train):
+        step.run(cfg)
+    evaluate.run(cfg)
+    text = (cfg.paths.reports_dir / "evaluate" / "report.md").read_text()
+    saved = io.read_json(cfg.paths.reports_dir / "split.json")
+    assert "## Is the test set like the training part? (split step)" in text
+    assert "| class | training rate (95% CI) | test rate (95% CI) |" in text and "| 1 |" in text
+    assert f"label PSI training -> test: {saved['train_vs_test']['label']['psi']:.4f}" in text
+    assert "adversarial validation: a model tells test rows from training rows with ROC-AUC" in text
+    assert "**Warnings:**" in text and "label [label_shift]: class 0:" in text

@@ -21,14 +21,20 @@ SHARED = Path(__file__).parents[2].parent / "shared" / "data"
 
 
 def bookings(n: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """A small booking table with honest features and planted leaks."""
+    """A small booking table with honest features (three of similar strength) and planted leaks."""
     rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
+    lead_time = rng.gamma(2.0, 40.0, n)
+    requests = rng.poisson(1.0, n)
+    parking = rng.binomial(1, 0.2, n)
+    logit = 0.012 * (lead_time - 80) - 0.6 * (requests - 1) - 1.2 * (parking - 0.2)
+    y = (logit + rng.logistic(size=n) > 0).astype(int)
     arrival = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
     status = np.where(y == 1, rng.choice(["Canceled", "No-Show"], n), "Check-Out")
     return pd.DataFrame({
         "is_canceled": y,
-        "lead_time": rng.gamma(2.0, 40.0, n) + 30 * y,           # honest, moderately predictive
+        "lead_time": lead_time,                                   # honest, moderately predictive
+        "special_requests": requests,                             # honest, moderately predictive
+        "parking": parking,                                       # honest, moderately predictive
         "noise": rng.normal(size=n),                              # honest, useless
         "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
         "guest_id": pd.Categorical([f"g{i}" for i in range(n)]),  # unique per row: memorisable, not predictive
@@ -45,7 +51,7 @@ DATA = DataParams(target="is_canceled", time_column="arrival_date")
 
 
 def finding(report: dict, column: str, check: str) -> dict | None:
-    return next((f for f in report["suspects"] if f["column"] == column and f["check"] == check), None)
+    return next((f for f in report["suspects"] if column in f["columns"] and f["check"] == check), None)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +62,10 @@ def report() -> dict:
 def test_copy_of_label_is_flagged_with_evidence(report):
     copy = finding(report, "label_copy", "copy_of_label")
     auc = finding(report, "label_copy", "single_feature_auc")
-    assert copy == {"column": "label_copy", "check": "copy_of_label", "value": 1.0, "threshold": 1.0,
-                    "rows": 2000, "excused": False}
+    assert {k: copy[k] for k in ("columns", "check", "value", "threshold", "severity", "rows", "excused")} == {
+        "columns": ["label_copy"], "check": "copy_of_label", "value": 1.0, "threshold": 1.0, "severity": "suspect",
+        "rows": 2000, "excused": False}
+    assert "label under another name" in copy["detail"]
     assert auc["value"] == 1.0 and auc["threshold"] == 0.98 and auc["rows"] == 2000
 
 
@@ -69,9 +77,12 @@ def test_perfect_categorical_proxy_is_flagged(report):
 
 
 def test_honest_features_are_not_flagged(report):
-    flagged = {f["column"] for f in report["suspects"]}
-    assert {"lead_time", "noise", "hotel", "guest_id", "booking_date"}.isdisjoint(flagged)
+    flagged = {c for f in report["suspects"] for c in f["columns"]}
+    assert {"lead_time", "special_requests", "parking", "noise", "hotel", "guest_id", "booking_date"}.isdisjoint(flagged)
     assert 0.55 < report["scores"]["lead_time"] < 0.9
+    # the quick models ran on the honest features only (the flagged columns were set aside) and found no leak
+    assert report["probes"]["set_aside"] == ["label_copy", "reservation_status", "status_date"]
+    assert 0.6 < report["probes"]["tree"]["score"] < 0.9
     assert abs(report["scores"]["noise"] - 0.5) < 0.05
     # out-of-fold target rates: a unique id cannot score by memorising its row
     assert report["scores"]["guest_id"] < 0.6
@@ -122,7 +133,9 @@ def test_regression_copy_and_linear_proxy_are_flagged():
     price = rng.lognormal(12, 0.5, 3000)
     df = pd.DataFrame({"price": price, "log_price": np.log(price),
                        "price_k": price / 1000 + rng.normal(0, 0.5, 3000),
-                       "sqft": price / 300 + rng.normal(0, 600, 3000), "noise": rng.normal(size=3000)})
+                       "sqft": price / 300 + rng.normal(0, 600, 3000),
+                       "rooms": price / 60_000 + rng.normal(0, 3.0, 3000),
+                       "age": 80 - price / 5_000 + rng.normal(0, 35.0, 3000), "noise": rng.normal(size=3000)})
     report = screen_leakage(df, DataParams(target="price", task="regression"), ValidateParams())
     assert report["metric"] == "r2_out_of_fold"
     assert finding(report, "log_price", "copy_of_label") is not None

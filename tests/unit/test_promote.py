@@ -335,3 +335,74 @@ def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
     assert card["version_id"] is None and [r["rule"] for r in card["gate"]["rules"] if r["passed"] is False]
     assert "unregistered challenger" in (cfg.paths.reports_dir / promotion.CARD_MD).read_text()
     assert not (cfg.paths.registry_dir / "versions").exists() or registry.list_versions(cfg.paths.registry_dir) == []
+
+
+# ---------------------------------------------------------------- leak suspects and a near-perfect model
+
+
+def write_validate_report(cfg: Config, suspects: list[dict]) -> None:
+    io.write_json({"passed": True, "suspects": suspects, "leakage": {"suspects": suspects}},
+                  cfg.paths.reports_dir / "validate.json")
+
+
+POST = {"columns": ["x2"], "check": "dominance", "value": 0.3, "threshold": 0.1, "severity": "suspect",
+        "detail": "it alone resolves 30.0% of what the other features leave unexplained", "excused": False}
+RELATION = {"columns": ["x1", "noise", "x2"], "check": "feature_relation", "value": 0.999, "threshold": 0.995,
+            "severity": "warn", "detail": "x1 ≈ noise × x2", "excused": False}
+
+
+def test_an_unexcused_leak_suspect_blocks_promotion_not_the_run(tmp_path, world):
+    cfg = make_cfg(tmp_path)
+    write_validate_report(cfg, [POST, RELATION])
+    report = gate(cfg, world, "good")  # returns: the run goes on
+    assert report["status"] == "rejected" and registry.production_version(cfg.paths.registry_dir) is None
+    rule = next(r for r in report["decision"]["rules"] if r["rule"] == "leak suspects")
+    assert rule["passed"] is False and rule["value"] == 1.0
+    assert rule["reason"].startswith("x2 [dominance]: it alone resolves 30.0%")
+    assert "validate.keep_suspects" in rule["reason"]
+    assert [(f["check"], f["excused"]) for f in report["suspects"]] == [("dominance", False), ("feature_relation", False)]
+    md = (cfg.paths.reports_dir / "promotion.md").read_text()
+    assert "## Findings" in md and "| x2 | dominance | 0.3000 | 0.1000 | **blocks promotion** |" in md
+    card = io.read_json(cfg.paths.reports_dir / promotion.CARD_JSON)
+    assert [(f["columns"], f["effect"]) for f in card["findings"]] == [(["x2"], "blocks promotion"), (["x1", "noise", "x2"], "warn")]
+    assert "## Leak suspects and data findings" in (cfg.paths.reports_dir / promotion.CARD_MD).read_text()
+
+
+def test_a_suspect_excused_with_a_reason_lets_the_model_through_and_the_card_shows_why(tmp_path, world):
+    from tasks.core.config import ValidateParams
+
+    cfg = make_cfg(tmp_path)
+    cfg = cfg.model_copy(update={"validate_": ValidateParams(keep_suspects={"x2": "measured before the booking"})})
+    write_validate_report(cfg, [POST])  # written before the excuse: promote applies the current params
+    report = gate(cfg, world, "good")
+    assert report["status"] == "promoted"
+    rule = next(r for r in report["decision"]["rules"] if r["rule"] == "leak suspects")
+    assert rule["passed"] is True and "measured before the booking" in rule["reason"]
+    card = io.read_json(cfg.paths.reports_dir / promotion.CARD_JSON)
+    assert card["findings"][0]["effect"] == "excused: measured before the booking"
+
+
+def test_near_perfect_model_is_a_finding_unless_the_dummy_is_as_good():
+    found = gate_rules.near_perfect_findings("lightgbm", {"roc_auc": 0.9995, "accuracy": 0.9996, "log_loss": 0.0004},
+                                             {"roc_auc": 0.5, "accuracy": 0.9995, "log_loss": 0.7}, 0.999,
+                                             ["x1", "x2"], {})
+    [f] = found
+    assert f["check"] == "near_perfect_model" and f["columns"] == ["x1", "x2"] and f["severity"] == "suspect"
+    assert f["metrics"] == {"log_loss": 0.0004, "roc_auc": 0.9995}  # accuracy: the dummy gets there too
+    assert "the strongest drivers are x1, x2" in f["detail"]
+    assert gate_rules.near_perfect_findings("lightgbm", {"r2": 0.95}, None, 0.999, ["x1"], {}) == []
+    assert gate_rules.near_perfect_findings("baseline", {"r2": 1.0}, None, 0.999, ["x1"], {"x1": "ok"})[0]["excused"]
+
+
+def test_near_perfect_challenger_is_rejected_by_the_gate():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    perfect = ModelScores((y + rng.uniform(0, 0.5, 400)) / 1.5)
+    finding = gate_rules.near_perfect_findings("lightgbm", compute_metrics("binary", y, perfect.scores), {"roc_auc": 0.5},
+                                               0.999, ["x1"], {})
+    decision = decide_promotion("binary", "roc_auc", y, perfect, None, None, PromoteParams(), suspects=finding)
+    rules = {r.rule: r for r in decision.rules}
+    assert decision.outcome == "reject" and rules["near-perfect model"].passed is False
+    assert rules["leak suspects"].passed is True
+    unread = decide_promotion("binary", "roc_auc", y, perfect, None, None, PromoteParams(), suspects=None)
+    assert {r.rule: r.passed for r in unread.rules}["leak suspects"] is None  # no validate report: n/a

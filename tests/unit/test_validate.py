@@ -15,7 +15,7 @@ import pytest
 from tasks import validate
 from tasks.core import io
 from tasks.core.config import Config, parse_config
-from tasks.core.errors import InputError, ValidationFailed
+from tasks.core.errors import ConfigError, InputError, ValidationFailed
 from tasks.quality import validation
 
 SHARED = Path(__file__).parents[2].parent / "shared" / "data"
@@ -259,7 +259,8 @@ def test_first_run_bootstraps_writes_a_deterministic_report_and_docs(project, ca
     first = (project / "reports/validate.json").read_bytes()
     assert str(project) not in first.decode()  # no absolute paths
     saved = json.loads(first)
-    assert saved["step_version"] == "1"
+    assert saved["step_version"] == "2"
+    assert saved["suspects"] == saved["leakage"]["suspects"] == []  # findings, machine-readable, none here
     from tasks.data.splitting import training_rows
 
     n_train = len(training_rows(bookings(), cfg.data, cfg.split))
@@ -286,31 +287,77 @@ def test_failing_run_writes_the_report_before_raising(project):
     assert saved["failures"][0]["column"] == "adr" and saved["failures"][0]["severity"] == "error"
 
 
-def test_planted_leak_stops_the_run_and_keep_suspects_lets_it_pass(project):
+def test_planted_leak_is_a_suspect_that_does_not_stop_the_run_and_keep_suspects_excuses_it(project):
     df = bookings().assign(status=lambda d: pd.Categorical(np.where(d["is_canceled"] == 1, "Canceled", "Check-Out")))
     cfg = make_config(None)
     io.write_frame(df, cfg.paths.ingested)
-    with pytest.raises(ValidationFailed) as err:
-        validate.run(cfg)
-    n_train = io.read_json(project / "reports/validate.json")["leakage"]["rows_training"]
+    report = validate.run(cfg)  # a suspect blocks promotion (the promote step), not the run
+    assert report["passed"] is True
+    saved = io.read_json(project / "reports/validate.json")
+    n_train = saved["leakage"]["rows_training"]
     assert n_train < 240
-    assert str(err.value).startswith("2 problem(s) stop the pipeline:")
-    assert (f"column 'status' [leakage: copy_of_label]: 1.0000 >= 1.0 on {n_train} training rows; drop it "
-            "(data.drop_columns) or, if it is really known at prediction time, excuse it in "
-            "validate.keep_suspects") in str(err.value)
-    assert f"column 'status' [leakage: single_feature_auc]: 1.0000 >= 0.98 on {n_train} training rows" in str(err.value)
-    assert io.read_json(project / "reports/validate.json")["leakage"]["unexcused"] == ["status"]
+    assert saved["leakage"]["unexcused"] == ["status"]
+    checks = {(tuple(f["columns"]), f["check"], f["severity"], f["excused"]) for f in saved["suspects"]}
+    assert checks == {(("status",), "copy_of_label", "suspect", False), (("status",), "single_feature_auc", "suspect", False)}
+    auc = next(f for f in saved["suspects"] if f["check"] == "single_feature_auc")
+    assert (auc["value"], auc["threshold"], auc["rows"]) == (1.0, 0.98, n_train)
+    assert auc["detail"] == f"alone it scores ROC-AUC 1.0000 >= 0.98 on {n_train} training rows"
 
     excused = make_config(None, validate={"min_rows": 50, "keep_suspects": {"status": "set at booking time"}})
     report = validate.run(excused)
-    assert report["passed"] is True
-    assert {s["reason"] for s in report["leakage"]["suspects"]} == {"set at booking time"}
+    assert report["passed"] is True and report["leakage"]["unexcused"] == []
+    assert {s["reason"] for s in report["suspects"]} == {"set at booking time"}
 
     dropped = make_config(None, data={"drop_columns": {"status": "written after the outcome"}})
     report = validate.run(dropped)
     assert report["passed"] is True
     assert report["leakage"]["excluded_by_configuration"] == {"status": "written after the outcome"}
     assert report["leakage"]["suspects"] == [] and "status" not in report["leakage"]["scores"]
+
+
+@pytest.mark.parametrize("key,entry,message", [
+    ("keep_suspects", {"no_such_column": "known at booking"}, "validate.keep_suspects.no_such_column: no column"),
+    ("bounds", {"no_such_column": [0, 1]}, "validate.bounds.no_such_column: no column"),
+])
+def test_params_naming_a_missing_column_are_a_config_error_naming_the_key(project, key, entry, message):
+    cfg = make_config(None, validate={"min_rows": 50, key: entry})
+    io.write_frame(bookings(), cfg.paths.ingested)
+    with pytest.raises(ConfigError) as err:
+        validate.run(cfg)
+    assert err.value.exit_code == 2 and message in str(err.value)
+
+
+def test_impossible_values_stop_the_run_whatever_their_share(project):
+    cfg = make_config(None)
+    io.write_frame(bookings(), cfg.paths.ingested)
+    validate.run(cfg)  # bootstraps the suite from the clean table
+    bad = bookings()
+    bad.loc[bad.index[:5], "adr"] = 1e12  # 2% of the rows, the reference max is ~160
+    io.write_frame(bad, cfg.paths.ingested)
+    with pytest.raises(ValidationFailed) as err:
+        validate.run(cfg)
+    text = str(err.value)
+    assert err.value.exit_code == 3
+    assert "column 'adr' [impossible_value]: 5 value(s) (2.08%) beyond" in text
+    assert "Open reports/validate.json" in text
+    saved = io.read_json(project / "reports/validate.json")
+    stop = [f for f in saved["suspects"] if f["severity"] == "error"]
+    assert [(f["columns"], f["check"], f["threshold"], f["excused"]) for f in stop] == [
+        (["adr"], "impossible_value", 100.0, False)]
+    assert stop[0]["value"] > 1e6 and stop[0]["examples"] == [1e12] and stop[0]["rows"] == 5
+    # the drift measure sees it too: values beyond the reference range get bins of their own
+    adr = saved["drift"]["columns"]["adr"]
+    assert adr["level"] == "error" and adr["outside"]["share"] == pytest.approx(5 / 240, abs=1e-6)
+
+
+def test_declared_bounds_stop_the_run(project):
+    cfg = make_config(None, validate={"min_rows": 50, "bounds": {"adr": [0, None]}})
+    df = bookings()
+    df.loc[df.index[:2], "adr"] = -1.0  # inside the reference range widened, outside the declared bounds
+    io.write_frame(df, cfg.paths.ingested)
+    with pytest.raises(ValidationFailed) as err:
+        validate.run(cfg)
+    assert "column 'adr' [declared_bounds]: 2 value(s) (0.83%) outside the declared bounds [0, open]" in str(err.value)
 
 
 # ---------------------------------------------------------------- the shared real tables
