@@ -20,6 +20,7 @@ from tasks.core.config import (
     SplitParams,
     TrainParams,
 )
+from tasks.core.errors import ConfigError
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.core.sampling import baseline_rows
 from tasks.core.schema import encode_target, infer_feature_types, label_classes
@@ -188,11 +189,23 @@ def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: Preproce
     report: dict = {}
     for scheme in schemes:
         folds = [r for (s, *_), r in zip(jobs, results) if s == scheme]
+        if not folds:
+            raise ConfigError(fold_shortfall_note(scheme, 0, p))
         report[scheme] = {"folds": folds, "summary": summarize_folds(folds, p.high_variance_std, primary_metric(data.task))}
+        if len(folds) < p.n_splits:
+            report[scheme]["short"] = fold_shortfall_note(scheme, len(folds), p)
+            log.warning("cv: %s", report[scheme]["short"])
         if report[scheme]["summary"]["high_variance"]:
             log.warning("cv: %s folds vary a lot (%s); the test number may not be stable",
                         scheme, spread_text(primary_metric(data.task), report[scheme]["summary"]["spread"], p.high_variance_std))
     return report
+
+
+def fold_shortfall_note(scheme: str, ran: int, p: CVParams) -> str:
+    """Return why a scheme ran fewer folds than cv.n_splits asked for."""
+    why = (f"cv.gap_days={p.gap_days} leaves no training rows before the earliest validation period(s)"
+           if scheme == "walk_forward" and p.gap_days else "too few rows or groups for that many folds")
+    return f"{scheme} ran {ran} of the {p.n_splits} folds asked for (cv.n_splits): {why}; lower cv.n_splits or cv.gap_days"
 
 
 def difference_se(std_a: float, n_a: int, std_b: float, n_b: int) -> float:

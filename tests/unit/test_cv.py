@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from tasks.core.config import CVParams, DataParams
+from tasks.core.errors import ConfigError
 from tasks.modelling import folds as cv_folds
 from tasks.modelling import preprocessing
 from tests.conftest import make_config, synthetic_frame
@@ -87,3 +88,15 @@ def test_optimistic_random_folds_are_called_out_for_a_lower_is_better_metric():
 def test_fold_spread_notes_say_relative_for_unbounded_metrics():
     assert cv_folds.spread_text("rmse", 0.12, 0.03) == "std of rmse is 12.0% of its mean, above 3.0%"
     assert cv_folds.spread_text("roc_auc", 0.05, 0.03) == "std of roc_auc is 0.050, above 0.030"
+
+
+def test_walk_forward_says_when_it_ran_fewer_folds_than_asked(tmp_path):
+    df = synthetic_frame(n=400, seed=5)
+    cfg = make_config(tmp_path)
+    p = cfg.cv.model_copy(update={"schemes": ["walk_forward"], "n_splits": 4, "gap_days": 200})
+    report = cv_folds.cross_validate(df, cfg.data, p, cfg.preprocess, cfg.train, cfg.split)
+    assert len(report["walk_forward"]["folds"]) < 4
+    assert "of the 4 folds asked for (cv.n_splits): cv.gap_days=200" in report["walk_forward"]["short"]
+    never = p.model_copy(update={"gap_days": 10_000})
+    with pytest.raises(ConfigError, match="walk_forward ran 0 of the 4 folds"):
+        cv_folds.cross_validate(df, cfg.data, never, cfg.preprocess, cfg.train, cfg.split)
