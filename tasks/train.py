@@ -56,7 +56,8 @@ def run(cfg: Config) -> dict:
     if cfg.compute.lightgbm_dask:
         report["lightgbm_trained_with"] = "lightgbm.dask (all rounds, best iteration chosen on valid afterwards)"
     if tuning is not None:
-        report["tuning"] = {k: v for k, v in tuning.items() if k != "trials"}
+        # train.json is a DVC output: no wall time in it (tuning.json reports the seconds spent)
+        report["tuning"] = {k: v for k, v in tuning.items() if k not in ("trials", "seconds")}
     io.write_json(tuning or {"enabled": False}, cfg.paths.reports_dir / "tuning.json")
     io.write_json(report, cfg.paths.reports_dir / "train.json")
     log.info("train: LightGBM final model has %d trees; validation (before refit) %s", report["best_iteration"],
