@@ -24,6 +24,7 @@ import yaml
 
 from tests.conftest import REPO
 from tests.integration.test_pipeline import STEPS, env, make_project
+from tests.support.processes import stop_process_group
 
 pytestmark = pytest.mark.integration
 ARTIFACT_KEYS = {"validation-summary", "data-docs", "cv-table", "test-metrics", "explain-report", "error-slices",
@@ -70,12 +71,7 @@ def prefect_server(home: Path, startup_timeout: float = 120) -> Iterator[str]:
             time.sleep(0.5)
         yield f"{base}/api"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)
         log.close()
 
 
@@ -262,11 +258,7 @@ def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
         keys = {a["key"] for a in artifacts_of(url, run.id)}
         assert "scoring-summary" in keys
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, signal.SIGINT, timeout=30)
         log.close()
 
 

@@ -6,7 +6,6 @@ note instead of failing. Fails when the server's scheduler is broken (SQLAlchemy
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import yaml
 
 from tests.integration.test_pipeline import make_project
 from tests.integration.test_prefect_server import api, artifacts_of, prefect_server, server_env
+from tests.support.processes import stop_process_group
 
 pytestmark = pytest.mark.integration
 EVERY_MINUTE = "* * * * *"
@@ -44,12 +44,7 @@ def served(tmp_path_factory) -> Iterator[dict]:
         try:
             yield {"root": root, "home": home, "url": url, "deployments": wait_for_deployments(url, home, proc)}
         finally:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_process_group(proc, signal.SIGINT, timeout=30)
 
 
 def wait_for_deployments(url: str, home: Path, proc: subprocess.Popen, timeout: float = 90) -> dict:
