@@ -98,3 +98,14 @@ def tiny_lightgbm_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ..
             "input_schema": {c: "numeric" if c in numeric else "categorical" for c in ft.all}, "threshold": threshold}
     save_bundle(ModelBundle("lightgbm", pre, booster, meta), dest)
     return dest
+
+
+def scoring_frame(n: int, seed: int) -> pd.DataFrame:
+    """Return a small binary table with a text category and a numeric-coded category (agent)."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    hotel = rng.choice(["City", "Resort"], size=n)
+    agent = rng.choice([9.0, 240.0, np.nan], size=n)
+    y = rng.random(n) < 1 / (1 + np.exp(-(2 * x1 + x2 + (hotel == "City"))))
+    return pd.DataFrame({"booking_id": np.arange(1000, 1000 + n), "x1": x1, "x2": x2, "hotel": hotel,
+                         "agent": agent, "label": np.where(y, "yes", "no")})

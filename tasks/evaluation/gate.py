@@ -198,7 +198,8 @@ def paired_bootstrap_gain(task: str, metric: str, y: np.ndarray, challenger: Mod
     return {"low": float(np.quantile(arr, 0.025)), "high": float(np.quantile(arr, 0.975)), "n_samples": len(arr)}
 
 
-def _fmt(x: float | None) -> str:
+def format_metric(x: float | None) -> str:
+    """Return a metric value as the gate's messages show it (n/a when missing or not finite)."""
     if x is None or not np.isfinite(x):
         return "n/a"
     return f"{x:g}" if abs(x) >= 1000 or float(x).is_integer() else f"{x:.4f}"
@@ -212,7 +213,7 @@ def absolute_rules(challenger_metrics: Mapping[str, float], p: PromoteParams) ->
         higher = HIGHER_IS_BETTER[metric]
         ok = bool(np.isfinite(value) and (value >= limit if higher else value <= limit))
         word = "floor" if higher else "ceiling"
-        reason = f"{metric} {_fmt(value)} {'meets' if ok else 'misses'} the {word} {limit:g}"
+        reason = f"{metric} {format_metric(value)} {'meets' if ok else 'misses'} the {word} {limit:g}"
         out.append(RuleResult(f"threshold {metric}", metric, value, limit, ok, reason))
     return out
 
@@ -225,7 +226,7 @@ def lift_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScores, b
     lift = gain(primary, metric_value(task, primary, y, challenger.scores, challenger.threshold),
                 metric_value(task, primary, y, baseline.scores, baseline.threshold))
     ok = bool(np.isfinite(lift) and lift >= p.min_lift_over_baseline)
-    reason = f"challenger beats the baseline by {_fmt(lift)} {primary} (needs >= {p.min_lift_over_baseline:g})"
+    reason = f"challenger beats the baseline by {format_metric(lift)} {primary} (needs >= {p.min_lift_over_baseline:g})"
     return RuleResult("lift over baseline", primary, lift, p.min_lift_over_baseline, ok, reason)
 
 
@@ -238,9 +239,9 @@ def champion_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScore
     if ci["n_samples"] == 0:
         ok = bool(np.isfinite(point) and point > p.min_gain_over_production)
         return RuleResult("gain over production", primary, point, p.min_gain_over_production, ok,
-                          f"no bootstrap (bootstrap_samples=0 or undefined); point gain {_fmt(point)}")
+                          f"no bootstrap (bootstrap_samples=0 or undefined); point gain {format_metric(point)}")
     ok = ci["low"] > p.min_gain_over_production
-    reason = (f"gain {_fmt(point)} {primary}, 95% CI [{_fmt(ci['low'])}, {_fmt(ci['high'])}] over "
+    reason = (f"gain {format_metric(point)} {primary}, 95% CI [{format_metric(ci['low'])}, {format_metric(ci['high'])}] over "
               f"{ci['n_samples']} paired resamples; lower bound must exceed {p.min_gain_over_production:g}")
     return RuleResult("gain over production (CI low)", primary, ci["low"], p.min_gain_over_production, ok, reason)
 
@@ -264,8 +265,8 @@ def segment_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScore
             drop = gain(primary, pr, ch) / (max(abs(pr), 1e-12) if relative else 1.0)
             ok = drop <= p.segment_tolerance
             unit = " (relative)" if relative else ""
-            reason = (f"{col}={value} ({len(idx)} rows): challenger {_fmt(ch)} vs production {_fmt(pr)}; "
-                      f"drop {_fmt(drop)}{unit}, tolerance {p.segment_tolerance:g}")
+            reason = (f"{col}={value} ({len(idx)} rows): challenger {format_metric(ch)} vs production {format_metric(pr)}; "
+                      f"drop {format_metric(drop)}{unit}, tolerance {p.segment_tolerance:g}")
             out.append(RuleResult(f"segment {col}={value}", primary, drop, p.segment_tolerance, ok, reason))
     if not out:
         out.append(RuleResult("segments", primary, None, p.segment_tolerance, None,
@@ -388,7 +389,7 @@ def near_perfect_findings(model: str, metrics: Mapping[str, float], dummy: Mappi
             hits[m] = float(v)
     if not hits:
         return []
-    shown = ", ".join(f"{m} {_fmt(v)}" for m, v in hits.items())
+    shown = ", ".join(f"{m} {format_metric(v)}" for m, v in hits.items())
     named = ", ".join(drivers) or "unknown (no explain report)"
     detail = (f"{model} test {shown} at or beyond {threshold:g} (the dummy model does not get there): a model this "
               f"good usually has the answer among its inputs; the strongest drivers are {named}. Confirm they are "

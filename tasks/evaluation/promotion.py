@@ -19,7 +19,7 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.metrics import score_columns
-from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, _fmt, near_perfect_findings
+from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
 from tasks.registry import store as registry
@@ -126,8 +126,8 @@ def findings_markdown(findings: list[Mapping[str, Any]]) -> list[str]:
             effect = f"excused: {f.get('reason')}"
         else:
             effect = "**blocks promotion**" if f.get("severity") == SUSPECT else str(f.get("severity"))
-        cells = [", ".join(f.get("columns") or []) or "(rows)", f.get("check"), _fmt(f.get("value")),
-                 _fmt(f.get("threshold")), effect, f.get("detail")]
+        cells = [", ".join(f.get("columns") or []) or "(rows)", f.get("check"), format_metric(f.get("value")),
+                 format_metric(f.get("threshold")), effect, f.get("detail")]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return lines
 
@@ -146,7 +146,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
              "| rule | metric | value | threshold | result | reason |", "|---|---|---|---|---|---|"]
     for r in report["decision"]["rules"]:
         result = "n/a" if r["passed"] is None else ("pass" if r["passed"] else "**FAIL**")
-        cells = [r["rule"], r["metric"] or "", _fmt(r["value"]), _fmt(r["threshold"]), result, r["reason"]]
+        cells = [r["rule"], r["metric"] or "", format_metric(r["value"]), format_metric(r["threshold"]), result, r["reason"]]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     lines += ["", "## Findings (validate, split, the model's test metrics)", "",
               *findings_markdown(report.get("suspects") or [])]
@@ -196,7 +196,7 @@ def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record
     if p.require_approval:
         return "pending_approval", vid
     primary = decision.primary_metric
-    reason = (f"gate passed: {primary} {_fmt(decision.metrics['challenger'].get(primary))}"
+    reason = (f"gate passed: {primary} {format_metric(decision.metrics['challenger'].get(primary))}"
               + (f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"))
     registry.set_production(reg, vid, reason, "tabgate promote", action="promote", expected_current=production_vid,
                             lock_timeout=p.lock_timeout_seconds)

@@ -25,7 +25,7 @@ from tasks.core.errors import ModelIntegrityError
 from tasks.modelling import integrity
 from tasks.modelling.bundle import load_skops
 from tasks.registry import store as registry
-from tests.conftest import make_config, synthetic_frame, tiny_lightgbm_bundle
+from tests.conftest import make_config, scoring_frame, synthetic_frame, tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", categorical_columns=["agent"])
 
@@ -131,12 +131,8 @@ def side_effects(marker: Path) -> list[str]:
 
 
 def make_frame(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=n), rng.normal(size=n)
-    hotel = rng.choice(["City", "Resort"], size=n)
-    agent = rng.choice([9.0, 240.0, np.nan], size=n)
-    y = rng.random(n) < 1 / (1 + np.exp(-(2 * x1 + x2 + (hotel == "City"))))
-    return pd.DataFrame({"x1": x1, "x2": x2, "hotel": hotel, "agent": agent, "label": np.where(y, "yes", "no")})
+    """Return tests.conftest.scoring_frame without its id column (the same random rows)."""
+    return scoring_frame(n, seed).drop(columns="booking_id")
 
 
 @pytest.fixture(scope="module")

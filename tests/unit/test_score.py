@@ -13,21 +13,11 @@ from tasks.core.errors import InputError, PromotionError, SchemaError
 from tasks.modelling.bundle import load_bundle
 from tasks.registry import store as registry
 from tasks.serving.score import quarantine_path, read_table, score_file
+from tests.conftest import scoring_frame as make_frame
 from tests.conftest import tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", id_column="booking_id",
                   categorical_columns=["agent"])
-
-
-def make_frame(n: int, seed: int) -> pd.DataFrame:
-    """Return a small binary table with a text category and a numeric-coded category (agent)."""
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=n), rng.normal(size=n)
-    hotel = rng.choice(["City", "Resort"], size=n)
-    agent = rng.choice([9.0, 240.0, np.nan], size=n)
-    y = rng.random(n) < 1 / (1 + np.exp(-(2 * x1 + x2 + (hotel == "City"))))
-    return pd.DataFrame({"booking_id": np.arange(1000, 1000 + n), "x1": x1, "x2": x2, "hotel": hotel,
-                         "agent": agent, "label": np.where(y, "yes", "no")})
 
 
 def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...],
