@@ -28,7 +28,8 @@ def run(cfg: Config) -> dict:
     for note in notes:
         log.warning("cv: %s", note)
     report = {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits,
-              "baseline_max_rows": cfg.train.baseline_max_rows, "schemes": schemes, "notes": notes}
+              "baseline_max_rows": cfg.train.baseline_max_rows, "schemes": schemes, "notes": notes,
+              "compute": {"engine": cfg.compute.engine}}  # where the folds ran (local or dask: the same numbers)
     io.write_json(report, cfg.paths.reports_dir / "cv.json")
     return report
 

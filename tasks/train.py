@@ -52,9 +52,11 @@ def run(cfg: Config) -> dict:
         "baseline_fit_rows": bundles["baseline"].meta["fit_rows"],
         "left_out_columns": dict(cfg.data.drop_columns),
         "lightgbm_params": params.lightgbm.model_dump(), "tuned": tuning is not None,
+        "compute": {"engine": cfg.compute.engine, "lightgbm_dask": cfg.compute.lightgbm_dask},  # tuning folds, final fit
     }
     if cfg.compute.lightgbm_dask:
-        report["lightgbm_trained_with"] = "lightgbm.dask (all rounds, best iteration chosen on valid afterwards)"
+        report["lightgbm_trained_with"] = ("lightgbm.dask (all rounds, best iteration chosen on valid afterwards"
+                                           + ("; refitted on train + valid with lightgbm.dask)" if params.refit else ")"))
     if tuning is not None:
         # train.json is a DVC output: no wall time in it (tuning.json reports the seconds spent)
         report["tuning"] = {k: v for k, v in tuning.items() if k not in ("trials", "seconds")}

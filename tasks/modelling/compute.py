@@ -8,6 +8,10 @@ the same numbers as in-process (each fold is a deterministic LightGBM fit with i
 run from the same code). A Dask `Client` is opened *inside* the step, so the step behaves the same
 under `dvc repro` and under the Prefect flow (why not Prefect's DaskTaskRunner: README, "Scale").
 
+train's final LightGBM goes through a trainer the same way (lightgbm_trainer): LocalLightGBM in-process, or
+DaskLightGBM with lightgbm.dask (compute.lightgbm_dask), which fits on train and refits on train + valid on the
+cluster, through one client.
+
 Dask is optional (`pip install -e .[dask]`); it is imported only when compute.engine is `dask`.
 """
 
@@ -20,7 +24,7 @@ from typing import Any
 
 from tasks.core.config import ComputeParams
 from tasks.core.errors import ComputeError
-from tasks.modelling.estimators import lightgbm_estimator
+from tasks.modelling.estimators import fit_lightgbm, lightgbm_estimator, refit_lightgbm
 
 log = logging.getLogger(__name__)
 
@@ -139,30 +143,80 @@ def staged_best_iteration(booster: Any, x_valid: Any, y_valid: Any, task: str) -
     return int(np.argmin(losses)) + 1
 
 
-def fit_lightgbm_dask(pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
-                      class_weight: str | None, random_state: int, p: ComputeParams) -> Any:
-    """Return a local LightGBM estimator trained with lightgbm.dask on a Dask cluster (compute.lightgbm_dask).
-
-    Not bit-identical with fit_lightgbm: the data is split across workers (data-parallel histograms), and
-    all n_estimators rounds are trained, best_iteration_ being chosen afterwards on es_df
-    (staged_best_iteration) instead of stopping early.
-    """
+def train_lightgbm_dask(client: Any, x: Any, y: Any, ft: Any, task: str, lp: Any, class_weight: str | None,
+                       random_state: int) -> Any:
+    """Return the local estimator of a lightgbm.dask fit of all lp.n_estimators rounds on x, y (one partition per worker)."""
     import dask.dataframe as dd
     import lightgbm.dask as lgbd
     import pandas as pd
 
     params = lightgbm_estimator(task, lp, class_weight, random_state).get_params()
     params.pop("n_jobs", None)  # lightgbm.dask sets each worker's threads to its Dask nthreads
-    x_fit, x_es = pre.transform(fit_df[ft.all]), pre.transform(es_df[ft.all])
+    n_parts = max(1, len(client.scheduler_info().get("workers", {})))
+    x_parts = dd.from_pandas(x, npartitions=n_parts)
+    y_parts = dd.from_pandas(pd.Series(y, index=x.index), npartitions=n_parts)
+    cls = lgbd.DaskLGBMRegressor if task == "regression" else lgbd.DaskLGBMClassifier
+    model = cls(client=client, **params).fit(x_parts, y_parts, categorical_feature=list(ft.categorical) or "auto")
+    log.info("compute: lightgbm.dask trained %d rounds on %d rows in %d partitions", lp.n_estimators, len(x), n_parts)
+    return model.to_local()
+
+
+class LocalLightGBM:
+    """Fit (early-stopped) and refit train's LightGBM in this process (the default)."""
+
+    trained_with = "LightGBM in this process"
+
+    def fit(self, pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
+            class_weight: str | None, random_state: int) -> Any:
+        """Return LightGBM fitted on fit_df, early-stopped on es_df (estimators.fit_lightgbm)."""
+        return fit_lightgbm(pre, fit_df, y_fit, es_df, y_es, ft, task, lp, class_weight, random_state)
+
+    def refit(self, pre: Any, train: Any, y_train: Any, valid: Any, y_valid: Any, ft: Any, task: str, lp: Any,
+              class_weight: str | None, random_state: int, rounds: int) -> Any:
+        """Return LightGBM fitted on train + valid with exactly `rounds` trees (estimators.refit_lightgbm)."""
+        return refit_lightgbm(pre, train, y_train, valid, y_valid, ft, task, lp, class_weight, random_state, rounds)
+
+
+class DaskLightGBM(LocalLightGBM):
+    """Fit and refit train's LightGBM with lightgbm.dask on a Dask cluster (compute.lightgbm_dask).
+
+    Not bit-identical with the local fit: the data is split across workers (data-parallel histograms), and
+    fit trains all n_estimators rounds, best_iteration_ being chosen afterwards on es_df (staged_best_iteration)
+    instead of stopping early. refit trains exactly `rounds` trees on train + valid, on the cluster too.
+    """
+
+    trained_with = "lightgbm.dask on a Dask cluster (all rounds, best iteration chosen on valid afterwards)"
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def fit(self, pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
+            class_weight: str | None, random_state: int) -> Any:
+        """Return the local estimator of all rounds, with _best_iteration chosen on es_df as early stopping would."""
+        est = train_lightgbm_dask(self.client, pre.transform(fit_df[ft.all]), y_fit, ft, task, lp, class_weight,
+                                  random_state)
+        # the sklearn wrapper's best_iteration_ reads _best_iteration (set by early stopping in a local fit)
+        est._best_iteration = staged_best_iteration(est.booster_, pre.transform(es_df[ft.all]), y_es, task)
+        log.info("compute: best iteration on the validation rows %d of %d", est._best_iteration, lp.n_estimators)
+        return est
+
+    def refit(self, pre: Any, train: Any, y_train: Any, valid: Any, y_valid: Any, ft: Any, task: str, lp: Any,
+              class_weight: str | None, random_state: int, rounds: int) -> Any:
+        """Return the local estimator of a lightgbm.dask fit on train + valid with exactly `rounds` trees."""
+        import numpy as np
+        import pandas as pd
+
+        x = pd.concat([pre.transform(train[ft.all]), pre.transform(valid[ft.all])], ignore_index=True)
+        return train_lightgbm_dask(self.client, x, np.concatenate([y_train, y_valid]), ft, task,
+                                   lp.model_copy(update={"n_estimators": rounds}), class_weight, random_state)
+
+
+@contextmanager
+def lightgbm_trainer(p: ComputeParams | None) -> Iterator[LocalLightGBM]:
+    """Yield the trainer for train's LightGBM: DaskLightGBM when compute.lightgbm_dask (one client for fit and
+    refit), else LocalLightGBM (also when p is None)."""
+    if p is None or not p.lightgbm_dask:
+        yield LocalLightGBM()
+        return
     with dask_client(p) as client:
-        n_parts = max(1, len(client.scheduler_info().get("workers", {})))
-        x = dd.from_pandas(x_fit, npartitions=n_parts)
-        y = dd.from_pandas(pd.Series(y_fit, index=x_fit.index), npartitions=n_parts)
-        cls = lgbd.DaskLGBMRegressor if task == "regression" else lgbd.DaskLGBMClassifier
-        model = cls(client=client, **params).fit(x, y, categorical_feature=list(ft.categorical) or "auto")
-        est = model.to_local()
-    # the sklearn wrapper's best_iteration_ reads _best_iteration (set by early stopping in a local fit)
-    est._best_iteration = staged_best_iteration(est.booster_, x_es, y_es, task)
-    log.info("compute: lightgbm.dask trained %d rounds on %d partitions; best iteration on the validation rows %d",
-             est.booster_.current_iteration(), n_parts, est._best_iteration)
-    return est
+        yield DaskLightGBM(client)

@@ -19,13 +19,11 @@ from tasks.modelling.bundle import (
     ModelBundle,
     score_bundles,
 )
-from tasks.modelling.compute import fit_lightgbm_dask
+from tasks.modelling.compute import LocalLightGBM, lightgbm_trainer
 from tasks.modelling.estimators import (
     baseline_fit_rows,
     fit_dummy,
-    fit_lightgbm,
     fit_linear,
-    refit_lightgbm,
     refit_rounds,
     resolve_class_weight,
 )
@@ -70,38 +68,36 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
     y_valid = encode_target(valid[data.target], classes, data)
     labels = Labels(y_train, classes)
     cw = resolve_class_weight(y_train, data.task, p)
-    if compute is not None and compute.lightgbm_dask:
-
-        lgbm = fit_lightgbm_dask(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state,
-                                 compute)
-    else:
-        lgbm = fit_lightgbm(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
-    meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
-    bundles = {
-        "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
-                                meta("lightgbm") | {"best_iteration": int(lgbm.best_iteration_ or p.lightgbm.n_estimators)}),
-        "baseline": ModelBundle("linear", pre["linear"], fit_linear(pre["linear"], train, y_train, ft, data.task, p, cw),
-                                meta("linear") | {"fit_rows": baseline_fit_rows(len(train), p)}),
-        "dummy": ModelBundle("dummy", pre["linear"], fit_dummy(pre["linear"], train, y_train, ft, data.task), meta("dummy")),
-    }
-    scores = score_bundles(bundles, valid)
-    bundles = {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}
-    if p.refit and not (compute is not None and compute.lightgbm_dask):
-        bundles["lightgbm"] = refitted_bundle(bundles["lightgbm"], pre["tree"], train, y_train, valid, y_valid, ft,
-                                              data.task, p, cw)
+    with lightgbm_trainer(compute) as trainer:
+        lgbm = trainer.fit(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
+        meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
+        bundles = {
+            "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
+                                    meta("lightgbm") | {"best_iteration": int(lgbm.best_iteration_ or p.lightgbm.n_estimators)}),
+            "baseline": ModelBundle("linear", pre["linear"], fit_linear(pre["linear"], train, y_train, ft, data.task, p, cw),
+                                    meta("linear") | {"fit_rows": baseline_fit_rows(len(train), p)}),
+            "dummy": ModelBundle("dummy", pre["linear"], fit_dummy(pre["linear"], train, y_train, ft, data.task), meta("dummy")),
+        }
+        scores = score_bundles(bundles, valid)
+        bundles = {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}
+        if p.refit:
+            bundles["lightgbm"] = refitted_bundle(bundles["lightgbm"], trainer, pre["tree"], train, y_train, valid,
+                                                  y_valid, ft, data.task, p, cw)
     return bundles, scores
 
 
-def refitted_bundle(es_bundle: ModelBundle, pre, train: pd.DataFrame, y_train: np.ndarray, valid: pd.DataFrame,
-                    y_valid: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams, cw: str | None) -> ModelBundle:
-    """Return the early-stopped bundle's model refitted on train + valid with its best iteration scaled to the rows.
+def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: pd.DataFrame, y_train: np.ndarray,
+                    valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
+                    cw: str | None) -> ModelBundle:
+    """Return the early-stopped bundle's model refitted (by trainer) on train + valid with its best iteration scaled
+    to the rows.
 
     The decision threshold and the validation metrics stay those of the early-stopped model (chosen on rows it did
     not see); the refitted model has seen the validation rows, so its own validation scores would flatter it.
     """
     best = int(es_bundle.meta["best_iteration"])
     rounds = refit_rounds(best, len(train), len(train) + len(valid))
-    est = refit_lightgbm(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds)
+    est = trainer.refit(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds)
     refit = {"rows": int(len(train) + len(valid)), "early_stopping_iteration": best, "n_estimators": rounds}
     log.info("train: LightGBM refitted on train + valid (%d rows) with %d trees (early stopping chose %d on %d rows)",
              refit["rows"], rounds, best, len(train))
@@ -117,8 +113,8 @@ def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: Featur
     trees scaled to the rows (refitted_bundle); its threshold stays the one chosen on valid before the refit.
 
     The baseline is fitted on at most train.baseline_max_rows of the rows (fit_linear). compute.lightgbm_dask
-    trains LightGBM with lightgbm.dask instead (tasks.modelling.compute.fit_lightgbm_dask: close to, not bit-identical with,
-    the local fit).
+    fits and refits LightGBM with lightgbm.dask instead (tasks.modelling.compute.DaskLightGBM: close to, not
+    bit-identical with, the local fit).
     """
     return fit_models(train, valid, pre, ft, data, p, compute)[0]
 

@@ -86,6 +86,7 @@ def training_section(meta: Mapping[str, Any], inputs: CardInputs) -> dict[str, A
         "best_iteration": meta.get("best_iteration", train.get("best_iteration")),
         "threshold": meta.get("threshold", (train.get("thresholds") or {}).get(MODEL)),
         "train_rows": meta.get("train_rows", train.get("train_rows")),
+        "compute": train.get("compute"), "trained_with": train.get("lightgbm_trained_with"),
     }
 
 
@@ -247,7 +248,17 @@ def render_training(t: Mapping[str, Any]) -> list[str]:
             f"{len(t.get('categorical') or [])} categorical), trained on {_f(t.get('train_rows'))} rows",
             f"- class weight: {t.get('class_weight') or 'none'}",
             f"- best iteration: {_f(t.get('best_iteration'))}; decision threshold: {_f(t.get('threshold'))}",
+            *render_compute(t),
             f"- features: {', '.join(f'`{c}`' for c in t.get('features') or []) or 'n/a'}", ""]
+
+
+def render_compute(t: Mapping[str, Any]) -> list[str]:
+    """Return the line saying where the cv and tuning folds and the final LightGBM ran (none when train.json predates it)."""
+    compute = t.get("compute")
+    if not compute:
+        return []
+    final = t.get("trained_with") or "LightGBM in this process"
+    return [f"- compute: engine {compute.get('engine')} (cv and tuning folds); final LightGBM: {final}"]
 
 
 def render_metrics(m: Mapping[str, Any], cv: Mapping[str, Any]) -> list[str]:

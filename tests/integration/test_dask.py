@@ -48,7 +48,8 @@ def test_cv_on_dask_scheduler_matches_in_process(tmp_path, cluster):
     remote = cv_report(tmp_path, engine="dask", scheduler_address=cluster.scheduler_address)
     assert set(local["schemes"]) == {"stratified", "walk_forward"}
     assert len(local["schemes"]["walk_forward"]["folds"]) == 3
-    assert remote == local
+    assert local.pop("compute") == {"engine": "local"} and remote.pop("compute") == {"engine": "dask"}
+    assert remote == local  # the same numbers, wherever the folds ran
 
 
 def test_cv_on_own_local_cluster_matches_in_process(tmp_path):
@@ -79,25 +80,50 @@ def test_two_trial_tuning_on_dask_matches_in_process(tmp_path, cluster):
 
 
 def test_lightgbm_dask_final_model_is_close_to_the_local_one(tmp_path, cluster):
-    """lightgbm.dask cannot be bit-identical (data-parallel, best iteration chosen after all rounds): compare quality."""
+    """lightgbm.dask cannot be bit-identical (data-parallel, best iteration chosen after all rounds): compare quality.
+
+    Both paths refit on train + valid with the early-stopped tree count scaled to the rows; the refit is scored on
+    rows it never saw (a later slice of the same table), since valid is inside its training rows.
+    """
     from tasks.core.config import ComputeParams
     from tasks.core.schema import infer_feature_types
+    from tasks.modelling.estimators import refit_rounds
     from tasks.modelling.preprocessing import fit_preprocessors
     from tasks.modelling.training import train_models, validation_metrics
 
-    df = synthetic_frame(3000, seed=5).sort_values("when", kind="mergesort").reset_index(drop=True)
-    train, valid = df.iloc[:2500].reset_index(drop=True), df.iloc[2500:].reset_index(drop=True)
+    df = synthetic_frame(4000, seed=5).sort_values("when", kind="mergesort").reset_index(drop=True)
+    train, valid, later = (df.iloc[a:b].reset_index(drop=True) for a, b in ((0, 2500), (2500, 3000), (3000, 4000)))
     cfg = make_config(tmp_path)
     ft = infer_feature_types(train, cfg.data)
     pre = fit_preprocessors(train, ft, cfg.preprocess)
     local = train_models(train, valid, pre, ft, cfg.data, cfg.train)
     remote = train_models(train, valid, pre, ft, cfg.data, cfg.train,
                           ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True))
-    auc_local = validation_metrics(local, valid, cfg.data)["lightgbm"]["roc_auc"]
-    auc_remote = validation_metrics(remote, valid, cfg.data)["lightgbm"]["roc_auc"]
-    assert 1 <= remote["lightgbm"].meta["best_iteration"] <= cfg.train.lightgbm.n_estimators
-    assert remote["lightgbm"].estimator.current_iteration() == cfg.train.lightgbm.n_estimators
+    refit = remote["lightgbm"].meta["refit"]
+    assert 1 <= refit["early_stopping_iteration"] <= cfg.train.lightgbm.n_estimators
+    assert refit["rows"] == 3000 and refit["n_estimators"] == refit_rounds(refit["early_stopping_iteration"], 2500, 3000)
+    assert remote["lightgbm"].estimator.current_iteration() == refit["n_estimators"] == remote["lightgbm"].meta["best_iteration"]
+    assert remote["lightgbm"].meta["train_rows"] == 3000
+    auc_local = validation_metrics(local, later, cfg.data)["lightgbm"]["roc_auc"]
+    auc_remote = validation_metrics(remote, later, cfg.data)["lightgbm"]["roc_auc"]
     assert auc_remote > 0.75 and abs(auc_remote - auc_local) < 0.03
+
+
+def test_lightgbm_dask_without_refit_keeps_all_rounds_and_the_chosen_iteration(tmp_path, cluster):
+    from tasks.core.config import ComputeParams
+    from tasks.core.schema import infer_feature_types
+    from tasks.modelling.preprocessing import fit_preprocessors
+    from tasks.modelling.training import train_models
+
+    df = synthetic_frame(1500, seed=5).sort_values("when", kind="mergesort").reset_index(drop=True)
+    train, valid = df.iloc[:1200].reset_index(drop=True), df.iloc[1200:].reset_index(drop=True)
+    cfg = make_config(tmp_path, train={"refit": False})
+    ft = infer_feature_types(train, cfg.data)
+    remote = train_models(train, valid, fit_preprocessors(train, ft, cfg.preprocess), ft, cfg.data, cfg.train,
+                          ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True))
+    assert "refit" not in remote["lightgbm"].meta and remote["lightgbm"].meta["train_rows"] == 1200
+    assert remote["lightgbm"].estimator.current_iteration() == cfg.train.lightgbm.n_estimators
+    assert 1 <= remote["lightgbm"].meta["best_iteration"] <= cfg.train.lightgbm.n_estimators
 
 
 def test_unreachable_scheduler_is_a_compute_error_naming_it():

@@ -134,3 +134,12 @@ def test_written_card_is_deterministic(tmp_path):
                                         (12345.6, "12,346")])
 def test_number_formatting(value, text):
     assert model_card._f(value) == text
+
+
+def test_training_section_says_where_the_folds_and_the_final_model_ran():
+    dask = {"engine": "dask", "lightgbm_dask": True}
+    lines = model_card.render_compute({"compute": dask, "trained_with": "lightgbm.dask (all rounds)"})
+    assert lines == ["- compute: engine dask (cv and tuning folds); final LightGBM: lightgbm.dask (all rounds)"]
+    local = model_card.render_compute({"compute": {"engine": "local", "lightgbm_dask": False}, "trained_with": None})
+    assert local == ["- compute: engine local (cv and tuning folds); final LightGBM: LightGBM in this process"]
+    assert model_card.render_compute({}) == []  # a train.json written before the compute record
