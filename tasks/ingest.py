@@ -1,4 +1,4 @@
-"""Ingest: snapshot the source (CSV, Parquet or SQL table) into data/, then read it into a typed table.
+"""Ingest: snapshot the source (CSV, Parquet file or directory of parts, SQL table) into data/, then type it.
 
 Two halves (the functions live in tasks/data/sources.py):
 - `snapshot_source` copies the source into `paths.data_dir` (versioned by DVC through data.dvc).
@@ -15,7 +15,7 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
-from tasks.data.sources import read_snapshot, snapshot_file, type_table
+from tasks.data.sources import read_snapshot, snapshot_file, snapshot_sha256, type_table
 
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def run(cfg: Config) -> dict:
     raw = read_snapshot(path, cfg.ingest)
     df, notes = type_table(raw, cfg.ingest, cfg.data)
     io.write_frame(df, cfg.paths.ingested)
-    report = {"step_version": STEP_VERSION, "snapshot": path.name, "snapshot_sha256": io.sha256_file(path),
+    report = {"step_version": STEP_VERSION, "snapshot": path.name, "snapshot_sha256": snapshot_sha256(path),
               "rows": int(len(df)), "columns": int(df.shape[1]),
               "dtypes": {c: str(t) for c, t in df.dtypes.items()}, **notes}
     if cfg.data.time_column:

@@ -1,10 +1,14 @@
 """Sources: snapshot a CSV, Parquet or SQL source into data/, and read a snapshot into a typed table.
 
+A Parquet source may be a directory of parts (a partitioned dataset, e.g. `year=2016/part-0.parquet` as Spark,
+Dask or pyarrow write it): the snapshot copies the tree byte for byte and reads it back in path order.
+
 Used by the ingest step (snapshot, type) and by validate and monitoring (read a snapshot or a batch the same way).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -31,7 +35,7 @@ def source_format(p: IngestParams) -> str:
         return p.format
     if p.is_sql:
         return "sql"
-    if p.source.lower().endswith((".parquet", ".pq")):
+    if p.source.lower().endswith((".parquet", ".pq")) or Path(p.source).is_dir():
         return "parquet"
     return "csv"
 
@@ -90,11 +94,56 @@ def snapshot_source(p: IngestParams, data_dir: Path) -> dict:
             src = Path(p.source)
             if not src.exists():
                 raise InputError(f"ingest.source {src}: no such file (set ingest.source in params.yaml)")
-            shutil.copyfile(src, dest)
-        info = {"source": source_label(p), "format": fmt, "file": dest.name, "bytes": dest.stat().st_size,
-                "sha256": io.sha256_file(dest)}
+            if src.is_dir():
+                copy_parquet_dataset(src, dest, fmt)
+            else:
+                shutil.copyfile(src, dest)
+        info = {"source": source_label(p), "format": fmt, "file": dest.name, "bytes": snapshot_bytes(dest),
+                "sha256": snapshot_sha256(dest)}
     log.info("ingest: snapshot of %s -> %s/%s (%d bytes)", source_label(p), data_dir, info["file"], info["bytes"])
     return info
+
+
+def parquet_parts(root: Path) -> list[Path]:
+    """Return the Parquet part files below root in path order (hidden and `_`-prefixed files, as readers skip them)."""
+    return [f for f in sorted(Path(root).rglob("*")) if f.is_file() and f.suffix in (".parquet", ".pq")
+            and not any(part.startswith((".", "_")) for part in f.relative_to(root).parts)]
+
+
+def copy_parquet_dataset(src: Path, dest: Path, fmt: str) -> None:
+    """Copy a directory of Parquet parts to dest byte for byte; a directory that holds none is an InputError."""
+    if fmt != "parquet":
+        raise ConfigError(f"ingest.source {src} is a directory, which is read as partitioned Parquet; "
+                          f"ingest.format is {fmt!r}: set it to parquet (or auto)")
+    if not parquet_parts(src):
+        raise InputError(f"ingest.source {src}: a directory with no .parquet files below it (a partitioned Parquet "
+                         "dataset is a folder of parts, e.g. year=2016/part-0.parquet)")
+    shutil.copytree(src, dest)
+
+
+def snapshot_bytes(path: Path) -> int:
+    """Return the size of a snapshot file, or of every file below a snapshot directory."""
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def snapshot_sha256(path: Path) -> str:
+    """Return the sha256 of a snapshot file, or of a snapshot directory's sorted (relative path, file sha256) list."""
+    path = Path(path)
+    if path.is_file():
+        return io.sha256_file(path)
+    listing = "".join(f"{name}\0{digest}\n" for name, digest in io.sha256_tree(path).items())
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+def read_parquet_dataset(path: Path) -> pd.DataFrame:
+    """Return a directory of Parquet parts as one frame, parts in path order, hive keys (year=2016/) as plain columns."""
+    import pyarrow.dataset as ds
+
+    if not parquet_parts(path):
+        raise InputError(f"{path}/: no .parquet files below it; run `tabgate ingest` again")
+    # plain values, not dictionaries: a partition key year=2016 reads back as the number it was
+    return pd.read_parquet(path, partitioning=ds.HivePartitioning.discover(infer_dictionary=False))
 
 
 def read_snapshot(path: Path, p: IngestParams) -> pd.DataFrame:
@@ -102,6 +151,8 @@ def read_snapshot(path: Path, p: IngestParams) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: snapshot missing; run `tabgate ingest` (or `dvc pull`) first")
     try:
+        if path.is_dir():
+            return read_parquet_dataset(path)
         if path.suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
         sniff = p.separator is None and path.name.endswith((".tsv", ".txt"))
@@ -210,8 +261,8 @@ def type_table(raw: pd.DataFrame, p: IngestParams, data: DataParams) -> tuple[pd
 
 
 def snapshot_file(data_dir: Path) -> Path:
-    """Return the one table file inside data_dir."""
-    files = sorted(f for f in Path(data_dir).iterdir() if f.is_file() and not f.name.startswith(".")) \
+    """Return the one table inside data_dir: a file, or a directory of Parquet parts."""
+    files = sorted(f for f in Path(data_dir).iterdir() if not f.name.startswith(".")) \
         if Path(data_dir).is_dir() else []
     if not files:
         raise InputError(f"{data_dir}/: no snapshot; run `tabgate ingest` (or `make run`) first: {data_dir}/ is the "

@@ -127,3 +127,52 @@ def test_time_from_parts_takes_hour_and_minute_and_refuses_unparseable_parts():
     assert t.tolist() == [pd.Timestamp("2011-01-01 00:05"), pd.Timestamp("2011-01-02 23:59")]
     with pytest.raises(ConfigError, match=r"ingest\.time_from_parts\.hour: column 'h' has 1 value"):
         sources.build_time_column(df.assign(h=["0", "late"]), p, "when")
+
+
+def write_partitioned(frame: pd.DataFrame, root) -> pd.DataFrame:
+    """Write frame as a hive-partitioned Parquet dataset (year=..., city=...) under root; return it with its year."""
+    table = frame.assign(year=frame["when"].dt.year, colour=frame["colour"].astype(str), city=frame["city"].astype(str))
+    table.to_parquet(root, partition_cols=["year", "city"], index=False)
+    (root / "_SUCCESS").write_text("")  # a marker file as Spark writes it: copied, never read as a part
+    return table
+
+
+def test_partitioned_parquet_directory_is_snapshot_as_a_tree_and_read_in_path_order(tmp_path, frame):
+    table = write_partitioned(frame, tmp_path / "bookings")
+    data = tmp_path / "data"
+    info = sources.snapshot_source(IngestParams(source=str(tmp_path / "bookings")), data)
+    copied = sources.parquet_parts(data / "bookings")
+    assert info["format"] == "parquet" and info["file"] == "bookings" and len(copied) == 8  # 2 years x 4 cities
+    assert [p.relative_to(data / "bookings") for p in copied] == \
+        [p.relative_to(tmp_path / "bookings") for p in sources.parquet_parts(tmp_path / "bookings")]
+    assert all(p.read_bytes() == (tmp_path / "bookings" / p.relative_to(data / "bookings")).read_bytes() for p in copied)
+    assert info["bytes"] == sum(p.stat().st_size for p in (tmp_path / "bookings").rglob("*") if p.is_file())
+    again = sources.snapshot_source(IngestParams(source=str(tmp_path / "bookings")), tmp_path / "data2")
+    assert again["sha256"] == info["sha256"]  # same tree, same digest (DVC hashes the same bytes too)
+    back = sources.read_snapshot(sources.snapshot_file(data), IngestParams(source=str(tmp_path / "bookings")))
+    assert len(back) == len(frame) and pd.api.types.is_integer_dtype(back["year"])  # a key reads back as a number
+    keys = list(zip(back["year"], back["city"].astype(str), strict=True))
+    assert keys == sorted(keys)  # parts in path order: year=2020/city=a, ..., year=2021/city=d
+    expected = table.sort_values(["year", "city", "when", "x1"]).reset_index(drop=True)
+    got = back.sort_values(["year", "city", "when", "x1"]).reset_index(drop=True)
+    assert got["x1"].tolist() == expected["x1"].tolist() and got["label"].tolist() == expected["label"].tolist()
+
+
+def test_ingest_run_types_a_partitioned_dataset_like_the_single_file(tmp_path, frame):
+    cfg = make_config(tmp_path, data={"time_column": "when"})
+    table = write_partitioned(frame, tmp_path / "parts")
+    sources.snapshot_source(IngestParams(source=str(tmp_path / "parts")), cfg.paths.data_dir)
+    report = ingest.run(cfg)
+    out = pd.read_parquet(cfg.paths.ingested)
+    assert report["rows"] == len(frame) and report["snapshot"] == "parts" and len(report["snapshot_sha256"]) == 64
+    assert isinstance(out["city"].dtype, pd.CategoricalDtype) and pd.api.types.is_datetime64_any_dtype(out["when"])
+    assert sorted(out["x1"].tolist()) == sorted(table["x1"].tolist())
+
+
+def test_a_directory_without_parquet_parts_or_read_as_csv_is_refused(tmp_path):
+    (tmp_path / "empty" / "year=2020").mkdir(parents=True)
+    (tmp_path / "empty" / "year=2020" / "notes.txt").write_text("not a part")
+    with pytest.raises(InputError, match="no .parquet files below it"):
+        sources.snapshot_source(IngestParams(source=str(tmp_path / "empty")), tmp_path / "data")
+    with pytest.raises(ConfigError, match="ingest.format is 'csv'"):
+        sources.snapshot_source(IngestParams(source=str(tmp_path / "empty"), format="csv"), tmp_path / "data")
