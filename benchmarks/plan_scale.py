@@ -166,7 +166,9 @@ def main() -> None:
     workers = [int(w) for w in args.workers.split(",")]
     small, large = sizes
     machine = result["machine"]
-    print(f"From {args.results}: commit {machine.get('tabgate_commit')}, {result['started']}, {machine['cpus']} CPUs, "
+    shown = Path(args.results).resolve()
+    shown = shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown
+    print(f"From {shown}: commit {machine.get('tabgate_commit')}, {result['started']}, {machine['cpus']} CPUs, "
           f"tuning {'off' if not result.get('tune_trials') else result['tune_trials']}; sizes {small['label']} and "
           f"{large['label']}; table {large['table_memory_mb'] * MIB / large['rows']:.0f} bytes per row in memory.\n")
     print("\n".join(per_step_lines(small, large, rows)), "\n")
