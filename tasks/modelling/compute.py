@@ -143,22 +143,70 @@ def staged_best_iteration(booster: Any, x_valid: Any, y_valid: Any, task: str) -
     return int(np.argmin(losses)) + 1
 
 
-def train_lightgbm_dask(client: Any, x: Any, y: Any, ft: Any, task: str, lp: Any, class_weight: str | None,
-                       random_state: int) -> Any:
-    """Return the local estimator of a lightgbm.dask fit of all lp.n_estimators rounds on x, y (one partition per worker)."""
+class RankOrderedClient:
+    """A dask.distributed Client whose who_has lists the parts by worker address (everything else is the client's).
+
+    lightgbm.dask gives LightGBM's machine ranks in the order who_has reports the workers, and each rank builds
+    some features' bins from its own rows; ordered by address, with block i placed on the i-th worker, rank i
+    always trains on block i.
+    """
+
+    def __init__(self, client: Any):
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def who_has(self, futures: Any = None, **kwargs: Any) -> dict:
+        """Return the client's who_has, ordered by the (sorted) addresses of the workers holding each part."""
+        found = self._client.who_has(futures, **kwargs)
+        return dict(sorted(found.items(), key=lambda item: sorted(item[1])))
+
+
+def pinned_partitions(client: Any, frame: Any, workers: list[str]) -> Any:
+    """Return frame as a Dask frame of one contiguous block of rows per worker, block i placed on workers[i]."""
     import dask.dataframe as dd
+    import numpy as np
+
+    blocks = np.array_split(np.arange(len(frame)), len(workers))
+    futures = [client.scatter(frame.iloc[rows], workers=[worker], hash=False)
+               for rows, worker in zip(blocks, workers, strict=True)]
+    return dd.from_delayed(futures, meta=frame.iloc[:0], verify_meta=False)
+
+
+def train_lightgbm_dask(client: Any, x: Any, y: Any, ft: Any, task: str, lp: Any, class_weight: str | None,
+                        random_state: int) -> Any:
+    """Return the local estimator of a lightgbm.dask fit of all lp.n_estimators rounds on x, y.
+
+    Block i of the rows goes to the i-th worker by address and LightGBM's rank i is that worker
+    (RankOrderedClient), so the trees depend on the number of workers and their threads, not on scheduling.
+    """
     import lightgbm.dask as lgbd
     import pandas as pd
 
     params = lightgbm_estimator(task, lp, class_weight, random_state).get_params()
     params.pop("n_jobs", None)  # lightgbm.dask sets each worker's threads to its Dask nthreads
-    n_parts = max(1, len(client.scheduler_info().get("workers", {})))
-    x_parts = dd.from_pandas(x, npartitions=n_parts)
-    y_parts = dd.from_pandas(pd.Series(y, index=x.index), npartitions=n_parts)
+    workers = sorted(client.scheduler_info().get("workers", {}))
+    x_parts = pinned_partitions(client, x, workers)
+    y_parts = pinned_partitions(client, pd.Series(y, index=x.index, name="label"), workers)
     cls = lgbd.DaskLGBMRegressor if task == "regression" else lgbd.DaskLGBMClassifier
-    model = cls(client=client, **params).fit(x_parts, y_parts, categorical_feature=list(ft.categorical) or "auto")
-    log.info("compute: lightgbm.dask trained %d rounds on %d rows in %d partitions", lp.n_estimators, len(x), n_parts)
-    return model.to_local()
+    ranked: Any = RankOrderedClient(client)  # duck-typed: lightgbm.dask only calls the client's methods
+    model = cls(client=ranked, **params).fit(x_parts, y_parts, categorical_feature=list(ft.categorical) or "auto")
+    log.info("compute: lightgbm.dask trained %d rounds on %d rows in %d blocks, one per worker", lp.n_estimators, len(x),
+             len(workers))
+    est = model.to_local()
+    est._Booster = without_run_addresses(est.booster_)  # the sklearn wrapper's booster_ reads _Booster
+    return est
+
+
+def without_run_addresses(booster: Any) -> Any:
+    """Return the booster re-read from its model text without this run's hosts and ports (machines,
+    local_listen_port), so the same trees make the same model file."""
+    import lightgbm as lgb
+
+    text = "\n".join(line for line in booster.model_to_string().splitlines()
+                     if not line.startswith(("[machines: ", "[local_listen_port: ")))
+    return lgb.Booster(model_str=text + "\n")
 
 
 class LocalLightGBM:
@@ -183,6 +231,7 @@ class DaskLightGBM(LocalLightGBM):
     Not bit-identical with the local fit: the data is split across workers (data-parallel histograms), and
     fit trains all n_estimators rounds, best_iteration_ being chosen afterwards on es_df (staged_best_iteration)
     instead of stopping early. refit trains exactly `rounds` trees on train + valid, on the cluster too.
+    Reproducible: the same rows, workers and threads give the same model file (train_lightgbm_dask).
     """
 
     trained_with = "lightgbm.dask on a Dask cluster (all rounds, best iteration chosen on valid afterwards)"

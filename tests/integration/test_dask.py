@@ -109,6 +109,26 @@ def test_lightgbm_dask_final_model_is_close_to_the_local_one(tmp_path, cluster):
     assert auc_remote > 0.75 and abs(auc_remote - auc_local) < 0.03
 
 
+def test_lightgbm_dask_gives_the_same_model_file_on_every_run_and_cluster(tmp_path, cluster):
+    """Rank i always trains on block i (pinned blocks, RankOrderedClient), and the file holds no run's ports."""
+    from tasks.core.config import ComputeParams
+    from tasks.core.schema import infer_feature_types
+    from tasks.modelling.preprocessing import fit_preprocessors
+    from tasks.modelling.training import train_models
+
+    df = synthetic_frame(3000, seed=5).sort_values("when", kind="mergesort").reset_index(drop=True)
+    train, valid = df.iloc[:2500].reset_index(drop=True), df.iloc[2500:].reset_index(drop=True)
+    cfg = make_config(tmp_path)
+    ft = infer_feature_types(train, cfg.data)
+    pre = fit_preprocessors(train, ft, cfg.preprocess)
+    shared = ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True)
+    own = ComputeParams(engine="dask", n_workers=2, threads_per_worker=1, lightgbm_dask=True)  # a new cluster
+    texts = [train_models(train, valid, pre, ft, cfg.data, cfg.train, p)["lightgbm"].estimator.model_to_string()
+             for p in (shared, shared, shared, own)]
+    assert "[machines: " not in texts[0] and "[local_listen_port: " not in texts[0]
+    assert texts[1:] == texts[:1] * 3
+
+
 def test_lightgbm_dask_without_refit_keeps_all_rounds_and_the_chosen_iteration(tmp_path, cluster):
     from tasks.core.config import ComputeParams
     from tasks.core.schema import infer_feature_types
