@@ -65,3 +65,32 @@ def test_compute_section_is_typed_and_strict():
         parse_config({**base, "compute": {"engine": "spark"}})
     with pytest.raises(ConfigError, match="compute.n_worker"):
         parse_config({**base, "compute": {"n_worker": 2}})
+
+
+def test_rank_ordered_client_lists_parts_by_worker_address_and_passes_the_rest_through():
+    from tasks.modelling.compute import RankOrderedClient
+
+    class FakeClient:
+        name = "fake"
+
+        def who_has(self, futures=None):
+            return {"part-b": ("tcp://10.0.0.9:1",), "part-a": ("tcp://10.0.0.2:7",), "part-c": ("tcp://10.0.0.5:3",)}
+
+    ranked = RankOrderedClient(FakeClient())
+    assert list(ranked.who_has(["x"])) == ["part-a", "part-c", "part-b"]  # lightgbm.dask's rank order
+    assert ranked.name == "fake"
+
+
+def test_model_text_keeps_no_hosts_or_ports_of_the_run():
+    import lightgbm as lgb
+    import numpy as np
+
+    from tasks.modelling.compute import without_run_addresses
+
+    x = np.random.default_rng(0).normal(size=(200, 2))
+    booster = lgb.train({"objective": "binary", "verbose": -1, "machines": "127.0.0.1:12400", "local_listen_port": 12400,
+                         "num_threads": 1}, lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 3)
+    clean = without_run_addresses(booster)
+    assert "[machines: " in booster.model_to_string() and "[machines: " not in clean.model_to_string()
+    assert "[local_listen_port: " not in clean.model_to_string()
+    assert np.array_equal(clean.predict(x), booster.predict(x))
