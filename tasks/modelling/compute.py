@@ -212,8 +212,6 @@ def without_run_addresses(booster: Any) -> Any:
 class LocalLightGBM:
     """Fit (early-stopped) and refit train's LightGBM in this process (the default)."""
 
-    trained_with = "LightGBM in this process"
-
     def fit(self, pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
             class_weight: str | None, random_state: int) -> Any:
         """Return LightGBM fitted on fit_df, early-stopped on es_df (estimators.fit_lightgbm)."""
@@ -233,8 +231,6 @@ class DaskLightGBM(LocalLightGBM):
     instead of stopping early. refit trains exactly `rounds` trees on train + valid, on the cluster too.
     Reproducible: the same rows, workers and threads give the same model file (train_lightgbm_dask).
     """
-
-    trained_with = "lightgbm.dask on a Dask cluster (all rounds, best iteration chosen on valid afterwards)"
 
     def __init__(self, client: Any):
         self.client = client
