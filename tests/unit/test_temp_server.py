@@ -82,3 +82,18 @@ def test_prefect_still_launches_its_server_through_the_method_we_hook():
 
     assert callable(getattr(SubprocessASGIServer, "_run_uvicorn_command", None))
     assert issubclass(temp_server.WatchedServer, SubprocessASGIServer)
+
+
+def prefect_startup_timeout(extra_env: dict[str, str]) -> str:
+    """Return the ephemeral-server start-up timeout Prefect resolves in a fresh process that imported flows."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"}
+    env.update(extra_env, PYTHONPATH=str(Path(watchdog.__file__).parents[1]))
+    code = ("import flows\nfrom prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
+            "print(s.value())")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_the_temporary_server_gets_more_than_prefects_20_seconds_to_start_and_the_user_setting_wins():
+    assert int(prefect_startup_timeout({})) >= 120  # Prefect's own default (20 s) failed two runs started together
+    assert prefect_startup_timeout({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "45"}) == "45"
