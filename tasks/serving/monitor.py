@@ -142,13 +142,18 @@ def season_mix(batch_seasons: pd.Series, reference_seasons: pd.Series, min_rows:
     return {int(s): float(w) for s, w in shares.items() if pd.notna(s) and int(counts.get(s, 0)) >= min_rows}
 
 
+def unmatched_share(mix: dict[int, float]) -> float:
+    """Return the share of batch rows no season of mix covers (0 when they all are, whatever the float sum says)."""
+    return round(max(1.0 - sum(mix.values()), 0.0), 6)
+
+
 def seasonal_profile(profile: dict, reference: pd.DataFrame, reference_seasons: pd.Series,
                      mix: dict[int, float]) -> dict:
     """Return profile with each column's shares mixed from the reference rows of each season, weighted by the
     batch's share of it; the remaining weight (other seasons, rows without a time) keeps the profile's shares.
 
     Bins, categories and the min / max of the range check stay the profile's."""
-    rest = max(1.0 - sum(mix.values()), 0.0)
+    rest = unmatched_share(mix)
     parts = {s: reference[reference_seasons.eq(s).fillna(False).to_numpy(dtype=bool)] for s in mix}
     columns = {}
     for col, spec in profile["columns"].items():
@@ -187,7 +192,7 @@ def drift_reference(profile: dict, batch: pd.DataFrame, cfg: Config,
     seasons = {str(s): {"batch_share": round(float(w), 4), "reference_rows": int(counts.get(s, 0)),
                         "matched": pd.notna(s) and int(s) in mix}
                for s, w in batch_seasons.value_counts(normalize=True, dropna=False).sort_index().items()}
-    rest = max(1.0 - sum(mix.values()), 0.0)
+    rest = unmatched_share(mix)
     note = (f"training rows of the batch's {period}(s) {', '.join(str(s) for s in sorted(mix)) or 'none'}, "
             f"weighted like the batch" + (f"; {rest:.0%} of the batch (seasons with fewer than "
                                           f"monitor.seasonal_min_rows={cfg.monitor.seasonal_min_rows} training rows, "

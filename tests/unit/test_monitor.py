@@ -167,6 +167,13 @@ def test_an_unshifted_batch_from_one_season_drifts_only_against_the_whole_year(t
     assert same_season["drifted_features"] == [] and not same_season["retrain"]
     assert same_season["drift"]["reference"]["kind"] == "seasonal"
     assert same_season["drift"]["reference"]["seasons"]["8"]["matched"] is True
+    assert "against all reference rows" not in same_season["drift"]["reference"]["note"]
+
+
+def test_a_batch_of_every_month_is_wholly_matched_despite_float_sums():
+    mix = {m: 0.1 for m in range(1, 11)}  # ten months a tenth each: the shares sum to 0.9999999999999999
+    assert monitor.unmatched_share(mix) == 0.0
+    assert monitor.unmatched_share({8: 0.75}) == 0.25
 
 
 def test_a_shifted_batch_from_one_season_still_drifts_against_its_season(tmp_path, no_model):
