@@ -232,3 +232,10 @@ def test_no_retrain_wins_over_params_and_each_switch_is_named():
     assert retrain_switch(True, False) == (False, "--no-retrain")
     assert retrain_switch(False, None) == (False, "monitor.retrain: false in params.yaml")
     assert retrain_switch(True, None) == (True, None)
+
+
+def test_seasons_are_months_or_iso_weeks_and_missing_times_stay_missing():
+    times = pd.Series(pd.to_datetime(["2016-08-01", "2017-01-01", None]))
+    assert monitor.season_of(times, "month").tolist()[:2] == [8, 1]
+    assert monitor.season_of(times, "week").tolist()[:2] == [31, 52]  # 2017-01-01 is in ISO week 52 of 2016
+    assert monitor.season_of(times, "month").isna().tolist() == [False, False, True]
