@@ -120,14 +120,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Check a batch for drift and live performance; retrain when a threshold is crossed (reports/monitor.json)."""
     from flows.monitoring import monitoring_flow
+    from tasks.serving.monitor import summary_lines
 
     start_watched_server()
-    result = monitoring_flow(batch=args.file or "", params=args.params or "params.yaml",
-                             retrain=False if args.no_retrain else None)
-    verdict = "RETRAIN: " + "; ".join(result["reasons"]) if result["retrain"] else "no retraining needed"
-    started = " (training flow ran: " + (", ".join(result["training"]["ran"]) or "nothing stale") + ")" \
-        if result["training"] else ""
-    print(f"monitor: {verdict}{started}")
+    result = monitoring_flow(batch=args.file or "", params=params_path(args),
+                             retrain=False if args.no_retrain else None, force=True if args.force else None)
+    ran = result["training"]["ran"] if result["training"] else None
+    for line in summary_lines(result["report"], result["retrain_started"], result["disabled_by"], ran):
+        print(f"monitor: {line}")
     return EXIT_OK
 
 
@@ -285,7 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("monitor", help="check a batch for drift / performance drop; retrain when needed",
                        description=cmd_monitor.__doc__)
     p.add_argument("file", nargs="?", help="CSV/Parquet batch in the source's layout (default: monitor.batch_path)")
-    p.add_argument("--no-retrain", action="store_true", help="report only, never start the training flow")
+    p.add_argument("--no-retrain", action="store_true", help="report only, never start the training flow "
+                   "(says when retraining would be advised)")
+    p.add_argument("--force", action="store_true", help="a retrain re-runs every step (default: only what DVC finds "
+                   "stale, or monitor.retrain_force)")
     p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("step", help="run one step directly", description=cmd_step.__doc__)

@@ -18,7 +18,7 @@ from flows.artifacts import publish_failure
 from flows.missing_input import missing_input_note, publish_missing_input
 from flows.training import training_flow
 from tasks.core.config import load_config
-from tasks.serving.monitor import monitor_batch
+from tasks.serving.monitor import monitor_batch, summary_lines
 
 
 @task(name="monitor", cache_policy=NO_CACHE)
@@ -35,41 +35,45 @@ def drift_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             for c, d in sorted(moved, key=lambda cd: -(cd[1].get("value") or float("inf")))]
 
 
-def decision_markdown(report: dict[str, Any], retrain_started: bool) -> str:
-    """Return the monitoring decision as Markdown: retrain or not, and each reason."""
-    perf = report["performance"]
-    perf_line = (f"{perf['metric']} live {perf['live']:.4f} vs {perf['reference']:.4f} at promotion "
-                 f"(drop {perf['drop']:+.4f}) on {perf['rows']} labelled rows" if perf.get("live") is not None
-                 else f"not judged: {perf.get('note', '')}")
-    head = "RETRAIN" if report["retrain"] else "no action"
-    reasons = "".join(f"\n- {r}" for r in report["reasons"]) or "\n- every threshold holds"
-    action = ("the training flow was started as a subflow" if retrain_started else
-              "retraining is disabled (monitor.retrain / --no-retrain): a person must start it" if report["retrain"]
-              else "nothing started")
-    return (f"## Monitoring: {head}\n\nbatch `{report['batch']}` ({report['rows']} rows), production model "
-            f"`{report['production_version']}`\n\nReasons:{reasons}\n\nPerformance: {perf_line}\n\nAction: {action}\n")
+def decision_markdown(report: dict[str, Any], started: bool, disabled_by: str | None) -> str:
+    """Return the monitoring decision as Markdown: the same lines the CLI prints (tasks.serving.monitor.summary_lines)."""
+    head = ("retraining started" if started else "retraining advised, disabled" if report["retrain"]
+            else "no action")
+    body = "\n".join(f"- {line.strip()}" for line in summary_lines(report, started, disabled_by))
+    return f"## Monitoring: {head}\n\n{body}\n"
+
+
+def retrain_switch(cfg_retrain: bool, retrain: bool | None) -> tuple[bool, str | None]:
+    """Return (retraining allowed, what disabled it): the call's `retrain` wins over monitor.retrain."""
+    if retrain is False:
+        return False, "--no-retrain"
+    if retrain is None and not cfg_retrain:
+        return False, "monitor.retrain: false in params.yaml"
+    return True, None
 
 
 @flow(name="tabgate-monitoring", log_prints=True, validate_parameters=False, flow_run_name="monitor-{batch}")
 def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool | None = None,
-                    missing_ok: bool = False) -> dict[str, Any]:
+                    missing_ok: bool = False, force: bool | None = None) -> dict[str, Any]:
     """Monitor a batch (default monitor.batch_path); start the training flow when it says retrain.
 
-    missing_ok (set on the served deployment): a missing batch completes with a "no batch" note."""
+    retrain=False never starts it (None: monitor.retrain decides); force re-runs every step of the retrain
+    (None: monitor.retrain_force). missing_ok (set on the served deployment): a missing batch completes
+    with a "no batch" note."""
 
     logger = get_run_logger()
     cfg = load_config(params)
     batch = batch or str(cfg.monitor.batch_path)
     if missing_ok and (note := missing_input_note(batch, "no batch")):
         return publish_missing_input(note, key="monitor-decision", setting="monitor.batch_path")
-    do_retrain = cfg.monitor.retrain if retrain is None else retrain
+    do_retrain, disabled_by = retrain_switch(cfg.monitor.retrain, retrain)
     try:
         report = monitor(batch, params)
         if drift_rows(report):
             create_table_artifact(key="monitor-drift", table=drift_rows(report),
                                   description=f"Features drifted beyond warn in {batch}")
         started = bool(report["retrain"] and do_retrain)
-        create_markdown_artifact(key="monitor-decision", markdown=decision_markdown(report, started),
+        create_markdown_artifact(key="monitor-decision", markdown=decision_markdown(report, started, disabled_by),
                                  description="Monitoring decision and reasons")
         training = None
         if started:
@@ -79,11 +83,12 @@ def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool 
                 f"## Retraining triggered\n\nby batch `{batch}`\n\n" + "".join(f"- {r}\n" for r in report["reasons"])
                 + f"\npromote.require_approval forced: {cfg.monitor.retrain_require_approval}\n"),
                 description="Why monitoring started the training flow")
-            training = training_flow(params=params, force=cfg.monitor.retrain_force,
+            training = training_flow(params=params, force=cfg.monitor.retrain_force if force is None else force,
                                      require_approval=True if cfg.monitor.retrain_require_approval else None)
     except Exception as err:
         publish_failure(err)
         raise
     return {"retrain": report["retrain"], "reasons": report["reasons"], "retrain_started": started,
+            "disabled_by": disabled_by,
             "training": None if training is None else {k: training[k] for k in ("ran", "model_version")},
             "report": report}

@@ -351,6 +351,9 @@ class MonitorParams(Section):
     unseen_category_warn_share: float = Field(0.01, ge=0, le=1)  # warn when more rows of a column have a new category
     retrain_on_drift: bool = True        # a feature at validate.drift_error triggers retraining
     ignore_drift: dict[str, str] = Field(default_factory=dict)  # column: why its drift is expected (not a trigger)
+    seasonal_reference: Literal["month", "week", "none"] = "month"  # compare a batch with the training rows of
+    #   the same months (ISO weeks) of the year, by data.time_column, weighted like the batch; none: all training rows
+    seasonal_min_rows: int = Field(100, ge=1)  # a season with fewer training rows is compared with all of them
     max_metric_drop: float = Field(0.05, ge=0)  # primary metric drop vs promotion (oriented) that triggers retraining
     min_labelled_rows: int = Field(200, ge=1)   # fewer labelled batch rows: performance is not judged
     retrain: bool = True                 # false: the monitoring flow only reports, never retrains

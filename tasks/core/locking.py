@@ -33,7 +33,9 @@ def lock_holder(path: Path) -> str:
 def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[str, float], TabgateError],
                    logger: logging.Logger | logging.LoggerAdapter | None = None,
                    poll_seconds: float = 0.5, lock_name: str = "lock",
-                   on_acquired: Callable[[int], None] | None = None) -> Iterator[float]:
+                   on_acquired: Callable[[int], None] | None = None,
+                   why: str = "two runs at once would overwrite each other's outputs and registry entries",
+                   ) -> Iterator[float]:
     """Hold an exclusive lock on path; yield the seconds waited; raise on_timeout(holder, waited) after timeout.
 
     The first wait is logged once (naming the holder), so a queued run says why it is not starting.
@@ -55,8 +57,8 @@ def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[
                 if waited >= timeout:
                     raise on_timeout(lock_holder(path), waited) from None
                 if not announced:
-                    logger.warning("waiting for the %s %s: another run holds it (%s); two runs at once would overwrite each "
-                                   "other's outputs and registry entries", lock_name, path, lock_holder(path))
+                    logger.warning("waiting for the %s %s: another run holds it (%s); %s", lock_name, path,
+                                   lock_holder(path), why)
                     announced = True
                 time.sleep(poll_seconds)
         waited = time.monotonic() - start

@@ -141,9 +141,16 @@ def test_monitor_retrains_on_a_drifted_batch_and_records_why(served):
     report = json.loads((root / "reports" / "monitor.json").read_text())
     assert report["retrain"] is False and report["performance"]["judged"] is True
 
+    trainings = len(flow_runs(served["url"], "tabgate-training"))
+    proc = run(served, "monitor", str(drifted), "--no-retrain")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RETRAIN" not in proc.stdout and "retraining started" not in proc.stdout
+    assert "would be advised, but it is disabled (--no-retrain): nothing started" in proc.stdout
+    assert len(flow_runs(served["url"], "tabgate-training")) == trainings
+
     proc = run(served, "monitor", str(drifted))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "RETRAIN" in proc.stdout and "lead_time" in proc.stdout
+    assert "retraining started: the training flow ran" in proc.stdout and "lead_time" in proc.stdout
     report = json.loads((root / "reports" / "monitor.json").read_text())
     assert report["retrain"] is True and report["drifted_features"] == ["lead_time"]
     runs = flow_runs(served["url"], "tabgate-monitoring")

@@ -93,7 +93,7 @@ def test_live_performance_compares_with_the_metrics_at_promotion():
     assert out["drop"] == pytest.approx(0.99 - out["live"])
     small = monitor.live_performance(ConstantModel(), df.head(50), {"roc_auc": 0.99}, "binary", min_rows=100)
     assert not small["judged"] and "min_labelled_rows" in small["note"]
-    assert monitor.live_performance(None, df, {}, "binary", 10)["note"] == "no production model"
+    assert monitor.live_performance(None, df, {}, "binary", 10)["note"] == "no production model in the registry"
 
 
 def test_monitor_batch_writes_the_report_and_decides(tmp_path, monkeypatch):
@@ -124,3 +124,118 @@ def test_monitor_section_typo_is_a_config_error(tmp_path):
     raw = {"data": {"target": "y"}, "ingest": {"source": "x.csv"}, "monitor": {"max_metric_dropp": 0.1}}
     with pytest.raises(ConfigError, match="monitor.max_metric_dropp"):
         parse_config(raw)
+
+
+def seasonal_frame(n: int, seed: int, months: list[int] | None = None) -> pd.DataFrame:
+    """Return bookings whose price and month columns follow the season (summer dearer), years 2015-2016."""
+    rng = np.random.default_rng(seed)
+    when = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 730, size=n), unit="D")
+    if months is not None:
+        when = pd.to_datetime([f"2016-{rng.choice(months):02d}-{d:02d}" for d in rng.integers(1, 29, size=n)])
+    month = pd.Series(when).dt.month.to_numpy()
+    summer = np.isin(month, [6, 7, 8])
+    return pd.DataFrame({"when": when, "month": month, "week": pd.Series(when).dt.isocalendar().week.to_numpy(),
+                         "price": rng.normal(100, 10, size=n) + 60 * summer,
+                         "channel": np.where(rng.random(n) < np.where(summer, 0.7, 0.3), "online", "agent"),
+                         "lead": rng.exponential(30, size=n), "label": (rng.random(n) < 0.3).astype(int)})
+
+
+def seasonal_setup(tmp_path, period: str, batch: pd.DataFrame):
+    from tasks.quality.validation import profile_path
+
+    cfg = make_config(tmp_path, monitor={"seasonal_reference": period})
+    ref = seasonal_frame(6000, seed=0)
+    io.write_json(reference_profile(ref, ["month", "week", "price", "lead"], ["channel"], bins=10, max_categories=50),
+                  profile_path(cfg))
+    io.write_frame(ref.iloc[:5000], cfg.paths.train)
+    io.write_frame(ref.iloc[5000:], cfg.paths.valid)
+    batch.drop(columns="label").to_csv(tmp_path / "batch.csv", index=False)
+    return cfg
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    monkeypatch.setattr(monitor, "production_reference", lambda reg: (None, None, {}))
+    monkeypatch.setattr(monitor, "read_batch", lambda path, cfg: pd.read_csv(path, parse_dates=["when"]))
+
+
+def test_an_unshifted_batch_from_one_season_drifts_only_against_the_whole_year(tmp_path, no_model):
+    august = seasonal_frame(1500, seed=7, months=[8])
+    whole_year = monitor.monitor_batch(seasonal_setup(tmp_path / "a", "none", august), tmp_path / "a" / "batch.csv")
+    assert {"month", "week", "price"} <= set(whole_year["drifted_features"]), whole_year["drifted_features"]
+    same_season = monitor.monitor_batch(seasonal_setup(tmp_path / "b", "month", august), tmp_path / "b" / "batch.csv")
+    assert same_season["drifted_features"] == [] and not same_season["retrain"]
+    assert same_season["drift"]["reference"]["kind"] == "seasonal"
+    assert same_season["drift"]["reference"]["seasons"]["8"]["matched"] is True
+    assert "against all reference rows" not in same_season["drift"]["reference"]["note"]
+
+
+def test_a_batch_of_every_month_is_wholly_matched_despite_float_sums():
+    mix = {m: 0.1 for m in range(1, 11)}  # ten months a tenth each: the shares sum to 0.9999999999999999
+    assert monitor.unmatched_share(mix) == 0.0
+    assert monitor.unmatched_share({8: 0.75}) == 0.25
+
+
+def test_a_shifted_batch_from_one_season_still_drifts_against_its_season(tmp_path, no_model):
+    august = seasonal_frame(1500, seed=7, months=[8]).assign(lead=lambda d: d["lead"] * 4 + 50)
+    report = monitor.monitor_batch(seasonal_setup(tmp_path, "month", august), tmp_path / "batch.csv")
+    assert report["drifted_features"] == ["lead"] and report["retrain"]
+
+
+def test_a_season_with_too_few_training_rows_falls_back_to_the_whole_reference():
+    ref = seasonal_frame(600, seed=0)
+    batch = seasonal_frame(300, seed=1, months=[7, 8])
+    seasons = monitor.season_of(ref["when"], "month")
+    mix = monitor.season_mix(monitor.season_of(batch["when"], "month"), seasons, min_rows=10_000)
+    assert mix == {}
+    profile = reference_profile(ref, ["price"], [], bins=10, max_categories=50)
+    assert monitor.seasonal_profile(profile, ref, seasons, mix) == profile
+
+
+def test_a_batch_without_the_label_column_says_so_and_never_shows_nan(tmp_path, no_model):
+    report = monitor.monitor_batch(seasonal_setup(tmp_path, "month", seasonal_frame(500, seed=3, months=[3])),
+                                   tmp_path / "batch.csv")
+    perf = report["performance"]
+    assert not perf["judged"] and "no label column `label`" in perf["note"]
+    assert not any("nan" in line.lower() for line in monitor.summary_lines(report))
+
+
+def test_a_one_class_labelled_batch_explains_the_undefined_metric():
+    df = synthetic_frame(400, seed=4).assign(label=1)
+    out = monitor.live_performance(ConstantModel(), df, {"roc_auc": 0.9}, "binary", min_rows=100)
+    assert out["live"] is None and not out["judged"] and "one class only" in out["note"]
+    assert out["metrics"]["roc_auc"] is None
+    line = monitor.performance_line(out)
+    assert "nan" not in line.lower() and "one class only" in line
+
+
+def decided(retrain: bool) -> dict:
+    return {"batch": "b.csv", "rows": 10, "production_version": "v1", "retrain": retrain,
+            "reasons": ["drift: 1 feature(s) at the error level: x1"] if retrain else [],
+            "drift": {"metric": "psi", "warn": 0.1, "error": 0.5, "columns": {"x1": {"level": "error", "value": 1.0}}},
+            "performance": {"judged": False, "metric": "roc_auc", "note": "no label column `y` in the batch"}}
+
+
+def test_a_disabled_retrain_is_never_announced_as_one():
+    text = "\n".join(monitor.summary_lines(decided(True), started=False, disabled_by="--no-retrain"))
+    assert "RETRAIN" not in text and "retraining started" not in text
+    assert "would be advised, but it is disabled (--no-retrain): nothing started" in text
+    started = monitor.summary_lines(decided(True), started=True, ran=["train", "evaluate"])[-1]
+    assert started == "action: retraining started: the training flow ran train, evaluate"
+    assert "no step" in monitor.summary_lines(decided(True), started=True, ran=[])[-1]
+    assert monitor.summary_lines(decided(False))[-1] == "action: no retraining needed: nothing started"
+
+
+def test_no_retrain_wins_over_params_and_each_switch_is_named():
+    from flows.monitoring import retrain_switch
+
+    assert retrain_switch(True, False) == (False, "--no-retrain")
+    assert retrain_switch(False, None) == (False, "monitor.retrain: false in params.yaml")
+    assert retrain_switch(True, None) == (True, None)
+
+
+def test_seasons_are_months_or_iso_weeks_and_missing_times_stay_missing():
+    times = pd.Series(pd.to_datetime(["2016-08-01", "2017-01-01", None]))
+    assert monitor.season_of(times, "month").tolist()[:2] == [8, 1]
+    assert monitor.season_of(times, "week").tolist()[:2] == [31, 52]  # 2017-01-01 is in ISO week 52 of 2016
+    assert monitor.season_of(times, "month").isna().tolist() == [False, False, True]

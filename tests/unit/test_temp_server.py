@@ -82,3 +82,49 @@ def test_prefect_still_launches_its_server_through_the_method_we_hook():
 
     assert callable(getattr(SubprocessASGIServer, "_run_uvicorn_command", None))
     assert issubclass(temp_server.WatchedServer, SubprocessASGIServer)
+
+
+def prefect_startup_timeout(extra_env: dict[str, str]) -> str:
+    """Return the ephemeral-server start-up timeout Prefect resolves in a fresh process that imported flows."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"}
+    env.update(extra_env, PYTHONPATH=str(Path(watchdog.__file__).parents[1]))
+    code = ("import flows\nfrom prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
+            "print(s.value())")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_the_temporary_server_gets_more_than_prefects_20_seconds_to_start_and_the_user_setting_wins():
+    assert int(prefect_startup_timeout({})) >= 120  # Prefect's own default (20 s) failed two runs started together
+    assert prefect_startup_timeout({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "45"}) == "45"
+
+
+def test_a_temporary_server_starts_holding_the_start_lock_of_its_prefect_home(tmp_path, monkeypatch):
+    """Two servers migrating one PREFECT_HOME database at once failed ("duplicate column name"): starts take turns."""
+    import fcntl
+
+    from flows import temp_server
+
+    lock = tmp_path / "start.lock"
+    seen: list[str] = []
+
+    def fake_start(self, timeout=None) -> None:
+        with open(lock, "a") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                seen.append("free")
+            except BlockingIOError:
+                seen.append("held")
+
+    monkeypatch.setattr(temp_server, "start_lock_path", lambda: lock)
+    monkeypatch.setattr(temp_server.WatchedServer, "start", fake_start)
+    saved = dict(temp_server.SubprocessASGIServer._instances)
+    try:
+        temp_server.SubprocessASGIServer._instances.pop(None, None)
+        temp_server.start_temporary_server()
+    finally:
+        temp_server.SubprocessASGIServer._instances.clear()
+        temp_server.SubprocessASGIServer._instances.update(saved)
+    assert seen == ["held"]
+    with open(lock, "a") as after:  # released once the server answers
+        fcntl.flock(after.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
