@@ -476,6 +476,31 @@ def build_docs(ctx: Any, cfg: Config) -> str:
     return index.as_posix()
 
 
+def shows_a_validation(cfg: Config) -> bool:
+    """Return whether the Data Docs site exists and has at least one validation run's page."""
+    pages = docs_index(cfg).parent / "validations"
+    return docs_index(cfg).exists() and any(pages.rglob("*.html"))
+
+
+def kept_results(cfg: Config) -> bool:
+    """Return whether GX keeps a validation result of the suite under gx/uncommitted/validations."""
+    return any((cfg.paths.gx_dir / "uncommitted" / "validations" / cfg.validate.suite_name).rglob("*.json"))
+
+
+def ensure_data_docs(cfg: Config) -> str | None:
+    """Return the Data Docs index path, building the site when it shows no validation: from the results GX kept,
+    else by validating the ingested table again (a fresh clone keeps neither: gx/uncommitted is not versioned, and
+    DVC skips an up-to-date validate stage); None when there is no ingested table or suite to validate with."""
+    if shows_a_validation(cfg):
+        return docs_index(cfg).as_posix()
+    if kept_results(cfg):
+        return build_docs(open_context(cfg), cfg)
+    if not (cfg.paths.ingested.exists() and suite_path(cfg).exists()):
+        return None
+    log.info("validate: no Data Docs here yet; validating %s again to build them", cfg.paths.ingested)
+    return str(validate_frame(cfg, io.read_frame(cfg.paths.ingested))["data_docs"])
+
+
 def exception_message(res: dict) -> str | None:
     """Return the first line of the exception GX raised while evaluating a result, or None."""
     info = res.get("exception_info") or {}
@@ -596,7 +621,7 @@ def read_result(res: dict, df: pd.DataFrame, known_columns: list[str]) -> dict:
     if rule == "min_rows" or rule == "row_count_range":
         out["unexpected_count"] = None
     if result.get("sample_success") is True and not res.get("success"):
-        out["detail"] += " (found on the whole table; the Data Docs sample has no such row)"
+        out["detail"] += " (found on the whole table; Great Expectations' row sample has no such row)"
     return out
 
 
