@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,41 +83,48 @@ class WebDriver:
         except urllib.error.HTTPError as err:
             raise AssertionError(f"webdriver {method} {path}: {err.read()[:2000]!r}") from err
 
-    def view(self, page_url: str, chromium: Path, profile: Path, size: str = "1400,900") -> PageView:
-        """Open page_url in a fresh headless Chromium session and return what it shows and requested."""
+    @contextmanager
+    def session(self, chromium: Path, profile: Path, size: str = "1400,900") -> Iterator[str]:
+        """Yield the id of a fresh headless Chromium session (performance log on); end it afterwards."""
         caps = {"browserName": "chrome", "goog:loggingPrefs": {"performance": "ALL"},
                 "goog:chromeOptions": {"binary": str(chromium), "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={profile}", f"--window-size={size}"]}}
+                    "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={size}"]}}
         session = self.call("POST", "/session", {"capabilities": {"alwaysMatch": caps}})["sessionId"]
         try:
-            self.call("POST", f"/session/{session}/url", {"url": page_url})
-            text = self.call("POST", f"/session/{session}/execute/sync",
-                             {"script": "return document.body ? document.body.innerText : ''", "args": []})
-            rows = self.call("POST", f"/session/{session}/execute/sync", {"script": VISIBLE_ROWS, "args": []})
-            log = self.call("POST", f"/session/{session}/se/log", {"type": "performance"})
+            yield session
         finally:
             self.call("DELETE", f"/session/{session}")
-        requested = []
-        for entry in log:
+
+    def script(self, session: str, js: str) -> Any:
+        """Return what js (a function body) returns in the session's page."""
+        return self.call("POST", f"/session/{session}/execute/sync", {"script": js, "args": []})
+
+    def requested(self, session: str) -> list[str]:
+        """Return the URLs the session's pages asked the network for so far (Network.requestWillBeSent)."""
+        out = []
+        for entry in self.call("POST", f"/session/{session}/se/log", {"type": "performance"}):
             message = json.loads(entry["message"])["message"]
             if message["method"] == "Network.requestWillBeSent":
-                requested.append(message["params"]["request"]["url"])
-        return PageView(text=text, visible_rows=int(rows), requested=requested)
+                out.append(message["params"]["request"]["url"])
+        return out
+
+    def view(self, page_url: str, chromium: Path, profile: Path, size: str = "1400,900") -> PageView:
+        """Open page_url in a fresh headless Chromium session and return what it shows and requested."""
+        with self.session(chromium, profile, size) as session:
+            self.call("POST", f"/session/{session}/url", {"url": page_url})
+            text = self.script(session, "return document.body ? document.body.innerText : ''")
+            rows = self.script(session, VISIBLE_ROWS)
+            return PageView(text=text, visible_rows=int(rows), requested=self.requested(session))
 
 
-@pytest.fixture(scope="session")
-def webdriver(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    """A chromedriver on a free loopback port for the session; skips when absent, fails instead under CI=true."""
-    driver = find_chromedriver()
-    if driver is None:
-        missing_dependency("chromedriver is not installed (browser tests that read a page); apt-get install "
-                           "chromium-driver, or run tools/install-test-deps.sh as root")
+@contextmanager
+def running_chromedriver(driver: Path, log: Path) -> Iterator[WebDriver]:
+    """Run chromedriver on a free loopback port; yield a client once it is ready; stop it afterwards."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
     proc = subprocess.Popen([str(driver), f"--port={port}", f"--log-path={log}"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     client = WebDriver(f"http://127.0.0.1:{port}")
@@ -129,7 +137,18 @@ def webdriver(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 pass
             time.sleep(0.1)
         else:
-            pytest.fail(f"chromedriver did not start on port {port}; see {log}")
+            raise RuntimeError(f"chromedriver did not start on port {port}; see {log}")
         yield client
     finally:
         stop_process_group(proc)
+
+
+@pytest.fixture(scope="session")
+def webdriver(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """A chromedriver on a free loopback port for the session; skips when absent, fails instead under CI=true."""
+    driver = find_chromedriver()
+    if driver is None:
+        missing_dependency("chromedriver is not installed (browser tests that read a page); apt-get install "
+                           "chromium-driver, or run tools/install-test-deps.sh as root")
+    with running_chromedriver(driver, tmp_path_factory.mktemp("chromedriver") / "chromedriver.log") as client:
+        yield client
