@@ -193,6 +193,46 @@ def break_source(root: Path) -> None:
     df.to_csv(source, index=False)
 
 
+def shoot_upcoming(driver: WebDriver, chromium: Path, work: Path, base: str, out: Path) -> dict[str, dict]:
+    """Wait for the three deployments and the scheduler's upcoming runs; shoot the training deployment's Upcoming
+    tab; return the deployments."""
+    api = f"{base}/api"
+    deps = wait_for(lambda: (d := deployments(api)) and len(d) == 3 and d, 120, "tabgate serve's deployments",
+                    work / "prefect_home" / "serve.log")
+    wait_for(lambda: all(runs_of(api, d["id"]) for d in deps.values()), 120, "the scheduler's upcoming runs",
+             work / "prefect_home" / "server.log")
+    shoot(driver, chromium, work / "p1", f"{base}/deployments/deployment/{deps['tabgate-training']['id']}",
+          out / "prefect-deployments.png", tab="Upcoming")
+    return deps
+
+
+def shoot_scheduled_run(driver: WebDriver, chromium: Path, work: Path, base: str, out: Path, training: str) -> None:
+    """Wait for the first run the scheduler created for the training deployment to complete; shoot its artifacts."""
+    api, log = f"{base}/api", work / "prefect_home" / "serve.log"
+    scheduled = wait_for(lambda: [r for r in runs_of(api, training) if r["auto_scheduled"]], 60,
+                         "the scheduled training run", log)[0]
+    print(f"scheduled training run {scheduled['name']} expected at {scheduled['expected_start_time']}")
+    run = wait_for(lambda: finished(api, scheduled["id"]), 3600, "the scheduled training run to finish", log)
+    if run["state_type"] != "COMPLETED":
+        raise RuntimeError(f"the scheduled training run ended {run['state_type']}; see {log}")
+    shoot(driver, chromium, work / "p2", f"{base}/runs/flow-run/{run['id']}", out / "prefect-scheduled-run.png",
+          tab="Artifacts")
+
+
+def shoot_failed_validation(driver: WebDriver, chromium: Path, work: Path, base: str, out: Path, training: str,
+                            root: Path) -> None:
+    """Break the project's source, start a training run from the deployment, shoot the failed run's artifacts."""
+    api = f"{base}/api"
+    break_source(root)
+    manual = post(api, f"/deployments/{training}/create_flow_run", {"name": "broken-source"})
+    failed = wait_for(lambda: finished(api, manual["id"]), 900, "the broken-source run to finish",
+                      work / "prefect_home" / "serve.log")
+    if failed["state_type"] != "FAILED":
+        raise RuntimeError(f"the broken-source run ended {failed['state_type']}, not FAILED")
+    shoot(driver, chromium, work / "p3", f"{base}/runs/flow-run/{failed['id']}", out / "prefect-failed-validation.png",
+          tab="Artifacts")
+
+
 def main() -> int:
     """Take the three screenshots; return 0."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -209,36 +249,14 @@ def main() -> int:
     first_run = (datetime.now(UTC) + timedelta(minutes=3)).replace(second=0, microsecond=0)
     root = make_project(work / "project", first_run)
     server, base = start_server(home)
-    api = f"{base}/api"
     serve_log = open(home / "serve.log", "w")
-    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=env_for(home, api),
+    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=env_for(home, f"{base}/api"),
                              stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         with running_chromedriver(chromedriver, work / "chromedriver.log") as driver:
-            deps = wait_for(lambda: (d := deployments(api)) and len(d) == 3 and d, 120, "tabgate serve's deployments",
-                            home / "serve.log")
-            training = deps["tabgate-training"]["id"]
-            wait_for(lambda: all(runs_of(api, d["id"]) for d in deps.values()), 120,
-                     "the scheduler's upcoming runs", home / "server.log")
-            shoot(driver, chromium, work / "p1", f"{base}/deployments/deployment/{training}",
-                  out / "prefect-deployments.png", tab="Upcoming")
-            scheduled = wait_for(lambda: [r for r in runs_of(api, training) if r["auto_scheduled"]], 60,
-                                 "the scheduled training run", home / "server.log")[0]
-            print(f"scheduled training run {scheduled['name']} expected at {scheduled['expected_start_time']}")
-            run = wait_for(lambda: finished(api, scheduled["id"]), 1800, "the scheduled training run to finish",
-                           home / "serve.log")
-            if run["state_type"] != "COMPLETED":
-                raise RuntimeError(f"the scheduled training run ended {run['state_type']}; see {home / 'serve.log'}")
-            shoot(driver, chromium, work / "p2", f"{base}/runs/flow-run/{run['id']}", out / "prefect-scheduled-run.png",
-                  tab="Artifacts")
-            break_source(root)
-            manual = post(api, f"/deployments/{training}/create_flow_run", {"name": "broken-source"})
-            failed = wait_for(lambda: finished(api, manual["id"]), 900, "the broken-source run to finish",
-                              home / "serve.log")
-            if failed["state_type"] != "FAILED":
-                raise RuntimeError(f"the broken-source run ended {failed['state_type']}, not FAILED")
-            shoot(driver, chromium, work / "p3", f"{base}/runs/flow-run/{failed['id']}",
-                  out / "prefect-failed-validation.png", tab="Artifacts")
+            training = shoot_upcoming(driver, chromium, work, base, out)["tabgate-training"]["id"]
+            shoot_scheduled_run(driver, chromium, work, base, out, training)
+            shoot_failed_validation(driver, chromium, work, base, out, training, root)
     finally:
         stop_process_group(serve, signal.SIGINT, timeout=30)
         serve_log.close()
