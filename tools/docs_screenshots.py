@@ -12,7 +12,8 @@ What it does, in a scratch folder (nothing in the repository is touched except t
    completed, on its Artifacts tab;
 5. prefect-failed-validation.png: the source replaced by a copy that breaks validation (a column removed, labels
    outside the known classes), a training run started from the deployment, the failed run on its Artifacts tab.
-Headless Chromium through chromedriver (Debian: chromium, chromium-driver), 1400x900. PNGs over 400 KB are
+Headless Chromium through chromedriver (Debian: chromium, chromium-driver), 1400x900 (the completed run 1400x1340,
+to show its header and all its artifacts). PNGs over 400 KB are
 re-encoded with a 256-colour palette.
 """
 
@@ -45,6 +46,7 @@ from tests.support.processes import stop_process_group  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SIZE = (1400, 900)
+RUN_PAGE_SIZE = (1400, 1340)  # a run's header, timeline and all ten artifact cards of a training run
 MAX_PNG_BYTES = 400_000
 COPIED = ("tasks", "flows", "dvc.yaml", ".dvcignore", "params.yaml", "sample", "gx/expectations",
           "gx/reference_profile.json", "gx/great_expectations.yml", "gx/plugins")
@@ -165,20 +167,30 @@ def save_png(png: bytes, dest: Path) -> int:
     return len(png)
 
 
+def leaf_with_text(text: str, action: str) -> str:
+    """Return a script that runs action (e.g. "click()") on the first element whose own text is text; true if found."""
+    return f"""const hit = Array.from(document.querySelectorAll('*'))
+                 .find(e => e.children.length === 0 && e.textContent.trim() === {text!r});
+               if (hit) {{ hit.{action}; return true; }} return false;"""
+
+
 def shoot(driver: WebDriver, chromium: Path, profile: Path, url: str, dest: Path, tab: str | None = None,
-          settle: float = 6.0) -> None:
-    """Open url headless at SIZE, click the tab named tab (when given), wait settle seconds, save a screenshot."""
-    with driver.session(chromium, profile, f"{SIZE[0]},{SIZE[1]}") as s:
+          scroll_to: str | None = None, size: tuple[int, int] = SIZE, settle: float = 6.0) -> None:
+    """Open url headless at size, click the tab named tab and scroll the heading scroll_to to the top (when given),
+    wait settle seconds, save a screenshot."""
+    with driver.session(chromium, profile, f"{size[0]},{size[1]}") as s:
         driver.call("POST", f"/session/{s}/goog/cdp/execute", {"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-            "width": SIZE[0], "height": SIZE[1], "deviceScaleFactor": 1, "mobile": False}})
+            "width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False}})
         driver.call("POST", f"/session/{s}/url", {"url": url})
         time.sleep(settle)
         if tab:
-            click = f"""const hit = Array.from(document.querySelectorAll('*'))
-                          .find(e => e.children.length === 0 && e.textContent.trim() === {tab!r});
-                        if (hit) {{ hit.click(); return true; }} return false;"""
-            wait_for(lambda: driver.script(s, click), 60, f"a tab named {tab!r} on {url}", Path("-"))
+            wait_for(lambda: driver.script(s, leaf_with_text(tab, "click()")), 60, f"a tab named {tab!r} on {url}",
+                     Path("-"))
             time.sleep(settle)
+        if scroll_to:
+            wait_for(lambda: driver.script(s, leaf_with_text(scroll_to, "scrollIntoView(true)")), 60,
+                     f"a heading {scroll_to!r} on {url}", Path("-"))
+            time.sleep(1)
         png = base64.b64decode(driver.call("GET", f"/session/{s}/screenshot"))
     print(f"{dest}: {save_png(png, dest)} bytes")
 
@@ -216,7 +228,7 @@ def shoot_scheduled_run(driver: WebDriver, chromium: Path, work: Path, base: str
     if run["state_type"] != "COMPLETED":
         raise RuntimeError(f"the scheduled training run ended {run['state_type']}; see {log}")
     shoot(driver, chromium, work / "p2", f"{base}/runs/flow-run/{run['id']}", out / "prefect-scheduled-run.png",
-          tab="Artifacts")
+          tab="Artifacts", size=RUN_PAGE_SIZE)
 
 
 def shoot_failed_validation(driver: WebDriver, chromium: Path, work: Path, base: str, out: Path, training: str,
