@@ -13,6 +13,7 @@ from prefect.artifacts import (
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
+from tasks.quality.validation import docs_index, ensure_data_docs
 
 
 def _read(path: Path, since: float | None = None) -> dict | None:
@@ -74,6 +75,21 @@ def slice_rows(report: dict, limit: int = 20) -> list[dict]:
             for s in slices.get("top", [])[:limit]]
 
 
+def publish_data_docs(cfg: Config) -> None:
+    """Publish the `data-docs` link to the Data Docs of this validation, building them first when this machine has
+    none (tasks.quality.validation.ensure_data_docs); without an ingested table, say how to build them instead."""
+    docs = ensure_data_docs(cfg)
+    if docs is None:
+        create_markdown_artifact(key="data-docs", markdown=(
+            f"## Data Docs not built on this machine\n\n`{docs_index(cfg).as_posix()}` does not exist and there is no "
+            f"ingested table (`{cfg.paths.ingested}`) to validate. Run `tabgate step ingest` (or `dvc pull`), then "
+            "`tabgate validate --data-docs` to build them."), description="Great Expectations Data Docs: not built")
+        return
+    index = Path(docs).resolve()
+    create_link_artifact(key="data-docs", link=index.as_uri(), link_text="Great Expectations Data Docs",
+                         description=f"open {index} in a browser on the machine that ran the flow (works offline)")
+
+
 def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -> None:
     """Publish the Prefect artifacts for one step from its report on disk (no-op for steps without one).
 
@@ -85,13 +101,12 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         if step == "validate" and (r := _read(reports / "validate.json", since)):
             create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
                                      description="Data validation FAILED: failed expectations, drift, leakage")
+            publish_data_docs(cfg)
         return
     if step == "validate" and (r := _read(reports / "validate.json")):
         create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
                                  description="Data validation: failed expectations, drift, leakage")
-        docs = Path(cfg.paths.gx_dir, "uncommitted/data_docs/local_site/index.html").resolve()
-        create_link_artifact(key="data-docs", link=docs.as_uri(), link_text="Great Expectations Data Docs",
-                             description=f"open {docs} in a browser on the machine that ran the flow")
+        publish_data_docs(cfg)
     elif step == "split" and (r := _read(reports / "split.json")):
         create_markdown_artifact(key="train-vs-test", markdown=split_markdown(r),
                                  description="Is the test set like the training part? Label shift, drift, warnings")

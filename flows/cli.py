@@ -161,8 +161,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from tasks import validate
     from tasks.core.config import load_config
     from tasks.data.sources import read_snapshot, type_table
+    from tasks.quality.validation import ensure_data_docs
 
     cfg = load_config(args.params)
+    if args.data_docs:
+        with project_lock_for(cfg, "tabgate validate --data-docs"):
+            docs = ensure_data_docs(cfg)
+        if docs is None:
+            print(f"no Data Docs: {cfg.paths.ingested} is missing; run `tabgate step ingest` (or `dvc pull`) first")
+            return EXIT_INPUT
+        print(f"Data Docs: {Path(docs).resolve()}")
+        return EXIT_OK
     if args.bootstrap:
         from tasks.core.io import read_frame
 
@@ -302,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description=cmd_validate.__doc__)
     p.add_argument("file", nargs="?", help="CSV or Parquet file (default: the ingested snapshot)")
     p.add_argument("--bootstrap", action="store_true", help="write a new suite from the file (or the ingested table)")
+    p.add_argument("--data-docs", action="store_true",
+                   help="build the Great Expectations Data Docs when this machine has none (a fresh clone): from the "
+                        "kept GX results, else by validating the ingested table again; print their path")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("models", help="list, promote or roll back model versions", description=cmd_models.__doc__)

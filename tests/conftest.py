@@ -16,7 +16,7 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 from tasks.core.config import Config, parse_config  # noqa: E402
 
-# Fixtures for external programs (tests/support): postgres_server, chromium.
+# Fixtures for external programs (tests/support): postgres_server, chromium, webdriver (chromedriver).
 pytest_plugins = ("tests.support.postgres", "tests.support.browser")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ set -euo pipefail
 
 PACKAGES=(
     chromium            # tests/unit/test_explain.py, tests/integration/test_prefect_server.py (screenshots)
-    chromium-driver     # chromedriver, for browser tests that drive a page (none does yet)
+    chromium-driver     # chromedriver: tests/integration/test_data_docs_browser.py reads what a page shows
     fonts-dejavu-core   # so the screenshots have glyphs on a minimal image
     postgresql          # tests/support/postgres.py: initdb, pg_ctl, pg_isready, createdb
 )

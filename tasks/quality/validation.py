@@ -24,6 +24,7 @@ from tasks.core.errors import ConfigError, InputError, SchemaError, ValidationFa
 from tasks.core.schema import infer_feature_types, require_columns
 from tasks.data.sources import read_snapshot, snapshot_file, type_table
 from tasks.data.splitting import holdout_split, labelled_rows
+from tasks.quality.data_docs import make_site_offline
 from tasks.quality.drift import drift_report, reference_profile
 from tasks.quality.findings import ERROR as FINDING_ERROR
 from tasks.quality.findings import make_finding
@@ -70,6 +71,11 @@ CENTRAL_QUANTILES = (0.05, 0.95)
 
 
 FUTURE_SLACK = timedelta(days=1)
+
+
+SAMPLE_ONLY_KEYS = frozenset({  # counts GX took on its sample that a whole-table verdict does not recount: dropped
+    "missing_count", "missing_percent", "unexpected_percent_total", "unexpected_percent_nonmissing",
+    "partial_unexpected_counts", "partial_unexpected_index_list"})
 
 
 KEEP_VALIDATION_RUNS = 20  # stored GX results (and their Data Docs pages) kept under gx/uncommitted
@@ -349,12 +355,45 @@ def time_parameters(now: datetime) -> dict[str, str]:
     return {"now": limit.replace(tzinfo=None).isoformat()}
 
 
-def run_suite(ctx: Any, suite_name: str, df: pd.DataFrame, parameters: dict[str, str]) -> list[dict]:
-    """Validate df with Great Expectations against the stored suite (results stored for Data Docs); return them as JSON."""
+def run_suite(ctx: Any, suite_name: str, df: pd.DataFrame, parameters: dict[str, str],
+              run_time: datetime | None = None) -> list[dict]:
+    """Validate df with Great Expectations against the stored suite (results stored for Data Docs under run_time, or
+    now); return them as JSON."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
     vd = validation_definition(ctx, suite_name)
     result = vd.run(batch_parameters={"dataframe": gx_view(df)}, expectation_parameters=parameters,
-                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20})
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+                    run_id=RunIdentifier(run_time=run_time or datetime.now(UTC)))
     return [r.to_json_dict() for r in result.results]
+
+
+def stored_result_key(ctx: Any, suite_name: str, run_time: datetime) -> Any:
+    """Return the key of the validation result GX stored for suite_name at run_time (raise InputError when none)."""
+    for key in ctx.validation_results_store.list_keys():
+        if key.expectation_suite_identifier.name == suite_name and key.run_id.run_time == run_time:
+            return key
+    raise InputError(f"{ctx.root_directory}/uncommitted/validations: no stored result of suite '{suite_name}' "
+                     f"at {run_time.isoformat()}; Great Expectations did not store the run Data Docs should show")
+
+
+def store_whole_table_result(ctx: Any, suite_name: str, run_time: datetime, results: list[dict],
+                             counts: dict[str, int]) -> None:
+    """Replace the stored GX result of the run at run_time by the verdicts recounted on every row, so Data Docs show
+    what the report says; counts ({"rows", "gx_sample_rows"}) go into its meta."""
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+    store = ctx.validation_results_store
+    key = stored_result_key(ctx, suite_name, run_time)
+    stored = store.get(key)
+    for evr, recounted in zip(stored.results, results, strict=True):
+        evr.success = recounted["success"]
+        evr.result = recounted.get("result") or {}
+    stats = calc_validation_statistics(stored.results)
+    stored.success = stats.success
+    stored.statistics = {k: v for k, v in stats._asdict().items() if k != "success"}
+    stored.meta["tabgate"] = {"verdicts_counted_on_rows": counts["rows"], "gx_sample_rows": counts["gx_sample_rows"]}
+    store.set(key, stored)
 
 
 def validation_definition(ctx: Any, suite_name: str) -> Any:
@@ -406,8 +445,9 @@ def with_whole_table_verdicts(results: list[dict], df: pd.DataFrame, parameters:
             out.append(res)
             continue
         success = verdict.pop("success")
+        sample_result = {k: v for k, v in (res.get("result") or {}).items() if k not in SAMPLE_ONLY_KEYS}
         out.append({**res, "success": success,
-                    "result": {**(res.get("result") or {}), **verdict, "sample_success": res.get("success")}})
+                    "result": {**sample_result, **verdict, "sample_success": res.get("success")}})
     return out
 
 
@@ -425,13 +465,40 @@ def prune_validation_runs(gx_dir: Path, suite_name: str, keep: int = KEEP_VALIDA
 
 
 def build_docs(ctx: Any, cfg: Config) -> str:
-    """Rebuild the Data Docs site (older runs pruned) and return its index.html path, relative as configured."""
+    """Rebuild the Data Docs site (older runs pruned, pages made to open offline: tasks.quality.data_docs) and return
+    its index.html path, relative as configured."""
     prune_validation_runs(cfg.paths.gx_dir, cfg.validate.suite_name)
     ctx.build_data_docs()
     index = docs_index(cfg)
     if not index.exists():
         raise InputError(f"{index}: Great Expectations did not write Data Docs (sites: {ctx.get_docs_sites_urls()})")
+    make_site_offline(index.parent)
     return index.as_posix()
+
+
+def shows_a_validation(cfg: Config) -> bool:
+    """Return whether the Data Docs site exists and has at least one validation run's page."""
+    pages = docs_index(cfg).parent / "validations"
+    return docs_index(cfg).exists() and any(pages.rglob("*.html"))
+
+
+def kept_results(cfg: Config) -> bool:
+    """Return whether GX keeps a validation result of the suite under gx/uncommitted/validations."""
+    return any((cfg.paths.gx_dir / "uncommitted" / "validations" / cfg.validate.suite_name).rglob("*.json"))
+
+
+def ensure_data_docs(cfg: Config) -> str | None:
+    """Return the Data Docs index path, building the site when it shows no validation: from the results GX kept,
+    else by validating the ingested table again (a fresh clone keeps neither: gx/uncommitted is not versioned, and
+    DVC skips an up-to-date validate stage); None when there is no ingested table or suite to validate with."""
+    if shows_a_validation(cfg):
+        return docs_index(cfg).as_posix()
+    if kept_results(cfg):
+        return build_docs(open_context(cfg), cfg)
+    if not (cfg.paths.ingested.exists() and suite_path(cfg).exists()):
+        return None
+    log.info("validate: no Data Docs here yet; validating %s again to build them", cfg.paths.ingested)
+    return str(validate_frame(cfg, io.read_frame(cfg.paths.ingested))["data_docs"])
 
 
 def exception_message(res: dict) -> str | None:
@@ -554,7 +621,7 @@ def read_result(res: dict, df: pd.DataFrame, known_columns: list[str]) -> dict:
     if rule == "min_rows" or rule == "row_count_range":
         out["unexpected_count"] = None
     if result.get("sample_success") is True and not res.get("success"):
-        out["detail"] += " (found on the whole table; the Data Docs sample has no such row)"
+        out["detail"] += " (found on the whole table; Great Expectations' row sample has no such row)"
     return out
 
 
@@ -657,9 +724,13 @@ def validate_frame(cfg: Config, df: pd.DataFrame, *, require_label: bool = True)
         raise InputError(f"{suite_path(cfg)}: no validation suite yet; run the validate step on the ingested "
                          "table first (it bootstraps the suite)")
     ctx = open_context(cfg)
-    parameters = time_parameters(datetime.now(UTC))
+    run_time = datetime.now(UTC)
+    parameters = time_parameters(run_time)
     sample = gx_sample(df, cfg.validate)
-    results = with_whole_table_verdicts(run_suite(ctx, cfg.validate.suite_name, sample, parameters), df, parameters)
+    results = with_whole_table_verdicts(run_suite(ctx, cfg.validate.suite_name, sample, parameters, run_time), df,
+                                        parameters)
+    store_whole_table_result(ctx, cfg.validate.suite_name, run_time, results,
+                             {"rows": int(len(df)), "gx_sample_rows": int(len(sample))})
     if not require_label:
         results = [r for r in results if r["expectation_config"]["kwargs"].get("column") != cfg.data.target]
     failures = failed_expectations(results, df, suite_columns(results))

@@ -25,3 +25,24 @@ def test_split_summary_shows_label_psi_adversarial_and_warnings():
     assert "label PSI training -> test 0.3800; adversarial ROC-AUC 0.6100" in md
     assert "| is_canceled | label_shift | 0.3800 | 0.1000 | warn | class 1: 4.8% in training, 25.0% in test |" in md
     assert "No train-vs-test warning." in split_markdown({**report, "suspects": []})
+
+
+def test_data_docs_artifact_links_only_docs_that_exist_else_says_how_to_build_them(tmp_path, monkeypatch):
+    from flows import artifacts
+    from tests.conftest import make_config
+
+    published: list[tuple[str, dict]] = []
+    monkeypatch.setattr(artifacts, "create_link_artifact", lambda **kw: published.append(("link", kw)))
+    monkeypatch.setattr(artifacts, "create_markdown_artifact", lambda **kw: published.append(("markdown", kw)))
+    cfg = make_config(tmp_path)
+    artifacts.publish_data_docs(cfg)  # no Data Docs, no ingested table: nothing to link
+    kind, kw = published.pop()
+    assert kind == "markdown" and kw["key"] == "data-docs"
+    assert "not built" in kw["markdown"] and "tabgate validate --data-docs" in kw["markdown"]
+    index = tmp_path / "gx/uncommitted/data_docs/local_site/index.html"
+    (index.parent / "validations/s/r").mkdir(parents=True)
+    index.write_text("<html></html>")
+    (index.parent / "validations/s/r/page.html").write_text("<html></html>")
+    artifacts.publish_data_docs(cfg)
+    kind, kw = published.pop()
+    assert kind == "link" and kw["key"] == "data-docs" and kw["link"] == index.resolve().as_uri()

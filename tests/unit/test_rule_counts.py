@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,3 +132,39 @@ def test_text_categories_are_counted_like_their_text(suite_and_cfg):
     categorical = validation.with_whole_table_verdicts(results, as_category, params)
     assert [r["success"] for r in plain] == [r["success"] for r in categorical]
     assert [r["result"].get("unexpected_count") for r in plain] == [r["result"].get("unexpected_count") for r in categorical]
+
+
+def stored_results(cfg) -> list[dict]:
+    """Return every validation result GX keeps for the project (what Data Docs render), as JSON."""
+    store = validation.open_context(cfg).validation_results_store
+    return [store.get(k).to_json_dict() for k in store.list_keys()]
+
+
+def test_data_docs_judge_the_row_count_on_every_row_not_the_gx_sample(suite_and_cfg):
+    """A clean 5,000-row table validated on a 1,000-row sample: the row-count rule (between half and twice the
+    reference's 3,000 rows) fails on the sample and must pass on the table, in the stored result Data Docs show."""
+    df = broken_frame(n=5000, seed=4)  # clean: the reference's own generator, ids unique
+    report = validation.validate_frame(suite_and_cfg, df)
+    assert report["passed"] and report["counts"]["gx_sample_rows"] == 1000 and report["counts"]["failed_warn"] == 0
+    [stored] = stored_results(suite_and_cfg)
+    assert stored["success"] is True, [r["expectation_config"]["type"] for r in stored["results"] if not r["success"]]
+    assert stored["statistics"]["unsuccessful_expectations"] == 0
+    row_counts = [r for r in stored["results"] if r["expectation_config"]["type"] == "expect_table_row_count_to_be_between"]
+    assert row_counts and all(r["result"]["observed_value"] == 5000 for r in row_counts)
+    assert any(r["result"]["sample_success"] is False for r in row_counts)  # what the sample alone said
+    assert stored["meta"]["tabgate"] == {"verdicts_counted_on_rows": 5000, "gx_sample_rows": 1000}
+    page = next(Path(report["data_docs"]).parent.glob("validations/**/*.html")).read_text()
+    assert "Succeeded" in page and "Failed" not in page.replace("Failed Only", "") and "5000" in page
+
+
+def test_data_docs_show_a_failure_found_outside_the_gx_sample(suite_and_cfg):
+    df = broken_frame(n=5000, seed=2)
+    rows = sample_rows(len(df), suite_and_cfg.validate.gx_max_rows, suite_and_cfg.validate.random_state)
+    outside = np.setdiff1d(np.arange(len(df)), rows)
+    df.loc[outside[:1], "arrival"] = pd.Timestamp("2999-01-01")
+    validation.validate_frame(suite_and_cfg, df)
+    [stored] = stored_results(suite_and_cfg)
+    failed = [r for r in stored["results"] if not r["success"]]
+    assert stored["success"] is False
+    assert [r["expectation_config"]["meta"]["rule"] for r in failed] == ["time_not_future"]
+    assert failed[0]["result"]["unexpected_count"] == 1 and failed[0]["result"]["sample_success"] is True

@@ -273,6 +273,29 @@ def test_first_run_bootstraps_writes_a_deterministic_report_and_docs(project, ca
     assert (project / "reports/validate.json").read_bytes() == first  # deterministic across runs
 
 
+def test_data_docs_are_built_where_a_fresh_clone_has_none(project):
+    """gx/uncommitted is not versioned and DVC skips an up-to-date validate stage, so a fresh clone has a report that
+    names Data Docs and no Data Docs: ensure_data_docs builds them (kept results first, else the ingested table)."""
+    import shutil
+
+    cfg = make_config(None)
+    io.write_frame(bookings(), cfg.paths.ingested)
+    validate.run(cfg)
+    results = sorted((project / "gx/uncommitted/validations").rglob("*.json"))
+    shutil.rmtree(project / "gx/uncommitted/data_docs")
+    assert validation.ensure_data_docs(cfg) == DOCS  # from the result GX kept: no new validation
+    assert sorted((project / "gx/uncommitted/validations").rglob("*.json")) == results
+    pages = list((project / "gx/uncommitted/data_docs/local_site/validations").rglob("*.html"))
+    assert len(pages) == 1 and "Succeeded" in pages[0].read_text()
+    shutil.rmtree(project / "gx/uncommitted")  # the fresh clone
+    assert validation.ensure_data_docs(cfg) == DOCS
+    pages = list((project / "gx/uncommitted/data_docs/local_site/validations").rglob("*.html"))
+    assert len(pages) == 1 and "Succeeded" in pages[0].read_text()
+    shutil.rmtree(project / "gx/uncommitted")
+    (project / cfg.paths.ingested).unlink()
+    assert validation.ensure_data_docs(cfg) is None and not (project / DOCS).exists()
+
+
 def test_failing_run_writes_the_report_before_raising(project):
     cfg = make_config(None)
     io.write_frame(bookings(), cfg.paths.ingested)
