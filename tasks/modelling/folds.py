@@ -119,6 +119,7 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
         scores = scores[:, 1] if data.task == "binary" else scores
         out[name] = compute_metrics(data.task, y_valid, scores, 0.5)
     out["lightgbm"]["best_iteration"] = float(lgbm.best_iteration_ or tp.lightgbm.n_estimators)
+    out["baseline"]["fit_rows"] = float(len(linear_df))  # the capped stratified sample (train.baseline_max_rows)
     return out
 
 
