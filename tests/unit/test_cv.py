@@ -117,5 +117,6 @@ def test_every_fold_fits_its_baseline_on_the_capped_stratified_sample(tmp_path, 
     report = cv_folds.cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, tp, cfg.split)
     folds = [f for scheme in report.values() for f in scheme["folds"]]
     assert len(folds) == len(linear_rows) == 6
-    assert all(f["baseline"]["fit_rows"] == 150 for f in folds)  # every fold states its baseline sample
+    assert all(f["baseline"]["fit_rows"] == 150 for f in folds)  # every fold states its baseline samples
+    assert all(f["baseline"]["score_rows"] == 150 for f in folds)  # fold validation parts hold 225 rows here
     assert all(fit > 150 and rows == 150 for fit, rows in linear_rows)  # and its preprocessor saw only that sample
