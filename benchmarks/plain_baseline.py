@@ -5,9 +5,10 @@
 Reads the Parquet table, builds the time column from its year / month / day parts, holds out the test
 set at split.test_start, carves the validation slice (the latest split.valid_size of the training
 part), then does the same LightGBM fits as the pipeline (every CV fold of the stratified and the
-walk-forward scheme, each with early stopping on the latest slice of its fold, and the final fit with
-early stopping on the validation slice, params.yaml train.lightgbm, tuning off) and one SHAP
-TreeExplainer call on explain.sample_size test rows. No linear baseline, no data gate, no metrics
+walk-forward scheme, each with early stopping on the latest slice of its fold, the final fit with
+early stopping on the validation slice and, as train does with train.refit, the refit on train + valid with
+the early-stopped tree count scaled by the rows (params.yaml train.lightgbm, tuning off) and one SHAP
+TreeExplainer call on explain.sample_size test rows of the refitted model. No linear baseline, no data gate, no metrics
 beyond the fold score, no files written. Prints one JSON line: seconds per part and in all.
 
 It deliberately does not import tasks/: it is the "what would a hand-written script cost" yardstick
@@ -73,17 +74,30 @@ def cv_folds(y: np.ndarray, times: np.ndarray, n_splits: int, random_state: int)
     return folds
 
 
+def lightgbm_classifier(n_rows: int, lp: dict, random_state: int, n_estimators: int | None = None):
+    """Return an unfitted LGBMClassifier with the pipeline's parameters and thread rule."""
+    import lightgbm as lgb
+
+    threads = 1 if n_rows < 20_000 else int(lp.get("num_threads") or max(1, min(os.cpu_count() or 1, 8)))
+    return lgb.LGBMClassifier(
+        n_estimators=n_estimators or lp["n_estimators"], learning_rate=lp["learning_rate"], num_leaves=lp["num_leaves"],
+        min_child_samples=lp["min_child_samples"], subsample=lp["subsample"], subsample_freq=lp["subsample_freq"],
+        colsample_bytree=lp["colsample_bytree"], reg_lambda=lp["reg_lambda"], random_state=random_state,
+        deterministic=True, force_row_wise=True, n_jobs=threads, verbose=-1)
+
+
 def fit_lightgbm(x: pd.DataFrame, y: np.ndarray, x_es: pd.DataFrame, y_es: np.ndarray, lp: dict, random_state: int):
     """Return LGBMClassifier fitted with early stopping (the pipeline's parameters and thread rule)."""
     import lightgbm as lgb
 
-    threads = 1 if len(x) < 20_000 else max(1, min(os.cpu_count() or 1, 8))
-    est = lgb.LGBMClassifier(
-        n_estimators=lp["n_estimators"], learning_rate=lp["learning_rate"], num_leaves=lp["num_leaves"],
-        min_child_samples=lp["min_child_samples"], subsample=lp["subsample"], subsample_freq=lp["subsample_freq"],
-        colsample_bytree=lp["colsample_bytree"], reg_lambda=lp["reg_lambda"], random_state=random_state,
-        deterministic=True, force_row_wise=True, n_jobs=threads, verbose=-1)
+    est = lightgbm_classifier(len(x), lp, random_state)
     return est.fit(x, y, eval_set=[(x_es, y_es)], callbacks=[lgb.early_stopping(lp["early_stopping_rounds"], verbose=False)])
+
+
+def refit_lightgbm(x: pd.DataFrame, y: np.ndarray, best_iteration: int, n_fit: int, lp: dict, random_state: int):
+    """Return LGBMClassifier refitted on all of x with best_iteration * len(x) / n_fit trees (train.refit's rule)."""
+    rounds = max(1, int(round(best_iteration * len(x) / max(n_fit, 1))))
+    return lightgbm_classifier(len(x), lp, random_state, rounds).fit(x, y)
 
 
 def run(path: Path, params: dict) -> dict:
@@ -112,19 +126,25 @@ def run(path: Path, params: dict) -> dict:
 
     t = time.perf_counter()
     fit, es = latest_slice(t_tr, params["split"]["valid_size"])
-    final = fit_lightgbm(x_tr.iloc[fit], y_tr[fit], x_tr.iloc[es], y_tr[es], lp, rs)
+    stopped = fit_lightgbm(x_tr.iloc[fit], y_tr[fit], x_tr.iloc[es], y_tr[es], lp, rs)
     secs["final_fit"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    best = int(stopped.best_iteration_ or lp["n_estimators"])
+    final = stopped
+    if params["train"].get("refit", True):
+        final = refit_lightgbm(x_tr, y_tr, best, len(fit), lp, rs)
+    secs["refit"] = time.perf_counter() - t
 
     t = time.perf_counter()
     n = min(params["explain"]["sample_size"], len(x_te))
     sample = x_te.sample(n, random_state=params["explain"].get("random_state", 42))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        shap.TreeExplainer(final.booster_).shap_values(sample, tree_limit=final.best_iteration_ or None,
-                                                       check_additivity=False)
+        shap.TreeExplainer(final.booster_).shap_values(sample, check_additivity=False)
     secs["shap"] = time.perf_counter() - t
     return {"rows": int(len(df)), "train_rows": int(len(x_tr)), "test_rows": int(len(x_te)),
-            "best_iteration": int(final.best_iteration_ or lp["n_estimators"]),
+            "best_iteration": best, "final_trees": int(final.booster_.num_trees()),
             "seconds": {k: round(v, 3) for k, v in secs.items()}, "total_seconds": round(sum(secs.values()), 3)}
 
 

@@ -262,9 +262,11 @@ class TrainParams(Section):
 
 
 class EvaluateParams(Section):
-    """Test-set evaluation: bootstrap intervals and per-segment metrics."""
+    """Test-set evaluation: intervals (DeLong for ROC-AUC, a capped bootstrap for the rest) and per-segment metrics."""
 
     bootstrap_samples: int = Field(200, ge=0)
+    bootstrap_max_rows: int = Field(20_000, ge=100)  # rows per resample above this many test rows: the interval is
+                                                     # scaled by sqrt(rows / test rows) (m-out-of-n bootstrap)
     segment_min_rows: int = Field(50, ge=1)
     random_state: int = 42
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn import metrics as skm
 
 HIGHER_IS_BETTER = {
@@ -183,11 +184,14 @@ def bootstrap_indices(n: int, n_samples: int, random_state: int) -> np.ndarray:
     return rng.integers(0, n, size=(n_samples, n))
 
 
-def iter_bootstrap_indices(n: int, n_samples: int, random_state: int) -> Iterator[np.ndarray]:
-    """Yield the rows of bootstrap_indices(n, n_samples, random_state) one at a time (same draws, O(n) memory)."""
+def iter_bootstrap_indices(n: int, n_samples: int, random_state: int, size: int | None = None) -> Iterator[np.ndarray]:
+    """Yield the rows of bootstrap_indices(n, n_samples, random_state) one at a time (same draws, O(n) memory).
+
+    size: rows drawn per resample (with replacement, from all n); None draws n, the ordinary bootstrap.
+    """
     rng = np.random.default_rng(random_state)
     for _ in range(n_samples):
-        yield rng.integers(0, n, size=n)
+        yield rng.integers(0, n, size=n if size is None else size)
 
 
 def bootstrap_interval(
@@ -311,6 +315,98 @@ def shared_binary_bootstrap_intervals(y: np.ndarray, models: dict[str, tuple[np.
         for m, (p, threshold) in models.items():
             append_resample_values(values[m], weighted_binary_metrics(terms[m], w), y, p, threshold, idx)
     return {m: {name: percentile_interval(v, level) for name, v in by_name.items()} for m, by_name in values.items()}
+
+
+def delong_auc_variance(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Return ROC-AUC of scores p for 0/1 labels y and DeLong's variance of it, in O(n log n) (midranks, Sun & Xu 2014).
+
+    Ties count one half, as in roc_auc_score. Raises ValueError when y holds one class only.
+    """
+    y = np.asarray(y)
+    pos, neg = p[y == 1], p[y == 0]
+    m, n = len(pos), len(neg)
+    if m == 0 or n == 0:
+        raise ValueError("ROC-AUC needs both classes")
+    ranks_all = stats.rankdata(np.concatenate([pos, neg]))
+    v_pos = (ranks_all[:m] - stats.rankdata(pos)) / n          # per positive: share of negatives scored below it
+    v_neg = 1.0 - (ranks_all[m:] - stats.rankdata(neg)) / m    # per negative: share of positives scored above it
+    auc = float(v_pos.mean())
+    var = (float(np.var(v_pos, ddof=1)) / m if m > 1 else 0.0) + (float(np.var(v_neg, ddof=1)) / n if n > 1 else 0.0)
+    return auc, var
+
+
+def delong_interval(y: np.ndarray, p: np.ndarray, level: float = 0.95) -> dict:
+    """Return the DeLong (normal, analytic) interval of ROC-AUC on every row, clipped to [0, 1], with its method and rows."""
+    info = {"method": "delong", "rows": int(len(y)), "n_samples": 0}
+    try:
+        auc, var = delong_auc_variance(y, p)
+    except ValueError:
+        return {"low": float("nan"), "high": float("nan"), **info}
+    half = float(stats.norm.ppf(0.5 + level / 2)) * np.sqrt(var)
+    return {"low": max(0.0, auc - half), "high": min(1.0, auc + half), "se": float(np.sqrt(var)), **info}
+
+
+def bootstrap_plan(n: int, max_rows: int) -> tuple[int, float]:
+    """Return the rows drawn per resample (n, at most max_rows) and the width scale sqrt(rows / n) applied to them.
+
+    m-out-of-n bootstrap: a statistic that settles like 1/sqrt(rows) (means, AUCs, F1 at a fixed threshold) spreads
+    sqrt(n / m) times wider on m-row resamples than on n-row ones, so the spread is scaled back by sqrt(m / n).
+    """
+    m = min(n, max_rows)
+    return m, float(np.sqrt(m / n)) if n else 1.0
+
+
+def scaled_percentile_interval(values: list[float], point: float, scale: float, level: float = 0.95) -> dict[str, float]:
+    """Return percentile_interval of values with its ends pulled towards point by scale (1: unchanged)."""
+    iv = percentile_interval(values, level)
+    if scale == 1.0 or not np.isfinite(iv["low"]):
+        return iv
+    return {**iv, "low": point + scale * (iv["low"] - point), "high": point + scale * (iv["high"] - point)}
+
+
+def capped_binary_bootstrap_intervals(y: np.ndarray, models: dict[str, tuple[np.ndarray, float]], names: list[str],
+                                      n_samples: int, max_rows: int, random_state: int,
+                                      level: float = 0.95) -> dict[str, dict[str, dict]]:
+    """Return, per model and named binary metric, a bootstrap interval whose cost is bounded by max_rows.
+
+    Up to max_rows rows: shared_binary_bootstrap_intervals (every resample has n rows). Above: each resample draws
+    max_rows rows with replacement from all n, and the interval is scaled by bootstrap_plan's sqrt(max_rows / n)
+    around the full-data value, O(n_samples * max_rows log max_rows) whatever n. Each interval states its method,
+    rows, rows per resample and resamples.
+    """
+    n = len(y)
+    m, scale = bootstrap_plan(n, max_rows)
+    info = {"method": "bootstrap", "rows": int(n), "resample_rows": int(m), "resamples": int(n_samples)}
+    if m == n or n_samples <= 0:
+        full = shared_binary_bootstrap_intervals(y, models, names, n_samples, random_state, level)
+        return {model: {name: {**iv, **info} for name, iv in by_name.items()} for model, by_name in full.items()}
+    points = {model: weighted_binary_metrics(resample_terms(y, p, t), np.ones(n)) or {} for model, (p, t) in models.items()}
+    values: dict[str, dict[str, list[float]]] = {model: {name: [] for name in names} for model in models}
+    for idx in iter_bootstrap_indices(n, n_samples, random_state, size=m):
+        ys = y[idx]
+        for model, (p, threshold) in models.items():
+            ps = p[idx]
+            one = np.ones(m)
+            append_resample_values(values[model], weighted_binary_metrics(resample_terms(ys, ps, threshold), one),
+                                   ys, ps, threshold, np.arange(m))
+    return {model: {name: {**scaled_percentile_interval(v, points[model].get(name, float("nan")), scale, level), **info}
+                    for name, v in by_name.items()} for model, by_name in values.items()}
+
+
+def capped_bootstrap_interval(metric: Callable[[np.ndarray], float], point: float, n: int, n_samples: int,
+                              max_rows: int, random_state: int, level: float = 0.95) -> dict:
+    """Return bootstrap_interval of metric(idx) on resamples of at most max_rows rows, scaled as bootstrap_plan says."""
+    m, scale = bootstrap_plan(n, max_rows)
+    info = {"method": "bootstrap", "rows": int(n), "resample_rows": int(m), "resamples": int(n_samples)}
+    if n_samples <= 0 or n < 2:
+        return {"low": float("nan"), "high": float("nan"), "n_samples": 0, **info}
+    values = []
+    for idx in iter_bootstrap_indices(n, n_samples, random_state, size=None if m == n else m):
+        try:
+            values.append(metric(idx))
+        except ValueError:  # a resample with one class has no ROC-AUC
+            continue
+    return {**scaled_percentile_interval(values, point, scale, level), **info}
 
 
 def score_columns(df: pd.DataFrame, model: str, task: str) -> np.ndarray:

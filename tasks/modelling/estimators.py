@@ -65,16 +65,30 @@ def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, 
     return lgb.LGBMClassifier(class_weight=class_weight, **common)
 
 
+def lightgbm_matrix(pre, df: pd.DataFrame, ft: FeatureTypes) -> tuple[np.ndarray, list[str]]:
+    """Return pre's transform of df's features as one float32 matrix and its column names.
+
+    LightGBM bins the features, so it needs no float64 copy of the frame: the matrix is built once, in float32, and
+    the transformed frame is dropped at once (half the memory of the float64 matrix LightGBM makes of a frame).
+    """
+    x = pre.transform(df[ft.all])
+    names = [str(c) for c in x.columns]
+    return np.asarray(x.to_numpy(dtype=np.float32)), names
+
+
 def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFrame, y_es: np.ndarray,
                  ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int):
     """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted).
 
     Early stopping watches the gate's metric on es_df (early_stopping_metric), unweighted as the gate computes it.
+    LightGBM is handed float32 matrices (lightgbm_matrix), the features named as in the frames.
     """
     import lightgbm as lgb
 
     est = lightgbm_estimator(task, lp, class_weight, random_state, lightgbm_threads(len(fit_df), lp))
-    est.fit(pre.transform(fit_df[ft.all]), y_fit, eval_X=(pre.transform(es_df[ft.all]),), eval_y=(y_es,),
+    x_fit, names = lightgbm_matrix(pre, fit_df, ft)
+    x_es, _ = lightgbm_matrix(pre, es_df, ft)
+    est.fit(x_fit, y_fit, eval_X=(x_es,), eval_y=(y_es,), feature_name=names,
             categorical_feature=list(ft.categorical) or "auto",
             callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)])
     return est
@@ -89,10 +103,13 @@ def refit_lightgbm(pre, train: pd.DataFrame, y_train: np.ndarray, valid: pd.Data
                    ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int,
                    rounds: int):
     """Return LightGBM fitted on the train and valid rows together with exactly `rounds` trees (no early stopping)."""
-    x = pd.concat([pre.transform(train[ft.all]), pre.transform(valid[ft.all])], ignore_index=True)
+    x_train, names = lightgbm_matrix(pre, train, ft)
+    x = np.concatenate([x_train, lightgbm_matrix(pre, valid, ft)[0]])
+    del x_train
     est = lightgbm_estimator(task, lp.model_copy(update={"n_estimators": rounds}), class_weight, random_state,
                              lightgbm_threads(len(x), lp))
-    return est.fit(x, np.concatenate([y_train, y_valid]), categorical_feature=list(ft.categorical) or "auto")
+    return est.fit(x, np.concatenate([y_train, y_valid]), feature_name=names,
+                   categorical_feature=list(ft.categorical) or "auto")
 
 
 def baseline_fit_rows(n_rows: int, p: TrainParams) -> int:

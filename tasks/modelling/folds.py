@@ -23,7 +23,7 @@ from tasks.core.config import (
 from tasks.core.errors import ConfigError
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.core.sampling import baseline_rows
-from tasks.core.schema import encode_target, infer_feature_types, label_classes
+from tasks.core.schema import FeatureTypes, encode_target, infer_feature_types, label_classes
 from tasks.data.splitting import carve_validation
 from tasks.modelling.compute import fold_runner
 from tasks.modelling.estimators import fit_lightgbm, fit_linear, resolve_class_weight
@@ -101,7 +101,10 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
     """Return metrics of the linear baseline and LightGBM fitted on the fold's training rows only, scored on fold_valid.
 
     fit_df trains, es_df (the fold's own latest / held-out slice of its training rows) stops LightGBM early. The
-    linear baseline and its preprocessor are fitted on the same sample of fit_df as in train (baseline_rows).
+    linear baseline and its preprocessor are fitted on the same sample of fit_df as in train (baseline_rows), and
+    the baseline is scored on a stratified sample of at most train.baseline_max_rows of fold_valid (all of it when
+    smaller): its one-hot transform costs a sample, not the fold. LightGBM is scored on every row of fold_valid.
+    Each fold states the rows the baseline was fitted (fit_rows) and scored (score_rows) on.
     """
     ft = infer_feature_types(fit_df, data)
     y_fit, y_es = (encode_target(f[data.target], classes, data) for f in (fit_df, es_df))
@@ -112,14 +115,22 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
     lgbm = fit_lightgbm(pre["tree"], fit_df, y_fit, es_df, y_es, ft, data.task, tp.lightgbm, cw, tp.random_state)
     linear_df, y_linear = (fit_df, y_fit) if rows is None else (fit_df.iloc[rows], y_fit[rows])  # drawn once
     linear = fit_linear(pre["linear"], linear_df, y_linear, ft, data.task, tp, cw)
-    out = {}
-    for name, est, kind in (("lightgbm", lgbm, "tree"), ("baseline", linear, "linear")):
-        x = pre[kind].transform(fold_valid[ft.all])
-        scores = est.predict(x) if data.task == "regression" else est.predict_proba(x)
-        scores = scores[:, 1] if data.task == "binary" else scores
-        out[name] = compute_metrics(data.task, y_valid, scores, 0.5)
+    score_rows = baseline_rows(y_valid, data.task, tp.baseline_max_rows, tp.random_state)
+    baseline_valid, y_baseline = ((fold_valid, y_valid) if score_rows is None
+                                  else (fold_valid.iloc[score_rows], y_valid[score_rows]))
+    out = {"lightgbm": fold_metrics(lgbm, pre["tree"], fold_valid, y_valid, ft, data.task),
+           "baseline": fold_metrics(linear, pre["linear"], baseline_valid, y_baseline, ft, data.task)}
     out["lightgbm"]["best_iteration"] = float(lgbm.best_iteration_ or tp.lightgbm.n_estimators)
+    out["baseline"]["fit_rows"] = float(len(linear_df))  # the capped stratified samples (train.baseline_max_rows)
+    out["baseline"]["score_rows"] = float(len(baseline_valid))
     return out
+
+
+def fold_metrics(est, pre, valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str) -> dict[str, float]:
+    """Return the metrics of a fitted estimator on the validation rows, through its preprocessor (threshold 0.5)."""
+    x = pre.transform(valid[ft.all])
+    scores = est.predict(x) if task == "regression" else est.predict_proba(x)
+    return compute_metrics(task, y_valid, scores[:, 1] if task == "binary" else scores, 0.5)
 
 
 def key_columns(data: DataParams) -> list[str]:

@@ -29,7 +29,7 @@ def cv_section(cv: dict | None, metrics: list[str]) -> list[str]:
 
 
 def test_section(report: dict, metrics: list[str]) -> list[str]:
-    """Return Markdown lines: test metrics per model, with bootstrap intervals where computed."""
+    """Return Markdown lines: test metrics per model, with their 95% intervals where computed."""
     lines = ["| model | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for model, values in report["models"].items():
         ci = report.get("intervals", {}).get(model, {})
@@ -40,6 +40,20 @@ def test_section(report: dict, metrics: list[str]) -> list[str]:
             cells.append(_num(v) + (f" ({_num(iv['low'])} .. {_num(iv['high'])})" if iv and iv.get("low") is not None else ""))
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return lines
+
+
+def interval_methods(report: dict) -> str:
+    """Return how the intervals were computed: the method, rows, rows per resample and resamples of each kind."""
+    seen: dict[str, str] = {}
+    for by_metric in report.get("intervals", {}).values():
+        for name, iv in by_metric.items():
+            if iv.get("method") == "delong":
+                seen.setdefault("delong", f"{name}: DeLong's analytic interval on all {iv['rows']} rows")
+            elif iv.get("method") == "bootstrap":
+                scaled = (f" of {iv['resample_rows']} rows each, scaled by sqrt({iv['resample_rows']} / {iv['rows']})"
+                          if iv["resample_rows"] < iv["rows"] else f" of all {iv['rows']} rows")
+                seen.setdefault("bootstrap", f"the others: percentile bootstrap, {iv['resamples']} resamples{scaled}")
+    return "; ".join(seen.values())
 
 
 def segment_section(report: dict, metric: str) -> list[str]:
@@ -106,7 +120,8 @@ def render_evaluation(report: dict, cv: dict | None, split: dict | None = None) 
         f"Test set: {report['test_rows']} rows, fingerprint `{report.get('test_fingerprint', '')[:16]}`, read once by "
         "the evaluate step after the models were chosen.", "",
         "## Cross-validation on the training part (mean ± std over folds)", "", *cv_section(cv, metrics), "",
-        "## Test set (95% bootstrap intervals)", "", *test_section(report, metrics), "",
+        "## Test set (95% intervals)", "", f"Intervals: {interval_methods(report) or 'none computed'}.", "",
+        *test_section(report, metrics), "",
         f"LightGBM lift on {primary}: {lift}", "",
         "## Is the test set like the training part? (split step)", "", *shift_section(split), "",
         "## Segments (LightGBM)", *segment_section(report, primary), "",

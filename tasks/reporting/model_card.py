@@ -91,7 +91,7 @@ def training_section(meta: Mapping[str, Any], inputs: CardInputs) -> dict[str, A
 
 
 def metrics_section(inputs: CardInputs) -> dict[str, Any]:
-    """Return the challenger's test metrics with 95% bootstrap intervals, and the baseline's for comparison."""
+    """Return the challenger's test metrics with their 95% intervals, and the baseline's for comparison."""
     m = inputs.get("metrics")
     models = m.get("models") or {}
     ours, base = models.get(MODEL) or {}, models.get("baseline") or {}
@@ -103,7 +103,18 @@ def metrics_section(inputs: CardInputs) -> dict[str, Any]:
                      "baseline": base.get(name)})
     return {"primary_metric": m.get("primary_metric"), "test_rows": m.get("test_rows"),
             "test_fingerprint": m.get("test_fingerprint"), "rows": rows,
-            "bootstrap_samples": max((c.get("n_samples") or 0 for c in intervals.values()), default=0)}
+            "bootstrap_samples": max((c.get("n_samples") or 0 for c in intervals.values()), default=0),
+            "interval_methods": interval_methods(intervals)}
+
+
+def interval_methods(intervals: Mapping[str, Any]) -> str:
+    """Return which metrics' intervals are DeLong's and which are bootstrapped, and on how many rows per resample."""
+    delong = [k for k, c in intervals.items() if (c or {}).get("method") == "delong"]
+    boot = [c for c in intervals.values() if (c or {}).get("method") == "bootstrap"]
+    parts = [f"DeLong for {', '.join(delong)}"] if delong else []
+    if boot:
+        parts.append(f"bootstrap of {boot[0]['resample_rows']} of {boot[0]['rows']} rows per resample for the others")
+    return "; ".join(parts)
 
 
 def cv_section(inputs: CardInputs, primary: str | None) -> dict[str, Any]:
@@ -264,7 +275,7 @@ def render_compute(t: Mapping[str, Any]) -> list[str]:
 def render_metrics(m: Mapping[str, Any], cv: Mapping[str, Any]) -> list[str]:
     """Return the test metrics (with intervals) and cross-validation sections."""
     lines = ["## Test metrics", "",
-             f"{_f(m.get('test_rows'))} held-out test rows; 95% bootstrap intervals over "
+             f"{_f(m.get('test_rows'))} held-out test rows; 95% intervals ({m.get('interval_methods') or 'bootstrap'}) over "
              f"{_f(m.get('bootstrap_samples'))} resamples; primary metric `{m.get('primary_metric')}`.", ""]
     rows = m.get("rows") or []
     lines += _table(["metric", "value", "95% interval", "baseline"],

@@ -100,3 +100,23 @@ def test_walk_forward_says_when_it_ran_fewer_folds_than_asked(tmp_path):
     never = p.model_copy(update={"gap_days": 10_000})
     with pytest.raises(ConfigError, match="walk_forward ran 0 of the 4 folds"):
         cv_folds.cross_validate(df, cfg.data, never, cfg.preprocess, cfg.train, cfg.split)
+
+
+def test_every_fold_fits_its_baseline_on_the_capped_stratified_sample(tmp_path, monkeypatch):
+    cfg = make_config(tmp_path)
+    df = synthetic_frame(n=900, seed=9)
+    tp = cfg.train.model_copy(update={"baseline_max_rows": 150})
+    linear_rows = []
+    real = preprocessing.fit_preprocessors
+
+    def spy(train, ft, p, linear_rows_arg=None):
+        linear_rows.append((len(train), None if linear_rows_arg is None else len(linear_rows_arg)))
+        return real(train, ft, p, linear_rows_arg)
+
+    monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
+    report = cv_folds.cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, tp, cfg.split)
+    folds = [f for scheme in report.values() for f in scheme["folds"]]
+    assert len(folds) == len(linear_rows) == 6
+    assert all(f["baseline"]["fit_rows"] == 150 for f in folds)  # every fold states its baseline samples
+    assert all(f["baseline"]["score_rows"] == 150 for f in folds)  # fold validation parts hold 225 rows here
+    assert all(fit > 150 and rows == 150 for fit, rows in linear_rows)  # and its preprocessor saw only that sample

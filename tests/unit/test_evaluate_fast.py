@@ -47,14 +47,17 @@ def reference_segments(test, y, scores, threshold, data, p):
 
 
 def reference_intervals(task, y, scores, threshold, p):
-    """The former metric_intervals of one model."""
+    """The one-model-at-a-time intervals (test rows below evaluate.bootstrap_max_rows: the ordinary bootstrap)."""
+    info = {"method": "bootstrap", "rows": len(y), "resample_rows": len(y), "resamples": p.bootstrap_samples}
     if task == "binary":
-        return binary_bootstrap_intervals(y, scores, threshold, metrics.HEADLINE[task], p.bootstrap_samples, p.random_state)
+        names = [n for n in metrics.HEADLINE[task] if n != "roc_auc"]
+        boot = binary_bootstrap_intervals(y, scores, threshold, names, p.bootstrap_samples, p.random_state)
+        return {"roc_auc": metrics.delong_interval(y, scores), **{n: {**iv, **info} for n, iv in boot.items()}}
     out = {}
     for name in metrics.HEADLINE[task]:
         metric = single_metric(task, name)
-        out[name] = bootstrap_interval(lambda idx: metric(y[idx], scores[idx], threshold), len(y), p.bootstrap_samples,  # noqa: B023
-                                       p.random_state)
+        out[name] = {**bootstrap_interval(lambda idx: metric(y[idx], scores[idx], threshold), len(y),  # noqa: B023
+                                          p.bootstrap_samples, p.random_state), **info}
     return out
 
 

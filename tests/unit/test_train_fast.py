@@ -143,3 +143,26 @@ def test_train_records_the_baseline_sample_and_scores_once(tmp_path):
     for name, b in bundles.items():
         np.testing.assert_array_equal(scores[name], b.predict_scores(valid))
     assert training.validation_metrics(bundles, valid, cfg.data) == report["validation_metrics"]
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_lightgbm_on_the_float32_matrix_predicts_as_on_the_float64_frame(task):
+    """LightGBM bins the features: the float32 matrix gives the trees of the float64 frame (thresholds may print
+    with float32 rounding in the model text) and the same predictions; two fits give the same model text."""
+    import lightgbm as lgb
+
+    df, y, ft, pre = fitted(task, n=3000)
+    df = df.assign(x1=df["x1"] * 1.2345678901)  # values float32 cannot hold exactly
+    fit, es = df.iloc[:2400], df.iloc[2400:]
+    lp = TrainParams().lightgbm
+    x_fit, names = estimators.lightgbm_matrix(pre["tree"], fit, ft)
+    assert x_fit.dtype == np.float32 and names == [str(c) for c in pre["tree"].transform(fit[ft.all]).columns]
+    reference = estimators.lightgbm_estimator(task, lp, None, 7).fit(
+        pre["tree"].transform(fit[ft.all]), y[:2400], eval_X=(pre["tree"].transform(es[ft.all]),), eval_y=(y[2400:],),
+        categorical_feature=list(ft.categorical),
+        callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)])
+    got = [estimators.fit_lightgbm(pre["tree"], fit, y[:2400], es, y[2400:], ft, task, lp, None, 7) for _ in range(2)]
+    assert got[0].booster_.model_to_string() == got[1].booster_.model_to_string()
+    assert got[0].best_iteration_ == reference.best_iteration_
+    x = pre["tree"].transform(df[ft.all])
+    np.testing.assert_allclose(got[0].booster_.predict(x), reference.booster_.predict(x), atol=1e-12)
