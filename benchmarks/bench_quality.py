@@ -140,7 +140,7 @@ def default_lightgbm(task: str, x_fit, y_fit, x_test, y_test) -> dict:
     return {"metric": test_metric(task, y_test, scores), "seconds": round(time.perf_counter() - t0, 2)}
 
 
-FLAML_MISSING = "not installed (`pip install flaml` did not run or failed here): no FLAML column"
+FLAML_MISSING = "FLAML AutoML not importable here (`pip install \"flaml[automl]\"`: FLAML, and xgboost for its AutoML): no FLAML column"
 
 
 def flaml_automl(task: str, x_fit, y_fit, x_test, y_test, budget: float) -> dict:
