@@ -14,7 +14,8 @@ test metric and are left out. Then, on tabgate's own split files:
 
 Both see the features tabgate uses (preprocess's features.json) with categorical columns as pandas
 categories. Prints a table and writes JSON: commit, versions, load, wall times, metrics. Nothing is
-asserted: the numbers are the result.
+asserted: the numbers are the result. With --merge, the rows of tables not run now are kept from --out;
+every row names the commit it was measured on.
 """
 
 from __future__ import annotations
@@ -139,12 +140,15 @@ def default_lightgbm(task: str, x_fit, y_fit, x_test, y_test) -> dict:
     return {"metric": test_metric(task, y_test, scores), "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def flaml_automl(task: str, x_fit, y_fit, x_test, y_test, budget: float) -> dict | None:
-    """Return FLAML's test metric with a time budget of `budget` seconds, or None when FLAML is not installed."""
+FLAML_MISSING = "FLAML AutoML not importable here (`pip install \"flaml[automl]\"`: FLAML, and xgboost for its AutoML): no FLAML column"
+
+
+def flaml_automl(task: str, x_fit, y_fit, x_test, y_test, budget: float) -> dict:
+    """Return FLAML's test metric with a time budget of `budget` seconds, or {"skipped": why} when it is not installed."""
     try:
         from flaml import AutoML
     except ImportError:
-        return None
+        return {"skipped": FLAML_MISSING}
     metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
     automl = AutoML()
     t0 = time.perf_counter()
@@ -223,6 +227,8 @@ def main() -> None:
     parser.add_argument("--tables", default="hotel,telco,kc_house,breast_cancer,diabetes,wine,digits")
     parser.add_argument("--no-flaml", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of the tables not run now from --out (each row names its commit)")
     parser.add_argument("--print", dest="print_only", type=Path, help="print the table of an existing results file")
     args = parser.parse_args()
     if args.print_only:
@@ -237,10 +243,18 @@ def main() -> None:
             print(f"{name}: source not found, skipped", flush=True)
             continue
         row["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        row["commit"] = commit()
         rows.append(row)
         print(f"{name}: tabgate {row['tabgate']:.4f} default {row['default_lightgbm']['metric']:.4f} "
               f"({row['wall_seconds']:.0f}s)", flush=True)
+    if args.merge and args.out.exists():
+        ran = {r["table"] for r in rows}
+        rows = [r for r in json.loads(args.out.read_text())["tables"] if r["table"] not in ran] + rows
+        order = parser.get_default("tables").split(",")
+        rows.sort(key=lambda r: order.index(r["table"]) if r["table"] in order else len(order))
     print_table(rows)
+    if not args.no_flaml and any("skipped" in (r.get("flaml") or {}) for r in rows):
+        print(f"FLAML: {FLAML_MISSING}")
     result = {"commit": commit(), "versions": versions(), "cpus": os.cpu_count(), "loadavg_end": os.getloadavg(),
               "total_seconds": round(time.perf_counter() - started, 1), "tables": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -161,7 +161,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from tasks import validate
     from tasks.core.config import load_config
     from tasks.data.sources import read_snapshot, type_table
-    from tasks.quality.validation import ensure_data_docs
+    from tasks.quality.validation import ensure_data_docs, mismatch_message
 
     cfg = load_config(args.params)
     if args.data_docs:
@@ -189,6 +189,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     df, _ = type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)
     report = validate.validate_frame(cfg, df)
     print(_short_json(report))
+    if report.get("suite_mismatch"):
+        print(mismatch_message(report["suite_mismatch"], report["suite"]["file"],
+                               f"tabgate validate --bootstrap {args.file}"), file=sys.stderr)
     return EXIT_OK if report.get("passed") else EXIT_INPUT
 
 

@@ -81,6 +81,12 @@ SAMPLE_ONLY_KEYS = frozenset({  # counts GX took on its sample that a whole-tabl
 KEEP_VALIDATION_RUNS = 20  # stored GX results (and their Data Docs pages) kept under gx/uncommitted
 
 
+OTHER_TABLE_SHARE = 0.5  # this share of the suite's columns (or more) missing: the table is not the one the suite knows
+
+
+BOOTSTRAP_COMMAND = "tabgate validate --bootstrap"  # learns a new suite from the ingested table (flows/cli.py)
+
+
 def gx_column(s: pd.Series) -> pd.Series:
     """Return a column in the plain dtypes GX checks reliably: text as Python str objects, categories as
     their values, nullable numbers as float64, timezone-aware times as naive UTC."""
@@ -660,6 +666,28 @@ def suite_columns(results: list[dict]) -> list[str]:
     return sorted(known)
 
 
+def suite_mismatch(known: list[str], df: pd.DataFrame) -> dict | None:
+    """Return the suite's missing and the table's unknown columns when at least OTHER_TABLE_SHARE of the suite's
+    columns are missing (the table looks like another table than the suite was learned from), else None."""
+    columns = [str(c) for c in df.columns]
+    missing, unknown = sorted(set(known) - set(columns)), sorted(set(columns) - set(known))
+    if not known or len(missing) < OTHER_TABLE_SHARE * len(known):
+        return None
+    return {"suite_columns": len(known), "missing": missing, "table_columns": len(columns), "unknown": unknown}
+
+
+def mismatch_message(mismatch: dict, suite_file: str, bootstrap_command: str = BOOTSTRAP_COMMAND) -> str:
+    """Return what a suite mismatch likely means and the commands that fix it (suite_mismatch's result)."""
+    missing, unknown = mismatch["missing"], mismatch["unknown"]
+    return (f"{len(missing)} of {mismatch['suite_columns']} suite columns are missing (e.g. {missing[:MAX_EXAMPLES]}) "
+            f"and {len(unknown)} of {mismatch['table_columns']} table columns are unknown to the suite "
+            f"(e.g. {unknown[:MAX_EXAMPLES]}): this looks like a different table from the one {suite_file} was "
+            f"learned from. For a new table, learn a new suite from it: `{bootstrap_command}` (rewrites {suite_file} "
+            "and the reference profile; or set validate.suite_name to a new name in params.yaml to keep the old "
+            "suite). If it is the same table, check ingest.source and the reader options in params.yaml "
+            "(ingest.separator, ingest.encoding, ingest.decimal).")
+
+
 def iqr_outliers(s: pd.Series) -> int:
     """Return how many values lie beyond 1.5 IQR outside the quartiles."""
     x = pd.to_numeric(s, errors="coerce").dropna().astype(float)
@@ -733,7 +761,9 @@ def validate_frame(cfg: Config, df: pd.DataFrame, *, require_label: bool = True)
                              {"rows": int(len(df)), "gx_sample_rows": int(len(sample))})
     if not require_label:
         results = [r for r in results if r["expectation_config"]["kwargs"].get("column") != cfg.data.target]
-    failures = failed_expectations(results, df, suite_columns(results))
+    known = suite_columns(results)
+    mismatch = suite_mismatch([c for c in known if require_label or c != cfg.data.target], df)
+    failures = failed_expectations(results, df, known)
     impossible = impossible_failures(df, reference_ranges(results), cfg.validate.bounds, cfg.validate.impossible_factor)
     failures = sorted(failures + impossible, key=lambda f: (f["severity"] != ERROR, f["column"] != TABLE,
                                                             f["column"], f["rule"]))
@@ -743,11 +773,11 @@ def validate_frame(cfg: Config, df: pd.DataFrame, *, require_label: bool = True)
               **count_failures(failures, len(results)),
               "drift_warn": sum(1 for d in drift["columns"].values() if d["level"] == WARN),
               "drift_error": len(drift_errors)}
-    passed = counts["failed_error"] == 0 and not (cfg.validate.fail_on_drift and drift_errors)
+    passed = counts["failed_error"] == 0 and mismatch is None and not (cfg.validate.fail_on_drift and drift_errors)
     suspects = value_findings(impossible, cfg.validate.impossible_factor)
     return {"passed": passed, "counts": counts, "failures": failures, "suspects": suspects, "drift": drift,
             "profile": profile_frame(df, cfg.data), "data_docs": build_docs(ctx, cfg),
-            "fail_on_drift": cfg.validate.fail_on_drift,
+            "fail_on_drift": cfg.validate.fail_on_drift, "suite_mismatch": mismatch,
             "suite": {"name": cfg.validate.suite_name, "file": suite_path(cfg).as_posix(),
                       "reference_profile": profile_path(cfg).as_posix()}}
 
@@ -815,14 +845,21 @@ def failure_lines(report: dict) -> list[str]:
     return lines
 
 
-def raise_for_report(report: dict, report_file: Path | str | None) -> None:
-    """Raise ValidationFailed naming each stopping problem and the files to open, when the report did not pass."""
+def raise_for_report(report: dict, report_file: Path | str | None, bootstrap_command: str = BOOTSTRAP_COMMAND) -> None:
+    """Raise ValidationFailed naming each stopping problem and the files to open, when the report did not pass.
+
+    A table that looks like another one than the suite's (report["suite_mismatch"]) is said first, with the command
+    that learns its own suite, instead of one line per missing column.
+    """
     if report.get("passed"):
         return
     lines = failure_lines(report)
+    files = " and ".join(str(f) for f in (report_file, report.get("data_docs")) if f)
+    if report.get("suite_mismatch"):
+        raise ValidationFailed(mismatch_message(report["suite_mismatch"], report["suite"]["file"], bootstrap_command)
+                               + f"\n{len(lines)} problem(s) follow from it; open {files} for the details.")
     shown = lines[:MAX_MESSAGE_ITEMS] + ([f"... and {len(lines) - MAX_MESSAGE_ITEMS} more"]
                                         if len(lines) > MAX_MESSAGE_ITEMS else [])
-    files = " and ".join(str(f) for f in (report_file, report.get("data_docs")) if f)
     raise ValidationFailed(f"{len(lines)} problem(s) stop the pipeline:\n  - " + "\n  - ".join(shown)
                            + f"\nOpen {files} for the details.")
 

@@ -223,6 +223,51 @@ def test_unlabelled_file_can_skip_label_rules(gx_cfg):
     assert {f["rule"] for f in report["failures"]} == {"column_set"}
 
 
+def churn_table(n: int = 240, seed: int = 1) -> pd.DataFrame:
+    """A table of another project (customer churn) that shares only its id column with bookings()."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"booking_id": np.arange(n), "tenure": rng.integers(0, 72, n),
+                         "MonthlyCharges": rng.normal(60, 20, n).round(2),
+                         "Contract": pd.Categorical(rng.choice(["Month-to-month", "One year"], n)),
+                         "Churn": pd.Categorical(rng.choice(["No", "Yes"], n))})
+
+
+def test_a_different_table_is_named_as_such_with_the_command_that_bootstraps_its_suite(gx_cfg):
+    report = validation.validate_frame(gx_cfg, churn_table())
+    assert report["passed"] is False
+    assert report["suite_mismatch"] == {
+        "suite_columns": 7, "table_columns": 5, "unknown": ["Churn", "Contract", "MonthlyCharges", "tenure"],
+        "missing": ["adr", "arrival_date", "country", "hotel", "is_canceled", "lead_time"]}
+    with pytest.raises(ValidationFailed) as err:
+        validation.raise_for_report(report, "reports/validate.json")
+    text = str(err.value)
+    assert err.value.exit_code == 3
+    assert text.startswith("6 of 7 suite columns are missing (e.g. ['adr', 'arrival_date', 'country', 'hotel', "
+                           "'is_canceled']) and 4 of 5 table columns are unknown to the suite (e.g. ['Churn', "
+                           "'Contract', 'MonthlyCharges', 'tenure']): this looks like a different table")
+    assert "`tabgate validate --bootstrap`" in text and str(validation.suite_path(gx_cfg)) in text
+    assert "column 'adr'" not in text  # no wall of per-column failures: they stay in the report
+    assert text.endswith(f"problem(s) follow from it; open reports/validate.json and "
+                         f"{gx_cfg.paths.gx_dir / DOCS[3:]} for the details.")
+
+
+def test_a_few_missing_columns_are_listed_one_by_one_not_called_another_table(gx_cfg):
+    report = validation.validate_frame(gx_cfg, bookings().drop(columns=["adr", "country", "hotel"]))
+    assert report["suite_mismatch"] is None  # 3 of 7 missing: below OTHER_TABLE_SHARE
+    with pytest.raises(ValidationFailed, match=r"^3 problem\(s\) stop the pipeline:\n  - column 'adr'"):
+        validation.raise_for_report(report, "reports/validate.json")
+
+
+@pytest.mark.parametrize("table,expected", [
+    (["a", "b", "c", "x"], None),                              # 1 of 4 missing
+    (["a", "b", "x", "y"], {"missing": ["c", "d"], "unknown": ["x", "y"]}),  # 2 of 4: half is enough
+    (["x"], {"missing": ["a", "b", "c", "d"], "unknown": ["x"]}),
+])
+def test_suite_mismatch_fires_from_half_of_the_suite_columns_missing(table, expected):
+    got = validation.suite_mismatch(["a", "b", "c", "d"], pd.DataFrame(columns=table))
+    assert got == (None if expected is None else {"suite_columns": 4, "table_columns": len(table), **expected})
+
+
 def test_validate_frame_needs_a_suite(tmp_path):
     with pytest.raises(InputError, match="no validation suite yet"):
         validation.validate_frame(make_config(tmp_path), bookings())
