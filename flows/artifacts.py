@@ -13,6 +13,7 @@ from prefect.artifacts import (
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
+from tasks.core.reports import EvaluateReport, read_report
 from tasks.quality.validation import docs_index, ensure_data_docs
 
 
@@ -27,19 +28,19 @@ def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def metrics_markdown(report: dict) -> str:
+def metrics_markdown(report: EvaluateReport) -> str:
     """Return the test metrics of every model, with intervals, as a Markdown table."""
-    models = report["models"]
+    models = {name: m.computed() for name, m in report.models.items()}
     names = sorted({k for m in models.values() for k in m})
     lines = ["| metric | " + " | ".join(models) + " | 95% CI (lightgbm) |",
              "|---" * (len(models) + 2) + "|"]
     for metric in names:
-        ci = report.get("intervals", {}).get("lightgbm", {}).get(metric)
-        ci_text = f"{ci['low']:.4f} .. {ci['high']:.4f}" if ci and ci.get("low") is not None else ""
+        ci = report.interval("lightgbm", metric)
+        ci_text = f"{ci.low:.4f} .. {ci.high:.4f}" if ci and ci.low is not None and ci.high is not None else ""
         lines.append(f"| {metric} | " + " | ".join(_fmt(m.get(metric, "")) for m in models.values()) + f" | {ci_text} |")
-    lift = ", ".join(f"{k}: {v:+.4f}" for k, v in report.get("lift", {}).items())
-    return f"## Test metrics ({report['test_rows']} rows, primary {report['primary_metric']})\n\n" + "\n".join(lines) + \
-        f"\n\nLightGBM lift on {report['primary_metric']}: {lift}\n"
+    lift = ", ".join(f"{k}: {v:+.4f}" for k, v in report.lift.to_data().items() if v is not None)
+    return f"## Test metrics ({report.test_rows} rows, primary {report.primary_metric})\n\n" + "\n".join(lines) + \
+        f"\n\nLightGBM lift on {report.primary_metric}: {lift}\n"
 
 
 def cv_rows(report: dict) -> list[dict]:
@@ -112,8 +113,9 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
                                  description="Is the test set like the training part? Label shift, drift, warnings")
     elif step == "cv" and (r := _read(reports / "cv.json")):
         create_table_artifact(key="cv-table", table=cv_rows(r), description="Cross-validation mean ± std")
-    elif step == "evaluate" and (r := _read(reports / "metrics.json")):
-        create_markdown_artifact(key="test-metrics", markdown=metrics_markdown(r), description="Test metrics")
+    elif step == "evaluate" and _read(reports / "metrics.json") is not None:
+        create_markdown_artifact(key="test-metrics", markdown=metrics_markdown(
+            read_report(EvaluateReport, reports / "metrics.json")), description="Test metrics")
     elif step == "explain":
         html = (reports / "explain" / "report.html").resolve()
         if html.exists():

@@ -17,7 +17,8 @@ import os
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
-from tasks.core.metrics import primary_metric, score_columns
+from tasks.core.metrics import score_columns
+from tasks.core.reports import EvaluateReport, read_report
 from tasks.evaluation.gate import ModelScores, check_thresholds, decide_promotion
 from tasks.evaluation.promotion import (
     EXPERIMENT,
@@ -52,12 +53,12 @@ log = logging.getLogger(__name__)
 def run(cfg: Config) -> dict:
     """Gate the LightGBM challenger, write reports/promotion.{json,md}, register and promote when it passes."""
     p, reports = cfg.promote, cfg.paths.reports_dir
-    metrics_report = io.read_json(reports / "metrics.json")
-    task = metrics_report.get("task") or cfg.data.task
-    primary = metrics_report.get("primary_metric") or primary_metric(task)
+    metrics_report = read_report(EvaluateReport, reports / "metrics.json")
+    task = metrics_report.task
+    primary = metrics_report.primary_metric
     check_thresholds(task, p)
     scored = read_scored_test(cfg)
-    models = metrics_report.get("models") or {}
+    models = metrics_report.models
     bundle, challenger = challenger_scores(cfg, scored, task, models)
     baseline = ModelScores(score_columns(scored, "baseline", task), model_threshold(None, models.get("baseline")))
     production_vid, production = champion_scores(cfg, scored, task)
@@ -77,7 +78,7 @@ def run(cfg: Config) -> dict:
         status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
     report = {"step_version": STEP_VERSION, "status": status, "version_id": vid, "production_version": production_vid,
               "experiment": experiment, "challenger_digest": challenger.digest, "test_rows": int(len(scored)),
-              "test_fingerprint": metrics_report.get("test_fingerprint"), "decision": decision.to_dict(),
+              "test_fingerprint": metrics_report.test_fingerprint, "decision": decision.to_dict(),
               "suspects": shown, "notes": notes}
     io.write_json(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")

@@ -373,7 +373,7 @@ def champion_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScor
     return [*rules, schema_rule(challenger.meta or {}, production.meta or {})]
 
 
-def near_perfect_findings(model: str, metrics: Mapping[str, float], dummy: Mapping[str, float] | None,
+def near_perfect_findings(model: str, metrics: Mapping[str, float | None], dummy: Mapping[str, float | None] | None,
                           threshold: float, drivers: list[str], excuses: Mapping[str, str]) -> list[dict]:
     """Return a near_perfect_model suspect when a test metric is at least threshold (or at most 1 - threshold for
     log loss and Brier) while the dummy model's is not: a model that good usually has the answer among its inputs.
@@ -383,9 +383,11 @@ def near_perfect_findings(model: str, metrics: Mapping[str, float], dummy: Mappi
     for m, v in sorted(metrics.items()):
         if not isinstance(v, (int, float)) or not np.isfinite(v):
             continue
-        if m in PERFECT_AT_ONE and v >= threshold and not ref.get(m, -np.inf) >= threshold:
+        dummy_value = ref.get(m)
+        if m in PERFECT_AT_ONE and v >= threshold and not (dummy_value is not None and dummy_value >= threshold):
             hits[m] = float(v)
-        elif m in PERFECT_AT_ZERO and v <= 1 - threshold and not ref.get(m, np.inf) <= 1 - threshold:
+        elif m in PERFECT_AT_ZERO and v <= 1 - threshold and not (dummy_value is not None
+                                                                   and dummy_value <= 1 - threshold):
             hits[m] = float(v)
     if not hits:
         return []

@@ -23,6 +23,7 @@ from tasks.core.metrics import (
     score_frame,
     single_metric,
 )
+from tasks.core.reports import EvaluateReport
 from tasks.core.schema import encode_target
 from tasks.modelling.bundle import MODEL_NAMES, ModelBundle, load_bundle, score_bundles
 from tasks.registry.store import production_bundle_dir
@@ -117,15 +118,16 @@ def scored_table(test: pd.DataFrame, y: np.ndarray, models: dict[str, ModelBundl
     return pd.concat(parts, axis=1)
 
 
-def evaluate_models(test: pd.DataFrame, models: dict[str, ModelBundle], data: DataParams, p: EvaluateParams) -> tuple[dict, pd.DataFrame]:
-    """Return the metrics report and the scored test table for models on the test rows."""
+def evaluate_models(test: pd.DataFrame, models: dict[str, ModelBundle], data: DataParams, p: EvaluateParams
+                    ) -> tuple[EvaluateReport, pd.DataFrame]:
+    """Return the metrics report (without the step's provenance fields) and the scored test table."""
     ref = models["lightgbm"]
     y = encode_target(test[data.target], ref.meta["classes"], data)
     scores = score_models(models, test)
     scored = scored_table(test, y, models, scores)
     metrics = {n: compute_metrics(data.task, y, s, models[n].meta.get("threshold", 0.5)) for n, s in scores.items()}
     threshold = ref.meta.get("threshold", 0.5)
-    report = {
+    report: dict = {
         "task": data.task, "primary_metric": primary_metric(data.task), "test_rows": int(len(test)),
         "models": metrics, "lift": lift(metrics, primary_metric(data.task)),
         "intervals": model_intervals(data.task, y, {n: (scores[n], models[n].meta.get("threshold", 0.5))
@@ -136,4 +138,4 @@ def evaluate_models(test: pd.DataFrame, models: dict[str, ModelBundle], data: Da
         n_classes = len(ref.meta["classes"])
         report["confusion_matrix"] = {n: confusion(y, scored[f"pred_{n}"].to_numpy(), n_classes) for n in scores}
         report["classes"] = [str(c) for c in ref.meta["classes"]]
-    return report, scored
+    return EvaluateReport.model_validate(report), scored

@@ -19,6 +19,7 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.metrics import score_columns
+from tasks.core.reports import EvaluateReport, Metrics
 from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
@@ -74,10 +75,9 @@ def production_scores(scored: pd.DataFrame, bundle: ModelBundle, task: str, samp
     return bundle.predict_scores(scored)
 
 
-def model_threshold(meta: Mapping[str, Any] | None, metrics_entry: Mapping[str, Any] | None) -> float:
+def model_threshold(meta: Mapping[str, Any] | None, metrics: Metrics | None) -> float:
     """Return a model's decision threshold from evaluate's metrics or its meta (0.5 when neither says)."""
-    for source in (metrics_entry or {}, meta or {}):
-        value = source.get("threshold")
+    for value in (metrics.threshold if metrics else None, (meta or {}).get("threshold")):
         if value is not None and np.isfinite(value):
             return float(value)
     return 0.5
@@ -94,7 +94,7 @@ def top_drivers(explain: Mapping[str, Any] | None, meta: Mapping[str, Any], k: i
     return ranked[:k] if ranked else [str(c) for c in (meta.get("features") or [])[:k]]
 
 
-def gather_suspects(cfg: Config, metrics_report: Mapping[str, Any], meta: Mapping[str, Any]
+def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[str, Any]
                     ) -> tuple[list[dict] | None, list[dict]]:
     """Return (the findings the gate judges, or None without reports/validate.json; every finding to show).
 
@@ -105,10 +105,11 @@ def gather_suspects(cfg: Config, metrics_report: Mapping[str, Any], meta: Mappin
     validate = _read_optional(reports / "validate.json")
     split = _read_optional(reports / "split.json") or {}
     explain = _read_optional(reports / "explain" / "explain.json")
-    models = metrics_report.get("models") or {}
+    models = metrics_report.models
+    dummy = models["dummy"].computed() if "dummy" in models else None
     drivers = top_drivers(explain, meta)
     near = [f for m in ("lightgbm", "baseline") if m in models
-            for f in near_perfect_findings(m, models[m], models.get("dummy"), cfg.promote.near_perfect, drivers, keep)]
+            for f in near_perfect_findings(m, models[m].computed(), dummy, cfg.promote.near_perfect, drivers, keep)]
     data = excuse_all(((validate or {}).get("leakage") or {}).get("suspects") or [], keep)
     judged = None if validate is None else [f for f in data if f.get("severity") == SUSPECT] + near
     shown = data + near + excuse_all([f for f in split.get("suspects") or [] if f.get("severity") == WARN],
@@ -156,7 +157,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_record(cfg: Config, decision: Decision, status: str, metrics_report: Mapping[str, Any],
+def build_record(cfg: Config, decision: Decision, status: str, metrics_report: EvaluateReport,
                  latency: Latency | None, production_vid: str | None) -> dict[str, Any]:
     """Return the registry record of a gated challenger (timestamps are added by the registry).
 
@@ -166,14 +167,14 @@ def build_record(cfg: Config, decision: Decision, status: str, metrics_report: M
     return {
         "status": status, "kind": "lightgbm", "task": cfg.data.task, "primary_metric": decision.primary_metric,
         "metrics": decision.metrics.get("challenger", {}),
-        "evaluate_metrics": (metrics_report.get("models") or {}).get("lightgbm"),
+        "evaluate_metrics": metrics_report.models["lightgbm"].to_data() if "lightgbm" in metrics_report.models else None,
         "data_version": io.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
         "git_commit": registry.git_commit(),
         "git_dirty": registry.git_dirty(),
         "params_digest": params_digest(cfg),
         "dvc": registry.dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm"),
-        "test_fingerprint": metrics_report.get("test_fingerprint"),
-        "test_rows": metrics_report.get("test_rows"),
+        "test_fingerprint": metrics_report.test_fingerprint,
+        "test_rows": metrics_report.test_rows,
         "compared_with": production_vid,
         "decision": decision.summary(),
         "latency": asdict(latency) if latency else None,
@@ -203,7 +204,7 @@ def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record
     return "promoted", vid
 
 
-def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Any]
+def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Metrics]
                       ) -> tuple[ModelBundle, ModelScores]:
     """Return the LightGBM bundle and its test scores; InputError when evaluate scored another model."""
     challenger_dir = cfg.paths.models_dir / "lightgbm"

@@ -5,6 +5,7 @@ validation, new categories, rows and entities on both sides)."""
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
+from tasks.core.reports import EvaluateReport, IntervalMethod
 
 
 def _num(v) -> str:
@@ -28,40 +29,39 @@ def cv_section(cv: dict | None, metrics: list[str]) -> list[str]:
     return lines
 
 
-def test_section(report: dict, metrics: list[str]) -> list[str]:
+def test_section(report: EvaluateReport, metrics: list[str]) -> list[str]:
     """Return Markdown lines: test metrics per model, with their 95% intervals where computed."""
     lines = ["| model | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-    for model, values in report["models"].items():
-        ci = report.get("intervals", {}).get(model, {})
+    for model, values in report.models.items():
         cells = []
         for m in metrics:
-            v = values.get(m)
-            iv = ci.get(m)
-            cells.append(_num(v) + (f" ({_num(iv['low'])} .. {_num(iv['high'])})" if iv and iv.get("low") is not None else ""))
+            iv = report.interval(model, m)
+            cells.append(_num(values.value(m)) + (f" ({_num(iv.low)} .. {_num(iv.high)})" if iv and iv.low is not None
+                                                  else ""))
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return lines
 
 
-def interval_methods(report: dict) -> str:
+def interval_methods(report: EvaluateReport) -> str:
     """Return how the intervals were computed: the method, rows, rows per resample and resamples of each kind."""
     seen: dict[str, str] = {}
-    for by_metric in report.get("intervals", {}).values():
+    for by_metric in report.intervals.values():
         for name, iv in by_metric.items():
-            if iv.get("method") == "delong":
-                seen.setdefault("delong", f"{name}: DeLong's analytic interval on all {iv['rows']} rows")
-            elif iv.get("method") == "bootstrap":
-                scaled = (f" of {iv['resample_rows']} rows each, scaled by sqrt({iv['resample_rows']} / {iv['rows']})"
-                          if iv["resample_rows"] < iv["rows"] else f" of all {iv['rows']} rows")
-                seen.setdefault("bootstrap", f"the others: percentile bootstrap, {iv['resamples']} resamples{scaled}")
+            if iv.method == IntervalMethod.DELONG:
+                seen.setdefault("delong", f"{name}: DeLong's analytic interval on all {iv.rows} rows")
+            elif iv.method == IntervalMethod.BOOTSTRAP:
+                scaled = (f" of {iv.resample_rows} rows each, scaled by sqrt({iv.resample_rows} / {iv.rows})"
+                          if (iv.resample_rows or 0) < (iv.rows or 0) else f" of all {iv.rows} rows")
+                seen.setdefault("bootstrap", f"the others: percentile bootstrap, {iv.resamples} resamples{scaled}")
     return "; ".join(seen.values())
 
 
-def segment_section(report: dict, metric: str) -> list[str]:
+def segment_section(report: EvaluateReport, metric: str) -> list[str]:
     """Return Markdown lines: per segment value, the row count and the primary metric."""
     lines: list[str] = []
-    for col, values in report.get("segments", {}).items():
+    for col, values in report.segments.items():
         lines += [f"\n**{col}**\n", f"| value | rows | {metric} |", "|---|---|---|"]
-        lines += [f"| {v} | {s['rows']} | {_num(s.get(metric))} |" for v, s in values.items()]
+        lines += [f"| {v} | {s.rows} | {_num(s.value(metric))} |" for v, s in values.items()]
     return lines or ["_No segment columns configured (data.segment_columns)._"]
 
 
@@ -111,13 +111,13 @@ def shift_section(split: dict | None) -> list[str]:
     return lines
 
 
-def render_evaluation(report: dict, cv: dict | None, split: dict | None = None) -> str:
+def render_evaluation(report: EvaluateReport, cv: dict | None, split: dict | None = None) -> str:
     """Return the evaluation report as Markdown."""
-    metrics, primary = HEADLINE[report["task"]], report["primary_metric"]
-    lift = ", ".join(f"{k.replace('over_', 'over ')}: {v:+.4f}" for k, v in report.get("lift", {}).items())
+    metrics, primary = HEADLINE[report.task], report.primary_metric
+    lift = ", ".join(f"{k.replace('over_', 'over ')}: {v:+.4f}" for k, v in report.lift.to_data().items())
     return "\n".join([
-        f"# Evaluation ({report['task']}, primary metric {primary})", "",
-        f"Test set: {report['test_rows']} rows, fingerprint `{report.get('test_fingerprint', '')[:16]}`, read once by "
+        f"# Evaluation ({report.task}, primary metric {primary})", "",
+        f"Test set: {report.test_rows} rows, fingerprint `{(report.test_fingerprint or '')[:16]}`, read once by "
         "the evaluate step after the models were chosen.", "",
         "## Cross-validation on the training part (mean ± std over folds)", "", *cv_section(cv, metrics), "",
         "## Test set (95% intervals)", "", f"Intervals: {interval_methods(report) or 'none computed'}.", "",

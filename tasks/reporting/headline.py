@@ -7,20 +7,21 @@ under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one scr
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
+from tasks.core.reports import EvaluateReport
 
 
-def test_numbers(metrics_report: dict, model: str) -> dict:
+def test_numbers(metrics_report: EvaluateReport, model: str) -> dict:
     """Return the model's headline test metrics, each with its bootstrap 95% interval bounds where computed."""
-    values = metrics_report.get("models", {}).get(model, {})
-    intervals = metrics_report.get("intervals", {}).get(model, {})
+    values = metrics_report.model(model)
     out: dict = {}
-    for name in HEADLINE[metrics_report["task"]]:
-        if values.get(name) is None:
+    for name in HEADLINE[metrics_report.task]:
+        value = values.value(name)
+        if value is None:
             continue
-        out[name] = values[name]
-        iv = intervals.get(name) or {}
-        if iv.get("low") is not None:
-            out[f"{name}_low"], out[f"{name}_high"] = iv["low"], iv["high"]
+        out[name] = value
+        iv = metrics_report.interval(model, name)
+        if iv is not None and iv.low is not None:
+            out[f"{name}_low"], out[f"{name}_high"] = iv.low, iv.high
     return out
 
 
@@ -34,16 +35,16 @@ def cv_numbers(cv: dict, metric: str) -> dict:
     return out
 
 
-def headline_metrics(metrics_report: dict, cv: dict, split: dict, ingest: dict, promotion: dict) -> dict:
+def headline_metrics(metrics_report: EvaluateReport, cv: dict, split: dict, ingest: dict, promotion: dict) -> dict:
     """Return the headline: row counts, test metrics with CIs, CV mean/std of the primary metric, promotion status."""
-    primary = metrics_report["primary_metric"]
+    primary = metrics_report.primary_metric
     status = promotion.get("status")
     return {
         "primary_metric": primary,
         "rows": {"ingested": ingest.get("rows"), "train": split.get("train", {}).get("rows"),
-                 "valid": split.get("valid", {}).get("rows"), "test": metrics_report.get("test_rows")},
+                 "valid": split.get("valid", {}).get("rows"), "test": metrics_report.test_rows},
         "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
-        "lift_over_baseline": metrics_report.get("lift", {}).get("over_baseline"),
+        "lift_over_baseline": metrics_report.lift.over_baseline,
         "cv": cv_numbers(cv, primary),
         "promotion": {"status": status, "in_production": status in ("promoted", "already_in_production"),
                       "outcome": promotion.get("decision", {}).get("outcome")},

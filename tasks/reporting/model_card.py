@@ -18,21 +18,23 @@ from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
+from tasks.core.reports import EvaluateReport, Interval, read_report
 
 CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model, train vs test)
 MODEL = "lightgbm"  # the challenger the gate judges
 REPORTS = {"ingest": "ingest.json", "split": "split.json", "train": "train.json", "cv": "cv.json",
-           "metrics": "metrics.json", "explain": "explain/explain.json"}
+           "metrics": "metrics.json", "explain": "explain/explain.json"}  # metrics: through EvaluateReport
 ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy",
          "balanced_accuracy", "macro_f1", "rmse", "mae", "r2")
 
 
 @dataclass(frozen=True)
 class CardInputs:
-    """The reports a card is built from ({} when absent) and a note per absent or unreadable one."""
+    """The reports a card is built from ({} or None when absent) and a note per absent or unreadable one."""
 
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    metrics: EvaluateReport | None = None
 
     def get(self, name: str) -> dict[str, Any]:
         """Return one report, {} when it was not available."""
@@ -41,14 +43,17 @@ class CardInputs:
 
 def read_card_inputs(reports_dir: Path) -> CardInputs:
     """Return every report the card uses; an absent or broken one is noted, not raised."""
-    reports, missing = {}, []
+    reports, missing, metrics = {}, [], None
     for name, rel in REPORTS.items():
         path = Path(reports_dir) / rel
         try:
-            reports[name] = io.read_json(path)
+            if name == "metrics":
+                metrics = read_report(EvaluateReport, path)
+            else:
+                reports[name] = io.read_json(path)
         except io.InputError as err:
             missing.append(f"{name}: {err}")
-    return CardInputs(reports, missing)
+    return CardInputs(reports, missing, metrics)
 
 
 # ---------------------------------------------------------------- sections (pure)
@@ -62,7 +67,7 @@ def _ordered(names: Any) -> list[str]:
 def data_section(data: DataParams, source: str, data_version: str | None, inputs: CardInputs) -> dict[str, Any]:
     """Return where the data came from (a URL with its password hidden), its size and time range, the split sizes
     and the columns left out."""
-    ingest, split, train, metrics = (inputs.get(n) for n in ("ingest", "split", "train", "metrics"))
+    ingest, split, train = (inputs.get(n) for n in ("ingest", "split", "train"))
     left_out = {**(inputs.get("explain").get("columns_left_out") or {}), **data.drop_columns}
     return {
         "source": redact_url(source), "snapshot": ingest.get("snapshot"), "snapshot_sha256": ingest.get("snapshot_sha256"),
@@ -70,7 +75,7 @@ def data_section(data: DataParams, source: str, data_version: str | None, inputs
         "time_range": ingest.get("time_range"), "target": data.target, "task": data.task,
         "split_strategy": split.get("strategy"),
         "rows_by_split": {"train": train.get("train_rows"), "valid": train.get("valid_rows"),
-                          "test": metrics.get("test_rows")},
+                          "test": inputs.metrics.test_rows if inputs.metrics else None},
         "columns_left_out": dict(sorted(left_out.items())),
     }
 
@@ -92,28 +97,30 @@ def training_section(meta: Mapping[str, Any], inputs: CardInputs) -> dict[str, A
 
 def metrics_section(inputs: CardInputs) -> dict[str, Any]:
     """Return the challenger's test metrics with their 95% intervals, and the baseline's for comparison."""
-    m = inputs.get("metrics")
-    models = m.get("models") or {}
-    ours, base = models.get(MODEL) or {}, models.get("baseline") or {}
-    intervals = (m.get("intervals") or {}).get(MODEL) or {}
+    m = inputs.metrics
+    if m is None:
+        return {"primary_metric": None, "test_rows": None, "test_fingerprint": None, "rows": [],
+                "bootstrap_samples": 0, "interval_methods": ""}
+    ours, base = m.model(MODEL), m.model("baseline")
+    intervals = m.intervals.get(MODEL) or {}
     rows = []
-    for name in _ordered(k for k in ours if k != "threshold"):
-        ci = intervals.get(name) or {}
-        rows.append({"metric": name, "value": ours.get(name), "low": ci.get("low"), "high": ci.get("high"),
-                     "baseline": base.get(name)})
-    return {"primary_metric": m.get("primary_metric"), "test_rows": m.get("test_rows"),
-            "test_fingerprint": m.get("test_fingerprint"), "rows": rows,
-            "bootstrap_samples": max((c.get("n_samples") or 0 for c in intervals.values()), default=0),
+    for name in _ordered(k for k in ours.computed() if k != "threshold"):
+        ci = intervals.get(name) or Interval()
+        rows.append({"metric": name, "value": ours.value(name), "low": ci.low, "high": ci.high,
+                     "baseline": base.value(name)})
+    return {"primary_metric": m.primary_metric, "test_rows": m.test_rows,
+            "test_fingerprint": m.test_fingerprint, "rows": rows,
+            "bootstrap_samples": max((c.n_samples for c in intervals.values()), default=0),
             "interval_methods": interval_methods(intervals)}
 
 
-def interval_methods(intervals: Mapping[str, Any]) -> str:
+def interval_methods(intervals: Mapping[str, Interval]) -> str:
     """Return which metrics' intervals are DeLong's and which are bootstrapped, and on how many rows per resample."""
-    delong = [k for k, c in intervals.items() if (c or {}).get("method") == "delong"]
-    boot = [c for c in intervals.values() if (c or {}).get("method") == "bootstrap"]
+    delong = [k for k, c in intervals.items() if c.method == "delong"]
+    boot = [c for c in intervals.values() if c.method == "bootstrap"]
     parts = [f"DeLong for {', '.join(delong)}"] if delong else []
     if boot:
-        parts.append(f"bootstrap of {boot[0]['resample_rows']} of {boot[0]['rows']} rows per resample for the others")
+        parts.append(f"bootstrap of {boot[0].resample_rows} of {boot[0].rows} rows per resample for the others")
     return "; ".join(parts)
 
 
@@ -136,9 +143,10 @@ def segments_section(inputs: CardInputs, primary: str | None) -> dict[str, list[
     """Return per segment column the challenger's primary metric and rows per value, weakest first."""
     out = {}
     higher = HIGHER_IS_BETTER.get(primary or "", True)
-    for column, values in sorted((inputs.get("metrics").get("segments") or {}).items()):
-        rows = [{"value": v, "rows": (s or {}).get("rows"), "metric": (s or {}).get(primary)}
-                for v, s in (values or {}).items()]
+    segments = inputs.metrics.segments if inputs.metrics else {}
+    for column, values in sorted(segments.items()):
+        rows: list[dict[str, Any]] = [{"value": v, "rows": s.rows, "metric": s.value(primary) if primary else None}
+                for v, s in values.items()]
         defined = sorted((r for r in rows if isinstance(r["metric"], (int, float))),
                          key=lambda r: r["metric"] if higher else -r["metric"])
         out[column] = defined + [r for r in rows if not isinstance(r["metric"], (int, float))]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from tasks.core import io
 from tasks.core.metrics import score_columns
+from tasks.core.reports import EvaluateReport
 
 
 def _figure():
@@ -92,16 +93,16 @@ def plot_residuals(scored: pd.DataFrame, out_dir: Path) -> None:
     _save(plt, fig, out_dir / "residuals.png")
 
 
-def write_evaluation_plots(scored: pd.DataFrame, report: dict, models: list[str], out_dir: Path) -> None:
+def write_evaluation_plots(scored: pd.DataFrame, report: EvaluateReport, models: list[str], out_dir: Path) -> None:
     """Write the plots that fit the task into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    task = report["task"]
+    task = report.task
     if task == "binary":
         plot_roc_pr(scored, models, out_dir)
         plot_calibration(scored, models, out_dir)
     if task in ("binary", "multiclass"):
-        plot_confusion(report["confusion_matrix"]["lightgbm"], report["classes"], out_dir)
+        plot_confusion((report.confusion_matrix or {})["lightgbm"], report.classes or [], out_dir)
     if task == "regression":
         plot_residuals(scored, out_dir)
 

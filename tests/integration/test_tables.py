@@ -47,11 +47,11 @@ def test_every_step_runs_and_reports_cv_intervals_and_lift(name, tmp_path):
     reports = {step: importlib.import_module(f"tasks.{step}").run(cfg) for step in STEPS}
     _, _, metric, floor = TABLES[name]
     metrics = reports["evaluate"]
-    value = metrics["models"]["lightgbm"][metric]
+    value = metrics.models["lightgbm"].value(metric)
     assert value > floor, f"{name}: test {metric} {value:.3f} below {floor}"
-    ci = metrics["intervals"]["lightgbm"][metric]
-    assert ci["low"] <= value <= ci["high"]
-    assert metrics["lift"]["over_dummy"] > 0
+    ci = metrics.intervals["lightgbm"][metric]
+    assert ci.low <= value <= ci.high
+    assert metrics.lift.over_dummy > 0
     for scheme in reports["cv"]["schemes"].values():
         summary = scheme["summary"]["lightgbm"][metric]
         assert summary["std"] >= 0 and abs(summary["mean"] - value) < 0.15

@@ -35,16 +35,16 @@ def test_test_split_is_read_once_and_only_by_evaluate(tmp_path, monkeypatch):
 def test_metrics_fit_the_task_and_intervals_bracket_the_value(tmp_path, task, metric):
     cfg = trained(tmp_path, task)
     report = evaluate.run(cfg)
-    assert report["primary_metric"] == metric
-    value = report["models"]["lightgbm"][metric]
-    ci = report["intervals"]["lightgbm"][metric]
-    assert ci["low"] <= value <= ci["high"]
+    assert report.primary_metric == metric
+    value = report.models["lightgbm"].value(metric)
+    ci = report.intervals["lightgbm"][metric]
+    assert ci.low <= value <= ci.high
     scored = pd.read_parquet(cfg.paths.scored_test)
-    assert len(scored) == report["test_rows"] and "y_true" in scored
+    assert len(scored) == report.test_rows and "y_true" in scored
     if task == "binary":
-        assert report["models"]["lightgbm"]["roc_auc"] > report["models"]["dummy"]["roc_auc"]
+        assert report.models["lightgbm"].roc_auc > report.models["dummy"].roc_auc
         assert (cfg.paths.reports_dir / "evaluate" / "roc.png").exists()
-        assert sum(map(sum, report["confusion_matrix"]["lightgbm"])) == report["test_rows"]
+        assert sum(map(sum, (report.confusion_matrix or {})["lightgbm"])) == report.test_rows
         roc = pd.read_csv(cfg.paths.reports_dir / "plots" / "roc_lightgbm.csv")
         assert list(roc.columns) == ["fpr", "tpr"] and 2 < len(roc) <= 200
         assert roc["fpr"].is_monotonic_increasing and roc.iloc[[0, -1]].to_numpy().tolist() == [[0, 0], [1, 1]]
@@ -60,9 +60,9 @@ def test_metrics_fit_the_task_and_intervals_bracket_the_value(tmp_path, task, me
 def test_segments_have_row_counts(tmp_path):
     cfg = trained(tmp_path)
     report = evaluate.run(cfg)
-    seg = report["segments"]["colour"]
-    assert set(seg) <= {"red", "green", "blue"} and all(v["rows"] >= 10 for v in seg.values())
-    assert sum(v["rows"] for v in seg.values()) <= report["test_rows"]
+    seg = report.segments["colour"]
+    assert set(seg) <= {"red", "green", "blue"} and all(v.rows >= 10 for v in seg.values())
+    assert sum(v.rows for v in seg.values()) <= report.test_rows
 
 
 def test_evaluation_report_shows_cv_test_intervals_and_lift(tmp_path):
@@ -73,7 +73,7 @@ def test_evaluation_report_shows_cv_test_intervals_and_lift(tmp_path):
     report = evaluate.run(cfg)
     text = (cfg.paths.reports_dir / "evaluate" / "report.md").read_text()
     assert "| stratified | lightgbm |" in text and "±" in text
-    auc = report["models"]["lightgbm"]["roc_auc"]
+    auc = report.models["lightgbm"].roc_auc
     assert f"{auc:.4f} (" in text  # value followed by its interval
     assert "LightGBM lift on roc_auc: over baseline:" in text
 

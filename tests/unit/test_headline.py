@@ -1,8 +1,9 @@
 """Headline metrics: the few dozen numbers DVC shows as metrics, from the detailed reports."""
 
+from tasks.core.reports import EvaluateReport
 from tasks.reporting.headline import headline_metrics
 
-METRICS = {
+METRICS = EvaluateReport.model_validate({
     "task": "binary", "primary_metric": "roc_auc", "test_rows": 300,
     "models": {name: {"roc_auc": v, "pr_auc": v - 0.1, "log_loss": 0.4, "brier": 0.1, "f1": 0.7, "accuracy": 0.8}
                for name, v in (("lightgbm", 0.9), ("baseline", 0.85), ("dummy", 0.5))},
@@ -10,7 +11,7 @@ METRICS = {
                   "baseline": {"roc_auc": {"low": None, "high": None}}},
     "lift": {"over_baseline": 0.05, "over_dummy": 0.4},
     "segments": {"hotel": {"City": {"rows": 200, "roc_auc": 0.9}}},
-}
+})
 CV = {"schemes": {"stratified": {"summary": {
     "lightgbm": {"roc_auc": {"mean": 0.91, "std": 0.01}, "f1": {"mean": 0.7, "std": 0.02}},
     "baseline": {"roc_auc": {"mean": 0.86, "std": 0.02}}, "high_variance": False, "spread": 0.01}}}}

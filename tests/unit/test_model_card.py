@@ -38,7 +38,7 @@ def write_reports(reports: Path) -> None:
         "summary": {"high_variance": True,
                     "lightgbm": {"roc_auc": {"mean": 0.8, "std": 0.05}, "threshold": {"mean": 0.5, "std": 0}},
                     "baseline": {"roc_auc": {"mean": 0.7, "std": 0.01}}}}}}, reports / "cv.json")
-    io.write_json({"primary_metric": "roc_auc", "test_rows": 200, "test_fingerprint": "fp",
+    io.write_json({"task": "binary", "primary_metric": "roc_auc", "test_rows": 200, "test_fingerprint": "fp",
                    "models": {"lightgbm": {"f1": 0.6, "roc_auc": 0.71, "threshold": 0.37},
                               "baseline": {"f1": 0.5, "roc_auc": 0.65}},
                    "intervals": {"lightgbm": {"roc_auc": {"low": 0.66, "high": 0.76, "n_samples": 50}}},

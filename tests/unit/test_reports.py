@@ -1,0 +1,57 @@
+"""Reports: the typed contracts between steps (tasks.core.reports) keep the committed JSON byte for byte."""
+
+from pathlib import Path
+
+import pytest
+
+from tasks.core import io
+from tasks.core.errors import InputError
+from tasks.core.reports import EvaluateReport, Metrics, read_report, write_report
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED_METRICS = ROOT / "reports" / "metrics.json"
+
+
+def test_committed_metrics_json_is_byte_identical_through_the_model(tmp_path):
+    report = read_report(EvaluateReport, COMMITTED_METRICS)
+    write_report(report, tmp_path / "metrics.json")
+    assert (tmp_path / "metrics.json").read_bytes() == COMMITTED_METRICS.read_bytes()
+
+
+def test_metrics_json_fields_are_typed_not_string_keys():
+    report = read_report(EvaluateReport, COMMITTED_METRICS)
+    lgbm = report.models["lightgbm"]
+    assert isinstance(lgbm, Metrics) and lgbm.value(report.primary_metric) == lgbm.roc_auc
+    iv = report.interval("lightgbm", "roc_auc")
+    assert iv is not None and iv.low is not None and iv.high is not None and iv.low <= lgbm.roc_auc <= iv.high
+    assert all(seg.rows > 0 for by_value in report.segments.values() for seg in by_value.values())
+    with pytest.raises(KeyError):
+        lgbm.value("roc_acu")  # a typo is an error, not a silent None
+
+
+def test_regression_report_keeps_absent_fields_absent_and_nulls_null(tmp_path):
+    data = {"task": "regression", "primary_metric": "rmse", "test_rows": 10, "production_version": None,
+            "models": {"lightgbm": {"rmse": 1.5, "mae": float("nan"), "r2": 0.25}},
+            "lift": {"over_baseline": 0.1}, "intervals": {"lightgbm": {"rmse": {
+                "low": 1.0, "high": 2.0, "method": "bootstrap", "rows": 10, "n_samples": 5, "resample_rows": 10,
+                "resamples": 5}}}}
+    write_report(EvaluateReport.model_validate(data), tmp_path / "m.json")
+    assert (tmp_path / "m.json").read_text() == io.to_json(data)  # no confusion_matrix/classes key appears
+
+
+def test_a_report_with_a_renamed_field_is_refused_naming_the_file(tmp_path):
+    data = io.read_json(COMMITTED_METRICS)
+    data["model"] = data.pop("models")
+    io.write_json(data, tmp_path / "metrics.json")
+    with pytest.raises(InputError, match="metrics.json"):
+        read_report(EvaluateReport, tmp_path / "metrics.json")
+
+
+def test_headline_read_through_the_model_equals_the_committed_headline():
+    from tasks.reporting.headline import headline_metrics
+
+    reports = ROOT / "reports"
+    earlier = {n: io.read_json(reports / f"{n}.json") for n in ("cv", "split", "ingest", "promotion")}
+    headline = headline_metrics(read_report(EvaluateReport, COMMITTED_METRICS), earlier["cv"], earlier["split"],
+                                earlier["ingest"], earlier["promotion"])
+    assert io.to_json(headline) == (reports / "headline.json").read_text()
