@@ -13,7 +13,7 @@ from prefect.artifacts import (
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
-from tasks.core.reports import EvaluateReport, read_report
+from tasks.core.reports import EvaluateReport, PromotionReport, Verdict, read_report
 from tasks.quality.validation import docs_index, ensure_data_docs
 
 
@@ -55,16 +55,11 @@ def cv_rows(report: dict) -> list[dict]:
     return rows
 
 
-def promotion_rows(report: dict) -> list[dict]:
+def promotion_rows(report: PromotionReport) -> list[dict]:
     """Return one table row per promotion rule: rule, metric, value, threshold, result, reason."""
-    rows = []
-    for r in (report.get("decision") or {}).get("rules", []):
-        passed = r.get("passed")
-        rows.append({"rule": r.get("rule"), "metric": r.get("metric") or "", "value": _fmt(r.get("value")),
-                     "threshold": _fmt(r.get("threshold")),
-                     "result": "pass" if passed is True else "FAIL" if passed is False else "n/a",
-                     "reason": r.get("reason", "")})
-    return rows
+    results = {Verdict.PASS: "pass", Verdict.FAIL: "FAIL", Verdict.NOT_APPLICABLE: "n/a"}
+    return [{"rule": r.rule, "metric": r.metric or "", "value": _fmt(r.value), "threshold": _fmt(r.threshold),
+             "result": results[r.verdict], "reason": r.reason} for r in report.decision.rules]
 
 
 def slice_rows(report: dict, limit: int = 20) -> list[dict]:
@@ -124,13 +119,14 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         if (r := _read(reports / "explain" / "explain.json")) and slice_rows(r):
             create_table_artifact(key="error-slices", table=slice_rows(r),
                                   description="Segments where the model errs clearly more than overall")
-    elif step == "promote" and (r := _read(reports / "promotion.json")):
+    elif step == "promote" and _read(reports / "promotion.json") is not None:
+        promotion = read_report(PromotionReport, reports / "promotion.json")
         md = reports / "promotion.md"
         create_markdown_artifact(key="promotion-decision", markdown=md.read_text() if md.exists() else
-                                 f"status: {r.get('status')}", description="Promotion gate: decision and reasons")
-        if promotion_rows(r):
-            create_table_artifact(key="promotion-rules", table=promotion_rows(r),
-                                  description=f"Promotion rules for {r.get('version_id')}: {r.get('status')}")
+                                 f"status: {promotion.status.value}", description="Promotion gate: decision and reasons")
+        if promotion_rows(promotion):
+            create_table_artifact(key="promotion-rules", table=promotion_rows(promotion),
+                                  description=f"Promotion rules for {promotion.version_id}: {promotion.status.value}")
 
 
 def publish_failure(err: BaseException) -> None:

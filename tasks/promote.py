@@ -18,10 +18,9 @@ from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.core.metrics import score_columns
-from tasks.core.reports import EvaluateReport, read_report
+from tasks.core.reports import EvaluateReport, PromotionReport, Status, read_report, write_report
 from tasks.evaluation.gate import ModelScores, check_thresholds, decide_promotion
 from tasks.evaluation.promotion import (
-    EXPERIMENT,
     apply_decision,
     build_record,
     challenger_scores,
@@ -50,7 +49,7 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- impure helpers
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config) -> PromotionReport:
     """Gate the LightGBM challenger, write reports/promotion.{json,md}, register and promote when it passes."""
     p, reports = cfg.promote, cfg.paths.reports_dir
     metrics_report = read_report(EvaluateReport, reports / "metrics.json")
@@ -73,20 +72,21 @@ def run(cfg: Config) -> dict:
     record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
     experiment = os.environ.get(EXPERIMENT_ENV) or None
     if experiment:  # a dvc experiment: the verdict is recorded in the report only; the registry is not touched
-        status, vid = EXPERIMENT, None
+        status, vid = Status.EXPERIMENT, None
     else:
         status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
-    report = {"step_version": STEP_VERSION, "status": status, "version_id": vid, "production_version": production_vid,
-              "experiment": experiment, "challenger_digest": challenger.digest, "test_rows": int(len(scored)),
-              "test_fingerprint": metrics_report.test_fingerprint, "decision": decision.to_dict(),
-              "suspects": shown, "notes": notes}
-    io.write_json(report, reports / "promotion.json")
+    report = PromotionReport(step_version=STEP_VERSION, status=status, version_id=vid,
+                             production_version=production_vid, experiment=experiment,
+                             challenger_digest=challenger.digest or "", test_rows=int(len(scored)),
+                             test_fingerprint=metrics_report.test_fingerprint, decision=decision, suspects=shown,
+                             notes=notes)
+    write_report(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
     earlier = {name: io.read_json(reports / f"{name}.json") if (reports / f"{name}.json").exists() else {}
                for name in ("cv", "split", "ingest")}
     io.write_json(headline_metrics(metrics_report, earlier["cv"], earlier["split"], earlier["ingest"], report),
                   reports / "headline.json")
-    write_cards(cfg, bundle.meta, report, record, status, vid)
+    write_cards(cfg, bundle.meta, report, record)
     log_outcome(status, vid, production_vid, decision, latency, experiment)
     return report
 

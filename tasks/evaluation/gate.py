@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,12 +22,12 @@ from tasks.core.metrics import (
     compute_metrics,
     iter_bootstrap_indices,
 )
+from tasks.core.reports import Decision, Outcome, RuleResult
 from tasks.quality.findings import SUSPECT, blocking, make_finding
 
 log = logging.getLogger(__name__)
 
 
-Outcome = Literal["promote", "reject", "already_in_production"]
 FIRST_MODEL = "first model: no champion"
 
 
@@ -56,45 +56,6 @@ class Latency:
     p95_ms: float
     rows_per_second: float
     rows: int
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    """One gate rule: passed is None when the rule does not apply (said why in reason)."""
-
-    rule: str
-    metric: str | None
-    value: float | None
-    threshold: float | None
-    passed: bool | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The gate's verdict with every rule's result."""
-
-    outcome: Outcome
-    primary_metric: str
-    first_model: bool
-    rules: list[RuleResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> list[RuleResult]:
-        """The rules that failed."""
-        return [r for r in self.rules if r.passed is False]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the decision as plain JSON-able data."""
-        return {"outcome": self.outcome, "primary_metric": self.primary_metric, "first_model": self.first_model,
-                "rules": [asdict(r) for r in self.rules], "notes": list(self.notes), "metrics": self.metrics}
-
-    def summary(self) -> dict[str, Any]:
-        """Return the short form kept in the registry record."""
-        return {"outcome": self.outcome, "first_model": self.first_model, "notes": list(self.notes),
-                "failed_rules": [asdict(r) for r in self.failed], "rules_checked": len(self.rules)}
 
 
 def gain(metric: str, a: float, b: float) -> float:
@@ -214,7 +175,7 @@ def absolute_rules(challenger_metrics: Mapping[str, float], p: PromoteParams) ->
         ok = bool(np.isfinite(value) and (value >= limit if higher else value <= limit))
         word = "floor" if higher else "ceiling"
         reason = f"{metric} {format_metric(value)} {'meets' if ok else 'misses'} the {word} {limit:g}"
-        out.append(RuleResult(f"threshold {metric}", metric, value, limit, ok, reason))
+        out.append(RuleResult.of(f"threshold {metric}", metric, value, limit, ok, reason))
     return out
 
 
@@ -222,12 +183,12 @@ def lift_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScores, b
               p: PromoteParams) -> RuleResult:
     """Return the challenger's lift over the baseline on the primary metric against min_lift_over_baseline."""
     if baseline is None:
-        return RuleResult("lift over baseline", primary, None, p.min_lift_over_baseline, None, "n/a: no baseline scores")
+        return RuleResult.of("lift over baseline", primary, None, p.min_lift_over_baseline, None, "n/a: no baseline scores")
     lift = gain(primary, metric_value(task, primary, y, challenger.scores, challenger.threshold),
                 metric_value(task, primary, y, baseline.scores, baseline.threshold))
     ok = bool(np.isfinite(lift) and lift >= p.min_lift_over_baseline)
     reason = f"challenger beats the baseline by {format_metric(lift)} {primary} (needs >= {p.min_lift_over_baseline:g})"
-    return RuleResult("lift over baseline", primary, lift, p.min_lift_over_baseline, ok, reason)
+    return RuleResult.of("lift over baseline", primary, lift, p.min_lift_over_baseline, ok, reason)
 
 
 def champion_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores,
@@ -238,12 +199,12 @@ def champion_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScore
     ci = paired_bootstrap_gain(task, primary, y, challenger, production, p.bootstrap_samples, p.random_state)
     if ci["n_samples"] == 0:
         ok = bool(np.isfinite(point) and point > p.min_gain_over_production)
-        return RuleResult("gain over production", primary, point, p.min_gain_over_production, ok,
+        return RuleResult.of("gain over production", primary, point, p.min_gain_over_production, ok,
                           f"no bootstrap (bootstrap_samples=0 or undefined); point gain {format_metric(point)}")
     ok = ci["low"] > p.min_gain_over_production
     reason = (f"gain {format_metric(point)} {primary}, 95% CI [{format_metric(ci['low'])}, {format_metric(ci['high'])}] over "
               f"{ci['n_samples']} paired resamples; lower bound must exceed {p.min_gain_over_production:g}")
-    return RuleResult("gain over production (CI low)", primary, ci["low"], p.min_gain_over_production, ok, reason)
+    return RuleResult.of("gain over production (CI low)", primary, ci["low"], p.min_gain_over_production, ok, reason)
 
 
 def segment_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores,
@@ -267,9 +228,9 @@ def segment_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScore
             unit = " (relative)" if relative else ""
             reason = (f"{col}={value} ({len(idx)} rows): challenger {format_metric(ch)} vs production {format_metric(pr)}; "
                       f"drop {format_metric(drop)}{unit}, tolerance {p.segment_tolerance:g}")
-            out.append(RuleResult(f"segment {col}={value}", primary, drop, p.segment_tolerance, ok, reason))
+            out.append(RuleResult.of(f"segment {col}={value}", primary, drop, p.segment_tolerance, ok, reason))
     if not out:
-        out.append(RuleResult("segments", primary, None, p.segment_tolerance, None,
+        out.append(RuleResult.of("segments", primary, None, p.segment_tolerance, None,
                               f"n/a: no segment of {list(segments.columns)} has >= {min_rows} rows with a defined {primary}"))
     return out
 
@@ -296,7 +257,7 @@ def schema_rule(challenger_meta: Mapping[str, Any], production_meta: Mapping[str
             f"new required column(s) callers do not send yet: {added}" if added else "",
             f"column(s) that production takes as categories but the challenger needs as numbers: {retyped}" if retyped else "",
         ]))
-    return RuleResult("input schema compatible", None, float(len(added) + len(retyped)), 0.0, ok, reason)
+    return RuleResult.of("input schema compatible", None, float(len(added) + len(retyped)), 0.0, ok, reason)
 
 
 def latency_rules(latency: Latency | None, p: PromoteParams) -> list[RuleResult]:
@@ -306,14 +267,14 @@ def latency_rules(latency: Latency | None, p: PromoteParams) -> list[RuleResult]
     record and the log always carry them (keeps reports/promotion.json deterministic).
     """
     if latency is None:
-        return [RuleResult("latency p95", "latency_ms", None, p.max_p95_latency_ms, None, "n/a: not measured")]
+        return [RuleResult.of("latency p95", "latency_ms", None, p.max_p95_latency_ms, None, "n/a: not measured")]
     p95_ok = latency.p95_ms <= p.max_p95_latency_ms
     tput_ok = latency.rows_per_second >= p.min_rows_per_second
     return [
-        RuleResult("latency p95", "latency_ms", None if p95_ok else latency.p95_ms, p.max_p95_latency_ms, p95_ok,
+        RuleResult.of("latency p95", "latency_ms", None if p95_ok else latency.p95_ms, p.max_p95_latency_ms, p95_ok,
                    f"single-row p95 {'within' if p95_ok else f'{latency.p95_ms:.1f} ms over'} the budget "
                    f"of {p.max_p95_latency_ms:g} ms"),
-        RuleResult("throughput", "rows_per_second", None if tput_ok else latency.rows_per_second,
+        RuleResult.of("throughput", "rows_per_second", None if tput_ok else latency.rows_per_second,
                    p.min_rows_per_second, tput_ok,
                    f"batch throughput {'meets' if tput_ok else f'{latency.rows_per_second:.0f} rows/s misses'} "
                    f"the budget of {p.min_rows_per_second:g} rows/s"),
@@ -347,29 +308,31 @@ def decide_promotion(
         metrics["production"] = compute_metrics(task, y, production.scores, production.threshold)
     first = production is None
     if production is not None and challenger.digest and challenger.digest == production.digest:
-        return Decision("already_in_production", primary, False, [],
-                        ["the challenger is byte-identical to the production model; nothing to change"], metrics)
+        return Decision(outcome=Outcome.ALREADY_IN_PRODUCTION, primary_metric=primary, first_model=False, rules=[],
+                        notes=["the challenger is byte-identical to the production model; nothing to change"],
+                        metrics=metrics)
     rules = [*absolute_rules(metrics["challenger"], p), lift_rule(task, primary, y, challenger, baseline, p),
              *champion_rules(task, primary, y, challenger, production, p, segments, segment_min_rows),
              *latency_rules(latency, p), *suspect_rules(suspects)]
     notes = [f"{FIRST_MODEL}: gated on absolute thresholds, baseline lift and latency only"] if first else []
-    outcome: Outcome = "reject" if any(r.passed is False for r in rules) else "promote"
-    return Decision(outcome, primary, first, rules, notes, metrics)
+    outcome = Outcome.REJECT if any(r.passed is False for r in rules) else Outcome.PROMOTE
+    return Decision(outcome=outcome, primary_metric=primary, first_model=first, rules=rules, notes=notes,
+                    metrics=metrics)
 
 
 def champion_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores | None,
                    p: PromoteParams, segments: pd.DataFrame | None, segment_min_rows: int) -> list[RuleResult]:
     """Return the rules that compare with production: bootstrap gain, segments, input schema (n/a without one)."""
     if production is None:
-        return [RuleResult("gain over production (CI low)", primary, None, p.min_gain_over_production, None,
+        return [RuleResult.of("gain over production (CI low)", primary, None, p.min_gain_over_production, None,
                            f"n/a: {FIRST_MODEL}"),
-                RuleResult("segments", primary, None, p.segment_tolerance, None, f"n/a: {FIRST_MODEL}"),
-                RuleResult("input schema compatible", None, None, 0.0, None, f"n/a: {FIRST_MODEL}")]
+                RuleResult.of("segments", primary, None, p.segment_tolerance, None, f"n/a: {FIRST_MODEL}"),
+                RuleResult.of("input schema compatible", None, None, 0.0, None, f"n/a: {FIRST_MODEL}")]
     rules = [champion_rule(task, primary, y, challenger, production, p)]
     if segments is not None and len(segments.columns):
         rules += segment_rules(task, primary, y, challenger, production, segments, segment_min_rows, p)
     else:
-        rules.append(RuleResult("segments", primary, None, p.segment_tolerance, None, "n/a: no segment columns"))
+        rules.append(RuleResult.of("segments", primary, None, p.segment_tolerance, None, "n/a: no segment columns"))
     return [*rules, schema_rule(challenger.meta or {}, production.meta or {})]
 
 
@@ -405,8 +368,8 @@ def suspect_rules(suspects: list[dict] | None) -> list[RuleResult]:
     """Return the two finding rules: unexcused leak suspects of the data, and a near-perfect model."""
     if suspects is None:
         why = "n/a: reports/validate.json was not available, leak suspects could not be checked"
-        return [RuleResult("leak suspects", None, None, 0.0, None, why),
-                RuleResult("near-perfect model", None, None, 0.0, None, why)]
+        return [RuleResult.of("leak suspects", None, None, 0.0, None, why),
+                RuleResult.of("near-perfect model", None, None, 0.0, None, why)]
     out = []
     for name, picked in (("leak suspects", [f for f in suspects if f.get("check") != NEAR_PERFECT]),
                          ("near-perfect model", [f for f in suspects if f.get("check") == NEAR_PERFECT])):
@@ -420,5 +383,5 @@ def suspect_rules(suspects: list[dict] | None) -> list[RuleResult]:
             reason = ("none" if not excused else
                       "none unexcused; excused: " + "; ".join(f"{', '.join(f['columns'])} [{f['check']}]: {f['reason']}"
                                                               for f in excused))
-        out.append(RuleResult(name, None, float(len(blocked)), 0.0, not blocked, reason))
+        out.append(RuleResult.of(name, None, float(len(blocked)), 0.0, not blocked, reason))
     return out

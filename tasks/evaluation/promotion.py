@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,8 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.metrics import score_columns
-from tasks.core.reports import EvaluateReport, Metrics
-from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, format_metric, near_perfect_findings
+from tasks.core.reports import Decision, EvaluateReport, Metrics, Outcome, PromotionReport, Status
+from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
 from tasks.registry import store as registry
@@ -28,7 +28,7 @@ from tasks.reporting import model_card
 
 log = logging.getLogger(__name__)
 CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
-EXPERIMENT = "experiment"  # the status of a gate run under `dvc exp run`: decided, nothing registered or switched
+EXPERIMENT = Status.EXPERIMENT  # the status of a gate run under `dvc exp run`: decided, nothing registered or switched
 DRIVERS = 3  # strongest drivers a near-perfect model finding names
 
 
@@ -117,7 +117,7 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     return judged, shown
 
 
-def findings_markdown(findings: list[Mapping[str, Any]]) -> list[str]:
+def findings_markdown(findings: Sequence[Mapping[str, Any]]) -> list[str]:
     """Return Markdown lines: one row per finding with what it does to promotion."""
     if not findings:
         return ["No findings: no leak suspect, no near-perfect model, no train-vs-test warning."]
@@ -133,25 +133,26 @@ def findings_markdown(findings: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
+def render_markdown(report: PromotionReport) -> str:
     """Return reports/promotion.md: the verdict and a table of every rule."""
-    status = str(report["status"]).replace("_", " ").upper()
-    champion = report.get("production_version") or FIRST_MODEL
+    status = report.status.value.replace("_", " ").upper()
+    champion = report.production_version or FIRST_MODEL
+    decision = report.decision
     lines = [f"# Promotion: {status}", "",
-             f"- challenger: `{report['challenger_digest'][:12]}` -> version `{report.get('version_id') or '-'}`",
+             f"- challenger: `{report.challenger_digest[:12]}` -> version `{report.version_id or '-'}`",
              f"- champion (production): `{champion}`",
-             f"- primary metric: `{report['decision']['primary_metric']}`; test rows: {report.get('test_rows')}",
-             *([f"- experiment: production unchanged (`dvc exp run` experiment `{report['experiment']}`; the gate's "
-                f"verdict was **{str(report['decision'].get('outcome')).replace('_', ' ')}**, nothing was registered)"]
-               if report.get("experiment") else []), "",
+             f"- primary metric: `{decision.primary_metric}`; test rows: {report.test_rows}",
+             *([f"- experiment: production unchanged (`dvc exp run` experiment `{report.experiment}`; the gate's "
+                f"verdict was **{decision.outcome.value.replace('_', ' ')}**, nothing was registered)"]
+               if report.experiment else []), "",
              "| rule | metric | value | threshold | result | reason |", "|---|---|---|---|---|---|"]
-    for r in report["decision"]["rules"]:
-        result = "n/a" if r["passed"] is None else ("pass" if r["passed"] else "**FAIL**")
-        cells = [r["rule"], r["metric"] or "", format_metric(r["value"]), format_metric(r["threshold"]), result, r["reason"]]
+    for r in decision.rules:
+        result = "n/a" if r.passed is None else ("pass" if r.passed else "**FAIL**")
+        cells = [r.rule, r.metric or "", format_metric(r.value), format_metric(r.threshold), result, r.reason]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     lines += ["", "## Findings (validate, split, the model's test metrics)", "",
-              *findings_markdown(report.get("suspects") or [])]
-    notes = report["decision"]["notes"] + report.get("notes", [])
+              *findings_markdown(report.suspects)]
+    notes = decision.notes + report.notes
     if notes:
         lines += ["", "Notes:", *[f"- {n}" for n in notes]]
     return "\n".join(lines) + "\n"
@@ -182,26 +183,26 @@ def build_record(cfg: Config, decision: Decision, status: str, metrics_report: E
 
 
 def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: dict[str, Any],
-                   production_vid: str | None) -> tuple[str, str | None]:
+                   production_vid: str | None) -> tuple[Status, str | None]:
     """Register and (unless approval is required) switch production; return (status, version_id)."""
     p, reg = cfg.promote, cfg.paths.registry_dir
-    if decision.outcome == "already_in_production":
-        return "already_in_production", production_vid
-    if decision.outcome == "reject":
+    if decision.outcome is Outcome.ALREADY_IN_PRODUCTION:
+        return Status.ALREADY_IN_PRODUCTION, production_vid
+    if decision.outcome is Outcome.REJECT:
         if not p.register_rejected:
-            return "rejected", None
-        return "rejected", registry.register_version(reg, challenger_dir, {**record, "status": "rejected"},
-                                                     p.lock_timeout_seconds)
-    status = "pending_approval" if p.require_approval else "approved"
-    vid = registry.register_version(reg, challenger_dir, {**record, "status": status}, p.lock_timeout_seconds)
+            return Status.REJECTED, None
+        return Status.REJECTED, registry.register_version(reg, challenger_dir, {**record, "status": Status.REJECTED.value},
+                                                          p.lock_timeout_seconds)
+    status = Status.PENDING_APPROVAL if p.require_approval else Status.APPROVED
+    vid = registry.register_version(reg, challenger_dir, {**record, "status": status.value}, p.lock_timeout_seconds)
     if p.require_approval:
-        return "pending_approval", vid
+        return Status.PENDING_APPROVAL, vid
     primary = decision.primary_metric
     reason = (f"gate passed: {primary} {format_metric(decision.metrics['challenger'].get(primary))}"
               + (f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"))
     registry.set_production(reg, vid, reason, "tabgate promote", action="promote", expected_current=production_vid,
                             lock_timeout=p.lock_timeout_seconds)
-    return "promoted", vid
+    return Status.PROMOTED, vid
 
 
 def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Metrics]
@@ -243,39 +244,40 @@ def read_scored_test(cfg: Config) -> pd.DataFrame:
 CARD_VERSION_KEYS = ("git_commit", "git_dirty", "data_version", "params_digest", "dvc")
 
 
-def write_cards(cfg: Config, meta: Mapping[str, Any], report: Mapping[str, Any], record: Mapping[str, Any],
-                status: str, vid: str | None) -> dict[str, Any]:
+def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, record: Mapping[str, Any]
+                ) -> dict[str, Any]:
     """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
     inputs = model_card.read_card_inputs(cfg.paths.reports_dir)
-    versions = {**{k: record.get(k) for k in CARD_VERSION_KEYS}, "bundle_digest": report["challenger_digest"]}
+    status, vid = report.status, report.version_id
+    versions = {**{k: record.get(k) for k in CARD_VERSION_KEYS}, "bundle_digest": report.challenger_digest}
     card = model_card.build_model_card(
         data=cfg.data, source=cfg.ingest.source, p=cfg.promote,
-        meta=meta, inputs=inputs, decision=report["decision"], status=status, version_id=vid,
-        production_version=report["production_version"], versions=versions, findings=report.get("suspects") or [])
+        meta=meta, inputs=inputs, decision=report.decision, status=status, version_id=vid,
+        production_version=report.production_version, versions=versions, findings=report.suspects)
     md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
-    if vid is not None and status != "already_in_production":
+    if vid is not None and status is not Status.ALREADY_IN_PRODUCTION:
         registry.attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
     for note in card["notes"]:
         log.warning("promote: model card: %s", note)
     return card
 
 
-def log_outcome(status: str, vid: str | None, production_vid: str | None, decision: Decision,
+def log_outcome(status: Status, vid: str | None, production_vid: str | None, decision: Decision,
                 latency: Latency | None, experiment: str | None = None) -> None:
     """Log the verdict clearly; a rejection is a warning, not an error."""
     if latency:
         log.info("promote: challenger latency p95 %.1f ms, %.0f rows/s", latency.p95_ms, latency.rows_per_second)
-    if status == EXPERIMENT:
+    if status is Status.EXPERIMENT:
         log.info("promote: experiment %s: production unchanged (%s); the gate's verdict was %s, nothing registered",
-                 experiment, production_vid or "none", decision.outcome)
-    elif status == "rejected":
+                 experiment, production_vid or "none", decision.outcome.value)
+    elif status is Status.REJECTED:
         log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
                     vid or "-", production_vid or "none",
                     "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))
-    elif status == "pending_approval":
+    elif status is Status.PENDING_APPROVAL:
         log.info("promote: challenger passed the gate; registered %s pending approval "
                  "(approve with `tabgate models promote %s --reason \"...\"`)", vid, vid)
-    elif status == "promoted":
+    elif status is Status.PROMOTED:
         log.info("promote: %s is now production (was %s)", vid, production_vid or "none")
     else:
         log.info("promote: challenger is already production %s; nothing changed", vid)

@@ -7,7 +7,7 @@ under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one scr
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
-from tasks.core.reports import EvaluateReport
+from tasks.core.reports import EvaluateReport, PromotionReport
 
 
 def test_numbers(metrics_report: EvaluateReport, model: str) -> dict:
@@ -35,10 +35,10 @@ def cv_numbers(cv: dict, metric: str) -> dict:
     return out
 
 
-def headline_metrics(metrics_report: EvaluateReport, cv: dict, split: dict, ingest: dict, promotion: dict) -> dict:
+def headline_metrics(metrics_report: EvaluateReport, cv: dict, split: dict, ingest: dict,
+                     promotion: PromotionReport) -> dict:
     """Return the headline: row counts, test metrics with CIs, CV mean/std of the primary metric, promotion status."""
     primary = metrics_report.primary_metric
-    status = promotion.get("status")
     return {
         "primary_metric": primary,
         "rows": {"ingested": ingest.get("rows"), "train": split.get("train", {}).get("rows"),
@@ -46,6 +46,6 @@ def headline_metrics(metrics_report: EvaluateReport, cv: dict, split: dict, inge
         "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
         "lift_over_baseline": metrics_report.lift.over_baseline,
         "cv": cv_numbers(cv, primary),
-        "promotion": {"status": status, "in_production": status in ("promoted", "already_in_production"),
-                      "outcome": promotion.get("decision", {}).get("outcome")},
+        "promotion": {"status": promotion.status.value, "in_production": promotion.in_production,
+                      "outcome": promotion.decision.outcome.value},
     }

@@ -9,7 +9,7 @@ The card holds no timestamps or timings, so the same inputs give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.core.reports import EvaluateReport, Interval, read_report
+from tasks.core.reports import Decision, EvaluateReport, Interval, Status, read_report
 
 CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model, train vs test)
 MODEL = "lightgbm"  # the challenger the gate judges
@@ -172,17 +172,15 @@ def weaknesses_section(inputs: CardInputs, p: PromoteParams) -> dict[str, Any]:
             "shap_units": ex.get("shap_units"), "agreement": ex.get("agreement") or {}}
 
 
-def gate_section(decision: Mapping[str, Any], status: str, version_id: str | None,
+def gate_section(decision: Decision, status: Status, version_id: str | None,
                  production_version: str | None) -> dict[str, Any]:
     """Return the gate's outcome, the resulting status and every rule with its result."""
-    return {"status": status, "outcome": decision.get("outcome"), "version_id": version_id,
-            "compared_with": production_version, "first_model": decision.get("first_model"),
-            "notes": list(decision.get("notes") or []),
-            "rules": [{k: r.get(k) for k in ("rule", "metric", "value", "threshold", "passed", "reason")}
-                      for r in decision.get("rules") or []]}
+    return {"status": status.value, "outcome": decision.outcome.value, "version_id": version_id,
+            "compared_with": production_version, "first_model": decision.first_model,
+            "notes": list(decision.notes), "rules": [r.to_data() for r in decision.rules]}
 
 
-def findings_section(findings: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def findings_section(findings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Return the findings the promote step gathered (leak suspects, a near-perfect model, train-vs-test warnings),
     each with what it does to promotion."""
     keys = ("columns", "check", "severity", "value", "threshold", "excused", "reason", "detail")
@@ -196,16 +194,16 @@ def findings_section(findings: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build_model_card(*, data: DataParams, source: str, p: PromoteParams,
-                     meta: Mapping[str, Any], inputs: CardInputs, decision: Mapping[str, Any], status: str,
+                     meta: Mapping[str, Any], inputs: CardInputs, decision: Decision, status: Status,
                      version_id: str | None, production_version: str | None,
-                     versions: Mapping[str, Any], findings: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+                     versions: Mapping[str, Any], findings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Return the whole card as JSON-able data; what is missing is listed under `notes`."""
     metrics = metrics_section(inputs)
-    primary = metrics["primary_metric"] or decision.get("primary_metric")
+    primary = metrics["primary_metric"] or decision.primary_metric
     weaknesses = weaknesses_section(inputs, p)
     notes = [f"input not available: {m}" for m in inputs.missing]
     return {
-        "card_version": CARD_VERSION, "version_id": version_id, "status": status, "target": data.target,
+        "card_version": CARD_VERSION, "version_id": version_id, "status": status.value, "target": data.target,
         "task": data.task, "data": data_section(data, source, versions.get("data_version"), inputs),
         "training": training_section(meta, inputs), "metrics": metrics,
         "cv": cv_section(inputs, primary), "segments": segments_section(inputs, primary),

@@ -1,6 +1,6 @@
 """Headline metrics: the few dozen numbers DVC shows as metrics, from the detailed reports."""
 
-from tasks.core.reports import EvaluateReport
+from tasks.core.reports import EvaluateReport, PromotionReport
 from tasks.reporting.headline import headline_metrics
 
 METRICS = EvaluateReport.model_validate({
@@ -12,6 +12,9 @@ METRICS = EvaluateReport.model_validate({
     "lift": {"over_baseline": 0.05, "over_dummy": 0.4},
     "segments": {"hotel": {"City": {"rows": 200, "roc_auc": 0.9}}},
 })
+PROMOTION = PromotionReport.model_validate({
+    "status": "rejected", "challenger_digest": "c" * 64, "decision": {
+        "outcome": "reject", "primary_metric": "roc_auc", "first_model": True, "rules": [], "notes": [], "metrics": {}}})
 CV = {"schemes": {"stratified": {"summary": {
     "lightgbm": {"roc_auc": {"mean": 0.91, "std": 0.01}, "f1": {"mean": 0.7, "std": 0.02}},
     "baseline": {"roc_auc": {"mean": 0.86, "std": 0.02}}, "high_variance": False, "spread": 0.01}}}}
@@ -19,7 +22,7 @@ CV = {"schemes": {"stratified": {"summary": {
 
 def test_headline_keeps_test_metrics_with_intervals_cv_rows_and_status_only():
     h = headline_metrics(METRICS, CV, {"train": {"rows": 600}, "valid": {"rows": 100}}, {"rows": 1000},
-                         {"status": "rejected", "decision": {"outcome": "reject"}})
+                         PROMOTION)
     assert h["test"]["lightgbm"]["roc_auc"] == 0.9
     assert (h["test"]["lightgbm"]["roc_auc_low"], h["test"]["lightgbm"]["roc_auc_high"]) == (0.88, 0.92)
     assert "roc_auc_low" not in h["test"]["baseline"] and "accuracy" not in h["test"]["lightgbm"]  # headline only

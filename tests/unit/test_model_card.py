@@ -9,6 +9,7 @@ import pytest
 
 from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
+from tasks.core.reports import Decision, Status
 from tasks.reporting import model_card
 
 DATA = DataParams(target="label", task="binary", positive_label=1, time_column="when",
@@ -20,7 +21,7 @@ DECISION = {"outcome": "reject", "primary_metric": "roc_auc", "first_model": Fal
             "rules": [{"rule": "threshold roc_auc", "metric": "roc_auc", "value": 0.71, "threshold": 0.8,
                        "passed": False, "reason": "roc_auc 0.71 misses the floor 0.8"},
                       {"rule": "segments", "metric": "roc_auc", "value": None, "threshold": 0.05, "passed": None,
-                       "reason": "n/a: no segment columns"}]}
+                       "reason": "n/a: no segment columns"}], "metrics": {}}
 VERSIONS = {"git_commit": "a" * 40, "git_dirty": False, "data_version": "d" * 32 + ".dir", "params_digest": "p" * 64,
             "bundle_digest": "b" * 64, "dvc": {"output": "artifacts/models", "path": "artifacts/models/lightgbm",
                                                 "md5": "m" * 32 + ".dir", "artifact": "tabgate-model"}}
@@ -59,7 +60,8 @@ def write_reports(reports: Path) -> None:
 def card_from(reports: Path, p: PromoteParams = PromoteParams()) -> dict:
     return model_card.build_model_card(
         data=DATA, source="db://bookings", p=p, meta=META, inputs=model_card.read_card_inputs(reports),
-        decision=DECISION, status="rejected", version_id="v0002-12345678", production_version="v0001-87654321",
+        decision=Decision.model_validate(DECISION), status=Status.REJECTED, version_id="v0002-12345678",
+        production_version="v0001-87654321",
         versions=VERSIONS)
 
 

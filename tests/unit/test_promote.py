@@ -14,6 +14,7 @@ from tasks.core import errors, io
 from tasks.core.config import Config, DataParams, PromoteParams, parse_config
 from tasks.core.errors import PromotionError
 from tasks.core.metrics import compute_metrics, score_frame
+from tasks.core.reports import PromotionReport, read_report
 from tasks.core.schema import encode_target
 from tasks.evaluation import gate as gate_rules
 from tasks.evaluation import promotion
@@ -96,8 +97,11 @@ def not_an_experiment(monkeypatch):
 
 
 def gate(cfg: Config, world: dict, challenger: str) -> dict:
+    """Run the step on the challenger; return its PromotionReport as written to reports/promotion.json."""
     simulate_evaluate(cfg, world, challenger)
-    return promote.run(cfg)
+    report = promote.run(cfg)
+    assert read_report(PromotionReport, cfg.paths.reports_dir / "promotion.json").status is report.status
+    return report.to_data()
 
 
 # ---------------------------------------------------------------- the step

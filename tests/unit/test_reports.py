@@ -6,10 +6,20 @@ import pytest
 
 from tasks.core import io
 from tasks.core.errors import InputError
-from tasks.core.reports import EvaluateReport, Metrics, read_report, write_report
+from tasks.core.reports import (
+    EvaluateReport,
+    Metrics,
+    Outcome,
+    PromotionReport,
+    Status,
+    Verdict,
+    read_report,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_METRICS = ROOT / "reports" / "metrics.json"
+COMMITTED_PROMOTION = ROOT / "reports" / "promotion.json"
 
 
 def test_committed_metrics_json_is_byte_identical_through_the_model(tmp_path):
@@ -51,7 +61,43 @@ def test_headline_read_through_the_model_equals_the_committed_headline():
     from tasks.reporting.headline import headline_metrics
 
     reports = ROOT / "reports"
-    earlier = {n: io.read_json(reports / f"{n}.json") for n in ("cv", "split", "ingest", "promotion")}
+    earlier = {n: io.read_json(reports / f"{n}.json") for n in ("cv", "split", "ingest")}
     headline = headline_metrics(read_report(EvaluateReport, COMMITTED_METRICS), earlier["cv"], earlier["split"],
-                                earlier["ingest"], earlier["promotion"])
+                                earlier["ingest"], read_report(PromotionReport, COMMITTED_PROMOTION))
     assert io.to_json(headline) == (reports / "headline.json").read_text()
+
+
+def test_committed_promotion_json_is_byte_identical_through_the_model(tmp_path):
+    report = read_report(PromotionReport, COMMITTED_PROMOTION)
+    write_report(report, tmp_path / "promotion.json")
+    assert (tmp_path / "promotion.json").read_bytes() == COMMITTED_PROMOTION.read_bytes()
+    assert report.status is Status.REJECTED and report.decision.outcome is Outcome.REJECT  # enums, not strings
+    assert report.decision.failed and all(r.verdict is Verdict.FAIL for r in report.decision.failed)
+
+
+def test_promotion_markdown_rendered_through_the_model_equals_the_committed_one():
+    from tasks.evaluation.promotion import render_markdown
+
+    report = read_report(PromotionReport, COMMITTED_PROMOTION)
+    assert render_markdown(report) == (ROOT / "reports" / "promotion.md").read_text()
+
+
+def test_an_unknown_status_is_refused(tmp_path):
+    data = io.read_json(COMMITTED_PROMOTION)
+    data["status"] = "promted"
+    io.write_json(data, tmp_path / "promotion.json")
+    with pytest.raises(InputError, match="status"):
+        read_report(PromotionReport, tmp_path / "promotion.json")
+
+
+def test_model_card_sections_read_through_the_models_equal_the_committed_card():
+    from tasks.reporting import model_card
+
+    card = io.read_json(ROOT / "reports" / "model_card.json")
+    promotion = read_report(PromotionReport, COMMITTED_PROMOTION)
+    inputs = model_card.read_card_inputs(ROOT / "reports")
+    gate = model_card.gate_section(promotion.decision, promotion.status, card["version_id"],
+                                   promotion.production_version)
+    assert io.to_json(gate) == io.to_json(card["gate"])
+    assert io.to_json(model_card.metrics_section(inputs)) == io.to_json(card["metrics"])
+    assert io.to_json(model_card.segments_section(inputs, "roc_auc")) == io.to_json(card["segments"])
