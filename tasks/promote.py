@@ -17,9 +17,9 @@ import os
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
-from tasks.core.metrics import score_columns
+from tasks.core.metrics import check_thresholds_fit, score_columns
 from tasks.core.reports import EvaluateReport, PromotionReport, Status, read_report, write_report
-from tasks.evaluation.gate import ModelScores, check_thresholds, decide_promotion
+from tasks.evaluation.gate import ModelScores, decide_promotion
 from tasks.evaluation.promotion import (
     apply_decision,
     build_record,
@@ -55,7 +55,7 @@ def run(cfg: Config) -> PromotionReport:
     metrics_report = read_report(EvaluateReport, reports / "metrics.json")
     task = metrics_report.task
     primary = metrics_report.primary_metric
-    check_thresholds(task, p)
+    check_thresholds_fit(task, p.thresholds)
     scored = read_scored_test(cfg)
     models = metrics_report.models
     bundle, challenger = challenger_scores(cfg, scored, task, models)

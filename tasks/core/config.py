@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tasks.core.credentials import check_env_name, check_source_url, is_sql_url
 from tasks.core.errors import ConfigError
-from tasks.core.metrics import HIGHER_IS_BETTER, TASK_METRICS
+from tasks.core.metrics import check_thresholds_fit
 
 TaskType = Literal["binary", "multiclass", "regression"]
 DEFAULT_PARAMS = Path("params.yaml")
@@ -399,12 +399,7 @@ class Config(Section):
     @model_validator(mode="after")
     def _thresholds_fit_the_task(self) -> Config:
         """promote.thresholds may name only metrics data.task computes: a mismatch fails at load, not at promote."""
-        task = self.data.task
-        bad = sorted(m for m in self.promote.thresholds if m not in TASK_METRICS[task] or m not in HIGHER_IS_BETTER)
-        if bad:
-            raise ValueError(
-                f"promote.thresholds names {', '.join(bad)}, which a {task} task (data.task) does not compute; "
-                f"use some of {', '.join(m for m in TASK_METRICS[task] if m in HIGHER_IS_BETTER)}")
+        check_thresholds_fit(self.data.task, self.promote.thresholds)  # a ConfigError is a ValueError: pydantic reports it
         return self
 
     @property

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn import metrics as skm
+
+from tasks.core.errors import ConfigError
 
 HIGHER_IS_BETTER = {
     "roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False, "precision": True,
@@ -437,3 +439,15 @@ TASK_METRICS = {
     "multiclass": ("log_loss", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc"),
     "regression": ("mae", "rmse", "r2"),
 }
+
+
+def check_thresholds_fit(task: str, thresholds: Iterable[str]) -> None:
+    """Raise ConfigError naming every promote.thresholds metric a task of this type does not compute.
+
+    The one check: Config runs it when params load, and the gate again for a config built around the loader.
+    """
+    bad = sorted(m for m in thresholds if m not in TASK_METRICS[task] or m not in HIGHER_IS_BETTER)
+    if bad:
+        raise ConfigError(
+            f"promote.thresholds names {', '.join(bad)}, which a {task} task (data.task) does not compute; "
+            f"use some of {', '.join(m for m in TASK_METRICS[task] if m in HIGHER_IS_BETTER)}")

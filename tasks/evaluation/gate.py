@@ -15,10 +15,9 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from tasks.core.config import PromoteParams
-from tasks.core.errors import PromotionError
 from tasks.core.metrics import (
     HIGHER_IS_BETTER,
-    TASK_METRICS,
+    check_thresholds_fit,
     compute_metrics,
     iter_bootstrap_indices,
 )
@@ -75,16 +74,6 @@ def metric_value(task: str, metric: str, y: np.ndarray, scores: np.ndarray, thre
         return float(compute_metrics(task, y, scores, threshold).get(metric, float("nan")))
     except ValueError:
         return float("nan")
-
-
-def check_thresholds(task: str, p: PromoteParams) -> None:
-    """Raise PromotionError naming any promote.thresholds metric the task does not compute."""
-    bad = [m for m in p.thresholds if m not in TASK_METRICS[task] or m not in HIGHER_IS_BETTER]
-    if bad:
-        raise PromotionError(
-            f"params.yaml promote.thresholds: {bad} not computed for a {task} task; "
-            f"use some of {list(TASK_METRICS[task])}"
-        )
 
 
 @dataclass(frozen=True)
@@ -299,7 +288,7 @@ def decide_promotion(
     suspects: the findings to judge (validate's leak suspects and near_perfect_findings), already excused against
     the current params; None when they could not be read (the rules are then n/a).
     """
-    check_thresholds(task, p)
+    check_thresholds_fit(task, p.thresholds)
     y = np.asarray(y_true)
     metrics = {"challenger": compute_metrics(task, y, challenger.scores, challenger.threshold)}
     if baseline is not None:

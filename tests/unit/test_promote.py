@@ -12,7 +12,6 @@ import pytest
 from tasks import promote
 from tasks.core import errors, io
 from tasks.core.config import Config, DataParams, PromoteParams, parse_config
-from tasks.core.errors import PromotionError
 from tasks.core.metrics import compute_metrics, score_frame
 from tasks.core.reports import PromotionReport, read_report
 from tasks.core.schema import encode_target
@@ -222,8 +221,8 @@ def test_unknown_threshold_metric_is_a_config_error(tmp_path, world):
         make_cfg(tmp_path, thresholds={"rmse": 1.0})  # refused when params load, before any step runs
     cfg = make_cfg(tmp_path)
     bad = cfg.model_copy(update={"promote": cfg.promote.model_copy(update={"thresholds": {"rmse": 1.0}})})
-    with pytest.raises(PromotionError, match="promote.thresholds"):
-        gate(bad, world, "good")  # the gate still refuses a config built around the loader
+    with pytest.raises(errors.ConfigError, match="promote.thresholds names rmse, which a binary task"):
+        gate(bad, world, "good")  # the gate still refuses a config built around the loader, with the same error
 
 
 def test_stale_scored_frame_is_refused(tmp_path, world):
