@@ -19,7 +19,7 @@ from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.core.metrics import check_thresholds_fit, score_columns
 from tasks.core.reports import EvaluateReport, PromotionReport, Status, read_report, write_report
-from tasks.evaluation.gate import ModelScores, decide_promotion
+from tasks.evaluation.gate import GateInput, ModelScores, decide_promotion
 from tasks.evaluation.promotion import (
     apply_decision,
     build_record,
@@ -66,8 +66,9 @@ def run(cfg: Config) -> PromotionReport:
     notes = [f"segment column(s) {absent} are not in the scored test frame"] if absent else []
     latency = measure_latency(bundle, scored.iloc[: p.latency_rows])
     judged, shown = gather_suspects(cfg, metrics_report, bundle.meta)
-    decision = decide_promotion(task, primary, scored["y_true"].to_numpy(), challenger, baseline, production, p,
-                                scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency, judged)
+    decision = decide_promotion(GateInput(task, primary, scored["y_true"].to_numpy(), challenger, baseline, production,
+                                          scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows,
+                                          latency, judged), p)
 
     record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
     experiment = os.environ.get(EXPERIMENT_ENV) or None

@@ -270,26 +270,31 @@ def latency_rules(latency: Latency | None, p: PromoteParams) -> list[RuleResult]
     ]
 
 
-def decide_promotion(
-    task: str,
-    primary: str,
-    y_true: np.ndarray,
-    challenger: ModelScores,
-    baseline: ModelScores | None,
-    production: ModelScores | None,
-    p: PromoteParams,
-    segments: pd.DataFrame | None = None,
-    segment_min_rows: int = 50,
-    latency: Latency | None = None,
-    suspects: list[dict] | None = None,
-) -> Decision:
-    """Return the gate's Decision for a challenger; pure (every score is on the same test rows as y_true).
+@dataclass(frozen=True)
+class GateInput:
+    """What the gate judges, every score on the same test rows as y_true.
 
     suspects: the findings to judge (validate's leak suspects and near_perfect_findings), already excused against
     the current params; None when they could not be read (the rules are then n/a).
     """
+
+    task: str
+    primary: str
+    y_true: np.ndarray
+    challenger: ModelScores
+    baseline: ModelScores | None = None
+    production: ModelScores | None = None
+    segments: pd.DataFrame | None = None
+    segment_min_rows: int = 50
+    latency: Latency | None = None
+    suspects: list[dict] | None = None
+
+
+def decide_promotion(g: GateInput, p: PromoteParams) -> Decision:
+    """Return the gate's Decision on g's challenger under the promote section p; pure."""
+    task, primary, challenger, baseline, production = g.task, g.primary, g.challenger, g.baseline, g.production
     check_thresholds_fit(task, p.thresholds)
-    y = np.asarray(y_true)
+    y = np.asarray(g.y_true)
     metrics = {"challenger": compute_metrics(task, y, challenger.scores, challenger.threshold)}
     if baseline is not None:
         metrics["baseline"] = compute_metrics(task, y, baseline.scores, baseline.threshold)
@@ -301,8 +306,8 @@ def decide_promotion(
                         notes=["the challenger is byte-identical to the production model; nothing to change"],
                         metrics=metrics)
     rules = [*absolute_rules(metrics["challenger"], p), lift_rule(task, primary, y, challenger, baseline, p),
-             *champion_rules(task, primary, y, challenger, production, p, segments, segment_min_rows),
-             *latency_rules(latency, p), *suspect_rules(suspects)]
+             *champion_rules(task, primary, y, challenger, production, p, g.segments, g.segment_min_rows),
+             *latency_rules(g.latency, p), *suspect_rules(g.suspects)]
     notes = [f"{FIRST_MODEL}: gated on absolute thresholds, baseline lift and latency only"] if first else []
     outcome = Outcome.REJECT if any(r.passed is False for r in rules) else Outcome.PROMOTE
     return Decision(outcome=outcome, primary_metric=primary, first_model=first, rules=rules, notes=notes,

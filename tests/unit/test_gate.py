@@ -9,7 +9,7 @@ import pytest
 
 from tasks.core.config import PromoteParams
 from tasks.core.metrics import HIGHER_IS_BETTER, TASK_METRICS, compute_metrics
-from tasks.evaluation.gate import ModelScores, decide_promotion
+from tasks.evaluation.gate import GateInput, ModelScores, decide_promotion
 
 N = 600
 CASES = [(task, metric) for task, metrics in TASK_METRICS.items() for metric in metrics]
@@ -37,8 +37,8 @@ def gate(task: str, metric: str, y: np.ndarray, challenger: np.ndarray, other: n
     """Return the decision on challenger with other as baseline and production, metric as primary and threshold."""
     p = PromoteParams(thresholds={metric: limit}, bootstrap_samples=20)
     segments = pd.DataFrame({"half": np.where(np.arange(len(y)) % 2 == 0, "even", "odd")})
-    return decide_promotion(task, metric, y, ModelScores(challenger, digest="challenger"), ModelScores(other),
-                            ModelScores(other, digest="production"), p, segments, 100)
+    return decide_promotion(GateInput(task, metric, y, ModelScores(challenger, digest="challenger"), ModelScores(other),
+                                      ModelScores(other, digest="production"), segments, 100), p)
 
 
 def rules_on(decision, metric: str) -> dict[str, bool | None]:

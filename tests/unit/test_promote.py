@@ -17,7 +17,7 @@ from tasks.core.reports import PromotionReport, read_report
 from tasks.core.schema import encode_target
 from tasks.evaluation import gate as gate_rules
 from tasks.evaluation import promotion
-from tasks.evaluation.gate import Latency, ModelScores, decide_promotion
+from tasks.evaluation.gate import GateInput, Latency, ModelScores, decide_promotion
 from tasks.modelling.bundle import load_bundle
 from tasks.registry import store as registry
 from tests.conftest import tiny_lightgbm_bundle
@@ -252,9 +252,9 @@ def test_challenger_better_on_average_but_worse_on_one_segment_is_rejected():
     in_b = segments["seg"].to_numpy() == "B"
     challenger[in_b] = noisy(6.0, 3)[in_b]  # ... but 0.73 on B; overall 0.91, CI of the gain [0.03, 0.10]
     p = PromoteParams(thresholds={"roc_auc": 0.6}, bootstrap_samples=200, segment_tolerance=0.05)
-    d = decide_promotion("binary", "roc_auc", y, ModelScores(challenger, digest="new"), None,
-                         ModelScores(production, digest="old"), p, segments, segment_min_rows=50,
-                         latency=Latency(1.0, 10_000.0, 100))
+    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(challenger, digest="new"), None,
+                                   ModelScores(production, digest="old"), segments, segment_min_rows=50,
+                                   latency=Latency(1.0, 10_000.0, 100)), p)
     rules = {r.rule: r for r in d.rules}
     assert d.outcome == "reject"
     assert rules["gain over production (CI low)"].passed is True  # better on average ...
@@ -266,8 +266,9 @@ def test_challenger_better_on_average_but_worse_on_one_segment_is_rejected():
 def test_same_challenger_without_the_bad_segment_is_promoted():
     y, segments, noisy = synthetic_scores()
     p = PromoteParams(thresholds={"roc_auc": 0.6}, bootstrap_samples=200)
-    d = decide_promotion("binary", "roc_auc", y, ModelScores(noisy(0.3, 2), digest="new"), ModelScores(noisy(3.0, 4)),
-                         ModelScores(noisy(1.5, 1), digest="old"), p, segments, 50, Latency(1.0, 10_000.0, 100))
+    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(noisy(0.3, 2), digest="new"),
+                                   ModelScores(noisy(3.0, 4)), ModelScores(noisy(1.5, 1), digest="old"), segments, 50,
+                                   Latency(1.0, 10_000.0, 100)), p)
     assert d.outcome == "promote", [r.reason for r in d.failed]
     assert not d.first_model
 
@@ -275,8 +276,8 @@ def test_same_challenger_without_the_bad_segment_is_promoted():
 def test_lower_is_better_threshold_is_a_ceiling():
     y = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
     pred = y + 0.5
-    make = lambda ceiling: decide_promotion("regression", "rmse", y, ModelScores(pred), None, None,
-                                            PromoteParams(thresholds={"rmse": ceiling}), latency=Latency(1, 1e6, 5))
+    make = lambda ceiling: decide_promotion(GateInput("regression", "rmse", y, ModelScores(pred), latency=Latency(1, 1e6, 5)),
+                                            PromoteParams(thresholds={"rmse": ceiling}))
     assert make(0.6).outcome == "promote"
     low = make(0.4)
     assert low.outcome == "reject" and low.failed[0].rule == "threshold rmse" and "ceiling" in low.failed[0].reason
@@ -287,8 +288,8 @@ def test_new_required_column_fails_schema_compatibility():
     s = noisy(1.0, 1)
     old_meta = {"features": ["x1", "code"], "input_schema": {"x1": "numeric", "code": "categorical"}}
     new_meta = {"features": ["x1", "x9", "code"], "input_schema": {"x1": "numeric", "x9": "numeric", "code": "numeric"}}
-    d = decide_promotion("binary", "roc_auc", y, ModelScores(s + 0.0, meta=new_meta, digest="n"), None,
-                         ModelScores(s, meta=old_meta, digest="o"), PromoteParams(bootstrap_samples=0))
+    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(s + 0.0, meta=new_meta, digest="n"), None,
+                                   ModelScores(s, meta=old_meta, digest="o")), PromoteParams(bootstrap_samples=0))
     schema = next(r for r in d.rules if r.rule == "input schema compatible")
     assert schema.passed is False and "['x9']" in schema.reason and "['code']" in schema.reason
     ok = gate_rules.schema_rule({"input_schema": {"x1": "numeric"}}, old_meta)
@@ -298,8 +299,8 @@ def test_new_required_column_fails_schema_compatibility():
 def test_latency_over_budget_rejects_and_reports_the_measurement():
     y, _, noisy = synthetic_scores()
     p = PromoteParams(max_p95_latency_ms=5, min_rows_per_second=100)
-    d = decide_promotion("binary", "roc_auc", y, ModelScores(noisy(0.5, 1)), None, None, p,
-                         latency=Latency(p95_ms=42.0, rows_per_second=1e5, rows=300))
+    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(noisy(0.5, 1)),
+                                   latency=Latency(p95_ms=42.0, rows_per_second=1e5, rows=300)), p)
     rules = {r.rule: r for r in d.rules}
     assert d.outcome == "reject" and rules["latency p95"].value == 42.0 and rules["throughput"].passed is True
     assert d.first_model and gate_rules.FIRST_MODEL in d.notes[0]
@@ -403,9 +404,9 @@ def test_near_perfect_challenger_is_rejected_by_the_gate():
     perfect = ModelScores((y + rng.uniform(0, 0.5, 400)) / 1.5)
     finding = gate_rules.near_perfect_findings("lightgbm", compute_metrics("binary", y, perfect.scores), {"roc_auc": 0.5},
                                                0.999, ["x1"], {})
-    decision = decide_promotion("binary", "roc_auc", y, perfect, None, None, PromoteParams(), suspects=finding)
+    decision = decide_promotion(GateInput("binary", "roc_auc", y, perfect, suspects=finding), PromoteParams())
     rules = {r.rule: r for r in decision.rules}
     assert decision.outcome == "reject" and rules["near-perfect model"].passed is False
     assert rules["leak suspects"].passed is True
-    unread = decide_promotion("binary", "roc_auc", y, perfect, None, None, PromoteParams(), suspects=None)
+    unread = decide_promotion(GateInput("binary", "roc_auc", y, perfect, suspects=None), PromoteParams())
     assert {r.rule: r.passed for r in unread.rules}["leak suspects"] is None  # no validate report: n/a
