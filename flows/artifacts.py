@@ -108,7 +108,7 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
                                  description="Is the test set like the training part? Label shift, drift, warnings")
     elif step == "cv" and (r := _read(reports / "cv.json")):
         create_table_artifact(key="cv-table", table=cv_rows(r), description="Cross-validation mean ± std")
-    elif step == "evaluate" and _read(reports / "metrics.json") is not None:
+    elif step == "evaluate" and (reports / "metrics.json").exists():
         create_markdown_artifact(key="test-metrics", markdown=metrics_markdown(
             read_report(EvaluateReport, reports / "metrics.json")), description="Test metrics")
     elif step == "explain":
@@ -119,7 +119,7 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         if (r := _read(reports / "explain" / "explain.json")) and slice_rows(r):
             create_table_artifact(key="error-slices", table=slice_rows(r),
                                   description="Segments where the model errs clearly more than overall")
-    elif step == "promote" and _read(reports / "promotion.json") is not None:
+    elif step == "promote" and (reports / "promotion.json").exists():
         promotion = read_report(PromotionReport, reports / "promotion.json")
         md = reports / "promotion.md"
         create_markdown_artifact(key="promotion-decision", markdown=md.read_text() if md.exists() else

@@ -32,6 +32,7 @@ from tasks import (
 from tasks.core import io
 from tasks.core.config import Config, load_config
 from tasks.core.errors import is_user_error
+from tasks.core.reports import PromotionReport, read_report
 from tasks.core.steps import STEPS
 
 STEP_MODULES = {m.__name__.rpartition(".")[2]: m
@@ -112,11 +113,7 @@ def label_flow_run(data_version: str | None, model_version: str | None) -> None:
 def model_version_of(cfg: Config) -> str | None:
     """Return the version id the promote report names (the model this run registered or kept), or None."""
     report = cfg.paths.reports_dir / "promotion.json"
-    if not report.exists():
-        return None
-    import json
-
-    return json.loads(report.read_text()).get("version_id")
+    return read_report(PromotionReport, report).version_id if report.exists() else None
 
 
 def with_approval(cfg: Config, require_approval: bool | None) -> Config:

@@ -1,0 +1,72 @@
+"""Contracts: step reports cross module boundaries as typed models, never as bare dicts (read from the source
+with ast, nothing imported).
+
+A ratchet: the steps and functions not yet typed are listed by name; typing one makes this test ask for its
+removal from the list, and a typed one going back to a dict fails.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
+UNTYPED_STEPS = {"ingest", "validate", "split", "preprocess", "cv", "train", "explain"}  # still return a dict
+GATE_MODULES = ("tasks/evaluation/gate.py", "tasks/evaluation/promotion.py")
+# Functions of the gate's modules that may still return loose dicts, with why.
+UNTYPED_GATE_FUNCTIONS = {
+    "build_record": "the registry record: typed with the registry's own records (tasks/registry)",
+    "write_cards": "the model card (tasks/reporting/model_card) is still a dict",
+    "_read_optional": "reads other steps' reports (validate, split, explain) that are not typed yet",
+    "near_perfect_findings": "findings are tasks.quality.findings dicts",
+    "gather_suspects": "findings are tasks.quality.findings dicts",
+}
+TYPED_REPORTS = {"metrics.json": "EvaluateReport", "promotion.json": "PromotionReport"}
+
+
+def functions(path: str) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+    return {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+
+def loose(annotation: ast.expr | None) -> bool:
+    """Whether a return annotation is missing, Any, or names a dict whose values are Any or unstated."""
+    if annotation is None:
+        return True
+    text = ast.unparse(annotation)
+    return text == "Any" or any(isinstance(n, ast.Name) and n.id in ("dict", "Dict") and not _typed_values(annotation, n)
+                                for n in ast.walk(annotation))
+
+
+def _typed_values(root: ast.expr, name: ast.Name) -> bool:
+    """Whether this dict name is subscripted with a value type other than Any (dict[str, float] is a mapping)."""
+    for n in ast.walk(root):
+        if isinstance(n, ast.Subscript) and n.value is name and isinstance(n.slice, ast.Tuple):
+            return "Any" not in ast.unparse(n.slice.elts[-1]) and "dict" not in ast.unparse(n.slice.elts[-1])
+    return False
+
+
+def test_each_step_run_returns_its_typed_report():
+    loose_steps = {s for s in STEPS if loose(functions(f"tasks/{s}.py")["run"].returns)}
+    assert loose_steps <= UNTYPED_STEPS, f"these steps' run() went back to a dict: {sorted(loose_steps - UNTYPED_STEPS)}"
+    assert loose_steps == UNTYPED_STEPS, f"typed now, remove from UNTYPED_STEPS: {sorted(UNTYPED_STEPS - loose_steps)}"
+
+
+def test_no_function_of_the_gate_returns_a_bare_dict():
+    found = {name for path in GATE_MODULES for name, fn in functions(path).items() if loose(fn.returns)}
+    assert found <= set(UNTYPED_GATE_FUNCTIONS), f"return a model, not a dict: {sorted(found - set(UNTYPED_GATE_FUNCTIONS))}"
+    assert found == set(UNTYPED_GATE_FUNCTIONS), f"typed now, remove: {sorted(set(UNTYPED_GATE_FUNCTIONS) - found)}"
+
+
+def test_typed_reports_are_only_read_and_written_through_their_models():
+    offenders = []
+    for path in sorted([*(ROOT / "tasks").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = ast.unparse(node.func)
+            named = {c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and c.value in TYPED_REPORTS}
+            if named and func.split(".")[-1] in ("read_json", "write_json", "loads", "_read", "read_text"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {func}({', '.join(sorted(named))})")
+    assert offenders == [], "read/write these through read_report/write_report and their model: " + "; ".join(offenders)
