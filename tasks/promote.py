@@ -69,7 +69,7 @@ def run(cfg: Config) -> dict:
     decision = decide_promotion(task, primary, scored["y_true"].to_numpy(), challenger, baseline, production, p,
                                 scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows, latency, judged)
 
-    record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
+    record = build_record(cfg, decision, None, metrics_report, latency, production_vid)
     experiment = os.environ.get(EXPERIMENT_ENV) or None
     if experiment:  # a dvc experiment: the verdict is recorded in the report only; the registry is not touched
         status, vid = EXPERIMENT, None

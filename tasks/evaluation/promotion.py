@@ -22,12 +22,16 @@ from tasks.core.metrics import score_columns
 from tasks.evaluation.gate import FIRST_MODEL, Decision, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
-from tasks.registry import store as registry
+from tasks.registry.catalog import production_version
+from tasks.registry.lifecycle import attach_model_card, register_version, set_production
+from tasks.registry.manifest import production_bundle_dir
+from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
+from tasks.registry.records import Action, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
 
 log = logging.getLogger(__name__)
 CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
-EXPERIMENT = "experiment"  # the status of a gate run under `dvc exp run`: decided, nothing registered or switched
+EXPERIMENT = PromotionStatus.EXPERIMENT  # a gate run under `dvc exp run`: decided, nothing registered or switched
 DRIVERS = 3  # strongest drivers a near-perfect model finding names
 
 
@@ -156,11 +160,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_record(cfg: Config, decision: Decision, status: str, metrics_report: Mapping[str, Any],
+def build_record(cfg: Config, decision: Decision, status: RecordStatus | None, metrics_report: Mapping[str, Any],
                  latency: Latency | None, production_vid: str | None) -> dict[str, Any]:
     """Return the registry record of a gated challenger (timestamps are added by the registry).
 
-    `dvc` says where DVC keeps the same bytes (see registry.dvc_provenance), so the version can be
+    `dvc` says where DVC keeps the same bytes (see tasks.registry.provenance.dvc_provenance), so the version can be
     fetched on a machine without this registry.
     """
     return {
@@ -168,10 +172,10 @@ def build_record(cfg: Config, decision: Decision, status: str, metrics_report: M
         "metrics": decision.metrics.get("challenger", {}),
         "evaluate_metrics": (metrics_report.get("models") or {}).get("lightgbm"),
         "data_version": io.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
-        "git_commit": registry.git_commit(),
-        "git_dirty": registry.git_dirty(),
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "params_digest": params_digest(cfg),
-        "dvc": registry.dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm"),
+        "dvc": dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm").to_json_dict(),
         "test_fingerprint": metrics_report.get("test_fingerprint"),
         "test_rows": metrics_report.get("test_rows"),
         "compared_with": production_vid,
@@ -181,26 +185,26 @@ def build_record(cfg: Config, decision: Decision, status: str, metrics_report: M
 
 
 def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: dict[str, Any],
-                   production_vid: str | None) -> tuple[str, str | None]:
+                   production_vid: str | None) -> tuple[PromotionStatus, str | None]:
     """Register and (unless approval is required) switch production; return (status, version_id)."""
     p, reg = cfg.promote, cfg.paths.registry_dir
     if decision.outcome == "already_in_production":
-        return "already_in_production", production_vid
+        return PromotionStatus.ALREADY_IN_PRODUCTION, production_vid
     if decision.outcome == "reject":
         if not p.register_rejected:
-            return "rejected", None
-        return "rejected", registry.register_version(reg, challenger_dir, {**record, "status": "rejected"},
-                                                     p.lock_timeout_seconds)
-    status = "pending_approval" if p.require_approval else "approved"
-    vid = registry.register_version(reg, challenger_dir, {**record, "status": status}, p.lock_timeout_seconds)
+            return PromotionStatus.REJECTED, None
+        return PromotionStatus.REJECTED, register_version(
+            reg, challenger_dir, {**record, "status": RecordStatus.REJECTED}, p.lock_timeout_seconds)
+    status = RecordStatus.PENDING_APPROVAL if p.require_approval else RecordStatus.APPROVED
+    vid = register_version(reg, challenger_dir, {**record, "status": status}, p.lock_timeout_seconds)
     if p.require_approval:
-        return "pending_approval", vid
+        return PromotionStatus.PENDING_APPROVAL, vid
     primary = decision.primary_metric
     reason = (f"gate passed: {primary} {format_metric(decision.metrics['challenger'].get(primary))}"
               + (f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"))
-    registry.set_production(reg, vid, reason, "tabgate promote", action="promote", expected_current=production_vid,
-                            lock_timeout=p.lock_timeout_seconds)
-    return "promoted", vid
+    set_production(reg, vid, reason, "tabgate promote", action=Action.PROMOTE, expected_current=production_vid,
+                   lock_timeout=p.lock_timeout_seconds)
+    return PromotionStatus.PROMOTED, vid
 
 
 def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Any]
@@ -219,10 +223,10 @@ def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapp
 
 def champion_scores(cfg: Config, scored: pd.DataFrame, task: str) -> tuple[str | None, ModelScores | None]:
     """Return the production version id and its test scores, or (None, None) when there is none."""
-    version = registry.production_version(cfg.paths.registry_dir)
+    version = production_version(cfg.paths.registry_dir)
     if version is None:
         return None, None
-    prod_dir = registry.production_bundle_dir(cfg.paths.registry_dir)
+    prod_dir = production_bundle_dir(cfg.paths.registry_dir)
     if prod_dir is None:
         return None, None
     bundle = load_bundle(prod_dir)
@@ -243,7 +247,7 @@ CARD_VERSION_KEYS = ("git_commit", "git_dirty", "data_version", "params_digest",
 
 
 def write_cards(cfg: Config, meta: Mapping[str, Any], report: Mapping[str, Any], record: Mapping[str, Any],
-                status: str, vid: str | None) -> dict[str, Any]:
+                status: PromotionStatus, vid: str | None) -> dict[str, Any]:
     """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
     inputs = model_card.read_card_inputs(cfg.paths.reports_dir)
     versions = {**{k: record.get(k) for k in CARD_VERSION_KEYS}, "bundle_digest": report["challenger_digest"]}
@@ -252,14 +256,14 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: Mapping[str, Any],
         meta=meta, inputs=inputs, decision=report["decision"], status=status, version_id=vid,
         production_version=report["production_version"], versions=versions, findings=report.get("suspects") or [])
     md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
-    if vid is not None and status != "already_in_production":
-        registry.attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
+    if vid is not None and status != PromotionStatus.ALREADY_IN_PRODUCTION:
+        attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
     for note in card["notes"]:
         log.warning("promote: model card: %s", note)
     return card
 
 
-def log_outcome(status: str, vid: str | None, production_vid: str | None, decision: Decision,
+def log_outcome(status: PromotionStatus, vid: str | None, production_vid: str | None, decision: Decision,
                 latency: Latency | None, experiment: str | None = None) -> None:
     """Log the verdict clearly; a rejection is a warning, not an error."""
     if latency:
@@ -267,14 +271,14 @@ def log_outcome(status: str, vid: str | None, production_vid: str | None, decisi
     if status == EXPERIMENT:
         log.info("promote: experiment %s: production unchanged (%s); the gate's verdict was %s, nothing registered",
                  experiment, production_vid or "none", decision.outcome)
-    elif status == "rejected":
+    elif status == PromotionStatus.REJECTED:
         log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
                     vid or "-", production_vid or "none",
                     "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))
-    elif status == "pending_approval":
+    elif status == PromotionStatus.PENDING_APPROVAL:
         log.info("promote: challenger passed the gate; registered %s pending approval "
                  "(approve with `tabgate models promote %s --reason \"...\"`)", vid, vid)
-    elif status == "promoted":
+    elif status == PromotionStatus.PROMOTED:
         log.info("promote: %s is now production (was %s)", vid, production_vid or "none")
     else:
         log.info("promote: challenger is already production %s; nothing changed", vid)

@@ -7,6 +7,9 @@ under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one scr
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
+from tasks.registry.records import PromotionStatus
+
+IN_PRODUCTION = (PromotionStatus.PROMOTED, PromotionStatus.ALREADY_IN_PRODUCTION)
 
 
 def test_numbers(metrics_report: dict, model: str) -> dict:
@@ -45,6 +48,6 @@ def headline_metrics(metrics_report: dict, cv: dict, split: dict, ingest: dict, 
         "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
         "lift_over_baseline": metrics_report.get("lift", {}).get("over_baseline"),
         "cv": cv_numbers(cv, primary),
-        "promotion": {"status": status, "in_production": status in ("promoted", "already_in_production"),
+        "promotion": {"status": status, "in_production": status in IN_PRODUCTION,
                       "outcome": promotion.get("decision", {}).get("outcome")},
     }
