@@ -232,3 +232,23 @@ def test_model_card_is_attached_to_the_version(tmp_path, bundles):
     assert path == catalog.model_card_path(reg, vid) and path.read_text() == "# Model card\n"
     assert io.read_json(path.with_suffix(".json")) == {"version_id": vid}
     assert catalog.list_versions(reg)[0].model_card == str(path)
+
+
+def test_rollback_restores_the_previous_production_exactly(tmp_path, bundles):
+    """After a promotion and its rollback, the pointer names the same version, pins the same manifest and has
+    the same lineage as before the promotion; the bytes served are the earlier model's."""
+    reg = tmp_path / "registry"
+    a, b = (lifecycle.register_version(reg, bundles[k], record()) for k in ("a", "b"))
+    lifecycle.set_production(reg, a, "first", "tester")
+    before = catalog.read_pointer(reg)
+    files_before = manifest.verified_production_files(reg)
+    lifecycle.set_production(reg, b, "second", "tester")
+    assert catalog.production_version(reg) == b
+    assert lifecycle.rollback(reg, "b misbehaves", "oncall") == a
+    after = catalog.read_pointer(reg)
+    assert before is not None and after is not None
+    same = ("version_id", "manifest_sha256", "lineage", "previous")
+    assert {k: getattr(after, k) for k in same} == {k: getattr(before, k) for k in same}
+    assert after.action is Action.ROLLBACK and after.reason == "b misbehaves"
+    assert manifest.verified_production_files(reg) == files_before
+    assert io.sha256_tree(manifest.production_bundle_dir(reg)) == io.sha256_tree(bundles["a"])

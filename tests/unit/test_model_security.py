@@ -297,9 +297,9 @@ def forge_records(reg: Path, vid: str) -> None:
     meta["checksums"] = {n: s for n, s in io.sha256_tree(vdir / "bundle").items() if n != "meta.json"}
     (vdir / "bundle" / "meta.json").write_text(json.dumps(meta))
     if (vdir / "manifest.json").exists():  # (absent before this change: nothing more to forge then)
-        manifest = json.loads((vdir / "manifest.json").read_text())
-        manifest["files"] = io.sha256_tree(vdir / "bundle")
-        (vdir / "manifest.json").write_text(json.dumps(manifest))
+        recorded = json.loads((vdir / "manifest.json").read_text())
+        recorded["files"] = io.sha256_tree(vdir / "bundle")
+        (vdir / "manifest.json").write_text(json.dumps(recorded))
         pointer = json.loads((reg / "production.json").read_text())
         pointer["manifest_sha256"] = integrity.sha256_bytes((vdir / "manifest.json").read_bytes())
         (reg / "production.json").write_text(json.dumps(pointer))
