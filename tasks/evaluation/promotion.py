@@ -26,7 +26,7 @@ from tasks.registry.catalog import production_version
 from tasks.registry.lifecycle import attach_model_card, register_version, set_production
 from tasks.registry.manifest import production_bundle_dir
 from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
-from tasks.registry.records import Action, PromotionStatus, RecordStatus
+from tasks.registry.records import Action, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
 
 log = logging.getLogger(__name__)
@@ -188,9 +188,9 @@ def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record
                    production_vid: str | None) -> tuple[PromotionStatus, str | None]:
     """Register and (unless approval is required) switch production; return (status, version_id)."""
     p, reg = cfg.promote, cfg.paths.registry_dir
-    if decision.outcome == "already_in_production":
+    if decision.outcome == GateOutcome.ALREADY_IN_PRODUCTION:
         return PromotionStatus.ALREADY_IN_PRODUCTION, production_vid
-    if decision.outcome == "reject":
+    if decision.outcome == GateOutcome.REJECT:
         if not p.register_rejected:
             return PromotionStatus.REJECTED, None
         return PromotionStatus.REJECTED, register_version(

@@ -40,6 +40,7 @@ from tasks.registry.records import (
     VERSION_RE,
     VERSIONS,
     Action,
+    GateOutcome,
     ProductionPointer,
     utc_now,
 )
@@ -240,7 +241,7 @@ def approve_version(
     """
     reason = require_reason(reason, f"promoting {version_id}")
     decision = read_record(registry_dir, version_id).decision
-    if decision is None or decision.outcome != "promote":
+    if decision is None or decision.outcome != GateOutcome.PROMOTE:
         failed = decision.failed_rule_names() if decision else []
         raise PromotionError(
             f"{version_id} did not pass the promotion gate (failed: {failed or 'no gate decision recorded'}); "

@@ -86,6 +86,14 @@ PROMOTING_ACTIONS = (Action.PROMOTE, Action.APPROVE, Action.FORCE_PROMOTE)
 SERVING_ACTIONS = (*PROMOTING_ACTIONS, Action.ROLLBACK)  # a version named by one of these served in production
 
 
+class GateOutcome(StrEnum):
+    """The gate's verdict on a challenger (tasks.evaluation.gate.Decision.outcome; record.json `decision.outcome`)."""
+
+    PROMOTE = "promote"
+    REJECT = "reject"
+    ALREADY_IN_PRODUCTION = "already_in_production"
+
+
 class PromotionStatus(StrEnum):
     """The promote step's verdict (reports/promotion.json `status`)."""
 
@@ -121,7 +129,7 @@ class DvcProvenance(_Stored):
 class GateSummary(_Stored):
     """The gate's decision as the record keeps it (tasks.evaluation.gate.Decision.summary)."""
 
-    outcome: str | None = None
+    outcome: GateOutcome | None = None
     first_model: bool | None = None
     failed_rules: list[dict[str, Any]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -252,3 +253,18 @@ def test_rollback_restores_the_previous_production_exactly(tmp_path, bundles):
     assert after.action is Action.ROLLBACK and after.reason == "b misbehaves"
     assert manifest.verified_production_files(reg) == files_before
     assert io.sha256_tree(manifest.production_bundle_dir(reg)) == io.sha256_tree(bundles["a"])
+
+
+def test_the_pointer_and_records_are_written_durably(tmp_path, bundles, monkeypatch):
+    """Every registry file is fsynced before its rename and its directory after it (tasks.core.io durable writes)."""
+    reg = tmp_path / "registry"
+    synced_files, synced_dirs = [], []
+    real_file, real_dir = io.fsync_file, io.fsync_dir
+    monkeypatch.setattr(io, "fsync_file", lambda p: (synced_files.append(Path(p).name), real_file(p)))
+    monkeypatch.setattr(io, "fsync_dir", lambda p: (synced_dirs.append(Path(p)), real_dir(p)))
+    vid = lifecycle.register_version(reg, bundles["a"], record())
+    lifecycle.set_production(reg, vid, "first", "tester")
+    lifecycle.attach_model_card(reg, vid, "# card\n", {"version_id": vid})
+    for name in ("record.json", "manifest.json", "production.json", "model_card.json", "model_card.md"):
+        assert any(f.startswith(f".{name}.") for f in synced_files), name
+    assert reg in synced_dirs and reg / "versions" in synced_dirs and reg / "versions" / vid in synced_dirs

@@ -11,6 +11,7 @@ from tasks.core import io
 from tasks.registry import catalog
 from tasks.registry.records import (
     Action,
+    GateOutcome,
     HistoryLine,
     ModelStatus,
     ProductionPointer,
@@ -38,7 +39,7 @@ def test_old_files_load_and_write_back_the_same_keys_and_values():
     assert io.to_json(pointer.to_json_dict()) == io.to_json(OLD_POINTER)
     record = VersionRecord.model_validate(OLD_RECORD)
     assert record.status is RecordStatus.PENDING_APPROVAL and record.dvc is not None and record.dvc.md5 == "x.dir"
-    assert record.decision is not None and record.decision.outcome == "promote"
+    assert record.decision is not None and record.decision.outcome is GateOutcome.PROMOTE
     assert io.to_json(record.to_json_dict()) == io.to_json(OLD_RECORD)  # unknown keys survive
 
 
