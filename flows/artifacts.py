@@ -13,8 +13,9 @@ from prefect.artifacts import (
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
-from tasks.core.reports import EvaluateReport, PromotionReport, Verdict, read_report
+from tasks.core.reports import EvaluateReport, read_report
 from tasks.quality.validation import docs_index, ensure_data_docs
+from tasks.reporting.promotion_report import PromotionReport, Verdict
 
 
 def _read(path: Path, since: float | None = None) -> dict | None:

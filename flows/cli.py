@@ -198,7 +198,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     """List, promote or roll back model versions in the registry."""
     from tasks.core.config import load_config
-    from tasks.registry import store as registry
+    from tasks.registry.catalog import list_versions, production_version, read_history
+    from tasks.registry.fetch import fetch_version
+    from tasks.registry.migrate import migrate_registry
 
     cfg = load_config(args.params)
     reg = cfg.paths.registry_dir
@@ -206,27 +208,27 @@ def cmd_models(args: argparse.Namespace) -> int:
         with project_lock_for(cfg, f"tabgate models {args.action}"):
             return change_production(args, reg)
     if args.action == "list":
-        prod = registry.production_version(reg)
-        for v in registry.list_versions(reg):
-            mark = "*" if v.get("version_id") == prod else " "
-            print(f"{mark} {v.get('version_id')}  {v.get('created_at', '')}  {v.get('status', '')}  {_short_metrics(v)}")
+        prod = production_version(reg)
+        for v in list_versions(reg):
+            mark = "*" if v.version_id == prod else " "
+            print(f"{mark} {v.version_id}  {v.created_at or ''}  {v.status.label}  {_short_metrics(v.metrics)}")
         if prod is None:
             print("(no production model)")
         return EXIT_OK
     if args.action == "history":
-        for h in registry.history(reg):
-            print(f"{h.get('at', '')}  {h.get('action', ''):<10} {h.get('version_id') or '':<18} "
-                  f"from {h.get('from') or '-':<18} {h.get('reason') or ''}")
+        for h in read_history(reg):
+            print(f"{h.at or ''}  {h.action or '':<10} {h.version_id or '':<18} "
+                  f"from {h.from_version or '-':<18} {h.reason or ''}")
         return EXIT_OK
     if args.action == "migrate":
         with project_lock_for(cfg, "tabgate models migrate"):
-            done = registry.migrate_registry(reg, args.reason)
+            done = migrate_registry(reg, args.reason)
         for vid, what in done.items():
             print(f"{vid}: {what}")
         print(f"migrated {len(done)} version(s)" if done else "nothing to migrate: every version has its manifest")
         return EXIT_OK
     if args.action == "fetch":
-        result = registry.fetch_version(reg, args.version, Path(args.to))
+        result = fetch_version(reg, args.version, Path(args.to))
         print(result.message)
         if not result.restored:
             print("\n".join(result.shell_commands()))
@@ -236,16 +238,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def change_production(args: argparse.Namespace, reg: Path) -> int:
     """Approve, force-promote or roll back the production model (the caller holds the project lock)."""
-    from tasks.registry import store as registry
+    from tasks.registry.lifecycle import approve_version, force_promote, rollback
 
     if args.action == "promote":
         if args.force:
-            registry.force_promote(reg, args.version, args.reason)
+            force_promote(reg, args.version, args.reason)
         else:
-            registry.approve_version(reg, args.version, args.reason)
+            approve_version(reg, args.version, args.reason)
         print(f"{args.version} is now in production (reason recorded)")
         return EXIT_OK
-    restored = registry.rollback(reg, args.reason)
+    restored = rollback(reg, args.reason)
     print(f"rolled back: {restored} is now in production")
     return EXIT_OK
 
@@ -268,9 +270,8 @@ def _short_json(obj: dict) -> str:
     return json.dumps(obj, indent=2, default=str)[:4000]
 
 
-def _short_metrics(v: dict) -> str:
-    m = v.get("metrics") or {}
-    return " ".join(f"{k}={val:.4f}" for k, val in m.items() if isinstance(val, float))[:120]
+def _short_metrics(metrics: dict[str, float]) -> str:
+    return " ".join(f"{k}={val:.4f}" for k, val in metrics.items() if isinstance(val, float))[:120]
 
 
 def build_parser() -> argparse.ArgumentParser:

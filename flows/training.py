@@ -32,8 +32,9 @@ from tasks import (
 from tasks.core import io
 from tasks.core.config import Config, load_config
 from tasks.core.errors import is_user_error
-from tasks.core.reports import PromotionReport, read_report
+from tasks.core.reports import read_report
 from tasks.core.steps import STEPS
+from tasks.reporting.promotion_report import PromotionReport
 
 STEP_MODULES = {m.__name__.rpartition(".")[2]: m
                 for m in (ingest, validate, split, preprocess, cv, train, evaluate, explain, promote)}

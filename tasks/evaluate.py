@@ -14,7 +14,7 @@ from tasks.core.entry import step_main
 from tasks.core.reports import EvaluateReport, write_report
 from tasks.data.splitting import fingerprint_rows
 from tasks.evaluation.holdout import evaluate_models, load_models
-from tasks.registry.store import production_version
+from tasks.registry.catalog import production_version
 from tasks.reporting.evaluation_report import render_evaluation
 from tasks.reporting.plots import write_evaluation_plots, write_plot_data
 

@@ -18,9 +18,10 @@ from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.core.metrics import check_thresholds_fit, score_columns
-from tasks.core.reports import EvaluateReport, PromotionReport, Status, read_report, write_report
+from tasks.core.reports import EvaluateReport, read_report, write_report
 from tasks.evaluation.gate import GateInput, ModelScores, decide_promotion
 from tasks.evaluation.promotion import (
+    EXPERIMENT,
     apply_decision,
     build_record,
     challenger_scores,
@@ -34,6 +35,7 @@ from tasks.evaluation.promotion import (
     write_cards,
 )
 from tasks.reporting.headline import headline_metrics
+from tasks.reporting.promotion_report import PromotionReport
 
 STEP_VERSION = "2"
 EXPERIMENT_ENV = "DVC_EXP_NAME"  # set by `dvc exp run` (and queued / --temp runs) for every stage command
@@ -70,10 +72,10 @@ def run(cfg: Config) -> PromotionReport:
                                           scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows,
                                           latency, judged), p)
 
-    record = build_record(cfg, decision, "", metrics_report, latency, production_vid)
+    record = build_record(cfg, decision, None, metrics_report, latency, production_vid)
     experiment = os.environ.get(EXPERIMENT_ENV) or None
     if experiment:  # a dvc experiment: the verdict is recorded in the report only; the registry is not touched
-        status, vid = Status.EXPERIMENT, None
+        status, vid = EXPERIMENT, None
     else:
         status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
     report = PromotionReport(step_version=STEP_VERSION, status=status, version_id=vid,

@@ -28,9 +28,28 @@ def _umask() -> int:
     return mask
 
 
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries to disk (after a rename into it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file's bytes to disk."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 @contextmanager
-def atomic_path(dest: Path) -> Iterator[Path]:
-    """Yield a temp path beside dest; on success it is renamed onto dest, on error removed."""
+def atomic_path(dest: Path, durable: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside dest; on success it is renamed onto dest, on error removed.
+
+    durable: fsync the file before the rename and the directory after it, so a power cut leaves
+    either the old file or the whole new one (the registry's pointer and records need this).
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -39,7 +58,11 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())
+        if durable:
+            fsync_file(tmp_path)
         os.replace(tmp_path, dest)
+        if durable:
+            fsync_dir(dest.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -67,15 +90,15 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def write_bytes(data: bytes, dest: Path) -> None:
-    """Write bytes to dest atomically."""
-    with atomic_path(dest) as tmp:
+def write_bytes(data: bytes, dest: Path, durable: bool = False) -> None:
+    """Write bytes to dest atomically (durable: fsynced, see atomic_path)."""
+    with atomic_path(dest, durable) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text(text: str, dest: Path) -> None:
-    """Write text to dest atomically."""
-    write_bytes(text.encode("utf-8"), dest)
+def write_text(text: str, dest: Path, durable: bool = False) -> None:
+    """Write text to dest atomically (durable: fsynced, see atomic_path)."""
+    write_bytes(text.encode("utf-8"), dest, durable)
 
 
 def _json_default(obj: Any) -> Any:
@@ -109,9 +132,18 @@ def to_json(obj: Any) -> str:
     return json.dumps(_clean_nans(obj), indent=2, sort_keys=True, default=_json_default) + "\n"
 
 
-def write_json(obj: Any, dest: Path) -> None:
-    """Write obj as stable JSON to dest atomically."""
-    write_text(to_json(obj), dest)
+def write_json(obj: Any, dest: Path, durable: bool = False) -> None:
+    """Write obj as stable JSON to dest atomically (durable: fsynced, see atomic_path)."""
+    write_text(to_json(obj), dest, durable)
+
+
+def append_json_line(obj: Any, dest: Path) -> None:
+    """Append obj as one compact JSON line (sorted keys, NaN as null) to dest and fsync it (an audit log)."""
+    line = json.dumps(_clean_nans(obj), sort_keys=True, default=str)
+    with open(dest, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def read_json(path: Path) -> Any:

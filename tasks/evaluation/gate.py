@@ -21,8 +21,9 @@ from tasks.core.metrics import (
     compute_metrics,
     iter_bootstrap_indices,
 )
-from tasks.core.reports import Decision, Outcome, RuleResult
 from tasks.quality.findings import SUSPECT, blocking, make_finding
+from tasks.registry.records import GateOutcome
+from tasks.reporting.promotion_report import Decision, RuleResult
 
 log = logging.getLogger(__name__)
 
@@ -302,14 +303,14 @@ def decide_promotion(g: GateInput, p: PromoteParams) -> Decision:
         metrics["production"] = compute_metrics(task, y, production.scores, production.threshold)
     first = production is None
     if production is not None and challenger.digest and challenger.digest == production.digest:
-        return Decision(outcome=Outcome.ALREADY_IN_PRODUCTION, primary_metric=primary, first_model=False, rules=[],
+        return Decision(outcome=GateOutcome.ALREADY_IN_PRODUCTION, primary_metric=primary, first_model=False, rules=[],
                         notes=["the challenger is byte-identical to the production model; nothing to change"],
                         metrics=metrics)
     rules = [*absolute_rules(metrics["challenger"], p), lift_rule(task, primary, y, challenger, baseline, p),
              *champion_rules(task, primary, y, challenger, production, p, g.segments, g.segment_min_rows),
              *latency_rules(g.latency, p), *suspect_rules(g.suspects)]
     notes = [f"{FIRST_MODEL}: gated on absolute thresholds, baseline lift and latency only"] if first else []
-    outcome = Outcome.REJECT if any(r.passed is False for r in rules) else Outcome.PROMOTE
+    outcome = GateOutcome.REJECT if any(r.passed is False for r in rules) else GateOutcome.PROMOTE
     return Decision(outcome=outcome, primary_metric=primary, first_model=first, rules=rules, notes=notes,
                     metrics=metrics)
 

@@ -26,7 +26,7 @@ from tasks.core.metrics import (
 from tasks.core.reports import EvaluateReport
 from tasks.core.schema import encode_target
 from tasks.modelling.bundle import MODEL_NAMES, ModelBundle, load_bundle, score_bundles
-from tasks.registry.store import production_bundle_dir
+from tasks.registry.manifest import production_bundle_dir
 
 log = logging.getLogger(__name__)
 

@@ -19,16 +19,21 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.metrics import score_columns
-from tasks.core.reports import Decision, EvaluateReport, Metrics, Outcome, PromotionReport, Status
+from tasks.core.reports import EvaluateReport, Metrics
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
-from tasks.registry import store as registry
+from tasks.registry.catalog import production_version
+from tasks.registry.lifecycle import attach_model_card, register_version, set_production
+from tasks.registry.manifest import production_bundle_dir
+from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
+from tasks.registry.records import Action, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
+from tasks.reporting.promotion_report import Decision, PromotionReport
 
 log = logging.getLogger(__name__)
 CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
-EXPERIMENT = Status.EXPERIMENT  # the status of a gate run under `dvc exp run`: decided, nothing registered or switched
+EXPERIMENT = PromotionStatus.EXPERIMENT  # a gate run under `dvc exp run`: decided, nothing registered or switched
 DRIVERS = 3  # strongest drivers a near-perfect model finding names
 
 
@@ -158,11 +163,11 @@ def render_markdown(report: PromotionReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_record(cfg: Config, decision: Decision, status: str, metrics_report: EvaluateReport,
+def build_record(cfg: Config, decision: Decision, status: RecordStatus | None, metrics_report: EvaluateReport,
                  latency: Latency | None, production_vid: str | None) -> dict[str, Any]:
     """Return the registry record of a gated challenger (timestamps are added by the registry).
 
-    `dvc` says where DVC keeps the same bytes (see registry.dvc_provenance), so the version can be
+    `dvc` says where DVC keeps the same bytes (see tasks.registry.provenance.dvc_provenance), so the version can be
     fetched on a machine without this registry.
     """
     return {
@@ -170,10 +175,10 @@ def build_record(cfg: Config, decision: Decision, status: str, metrics_report: E
         "metrics": decision.metrics.get("challenger", {}),
         "evaluate_metrics": metrics_report.models["lightgbm"].to_data() if "lightgbm" in metrics_report.models else None,
         "data_version": io.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
-        "git_commit": registry.git_commit(),
-        "git_dirty": registry.git_dirty(),
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "params_digest": params_digest(cfg),
-        "dvc": registry.dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm"),
+        "dvc": dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm").to_json_dict(),
         "test_fingerprint": metrics_report.test_fingerprint,
         "test_rows": metrics_report.test_rows,
         "compared_with": production_vid,
@@ -183,26 +188,26 @@ def build_record(cfg: Config, decision: Decision, status: str, metrics_report: E
 
 
 def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: dict[str, Any],
-                   production_vid: str | None) -> tuple[Status, str | None]:
+                   production_vid: str | None) -> tuple[PromotionStatus, str | None]:
     """Register and (unless approval is required) switch production; return (status, version_id)."""
     p, reg = cfg.promote, cfg.paths.registry_dir
-    if decision.outcome is Outcome.ALREADY_IN_PRODUCTION:
-        return Status.ALREADY_IN_PRODUCTION, production_vid
-    if decision.outcome is Outcome.REJECT:
+    if decision.outcome == GateOutcome.ALREADY_IN_PRODUCTION:
+        return PromotionStatus.ALREADY_IN_PRODUCTION, production_vid
+    if decision.outcome == GateOutcome.REJECT:
         if not p.register_rejected:
-            return Status.REJECTED, None
-        return Status.REJECTED, registry.register_version(reg, challenger_dir, {**record, "status": Status.REJECTED.value},
-                                                          p.lock_timeout_seconds)
-    status = Status.PENDING_APPROVAL if p.require_approval else Status.APPROVED
-    vid = registry.register_version(reg, challenger_dir, {**record, "status": status.value}, p.lock_timeout_seconds)
+            return PromotionStatus.REJECTED, None
+        return PromotionStatus.REJECTED, register_version(
+            reg, challenger_dir, {**record, "status": RecordStatus.REJECTED}, p.lock_timeout_seconds)
+    status = RecordStatus.PENDING_APPROVAL if p.require_approval else RecordStatus.APPROVED
+    vid = register_version(reg, challenger_dir, {**record, "status": status}, p.lock_timeout_seconds)
     if p.require_approval:
-        return Status.PENDING_APPROVAL, vid
+        return PromotionStatus.PENDING_APPROVAL, vid
     primary = decision.primary_metric
     reason = (f"gate passed: {primary} {format_metric(decision.metrics['challenger'].get(primary))}"
               + (f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"))
-    registry.set_production(reg, vid, reason, "tabgate promote", action="promote", expected_current=production_vid,
-                            lock_timeout=p.lock_timeout_seconds)
-    return Status.PROMOTED, vid
+    set_production(reg, vid, reason, "tabgate promote", action=Action.PROMOTE, expected_current=production_vid,
+                   lock_timeout=p.lock_timeout_seconds)
+    return PromotionStatus.PROMOTED, vid
 
 
 def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Metrics]
@@ -221,10 +226,10 @@ def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapp
 
 def champion_scores(cfg: Config, scored: pd.DataFrame, task: str) -> tuple[str | None, ModelScores | None]:
     """Return the production version id and its test scores, or (None, None) when there is none."""
-    version = registry.production_version(cfg.paths.registry_dir)
+    version = production_version(cfg.paths.registry_dir)
     if version is None:
         return None, None
-    prod_dir = registry.production_bundle_dir(cfg.paths.registry_dir)
+    prod_dir = production_bundle_dir(cfg.paths.registry_dir)
     if prod_dir is None:
         return None, None
     bundle = load_bundle(prod_dir)
@@ -255,29 +260,29 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, r
         meta=meta, inputs=inputs, decision=report.decision, status=status, version_id=vid,
         production_version=report.production_version, versions=versions, findings=report.suspects)
     md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
-    if vid is not None and status is not Status.ALREADY_IN_PRODUCTION:
-        registry.attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
+    if vid is not None and status != PromotionStatus.ALREADY_IN_PRODUCTION:
+        attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
     for note in card["notes"]:
         log.warning("promote: model card: %s", note)
     return card
 
 
-def log_outcome(status: Status, vid: str | None, production_vid: str | None, decision: Decision,
+def log_outcome(status: PromotionStatus, vid: str | None, production_vid: str | None, decision: Decision,
                 latency: Latency | None, experiment: str | None = None) -> None:
     """Log the verdict clearly; a rejection is a warning, not an error."""
     if latency:
         log.info("promote: challenger latency p95 %.1f ms, %.0f rows/s", latency.p95_ms, latency.rows_per_second)
-    if status is Status.EXPERIMENT:
+    if status == PromotionStatus.EXPERIMENT:
         log.info("promote: experiment %s: production unchanged (%s); the gate's verdict was %s, nothing registered",
                  experiment, production_vid or "none", decision.outcome.value)
-    elif status is Status.REJECTED:
+    elif status == PromotionStatus.REJECTED:
         log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
                     vid or "-", production_vid or "none",
                     "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))
-    elif status is Status.PENDING_APPROVAL:
+    elif status == PromotionStatus.PENDING_APPROVAL:
         log.info("promote: challenger passed the gate; registered %s pending approval "
                  "(approve with `tabgate models promote %s --reason \"...\"`)", vid, vid)
-    elif status is Status.PROMOTED:
+    elif status == PromotionStatus.PROMOTED:
         log.info("promote: %s is now production (was %s)", vid, production_vid or "none")
     else:
         log.info("promote: challenger is already production %s; nothing changed", vid)

@@ -7,7 +7,8 @@ under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one scr
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
-from tasks.core.reports import EvaluateReport, PromotionReport
+from tasks.core.reports import EvaluateReport
+from tasks.reporting.promotion_report import PromotionReport
 
 
 def test_numbers(metrics_report: EvaluateReport, model: str) -> dict:

@@ -18,7 +18,8 @@ from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.core.reports import Decision, EvaluateReport, Interval, Status, read_report
+from tasks.core.reports import EvaluateReport, Interval, read_report
+from tasks.reporting.promotion_report import Decision, PromotionStatus
 
 CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model, train vs test)
 MODEL = "lightgbm"  # the challenger the gate judges
@@ -172,7 +173,7 @@ def weaknesses_section(inputs: CardInputs, p: PromoteParams) -> dict[str, Any]:
             "shap_units": ex.get("shap_units"), "agreement": ex.get("agreement") or {}}
 
 
-def gate_section(decision: Decision, status: Status, version_id: str | None,
+def gate_section(decision: Decision, status: PromotionStatus, version_id: str | None,
                  production_version: str | None) -> dict[str, Any]:
     """Return the gate's outcome, the resulting status and every rule with its result."""
     return {"status": status.value, "outcome": decision.outcome.value, "version_id": version_id,
@@ -194,7 +195,7 @@ def findings_section(findings: Sequence[Mapping[str, Any]]) -> list[dict[str, An
 
 
 def build_model_card(*, data: DataParams, source: str, p: PromoteParams,
-                     meta: Mapping[str, Any], inputs: CardInputs, decision: Decision, status: Status,
+                     meta: Mapping[str, Any], inputs: CardInputs, decision: Decision, status: PromotionStatus,
                      version_id: str | None, production_version: str | None,
                      versions: Mapping[str, Any], findings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Return the whole card as JSON-able data; what is missing is listed under `notes`."""

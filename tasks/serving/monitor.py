@@ -28,7 +28,8 @@ from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.data.sources import read_snapshot, type_table
 from tasks.quality.drift import current_frequencies, drift_report
 from tasks.quality.validation import profile_path
-from tasks.registry import store as registry
+from tasks.registry.catalog import production_version, read_record
+from tasks.registry.manifest import load_production
 
 STEP_VERSION = "2"
 log = logging.getLogger("tasks.serving.monitor")
@@ -209,11 +210,11 @@ def read_batch(path: Path, cfg: Config) -> pd.DataFrame:
 
 def production_reference(registry_dir: Path) -> tuple[Any, str | None, dict[str, float]]:
     """Return (production bundle or None, its version, the test metrics recorded when it was registered)."""
-    version = registry.production_version(registry_dir)
+    version = production_version(registry_dir)
     if version is None:
         return None, None, {}
-    record = registry.read_record(registry_dir, version)
-    return registry.load_production(registry_dir), version, record.get("metrics") or {}
+    record = read_record(registry_dir, version)
+    return load_production(registry_dir), version, record.metrics
 
 
 def monitor_batch(cfg: Config, batch_path: Path) -> dict[str, Any]:

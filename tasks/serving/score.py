@@ -26,7 +26,8 @@ from tasks.core.entry import exit_on_error, setup_logging
 from tasks.core.errors import InputError, PromotionError, SchemaError
 from tasks.evaluation.gate import input_schema
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
-from tasks.registry import store as registry
+from tasks.registry.catalog import production_version
+from tasks.registry.manifest import load_production
 
 log = logging.getLogger(__name__)
 NA_VALUES = ["", "NA", "NULL", "null", "NaN", "nan"]  # as ingest reads CSVs
@@ -289,8 +290,8 @@ def score_file(input_path: Path, output_path: Path, registry_dir: Path, challeng
     input_path, output_path = Path(input_path), Path(output_path)
     q_path = quarantine_path(output_path)
     table_format(input_path)
-    version = registry.production_version(registry_dir)
-    bundle = registry.load_production(registry_dir)
+    version = production_version(registry_dir)
+    bundle = load_production(registry_dir)
     if bundle is None or version is None:
         raise PromotionError(f"{registry_dir}: no production model to score with; run promote "
                              "(or `tabgate models promote <version> --reason ...`) first")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tasks.core import io
-from tasks.registry import store as registry
+from tasks.registry import catalog, fetch, provenance, records
 from tests.integration.test_pipeline import BIN, make_project, sh
 
 pytestmark = pytest.mark.integration
@@ -35,10 +35,10 @@ def pushed(tmp_path_factory) -> dict:
     sh(DVC, "push", cwd=root)
     sh("git", "clone", "-q", str(root), str(clone), cwd=base)
     reg = root / "registry"
-    vid = registry.production_version(reg)
+    vid = catalog.production_version(reg)
     assert vid is not None, log.stdout[-3000:]
     return {"root": root, "clone": clone, "reg": reg, "vid": vid, "base": base,
-            "commit": registry.git_commit(root), "log": log.stdout + log.stderr}
+            "commit": provenance.git_commit(root), "log": log.stdout + log.stderr}
 
 
 def faster(params_file: Path) -> None:
@@ -57,26 +57,27 @@ def registry_without_bundles(src: Path, dest: Path) -> Path:
 
 
 def test_record_carries_the_md5_dvc_locked_for_the_models_output(pushed):
-    rec = registry.read_record(pushed["reg"], pushed["vid"])
+    rec = catalog.read_record(pushed["reg"], pushed["vid"])
     lock = (pushed["root"] / "dvc.lock").read_text()
-    assert rec["dvc"]["output"] == "artifacts/models" and rec["dvc"]["path"] == "artifacts/models/lightgbm"
-    assert rec["dvc"]["md5"] == registry.locked_out_md5(lock, "artifacts/models")
-    assert rec["dvc"]["md5"].endswith(".dir") and rec["data_version"] and rec["params_digest"]
+    assert rec.dvc is not None and rec.dvc.md5 is not None
+    assert rec.dvc.output == "artifacts/models" and rec.dvc.path == "artifacts/models/lightgbm"
+    assert rec.dvc.md5 == provenance.locked_out_md5(lock, "artifacts/models")
+    assert rec.dvc.md5.endswith(".dir") and rec.data_version and rec.params_digest
     # the run's dvc.lock was only committed after promote ran; the registry finds that commit now
-    assert registry.find_locked_revision(pushed["root"], "artifacts/models", rec["dvc"]["md5"]) == pushed["commit"]
+    assert provenance.find_locked_revision(pushed["root"], "artifacts/models", rec.dvc.md5) == pushed["commit"]
 
 
 def test_fresh_clone_fetches_the_exact_bundle_with_the_returned_dvc_get(pushed):
     clone, vid = pushed["clone"], pushed["vid"]
     reg_copy = registry_without_bundles(pushed["reg"], pushed["base"] / "records_only")
     dest = clone / "fetched"
-    result = registry.fetch_version(reg_copy, vid, dest, repo_url=str(clone))
+    result = fetch.fetch_version(reg_copy, vid, dest, repo_url=str(clone))
     assert not result.restored and result.source == "dvc"
     get = result.commands[0]
     assert get[:2] == ["dvc", "get"] and get[get.index("--rev") + 1] == pushed["commit"]
     assert not (clone / ".dvc" / "cache").exists()  # nothing local: the bytes must come from the remote
     sh(DVC, *get[1:], cwd=clone)
-    registry.verify_fetched(pushed["reg"], vid, dest)
+    fetch.verify_fetched(pushed["reg"], vid, dest)
     assert io.sha256_tree(dest) == io.sha256_tree(pushed["reg"] / "versions" / vid / "bundle")
 
 
@@ -84,14 +85,14 @@ def test_dvc_artifacts_get_and_the_by_hash_fallback_fetch_the_same_bytes(pushed)
     clone, vid = pushed["clone"], pushed["vid"]
     expected = io.sha256_tree(pushed["reg"] / "versions" / vid / "bundle")
     reg_copy = registry_without_bundles(pushed["reg"], pushed["base"] / "records_only_2")
-    result = registry.fetch_version(reg_copy, vid, clone / "by_artifact", repo_url=str(clone))
+    result = fetch.fetch_version(reg_copy, vid, clone / "by_artifact", repo_url=str(clone))
     artifacts_get = next(c for c in result.commands if c[:3] == ["dvc", "artifacts", "get"])
     version = artifacts_get[artifacts_get.index("--rev") + 1]
-    sh("git", "tag", "-a", f"{registry.MODEL_ARTIFACT}@{version}", "-m", f"registry {vid}", pushed["commit"], cwd=clone)
+    sh("git", "tag", "-a", f"{records.MODEL_ARTIFACT}@{version}", "-m", f"registry {vid}", pushed["commit"], cwd=clone)
     sh(DVC, *artifacts_get[1:], cwd=clone)
     assert io.sha256_tree(clone / "by_artifact") == expected
 
-    stem = f"{registry.MODEL_ARTIFACT}-{vid}"
+    stem = f"{records.MODEL_ARTIFACT}-{vid}"
     pull = next(c for c in result.commands if c[:2] == ["dvc", "pull"])
     (clone / f"{stem}.dvc").write_text(result.dvc_file)
     sh(DVC, *pull[1:], cwd=clone)
@@ -99,7 +100,7 @@ def test_dvc_artifacts_get_and_the_by_hash_fallback_fetch_the_same_bytes(pushed)
 
 
 def test_full_registry_restores_locally_without_dvc(pushed, tmp_path):
-    result = registry.fetch_version(pushed["reg"], pushed["vid"], tmp_path / "restored")
+    result = fetch.fetch_version(pushed["reg"], pushed["vid"], tmp_path / "restored")
     assert result.restored and result.commands == []
     assert io.sha256_tree(tmp_path / "restored") == io.sha256_tree(pushed["reg"] / "versions" / pushed["vid"] / "bundle")
 
@@ -107,11 +108,11 @@ def test_full_registry_restores_locally_without_dvc(pushed, tmp_path):
 def test_model_card_is_a_promote_output_and_kept_in_the_registry(pushed):
     root, vid = pushed["root"], pushed["vid"]
     card = (root / "reports" / "model_card.md").read_text()
-    assert card == registry.model_card_path(pushed["reg"], vid).read_text()
+    assert card == catalog.model_card_path(pushed["reg"], vid).read_text()
     for heading in ("## Data", "## Training", "## Test metrics", "## Cross-validation", "## Segments",
                     "## Known weaknesses", "## Promotion gate", "## Versions"):
         assert heading in card
-    assert pushed["commit"] != registry.read_record(pushed["reg"], vid)["git_commit"]  # code commit: before the run
+    assert pushed["commit"] != catalog.read_record(pushed["reg"], vid).git_commit  # code commit: before the run
     # promote reads explain's report without a dvc.yaml dependency on it: it relies on dvc.yaml order
     log = pushed["log"]
     assert log.index("Running stage 'explain'") < log.index("Running stage 'promote'"), "promote ran before explain"

@@ -67,9 +67,9 @@ def test_two_dvc_runs_at_once_one_waits_and_both_finish_cleanly(project):
 
     assert "Data and pipelines are up to date" in sh(str(BIN / "dvc"), "status", cwd=root).stdout
     from tasks.modelling.bundle import load_bundle
-    from tasks.registry import store as registry
+    from tasks.registry import manifest
 
-    bundle = load_bundle(registry.production_bundle_dir(root / "registry"))
+    bundle = load_bundle(manifest.production_bundle_dir(root / "registry"))
     assert bundle.meta["target"] == "is_canceled"
     assert (root / LOCK_FILE).read_text() == ""  # released, holder line cleared
 

@@ -1,7 +1,8 @@
 """Headline metrics: the few dozen numbers DVC shows as metrics, from the detailed reports."""
 
-from tasks.core.reports import EvaluateReport, PromotionReport
+from tasks.core.reports import EvaluateReport
 from tasks.reporting.headline import headline_metrics
+from tasks.reporting.promotion_report import PromotionReport
 
 METRICS = EvaluateReport.model_validate({
     "task": "binary", "primary_metric": "roc_auc", "test_rows": 300,

@@ -9,8 +9,8 @@ import pytest
 
 from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
-from tasks.core.reports import Decision, Status
 from tasks.reporting import model_card
+from tasks.reporting.promotion_report import Decision, PromotionStatus
 
 DATA = DataParams(target="label", task="binary", positive_label=1, time_column="when",
                   drop_columns={"status": "written after the outcome (leak)", "notes|free": "free text | pipes"},
@@ -60,7 +60,7 @@ def write_reports(reports: Path) -> None:
 def card_from(reports: Path, p: PromoteParams = PromoteParams()) -> dict:
     return model_card.build_model_card(
         data=DATA, source="db://bookings", p=p, meta=META, inputs=model_card.read_card_inputs(reports),
-        decision=Decision.model_validate(DECISION), status=Status.REJECTED, version_id="v0002-12345678",
+        decision=Decision.model_validate(DECISION), status=PromotionStatus.REJECTED, version_id="v0002-12345678",
         production_version="v0001-87654321",
         versions=VERSIONS)
 

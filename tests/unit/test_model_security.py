@@ -24,7 +24,8 @@ from tasks.core.config import DataParams, parse_config
 from tasks.core.errors import ModelIntegrityError
 from tasks.modelling import integrity
 from tasks.modelling.bundle import load_skops
-from tasks.registry import store as registry
+from tasks.registry import catalog, lifecycle, manifest, migrate
+from tasks.registry.records import Action
 from tests.conftest import make_config, scoring_frame, synthetic_frame, tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", categorical_columns=["agent"])
@@ -142,8 +143,8 @@ def world(tmp_path_factory) -> dict:
     bundle = tiny_lightgbm_bundle(make_frame(300, 1), root / "bundle", ("x1", "x2"), ("hotel", "agent"), DATA, 10,
                                   threshold=0.5)
     reg = root / "registry"
-    vid = registry.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
-    registry.set_production(reg, vid, "test", "tester")
+    vid = lifecycle.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
+    lifecycle.set_production(reg, vid, "test", "tester")
     batch = root / "batch.csv"
     make_frame(40, 2).drop(columns="label").to_csv(batch, index=False)
     return {"root": root, "bundle": bundle, "registry": reg, "version": vid, "batch": batch}
@@ -183,7 +184,7 @@ def test_every_type_the_project_writes_is_in_the_allowlist_and_loads(world, tmp_
     pre = world["bundle"] / "preprocessor.skops"
     assert set(integrity.skops_types(pre.read_bytes(), pre)) == {"tasks.modelling.preprocessing.CategoryCoder"}
     assert load_skops(pre).transform(make_frame(5, 3)).shape == (5, 4)
-    assert registry.load_production(world["registry"]).predict_scores(make_frame(5, 3)).shape == (5,)
+    assert manifest.load_production(world["registry"]).predict_scores(make_frame(5, 3)).shape == (5,)
 
 
 @pytest.mark.parametrize("attack", sorted(PAYLOADS))
@@ -232,17 +233,17 @@ def test_a_preprocessor_naming_the_old_tasks_preprocess_coder_still_loads_and_se
     meta["checksums"]["preprocessor.skops"] = integrity.sha256_bytes(pre.read_bytes())
     (bundle / "meta.json").write_text(json.dumps(meta))
     reg = tmp_path / "old-registry"
-    vid = registry.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
-    registry.set_production(reg, vid, "test", "tester")
+    vid = lifecycle.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
+    lifecycle.set_production(reg, vid, "test", "tester")
     (reg / "versions" / vid / "manifest.json").unlink()  # as written before manifests existed
     pointer = json.loads((reg / "production.json").read_text())
     del pointer["manifest_sha256"]
     (reg / "production.json").write_text(json.dumps(pointer))
-    assert registry.migrate_registry(reg, "record existing versions", "tester") == {vid: "recorded"}
-    manifest, _ = registry.read_version_manifest(reg, vid)
-    assert manifest["skops_types"]["preprocessor.skops"] == ["tasks.preprocess.CategoryCoder"]
-    np.testing.assert_array_equal(registry.load_production(reg).predict_scores(batch),
-                                  registry.load_production(world["registry"]).predict_scores(batch))
+    assert migrate.migrate_registry(reg, "record existing versions", "tester") == {vid: "recorded"}
+    recorded, _ = manifest.read_version_manifest(reg, vid)
+    assert recorded["skops_types"]["preprocessor.skops"] == ["tasks.preprocess.CategoryCoder"]
+    np.testing.assert_array_equal(manifest.load_production(reg).predict_scores(batch),
+                                  manifest.load_production(world["registry"]).predict_scores(batch))
 
 
 def test_exec_hidden_as_a_dict_key_type_is_refused(world, tmp_path):
@@ -284,8 +285,8 @@ def test_a_bundle_holding_an_untrusted_type_is_never_registered(world, tmp_path)
     meta["checksums"]["preprocessor.skops"] = integrity.sha256_bytes(pre.read_bytes())
     (bundle / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ModelIntegrityError, match=r"builtins\.eval"):
-        registry.register_version(tmp_path / "registry", bundle, {"status": "approved"})
-    assert registry.list_versions(tmp_path / "registry") == []
+        lifecycle.register_version(tmp_path / "registry", bundle, {"status": "approved"})
+    assert catalog.list_versions(tmp_path / "registry") == []
     assert side_effects(marker) == []
 
 
@@ -296,9 +297,9 @@ def forge_records(reg: Path, vid: str) -> None:
     meta["checksums"] = {n: s for n, s in io.sha256_tree(vdir / "bundle").items() if n != "meta.json"}
     (vdir / "bundle" / "meta.json").write_text(json.dumps(meta))
     if (vdir / "manifest.json").exists():  # (absent before this change: nothing more to forge then)
-        manifest = json.loads((vdir / "manifest.json").read_text())
-        manifest["files"] = io.sha256_tree(vdir / "bundle")
-        (vdir / "manifest.json").write_text(json.dumps(manifest))
+        recorded = json.loads((vdir / "manifest.json").read_text())
+        recorded["files"] = io.sha256_tree(vdir / "bundle")
+        (vdir / "manifest.json").write_text(json.dumps(recorded))
         pointer = json.loads((reg / "production.json").read_text())
         pointer["manifest_sha256"] = integrity.sha256_bytes((vdir / "manifest.json").read_bytes())
         (reg / "production.json").write_text(json.dumps(pointer))
@@ -332,9 +333,9 @@ def test_changing_any_file_of_the_production_version_is_refused_with_exit_4(reg,
     target = reg / "versions" / world["version"] / name
     TAMPERING[name](target)
     with pytest.raises(ModelIntegrityError, match=re.escape(str(target))):
-        registry.load_production(reg)
+        manifest.load_production(reg)
     with pytest.raises(ModelIntegrityError, match=re.escape(str(target))):
-        registry.production_bundle_dir(reg)
+        manifest.production_bundle_dir(reg)
     caplog.set_level(logging.ERROR)
     assert score_exit(tmp_path, reg, world["batch"]) == 4
     assert str(target) in caplog.text
@@ -343,16 +344,16 @@ def test_changing_any_file_of_the_production_version_is_refused_with_exit_4(reg,
 def test_a_forged_manifest_is_refused_when_the_registry_is_signed(world, tmp_path, monkeypatch):
     monkeypatch.setenv(integrity.MANIFEST_KEY_ENV, "k" * 32)
     reg = tmp_path / "signed"
-    vid = registry.register_version(reg, world["bundle"], {"status": "approved", "decision": {"outcome": "promote"}})
-    registry.set_production(reg, vid, "test", "tester")
-    assert registry.load_production(reg) is not None
+    vid = lifecycle.register_version(reg, world["bundle"], {"status": "approved", "decision": {"outcome": "promote"}})
+    lifecycle.set_production(reg, vid, "test", "tester")
+    assert manifest.load_production(reg) is not None
     edit_threshold(reg / "versions" / vid / "bundle" / "meta.json")
     forge_records(reg, vid)  # every record agrees, but the attacker has no key
     with pytest.raises(ModelIntegrityError, match="HMAC does not verify"):
-        registry.load_production(reg)
+        manifest.load_production(reg)
     monkeypatch.setenv(integrity.MANIFEST_KEY_ENV, "another key entirely")
     with pytest.raises(ModelIntegrityError, match="HMAC"):
-        registry.read_version_manifest(reg, vid)
+        manifest.read_version_manifest(reg, vid)
 
 
 def test_a_registry_written_before_manifests_is_refused_until_migrated(reg, world, tmp_path):
@@ -364,8 +365,8 @@ def test_a_registry_written_before_manifests_is_refused_until_migrated(reg, worl
     assert score_exit(tmp_path, reg, world["batch"]) == 4
     params = str(params_file(tmp_path, reg))
     assert tabgate("--params", params, "models", "migrate", "--reason", "record existing versions") == 0
-    assert registry.load_production(reg).meta["threshold"] == 0.5
-    assert [h["action"] for h in registry.read_history(reg)][-2:] == ["migrate", "migrate"]
+    assert manifest.load_production(reg).meta["threshold"] == 0.5
+    assert [h.action for h in catalog.read_history(reg)][-2:] == [Action.MIGRATE, Action.MIGRATE]
     assert score_exit(tmp_path, reg, world["batch"]) == 0
 
 
@@ -374,19 +375,19 @@ def test_migrate_refuses_a_version_whose_meta_json_was_edited_before_migration(r
     (reg / "versions" / vid / "manifest.json").unlink()
     edit_threshold(reg / "versions" / vid / "bundle" / "meta.json")
     with pytest.raises(ModelIntegrityError, match="do not match the digest"):
-        registry.migrate_registry(reg, "record existing versions", "tester")
+        migrate.migrate_registry(reg, "record existing versions", "tester")
     assert not (reg / "versions" / vid / "manifest.json").exists()
 
 
 def test_rollback_and_promotion_pin_the_manifest_of_the_version_they_install(reg, world, tmp_path):
     other = tiny_lightgbm_bundle(make_frame(300, 5), tmp_path / "other", ("x1",), (), DATA, 5)
-    v2 = registry.register_version(reg, other, {"status": "approved", "decision": {"outcome": "promote"}})
-    registry.set_production(reg, v2, "second", "tester")
-    assert registry.read_pointer(reg)["manifest_sha256"] == registry.read_version_manifest(reg, v2)[1]
+    v2 = lifecycle.register_version(reg, other, {"status": "approved", "decision": {"outcome": "promote"}})
+    lifecycle.set_production(reg, v2, "second", "tester")
+    assert catalog.read_pointer(reg).manifest_sha256 == manifest.read_version_manifest(reg, v2)[1]
     append_byte(reg / "versions" / world["version"] / "bundle" / "model.txt")
     with pytest.raises(ModelIntegrityError, match="model.txt"):
-        registry.rollback(reg, "back", "tester")
-    assert registry.production_version(reg) == v2
+        lifecycle.rollback(reg, "back", "tester")
+    assert catalog.production_version(reg) == v2
 
 
 # ---------------------------------------------------------------- train's preprocessors

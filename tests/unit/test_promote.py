@@ -13,13 +13,15 @@ from tasks import promote
 from tasks.core import errors, io
 from tasks.core.config import Config, DataParams, PromoteParams, parse_config
 from tasks.core.metrics import compute_metrics, score_frame
-from tasks.core.reports import PromotionReport, read_report
+from tasks.core.reports import read_report
 from tasks.core.schema import encode_target
 from tasks.evaluation import gate as gate_rules
 from tasks.evaluation import promotion
 from tasks.evaluation.gate import GateInput, Latency, ModelScores, decide_promotion
 from tasks.modelling.bundle import load_bundle
-from tasks.registry import store as registry
+from tasks.registry import catalog, lifecycle, manifest, provenance
+from tasks.registry.records import RecordStatus
+from tasks.reporting.promotion_report import PromotionReport
 from tests.conftest import tiny_lightgbm_bundle
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", segment_columns=["seg"])
@@ -76,7 +78,7 @@ def simulate_evaluate(cfg: Config, world: dict, challenger: str) -> None:
     test = world["test"]
     scored = test.assign(y_true=encode_target(test["label"], ["no", "yes"], DATA))
     models = {"lightgbm": load_bundle(cfg.paths.models_dir / "lightgbm"), "baseline": load_bundle(cfg.paths.models_dir / "baseline")}
-    prod = registry.load_production(cfg.paths.registry_dir)
+    prod = manifest.load_production(cfg.paths.registry_dir)
     if prod is not None:
         models["production"] = prod
     report = {}
@@ -110,13 +112,13 @@ def test_first_model_is_gated_on_absolute_rules_and_the_record_says_so(tmp_path,
     cfg = make_cfg(tmp_path)
     report = gate(cfg, world, "medium")
     assert report["status"] == "promoted" and report["production_version"] is None
-    vid = registry.production_version(cfg.paths.registry_dir)
+    vid = catalog.production_version(cfg.paths.registry_dir)
     assert vid == report["version_id"]
-    rec = registry.read_record(cfg.paths.registry_dir, vid)
-    assert rec["decision"]["first_model"] is True
-    assert any(gate_rules.FIRST_MODEL in n for n in rec["decision"]["notes"])
-    assert rec["test_fingerprint"] == "fp-test" and rec["params_digest"] == promotion.params_digest(cfg)
-    assert rec["metrics"]["roc_auc"] > 0.6 and rec["latency"]["rows"] > 0
+    rec = catalog.read_record(cfg.paths.registry_dir, vid)
+    assert rec.decision is not None and rec.decision.first_model is True
+    assert any(gate_rules.FIRST_MODEL in n for n in rec.decision.notes)
+    assert rec.test_fingerprint == "fp-test" and rec.params_digest == promotion.params_digest(cfg)
+    assert rec.metrics["roc_auc"] > 0.6 and rec.latency is not None and rec.latency["rows"] > 0
     rules = {r["rule"]: r for r in report["decision"]["rules"]}
     assert rules["threshold roc_auc"]["passed"] is True
     assert rules["gain over production (CI low)"]["passed"] is None
@@ -129,11 +131,11 @@ def test_first_model_below_the_floor_is_rejected_without_error(tmp_path, world):
     cfg = make_cfg(tmp_path)
     report = gate(cfg, world, "weak")
     assert report["status"] == "rejected"
-    assert registry.production_version(cfg.paths.registry_dir) is None
+    assert catalog.production_version(cfg.paths.registry_dir) is None
     failed = [r["rule"] for r in report["decision"]["rules"] if r["passed"] is False]
     assert "threshold roc_auc" in failed
-    rec = registry.read_record(cfg.paths.registry_dir, report["version_id"])
-    assert rec["status"] == "rejected" and rec["decision"]["first_model"] is True
+    rec = catalog.read_record(cfg.paths.registry_dir, report["version_id"])
+    assert rec.status == RecordStatus.REJECTED and rec.decision is not None and rec.decision.first_model is True
     assert io.read_json(cfg.paths.reports_dir / "promotion.json")["status"] == "rejected"
     headline = io.read_json(cfg.paths.reports_dir / "headline.json")
     assert headline["promotion"] == {"status": "rejected", "in_production": False, "outcome": "reject"}
@@ -146,16 +148,16 @@ def test_better_challenger_is_promoted_and_worse_one_rejected(tmp_path, world):
 
     better = gate(cfg, world, "good")
     assert better["status"] == "promoted" and better["production_version"] == first
-    assert registry.production_version(reg) == better["version_id"] != first
+    assert catalog.production_version(reg) == better["version_id"] != first
     gain_rule = next(r for r in better["decision"]["rules"] if r["rule"].startswith("gain over production"))
     assert gain_rule["passed"] is True and gain_rule["value"] > 0
-    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(world["good"])
+    assert io.sha256_tree(manifest.production_bundle_dir(reg)) == io.sha256_tree(world["good"])
 
     pointer = (reg / "production.json").read_bytes()
     worse = gate(cfg, world, "medium")  # the old model again: clearly worse than the new champion
     assert worse["status"] == "rejected"
     assert (reg / "production.json").read_bytes() == pointer
-    assert io.sha256_tree(registry.production_bundle_dir(reg)) == io.sha256_tree(world["good"])
+    assert io.sha256_tree(manifest.production_bundle_dir(reg)) == io.sha256_tree(world["good"])
     failed = {r["rule"] for r in worse["decision"]["rules"] if r["passed"] is False}
     assert "gain over production (CI low)" in failed
 
@@ -168,7 +170,7 @@ def test_identical_challenger_is_already_in_production(tmp_path, world):
     assert report["status"] == "already_in_production" and report["version_id"] == vid
     assert report["decision"]["rules"] == []
     assert (cfg.paths.registry_dir / "production.json").read_bytes() == pointer
-    assert len(registry.list_versions(cfg.paths.registry_dir)) == 1
+    assert len(catalog.list_versions(cfg.paths.registry_dir)) == 1
 
 
 def test_promotion_report_is_deterministic(tmp_path, world):
@@ -184,10 +186,10 @@ def test_require_approval_registers_pending_and_does_not_switch(tmp_path, world)
     cfg = make_cfg(tmp_path, require_approval=True)
     report = gate(cfg, world, "good")
     assert report["status"] == "pending_approval"
-    assert registry.production_version(cfg.paths.registry_dir) is None
-    assert registry.read_record(cfg.paths.registry_dir, report["version_id"])["status"] == "pending_approval"
-    registry.approve_version(cfg.paths.registry_dir, report["version_id"], "reviewed the report", "reviewer")
-    assert registry.production_version(cfg.paths.registry_dir) == report["version_id"]
+    assert catalog.production_version(cfg.paths.registry_dir) is None
+    assert catalog.read_record(cfg.paths.registry_dir, report["version_id"]).status == RecordStatus.PENDING_APPROVAL
+    lifecycle.approve_version(cfg.paths.registry_dir, report["version_id"], "reviewed the report", "reviewer")
+    assert catalog.production_version(cfg.paths.registry_dir) == report["version_id"]
 
 
 def test_under_dvc_exp_run_the_gate_decides_but_production_and_the_registry_stay_as_they_were(tmp_path, world,
@@ -195,13 +197,13 @@ def test_under_dvc_exp_run_the_gate_decides_but_production_and_the_registry_stay
     cfg = make_cfg(tmp_path)
     reg = cfg.paths.registry_dir
     champion = gate(cfg, world, "medium")["version_id"]
-    pointer, versions = (reg / "production.json").read_bytes(), registry.list_versions(reg)
+    pointer, versions = (reg / "production.json").read_bytes(), catalog.list_versions(reg)
     monkeypatch.setenv("DVC_EXP_NAME", "try-more-leaves")
     report = gate(cfg, world, "good")  # would be promoted outside an experiment (see the test above)
     assert report["status"] == "experiment" and report["experiment"] == "try-more-leaves"
     assert report["decision"]["outcome"] == "promote" and report["version_id"] is None
     assert report["production_version"] == champion
-    assert (reg / "production.json").read_bytes() == pointer and registry.list_versions(reg) == versions
+    assert (reg / "production.json").read_bytes() == pointer and catalog.list_versions(reg) == versions
     md = (cfg.paths.reports_dir / "promotion.md").read_text()
     assert "experiment: production unchanged" in md and "try-more-leaves" in md
     assert io.read_json(cfg.paths.reports_dir / "model_card.json")["status"] == "experiment"
@@ -212,8 +214,8 @@ def test_first_model_under_dvc_exp_run_leaves_the_registry_empty(tmp_path, world
     monkeypatch.setenv("DVC_EXP_NAME", "first-try")
     report = gate(cfg, world, "good")
     assert report["status"] == "experiment" and report["decision"]["outcome"] == "promote"
-    assert registry.production_version(cfg.paths.registry_dir) is None
-    assert registry.list_versions(cfg.paths.registry_dir) == []
+    assert catalog.production_version(cfg.paths.registry_dir) is None
+    assert catalog.list_versions(cfg.paths.registry_dir) == []
 
 
 def test_unknown_threshold_metric_is_a_config_error(tmp_path, world):
@@ -321,14 +323,15 @@ def test_promotion_writes_the_model_card_and_keeps_it_with_the_version(tmp_path,
     report = gate(cfg, world, "medium")
     reg, vid = cfg.paths.registry_dir, report["version_id"]
     md = (cfg.paths.reports_dir / promotion.CARD_MD).read_text()
-    assert md == registry.model_card_path(reg, vid).read_text()
+    assert md == catalog.model_card_path(reg, vid).read_text()
     card = io.read_json(cfg.paths.reports_dir / promotion.CARD_JSON)
     assert card["version_id"] == vid and card["status"] == "promoted" and card["gate"]["outcome"] == "promote"
     assert any("explain" in n for n in card["notes"])  # simulate_evaluate writes no explain report: noted
     assert card["metrics"]["rows"][0]["metric"] == "roc_auc" and "## Known weaknesses" in md
-    rec = registry.read_record(reg, vid)
-    assert rec["dvc"]["md5"] == registry.dvc_dir_md5(cfg.paths.models_dir) == card["versions"]["dvc"]["md5"]
-    assert rec["dvc"]["path"].endswith("lightgbm") and "git_dirty" in rec
+    rec = catalog.read_record(reg, vid)
+    assert rec.dvc is not None
+    assert rec.dvc.md5 == provenance.dvc_dir_md5(cfg.paths.models_dir) == card["versions"]["dvc"]["md5"]
+    assert rec.dvc.path is not None and rec.dvc.path.endswith("lightgbm") and "git_dirty" in rec.model_fields_set
 
 
 def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
@@ -338,7 +341,7 @@ def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
     card = io.read_json(cfg.paths.reports_dir / promotion.CARD_JSON)
     assert card["version_id"] is None and [r["rule"] for r in card["gate"]["rules"] if r["passed"] is False]
     assert "unregistered challenger" in (cfg.paths.reports_dir / promotion.CARD_MD).read_text()
-    assert not (cfg.paths.registry_dir / "versions").exists() or registry.list_versions(cfg.paths.registry_dir) == []
+    assert not (cfg.paths.registry_dir / "versions").exists() or catalog.list_versions(cfg.paths.registry_dir) == []
 
 
 # ---------------------------------------------------------------- leak suspects and a near-perfect model
@@ -359,7 +362,7 @@ def test_an_unexcused_leak_suspect_blocks_promotion_not_the_run(tmp_path, world)
     cfg = make_cfg(tmp_path)
     write_validate_report(cfg, [POST, RELATION])
     report = gate(cfg, world, "good")  # returns: the run goes on
-    assert report["status"] == "rejected" and registry.production_version(cfg.paths.registry_dir) is None
+    assert report["status"] == "rejected" and catalog.production_version(cfg.paths.registry_dir) is None
     rule = next(r for r in report["decision"]["rules"] if r["rule"] == "leak suspects")
     assert rule["passed"] is False and rule["value"] == 1.0
     assert rule["reason"].startswith("x2 [dominance]: it alone resolves 30.0%")

@@ -6,16 +6,8 @@ import pytest
 
 from tasks.core import io
 from tasks.core.errors import InputError
-from tasks.core.reports import (
-    EvaluateReport,
-    Metrics,
-    Outcome,
-    PromotionReport,
-    Status,
-    Verdict,
-    read_report,
-    write_report,
-)
+from tasks.core.reports import EvaluateReport, Metrics, read_report, write_report
+from tasks.reporting.promotion_report import GateOutcome, PromotionReport, PromotionStatus, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_METRICS = ROOT / "reports" / "metrics.json"
@@ -71,7 +63,7 @@ def test_committed_promotion_json_is_byte_identical_through_the_model(tmp_path):
     report = read_report(PromotionReport, COMMITTED_PROMOTION)
     write_report(report, tmp_path / "promotion.json")
     assert (tmp_path / "promotion.json").read_bytes() == COMMITTED_PROMOTION.read_bytes()
-    assert report.status is Status.REJECTED and report.decision.outcome is Outcome.REJECT  # enums, not strings
+    assert report.status is PromotionStatus.REJECTED and report.decision.outcome is GateOutcome.REJECT  # enums, not strings
     assert report.decision.failed and all(r.verdict is Verdict.FAIL for r in report.decision.failed)
 
 

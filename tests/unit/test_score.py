@@ -11,7 +11,7 @@ import pytest
 from tasks.core.config import DataParams, MonitorParams
 from tasks.core.errors import InputError, PromotionError, SchemaError
 from tasks.modelling.bundle import load_bundle
-from tasks.registry import store as registry
+from tasks.registry import lifecycle
 from tasks.serving.score import quarantine_path, read_table, score_file
 from tests.conftest import scoring_frame as make_frame
 from tests.conftest import tiny_lightgbm_bundle
@@ -34,8 +34,8 @@ def setup(tmp_path_factory) -> dict:
     prod = make_bundle(train, root / "prod", ("x1", "x2"), ("hotel", "agent"), rounds=20)
     challenger = make_bundle(train, root / "challenger", ("x1", "x2"), ("hotel", "agent"), rounds=5)
     reg = root / "registry"
-    vid = registry.register_version(reg, prod, {"status": "approved", "decision": {"outcome": "promote"}})
-    registry.set_production(reg, vid, "test", "tester")
+    vid = lifecycle.register_version(reg, prod, {"status": "approved", "decision": {"outcome": "promote"}})
+    lifecycle.set_production(reg, vid, "test", "tester")
     return {"registry": reg, "version": vid, "prod": prod, "challenger": challenger}
 
 
