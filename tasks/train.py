@@ -58,9 +58,11 @@ def run(cfg: Config) -> dict:
         report["lightgbm_trained_with"] = ("lightgbm.dask (all rounds, best iteration chosen on valid afterwards"
                                            + ("; refitted on train + valid with lightgbm.dask)" if params.refit else ")"))
     if tuning is not None:
-        # train.json is a DVC output: no wall time in it (tuning.json reports the seconds spent)
+        # train.json and tuning.json are DVC outputs: no wall time in them (the log says the seconds spent),
+        # so two runs on the same inputs write the same bytes and dvc.lock does not change
         report["tuning"] = {k: v for k, v in tuning.items() if k not in ("trials", "seconds")}
-    io.write_json(tuning or {"enabled": False}, cfg.paths.reports_dir / "tuning.json")
+    timeless = {k: v for k, v in tuning.items() if k != "seconds"} if tuning is not None else {"enabled": False}
+    io.write_json(timeless, cfg.paths.reports_dir / "tuning.json")
     io.write_json(report, cfg.paths.reports_dir / "train.json")
     log.info("train: LightGBM final model has %d trees; validation (before refit) %s", report["best_iteration"],
              {k: round(v, 4) for k, v in report["validation_metrics"]["lightgbm"].items() if k in ("roc_auc", "rmse", "log_loss")})

@@ -8,8 +8,10 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,22 @@ def write_bytes(data: bytes, dest: Path, durable: bool = False) -> None:
 def write_text(text: str, dest: Path, durable: bool = False) -> None:
     """Write text to dest atomically (durable: fsynced, see atomic_path)."""
     write_bytes(text.encode("utf-8"), dest, durable)
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry: no entry says when it was written
+
+
+def stable_zip_bytes(entries: dict[str, bytes]) -> bytes:
+    """Return a zip of entries that depends on their names and bytes only: sorted, stored, fixed time and modes."""
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 3  # unix, whichever machine wrote it
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, entries[name])
+    return buf.getvalue()
 
 
 def _json_default(obj: Any) -> Any:

@@ -11,7 +11,9 @@ A bundle is a directory:
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +71,46 @@ def predict_transformed(bundle: ModelBundle, x: Any) -> np.ndarray:
     return proba[:, 1] if bundle.task == "binary" else proba
 
 
+def canonical_skops(data: bytes) -> bytes:
+    """Return the same skops file with nothing of the writing process left in it: the same object gives the same bytes.
+
+    skops names each array's entry after id(obj) (a memory address), each bytes entry after a uuid4, stamps
+    every zip entry with the time it was written and writes schema.json's "__id__" memo keys as addresses.
+    Here the ids become 1, 2, ... and the entries 1.npy, 2.bin, ... in the order schema.json first names them
+    (a bijection, so skops' memo on load sees the same sharing), and the zip is rewritten by io.stable_zip_bytes.
+    """
+    with zipfile.ZipFile(BytesIO(data)) as zf:
+        entries = {info.filename: zf.read(info) for info in zf.infolist()}
+    schema = json.loads(entries.pop("schema.json"))
+    ids: dict[Any, int] = {}
+    names: dict[str, str] = {}
+
+    def renumber(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                renumber(item)
+        elif isinstance(node, dict):
+            if "__id__" in node:
+                node["__id__"] = ids.setdefault(node["__id__"], len(ids) + 1)
+            if isinstance(node.get("file"), str) and node["file"] in entries:
+                old = node["file"]
+                node["file"] = names.setdefault(old, f"{len(names) + 1}{Path(old).suffix}")
+            for value in node.values():
+                renumber(value)
+
+    renumber(schema)
+    if set(names) != set(entries):
+        raise ModelIntegrityError(f"skops wrote entries schema.json does not name: {sorted(set(entries) - set(names))}")
+    out = {names[old]: blob for old, blob in entries.items()}
+    out["schema.json"] = json.dumps(schema, indent=2).encode("utf-8")
+    return io.stable_zip_bytes(out)
+
+
 def save_preprocessor(pre: Any, path: Path) -> None:
-    """Write a fitted scikit-learn object with skops, atomically."""
+    """Write a fitted scikit-learn object with skops, atomically; the same object always gives the same bytes."""
     import skops.io as sio
 
-    with io.atomic_path(path) as tmp:
-        sio.dump(pre, tmp)
+    io.write_bytes(canonical_skops(sio.dumps(pre)), path)
 
 
 def load_skops(path: Path) -> Any:

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks.core.config import CVParams, DataParams
 from tasks.core.errors import ConfigError
@@ -120,3 +122,20 @@ def test_every_fold_fits_its_baseline_on_the_capped_stratified_sample(tmp_path, 
     assert all(f["baseline"]["fit_rows"] == 150 for f in folds)  # every fold states its baseline samples
     assert all(f["baseline"]["score_rows"] == 150 for f in folds)  # fold validation parts hold 225 rows here
     assert all(fit > 150 and rows == 150 for fit, rows in linear_rows)  # and its preprocessor saw only that sample
+
+
+@settings(max_examples=60, deadline=None)
+@given(days=st.lists(st.integers(0, 60), min_size=30, max_size=200), n_splits=st.integers(2, 5),
+       window=st.sampled_from(["expanding", "sliding"]), gap=st.integers(0, 5))
+def test_walk_forward_never_trains_on_the_future_through_the_cv_call(days, n_splits, window, gap):
+    """Random (unsorted, tied) time columns through fold_indices, what cross_validate calls for every fold."""
+    df = pd.DataFrame({"when": pd.Timestamp("2021-01-01") + pd.to_timedelta(days, unit="D"), "label": 0})
+    data = DataParams(target="label", time_column="when")
+    try:
+        folds = cv_folds.fold_indices(df, df["label"].to_numpy(), "walk_forward", data,
+                                      CVParams(n_splits=n_splits, window=window, gap_days=gap))
+    except (ConfigError, ValueError):
+        return  # too few distinct dates for any fold: refused, never a leaky fold
+    for tr, va in folds:
+        assert len(tr) and len(va)
+        assert df["when"].iloc[tr].max() < df["when"].iloc[va].min() - pd.Timedelta(days=gap)

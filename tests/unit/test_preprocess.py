@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,3 +76,38 @@ def test_category_coder_survives_skops_round_trip(tmp_path):
     save_preprocessor(pre, tmp_path / "tree.skops")
     back = load_skops(tmp_path / "tree.skops")
     pd.testing.assert_frame_equal(back.transform(df[ft.all]), pre.transform(df[ft.all]))
+
+
+def test_the_preprocess_step_fits_on_the_train_split_only(tmp_path):
+    """The step, not only the library: train, valid and test have disjoint value ranges and categories, so
+    statistics fitted on any rows beyond the train split differ from the train-only ones."""
+    from tasks import preprocess
+    from tasks.core import io
+    from tasks.modelling.training import load_preprocessors
+    from tests.conftest import make_config
+
+    cfg = make_config(tmp_path)
+    df = synthetic_frame(n=600, seed=3)
+    parts = {"train": df.iloc[:400], "valid": df.iloc[400:500], "test": df.iloc[500:]}
+    shifted = {"train": (0.0, ["red", "green"]), "valid": (1000.0, ["blue"]), "test": (-1000.0, ["violet"])}
+    for name, (offset, colours) in shifted.items():
+        part = parts[name].assign(x1=parts[name]["x1"] + offset, x2=parts[name]["x2"] + offset,
+                                  colour=pd.Categorical(np.resize(colours, len(parts[name]))))
+        parts[name] = part
+        io.write_frame(part, getattr(cfg.paths, name))
+    train = parts["train"]
+    report = preprocess.run(cfg)
+    assert report["train_rows"] == len(train)
+    pre, ft = load_preprocessors(cfg.paths.preprocess_dir)  # what the train step loads
+    num = pre["linear"].named_transformers_["num"]
+    stats = dict(zip(num.feature_names_in_, num.named_steps["impute"].statistics_))
+    assert stats == pytest.approx({c: train[c].median() for c in stats})
+    scale = num.named_steps["scale"]
+    imputed = train[list(stats)].fillna(train[list(stats)].median())
+    n = len(stats)  # the scaler sees the imputed columns first, then the missing-value indicators
+    assert list(scale.mean_[:n]) == pytest.approx(list(imputed.mean()))
+    assert list(scale.scale_[:n]) == pytest.approx(list(imputed.std(ddof=0)))
+    for kind in ("linear", "tree"):
+        coder = pre[kind].named_transformers_["cat"]
+        coder = coder.named_steps["codes"] if hasattr(coder, "named_steps") else coder
+        assert {str(c) for c in coder.categories_[0]} == {"red", "green"}, kind  # never blue or violet

@@ -39,7 +39,8 @@ def test_train_step_records_tuning_and_uses_the_best_params(tmp_path):
     preprocess.run(cfg)
     report = train.run(cfg)
     tuning = io.read_json(cfg.paths.reports_dir / "tuning.json")
-    assert report["tuned"] and len(tuning["trials"]) == 3 == tuning["n_trials"] and tuning["seconds"] >= 0
+    assert report["tuned"] and len(tuning["trials"]) == 3 == tuning["n_trials"]
+    assert "seconds" not in tuning  # a DVC output: wall time would change dvc.lock between identical runs
     chosen = tuning["trials"][tuning["chosen_trial"]]
     assert tuning["chosen_trial"] == (0 if tuning["kept_defaults"] else tuning["best_trial"])
     assert report["lightgbm_params"]["num_leaves"] == chosen["num_leaves"]
@@ -76,3 +77,51 @@ def test_trials_are_counted_not_timed(tmp_path, monkeypatch):
     capped = cfg.train.model_copy(update={"tune": cfg.train.tune.model_copy(update={"timeout_seconds": 60})})
     with pytest.raises(TuneBudgetExceeded, match="train.tune.timeout_seconds"):
         tune.tune_lightgbm(df, cfg.data, capped, cfg.cv, cfg.preprocess, cfg.split)
+
+
+def capture_optimize(monkeypatch) -> list[dict]:
+    """Record the keyword arguments of every Study.optimize call (and run it as asked)."""
+    import optuna
+
+    calls: list[dict] = []
+    real = optuna.Study.optimize
+
+    def spy(self, func, *args, **kwargs):
+        calls.append({"args": args, **kwargs})
+        return real(self, func, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.Study, "optimize", spy)
+    return calls
+
+
+def assert_counted_not_timed(calls: list[dict], n_trials: int) -> None:
+    assert len(calls) == 1
+    call = calls[0]
+    assert call.get("timeout") is None, f"optuna was handed a wall-clock limit: timeout={call.get('timeout')}"
+    assert len(call["args"]) < 2, "timeout passed positionally"  # optimize(func, n_trials, timeout, ...)
+    assert (call["args"][0] if call["args"] else call["n_trials"]) == n_trials
+
+
+@pytest.mark.parametrize("cap", [None, 3600])
+def test_optuna_never_receives_a_wall_clock_limit_at_the_tuning_call(tmp_path, monkeypatch, cap):
+    """Even with the safety cap set, optuna's timeout= stays None: the cap fails loudly, it never cuts trials."""
+    cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 20},
+                                       "tune": {"enabled": True, "n_trials": 2, "timeout_seconds": cap}})
+    calls = capture_optimize(monkeypatch)
+    _, table = tune.tune_lightgbm(synthetic_frame(n=300, seed=25), cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    assert_counted_not_timed(calls, 2)
+    assert table["n_trials"] == 2
+
+
+def test_the_train_step_tunes_by_trial_count_only(tmp_path, monkeypatch):
+    from tasks import preprocess, split, train
+
+    cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 20},
+                                       "tune": {"enabled": True, "n_trials": 2, "timeout_seconds": 3600}})
+    io.write_frame(synthetic_frame(n=500, seed=26), cfg.paths.ingested)
+    split.run(cfg)
+    preprocess.run(cfg)
+    calls = capture_optimize(monkeypatch)
+    train.run(cfg)
+    assert_counted_not_timed(calls, 2)
+    assert len(io.read_json(cfg.paths.reports_dir / "tuning.json")["trials"]) == 2
