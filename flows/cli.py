@@ -276,7 +276,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     plan, cfg, df = plan_table(args, folder)
     from tasks import validate
     from tasks.core import io
-
     from tasks.data.profiling import render_params, summary_lines
 
     io.write_text(render_params(plan), target)
