@@ -253,7 +253,8 @@ def infer_ids(df: pd.DataFrame, target: str, skip: set[str], source: str, given:
                               "(split reports entities shared by train and test)")
     for col in df.columns:
         s = df[col]
-        if col != target and col not in skip and is_text(s) and s.notna().all() and s.nunique() == n:
+        if col != target and col not in skip and is_text(s) and s.notna().all() and s.nunique() == n \
+                and numeric_share(s) < NUMERIC_PARSE_SHARE and parses_as_time(s) < TIME_PARSE_SHARE:
             return str(col), "text with one value per row"
     return None, ""
 
