@@ -66,6 +66,7 @@ class InitPlan(BaseModel):
     task_reason: str
     positive_label: str | int | float | bool | None = None
     class_counts: dict[str, int] = Field(default_factory=dict)
+    label_map: dict[str, str] = Field(default_factory=dict)
     time: TimeGuess | None = None
     id_column: str | None = None
     id_reason: str = ""
@@ -153,6 +154,18 @@ def infer_task(y: pd.Series, target: str, source: str, task: TaskType | None = N
         return task, None, f"{len(distinct)} classes"
     positive, why = positive_class(values)
     return task, positive, f"two classes; positive class {positive!r} ({why})"
+
+
+def label_spellings(y: pd.Series) -> dict[str, str]:
+    """Return text label values that are another value spelt differently (case, spaces, a trailing dot), each
+    mapped to the group's most frequent spelling: {">50K.": ">50K"}."""
+    if not is_text(y) or y.nunique() > MAX_TEXT_CLASSES:
+        return {}
+    counts = y.dropna().astype("string").value_counts()
+    groups: dict[str, list[str]] = {}
+    for value in counts.index:  # most frequent first
+        groups.setdefault(str(value).strip().rstrip(".").strip().lower(), []).append(str(value))
+    return {other: spellings[0] for spellings in groups.values() for other in spellings[1:]}
 
 
 def positive_class(values: pd.Series) -> tuple[Any, str]:
@@ -323,14 +336,16 @@ def plan_init(df: pd.DataFrame, source: str, target: str, reader: ReaderGuess = 
     if target not in df.columns:
         raise ConfigError(f"{source}: --target '{target}' is not a column; the table has {df.shape[1]} columns: "
                           f"{[str(c) for c in df.columns][:30]}")
-    task, positive, task_reason = infer_task(df[target], target, source, task)
+    label_map = label_spellings(df[target])
+    y = df[target].replace(label_map) if label_map else df[target]
+    task, positive, task_reason = infer_task(y, target, source, task)
     guess, review = infer_time(df, target, source, time)
     skip = {target} | ({guess.column, *guess.parts.values()} if guess else set())
     ident, id_reason = infer_ids(df, target, skip, source, id_column)
     keep = skip | ({ident} if ident else set())
     drops = never_learn(df, keep)
     numeric = numbers_in_text(df, keep | set(drops))
-    counts = {str(k): int(v) for k, v in df[target].value_counts().items()} if task != "regression" else {}
+    counts = {str(k): int(v) for k, v in y.value_counts().items()} if task != "regression" else {}
     thresholds, why = task_thresholds(task, len(counts))
     if df[target].isna().any():
         review.append(f"label '{target}' is missing in {int(df[target].isna().sum())} row(s): drop or fill them "
@@ -338,7 +353,7 @@ def plan_init(df: pd.DataFrame, source: str, target: str, reader: ReaderGuess = 
     review.append("the expectation suite and reference profile were learnt from this very table: open them in "
                   "gx/ and tighten what you know about your data")
     return InitPlan(source=source, rows=len(df), columns=df.shape[1], reader=reader, target=target, task=task,
-                    task_reason=task_reason, positive_label=positive, class_counts=counts, time=guess,
+                    task_reason=task_reason, positive_label=positive, class_counts=counts, label_map=label_map, time=guess,
                     id_column=ident, id_reason=id_reason, drop_columns=drops, numeric_columns=numeric,
                     thresholds=thresholds, thresholds_reason=why, review=review)
 
@@ -360,6 +375,9 @@ def render_params(plan: InitPlan) -> str:
     lines += ["paths:" + _comment("dvc.yaml reads these through ${paths.*}, so DVC needs them in this file")]
     lines += [f"  {k}: {_yaml(str(v))}" for k, v in PathsParams().model_dump().items()]
     lines += ["", "data:", f"  target: {_yaml(plan.target)}", f"  task: {plan.task}" + _comment(plan.task_reason)]
+    if plan.label_map:
+        lines.append("  label_map:" + _comment("the same label spelt two ways in the file: read as one value"))
+        lines += [f"    {_yaml(k)}: {_yaml(v)}" for k, v in plan.label_map.items()]
     if plan.positive_label is not None:
         lines.append(f"  positive_label: {_yaml(plan.positive_label)}" + _comment(f"counts: {plan.class_counts}"))
     if plan.time:
@@ -396,6 +414,7 @@ def summary_lines(plan: InitPlan) -> list[str]:
     out = [f"table: {plan.source}: {plan.rows} rows x {plan.columns} columns "
            f"(separator {plan.reader.separator!r}, encoding {plan.reader.encoding}, decimal {plan.reader.decimal!r})",
            f"label: {plan.target}: {plan.task} ({plan.task_reason})"]
+    out += [f"label spelling: {k!r} read as {v!r} (data.label_map)" for k, v in plan.label_map.items()]
     out.append(f"time: {plan.time.column} ({plan.time.reason})" if plan.time else "time: none")
     out.append(f"id: {plan.id_column} ({plan.id_reason})" if plan.id_column else "id: none")
     out += [f"never learn from: {c} ({why})" for c, why in plan.drop_columns.items()]

@@ -13,6 +13,7 @@ from flows.cli import build_parser, dispatch
 from tasks.core.config import parse_config
 from tasks.core.errors import ConfigError, SchemaError
 from tasks.data import profiling
+from tasks.data.sources import apply_label_map, type_table
 
 
 def frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -122,3 +123,22 @@ def test_one_class_and_text_regression_raise_directly() -> None:
         profiling.infer_task(pd.Series([1, 1, 1]), "y", "t.csv")
     with pytest.raises(ConfigError):
         profiling.infer_task(pd.Series(["a", "b", "c"]), "y", "t.csv", "regression")
+
+
+def test_label_spelt_two_ways_is_mapped_by_init_and_at_ingest(tmp_path: Path) -> None:
+    df = frame().assign(income=lambda d: np.where(np.arange(len(d)) % 3 == 0, ">50K", "<=50K"))
+    df.loc[df.index[:20], "income"] = df.loc[df.index[:20], "income"] + "."  # the test file's spelling
+    plan = profiling.plan_init(df, "t.csv", "income")
+    assert plan.task == "binary" and plan.label_map == {"<=50K.": "<=50K", ">50K.": ">50K"}
+    cfg = parse_config(yaml.safe_load(profiling.render_params(plan)))
+    typed, notes = type_table(df, cfg.ingest, cfg.data)
+    assert set(typed["income"]) == {">50K", "<=50K"}
+    assert notes["label_map_rows"] == {"<=50K.": 13, ">50K.": 7}
+    assert notes["label_counts"] == {"<=50K": 200, ">50K": 100}
+
+
+def test_label_map_on_numbers_and_without_a_map() -> None:
+    y = pd.Series([0, 1, 2, 2], name="y")
+    out, rows = apply_label_map(y, {2: 1})
+    assert out.tolist() == [0, 1, 1, 1] and rows == {"2": 2}
+    assert apply_label_map(y, {})[0] is y
