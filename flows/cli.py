@@ -264,6 +264,64 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- tabgate init: a params.yaml for your own table ------------------------------------------------------------
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Read a table, propose its settings, write a short params.yaml, and bootstrap the expectation suite."""
+    from tasks.core.errors import ConfigError
+
+    folder = Path(args.dir)
+    target = folder / "params.yaml"
+    if target.exists() and not args.force:
+        raise ConfigError(f"{target} exists; pass --force to replace it (its expectation suite in gx/ is replaced "
+                          "too), or --dir another folder")
+    plan, cfg, df = plan_table(args, folder)
+    from tasks import validate
+    from tasks.core import io
+    from tasks.data.profiling import render_params, summary_lines
+
+    io.write_text(render_params(plan), target)
+    at = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={
+        k: folder / v for k, v in cfg.paths.model_dump().items()})})
+    info = validate.bootstrap_suite(at, df)
+    for line in summary_lines(plan):
+        print(f"init: {line}")
+    print(f"init: wrote {target} and the expectation suite {info['suite']} ({info['expectations']} expectations) "
+          f"with the reference profile {info['reference_profile']}, learnt from {info['rows']} rows")
+    print("init: next: `tabgate run` (or `tabgate run --engine dvc`); the gate's verdict is in reports/promotion.md")
+    return EXIT_OK
+
+
+def plan_table(args: argparse.Namespace, folder: Path):
+    """Return (plan, config, typed table) for init's source, or raise before anything is written."""
+    import os.path
+
+    import yaml
+
+    from tasks.core.config import IngestParams, parse_config
+    from tasks.core.errors import InputError
+    from tasks.data.profiling import plan_init, read_head, render_params, sniff_reader
+    from tasks.data.sources import read_snapshot, type_table
+
+    path = Path(args.source)
+    if not path.exists():
+        raise InputError(f"{path}: no such file (the SOURCE of `tabgate init`)")
+    try:
+        reader = sniff_reader(read_head(path))
+    except (OSError, EOFError, ValueError) as err:
+        raise InputError(f"{path}: cannot be read ({type(err).__name__}: {err})") from None
+    raw = read_snapshot(path, IngestParams(source=str(path), separator=reader.separator, encoding=reader.encoding,
+                                           decimal=reader.decimal))
+    rel = os.path.relpath(path.resolve(), folder.resolve())
+    source = path.resolve().as_posix() if rel.startswith("..") else Path(rel).as_posix()
+    plan = plan_init(raw, source, args.target, reader, args.task, args.time, args.id)
+    cfg = parse_config(yaml.safe_load(render_params(plan)), folder / "params.yaml")
+    df, _ = type_table(raw, cfg.ingest, cfg.data)
+    if cfg.data.time_column and df[cfg.data.time_column].isna().all():
+        raise InputError(f"{path}: data.time_column '{cfg.data.time_column}' does not parse as time")
+    return plan, cfg, df
+
+
 def _short_json(obj: dict) -> str:
     import json
 
@@ -343,7 +401,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="predictions file (.csv or .parquet); bad rows go to <output>.quarantine.*")
     p.add_argument("--shadow", default=None, help="a challenger model bundle directory to score in shadow")
     p.set_defaults(func=cmd_score)
+    add_init_parser(sub)
     return parser
+
+
+def add_init_parser(sub) -> None:
+    """Add `tabgate init SOURCE --target COLUMN`."""
+    p = sub.add_parser("init", help="write a params.yaml for your own table and bootstrap its expectation suite",
+                       description=cmd_init.__doc__)
+    p.add_argument("source", help="the table: a CSV (separator, encoding, decimal mark sniffed) or Parquet file")
+    p.add_argument("--target", required=True, help="the label column")
+    p.add_argument("--task", choices=["binary", "multiclass", "regression"], default=None,
+                   help="default: inferred from the label's values")
+    p.add_argument("--time", default=None, help="the time column (default: a date column, or year/month/day parts)")
+    p.add_argument("--id", default=None, help="the id / entity column (default: one named like an id)")
+    p.add_argument("--dir", default=".", help="the project folder to write params.yaml and gx/ into (default: .)")
+    p.add_argument("--force", action="store_true", help="replace an existing params.yaml and expectation suite")
+    p.set_defaults(func=cmd_init)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,7 +48,31 @@ def version_snapshot(data_dir: Path, root: Path = Path(".")) -> str | None:
         log.warning("not a DVC repository (no .dvc/ or not in git): the snapshot is not versioned")
         return None
     run_dvc("add", str(data_dir), cwd=root)
-    return io.data_version(root / f"{Path(data_dir).as_posix().rstrip('/')}.dvc")
+    pointer = root / f"{Path(data_dir).as_posix().rstrip('/')}.dvc"
+    version = io.data_version(pointer)
+    unpin_sample_remote(pointer, version, root)
+    return version
+
+
+SAMPLE_REMOTE = Path("sample/dvc-remote")  # the read-only remote "sample" (.dvc/config) holding the bundled snapshot
+
+
+def unpin_sample_remote(pointer: Path, version: str | None, root: Path = Path(".")) -> None:
+    """Drop `remote: sample` / `push: false` from the pointer once it records data the sample remote does not hold.
+
+    `dvc add` keeps an output's remote and push fields: without this, a user's own snapshot would stay pinned to
+    the bundled sample's read-only remote and `dvc push` would skip it without a word.
+    """
+    text = pointer.read_text() if pointer.exists() else ""
+    if "  remote: sample\n" not in text or not version:
+        return
+    digest = version.removesuffix(".dir")
+    if (root / SAMPLE_REMOTE / "files" / "md5" / digest[:2] / f"{digest[2:]}.dir").exists():
+        return
+    pointer.write_text(text.replace("  remote: sample\n", "").replace("  push: false\n", ""))
+    _git("add", pointer.relative_to(root).as_posix(), cwd=root)  # as DVC's autostage did for `dvc add`
+    log.info("%s: a new snapshot: no longer pinned to the bundled sample's remote; `dvc push` sends it to the "
+             "default remote", pointer)
 
 
 def take_snapshot(cfg, version: bool = True) -> dict:

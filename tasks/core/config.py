@@ -51,6 +51,9 @@ class DataParams(Section):
     drop_columns: dict[str, str] = Field(default_factory=dict)
     categorical_columns: list[str] = Field(default_factory=list)
     segment_columns: list[str] = Field(default_factory=list)
+    # label value as spelt in the file -> the value it means, e.g. {">50K.": ">50K"}; applied where a table is typed
+    # (ingest, and monitoring's labelled batches), with the rows changed per spelling in reports/ingest.json
+    label_map: dict[str | int, str | int | float | bool] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _target_not_dropped(self) -> DataParams:

@@ -240,12 +240,38 @@ def coerce_numeric(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, 
     return out, failures
 
 
+def apply_label_map(y: pd.Series, mapping: Mapping[Any, Any]) -> tuple[pd.Series, dict[str, int]]:
+    """Return the label with each spelling in mapping (data.label_map, keys compared as text) replaced by its value,
+    and how many rows each spelling changed."""
+    if not mapping:
+        return y, {}
+    lookup = {str(k): v for k, v in mapping.items()}
+    text = y.astype("string")
+    hit = text.isin(list(lookup)).fillna(False).to_numpy(dtype=bool)
+    counts = {k: int((text == k).fillna(False).sum()) for k in lookup}
+    out = y.copy()
+    if hit.any():
+        mapped = text[hit].map(lookup)
+        if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_numeric_dtype(pd.Series(list(lookup.values()))):
+            out = out.astype(object)
+        out[hit] = mapped.to_numpy()
+    for spelling, rows in counts.items():
+        if rows:
+            log.info("ingest: data.label_map: %d row(s) of label %r spelt %r read as %r", rows, y.name, spelling,
+                     lookup[spelling])
+    return out, counts
+
+
 def type_table(raw: pd.DataFrame, p: IngestParams, data: DataParams) -> tuple[pd.DataFrame, dict]:
     """Return the typed table (time column built, numeric coercions, strings as category) and notes."""
     if raw.shape[1] == 0 or raw.empty:
         raise InputError(f"ingest.source {source_label(p)}: the table is empty ({raw.shape[0]} rows, {raw.shape[1]} columns)")
     df, failures = coerce_numeric(raw, p.numeric_columns)
     notes: dict = {"numeric_parse_failures": failures}
+    if data.target in df.columns:
+        df[data.target], notes["label_map_rows"] = apply_label_map(df[data.target], data.label_map)
+        if data.task != "regression":
+            notes["label_counts"] = {str(k): int(v) for k, v in df[data.target].value_counts(dropna=False).items()}
     if data.time_column:
         df[data.time_column] = build_time_column(df, p, data.time_column)
         bad = int(df[data.time_column].isna().sum())
