@@ -27,8 +27,9 @@ def test_configuration_md_is_up_to_date() -> None:
 
 
 def test_every_config_key_is_in_the_reference() -> None:
-    from tasks.core.config import Config
     from pydantic import BaseModel
+
+    from tasks.core.config import Config
 
     tool = load_tool()
     text = tool.render()
