@@ -32,6 +32,7 @@ from tasks import (
 from tasks.core import io
 from tasks.core.config import Config, load_config
 from tasks.core.errors import is_user_error
+from tasks.core.safe_paths import check_no_approval_switch_off, check_params_file
 from tasks.core.steps import STEPS
 
 STEP_MODULES = {m.__name__.rpartition(".")[2]: m
@@ -136,6 +137,12 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
     a second one waits for .tabgate.lock (monitor.run_lock_timeout_seconds) and says why.
     """
     logger = get_run_logger()
+    try:
+        check_params_file(params, Path("."))
+        check_no_approval_switch_off(require_approval)
+    except Exception as err:
+        publish_failure(err)
+        raise
     cfg = with_approval(load_config(params), require_approval)
     try:
         with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, logger=logger) as waited, \
