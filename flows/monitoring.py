@@ -18,6 +18,7 @@ from flows.artifacts import publish_failure
 from flows.missing_input import missing_input_note, publish_missing_input
 from flows.training import training_flow
 from tasks.core.config import load_config
+from tasks.core.safe_paths import check_input_path, check_params_file
 from tasks.serving.monitor import monitor_batch, summary_lines
 
 
@@ -62,8 +63,14 @@ def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool 
     with a "no batch" note."""
 
     logger = get_run_logger()
-    cfg = load_config(params)
-    batch = batch or str(cfg.monitor.batch_path)
+    try:
+        check_params_file(params, Path("."))
+        cfg = load_config(params)
+        batch = batch or str(cfg.monitor.batch_path)
+        check_input_path("batch", batch, Path("."))
+    except Exception as err:
+        publish_failure(err)
+        raise
     if missing_ok and (note := missing_input_note(batch, "no batch")):
         return publish_missing_input(note, key="monitor-decision", setting="monitor.batch_path")
     do_retrain, disabled_by = retrain_switch(cfg.monitor.retrain, retrain)

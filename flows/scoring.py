@@ -13,7 +13,8 @@ from flows.artifacts import publish_failure
 from flows.missing_input import missing_input_note, publish_missing_input
 from tasks.core.config import load_config
 from tasks.core.errors import is_user_error
-from tasks.serving.score import score_file
+from tasks.core.safe_paths import check_input_path, check_output_path, check_params_file, record_scoring_output
+from tasks.serving.score import quarantine_path, score_file
 
 
 @task(name="score", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
@@ -23,6 +24,17 @@ def score(input_path: str, output_path: str, params: str, shadow: str | None) ->
     cfg = load_config(params)
     return score_file(Path(input_path), Path(output_path), cfg.paths.registry_dir,
                       Path(shadow) if shadow else None, cfg.data, cfg.monitor)
+
+
+def check_scoring_parameters(input_path: str, output_path: str, params: str, shadow: str | None) -> None:
+    """Refuse (UnsafeParameter) any path parameter that leaves the project or lands on what tabgate owns."""
+    root = Path(".")
+    check_params_file(params, root)
+    check_input_path("input_path", input_path, root)
+    if shadow:
+        check_input_path("shadow", shadow, root)
+    check_output_path("output_path", output_path, root)
+    check_output_path("output_path (its quarantine file)", quarantine_path(Path(output_path)), root)
 
 
 def _is_user_error(state) -> bool:
@@ -51,10 +63,17 @@ def scoring_flow(input_path: str, output_path: str, params: str = "params.yaml",
 
     missing_ok (set on the served deployment): a missing input completes with a "nothing to score" note."""
 
+    try:
+        check_scoring_parameters(input_path, output_path, params, shadow)
+    except Exception as err:
+        publish_failure(err)
+        raise
     if missing_ok and (note := missing_input_note(input_path, "nothing to score")):
         return publish_missing_input(note, key="scoring-summary", setting="monitor.scoring_input")
     try:
         summary = score(input_path, output_path, params, shadow)
+        record_scoring_output(Path("."), Path(output_path))
+        record_scoring_output(Path("."), quarantine_path(Path(output_path)))
     except Exception as err:
         publish_failure(err)
         raise

@@ -33,6 +33,7 @@ from tasks.core import io
 from tasks.core.config import Config, load_config
 from tasks.core.errors import is_user_error
 from tasks.core.reports import read_report
+from tasks.core.safe_paths import check_no_approval_switch_off, check_params_file
 from tasks.core.steps import STEPS
 from tasks.reporting.promotion_report import PromotionReport
 
@@ -134,6 +135,12 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
     a second one waits for .tabgate.lock (monitor.run_lock_timeout_seconds) and says why.
     """
     logger = get_run_logger()
+    try:
+        check_params_file(params, Path("."))
+        check_no_approval_switch_off(require_approval)
+    except Exception as err:
+        publish_failure(err)
+        raise
     cfg = with_approval(load_config(params), require_approval)
     try:
         with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, logger=logger) as waited, \

@@ -23,6 +23,14 @@ class ConfigError(TabgateError, ValueError):
     user_error = True
 
 
+class UnsafeParameter(TabgateError, ValueError):
+    """A run parameter (typed in the Prefect UI or a CLI flag) names a path the run must not touch; the message says
+    which parameter and why. A configuration error (exit code 2): nothing was written."""
+
+    exit_code = 2
+    user_error = True
+
+
 class TuneBudgetExceeded(TabgateError, RuntimeError):
     """Tuning ran past train.tune.timeout_seconds, the safety cap: raise the cap or lower train.tune.n_trials.
 
