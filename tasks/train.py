@@ -25,6 +25,21 @@ from tasks.modelling.tuning import tune_lightgbm
 STEP_VERSION = TRAINING_VERSION
 log = logging.getLogger(__name__)
 
+def fold_best_iterations(cfg: Config) -> list[int] | None:
+    """Return LightGBM's best iteration in each CV fold of the scheme the split implies (reports/cv.json), if cv ran.
+
+    walk_forward when cv ran it (time and row-order splits), else group, else the first scheme; as tuning chooses.
+    """
+    path = cfg.paths.reports_dir / "cv.json"
+    if not path.exists():
+        return None
+    schemes = io.read_json(path).get("schemes", {})
+    name = next((s for s in ("walk_forward", "group") if s in schemes), next(iter(schemes), None))
+    if name is None:
+        return None
+    return [int(f["lightgbm"]["best_iteration"]) for f in schemes[name]["folds"] if "best_iteration" in f["lightgbm"]]
+
+
 def tuned_params(train: pd.DataFrame, cfg: Config) -> tuple[TrainParams, dict | None]:
     """Return the train params with LightGBM's tuned by Optuna on the training split when enabled, and the trials."""
     if not cfg.train.tune.enabled:
@@ -40,13 +55,15 @@ def run(cfg: Config) -> dict:
     params, tuning = tuned_params(train, cfg)
     log.info("train: fitting dummy, linear baseline and LightGBM on %d rows (%d features); the baseline on %d of "
              "them (train.baseline_max_rows)", len(train), len(ft.all), baseline_fit_rows(len(train), params))
-    bundles, valid_scores = fit_models(train, valid, pre, ft, cfg.data, params, cfg.compute)
+    bundles, valid_scores = fit_models(train, valid, pre, ft, cfg.data, params, cfg.compute, fold_best_iterations(cfg))
     for name, bundle in bundles.items():
         save_bundle(bundle, cfg.paths.models_dir / name)
     report = {
         "step_version": STEP_VERSION, "train_rows": int(len(train)), "valid_rows": int(len(valid)),
         "features": ft.all, "class_weight": bundles["lightgbm"].meta.get("class_weight"),
         "best_iteration": bundles["lightgbm"].meta["best_iteration"], "refit": bundles["lightgbm"].meta.get("refit"),
+        # why the refit has the trees it has: validation's best iteration against the CV folds' (choose_tree_count)
+        "tree_count": (bundles["lightgbm"].meta.get("refit") or {}).get("tree_count"),
         "thresholds": {n: b.meta.get("threshold") for n, b in bundles.items()},
         "validation_metrics": validation_metrics(bundles, valid, cfg.data, valid_scores),  # lightgbm: before refit
         "baseline_fit_rows": bundles["baseline"].meta["fit_rows"],

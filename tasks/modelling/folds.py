@@ -52,8 +52,16 @@ class WalkForwardSplit(BaseEstimator):
         return self.n_splits
 
     def split(self, X, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield folds; `groups` carries the timestamps (array-like of datetimes)."""
-        times = pd.to_datetime(pd.Series(np.asarray(groups))).to_numpy()
+        """Yield folds; `groups` carries the timestamps (array-like of datetimes), or None for row order.
+
+        Without timestamps the row position is the clock (a table kept in time order, split by row order):
+        each fold validates on the next block of rows and trains only on rows before it; gap_days is then
+        read as a gap of that many rows.
+        """
+        if groups is None:
+            times = np.arange(len(X)).astype("datetime64[D]")  # one "day" per row: a gap of gap_days rows
+        else:
+            times = pd.to_datetime(pd.Series(np.asarray(groups))).to_numpy()
         order = np.argsort(times, kind="stable")
         chunks = np.array_split(order, self.n_splits + 1)
         for k in range(1, self.n_splits + 1):
@@ -66,23 +74,33 @@ class WalkForwardSplit(BaseEstimator):
                 yield np.sort(train), np.sort(valid)
 
 
-def resolve_schemes(df: pd.DataFrame, data: DataParams, p: CVParams) -> list[str]:
-    """Return the CV schemes to run: `auto` means stratified (or kfold), plus walk_forward and group when they apply."""
+def resolve_schemes(df: pd.DataFrame, data: DataParams, p: CVParams, sp: SplitParams | None = None) -> list[str]:
+    """Return the CV schemes to run: `auto` means stratified (or kfold), plus walk_forward and group when they apply.
+
+    walk_forward applies with a time column, or when the split is by row order (sp.strategy row_order): the
+    test set is then the last rows, so CV walks forward by row position as it walks by time otherwise.
+    """
     schemes: list[str] = []
     for s in p.schemes:
         if s != "auto":
             schemes.append(s)
             continue
         schemes.append("kfold" if data.task == "regression" else "stratified")
-        if data.time_column:
+        if data.time_column or by_row_order(sp):
             schemes.append("walk_forward")
         if data.id_column and df[data.id_column].duplicated().any():
             schemes.append("group")
     return list(dict.fromkeys(schemes))
 
 
-def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams, p: CVParams) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Return the (train, valid) positions of every fold of a scheme."""
+def by_row_order(sp: SplitParams | None) -> bool:
+    """Return True when the split holds out the last rows in file order (row position is the clock)."""
+    return sp is not None and sp.strategy == "row_order"
+
+
+def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams, p: CVParams,
+                 sp: SplitParams | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return the (train, valid) positions of every fold of a scheme (walk_forward by time, else by row order)."""
     if scheme == "stratified":
         return list(StratifiedKFold(p.n_splits, shuffle=True, random_state=p.random_state).split(df, y))
     if scheme == "kfold":
@@ -91,9 +109,11 @@ def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams,
         if not data.id_column:
             raise ValueError("cv scheme 'group' needs data.id_column")
         return list(GroupKFold(p.n_splits).split(df, groups=df[data.id_column].to_numpy()))
-    if not data.time_column:
-        raise ValueError("cv scheme 'walk_forward' needs data.time_column")
-    return list(WalkForwardSplit(p.n_splits, p.window, p.gap_days).split(df, groups=df[data.time_column]))
+    if data.time_column:
+        return list(WalkForwardSplit(p.n_splits, p.window, p.gap_days).split(df, groups=df[data.time_column]))
+    if by_row_order(sp):
+        return list(WalkForwardSplit(p.n_splits, p.window, p.gap_days).split(df))
+    raise ValueError("cv scheme 'walk_forward' needs data.time_column or split.strategy row_order")
 
 
 def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, data: DataParams,
@@ -190,9 +210,9 @@ def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: Preproce
     df = df[model_columns(df, data)]
     classes = label_classes(df[data.target], data)
     y = encode_target(df[data.target], classes, data)
-    schemes = resolve_schemes(df, data, p)
+    schemes = resolve_schemes(df, data, p, sp)
     jobs = [(scheme, k, tr, va) for scheme in schemes
-            for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p), start=1)]
+            for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p, sp), start=1)]
     with fold_runner(compute) as runner:
         shared = runner.share(df)
         results = runner.map(score_fold_at, [(shared, tr, va, f"{scheme} fold {k}/{p.n_splits}") for scheme, k, tr, va in jobs],

@@ -60,9 +60,42 @@ def with_threshold(bundle: ModelBundle, valid_scores: np.ndarray, y_valid: np.nd
     return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": threshold})
 
 
+# The tree count rule (issue 24). Early stopping on the validation slice is one draw: on a table that drifts, the
+# latest slice can stop after a handful of trees while every CV fold of the scheme the split implies (walk-forward for
+# time and row-order splits) wants far more. We therefore keep validation's count when it agrees with the folds, and
+# follow the folds -- the median of their best iterations, floored at TREE_FLOOR -- when the two disagree by more than
+# DISAGREEMENT_RATIO either way. The median of several folds is what a single drifting slice cannot swing; the ratio
+# keeps the count unchanged on stable tables, where the slice and the folds agree. The choice and why go to train.json.
+DISAGREEMENT_RATIO = 3.0
+TREE_FLOOR = 10
+
+
+def choose_tree_count(valid_best: int, fold_best: list[int] | None, n_estimators: int) -> tuple[int, dict]:
+    """Return the early-stopping count to refit from (validation's, or the folds' median when they disagree sharply)
+    and the evidence: best iteration per fold, validation's, the chosen count and why."""
+    evidence: dict = {"validation_best_iteration": int(valid_best), "fold_best_iterations": list(fold_best or [])}
+    if not fold_best:
+        return int(valid_best), evidence | {"chosen": int(valid_best), "source": "validation",
+                                            "why": "no CV folds of the implied scheme to compare with"}
+    median = int(np.median(fold_best))
+    ratio = max(median, 1) / max(valid_best, 1)
+    evidence |= {"fold_median": median, "ratio_folds_to_validation": round(ratio, 3)}
+    if ratio > DISAGREEMENT_RATIO or ratio < 1 / DISAGREEMENT_RATIO:
+        chosen = max(median, min(TREE_FLOOR, n_estimators))
+        return chosen, evidence | {"chosen": chosen, "source": "folds", "why": (
+            f"validation stopped at {valid_best} trees, the folds' median is {median} (ratio {ratio:.2f}, beyond "
+            f"{DISAGREEMENT_RATIO:g}x): one drifting slice disagrees with the folds, so the folds decide")}
+    return int(valid_best), evidence | {"chosen": int(valid_best), "source": "validation", "why": (
+        f"validation ({valid_best}) and the folds' median ({median}) agree within {DISAGREEMENT_RATIO:g}x")}
+
+
 def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams, p: TrainParams,
-               compute: ComputeParams | None = None) -> tuple[dict[str, ModelBundle], dict[str, np.ndarray]]:
-    """Return train_models' bundles and their scores of the validation rows (scored once: thresholds and metrics)."""
+               compute: ComputeParams | None = None,
+               fold_best: list[int] | None = None) -> tuple[dict[str, ModelBundle], dict[str, np.ndarray]]:
+    """Return train_models' bundles and their scores of the validation rows (scored once: thresholds and metrics).
+
+    fold_best (the CV folds' best iterations) decides the refit's tree count with validation's (choose_tree_count).
+    """
     classes = label_classes(train[data.target], data)
     y_train = encode_target(train[data.target], classes, data)
     y_valid = encode_target(valid[data.target], classes, data)
@@ -82,23 +115,26 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
         bundles = {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}
         if p.refit:
             bundles["lightgbm"] = refitted_bundle(bundles["lightgbm"], trainer, pre["tree"], train, y_train, valid,
-                                                  y_valid, ft, data.task, p, cw)
+                                                  y_valid, ft, data.task, p, cw, fold_best)
     return bundles, scores
 
 
 def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: pd.DataFrame, y_train: np.ndarray,
                     valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
-                    cw: str | None) -> ModelBundle:
+                    cw: str | None, fold_best: list[int] | None = None) -> ModelBundle:
     """Return the early-stopped bundle's model refitted (by trainer) on train + valid with its best iteration scaled
     to the rows.
 
     The decision threshold and the validation metrics stay those of the early-stopped model (chosen on rows it did
     not see); the refitted model has seen the validation rows, so its own validation scores would flatter it.
     """
-    best = int(es_bundle.meta["best_iteration"])
+    best, evidence = choose_tree_count(int(es_bundle.meta["best_iteration"]), fold_best, p.lightgbm.n_estimators)
+    if evidence["source"] == "folds":
+        log.warning("train: %s", evidence["why"])
     rounds = refit_rounds(best, len(train), len(train) + len(valid))
     est = trainer.refit(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds)
-    refit = {"rows": int(len(train) + len(valid)), "early_stopping_iteration": best, "n_estimators": rounds}
+    refit = {"rows": int(len(train) + len(valid)), "early_stopping_iteration": int(es_bundle.meta["best_iteration"]),
+             "n_estimators": rounds, "tree_count": evidence}
     log.info("train: LightGBM refitted on train + valid (%d rows) with %d trees (early stopping chose %d on %d rows)",
              refit["rows"], rounds, best, len(train))
     return ModelBundle(es_bundle.kind, es_bundle.preprocessor, est.booster_,

@@ -71,11 +71,13 @@ def keep_defaults(default_folds: list[float], best_folds: list[float], higher_is
     return not gain.mean() > min_gain_se * se
 
 
-def tuning_folds(df: pd.DataFrame, y: np.ndarray, data: DataParams, cv: CVParams) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Return the folds tuning scores on: the most honest CV scheme this table allows."""
-    schemes = resolve_schemes(df, data, cv)
+def tuning_folds(df: pd.DataFrame, y: np.ndarray, data: DataParams, cv: CVParams,
+                 sp: SplitParams | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return the folds tuning scores on: the most honest CV scheme this table allows (walk-forward by row
+    position when the split is by row order)."""
+    schemes = resolve_schemes(df, data, cv, sp)
     scheme = next((s for s in ("walk_forward", "group") if s in schemes), schemes[0])
-    return fold_indices(df, y, scheme, data, cv)
+    return fold_indices(df, y, scheme, data, cv, sp)
 
 
 def fold_score(fold_train: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, lp: LightGBMParams,
@@ -113,7 +115,7 @@ def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CV
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     classes = label_classes(train[data.target], data)
     y = encode_target(train[data.target], classes, data)
-    folds = tuning_folds(train, y, data, cv)
+    folds = tuning_folds(train, y, data, cv, sp)
     metric = primary_metric(data.task)
     direction: Literal["maximize", "minimize"] = "maximize" if HIGHER_IS_BETTER[metric] else "minimize"
 
