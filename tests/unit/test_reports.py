@@ -63,8 +63,10 @@ def test_committed_promotion_json_is_byte_identical_through_the_model(tmp_path):
     report = read_report(PromotionReport, COMMITTED_PROMOTION)
     write_report(report, tmp_path / "promotion.json")
     assert (tmp_path / "promotion.json").read_bytes() == COMMITTED_PROMOTION.read_bytes()
-    assert report.status is PromotionStatus.REJECTED and report.decision.outcome is GateOutcome.REJECT  # enums, not strings
-    assert report.decision.failed and all(r.verdict is Verdict.FAIL for r in report.decision.failed)
+    assert isinstance(report.status, PromotionStatus) and isinstance(report.decision.outcome, GateOutcome)  # enums
+    assert (report.status is PromotionStatus.REJECTED) == (report.decision.outcome is GateOutcome.REJECT)
+    assert all(r.verdict is Verdict.FAIL for r in report.decision.failed)
+    assert bool(report.decision.failed) == (report.decision.outcome is GateOutcome.REJECT)
 
 
 def test_promotion_markdown_rendered_through_the_model_equals_the_committed_one():
