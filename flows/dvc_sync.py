@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
 from tasks.core import io
 from tasks.core.errors import ConfigError, DvcError
 from tasks.core.steps import STEPS
@@ -161,16 +159,20 @@ def require_project_params(params: str) -> None:
 
 
 def project_status(root: Path = Path(".")) -> dict | None:
-    """Return `dvc status --json` ({} when data, code and params match dvc.lock and the .dvc files; every step
-    as changed when dvc status itself fails; None outside a DVC project)."""
+    """Return DVC's own status of the project (`dvc.repo.Repo.status`, what `dvc status --json` prints): {} when
+    data, code and params match dvc.lock and the .dvc files; every step as changed when DVC cannot compute it;
+    None outside a DVC project."""
     if not is_dvc_repo(root):
         return None
-    import json
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
 
-    proc = run_dvc("status", "--json", cwd=root, check=False)
-    if proc.returncode != 0:
+    try:
+        with Repo(str(root)) as repo:
+            return dict(repo.status())
+    except DvcException as exc:
+        log.warning("dvc status failed (%s): every step counts as changed", exc)
         return {name: ["dvc status failed"] for name in STEPS}
-    return json.loads(proc.stdout or "{}")
 
 
 def stale_in(status: dict) -> set[str]:
@@ -191,39 +193,18 @@ def record_run(root: Path = Path(".")) -> None:
     run_dvc("commit", "--force", cwd=root)
 
 
-def _resolve(text: str, params: dict) -> str:
-    """Return text with ${section.key} replaced from params (the subset of DVC templating dvc.yaml uses)."""
-    import re
+def stage_graph(root: Path = Path(".")) -> dict[str, set[str]]:
+    """Return {stage: the stages it depends on}, from DVC's own stage graph (`dvc.repo.Repo.index.graph`, whose
+    edges point from a stage to the stages whose outputs it reads), so templating and paths resolve as DVC does."""
+    from dvc.repo import Repo
 
-    def value(match: re.Match[str]) -> str:
-        node: object = params
-        for part in match.group(1).split("."):
-            node = node[part]  # type: ignore[index]
-        return str(node)
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph
 
-    return re.sub(r"\$\{([^}]+)\}", value, text)
+        def name(stage) -> str:  # a dvc.yaml stage by its name, a .dvc file by its path in the project
+            return getattr(stage, "name", None) or os.path.relpath(stage.path, repo.root_dir)
 
-
-def _paths(entries: list, params: dict) -> list[str]:
-    out = []
-    for entry in entries or []:
-        key = next(iter(entry)) if isinstance(entry, dict) else entry
-        out.append(_resolve(str(key), params).rstrip("/"))
-    return out
-
-
-def stage_graph(root: Path = Path("."), params_file: str = "params.yaml") -> dict[str, set[str]]:
-    """Return {stage: the stages whose outputs it depends on}, read from dvc.yaml."""
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    params = yaml.safe_load((root / params_file).read_text())
-    outs = {name: _paths(s.get("outs", []) + s.get("metrics", []) + s.get("plots", []), params)
-            for name, s in stages.items()}
-    graph: dict[str, set[str]] = {}
-    for name, s in stages.items():
-        deps = _paths(s.get("deps", []), params)
-        graph[name] = {other for other, paths in outs.items() if other != name and any(
-            d == p or d.startswith(p + "/") or p.startswith(d + "/") for d in deps for p in paths)}
-    return graph
+        return {name(stage): {name(dep) for dep in graph.successors(stage)} for stage in graph.nodes}
 
 
 def downstream_closure(stale: set[str], root: Path = Path(".")) -> set[str]:

@@ -49,3 +49,68 @@ def test_a_successful_run_keeps_the_new_snapshot(repo):
         dvc_sync.version_snapshot(Path("data"), repo)
     assert "data.dvc" in sh("git", "status", "--porcelain", cwd=repo)
     assert (repo / "data" / "table.csv").read_text() == "a,b\n3,4\n"
+
+
+# What is stale comes from DVC itself (dvc.repo.Repo): its stage graph, its status.
+PIPELINE = """stages:
+  prepare:
+    cmd: cp data/table.csv ${paths.work}/prepared.csv
+    deps:
+      - data
+    outs:
+      - ${paths.work}/prepared.csv
+  fit:
+    cmd: cp ${paths.work}/prepared.csv model.txt
+    deps:
+      - ${paths.work}/prepared.csv
+    params:
+      - fit.rounds
+    outs:
+      - model.txt
+  report:
+    cmd: echo report > report.txt
+    deps:
+      - data/table.csv
+    outs:
+      - report.txt
+"""
+
+
+@pytest.fixture
+def pipeline(repo: Path) -> Path:
+    (repo / "work").mkdir()
+    (repo / "params.yaml").write_text("paths:\n  work: work\nfit:\n  rounds: 3\n")
+    (repo / "dvc.yaml").write_text(PIPELINE)
+    sh(DVC, "repro", "-q", cwd=repo)
+    return repo
+
+
+def test_stage_graph_is_dvcs_own_with_templated_paths_resolved(pipeline):
+    graph = dvc_sync.stage_graph(pipeline)
+    assert graph["fit"] == {"prepare"}  # linked only through ${paths.work}/prepared.csv
+    assert graph["prepare"] == graph["report"] == {"data.dvc"}
+
+
+def test_downstream_closure_follows_the_graph_and_nothing_else(pipeline):
+    assert dvc_sync.downstream_closure({"prepare"}, pipeline) == {"prepare", "fit"}
+    assert dvc_sync.downstream_closure({"data.dvc"}, pipeline) == {"data.dvc", "prepare", "fit", "report"}
+
+
+def test_project_status_is_dvcs_status(pipeline):
+    assert dvc_sync.project_status(pipeline) == {}
+    (pipeline / "params.yaml").write_text("paths:\n  work: work\nfit:\n  rounds: 4\n")
+    status = dvc_sync.project_status(pipeline)
+    assert dvc_sync.stale_in(status) == set(), status  # "fit" is not one of the pipeline's steps
+    assert [key.split(":")[-1] for key in status] == ["fit"], status
+    assert dvc_sync.stale_in({"dvc.yaml:train": [], "data.dvc": []}) == {"train"}
+
+
+def test_project_status_counts_every_step_as_changed_when_dvc_cannot_read_the_pipeline(pipeline):
+    (pipeline / "dvc.yaml").write_text("stages: [unclosed\n")
+    assert set(dvc_sync.project_status(pipeline)) == set(dvc_sync.STEPS)
+
+
+def test_every_step_of_the_project_is_downstream_of_its_snapshot():
+    root = Path(__file__).resolve().parents[2]
+    assert dvc_sync.downstream_closure({"ingest"}, root) >= set(dvc_sync.STEPS)
+    assert dvc_sync.downstream_closure({"promote"}, root) == {"promote"}
