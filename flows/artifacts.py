@@ -13,7 +13,7 @@ from prefect.artifacts import (
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
-from tasks.core.reports import EvaluateReport, read_report
+from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_report
 from tasks.quality.validation import docs_index, ensure_data_docs
 from tasks.reporting.promotion_report import PromotionReport, Verdict
 
@@ -44,15 +44,13 @@ def metrics_markdown(report: EvaluateReport) -> str:
         f"\n\nLightGBM lift on {report.primary_metric}: {lift}\n"
 
 
-def cv_rows(report: dict) -> list[dict]:
+def cv_rows(report: CvReport) -> list[dict]:
     """Return one table row per CV scheme and model: mean and std of every metric."""
     rows = []
-    for scheme, body in report["schemes"].items():
-        for model, metrics in body["summary"].items():
-            if model in ("high_variance", "spread"):
-                continue
-            rows.append({"scheme": scheme, "model": model, "high_variance": body["summary"]["high_variance"],
-                         **{k: f"{v['mean']:.4f} ± {v['std']:.4f}" for k, v in metrics.items()}})
+    for scheme, body in report.schemes.items():
+        for model, metrics in body.summary.models().items():
+            rows.append({"scheme": scheme, "model": model, "high_variance": body.summary.high_variance,
+                         **{k: f"{v.mean:.4f} ± {v.std:.4f}" for k, v in metrics.items()}})
     return rows
 
 
@@ -104,11 +102,11 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
                                  description="Data validation: failed expectations, drift, leakage")
         publish_data_docs(cfg)
-    elif step == "split" and (r := _read(reports / "split.json")):
-        create_markdown_artifact(key="train-vs-test", markdown=split_markdown(r),
+    elif step == "split" and (reports / "split.json").exists():
+        create_markdown_artifact(key="train-vs-test", markdown=split_markdown(read_report(SplitReport, reports / "split.json")),
                                  description="Is the test set like the training part? Label shift, drift, warnings")
-    elif step == "cv" and (r := _read(reports / "cv.json")):
-        create_table_artifact(key="cv-table", table=cv_rows(r), description="Cross-validation mean ± std")
+    elif step == "cv" and (reports / "cv.json").exists():
+        create_table_artifact(key="cv-table", table=cv_rows(read_report(CvReport, reports / "cv.json")), description="Cross-validation mean ± std")
     elif step == "evaluate" and (reports / "metrics.json").exists():
         create_markdown_artifact(key="test-metrics", markdown=metrics_markdown(
             read_report(EvaluateReport, reports / "metrics.json")), description="Test metrics")
@@ -202,15 +200,15 @@ def findings_table(findings: list[dict]) -> list[str]:
     return lines
 
 
-def split_markdown(report: dict) -> str:
+def split_markdown(report: SplitReport) -> str:
     """Return the train-vs-test comparison of the split step (label shift, adversarial AUC, warnings) as Markdown."""
-    tvt = report.get("train_vs_test") or {}
+    tvt = report.train_vs_test
     adv = tvt.get("adversarial") or {}
-    lines = [f"## Split: {report.get('strategy')}", "",
-             f"train {report.get('train', {}).get('rows')}, valid {report.get('valid', {}).get('rows')}, test "
-             f"{report.get('test', {}).get('rows')} rows; label PSI training -> test "
+    lines = [f"## Split: {report.strategy}", "",
+             f"train {report.train.rows}, valid {report.valid.rows}, test "
+             f"{report.test.rows} rows; label PSI training -> test "
              f"{_fmt((tvt.get('label') or {}).get('psi'))}; adversarial ROC-AUC {_fmt(adv.get('roc_auc'))}", ""]
-    warnings = report.get("suspects") or []
+    warnings = report.suspects
     return "\n".join(lines + (findings_table(warnings) if warnings else ["No train-vs-test warning."])) + "\n"
 
 

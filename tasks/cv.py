@@ -14,23 +14,24 @@ from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.core.metrics import primary_metric
+from tasks.core.reports import CvReport, build_report, write_report
 from tasks.modelling.folds import compare_schemes, cross_validate
 
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config) -> CvReport:
     """Cross-validate on train + valid (the training part) and write reports/cv.json."""
     df = pd.concat([io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)], ignore_index=True)
     schemes = cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split, cfg.compute)
     notes = compare_schemes(schemes, primary_metric(cfg.data.task))
     for note in notes:
         log.warning("cv: %s", note)
-    report = {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits,
+    report = build_report(CvReport, {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits,
               "baseline_max_rows": cfg.train.baseline_max_rows, "schemes": schemes, "notes": notes,
-              "compute": {"engine": cfg.compute.engine}}  # where the folds ran (local or dask: the same numbers)
-    io.write_json(report, cfg.paths.reports_dir / "cv.json")
+              "compute": {"engine": cfg.compute.engine}})  # where the folds ran (local or dask: the same numbers)
+    write_report(report, cfg.paths.reports_dir / "cv.json")
     return report
 
 

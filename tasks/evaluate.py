@@ -11,7 +11,7 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
-from tasks.core.reports import EvaluateReport, write_report
+from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_optional_report, write_report
 from tasks.data.splitting import fingerprint_rows
 from tasks.evaluation.holdout import evaluate_models, load_models
 from tasks.registry.catalog import production_version
@@ -33,9 +33,8 @@ def run(cfg: Config) -> EvaluateReport:
     io.write_frame(scored, cfg.paths.scored_test)
     write_report(report, cfg.paths.reports_dir / "metrics.json")
 
-    cv_file, split_file = cfg.paths.reports_dir / "cv.json", cfg.paths.reports_dir / "split.json"
-    io.write_text(render_evaluation(report, io.read_json(cv_file) if cv_file.exists() else None,
-                                    io.read_json(split_file) if split_file.exists() else None),
+    io.write_text(render_evaluation(report, read_optional_report(CvReport, cfg.paths.reports_dir / "cv.json"),
+                                    read_optional_report(SplitReport, cfg.paths.reports_dir / "split.json")),
                   cfg.paths.reports_dir / "evaluate" / "report.md")
     write_evaluation_plots(scored, report, list(models), cfg.paths.reports_dir / "evaluate")
     write_plot_data(scored, report.task, cfg.paths.reports_dir / "plots")

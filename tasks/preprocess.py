@@ -7,6 +7,7 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
+from tasks.core.reports import PreprocessReport, build_report, write_report
 from tasks.core.sampling import linear_fit_rows
 from tasks.core.schema import infer_feature_types
 from tasks.modelling.bundle import save_preprocessor
@@ -21,7 +22,7 @@ STEP_VERSION = "1"
 log = logging.getLogger(__name__)
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config) -> PreprocessReport:
     """Fit the preprocessors on the train split and save them with a summary report."""
     train = io.read_frame(cfg.paths.train)
     ft = infer_feature_types(train, cfg.data)
@@ -33,14 +34,14 @@ def run(cfg: Config) -> dict:
             save_preprocessor(pre, tmp / f"{kind}.skops")
         io.write_json({"numeric": list(ft.numeric), "categorical": list(ft.categorical)}, tmp / "features.json")
         write_manifest(tmp, step="preprocess")  # sha256 of every file; train loads nothing that differs
-    report = {
+    report = build_report(PreprocessReport, {
         "step_version": STEP_VERSION,
         "train_rows": int(len(train)),
         "linear_fit_rows": int(len(train) if linear_rows is None else len(linear_rows)),
         "linear": summarize_preprocessor(fitted["linear"], ft),
         "tree_output_features": list(fitted["tree"].get_feature_names_out()),
-    }
-    io.write_json(report, cfg.paths.reports_dir / "preprocess.json")
+    })
+    write_report(report, cfg.paths.reports_dir / "preprocess.json")
     log.info("preprocess: fitted on %d training rows, %d numeric and %d categorical features",
              len(train), len(ft.numeric), len(ft.categorical))
     return report

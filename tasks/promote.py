@@ -18,7 +18,7 @@ from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.core.metrics import check_thresholds_fit, score_columns
-from tasks.core.reports import EvaluateReport, read_report, write_report
+from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_optional_report, read_report, write_report
 from tasks.evaluation.gate import GateInput, ModelScores, decide_promotion
 from tasks.evaluation.promotion import (
     EXPERIMENT,
@@ -85,10 +85,10 @@ def run(cfg: Config) -> PromotionReport:
                              notes=notes)
     write_report(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
-    earlier = {name: io.read_json(reports / f"{name}.json") if (reports / f"{name}.json").exists() else {}
-               for name in ("cv", "split", "ingest")}
-    io.write_json(headline_metrics(metrics_report, earlier["cv"], earlier["split"], earlier["ingest"], report),
-                  reports / "headline.json")
+    ingest = io.read_json(reports / "ingest.json") if (reports / "ingest.json").exists() else {}
+    headline = headline_metrics(metrics_report, read_optional_report(CvReport, reports / "cv.json"),
+                                read_optional_report(SplitReport, reports / "split.json"), ingest, report)
+    io.write_json(headline, reports / "headline.json")
     write_cards(cfg, bundle.meta, report, record)
     log_outcome(status, vid, production_vid, decision, latency, experiment)
     return report

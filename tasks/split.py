@@ -17,6 +17,7 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
+from tasks.core.reports import SplitReport, build_report, write_report
 from tasks.data.splitting import (
     describe_part,
     fingerprint_rows,
@@ -31,7 +32,7 @@ STEP_VERSION = "2"
 log = logging.getLogger(__name__)
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config) -> SplitReport:
     """Hold out the test set, carve the validation slice, write the three parts and the split report.
 
     One part is in memory at a time beside the table (peak about twice the table, not four times).
@@ -50,22 +51,23 @@ def run(cfg: Config) -> dict:
         del part
     features = [c for c in df.columns if c != cfg.data.target]
     hashes = pd.util.hash_pandas_object(df[features], index=False).to_numpy()
-    report: dict = {
+    data: dict = {
         "step_version": STEP_VERSION, "strategy": holdout.strategy, "detail": holdout.detail, **described,
         "test_fingerprint": fingerprint,
         "duplicate_rows_shared_train_test": shared_hashes(hashes[holdout.train_idx], hashes[holdout.test_idx]),
     }
     if cfg.data.id_column:
         ids = df[cfg.data.id_column]
-        report["ids_shared_train_test"] = int(len(set(ids.iloc[holdout.train_idx]) & set(ids.iloc[holdout.test_idx])))
+        data["ids_shared_train_test"] = int(len(set(ids.iloc[holdout.train_idx]) & set(ids.iloc[holdout.test_idx])))
     started = time.perf_counter()
     comparison = compare_train_test(df, holdout.train_idx, holdout.test_idx, cfg.data, cfg.split)
-    report["suspects"] = comparison.pop("suspects")
-    report["train_vs_test"] = comparison
-    io.write_json(report, cfg.paths.reports_dir / "split.json")
+    data["suspects"] = comparison.pop("suspects")
+    data["train_vs_test"] = comparison
+    report = build_report(SplitReport, data)
+    write_report(report, cfg.paths.reports_dir / "split.json")
     log.info("split (%s): train %d, valid %d, test %d rows; train vs test compared in %.1f s", holdout.strategy,
              *(len(positions[k]) for k in paths), time.perf_counter() - started)
-    for finding in report["suspects"]:
+    for finding in report.suspects:
         log.warning("  %s", finding_line(finding))
     return report
 

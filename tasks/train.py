@@ -12,6 +12,7 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config, TrainParams
 from tasks.core.entry import step_main
+from tasks.core.reports import CvReport, read_optional_report
 from tasks.modelling.bundle import save_bundle
 from tasks.modelling.estimators import baseline_fit_rows
 from tasks.modelling.training import (
@@ -30,14 +31,12 @@ def fold_best_iterations(cfg: Config) -> list[int] | None:
 
     walk_forward when cv ran it (time and row-order splits), else group, else the first scheme; as tuning chooses.
     """
-    path = cfg.paths.reports_dir / "cv.json"
-    if not path.exists():
+    cv = read_optional_report(CvReport, cfg.paths.reports_dir / "cv.json")
+    name = cv.refit_scheme() if cv else None
+    if cv is None or name is None:
         return None
-    schemes = io.read_json(path).get("schemes", {})
-    name = next((s for s in ("walk_forward", "group") if s in schemes), next(iter(schemes), None))
-    if name is None:
-        return None
-    return [int(f["lightgbm"]["best_iteration"]) for f in schemes[name]["folds"] if "best_iteration" in f["lightgbm"]]
+    return [int(f["lightgbm"]["best_iteration"] or 0) for f in cv.schemes[name].folds
+            if f["lightgbm"].get("best_iteration") is not None]
 
 
 def tuned_params(train: pd.DataFrame, cfg: Config) -> tuple[TrainParams, dict | None]:

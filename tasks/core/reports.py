@@ -1,5 +1,5 @@
-"""Reports: the typed contracts steps hand each other through JSON files (reports/metrics.json here; promotion.json
-in tasks.reporting.promotion_report, beside the registry's status enums).
+"""Reports: the typed contracts steps hand each other through JSON files (split.json, preprocess.json, cv.json and
+metrics.json here; promotion.json in tasks.reporting.promotion_report, beside the registry's status enums).
 
 Each report is a pydantic model, written by its step with `write_report` and read back by every consumer with
 `read_report`, so a consumer reads fields, never string keys. A model keeps exactly the fields its producer set
@@ -9,6 +9,7 @@ written from the plain data it was built from.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +36,17 @@ class Report(BaseModel):
 def write_report(report: Report, dest: Path) -> None:
     """Write a report as stable JSON (sorted keys, NaN as null) atomically."""
     io.write_json(report.to_data(), dest)
+
+
+def build_report(model: type[R], data: dict[str, Any]) -> R:
+    """Return a step's plain report data as its model, built from the data's JSON form (numpy numbers and
+    timestamps become what the JSON file holds), so the file written through the model is the same bytes."""
+    return model.model_validate(json.loads(io.to_json(data)))
+
+
+def read_optional_report(model: type[R], path: Path) -> R | None:
+    """Read a report through its model, None when the step that writes it has not run."""
+    return read_report(model, path) if Path(path).exists() else None
 
 
 def read_report(model: type[R], path: Path) -> R:
@@ -136,3 +148,113 @@ class EvaluateReport(Report):
     def interval(self, model: str, metric: str) -> Interval | None:
         """Return one model's interval of one metric, None when not computed."""
         return self.intervals.get(model, {}).get(metric)
+
+
+# ---------------------------------------------------------------- split: reports/split.json
+
+
+class PartSummary(Report):
+    """One part of the split: its rows, label balance (classification) or mean (regression), time range."""
+
+    rows: int
+    label_balance: dict[str, float] | None = None
+    label_mean: float | None = None
+    time_range: list[str | int | float | None] | None = None
+
+
+class SplitReport(Report):
+    """reports/split.json: how the test set was held out, the three parts, and whether test is like training.
+
+    suspects are tasks.quality.findings dicts; train_vs_test is tasks.quality.shift.compare_train_test's evidence.
+    """
+
+    step_version: str
+    strategy: str
+    detail: dict[str, Any]
+    train: PartSummary
+    valid: PartSummary
+    test: PartSummary
+    test_fingerprint: str
+    duplicate_rows_shared_train_test: int
+    ids_shared_train_test: int | None = None
+    suspects: list[dict[str, Any]] = []
+    train_vs_test: dict[str, Any] = {}
+
+
+# ---------------------------------------------------------------- preprocess: reports/preprocess.json
+
+
+class LinearPreprocessSummary(Report):
+    """What the linear model's preprocessor learned on the training rows."""
+
+    numeric: list[str]
+    categorical: list[str]
+    impute_values: dict[str, float | None] | None = None
+    scale_means: dict[str, float | None] | None = None
+    n_output_features: int
+
+
+class PreprocessReport(Report):
+    """reports/preprocess.json: the rows the preprocessors were fitted on and what they learned."""
+
+    step_version: str
+    train_rows: int
+    linear_fit_rows: int
+    linear: LinearPreprocessSummary
+    tree_output_features: list[str]
+
+
+# ---------------------------------------------------------------- cv: reports/cv.json
+
+Number = float | int | None  # ints stay ints, so a report read and written back keeps its bytes
+
+
+class MeanStd(Report):
+    """A fold statistic's mean and standard deviation over the folds."""
+
+    mean: Number = None
+    std: Number = None
+
+
+class CvSummary(Report):
+    """One scheme's summary: per model (extra fields: lightgbm, baseline) each statistic's mean and std over the
+    folds, whether the primary metric varies more than cv.high_variance_std, and that spread."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, dict[str, MeanStd]]
+
+    high_variance: bool
+    spread: float | None = None
+
+    def model(self, name: str) -> dict[str, MeanStd]:
+        """Return one model's statistics (empty when the folds did not fit it)."""
+        return (self.__pydantic_extra__ or {}).get(name, {})
+
+    def models(self) -> dict[str, dict[str, MeanStd]]:
+        """Return every model's statistics, by model name."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+class CvScheme(Report):
+    """One CV scheme: every fold's numbers per model, their summary, and why fewer folds ran when they did."""
+
+    folds: list[dict[str, dict[str, Number]]]
+    summary: CvSummary
+    short: str | None = None
+
+
+class CvReport(Report):
+    """reports/cv.json: every scheme's folds and summary on the training part (train + valid), and notes."""
+
+    step_version: str
+    rows: int
+    n_splits: int
+    baseline_max_rows: int
+    schemes: dict[str, CvScheme]
+    notes: list[str] = []
+    compute: dict[str, Any] = {}
+
+    def refit_scheme(self) -> str | None:
+        """Return the scheme the split implies, as tuning and the refit choose it: walk_forward when it ran (time
+        and row-order splits), else group, else the first; None without schemes."""
+        return next((s for s in ("walk_forward", "group") if s in self.schemes), next(iter(self.schemes), None))

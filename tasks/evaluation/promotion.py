@@ -19,7 +19,7 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.metrics import score_columns
-from tasks.core.reports import EvaluateReport, Metrics
+from tasks.core.reports import EvaluateReport, Metrics, SplitReport, read_optional_report
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
@@ -108,7 +108,7 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     """
     reports, keep = cfg.paths.reports_dir, cfg.validate.keep_suspects
     validate = _read_optional(reports / "validate.json")
-    split = _read_optional(reports / "split.json") or {}
+    split = read_optional_report(SplitReport, reports / "split.json")
     explain = _read_optional(reports / "explain" / "explain.json")
     models = metrics_report.models
     dummy = models["dummy"].computed() if "dummy" in models else None
@@ -117,7 +117,7 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
             for f in near_perfect_findings(m, models[m].computed(), dummy, cfg.promote.near_perfect, drivers, keep)]
     data = excuse_all(((validate or {}).get("leakage") or {}).get("suspects") or [], keep)
     judged = None if validate is None else [f for f in data if f.get("severity") == SUSPECT] + near
-    shown = data + near + excuse_all([f for f in split.get("suspects") or [] if f.get("severity") == WARN],
+    shown = data + near + excuse_all([f for f in (split.suspects if split else []) if f.get("severity") == WARN],
                                      cfg.split.expected_shift)
     return judged, shown
 

@@ -5,27 +5,27 @@ validation, new categories, rows and entities on both sides)."""
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
-from tasks.core.reports import EvaluateReport, IntervalMethod
+from tasks.core.reports import CvReport, EvaluateReport, IntervalMethod, SplitReport
 
 
 def _num(v) -> str:
     return "" if v is None else (f"{v:.4f}" if abs(v) < 1000 else f"{v:,.0f}")
 
 
-def cv_section(cv: dict | None, metrics: list[str]) -> list[str]:
+def cv_section(cv: CvReport | None, metrics: list[str]) -> list[str]:
     """Return Markdown lines: one row per CV scheme and model with mean ± std of each metric."""
     if not cv:
         return ["_No cross-validation report found._"]
     lines = ["| scheme | model | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
-    for scheme, body in cv["schemes"].items():
+    for scheme, body in cv.schemes.items():
         for model in ("lightgbm", "baseline"):
-            s = body["summary"].get(model, {})
-            cells = [f"{_num(s[m]['mean'])} ± {_num(s[m]['std'])}" if m in s else "" for m in metrics]
+            s = body.summary.model(model)
+            cells = [f"{_num(s[m].mean)} ± {_num(s[m].std)}" if m in s else "" for m in metrics]
             lines.append(f"| {scheme} | {model} | " + " | ".join(cells) + " |")
-    flagged = [k for k, b in cv["schemes"].items() if b["summary"].get("high_variance")]
+    flagged = [k for k, b in cv.schemes.items() if b.summary.high_variance]
     if flagged:
         lines.append(f"\n**High variance across folds** in: {', '.join(flagged)}: the test number may not be stable.")
-    lines += [f"\n**Note:** {note}" for note in cv.get("notes", [])]
+    lines += [f"\n**Note:** {note}" for note in cv.notes]
     return lines
 
 
@@ -83,9 +83,9 @@ def label_lines(label: dict) -> list[str]:
     return lines
 
 
-def shift_section(split: dict | None) -> list[str]:
+def shift_section(split: SplitReport | None) -> list[str]:
     """Return Markdown lines: is the test set like the training part, and the warnings the split step raised."""
-    tvt = (split or {}).get("train_vs_test")
+    tvt = split.train_vs_test if split else None
     if not tvt:
         return ["_No train-vs-test comparison found (reports/split.json)._"]
     adv = tvt.get("adversarial") or {}
@@ -103,7 +103,7 @@ def shift_section(split: dict | None) -> list[str]:
              f"- new categories in test: {new or 'none'}",
              f"- test rows copying a training row: {rows.get('test_rows', 0)} ({_pct(rows.get('test_share'))})"
              + (f"; entities on both sides: {ents['entities']} ({_pct(ents['test_share'])} of test rows)" if ents else "")]
-    warnings = (split or {}).get("suspects") or []
+    warnings = split.suspects if split else []
     if warnings:
         lines += ["", "**Warnings:**", *[f"- {', '.join(f['columns']) or '(rows)'} [{f['check']}]: {f['detail']}"
                                          + (f" (expected: {f['reason']})" if f.get("excused") else "")
@@ -111,7 +111,7 @@ def shift_section(split: dict | None) -> list[str]:
     return lines
 
 
-def render_evaluation(report: EvaluateReport, cv: dict | None, split: dict | None = None) -> str:
+def render_evaluation(report: EvaluateReport, cv: CvReport | None, split: SplitReport | None = None) -> str:
     """Return the evaluation report as Markdown."""
     metrics, primary = HEADLINE[report.task], report.primary_metric
     lift = ", ".join(f"{k.replace('over_', 'over ')}: {v:+.4f}" for k, v in report.lift.to_data().items())

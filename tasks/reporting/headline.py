@@ -7,7 +7,7 @@ under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one scr
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
-from tasks.core.reports import EvaluateReport
+from tasks.core.reports import CvReport, EvaluateReport, SplitReport
 from tasks.reporting.promotion_report import PromotionReport
 
 
@@ -26,24 +26,23 @@ def test_numbers(metrics_report: EvaluateReport, model: str) -> dict:
     return out
 
 
-def cv_numbers(cv: dict, metric: str) -> dict:
+def cv_numbers(cv: CvReport | None, metric: str) -> dict:
     """Return, per CV scheme and model (lightgbm, baseline), the mean and std of metric over folds."""
     out: dict = {}
-    for scheme, body in cv.get("schemes", {}).items():
-        summary = body.get("summary", {})
-        out[scheme] = {model: {"mean": summary[model][metric]["mean"], "std": summary[model][metric]["std"]}
-                       for model in ("lightgbm", "baseline") if metric in summary.get(model, {})}
+    for scheme, body in (cv.schemes if cv else {}).items():
+        out[scheme] = {model: {"mean": stats[metric].mean, "std": stats[metric].std}
+                       for model in ("lightgbm", "baseline") if metric in (stats := body.summary.model(model))}
     return out
 
 
-def headline_metrics(metrics_report: EvaluateReport, cv: dict, split: dict, ingest: dict,
+def headline_metrics(metrics_report: EvaluateReport, cv: CvReport | None, split: SplitReport | None, ingest: dict,
                      promotion: PromotionReport) -> dict:
     """Return the headline: row counts, test metrics with CIs, CV mean/std of the primary metric, promotion status."""
     primary = metrics_report.primary_metric
     return {
         "primary_metric": primary,
-        "rows": {"ingested": ingest.get("rows"), "train": split.get("train", {}).get("rows"),
-                 "valid": split.get("valid", {}).get("rows"), "test": metrics_report.test_rows},
+        "rows": {"ingested": ingest.get("rows"), "train": split.train.rows if split else None,
+                 "valid": split.valid.rows if split else None, "test": metrics_report.test_rows},
         "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
         "lift_over_baseline": metrics_report.lift.over_baseline,
         "cv": cv_numbers(cv, primary),

@@ -52,8 +52,8 @@ def test_every_step_runs_and_reports_cv_intervals_and_lift(name, tmp_path):
     ci = metrics.intervals["lightgbm"][metric]
     assert ci.low <= value <= ci.high
     assert metrics.lift.over_dummy > 0
-    for scheme in reports["cv"]["schemes"].values():
-        summary = scheme["summary"]["lightgbm"][metric]
-        assert summary["std"] >= 0 and abs(summary["mean"] - value) < 0.15
+    for scheme in reports["cv"].schemes.values():
+        summary = scheme.summary.model("lightgbm")[metric]
+        assert summary.std >= 0 and abs(summary.mean - value) < 0.15
     assert (cfg.paths.reports_dir / "explain" / "report.html").exists()
     assert (cfg.paths.reports_dir / "promotion.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flows.artifacts import split_markdown, validation_markdown
+from tasks.core.reports import SplitReport
 
 SUSPECT = {"columns": ["post"], "check": "dominance", "value": 0.3, "threshold": 0.1, "severity": "suspect",
            "excused": False, "detail": "carries far more | than any other"}
@@ -19,12 +20,14 @@ def test_validation_summary_lists_findings_with_their_effect():
 def test_split_summary_shows_label_psi_adversarial_and_warnings():
     warn = {"columns": ["is_canceled"], "check": "label_shift", "value": 0.38, "threshold": 0.1, "severity": "warn",
             "excused": False, "detail": "class 1: 4.8% in training, 25.0% in test"}
-    report = {"strategy": "time", "train": {"rows": 8}, "valid": {"rows": 1}, "test": {"rows": 3},
-              "train_vs_test": {"label": {"psi": 0.38}, "adversarial": {"roc_auc": 0.61}}, "suspects": [warn]}
+    report = SplitReport.model_validate({
+        "step_version": "2", "strategy": "time", "detail": {}, "train": {"rows": 8}, "valid": {"rows": 1},
+        "test": {"rows": 3}, "test_fingerprint": "f" * 64, "duplicate_rows_shared_train_test": 0,
+        "train_vs_test": {"label": {"psi": 0.38}, "adversarial": {"roc_auc": 0.61}}, "suspects": [warn]})
     md = split_markdown(report)
     assert "label PSI training -> test 0.3800; adversarial ROC-AUC 0.6100" in md
     assert "| is_canceled | label_shift | 0.3800 | 0.1000 | warn | class 1: 4.8% in training, 25.0% in test |" in md
-    assert "No train-vs-test warning." in split_markdown({**report, "suspects": []})
+    assert "No train-vs-test warning." in split_markdown(report.model_copy(update={"suspects": []}))
 
 
 def test_data_docs_artifact_links_only_docs_that_exist_else_says_how_to_build_them(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Headline metrics: the few dozen numbers DVC shows as metrics, from the detailed reports."""
 
-from tasks.core.reports import EvaluateReport
+from tasks.core.reports import CvReport, EvaluateReport, SplitReport
 from tasks.reporting.headline import headline_metrics
 from tasks.reporting.promotion_report import PromotionReport
 
@@ -16,14 +16,17 @@ METRICS = EvaluateReport.model_validate({
 PROMOTION = PromotionReport.model_validate({
     "status": "rejected", "challenger_digest": "c" * 64, "decision": {
         "outcome": "reject", "primary_metric": "roc_auc", "first_model": True, "rules": [], "notes": [], "metrics": {}}})
-CV = {"schemes": {"stratified": {"summary": {
+CV = CvReport.model_validate({"step_version": "1", "rows": 700, "n_splits": 4, "baseline_max_rows": 1000,
+                              "schemes": {"stratified": {"folds": [], "summary": {
     "lightgbm": {"roc_auc": {"mean": 0.91, "std": 0.01}, "f1": {"mean": 0.7, "std": 0.02}},
-    "baseline": {"roc_auc": {"mean": 0.86, "std": 0.02}}, "high_variance": False, "spread": 0.01}}}}
+    "baseline": {"roc_auc": {"mean": 0.86, "std": 0.02}}, "high_variance": False, "spread": 0.01}}}})
+SPLIT = SplitReport.model_validate({"step_version": "2", "strategy": "time", "detail": {}, "train": {"rows": 600},
+                                    "valid": {"rows": 100}, "test": {"rows": 300}, "test_fingerprint": "f" * 64,
+                                    "duplicate_rows_shared_train_test": 0})
 
 
 def test_headline_keeps_test_metrics_with_intervals_cv_rows_and_status_only():
-    h = headline_metrics(METRICS, CV, {"train": {"rows": 600}, "valid": {"rows": 100}}, {"rows": 1000},
-                         PROMOTION)
+    h = headline_metrics(METRICS, CV, SPLIT, {"rows": 1000}, PROMOTION)
     assert h["test"]["lightgbm"]["roc_auc"] == 0.9
     assert (h["test"]["lightgbm"]["roc_auc_low"], h["test"]["lightgbm"]["roc_auc_high"]) == (0.88, 0.92)
     assert "roc_auc_low" not in h["test"]["baseline"] and "accuracy" not in h["test"]["lightgbm"]  # headline only

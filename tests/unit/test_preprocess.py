@@ -97,7 +97,7 @@ def test_the_preprocess_step_fits_on_the_train_split_only(tmp_path):
         io.write_frame(part, getattr(cfg.paths, name))
     train = parts["train"]
     report = preprocess.run(cfg)
-    assert report["train_rows"] == len(train)
+    assert report.train_rows == len(train)
     pre, ft = load_preprocessors(cfg.paths.preprocess_dir)  # what the train step loads
     num = pre["linear"].named_transformers_["num"]
     stats = dict(zip(num.feature_names_in_, num.named_steps["impute"].statistics_))

@@ -6,7 +6,16 @@ import pytest
 
 from tasks.core import io
 from tasks.core.errors import InputError
-from tasks.core.reports import EvaluateReport, Metrics, read_report, write_report
+from tasks.core.reports import (
+    CvReport,
+    EvaluateReport,
+    Metrics,
+    PreprocessReport,
+    SplitReport,
+    build_report,
+    read_report,
+    write_report,
+)
 from tasks.reporting.promotion_report import GateOutcome, PromotionReport, PromotionStatus, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,9 +62,9 @@ def test_headline_read_through_the_model_equals_the_committed_headline():
     from tasks.reporting.headline import headline_metrics
 
     reports = ROOT / "reports"
-    earlier = {n: io.read_json(reports / f"{n}.json") for n in ("cv", "split", "ingest")}
-    headline = headline_metrics(read_report(EvaluateReport, COMMITTED_METRICS), earlier["cv"], earlier["split"],
-                                earlier["ingest"], read_report(PromotionReport, COMMITTED_PROMOTION))
+    headline = headline_metrics(read_report(EvaluateReport, COMMITTED_METRICS), read_report(CvReport, reports / "cv.json"),
+                                read_report(SplitReport, reports / "split.json"), io.read_json(reports / "ingest.json"),
+                                read_report(PromotionReport, COMMITTED_PROMOTION))
     assert io.to_json(headline) == (reports / "headline.json").read_text()
 
 
@@ -95,3 +104,27 @@ def test_model_card_sections_read_through_the_models_equal_the_committed_card():
     assert io.to_json(gate) == io.to_json(card["gate"])
     assert io.to_json(model_card.metrics_section(inputs)) == io.to_json(card["metrics"])
     assert io.to_json(model_card.segments_section(inputs, "roc_auc")) == io.to_json(card["segments"])
+
+
+@pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport)])
+def test_committed_step_reports_are_byte_identical_through_their_models(name, model, tmp_path):
+    committed = ROOT / "reports" / f"{name}.json"
+    report = read_report(model, committed)
+    write_report(report, tmp_path / f"{name}.json")
+    assert (tmp_path / f"{name}.json").read_bytes() == committed.read_bytes()
+    assert build_report(model, io.read_json(committed)) == report
+
+
+def test_a_step_report_with_a_renamed_field_is_refused_naming_the_field(tmp_path):
+    data = io.read_json(ROOT / "reports" / "cv.json")
+    data["n_folds"] = data.pop("n_splits")
+    io.write_json(data, tmp_path / "cv.json")
+    with pytest.raises(InputError, match=r"cv.json: not a CvReport .*n_splits"):
+        read_report(CvReport, tmp_path / "cv.json")
+
+
+def test_cv_summary_reads_models_as_statistics_and_flags_as_fields():
+    cv = read_report(CvReport, ROOT / "reports" / "cv.json")
+    summary = cv.schemes[cv.refit_scheme() or ""].summary
+    assert set(summary.models()) == {"lightgbm", "baseline"} and isinstance(summary.high_variance, bool)
+    assert summary.model("lightgbm")["roc_auc"].mean is not None and summary.model("nothing") == {}

@@ -65,7 +65,7 @@ def test_preprocess_step_reports_and_uses_the_baseline_sample(tmp_path):
     cfg.paths.train.parent.mkdir(parents=True)
     io.write_frame(df, cfg.paths.train)
     report = preprocess.run(cfg)
-    assert report["train_rows"] == 1000 and report["linear_fit_rows"] == 300
+    assert report.train_rows == 1000 and report.linear_fit_rows == 300
     rows = sampling.linear_fit_rows(df[cfg.data.target], cfg.data, cfg.train)
     ft = infer_feature_types(df, cfg.data)
     expected = preprocessing.fit_preprocessors(df.iloc[rows], ft, cfg.preprocess)["linear"]

@@ -74,7 +74,7 @@ def test_split_step_writes_the_comparison_and_its_warnings(tmp_path):
     io.write_frame(df, cfg.paths.ingested)
     report = split_step.run(cfg)
     saved = io.read_json(cfg.paths.reports_dir / "split.json")
-    assert saved["suspects"] == report["suspects"]
+    assert saved["suspects"] == report.suspects
     x2 = next(f for f in saved["suspects"] if f["columns"] == ["x2"])
     assert x2["check"] == "feature_shift" and x2["excused"] and x2["reason"] == "drifts on purpose in this test"
     assert "x2" in saved["train_vs_test"]["adversarial"]["left_out"]
