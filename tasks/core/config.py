@@ -27,33 +27,37 @@ class Section(BaseModel):
 class PathsParams(Section):
     """Where every step reads and writes; dvc.yaml refers to these with ${paths.*}."""
 
-    data_dir: Path = Path("data")
-    ingested: Path = Path("artifacts/ingested.parquet")
-    train: Path = Path("artifacts/split/train.parquet")
-    valid: Path = Path("artifacts/split/valid.parquet")
-    test: Path = Path("artifacts/split/test.parquet")
-    preprocess_dir: Path = Path("artifacts/preprocess")
-    models_dir: Path = Path("artifacts/models")
-    scored_test: Path = Path("artifacts/evaluate/test_scored.parquet")
-    reports_dir: Path = Path("reports")
-    gx_dir: Path = Path("gx")
-    registry_dir: Path = Path("registry")
+    data_dir: Path = Path("data")  # raw snapshot, versioned by data.dvc
+    ingested: Path = Path("artifacts/ingested.parquet")  # the typed snapshot the ingest step writes (Parquet)
+    train: Path = Path("artifacts/split/train.parquet")  # the training rows the split step writes
+    valid: Path = Path("artifacts/split/valid.parquet")  # the validation slice (early stopping, the decision threshold)
+    test: Path = Path("artifacts/split/test.parquet")  # the held-out test rows, read once, by evaluate
+    preprocess_dir: Path = Path("artifacts/preprocess")  # the fitted preprocessors (.skops) with their manifest
+    models_dir: Path = Path("artifacts/models")  # the trained models, one folder each, with their manifests
+    scored_test: Path = Path("artifacts/evaluate/test_scored.parquet")  # every model's scores of the test rows
+    reports_dir: Path = Path("reports")  # every step's JSON report, the evaluation, explain and promotion reports
+    gx_dir: Path = Path("gx")  # the Great Expectations project (suite, checkpoints, Data Docs)
+    registry_dir: Path = Path("registry")  # the model registry (records, production pointer, history)
 
 
 class DataParams(Section):
     """What the table is: the label, the problem type, the time and entity columns."""
 
-    target: str
-    task: TaskType = "binary"
-    positive_label: str | int | float | bool | None = None
-    time_column: str | None = None
-    id_column: str | None = None
-    drop_columns: dict[str, str] = Field(default_factory=dict)
-    categorical_columns: list[str] = Field(default_factory=list)
-    segment_columns: list[str] = Field(default_factory=list)
-    # label value as spelt in the file -> the value it means, e.g. {">50K.": ">50K"}; applied where a table is typed
-    # (ingest, and monitoring's labelled batches), with the rows changed per spelling in reports/ingest.json
-    label_map: dict[str | int, str | int | float | bool] = Field(default_factory=dict)
+    target: str  # the column to predict
+    task: TaskType = "binary"  # binary, multiclass or regression (tabgate init infers it)
+    positive_label: str | int | float | bool | None = None  # binary: the label counted as positive (None: the larger of
+    # the two sorted labels)
+    time_column: str | None = None  # a datetime column: the split holds out the latest period, CV walks forward
+    id_column: str | None = None  # an entity id: when it repeats, the split keeps each id on one side and CV groups by
+    # it
+    drop_columns: dict[str, str] = Field(default_factory=dict)  # column: why it must not be learned from (a leak, an
+    # id)
+    categorical_columns: list[str] = Field(default_factory=list)  # numeric codes to treat as categories, not quantities
+    segment_columns: list[str] = Field(default_factory=list)  # columns evaluate reports metrics per value of (and the
+    # gate checks)
+    label_map: dict[str | int, str | int | float | bool] = Field(default_factory=dict, description=(
+        'label value as spelt in the file -> the value it means, e.g. {">50K.": ">50K"}; applied where a table is '
+        "typed (ingest, and monitoring's labelled batches), with the rows changed per spelling in reports/ingest.json"))
 
     @model_validator(mode="after")
     def _target_not_dropped(self) -> DataParams:
@@ -65,11 +69,11 @@ class DataParams(Section):
 class TimeParts(Section):
     """Build the time column from separate year / month / day (and optional hour / minute) columns."""
 
-    year: str
-    month: str
-    day: str
-    hour: str | None = None
-    minute: str | None = None
+    year: str  # the column holding the year
+    month: str  # the column holding the month (number or English name)
+    day: str  # the column holding the day of the month
+    hour: str | None = None  # the column holding the hour, if any
+    minute: str | None = None  # the column holding the minute, if any
 
 
 class IngestParams(Section):
@@ -79,20 +83,21 @@ class IngestParams(Section):
     password_env (tasks/core/credentials.py); a URL with a password is refused here, before it can reach dvc.lock.
     """
 
-    source: str
-    format: Literal["auto", "csv", "parquet", "sql"] = "auto"
-    table: str | None = None
-    query: str | None = None
+    source: str  # a CSV/Parquet path inside the project, or a SQLAlchemy URL (with table or query)
+    format: Literal["auto", "csv", "parquet", "sql"] = "auto"  # auto: from the file extension, sql for a URL
+    table: str | None = None  # sql: the table to read (or query)
+    query: str | None = None  # sql: a SELECT to read instead of a table
     password_env: str | None = None  # e.g. TABGATE_DB_PASSWORD: the environment variable holding the SQL password
-    # Reader options for CSV-like files (unknown keys are refused like any other: extra="forbid").
-    separator: str | None = None  # None: "," for .csv, sniffed for .tsv/.txt; e.g. ";" for European exports
-    encoding: str = "utf-8"
-    decimal: str = "."
-    na_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN", "nan"])
+    separator: str | None = None  # CSV-like files: None: "," for .csv, sniffed for .tsv/.txt; e.g. ";" for European
+    # exports
+    encoding: str = "utf-8"  # text encoding of CSV-like files
+    decimal: str = "."  # decimal mark of CSV-like files ("," for many European exports)
+    na_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN", "nan"])  # strings read as missing
     extra_na_values: list[str] = Field(default_factory=list)  # added to na_values, e.g. ["?", "unknown"]
     time_from_parts: TimeParts | None = None
-    time_format: str | None = None
-    numeric_columns: list[str] = Field(default_factory=list)
+    time_format: str | None = None  # strftime format of data.time_column (None: parsed by pandas)
+    numeric_columns: list[str] = Field(default_factory=list)  # columns to read as numbers even when the file stores
+    # them as text
 
     @property
     def is_sql(self) -> bool:
@@ -118,23 +123,31 @@ class IngestParams(Section):
 class ValidateParams(Section):
     """The data gate: GX suite, tolerances, drift thresholds and the leakage screen."""
 
-    suite_name: str = "tabgate"
-    null_tolerance: float = Field(0.05, ge=0, le=1)
-    min_rows: int = Field(100, ge=1)
-    max_categories_in_suite: int = Field(200, ge=1)
-    drift_metric: Literal["psi", "jensen_shannon"] = "psi"
-    drift_warn: float = Field(0.1, ge=0)
-    drift_error: float = Field(0.5, ge=0)
-    range_margin: float = Field(0.05, ge=0)
-    range_tolerance: float = Field(0.05, ge=0, le=1)
-    drift_bins: int = Field(10, ge=2, le=100)
-    fail_on_drift: bool = False
-    leakage_auc_threshold: float = Field(0.98, gt=0.5, le=1)
-    leakage_r2_threshold: float = Field(0.98, gt=0, le=1)
-    leakage_after_event_share: float = Field(0.5, ge=0, lt=1)
-    leakage_max_rows: int = Field(50_000, ge=100)
+    suite_name: str = "tabgate"  # gx/expectations/<suite_name>.json; bootstrapped from the first ingested table
+    null_tolerance: float = Field(0.05, ge=0, le=1)  # allowed rise of a column's missing share over the reference
+    # before it is an error
+    min_rows: int = Field(100, ge=1)  # fewer rows is an error
+    max_categories_in_suite: int = Field(200, ge=1)  # category sets are checked only for columns with at most this many
+    # values
+    drift_metric: Literal["psi", "jensen_shannon"] = "psi"  # psi | jensen_shannon, per feature against
+    # gx/reference_profile.json
+    drift_warn: float = Field(0.1, ge=0)  # drift at or above this (validate.drift_metric) is a warning
+    drift_error: float = Field(0.5, ge=0)  # drift at or above this is an error when validate.fail_on_drift, else a
+    # warning
+    range_margin: float = Field(0.05, ge=0)  # reference min/max widened by this share of the range
+    range_tolerance: float = Field(0.05, ge=0, le=1)  # allowed drop of the share of values inside the reference 5%..95%
+    # range
+    drift_bins: int = Field(10, ge=2, le=100)  # quantile bins of numeric features for the drift metric
+    fail_on_drift: bool = False  # true: a feature at drift_error stops the pipeline
+    leakage_auc_threshold: float = Field(0.98, gt=0.5, le=1)  # single-feature ROC-AUC at or above this is a leak
+    # suspect
+    leakage_r2_threshold: float = Field(0.98, gt=0, le=1)  # single-feature out-of-fold R^2 (regression) at or above
+    # this is a leak suspect
+    leakage_after_event_share: float = Field(0.5, ge=0, lt=1)  # a date column after data.time_column for more than this
+    # share of rows
+    leakage_max_rows: int = Field(50_000, ge=100)  # the screen subsamples training rows to this many
     gx_max_rows: int = Field(50_000, ge=1_000)  # GX validates a sample of this many rows; verdicts count every row
-    leakage_folds: int = Field(3, ge=2, le=10)
+    leakage_folds: int = Field(3, ge=2, le=10)  # folds of the single-feature leak screen (out-of-fold scores)
     leakage_model_max_rows: int = Field(20_000, ge=100)  # rows the quick models (reconstruction, dominance) see
     leakage_near_perfect: float = Field(0.999, gt=0.5, le=1)  # quick model ROC-AUC / R^2 at or above: reconstructed
     leakage_relation_r2: float = Field(0.995, gt=0, le=1)  # R^2 of a column against a op b at or above: a relation
@@ -144,8 +157,9 @@ class ValidateParams(Section):
     leakage_dominance_candidates: int = Field(6, ge=2, le=50)  # strongest features (by gain) removed one at a time
     impossible_factor: float = Field(100.0, gt=0)  # values this many reference ranges outside the range stop the run
     bounds: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)  # column: [min, max], stop
-    keep_suspects: dict[str, str] = Field(default_factory=dict)
-    random_state: int = 42
+    keep_suspects: dict[str, str] = Field(default_factory=dict)  # column: why it is known at prediction time; its
+    # suspects are reported, not blocking
+    random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
     @model_validator(mode="after")
     def _warn_below_error(self) -> ValidateParams:
@@ -169,11 +183,14 @@ class ValidateParams(Section):
 class SplitParams(Section):
     """How the test set is held out: by time, by entity, or stratified at random."""
 
-    strategy: Literal["auto", "time", "group", "random", "row_order"] = "auto"  # row_order: the last rows are the test set
-    test_size: float = Field(0.2, gt=0, lt=1)
-    test_start: date | None = None
-    gap_days: int = Field(0, ge=0)
-    valid_size: float = Field(0.15, gt=0, lt=1)
+    strategy: Literal["auto", "time", "group", "random", "row_order"] = "auto"  # row_order: the last rows are the test
+    # set
+    test_size: float = Field(0.2, gt=0, lt=1)  # used when test_start is not set
+    test_start: date | None = None  # arrivals from March 2017 on are the test set
+    gap_days: int = Field(0, ge=0)  # days left out between training and test (time split) or between folds (walk-
+    # forward)
+    valid_size: float = Field(0.15, gt=0, lt=1)  # share of the training part carved off as the validation slice (the
+    # latest rows for time and row-order splits)
     shift_max_rows: int = Field(20_000, ge=100)  # train and test rows each that the train-vs-test comparison reads
     shift_warn: float = Field(0.1, ge=0)  # PSI train -> test of the label or a feature at or above this warns
     adversarial_warn: float = Field(0.8, gt=0.5, le=1)  # ROC-AUC of a model telling test rows from train rows
@@ -181,7 +198,7 @@ class SplitParams(Section):
     shared_rows_warn: float = Field(0.01, ge=0, le=1)  # share of test rows that copy a training row (features)
     shared_entities_warn: float = Field(0.0, ge=0, le=1)  # share of test rows whose data.id_column is in training
     expected_shift: dict[str, str] = Field(default_factory=dict)  # column: why its shift is expected (not judged)
-    random_state: int = 42
+    random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
     @model_validator(mode="after")
     def _reasons(self) -> SplitParams:
@@ -194,23 +211,28 @@ class SplitParams(Section):
 class PreprocessParams(Section):
     """The scikit-learn preprocessing fitted on training data only."""
 
-    numeric_impute: Literal["median", "mean"] = "median"
-    scale_numeric: bool = True
-    max_categories: int = Field(50, ge=2)
-    min_category_frequency: int = Field(10, ge=1)
+    numeric_impute: Literal["median", "mean"] = "median"  # how the linear baseline fills missing numbers (LightGBM
+    # handles them itself)
+    scale_numeric: bool = True  # standardise numbers for the linear baseline
+    max_categories: int = Field(50, ge=2)  # most frequent categories one-hot encoded per column for the linear
+    # baseline; the rest become one
+    min_category_frequency: int = Field(10, ge=1)  # categories seen fewer times in training fold into 'other'
 
 
 class CVParams(Section):
     """Cross-validation on the training part, preprocessing refitted in every fold."""
 
-    n_splits: int = Field(5, ge=2)
+    n_splits: int = Field(5, ge=2)  # folds per CV scheme
     schemes: list[Literal["auto", "stratified", "kfold", "walk_forward", "group"]] = Field(
         default_factory=lambda: ["auto"]  # type: ignore[arg-type]  # a list of one literal
     )
-    window: Literal["expanding", "sliding"] = "expanding"
-    gap_days: int = Field(0, ge=0)
-    high_variance_std: float = Field(0.03, ge=0)  # std of the primary metric (relative to the mean for rmse, mae, log loss)
-    random_state: int = 42
+    window: Literal["expanding", "sliding"] = "expanding"  # walk-forward: train on all earlier rows (expanding) or a
+    # window of fixed length (sliding)
+    gap_days: int = Field(0, ge=0)  # days left out between training and test (time split) or between folds (walk-
+    # forward)
+    high_variance_std: float = Field(0.03, ge=0)  # std of the primary metric (relative to the mean for rmse, mae, log
+    # loss)
+    random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
 
 class LightGBMParams(Section):
@@ -221,16 +243,19 @@ class LightGBMParams(Section):
     num_threads is fixed here, never read from the machine, so the model file is the same on any machine.
     """
 
-    n_estimators: int = Field(1000, ge=1)
-    learning_rate: float = Field(0.1, gt=0)
-    num_leaves: int = Field(31, ge=2)
-    min_child_samples: int = Field(20, ge=1)
-    subsample: float = Field(1.0, gt=0, le=1)
-    subsample_freq: int = Field(1, ge=0)
-    colsample_bytree: float = Field(1.0, gt=0, le=1)
-    reg_lambda: float = Field(0.0, ge=0)
-    early_stopping_rounds: int = Field(50, ge=1)
-    num_threads: int = Field(2, ge=1)  # used from 20k training rows on; one thread below (tasks.modelling.estimators.lightgbm_threads)
+    n_estimators: int = Field(1000, ge=1)  # upper bound on boosting rounds; early stopping on the validation slice
+    # picks the count
+    learning_rate: float = Field(0.1, gt=0)  # LightGBM shrinkage per tree
+    num_leaves: int = Field(31, ge=2)  # LightGBM leaves per tree
+    min_child_samples: int = Field(20, ge=1)  # LightGBM minimum rows in a leaf
+    subsample: float = Field(1.0, gt=0, le=1)  # share of rows bagged per tree (with subsample_freq > 0)
+    subsample_freq: int = Field(1, ge=0)  # bag rows every this many trees (0: off)
+    colsample_bytree: float = Field(1.0, gt=0, le=1)  # share of features tried per tree
+    reg_lambda: float = Field(0.0, ge=0)  # L2 penalty on leaf values
+    early_stopping_rounds: int = Field(50, ge=1)  # stop when the validation metric has not improved for this many
+    # rounds
+    num_threads: int = Field(2, ge=1)  # used from 20k training rows on; one thread below
+    # (tasks.modelling.estimators.lightgbm_threads)
 
 
 class TuneParams(Section):
@@ -242,36 +267,43 @@ class TuneParams(Section):
     search short silently (that would make the model depend on machine load).
     """
 
-    enabled: bool = False
-    n_trials: int = Field(20, ge=1)
-    min_gain_se: float = Field(1.0, ge=0)
-    timeout_seconds: int | None = Field(None, ge=1)
+    enabled: bool = False  # true: Optuna tunes LightGBM on the training split (a fixed number of trials, never a time
+    # limit)
+    n_trials: int = Field(20, ge=1)  # the budget is a count of trials, never seconds: the result does not depend on
+    # machine load
+    min_gain_se: float = Field(1.0, ge=0)  # the best trial replaces trial 0 only if it wins by more than this many SE
+    # of the per-fold gain
+    timeout_seconds: int | None = Field(None, ge=1)  # optional safety cap: tuning running longer fails with an error
+    # (never stops silently)
 
 
 class TrainParams(Section):
     """The baseline and the LightGBM model."""
 
-    baseline_c: float = Field(1.0, gt=0)
-    baseline_max_iter: int = Field(1000, ge=10)
+    baseline_c: float = Field(1.0, gt=0)  # inverse L2 strength of the logistic/ridge baseline
+    baseline_max_iter: int = Field(1000, ge=10)  # solver iterations of the linear baseline
     baseline_max_rows: int = Field(100_000, ge=100)  # the linear baseline is fitted on a sample of this many rows
                                                      # (stratified by class; all rows when there are fewer)
     class_weight: Literal["none", "balanced", "auto"] = "none"  # weights only when asked; auto: balanced at
     imbalance_ratio: float = Field(3.0, ge=1)                    # imbalance_ratio or more majority/minority
     refit: bool = True  # final LightGBM refitted on train + valid with the early-stopped number of trees, scaled
-    threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"
+    threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"  # binary: what the decision
+    # threshold maximises on the validation slice
     lightgbm: LightGBMParams = LightGBMParams()
-    tune: TuneParams = TuneParams()
-    random_state: int = 42
+    tune: TuneParams = TuneParams()  # Optuna on folds of the train split only (walk-forward here); trial 0 = the values
+    # above
+    random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
 
 class EvaluateParams(Section):
     """Test-set evaluation: intervals (DeLong for ROC-AUC, a capped bootstrap for the rest) and per-segment metrics."""
 
-    bootstrap_samples: int = Field(200, ge=0)
+    bootstrap_samples: int = Field(200, ge=0)  # resamples of the bootstrap intervals (ROC-AUC's interval is DeLong's,
+    # analytic)
     bootstrap_max_rows: int = Field(20_000, ge=100)  # rows per resample above this many test rows: the interval is
                                                      # scaled by sqrt(rows / test rows) (m-out-of-n bootstrap)
-    segment_min_rows: int = Field(50, ge=1)
-    random_state: int = 42
+    segment_min_rows: int = Field(50, ge=1)  # segment values with fewer test rows are not reported
+    random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
 
 class ExplainParams(Section):
@@ -290,10 +322,10 @@ class ExplainParams(Section):
     slice_min_lift: float = Field(1.2, ge=1)       # and segment error rate / overall at least this
     slice_top: int = Field(10, ge=1)               # segments in the report
     permutation_rows: int = Field(5000, ge=100)    # validation rows used for permutation importance
-    permutation_repeats: int = Field(3, ge=1)
+    permutation_repeats: int = Field(3, ge=1)  # shuffles per feature in permutation importance
     min_rank_correlation: float = Field(0.5, ge=-1, le=1)  # warn below: SHAP vs gain / permutation ranks
     max_feature_share: float = Field(0.5, gt=0, le=1)      # warn above: one feature's share of total |SHAP|
-    random_state: int = 42
+    random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
     @model_validator(mode="after")
     def _errors_fit_in_sample(self) -> ExplainParams:
@@ -308,28 +340,28 @@ class PromoteParams(Section):
     """The promotion gate: absolute thresholds, lift, champion vs challenger, segments, schema, latency."""
 
     thresholds: dict[str, float] = Field(default_factory=dict)  # floor, or ceiling for lower-is-better metrics
-    min_lift_over_baseline: float = 0.0
+    min_lift_over_baseline: float = 0.0  # primary metric, challenger minus baseline (oriented: + is better)
     min_gain_over_production: float = 0.0  # the bootstrap CI lower bound of the gain must exceed it
     segment_tolerance: float = Field(0.05, ge=0)  # absolute; relative to production's value for rmse/mae
-    bootstrap_samples: int = Field(200, ge=0)
-    require_approval: bool = False
+    bootstrap_samples: int = Field(200, ge=0)  # resamples of the paired bootstrap of challenger minus production
+    require_approval: bool = False  # true: a passing model is registered "pending_approval", not switched
     register_rejected: bool = True  # keep rejected challengers in the registry (status "rejected")
     max_p95_latency_ms: float = Field(250.0, gt=0)  # single-row scoring, p95
     min_rows_per_second: float = Field(500.0, ge=0)  # batch scoring throughput
     latency_rows: int = Field(300, ge=10)  # test rows used to measure latency
-    lock_timeout_seconds: float = Field(60.0, gt=0)
+    lock_timeout_seconds: float = Field(60.0, gt=0)  # wait this long for another run holding registry/.lock
     card_top_features: int = Field(10, ge=1)  # model card: strongest drivers listed (explain's global importance)
     card_top_slices: int = Field(5, ge=0)  # model card: weakest error slices listed (explain's slices)
     near_perfect: float = Field(0.999, gt=0.5, le=1)  # a test metric this good (and the dummy's not) is a finding
-    random_state: int = 42
+    random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
 
 class ScheduleParams(Section):
     """One deployment schedule: a cron string (5 fields), its time zone, and whether it is active."""
 
-    cron: str
-    enabled: bool = True
-    timezone: str = "UTC"
+    cron: str  # cron expression of the schedule (five fields)
+    enabled: bool = True  # false: the deployment exists but its schedule is inactive
+    timezone: str = "UTC"  # IANA time zone the cron expression is read in
 
     @model_validator(mode="after")
     def _five_fields(self) -> ScheduleParams:
@@ -351,7 +383,8 @@ class MonitorParams(Section):
 
     batch_path: Path = Path("incoming/batch.csv")            # the file the scheduled monitoring run checks
     scoring_input: Path = Path("incoming/batch.csv")         # the file the scheduled scoring run scores
-    scoring_output: Path = Path("outputs/predictions.parquet")
+    scoring_output: Path = Path("outputs/predictions.parquet")  # where a scheduled scoring run writes its predictions
+    # (inside the project)
     passthrough_columns: list[str] = Field(default_factory=list)  # input columns copied into the scored output
     unseen_category_warn_share: float = Field(0.01, ge=0, le=1)  # warn when more rows of a column have a new category
     retrain_on_drift: bool = True        # a feature at validate.drift_error triggers retraining
@@ -365,17 +398,17 @@ class MonitorParams(Section):
     retrain_require_approval: bool = True  # an automatic retrain registers the model pending a person's approval
     retrain_force: bool = False          # re-run every step on retrain (else only what DVC finds stale)
     run_lock_timeout_seconds: float = Field(1800.0, gt=0)  # a training run waits this long for .tabgate.lock
-    schedules: SchedulesParams = SchedulesParams()
+    schedules: SchedulesParams = SchedulesParams()  # cron (minute hour day month weekday), time zone, enabled
 
 
 class ComputeParams(Section):
     """Where fold work (cv folds, tuning trials' folds) runs: in-process, or on a Dask cluster (optional extra)."""
 
-    engine: Literal["local", "dask"] = "local"
+    engine: Literal["local", "dask"] = "local"  # local | dask (needs `pip install -e '.[dask]'`)
     scheduler_address: str | None = None   # an existing Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster
     n_workers: int = Field(2, ge=1)        # worker processes of the local cluster (scheduler_address unset)
-    threads_per_worker: int = Field(1, ge=1)
-    connect_timeout_seconds: float = Field(30.0, gt=0)
+    threads_per_worker: int = Field(1, ge=1)  # threads of each Dask worker (compute.engine dask)
+    connect_timeout_seconds: float = Field(30.0, gt=0)  # how long to wait for the Dask scheduler before failing
     lightgbm_dask: bool = False            # train's final LightGBM with lightgbm.dask (not bit-identical to local)
     dashboard_address: str = "127.0.0.1:0"  # the local cluster's dashboard: loopback, a free port ("0.0.0.0:8787": all)
 
@@ -402,7 +435,8 @@ class Config(Section):
     @model_validator(mode="after")
     def _thresholds_fit_the_task(self) -> Config:
         """promote.thresholds may name only metrics data.task computes: a mismatch fails at load, not at promote."""
-        check_thresholds_fit(self.data.task, self.promote.thresholds)  # a ConfigError is a ValueError: pydantic reports it
+        check_thresholds_fit(self.data.task, self.promote.thresholds)  # a ConfigError is a ValueError: pydantic reports
+    # it
         return self
 
     @property
