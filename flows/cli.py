@@ -431,14 +431,14 @@ def main(argv: list[str] | None = None) -> None:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the chosen subcommand and map failures to exit codes (by exception class) with a one-paragraph message."""
-    from tasks.core.errors import PromotionError, TabgateError
+    from tasks.core.errors import TabgateError
 
     try:
         return args.func(args)
     except TabgateError as err:
         if err.exit_code == EXIT_ERROR:
             raise
-        log.error("%s%s", "registry: " if isinstance(err, PromotionError) else "", err)
+        log.error("%s", err)  # the message names the file, key or version (a registry error: the registry folder)
         return err.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")

@@ -451,7 +451,7 @@ def _format_errors(err: ValidationError, source: Path) -> str:
         key = ".".join(str(p) for p in e["loc"]).replace("validate_", "validate")
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (misspelt? see params.yaml reference in README.md)"
+            msg = "unknown key (misspelt? every key is listed in docs/configuration.md)"
         elif e["type"] == "missing":
             msg = "required key is missing"
         lines.append(f"  - {key}: {msg}" if key else f"  - {msg}")
