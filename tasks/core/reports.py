@@ -255,6 +255,11 @@ class CvReport(Report):
     compute: dict[str, Any] = {}
 
     def refit_scheme(self) -> str | None:
-        """Return the scheme the split implies, as tuning and the refit choose it: walk_forward when it ran (time
-        and row-order splits), else group, else the first; None without schemes."""
-        return next((s for s in ("walk_forward", "group") if s in self.schemes), next(iter(self.schemes), None))
+        """Return the scheme the split implies among those that ran (implied_scheme); None without schemes."""
+        return implied_scheme(list(self.schemes))
+
+
+def implied_scheme(schemes: list[str]) -> str | None:
+    """Return the most honest CV scheme of those given, the one tuning scores on and the refit's tree count follows:
+    walk_forward (time and row-order splits), else group, else the first; None when there are none."""
+    return next((s for s in ("walk_forward", "group") if s in schemes), schemes[0] if schemes else None)

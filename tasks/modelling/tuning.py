@@ -29,6 +29,7 @@ from tasks.core.config import (
 )
 from tasks.core.errors import TuneBudgetExceeded
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
+from tasks.core.reports import implied_scheme
 from tasks.core.schema import encode_target, infer_feature_types, label_classes
 from tasks.data.splitting import carve_validation
 from tasks.modelling.compute import fold_runner
@@ -76,8 +77,7 @@ def tuning_folds(df: pd.DataFrame, y: np.ndarray, data: DataParams, cv: CVParams
     """Return the folds tuning scores on: the most honest CV scheme this table allows (walk-forward by row
     position when the split is by row order)."""
     schemes = resolve_schemes(df, data, cv, sp)
-    scheme = next((s for s in ("walk_forward", "group") if s in schemes), schemes[0])
-    return fold_indices(df, y, scheme, data, cv, sp)
+    return fold_indices(df, y, implied_scheme(schemes) or schemes[0], data, cv, sp)
 
 
 def fold_score(fold_train: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, lp: LightGBMParams,
