@@ -31,7 +31,7 @@ from tasks.core import io  # noqa: E402
 from tasks.core.config import Config, load_config  # noqa: E402
 from tasks.core.metrics import choose_threshold, score_frame  # noqa: E402
 from tasks.core.schema import encode_target, infer_feature_types, label_classes  # noqa: E402
-from tasks.evaluation import error_analysis
+from tasks.evaluation import error_analysis, error_outcomes, feature_importance
 from tasks.modelling.bundle import ModelBundle, save_bundle  # noqa: E402
 from tasks.modelling.preprocessing import build_tree_preprocessor
 
@@ -124,15 +124,15 @@ def time_explain(cfg: Config) -> dict:
     total = time.perf_counter() - t0
     scored, valid = io.read_frame(cfg.paths.scored_test), io.read_frame(cfg.paths.valid)
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")
-    out = error_analysis.derive_outcomes(scored, bundle.meta)
-    sample = error_analysis.sample_rows(out, bundle.task, cfg.explain)
+    out = error_outcomes.derive_outcomes(scored, bundle.meta)
+    sample = error_outcomes.sample_rows(out, bundle.task, cfg.explain)
     x = bundle.transform(scored.iloc[sample.rows])
     t = time.perf_counter()
-    error_analysis.compute_shap(bundle, x, out.pred[sample.rows], out.y_true[sample.rows].astype(int))
+    feature_importance.compute_shap(bundle, x, out.pred[sample.rows], out.y_true[sample.rows].astype(int))
     shap_s = time.perf_counter() - t
-    xv, yv = error_analysis.validation_matrix(bundle, valid, cfg.data, cfg.explain)
+    xv, yv = feature_importance.validation_matrix(bundle, valid, cfg.data, cfg.explain)
     t = time.perf_counter()
-    error_analysis.permutation_importance(bundle, xv, yv, "roc_auc", cfg.explain.permutation_repeats, cfg.explain.random_state)
+    feature_importance.permutation_importance(bundle, xv, yv, "roc_auc", cfg.explain.permutation_repeats, cfg.explain.random_state)
     perm_s = time.perf_counter() - t
     numeric, categorical = error_analysis.slice_columns(scored, bundle.meta, cfg.data)
     t = time.perf_counter()

@@ -3,7 +3,7 @@
     cd <project> && PYTHONPATH=. python <repo>/benchmarks/step_runner.py STEP
 
 STEP is one of the nine steps, `snapshot` (tasks.ingest.snapshot_source, what the callers do before ingest) or
-`bootstrap` (tasks.validate.ensure_suite: learns the validation suite from the snapshot; a project's first run
+`bootstrap` (tasks.quality.validation.ensure_suite: learns the validation suite from the snapshot; a project's first run
 only). Prints one line `STEP_JSON {...}` with the seconds spent importing the step module and inside run(cfg), and
 the peak RSS before run(cfg) (interpreter + imports); the caller measures the process's wall time.
 """
@@ -43,7 +43,8 @@ def main(step: str) -> None:
     elif step == "bootstrap":
         from tasks.quality.validation import ensure_suite
 
-        fn = ensure_suite
+        def fn(cfg):
+            ensure_suite(cfg.paths, cfg.ingest, cfg.data, cfg.validate)
     else:
         fn = importlib.import_module(f"tasks.{step}").run
     cfg = load_config("params.yaml")

@@ -14,7 +14,8 @@ from prefect.artifacts import (
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
 from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_report
-from tasks.quality.validation import docs_index, ensure_data_docs
+from tasks.quality.data_docs import docs_index
+from tasks.quality.validation import ensure_data_docs
 from tasks.reporting.promotion_report import PromotionReport, Verdict
 
 
@@ -73,10 +74,10 @@ def slice_rows(report: dict, limit: int = 20) -> list[dict]:
 def publish_data_docs(cfg: Config) -> None:
     """Publish the `data-docs` link to the Data Docs of this validation, building them first when this machine has
     none (tasks.quality.validation.ensure_data_docs); without an ingested table, say how to build them instead."""
-    docs = ensure_data_docs(cfg)
+    docs = ensure_data_docs(cfg.paths, cfg.data, cfg.validate)
     if docs is None:
         create_markdown_artifact(key="data-docs", markdown=(
-            f"## Data Docs not built on this machine\n\n`{docs_index(cfg).as_posix()}` does not exist and there is no "
+            f"## Data Docs not built on this machine\n\n`{docs_index(cfg.paths).as_posix()}` does not exist and there is no "
             f"ingested table (`{cfg.paths.ingested}`) to validate. Run `tabgate step ingest` (or `dvc pull`), then "
             "`tabgate validate --data-docs` to build them."), description="Great Expectations Data Docs: not built")
         return

@@ -161,12 +161,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from tasks import validate
     from tasks.core.config import load_config
     from tasks.data.sources import read_snapshot, type_table
-    from tasks.quality.validation import ensure_data_docs, mismatch_message
+    from tasks.quality.messages import mismatch_message
+    from tasks.quality.validation import bootstrap_suite, ensure_data_docs, validate_frame
 
     cfg = load_config(args.params)
     if args.data_docs:
         with project_lock_for(cfg, "tabgate validate --data-docs"):
-            docs = ensure_data_docs(cfg)
+            docs = ensure_data_docs(cfg.paths, cfg.data, cfg.validate)
         if docs is None:
             print(f"no Data Docs: {cfg.paths.ingested} is missing; run `tabgate step ingest` (or `dvc pull`) first")
             return EXIT_INPUT
@@ -177,7 +178,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         with project_lock_for(cfg, "tabgate validate --bootstrap"):  # rewrites the suite a running validate reads
             df = read_frame(cfg.paths.ingested) if args.file is None else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
-            info = validate.bootstrap_suite(cfg, df)
+            info = bootstrap_suite(df, cfg.paths, cfg.data, cfg.validate)
         print(f"expectation suite '{info['suite']}' ({info['expectations']} expectations from {info['rows']} rows) "
               f"written under {cfg.paths.gx_dir}/expectations/, reference profile {info['reference_profile']}; "
               "review and commit them")
@@ -187,7 +188,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             validate.run(cfg)
         return EXIT_OK
     df, _ = type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)
-    report = validate.validate_frame(cfg, df)
+    report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
     print(_short_json(report))
     if report.get("suite_mismatch"):
         print(mismatch_message(report["suite_mismatch"], report["suite"]["file"],
@@ -276,14 +277,14 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise ConfigError(f"{target} exists; pass --force to replace it (its expectation suite in gx/ is replaced "
                           "too), or --dir another folder")
     plan, cfg, df = plan_table(args, folder)
-    from tasks import validate
     from tasks.core import io
     from tasks.data.profiling import render_params, summary_lines
+    from tasks.quality.validation import bootstrap_suite
 
     io.write_text(render_params(plan), target)
     at = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={
         k: folder / v for k, v in cfg.paths.model_dump().items()})})
-    info = validate.bootstrap_suite(at, df)
+    info = bootstrap_suite(df, at.paths, at.data, at.validate)
     for line in summary_lines(plan):
         print(f"init: {line}")
     print(f"init: wrote {target} and the expectation suite {info['suite']} ({info['expectations']} expectations) "

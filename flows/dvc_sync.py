@@ -80,7 +80,7 @@ def take_snapshot(cfg, version: bool = True) -> dict:
     """
 
     info = snapshot_source(cfg.ingest, cfg.paths.data_dir)
-    ensure_suite(cfg)
+    ensure_suite(cfg.paths, cfg.ingest, cfg.data, cfg.validate)
     info["data_version"] = version_snapshot(cfg.paths.data_dir) if version else info["sha256"]
     return info
 

@@ -15,27 +15,13 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
-from tasks.evaluation.error_analysis import MODEL, OUT_DIR, explain_model
+from tasks.evaluation.error_analysis import OUT_DIR, explain_model
+from tasks.evaluation.error_outcomes import MODEL
 from tasks.modelling.bundle import load_bundle
 from tasks.reporting.report_html import render_report
 
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------- outcomes and sampling
-
-
-# ---------------------------------------------------------------- SHAP and global importance
-
-
-# ---------------------------------------------------------------- worst errors
-
-
-# ---------------------------------------------------------------- slices
-
-
-# ---------------------------------------------------------------- figures, report, run
 
 
 def run(cfg: Config) -> dict:

@@ -26,33 +26,13 @@ from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.quality.findings import check_named_columns, finding_line
-from tasks.quality.validation import (
-    ERROR,
-    bootstrap_suite,
-    leakage_on_training_rows,
-    raise_for_report,
-    suite_path,
-    summary_line,
-    validate_frame,
-)
+from tasks.quality.gx_store import suite_path
+from tasks.quality.messages import raise_for_report, summary_line
+from tasks.quality.suite import ERROR
+from tasks.quality.validation import bootstrap_suite, leakage_on_training_rows, validate_frame
 
 STEP_VERSION = "2"
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------- suite definition (pure)
-
-
-# ---------------------------------------------------------------- GX context and paths (IO)
-
-
-# ---------------------------------------------------------------- reading results (pure)
-
-
-# ---------------------------------------------------------------- profiling (pure)
-
-
-# ---------------------------------------------------------------- the gate
 
 
 def run(cfg: Config) -> dict:
@@ -61,13 +41,13 @@ def run(cfg: Config) -> dict:
     columns = [str(c) for c in df.columns]
     check_named_columns(columns, dict(cfg.validate.keep_suspects), "validate.keep_suspects")
     check_named_columns(columns, dict(cfg.validate.bounds), "validate.bounds")
-    if not suite_path(cfg).exists():
-        info = bootstrap_suite(cfg, df)
+    if not suite_path(cfg.paths, cfg.validate).exists():
+        info = bootstrap_suite(df, cfg.paths, cfg.data, cfg.validate)
         log.info("validate: first run - bootstrapped suite %s (%d expectations) and %s from %s (%d rows); "
                  "review and commit them", info["suite"], info["expectations"], info["reference_profile"],
                  cfg.paths.ingested, info["rows"])
-    report = validate_frame(cfg, df)
-    report["leakage"] = leakage_on_training_rows(cfg, df, tolerate_errors=not report["passed"])
+    report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
+    report["leakage"] = leakage_on_training_rows(df, cfg.data, cfg.validate, cfg.split, tolerate_errors=not report["passed"])
     report["suspects"] = report["suspects"] + report["leakage"]["suspects"]
     report["step_version"] = STEP_VERSION
     report_file = cfg.paths.reports_dir / "validate.json"

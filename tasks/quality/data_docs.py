@@ -1,4 +1,5 @@
-"""Data Docs that open offline: the pages Great Expectations builds, rewritten to need no other host.
+"""Data Docs: where the site lives, its rebuild (older runs pruned) and pages that open offline: the pages Great
+Expectations builds, rewritten to need no other host.
 
 GX 1.x pages load Bootstrap, jQuery, bootstrap-table, Font Awesome and Vega from about thirty CDN links, and the
 index page fills its table of validation runs from JavaScript; the installed package ships none of those files
@@ -13,9 +14,13 @@ from __future__ import annotations
 import ast
 import html
 import re
+import shutil
 from pathlib import Path
+from typing import Any
 
 from tasks.core import io
+from tasks.core.config import PathsParams, ValidateParams
+from tasks.core.errors import InputError
 
 REMOTE_TAG = re.compile(r"""<(link|script|img)\b[^>]*?\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>(?:\s*</script>)?""",
                         re.IGNORECASE | re.DOTALL)
@@ -71,6 +76,10 @@ a { color: #0b5ed7; }
 .fa-question-circle::before { content: "?"; }
 .ge-status-text { font-weight: 600; margin-left: .3em; }
 """
+
+DOCS_INDEX = Path("uncommitted/data_docs/local_site/index.html")
+
+KEEP_VALIDATION_RUNS = 20  # stored GX results (and their Data Docs pages) kept under gx/uncommitted
 
 
 def literal_end(text: str, start: int) -> int:
@@ -164,3 +173,44 @@ def make_site_offline(site_dir: Path) -> int:
             io.write_text(new, path)
             changed += 1
     return changed
+
+
+def docs_index(paths: PathsParams) -> Path:
+    """Return the Data Docs index.html path (as configured, so relative in the repo)."""
+    return paths.gx_dir / DOCS_INDEX
+
+
+def prune_validation_runs(gx_dir: Path, suite_name: str, keep: int = KEEP_VALIDATION_RUNS) -> int:
+    """Delete all but the newest `keep` stored validation runs and their Data Docs pages; return how many went."""
+    removed = 0
+    stores = gx_dir / "uncommitted" / "validations", gx_dir / "uncommitted" / "data_docs" / "local_site" / "validations"
+    for root in stores:
+        for run_name in sorted((root / suite_name).glob("*")) if (root / suite_name).is_dir() else []:
+            runs = sorted(d for d in run_name.iterdir() if d.is_dir())
+            for old in runs[:-keep] if keep > 0 else runs:
+                shutil.rmtree(old)
+                removed += 1
+    return removed
+
+
+def build_docs(ctx: Any, paths: PathsParams, p: ValidateParams) -> str:
+    """Rebuild the Data Docs site (older runs pruned, pages made to open offline: tasks.quality.data_docs) and return
+    its index.html path, relative as configured."""
+    prune_validation_runs(paths.gx_dir, p.suite_name)
+    ctx.build_data_docs()
+    index = docs_index(paths)
+    if not index.exists():
+        raise InputError(f"{index}: Great Expectations did not write Data Docs (sites: {ctx.get_docs_sites_urls()})")
+    make_site_offline(index.parent)
+    return index.as_posix()
+
+
+def shows_a_validation(paths: PathsParams) -> bool:
+    """Return whether the Data Docs site exists and has at least one validation run's page."""
+    pages = docs_index(paths).parent / "validations"
+    return docs_index(paths).exists() and any(pages.rglob("*.html"))
+
+
+def kept_results(paths: PathsParams, p: ValidateParams) -> bool:
+    """Return whether GX keeps a validation result of the suite under gx/uncommitted/validations."""
+    return any((paths.gx_dir / "uncommitted" / "validations" / p.suite_name).rglob("*.json"))

@@ -27,7 +27,7 @@ from tasks.core.entry import step_main
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.data.sources import read_snapshot, type_table
 from tasks.quality.drift import current_frequencies, drift_report
-from tasks.quality.validation import profile_path
+from tasks.quality.gx_store import profile_path
 from tasks.registry.catalog import production_version, read_record
 from tasks.registry.manifest import load_production
 
@@ -219,11 +219,11 @@ def production_reference(registry_dir: Path) -> tuple[Any, str | None, dict[str,
 
 def monitor_batch(cfg: Config, batch_path: Path) -> dict[str, Any]:
     """Check one batch for drift and (with labels) performance; write reports/monitor.json; return it."""
-    if not profile_path(cfg).exists():
-        raise io.InputError(f"{profile_path(cfg)}: no reference profile; run the pipeline once (validate writes it)")
+    if not profile_path(cfg.paths).exists():
+        raise io.InputError(f"{profile_path(cfg.paths)}: no reference profile; run the pipeline once (validate writes it)")
     df = read_batch(batch_path, cfg)
     v = cfg.validate
-    profile = feature_profile(io.read_json(profile_path(cfg)), cfg.data, cfg.monitor.ignore_drift)
+    profile = feature_profile(io.read_json(profile_path(cfg.paths)), cfg.data, cfg.monitor.ignore_drift)
     profile, reference_note = drift_reference(profile, df, cfg, training_rows(cfg.paths))
     drift = drift_report(df, profile, v.drift_metric, v.drift_warn, v.drift_error)
     drift["reference"] = reference_note

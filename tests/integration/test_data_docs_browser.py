@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.quality import validation
+from tasks.quality.rule_counts import sample_rows
+from tasks.quality.validation import bootstrap_suite, validate_frame
 from tests.conftest import make_config
 from tests.support.browser import PageView
 
@@ -39,8 +40,8 @@ def validated_docs(root: Path, df: pd.DataFrame) -> tuple[dict, Path, Path]:
                                   "id_column": "booking_id", "categorical_columns": [], "segment_columns": [],
                                   "drop_columns": {}},
                       validate={"min_rows": 100, "gx_max_rows": 1000})
-    validation.bootstrap_suite(cfg, bookings(3000, seed=0))
-    report = validation.validate_frame(cfg, df)
+    bootstrap_suite(bookings(3000, seed=0), cfg.paths, cfg.data, cfg.validate)
+    report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
     index = Path(report["data_docs"])
     [page] = index.parent.glob("validations/**/*.html")
     return report, index, page
@@ -77,7 +78,7 @@ def test_data_docs_of_a_clean_run_say_succeeded_and_open_offline(webdriver, chro
 def test_the_same_check_reads_failed_when_the_run_failed(webdriver, chromium, tmp_path):
     """The check above can fail: one duplicated id outside GX's sample makes the page say Failed."""
     df = bookings(5000, seed=1)
-    rows = validation.sample_rows(len(df), 1000, 42)
+    rows = sample_rows(len(df), 1000, 42)
     outside = np.setdiff1d(np.arange(len(df)), rows)
     df.loc[outside[:2], "booking_id"] = 4999
     report, _, page = validated_docs(tmp_path / "project", df)

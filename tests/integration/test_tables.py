@@ -43,7 +43,7 @@ def test_every_step_runs_and_reports_cv_intervals_and_lift(name, tmp_path):
 
     cfg = table_config(name, tmp_path)
     snapshot_source(cfg.ingest, cfg.paths.data_dir)
-    ensure_suite(cfg)
+    ensure_suite(cfg.paths, cfg.ingest, cfg.data, cfg.validate)
     reports = {step: importlib.import_module(f"tasks.{step}").run(cfg) for step in STEPS}
     _, _, metric, floor = TABLES[name]
     metrics = reports["evaluate"]

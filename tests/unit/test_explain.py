@@ -22,17 +22,9 @@ from tasks.core.config import DataParams, ExplainParams, PreprocessParams, parse
 from tasks.core.errors import ConfigError, SchemaError
 from tasks.core.metrics import score_frame
 from tasks.core.schema import FeatureTypes
-from tasks.evaluation.error_analysis import (
-    Outcomes,
-    Sample,
-    ShapResult,
-    derive_outcomes,
-    describe_worst_errors,
-    explain_model,
-    importance_warnings,
-    sample_rows,
-    worst_error_rows,
-)
+from tasks.evaluation.error_analysis import describe_worst_errors, explain_model
+from tasks.evaluation.error_outcomes import Outcomes, Sample, derive_outcomes, sample_rows, worst_error_rows
+from tasks.evaluation.feature_importance import ShapResult, importance_warnings
 from tasks.explain import run
 from tasks.modelling.bundle import ModelBundle, load_bundle, save_bundle
 from tasks.modelling.preprocessing import build_tree_preprocessor

@@ -9,7 +9,7 @@ import pytest
 
 from tasks.core import io
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.evaluation.error_analysis import (
+from tasks.evaluation.feature_importance import (
     permutation_importance,
     unchanged_rows,
     validation_matrix,
@@ -122,7 +122,7 @@ def test_tree_shap_equals_shap_tree_explainer(tmp_path, task, best):
 
     import shap
 
-    from tasks.evaluation.error_analysis import tree_shap
+    from tasks.evaluation.feature_importance import tree_shap
 
     cfg = load(build_project(tmp_path, task, n_train=1500, n_valid=300, n_test=400))
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")

@@ -99,9 +99,9 @@ def test_live_performance_compares_with_the_metrics_at_promotion():
 def test_monitor_batch_writes_the_report_and_decides(tmp_path, monkeypatch):
     cfg = make_config(tmp_path)
     ref = synthetic_frame(2000, seed=0)
-    from tasks.quality.validation import profile_path
+    from tasks.quality.gx_store import profile_path
 
-    io.write_json(profile_of(ref), profile_path(cfg))
+    io.write_json(profile_of(ref), profile_path(cfg.paths))
     batch = synthetic_frame(1000, seed=5).assign(x2=lambda d: d["x2"] + 30)
     batch.to_csv(tmp_path / "batch.csv", index=False)
     monkeypatch.setattr(monitor, "production_reference", lambda reg: (ConstantModel(), "v0001-abcdef12", {"roc_auc": 0.7}))
@@ -141,12 +141,12 @@ def seasonal_frame(n: int, seed: int, months: list[int] | None = None) -> pd.Dat
 
 
 def seasonal_setup(tmp_path, period: str, batch: pd.DataFrame):
-    from tasks.quality.validation import profile_path
+    from tasks.quality.gx_store import profile_path
 
     cfg = make_config(tmp_path, monitor={"seasonal_reference": period})
     ref = seasonal_frame(6000, seed=0)
     io.write_json(reference_profile(ref, ["month", "week", "price", "lead"], ["channel"], bins=10, max_categories=50),
-                  profile_path(cfg))
+                  profile_path(cfg.paths))
     io.write_frame(ref.iloc[:5000], cfg.paths.train)
     io.write_frame(ref.iloc[5000:], cfg.paths.valid)
     batch.drop(columns="label").to_csv(tmp_path / "batch.csv", index=False)

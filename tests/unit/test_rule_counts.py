@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.quality import validation
+from tasks.quality.gx_store import open_context, run_suite
 from tasks.quality.rule_counts import sample_rows, whole_table_verdict
+from tasks.quality.suite import time_parameters
+from tasks.quality.validation import bootstrap_suite, validate_frame
+from tasks.quality.verdicts import with_whole_table_verdicts
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -49,20 +52,20 @@ def suite_and_cfg(tmp_path):
                                       "drop_columns": {}},
                       validate={"min_rows": 100, "gx_max_rows": 1000})
     ref = broken_frame()
-    validation.bootstrap_suite(cfg, ref)
+    bootstrap_suite(ref, cfg.paths, cfg.data, cfg.validate)
     return cfg
 
 
 def gx_results(cfg, df):
-    ctx = validation.open_context(cfg)
-    params = validation.time_parameters(pd.Timestamp("2026-01-01", tz="UTC").to_pydatetime())
-    return validation.run_suite(ctx, cfg.validate.suite_name, df, params), params
+    ctx = open_context(cfg.paths)
+    params = time_parameters(pd.Timestamp("2026-01-01", tz="UTC").to_pydatetime())
+    return run_suite(ctx, cfg.validate.suite_name, df, params), params
 
 
 def test_whole_table_counts_agree_with_great_expectations_on_the_whole_table(suite_and_cfg):
     df = mutate(broken_frame(seed=1))
     results, params = gx_results(suite_and_cfg, df)
-    recounted = validation.with_whole_table_verdicts(results, df, params)
+    recounted = with_whole_table_verdicts(results, df, params)
     checked = 0
     for gx_res, ours in zip(results, recounted):
         assert ours["success"] == gx_res["success"], ours["expectation_config"]
@@ -91,7 +94,7 @@ def test_a_rare_problem_outside_the_gx_sample_still_stops_validation(suite_and_c
     outside = np.setdiff1d(np.arange(len(df)), rows)
     df.loc[outside[:1], "arrival"] = pd.Timestamp("2999-01-01")  # one row, not in the sample
     df.loc[outside[1:3], "booking_id"] = df.loc[outside[3], "booking_id"]
-    report = validation.validate_frame(suite_and_cfg, df)
+    report = validate_frame(df, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
     assert report["counts"]["gx_sample_rows"] == 1000
     assert not report["passed"]
     by_rule = {f["rule"]: f for f in report["failures"]}
@@ -117,10 +120,10 @@ def test_sample_rows_is_deterministic_and_none_when_the_table_fits():
 def test_a_rebootstrapped_suite_is_what_the_next_validation_uses(suite_and_cfg):
     shifted = broken_frame(seed=3)
     shifted["country"] = "NEW"
-    first = validation.validate_frame(suite_and_cfg, shifted)
+    first = validate_frame(shifted, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
     assert "category_set" in {f["rule"] for f in first["failures"]}
-    validation.bootstrap_suite(suite_and_cfg, shifted)  # the suite learns the new category
-    second = validation.validate_frame(suite_and_cfg, shifted)
+    bootstrap_suite(shifted, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)  # the suite learns the new category
+    second = validate_frame(shifted, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
     assert "category_set" not in {f["rule"] for f in second["failures"]}
 
 
@@ -128,15 +131,15 @@ def test_text_categories_are_counted_like_their_text(suite_and_cfg):
     df = mutate(broken_frame(seed=4))
     as_category = df.assign(country=df["country"].astype("category"))
     results, params = gx_results(suite_and_cfg, df)
-    plain = validation.with_whole_table_verdicts(results, df, params)
-    categorical = validation.with_whole_table_verdicts(results, as_category, params)
+    plain = with_whole_table_verdicts(results, df, params)
+    categorical = with_whole_table_verdicts(results, as_category, params)
     assert [r["success"] for r in plain] == [r["success"] for r in categorical]
     assert [r["result"].get("unexpected_count") for r in plain] == [r["result"].get("unexpected_count") for r in categorical]
 
 
 def stored_results(cfg) -> list[dict]:
     """Return every validation result GX keeps for the project (what Data Docs render), as JSON."""
-    store = validation.open_context(cfg).validation_results_store
+    store = open_context(cfg.paths).validation_results_store
     return [store.get(k).to_json_dict() for k in store.list_keys()]
 
 
@@ -144,7 +147,7 @@ def test_data_docs_judge_the_row_count_on_every_row_not_the_gx_sample(suite_and_
     """A clean 5,000-row table validated on a 1,000-row sample: the row-count rule (between half and twice the
     reference's 3,000 rows) fails on the sample and must pass on the table, in the stored result Data Docs show."""
     df = broken_frame(n=5000, seed=4)  # clean: the reference's own generator, ids unique
-    report = validation.validate_frame(suite_and_cfg, df)
+    report = validate_frame(df, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
     assert report["passed"] and report["counts"]["gx_sample_rows"] == 1000 and report["counts"]["failed_warn"] == 0
     [stored] = stored_results(suite_and_cfg)
     assert stored["success"] is True, [r["expectation_config"]["type"] for r in stored["results"] if not r["success"]]
@@ -162,7 +165,7 @@ def test_data_docs_show_a_failure_found_outside_the_gx_sample(suite_and_cfg):
     rows = sample_rows(len(df), suite_and_cfg.validate.gx_max_rows, suite_and_cfg.validate.random_state)
     outside = np.setdiff1d(np.arange(len(df)), rows)
     df.loc[outside[:1], "arrival"] = pd.Timestamp("2999-01-01")
-    validation.validate_frame(suite_and_cfg, df)
+    validate_frame(df, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
     [stored] = stored_results(suite_and_cfg)
     failed = [r for r in stored["results"] if not r["success"]]
     assert stored["success"] is False

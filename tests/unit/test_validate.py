@@ -16,7 +16,11 @@ from tasks import validate
 from tasks.core import io
 from tasks.core.config import Config, parse_config
 from tasks.core.errors import ConfigError, InputError, ValidationFailed
-from tasks.quality import validation
+from tasks.quality.gx_store import suite_path
+from tasks.quality.messages import raise_for_report
+from tasks.quality.suite import build_suite, gx_view
+from tasks.quality.validation import bootstrap_suite, ensure_data_docs, validate_frame
+from tasks.quality.verdicts import TABLE, suite_mismatch
 
 SHARED = Path(__file__).parents[2].parent / "shared" / "data"
 DOCS = "gx/uncommitted/data_docs/local_site/index.html"
@@ -54,15 +58,15 @@ def make_config(root: Path | None, **sections: dict) -> Config:
 
 def rule_of(definition: dict, column: str, rule: str) -> dict | None:
     return next((e for e in definition["expectations"]
-                 if e["kwargs"].get("column", validation.TABLE) == column and e["meta"]["rule"] == rule), None)
+                 if e["kwargs"].get("column", TABLE) == column and e["meta"]["rule"] == rule), None)
 
 
 # ---------------------------------------------------------------- the suite (pure)
 
 def test_suite_rules_carry_the_documented_severities():
     cfg = make_config(Path("/nonexistent"))
-    suite = validation.build_suite(bookings(), cfg.data, cfg.validate)
-    severity = {(e["kwargs"].get("column", validation.TABLE), e["meta"]["rule"]): e["meta"]["severity"]
+    suite = build_suite(bookings(), cfg.data, cfg.validate)
+    severity = {(e["kwargs"].get("column", TABLE), e["meta"]["rule"]): e["meta"]["severity"]
                 for e in suite["expectations"]}
     assert severity[("adr", "column_exists")] == "error"
     assert severity[("adr", "column_type")] == "error"
@@ -75,13 +79,13 @@ def test_suite_rules_carry_the_documented_severities():
     assert severity[("is_canceled", "label_domain")] == "error"
     assert severity[("is_canceled", "label_two_classes")] == "error"
     assert severity[("is_canceled", "label_not_null")] == "error"
-    assert severity[(validation.TABLE, "min_rows")] == "error"
+    assert severity[(TABLE, "min_rows")] == "error"
     assert all(e["severity"] == {"error": "critical", "warn": "warning"}[e["meta"]["severity"]]
                for e in suite["expectations"])
     assert rule_of(suite, "country", "category_set")["kwargs"]["value_set"] == ["ESP", "GBR", "PRT"]
     assert rule_of(suite, "is_canceled", "label_domain")["kwargs"]["value_set"] == [0, 1]
     assert rule_of(suite, "arrival_date", "time_not_future")["kwargs"]["max_value"] == {"$PARAMETER": "now"}
-    assert rule_of(suite, validation.TABLE, "min_rows")["kwargs"]["min_value"] == 50
+    assert rule_of(suite, TABLE, "min_rows")["kwargs"]["min_value"] == 50
     assert rule_of(suite, "adr", "column_type")["meta"]["family"] == "numeric"
     assert rule_of(suite, "hotel", "column_type")["meta"]["family"] == "text"
 
@@ -92,7 +96,7 @@ def test_suite_tolerances_ranges_and_caps():
     df["agent"] = np.arange(len(df)) % 60       # 60 distinct codes
     cfg = make_config(Path("/nonexistent"), validate={"max_categories_in_suite": 50, "range_margin": 0.1},
                       data={"categorical_columns": ["agent"]})
-    suite = validation.build_suite(df, cfg.data, cfg.validate)
+    suite = build_suite(df, cfg.data, cfg.validate)
     assert rule_of(suite, "adr", "null_rate")["kwargs"]["mostly"] == pytest.approx(0.85)
     assert rule_of(suite, "lead_time", "null_rate")["kwargs"]["mostly"] == pytest.approx(0.95)
     span = df["lead_time"].max() - df["lead_time"].min()
@@ -107,17 +111,17 @@ def test_suite_skips_dropped_columns_and_non_unique_ids():
     df = bookings().assign(status=pd.Categorical(["x"] * 240))
     df.loc[1, "booking_id"] = 0
     cfg = make_config(Path("/nonexistent"), data={"drop_columns": {"status": "after the outcome"}})
-    suite = validation.build_suite(df, cfg.data, cfg.validate)
+    suite = build_suite(df, cfg.data, cfg.validate)
     assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "status"]
     assert rule_of(suite, "booking_id", "unique_id") is None
-    assert json.loads(json.dumps(suite)) == validation.build_suite(df, cfg.data, cfg.validate)
+    assert json.loads(json.dumps(suite)) == build_suite(df, cfg.data, cfg.validate)
 
 
 def test_gx_view_gives_plain_dtypes_and_leaves_the_input_alone():
     df = pd.DataFrame({"c": pd.Categorical(["a", None]), "n": pd.array([1, None], dtype="Int64"),
                        "s": pd.Series(["x", None], dtype="string"), "cn": pd.Categorical([1.0, 2.0]),
                        "t": pd.to_datetime(["2020-01-01", None]).tz_localize("UTC")})
-    view = validation.gx_view(df)
+    view = gx_view(df)
     assert view["c"].dtype == object and view["c"].tolist() == ["a", None]
     assert view["n"].dtype == "float64" and np.isnan(view["n"].iloc[1])
     assert view["s"].tolist() == ["x", None]
@@ -132,7 +136,7 @@ def test_gx_view_gives_plain_dtypes_and_leaves_the_input_alone():
 def gx_cfg(tmp_path_factory) -> Config:
     """A GX project with a suite bootstrapped from bookings()."""
     cfg = make_config(tmp_path_factory.mktemp("project"))
-    info = validation.bootstrap_suite(cfg, bookings())
+    info = bootstrap_suite(bookings(), cfg.paths, cfg.data, cfg.validate)
     assert Path(info["suite"]).exists() and Path(info["reference_profile"]).exists()
     return cfg
 
@@ -170,11 +174,11 @@ BAD_INPUTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
 
 @pytest.mark.parametrize("name,mutate,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_stops_with_an_actionable_message(gx_cfg, name, mutate, message):
-    report = validation.validate_frame(gx_cfg, mutate(bookings()))
+    report = validate_frame(mutate(bookings()), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
     assert report["passed"] is False
     assert report["counts"]["failed_error"] == 1, report["failures"]
     with pytest.raises(ValidationFailed) as err:
-        validation.raise_for_report(report, "reports/validate.json")
+        raise_for_report(report, "reports/validate.json")
     text = str(err.value)
     assert text.startswith("1 problem(s) stop the pipeline:\n  - ")
     assert message in text
@@ -182,7 +186,7 @@ def test_bad_input_stops_with_an_actionable_message(gx_cfg, name, mutate, messag
 
 
 def test_the_reference_itself_passes_without_any_failure(gx_cfg):
-    report = validation.validate_frame(gx_cfg, bookings())
+    report = validate_frame(bookings(), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
     assert report["passed"] is True
     assert report["failures"] == []
     assert report["counts"]["failed_warn"] == 0 and report["counts"]["expectations"] > 30
@@ -192,18 +196,18 @@ def test_the_reference_itself_passes_without_any_failure(gx_cfg):
 def test_unseen_categories_warn_but_pass(gx_cfg):
     df = bookings()
     df["country"] = df["country"].astype(str).where(df.index % 10 != 0, "XXX")
-    report = validation.validate_frame(gx_cfg, df)
+    report = validate_frame(df, gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
     assert report["passed"] is True
     (warning,) = report["failures"]
     assert (warning["column"], warning["rule"], warning["severity"]) == ("country", "category_set", "warn")
     assert warning["unexpected_count"] == 24 and warning["examples"] == ["XXX"]
     assert warning["detail"] == "24 value(s) not seen in the reference"
-    validation.raise_for_report(report, "reports/validate.json")  # does not raise
+    raise_for_report(report, "reports/validate.json")  # does not raise
 
 
 def test_range_and_drift_warn_and_can_be_made_to_fail(gx_cfg):
     df = bookings().assign(adr=lambda d: d["adr"] + 100)
-    report = validation.validate_frame(gx_cfg, df)
+    report = validate_frame(df, gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
     assert report["passed"] is True
     rules = {(f["column"], f["rule"]) for f in report["failures"]}
     assert ("adr", "value_range") in rules and ("adr", "central_range") in rules
@@ -211,14 +215,14 @@ def test_range_and_drift_warn_and_can_be_made_to_fail(gx_cfg):
     assert report["drift"]["columns"]["adr"]["value"] > 0.5
     assert report["drift"]["columns"]["lead_time"]["value"] == pytest.approx(0.0, abs=1e-9)
     strict = make_config(gx_cfg.paths.gx_dir.parent, validate={"min_rows": 50, "fail_on_drift": True})
-    strict_report = validation.validate_frame(strict, df)
+    strict_report = validate_frame(df, strict.paths, strict.data, strict.validate)
     assert strict_report["passed"] is False
     with pytest.raises(ValidationFailed, match=r"column 'adr' \[drift\]: psi \d+\.\d+ >= 0\.5"):
-        validation.raise_for_report(strict_report, None)
+        raise_for_report(strict_report, None)
 
 
 def test_unlabelled_file_can_skip_label_rules(gx_cfg):
-    report = validation.validate_frame(gx_cfg, bookings().drop(columns=["is_canceled"]), require_label=False)
+    report = validate_frame(bookings().drop(columns=["is_canceled"]), gx_cfg.paths, gx_cfg.data, gx_cfg.validate, require_label=False)
     assert report["counts"]["failed_error"] == 0
     assert {f["rule"] for f in report["failures"]} == {"column_set"}
 
@@ -233,29 +237,29 @@ def churn_table(n: int = 240, seed: int = 1) -> pd.DataFrame:
 
 
 def test_a_different_table_is_named_as_such_with_the_command_that_bootstraps_its_suite(gx_cfg):
-    report = validation.validate_frame(gx_cfg, churn_table())
+    report = validate_frame(churn_table(), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
     assert report["passed"] is False
     assert report["suite_mismatch"] == {
         "suite_columns": 7, "table_columns": 5, "unknown": ["Churn", "Contract", "MonthlyCharges", "tenure"],
         "missing": ["adr", "arrival_date", "country", "hotel", "is_canceled", "lead_time"]}
     with pytest.raises(ValidationFailed) as err:
-        validation.raise_for_report(report, "reports/validate.json")
+        raise_for_report(report, "reports/validate.json")
     text = str(err.value)
     assert err.value.exit_code == 3
     assert text.startswith("6 of 7 suite columns are missing (e.g. ['adr', 'arrival_date', 'country', 'hotel', "
                            "'is_canceled']) and 4 of 5 table columns are unknown to the suite (e.g. ['Churn', "
                            "'Contract', 'MonthlyCharges', 'tenure']): this looks like a different table")
-    assert "`tabgate validate --bootstrap`" in text and str(validation.suite_path(gx_cfg)) in text
+    assert "`tabgate validate --bootstrap`" in text and str(suite_path(gx_cfg.paths, gx_cfg.validate)) in text
     assert "column 'adr'" not in text  # no wall of per-column failures: they stay in the report
     assert text.endswith(f"problem(s) follow from it; open reports/validate.json and "
                          f"{gx_cfg.paths.gx_dir / DOCS[3:]} for the details.")
 
 
 def test_a_few_missing_columns_are_listed_one_by_one_not_called_another_table(gx_cfg):
-    report = validation.validate_frame(gx_cfg, bookings().drop(columns=["adr", "country", "hotel"]))
+    report = validate_frame(bookings().drop(columns=["adr", "country", "hotel"]), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
     assert report["suite_mismatch"] is None  # 3 of 7 missing: below OTHER_TABLE_SHARE
     with pytest.raises(ValidationFailed, match=r"^3 problem\(s\) stop the pipeline:\n  - column 'adr'"):
-        validation.raise_for_report(report, "reports/validate.json")
+        raise_for_report(report, "reports/validate.json")
 
 
 @pytest.mark.parametrize("table,expected", [
@@ -264,13 +268,14 @@ def test_a_few_missing_columns_are_listed_one_by_one_not_called_another_table(gx
     (["x"], {"missing": ["a", "b", "c", "d"], "unknown": ["x"]}),
 ])
 def test_suite_mismatch_fires_from_half_of_the_suite_columns_missing(table, expected):
-    got = validation.suite_mismatch(["a", "b", "c", "d"], pd.DataFrame(columns=table))
+    got = suite_mismatch(["a", "b", "c", "d"], pd.DataFrame(columns=table))
     assert got == (None if expected is None else {"suite_columns": 4, "table_columns": len(table), **expected})
 
 
 def test_validate_frame_needs_a_suite(tmp_path):
+    cfg = make_config(tmp_path)
     with pytest.raises(InputError, match="no validation suite yet"):
-        validation.validate_frame(make_config(tmp_path), bookings())
+        validate_frame(bookings(), cfg.paths, cfg.data, cfg.validate)
 
 
 def test_gx_dir_must_be_named_gx(tmp_path):
@@ -278,7 +283,7 @@ def test_gx_dir_must_be_named_gx(tmp_path):
 
     cfg = make_config(tmp_path, paths={"gx_dir": str(tmp_path / "expectations")})
     with pytest.raises(ConfigError, match="folder named 'gx'"):
-        validation.bootstrap_suite(cfg, bookings())
+        bootstrap_suite(bookings(), cfg.paths, cfg.data, cfg.validate)
 
 
 # ---------------------------------------------------------------- run() end to end
@@ -328,17 +333,17 @@ def test_data_docs_are_built_where_a_fresh_clone_has_none(project):
     validate.run(cfg)
     results = sorted((project / "gx/uncommitted/validations").rglob("*.json"))
     shutil.rmtree(project / "gx/uncommitted/data_docs")
-    assert validation.ensure_data_docs(cfg) == DOCS  # from the result GX kept: no new validation
+    assert ensure_data_docs(cfg.paths, cfg.data, cfg.validate) == DOCS  # from the result GX kept: no new validation
     assert sorted((project / "gx/uncommitted/validations").rglob("*.json")) == results
     pages = list((project / "gx/uncommitted/data_docs/local_site/validations").rglob("*.html"))
     assert len(pages) == 1 and "Succeeded" in pages[0].read_text()
     shutil.rmtree(project / "gx/uncommitted")  # the fresh clone
-    assert validation.ensure_data_docs(cfg) == DOCS
+    assert ensure_data_docs(cfg.paths, cfg.data, cfg.validate) == DOCS
     pages = list((project / "gx/uncommitted/data_docs/local_site/validations").rglob("*.html"))
     assert len(pages) == 1 and "Succeeded" in pages[0].read_text()
     shutil.rmtree(project / "gx/uncommitted")
     (project / cfg.paths.ingested).unlink()
-    assert validation.ensure_data_docs(cfg) is None and not (project / DOCS).exists()
+    assert ensure_data_docs(cfg.paths, cfg.data, cfg.validate) is None and not (project / DOCS).exists()
 
 
 def test_failing_run_writes_the_report_before_raising(project):
@@ -458,9 +463,9 @@ def test_bootstrap_suite_for_each_shared_table(table, tmp_path):
     cfg = make_config(tmp_path, data=data, ingest={"source": str(SHARED / file), **ingest},
                       validate={"min_rows": 1000})
     df, _ = type_table(read_snapshot(SHARED / file, cfg.ingest), cfg.ingest, cfg.data)
-    info = validation.bootstrap_suite(cfg, df)
+    info = bootstrap_suite(df, cfg.paths, cfg.data, cfg.validate)
     suite = json.loads(Path(info["suite"]).read_text())
-    report = validation.validate_frame(cfg, df)
+    report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
     assert report["counts"]["failed_error"] == 0, report["failures"]
     assert report["passed"] is True
     families = {e["kwargs"]["column"]: e["meta"]["family"] for e in suite["expectations"]
