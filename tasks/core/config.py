@@ -83,7 +83,8 @@ class IngestParams(Section):
     password_env (tasks/core/credentials.py); a URL with a password is refused here, before it can reach dvc.lock.
     """
 
-    source: str  # a CSV/Parquet path inside the project, or a SQLAlchemy URL (with table or query)
+    source: str  # a CSV/Parquet file, a folder or a glob ('raw/*.csv') of files with the same columns (read as one
+    # table in sorted path order), or a SQLAlchemy URL (with table or query)
     format: Literal["auto", "csv", "parquet", "sql"] = "auto"  # auto: from the file extension, sql for a URL
     table: str | None = None  # sql: the table to read (or query)
     query: str | None = None  # sql: a SELECT to read instead of a table
