@@ -264,6 +264,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the effective configuration (params.yaml over the defaults, each key with what it does), or with
+    --check check that every column params.yaml names is in the table (exit 2 naming the key, column and file)."""
+    from tasks.core.config import load_config
+    from tasks.core.config_docs import effective_text
+    from tasks.data.config_check import check_columns
+
+    params = params_path(args)
+    if args.check:
+        print(check_columns(load_config(params), params))
+    else:
+        print(effective_text(params), end="")
+    return EXIT_OK
+
+
 # --- tabgate init: a params.yaml for your own table ------------------------------------------------------------
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -412,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shadow", default=None, help="a challenger model bundle directory to score in shadow")
     p.set_defaults(func=cmd_score)
     add_init_parser(sub)
+
+    p = sub.add_parser("config", help="print the effective configuration, or --check it against the table's columns",
+                       description=cmd_config.__doc__)
+    p.add_argument("--check", action="store_true", help="check that every column params.yaml names is in the table "
+                   "(ingest.source's header; exit 2 naming the key, the column and the file)")
+    p.set_defaults(func=cmd_config)
     return parser
 
 

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import io
 import re
 import sys
-import tokenize
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from tasks.core.config import Config
+from tasks.core.config_docs import field_comments, nested_model
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "configuration.md"
@@ -38,30 +36,6 @@ errors that name the key (exit 2), before any step runs. Each section below is o
 `params.yaml`; nested sections are written `section.sub`. A default of "required" means the key has
 no default. Constraints (`ge`, `le`, ...) are checked when the file is loaded.
 """
-
-
-def field_comments(model: type[BaseModel]) -> dict[str, str]:
-    """Return {field name: the comment beside it (and comment lines right below it)} from the class source."""
-    try:
-        source = inspect.getsource(model)
-    except (OSError, TypeError):
-        return {}
-    comments: dict[str, list[str]] = {}
-    current: str | None = None
-    depth = 0
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.OP and tok.string in "([{":
-            depth += 1
-        elif tok.type == tokenize.OP and tok.string in ")]}":
-            depth -= 1
-        elif tok.type == tokenize.NAME and depth == 0 and tok.start[1] == 4:
-            line = tok.line.strip()
-            current = tok.string if re.match(rf"{tok.string}\s*:", line) else None
-        elif tok.type == tokenize.COMMENT and current is not None:
-            comments.setdefault(current, []).append(tok.string.lstrip("#").strip())
-        elif tok.type == tokenize.NAME and tok.string in ("def", "class") and depth == 0:
-            current = None
-    return {name: " ".join(parts) for name, parts in comments.items()}
 
 
 def params_yaml_comments(path: Path = ROOT / "params.yaml") -> dict[str, str]:
@@ -127,15 +101,6 @@ def constraints(field: Any) -> str:
             if value is not None:
                 found.append(f"{attr} {value}")
     return ", ".join(found)
-
-
-def nested_model(annotation: Any) -> type[BaseModel] | None:
-    """Return the section model a field holds (also through `X | None`), or None."""
-    candidates = [annotation, *typing.get_args(annotation)]
-    for item in candidates:
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item
-    return None
 
 
 def cell(text: str) -> str:

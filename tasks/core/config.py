@@ -225,8 +225,9 @@ class CVParams(Section):
 
     n_splits: int = Field(5, ge=2)  # folds per CV scheme
     schemes: list[Literal["auto", "stratified", "kfold", "walk_forward", "group"]] = Field(
-        default_factory=lambda: ["auto"]  # type: ignore[arg-type]  # a list of one literal
-    )
+        default_factory=lambda: ["auto"],  # type: ignore[arg-type]  # a list of one literal
+        description="CV schemes to run; auto: stratified k-fold (k-fold for regression), plus walk-forward with a "
+                    "time column (or a row-order split) and group k-fold with an id column that repeats")
     window: Literal["expanding", "sliding"] = "expanding"  # walk-forward: train on all earlier rows (expanding) or a
     # window of fixed length (sliding)
     gap_days: int = Field(0, ge=0)  # days left out between training and test (time split) or between folds (walk-
@@ -285,8 +286,9 @@ class TrainParams(Section):
     baseline_max_iter: int = Field(1000, ge=10)  # solver iterations of the linear baseline
     baseline_max_rows: int = Field(100_000, ge=100)  # the linear baseline is fitted on a sample of this many rows
                                                      # (stratified by class; all rows when there are fewer)
-    class_weight: Literal["none", "balanced", "auto"] = "none"  # weights only when asked; auto: balanced at
-    imbalance_ratio: float = Field(3.0, ge=1)                    # imbalance_ratio or more majority/minority
+    class_weight: Literal["none", "balanced", "auto"] = "none"  # none | balanced | auto (balanced when the classes
+    # are at train.imbalance_ratio or more majority/minority); weights only when asked
+    imbalance_ratio: float = Field(3.0, ge=1)  # majority/minority ratio at or above which class_weight auto balances
     refit: bool = True  # final LightGBM refitted on train + valid with the early-stopped number of trees, scaled
     threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"  # binary: what the decision
     # threshold maximises on the validation slice

@@ -229,16 +229,65 @@ def read_table_file(path: Path, p: IngestParams) -> pd.DataFrame:
     try:
         if path.suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        sniff = p.separator is None and path.name.endswith((".tsv", ".txt"))
-        engine: dict[str, Any] = {"sep": None, "engine": "python"} if sniff else \
-            {"sep": p.separator or ",", "engine": "c", "low_memory": False}
-        frame = pd.read_csv(path, na_values=[*p.na_values, *p.extra_na_values], keep_default_na=False,
-                            encoding=p.encoding, decimal=p.decimal, **engine)
+        frame = pd.read_csv(path, **csv_options(path, p))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
-        raise InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); "
-                         "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml") from None
+        raise unreadable(path, err) from None
     check_not_glued(frame, path)
     return frame
+
+
+def csv_options(path: Path, p: IngestParams) -> dict[str, Any]:
+    """Return the pandas.read_csv options the reader settings (ingest.separator, encoding, decimal, na) give."""
+    sniff = p.separator is None and path.name.endswith((".tsv", ".txt"))
+    engine: dict[str, Any] = {"sep": None, "engine": "python"} if sniff else \
+        {"sep": p.separator or ",", "engine": "c", "low_memory": False}
+    return {"na_values": [*p.na_values, *p.extra_na_values], "keep_default_na": False, "encoding": p.encoding,
+            "decimal": p.decimal, **engine}
+
+
+def unreadable(path: Path, err: Exception) -> InputError:
+    """Return the InputError for a file that is not a table with these reader options."""
+    return InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); "
+                      "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml")
+
+
+def header_columns(path: Path, p: IngestParams) -> list[str]:
+    """Return the columns of one table file (a CSV's header, a Parquet schema, a dataset's parts and partition keys)
+    without reading its rows."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        if path.is_dir():
+            parts = parquet_parts(path)
+            if not parts:
+                raise InputError(f"{path}/: no .parquet files below it")
+            names = [[c for c in pq.read_schema(f).names if not c.startswith("__index_level_")] for f in parts]
+            check_same_columns(names, [relative_name(f, path) for f in parts], str(path))
+            keys = [seg.split("=", 1)[0] for seg in parts[0].relative_to(path).parent.parts if "=" in seg]
+            return [*names[0], *keys]
+        if path.suffix in (".parquet", ".pq"):
+            return [c for c in pq.read_schema(path).names if not c.startswith("__index_level_")]
+        frame = pd.read_csv(path, nrows=0, **csv_options(path, p))
+    except InputError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise unreadable(path, err) from None
+    check_not_glued(frame, path)
+    return [str(c) for c in frame.columns]
+
+
+def source_columns(p: IngestParams) -> list[str]:
+    """Return the columns of ingest.source (a file, a folder or a glob: every file's header must agree)."""
+    path = Path(p.source)
+    if not is_glob(p.source) and (not path.is_dir() or parquet_parts(path)):
+        return header_columns(path, p)
+    files = source_files(p.source)
+    files_format(files, p.source)
+    names = [header_columns(f, p) for f in files]
+    check_same_columns(names, [relative_name(f, set_root(p.source)) for f in files], p.source)
+    return names[0]
 
 
 def check_not_glued(frame: pd.DataFrame, path: Path) -> None:
