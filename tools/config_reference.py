@@ -38,37 +38,12 @@ no default. Constraints (`ge`, `le`, ...) are checked when the file is loaded.
 """
 
 
-def params_yaml_comments(path: Path = ROOT / "params.yaml") -> dict[str, str]:
-    """Return {dotted key: the comment on its line} from the bundled params.yaml (a fallback description)."""
-    found: dict[str, str] = {}
-    stack: list[tuple[int, str]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"^(\s*)([A-Za-z_][\w]*):(.*)$", line)
-        if not match:
-            continue
-        indent, key, rest = len(match.group(1)), match.group(2), match.group(3)
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        stack.append((indent, key))
-        dotted = ".".join(k for _, k in stack)
-        comment = re.search(r"\s#\s*(.*)$", rest)
-        if comment and rest.count('"') % 2 == 0 and rest.count("'") % 2 == 0:
-            found.setdefault(dotted, comment.group(1).strip())
-    return found
-
-
-PARAMS_COMMENTS = params_yaml_comments()
-
-
 def describe(key: str, field: Any, comments: dict[str, str], name: str) -> str:
-    """Return a field's description: Field(description=...), else its comment in config.py, else params.yaml's."""
+    """Return a field's description: Field(description=...), else its comment in config.py (a user's params.yaml
+    has no comments, so the models carry every description)."""
     if field.description:
         return str(field.description)
-    if comments.get(name):
-        return comments[name]
-    if PARAMS_COMMENTS.get(key):
-        return f"(bundled params.yaml: {PARAMS_COMMENTS[key]})"
-    return ""
+    return comments.get(name, "")
 
 
 def type_name(annotation: Any) -> str:

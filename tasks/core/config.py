@@ -95,7 +95,8 @@ class IngestParams(Section):
     decimal: str = "."  # decimal mark of CSV-like files ("," for many European exports)
     na_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN", "nan"])  # strings read as missing
     extra_na_values: list[str] = Field(default_factory=list)  # added to na_values, e.g. ["?", "unknown"]
-    time_from_parts: TimeParts | None = None
+    time_from_parts: TimeParts | None = None  # build data.time_column from year / month / day columns (tabgate
+    # init proposes it when the table has them)
     time_format: str | None = None  # strftime format of data.time_column (None: parsed by pandas)
     numeric_columns: list[str] = Field(default_factory=list)  # columns to read as numbers even when the file stores
     # them as text
@@ -481,3 +482,8 @@ def load_config(path: Path | str | None = None) -> Config:
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: not valid YAML: {err}") from None
     return parse_config(raw or {}, source)
+
+
+def effective_params(path: Path | str | None = None) -> dict[str, Any]:
+    """Return the effective configuration of a params file as plain data: every key, defaults filled in."""
+    return load_config(path).model_dump(mode="json", by_alias=True)
