@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from tasks.core.config import effective_params
 
 MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"], start=1)}
@@ -153,7 +154,7 @@ def main() -> None:
     parser.add_argument("table", type=Path)
     parser.add_argument("--params", type=Path, default=Path(__file__).resolve().parents[1] / "params.yaml")
     args = parser.parse_args()
-    result = run(args.table, yaml.safe_load(args.params.read_text()))
+    result = run(args.table, effective_params(args.params))  # every key, defaults filled in
     result["peak_rss_mb"] = vm_hwm_mb()
     print("PLAIN_JSON " + json.dumps(result), flush=True)
 

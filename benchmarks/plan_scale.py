@@ -22,7 +22,7 @@ import json
 import re
 from pathlib import Path
 
-import yaml
+from tasks.core.config import effective_params
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER_STEPS = ("ingest", "validate", "split", "preprocess", "evaluate", "explain", "promote")
@@ -160,7 +160,7 @@ def main() -> None:
                         help="train.lightgbm.n_estimators for the lightgbm.dask rows (default: params.yaml's)")
     args = parser.parse_args()
     result = json.loads(Path(args.results).read_text())
-    params = yaml.safe_load(Path(args.params).read_text())
+    params = effective_params(args.params)  # every key, defaults filled in (params.yaml holds only choices)
     sizes = sorted(result["sizes"], key=lambda s: s["rows"])[-2:]
     rows = [parse_rows(r) for r in args.rows.split(",")]
     workers = [int(w) for w in args.workers.split(",")]

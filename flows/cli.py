@@ -265,6 +265,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the effective configuration (params.yaml over the defaults, each key with what it does), or with
+    --check check that every column params.yaml names is in the table (exit 2 naming the key, column and file)."""
+    from tasks.core.config import load_config
+    from tasks.core.config_docs import effective_text
+    from tasks.data.config_check import check_columns
+
+    params = params_path(args)
+    if args.check:
+        print(check_columns(load_config(params), params))
+    else:
+        print(effective_text(params), end="")
+    return EXIT_OK
+
+
 # --- tabgate init: a params.yaml for your own table ------------------------------------------------------------
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -300,21 +315,31 @@ def plan_table(args: argparse.Namespace, folder: Path):
     import yaml
 
     from tasks.core.config import IngestParams, parse_config
-    from tasks.core.errors import InputError
+    from tasks.core.errors import ConfigError, InputError
+    from tasks.data.file_sets import is_glob, set_root, source_files
     from tasks.data.profiling import plan_init, read_head, render_params, sniff_reader
-    from tasks.data.sources import read_snapshot, type_table
+    from tasks.data.sources import read_source, type_table
 
-    path = Path(args.source)
-    if not path.exists():
+    if len(args.source) > 1:
+        raise ConfigError(f"SOURCE: got {len(args.source)} paths ({args.source[0]}, {args.source[1]}, ...): the shell "
+                          "expanded a glob? Quote it (e.g. 'raw/*.csv') or pass the folder: its files are read as one "
+                          "table in sorted path order")
+    text, path = args.source[0], Path(args.source[0])
+    several = is_glob(text) or path.is_dir()
+    if not several and not path.exists():
         raise InputError(f"{path}: no such file (the SOURCE of `tabgate init`)")
+    head = source_files(text)[0] if several else path  # a folder or glob: the reader is sniffed from its first file
     try:
-        reader = sniff_reader(read_head(path))
+        reader = sniff_reader(read_head(head))
     except (OSError, EOFError, ValueError) as err:
-        raise InputError(f"{path}: cannot be read ({type(err).__name__}: {err})") from None
-    raw = read_snapshot(path, IngestParams(source=str(path), separator=reader.separator, encoding=reader.encoding,
-                                           decimal=reader.decimal))
-    rel = os.path.relpath(path.resolve(), folder.resolve())
-    source = path.resolve().as_posix() if rel.startswith("..") else Path(rel).as_posix()
+        raise InputError(f"{head}: cannot be read ({type(err).__name__}: {err})") from None
+    raw = read_source(IngestParams(source=text, separator=reader.separator, encoding=reader.encoding,
+                                   decimal=reader.decimal))
+    root = set_root(text) if is_glob(text) else path
+    rel = os.path.relpath(root.resolve(), folder.resolve())
+    source = root.resolve().as_posix() if rel.startswith("..") else Path(rel).as_posix()
+    if is_glob(text):
+        source = (Path(source) / path.relative_to(root)).as_posix()  # the pattern, from the project folder
     plan = plan_init(raw, source, args.target, reader, args.task, args.time, args.id)
     cfg = parse_config(yaml.safe_load(render_params(plan)), folder / "params.yaml")
     df, _ = type_table(raw, cfg.ingest, cfg.data)
@@ -403,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shadow", default=None, help="a challenger model bundle directory to score in shadow")
     p.set_defaults(func=cmd_score)
     add_init_parser(sub)
+
+    p = sub.add_parser("config", help="print the effective configuration, or --check it against the table's columns",
+                       description=cmd_config.__doc__)
+    p.add_argument("--check", action="store_true", help="check that every column params.yaml names is in the table "
+                   "(ingest.source's header; exit 2 naming the key, the column and the file)")
+    p.set_defaults(func=cmd_config)
     return parser
 
 
@@ -410,7 +441,8 @@ def add_init_parser(sub) -> None:
     """Add `tabgate init SOURCE --target COLUMN`."""
     p = sub.add_parser("init", help="write a params.yaml for your own table and bootstrap its expectation suite",
                        description=cmd_init.__doc__)
-    p.add_argument("source", help="the table: a CSV (separator, encoding, decimal mark sniffed) or Parquet file")
+    p.add_argument("source", nargs="+", help="the table: a CSV (separator, encoding, decimal mark sniffed) or Parquet "
+                   "file, or a folder or quoted glob ('raw/*.csv') of such files with the same columns, read as one")
     p.add_argument("--target", required=True, help="the label column")
     p.add_argument("--task", choices=["binary", "multiclass", "regression"], default=None,
                    help="default: inferred from the label's values")

@@ -2,7 +2,7 @@
 
 Two halves (the functions live in tasks/data/sources.py):
 - `snapshot_source` copies the source into `paths.data_dir` (versioned by DVC through data.dvc).
-  A file is copied byte for byte, so the same source always gives the same DVC hash; a SQL table
+  A file (or each file of a folder or glob source) is copied byte for byte, so the same source always gives the same DVC hash; a SQL table
   or query is dumped to Parquet. The callers run it, then `dvc add` the folder.
 - `run` (the `ingest` stage in dvc.yaml) reads the snapshot, applies the typing rules in params.yaml
   and writes one Parquet table every later step reads.
@@ -15,7 +15,8 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
-from tasks.data.sources import read_snapshot, snapshot_file, snapshot_sha256, type_table
+from tasks.data.file_sets import file_listing
+from tasks.data.sources import read_snapshot, snapshot_file, snapshot_parts, snapshot_sha256, type_table
 
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ def run(cfg: Config) -> dict:
     report = {"step_version": STEP_VERSION, "snapshot": path.name, "snapshot_sha256": snapshot_sha256(path),
               "rows": int(len(df)), "columns": int(df.shape[1]),
               "dtypes": {c: str(t) for c, t in df.dtypes.items()}, **notes}
+    if path.is_dir():  # several files read as one table: each, in the order read, with its md5
+        report["files"] = file_listing(snapshot_parts(path), path)
     if cfg.data.time_column:
         t = df[cfg.data.time_column]
         report["time_range"] = [t.min(), t.max()]

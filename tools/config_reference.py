@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import io
 import re
 import sys
-import tokenize
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from tasks.core.config import Config
+from tasks.core.config_docs import field_comments, nested_model
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "configuration.md"
@@ -40,61 +38,12 @@ no default. Constraints (`ge`, `le`, ...) are checked when the file is loaded.
 """
 
 
-def field_comments(model: type[BaseModel]) -> dict[str, str]:
-    """Return {field name: the comment beside it (and comment lines right below it)} from the class source."""
-    try:
-        source = inspect.getsource(model)
-    except (OSError, TypeError):
-        return {}
-    comments: dict[str, list[str]] = {}
-    current: str | None = None
-    depth = 0
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.OP and tok.string in "([{":
-            depth += 1
-        elif tok.type == tokenize.OP and tok.string in ")]}":
-            depth -= 1
-        elif tok.type == tokenize.NAME and depth == 0 and tok.start[1] == 4:
-            line = tok.line.strip()
-            current = tok.string if re.match(rf"{tok.string}\s*:", line) else None
-        elif tok.type == tokenize.COMMENT and current is not None:
-            comments.setdefault(current, []).append(tok.string.lstrip("#").strip())
-        elif tok.type == tokenize.NAME and tok.string in ("def", "class") and depth == 0:
-            current = None
-    return {name: " ".join(parts) for name, parts in comments.items()}
-
-
-def params_yaml_comments(path: Path = ROOT / "params.yaml") -> dict[str, str]:
-    """Return {dotted key: the comment on its line} from the bundled params.yaml (a fallback description)."""
-    found: dict[str, str] = {}
-    stack: list[tuple[int, str]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"^(\s*)([A-Za-z_][\w]*):(.*)$", line)
-        if not match:
-            continue
-        indent, key, rest = len(match.group(1)), match.group(2), match.group(3)
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        stack.append((indent, key))
-        dotted = ".".join(k for _, k in stack)
-        comment = re.search(r"\s#\s*(.*)$", rest)
-        if comment and rest.count('"') % 2 == 0 and rest.count("'") % 2 == 0:
-            found.setdefault(dotted, comment.group(1).strip())
-    return found
-
-
-PARAMS_COMMENTS = params_yaml_comments()
-
-
 def describe(key: str, field: Any, comments: dict[str, str], name: str) -> str:
-    """Return a field's description: Field(description=...), else its comment in config.py, else params.yaml's."""
+    """Return a field's description: Field(description=...), else its comment in config.py (a user's params.yaml
+    has no comments, so the models carry every description)."""
     if field.description:
         return str(field.description)
-    if comments.get(name):
-        return comments[name]
-    if PARAMS_COMMENTS.get(key):
-        return f"(bundled params.yaml: {PARAMS_COMMENTS[key]})"
-    return ""
+    return comments.get(name, "")
 
 
 def type_name(annotation: Any) -> str:
@@ -127,15 +76,6 @@ def constraints(field: Any) -> str:
             if value is not None:
                 found.append(f"{attr} {value}")
     return ", ".join(found)
-
-
-def nested_model(annotation: Any) -> type[BaseModel] | None:
-    """Return the section model a field holds (also through `X | None`), or None."""
-    candidates = [annotation, *typing.get_args(annotation)]
-    for item in candidates:
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item
-    return None
 
 
 def cell(text: str) -> str:

@@ -83,7 +83,8 @@ class IngestParams(Section):
     password_env (tasks/core/credentials.py); a URL with a password is refused here, before it can reach dvc.lock.
     """
 
-    source: str  # a CSV/Parquet path inside the project, or a SQLAlchemy URL (with table or query)
+    source: str  # a CSV/Parquet file, a folder or a glob ('raw/*.csv') of files with the same columns (read as one
+    # table in sorted path order), or a SQLAlchemy URL (with table or query)
     format: Literal["auto", "csv", "parquet", "sql"] = "auto"  # auto: from the file extension, sql for a URL
     table: str | None = None  # sql: the table to read (or query)
     query: str | None = None  # sql: a SELECT to read instead of a table
@@ -94,7 +95,8 @@ class IngestParams(Section):
     decimal: str = "."  # decimal mark of CSV-like files ("," for many European exports)
     na_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN", "nan"])  # strings read as missing
     extra_na_values: list[str] = Field(default_factory=list)  # added to na_values, e.g. ["?", "unknown"]
-    time_from_parts: TimeParts | None = None
+    time_from_parts: TimeParts | None = None  # build data.time_column from year / month / day columns (tabgate
+    # init proposes it when the table has them)
     time_format: str | None = None  # strftime format of data.time_column (None: parsed by pandas)
     numeric_columns: list[str] = Field(default_factory=list)  # columns to read as numbers even when the file stores
     # them as text
@@ -224,8 +226,9 @@ class CVParams(Section):
 
     n_splits: int = Field(5, ge=2)  # folds per CV scheme
     schemes: list[Literal["auto", "stratified", "kfold", "walk_forward", "group"]] = Field(
-        default_factory=lambda: ["auto"]  # type: ignore[arg-type]  # a list of one literal
-    )
+        default_factory=lambda: ["auto"],  # type: ignore[arg-type]  # a list of one literal
+        description="CV schemes to run; auto: stratified k-fold (k-fold for regression), plus walk-forward with a "
+                    "time column (or a row-order split) and group k-fold with an id column that repeats")
     window: Literal["expanding", "sliding"] = "expanding"  # walk-forward: train on all earlier rows (expanding) or a
     # window of fixed length (sliding)
     gap_days: int = Field(0, ge=0)  # days left out between training and test (time split) or between folds (walk-
@@ -284,8 +287,9 @@ class TrainParams(Section):
     baseline_max_iter: int = Field(1000, ge=10)  # solver iterations of the linear baseline
     baseline_max_rows: int = Field(100_000, ge=100)  # the linear baseline is fitted on a sample of this many rows
                                                      # (stratified by class; all rows when there are fewer)
-    class_weight: Literal["none", "balanced", "auto"] = "none"  # weights only when asked; auto: balanced at
-    imbalance_ratio: float = Field(3.0, ge=1)                    # imbalance_ratio or more majority/minority
+    class_weight: Literal["none", "balanced", "auto"] = "none"  # none | balanced | auto (balanced when the classes
+    # are at train.imbalance_ratio or more majority/minority); weights only when asked
+    imbalance_ratio: float = Field(3.0, ge=1)  # majority/minority ratio at or above which class_weight auto balances
     refit: bool = True  # final LightGBM refitted on train + valid with the early-stopped number of trees, scaled
     threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"  # binary: what the decision
     # threshold maximises on the validation slice
@@ -478,3 +482,8 @@ def load_config(path: Path | str | None = None) -> Config:
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: not valid YAML: {err}") from None
     return parse_config(raw or {}, source)
+
+
+def effective_params(path: Path | str | None = None) -> dict[str, Any]:
+    """Return the effective configuration of a params file as plain data: every key, defaults filled in."""
+    return load_config(path).model_dump(mode="json", by_alias=True)

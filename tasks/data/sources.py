@@ -2,6 +2,8 @@
 
 A Parquet source may be a directory of parts (a partitioned dataset, e.g. `year=2016/part-0.parquet` as Spark,
 Dask or pyarrow write it): the snapshot copies the tree byte for byte and reads it back in path order.
+A folder of CSV files, or a glob (`raw/*.csv`), is several files read as one table (tasks/data/file_sets.py):
+the snapshot copies those files, and reading concatenates them in sorted path order, with the same columns.
 
 Used by the ingest step (snapshot, type) and by validate and monitoring (read a snapshot or a batch the same way).
 """
@@ -22,6 +24,20 @@ from tasks.core import io
 from tasks.core.config import DataParams, IngestParams, TimeParts
 from tasks.core.credentials import connection_url, redact_text, redact_url
 from tasks.core.errors import ConfigError, InputError
+from tasks.data.file_sets import (
+    check_same_columns,
+    concat_files,
+    copy_files,
+    files_format,
+    folder_files,
+    glob_files,
+    glob_root,
+    hidden,
+    is_glob,
+    relative_name,
+    set_root,
+    source_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +51,19 @@ def source_format(p: IngestParams) -> str:
         return p.format
     if p.is_sql:
         return "sql"
-    if p.source.lower().endswith((".parquet", ".pq")) or Path(p.source).is_dir():
+    if is_glob(p.source) or Path(p.source).is_dir():
+        return set_format(p.source)
+    if p.source.lower().endswith((".parquet", ".pq")):
         return "parquet"
     return "csv"
+
+
+def set_format(source: str) -> str:
+    """Return the format of a folder or glob source's files: parquet for a folder of Parquet parts (or of nothing)."""
+    if not is_glob(source) and parquet_parts(Path(source)):
+        return "parquet"
+    files = glob_files(source) if is_glob(source) else folder_files(Path(source))
+    return files_format(files, source) if files else "csv" if is_glob(source) else "parquet"
 
 
 def source_label(p: IngestParams) -> str:
@@ -50,6 +76,8 @@ def snapshot_name(p: IngestParams) -> str:
     fmt = source_format(p)
     if fmt == "sql":
         return f"{p.table or 'query'}.parquet"
+    if is_glob(p.source):
+        return glob_root(p.source).name or "source"
     return Path(p.source).name
 
 
@@ -90,12 +118,14 @@ def snapshot_source(p: IngestParams, data_dir: Path) -> dict:
         if fmt == "sql":
             frame = read_sql_source(p)
             frame.to_parquet(dest, index=False)
+        elif is_glob(p.source):
+            copy_file_set(p.source, dest, fmt)
         else:
             src = Path(p.source)
             if not src.exists():
                 raise InputError(f"ingest.source {src}: no such file (set ingest.source in params.yaml)")
             if src.is_dir():
-                copy_parquet_dataset(src, dest, fmt)
+                copy_file_set(p.source, dest, fmt)
             else:
                 shutil.copyfile(src, dest)
         info = {"source": source_label(p), "format": fmt, "file": dest.name, "bytes": snapshot_bytes(dest),
@@ -110,15 +140,22 @@ def parquet_parts(root: Path) -> list[Path]:
             and not any(part.startswith((".", "_")) for part in f.relative_to(root).parts)]
 
 
-def copy_parquet_dataset(src: Path, dest: Path, fmt: str) -> None:
-    """Copy a directory of Parquet parts to dest byte for byte; a directory that holds none is an InputError."""
-    if fmt != "parquet":
-        raise ConfigError(f"ingest.source {src} is a directory, which is read as partitioned Parquet; "
-                          f"ingest.format is {fmt!r}: set it to parquet (or auto)")
-    if not parquet_parts(src):
-        raise InputError(f"ingest.source {src}: a directory with no .parquet files below it (a partitioned Parquet "
-                         "dataset is a folder of parts, e.g. year=2016/part-0.parquet)")
-    shutil.copytree(src, dest)
+def copy_file_set(source: str, dest: Path, fmt: str) -> None:
+    """Copy a folder or glob source into dest: a folder of Parquet parts as its whole tree, else the matched files
+    (below the folder, or the glob's leading folder) byte for byte; a set with no files is an InputError."""
+    src = Path(source)
+    if not is_glob(source) and parquet_parts(src):
+        found = "parquet"
+    else:
+        files = source_files(source)
+        found = files_format(files, source)
+    if fmt != found:
+        raise ConfigError(f"ingest.source {source} is a {'glob' if is_glob(source) else 'folder'} of {found} files; "
+                          f"ingest.format is {fmt!r}: set it to {found} (or auto)")
+    if found == "parquet" and not is_glob(source):
+        shutil.copytree(src, dest)  # the dataset's tree as it is (markers such as _SUCCESS too): readers skip them
+    else:
+        copy_files(files, set_root(source), dest)
 
 
 def snapshot_bytes(path: Path) -> int:
@@ -137,34 +174,120 @@ def snapshot_sha256(path: Path) -> str:
 
 
 def read_parquet_dataset(path: Path) -> pd.DataFrame:
-    """Return a directory of Parquet parts as one frame, parts in path order, hive keys (year=2016/) as plain columns."""
-    import pyarrow.dataset as ds
+    """Return a directory of Parquet parts as one frame, parts in path order, hive keys (year=2016/) as plain columns.
 
-    if not parquet_parts(path):
+    Parts whose columns differ are an InputError naming the part and the column (a reader would fill or drop them).
+    """
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    parts = parquet_parts(path)
+    if not parts:
         raise InputError(f"{path}/: no .parquet files below it; run `tabgate ingest` again")
+    check_same_columns([pq.read_schema(f).names for f in parts], [relative_name(f, path) for f in parts], str(path))
     # plain values, not dictionaries: a partition key year=2016 reads back as the number it was
     return pd.read_parquet(path, partitioning=ds.HivePartitioning.discover(infer_dictionary=False))
 
 
+def snapshot_parts(path: Path) -> list[Path]:
+    """Return the files a snapshot folder is read from, in order: its Parquet parts, else every file not hidden."""
+    return parquet_parts(path) or sorted((f for f in Path(path).rglob("*") if f.is_file() and not hidden(f, path)),
+                                         key=lambda f: relative_name(f, path))
+
+
 def read_snapshot(path: Path, p: IngestParams) -> pd.DataFrame:
-    """Return the raw snapshot file as a frame; a file that is not a table is an InputError naming it."""
+    """Return the raw snapshot (a file, or a folder of the source's files) as a frame; a file that is not a table
+    is an InputError naming it."""
     if not path.exists():
         raise InputError(f"{path}: snapshot missing; run `tabgate ingest` (or `dvc pull`) first")
+    if path.is_dir() and not parquet_parts(path):
+        files = snapshot_parts(path)
+        if not files:
+            raise InputError(f"{path}/: an empty snapshot folder; run `tabgate ingest` again")
+        return concat_files(files, path, lambda f: read_table_file(f, p), str(path))
+    return read_table_file(path, p)
+
+
+def read_source(p: IngestParams) -> pd.DataFrame:
+    """Return ingest.source (a file, a folder, or a glob of files) read as one table, without a snapshot."""
+    path = Path(p.source)
+    if not is_glob(p.source) and not path.is_dir():
+        return read_table_file(path, p)
+    if not is_glob(p.source) and parquet_parts(path):
+        return read_parquet_dataset(path)
+    files = source_files(p.source)
+    files_format(files, p.source)
+    return concat_files(files, set_root(p.source), lambda f: read_table_file(f, p), p.source)
+
+
+def read_table_file(path: Path, p: IngestParams) -> pd.DataFrame:
+    """Return one table file (CSV-like with the reader options, or Parquet, or a folder of Parquet parts)."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        return read_parquet_dataset(path)
     try:
-        if path.is_dir():
-            return read_parquet_dataset(path)
         if path.suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        sniff = p.separator is None and path.name.endswith((".tsv", ".txt"))
-        engine: dict[str, Any] = {"sep": None, "engine": "python"} if sniff else \
-            {"sep": p.separator or ",", "engine": "c", "low_memory": False}
-        frame = pd.read_csv(path, na_values=[*p.na_values, *p.extra_na_values], keep_default_na=False,
-                            encoding=p.encoding, decimal=p.decimal, **engine)
+        frame = pd.read_csv(path, **csv_options(path, p))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
-        raise InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); "
-                         "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml") from None
+        raise unreadable(path, err) from None
     check_not_glued(frame, path)
     return frame
+
+
+def csv_options(path: Path, p: IngestParams) -> dict[str, Any]:
+    """Return the pandas.read_csv options the reader settings (ingest.separator, encoding, decimal, na) give."""
+    sniff = p.separator is None and path.name.endswith((".tsv", ".txt"))
+    engine: dict[str, Any] = {"sep": None, "engine": "python"} if sniff else \
+        {"sep": p.separator or ",", "engine": "c", "low_memory": False}
+    return {"na_values": [*p.na_values, *p.extra_na_values], "keep_default_na": False, "encoding": p.encoding,
+            "decimal": p.decimal, **engine}
+
+
+def unreadable(path: Path, err: Exception) -> InputError:
+    """Return the InputError for a file that is not a table with these reader options."""
+    return InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); "
+                      "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml")
+
+
+def header_columns(path: Path, p: IngestParams) -> list[str]:
+    """Return the columns of one table file (a CSV's header, a Parquet schema, a dataset's parts and partition keys)
+    without reading its rows."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        if path.is_dir():
+            parts = parquet_parts(path)
+            if not parts:
+                raise InputError(f"{path}/: no .parquet files below it")
+            names = [[c for c in pq.read_schema(f).names if not c.startswith("__index_level_")] for f in parts]
+            check_same_columns(names, [relative_name(f, path) for f in parts], str(path))
+            keys = [seg.split("=", 1)[0] for seg in parts[0].relative_to(path).parent.parts if "=" in seg]
+            return [*names[0], *keys]
+        if path.suffix in (".parquet", ".pq"):
+            return [c for c in pq.read_schema(path).names if not c.startswith("__index_level_")]
+        frame = pd.read_csv(path, nrows=0, **csv_options(path, p))
+    except InputError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise unreadable(path, err) from None
+    check_not_glued(frame, path)
+    return [str(c) for c in frame.columns]
+
+
+def source_columns(p: IngestParams) -> list[str]:
+    """Return the columns of ingest.source (a file, a folder or a glob: every file's header must agree)."""
+    path = Path(p.source)
+    if not is_glob(p.source) and (not path.is_dir() or parquet_parts(path)):
+        return header_columns(path, p)
+    files = source_files(p.source)
+    files_format(files, p.source)
+    names = [header_columns(f, p) for f in files]
+    check_same_columns(names, [relative_name(f, set_root(p.source)) for f in files], p.source)
+    return names[0]
 
 
 def check_not_glued(frame: pd.DataFrame, path: Path) -> None:

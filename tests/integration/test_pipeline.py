@@ -40,7 +40,7 @@ def small_params() -> dict:
     params["ingest"]["source"] = "sample/hotel_small.csv"
     params["validate"]["min_rows"] = 100
     params["cv"]["n_splits"] = 2
-    params["train"]["lightgbm"].update(n_estimators=150, learning_rate=0.1)
+    params["train"].setdefault("lightgbm", {}).update(n_estimators=150, learning_rate=0.1)
     params["train"]["tune"].update(enabled=True, n_trials=2)  # a count of trials; no wall-clock cap
     params["evaluate"]["bootstrap_samples"] = 20
     params["explain"].update(sample_size=200, max_errors=100, slice_min_support=30)

@@ -44,7 +44,7 @@ def pushed(tmp_path_factory) -> dict:
 def faster(params_file: Path) -> None:
     """Shrink the slowest parts further than make_project does (this test is about the registry, not the model)."""
     params = yaml.safe_load(params_file.read_text())
-    params["train"]["lightgbm"]["n_estimators"] = 80
+    params["train"].setdefault("lightgbm", {})["n_estimators"] = 80
     params["explain"].update(permutation_rows=500, permutation_repeats=1)
     params["promote"]["latency_rows"] = 40
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tasks.core.config import load_config
 from tests.integration.test_pipeline import make_project
 from tests.integration.test_prefect_server import api, artifacts_of, prefect_server, server_env
 from tests.support.processes import stop_process_group
@@ -36,7 +37,7 @@ def served(tmp_path_factory) -> Iterator[dict]:
     params["monitor"]["schedules"] = {"training": {"cron": "0 3 * * 1", "enabled": False},
                                       "scoring": {"cron": EVERY_MINUTE}, "monitoring": {"cron": EVERY_MINUTE}}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert not (root / params["monitor"]["batch_path"]).exists()
+    assert not (root / load_config(root / "params.yaml").monitor.batch_path).exists()
     home = tmp_path_factory.mktemp("scheduled_prefect_home")
     with prefect_server(home) as url, open(home / "serve.log", "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=server_env(home, url),

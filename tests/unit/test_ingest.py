@@ -169,10 +169,11 @@ def test_ingest_run_types_a_partitioned_dataset_like_the_single_file(tmp_path, f
     assert sorted(out["x1"].tolist()) == sorted(table["x1"].tolist())
 
 
-def test_a_directory_without_parquet_parts_or_read_as_csv_is_refused(tmp_path):
+def test_a_directory_without_table_files_or_read_as_another_format_is_refused(tmp_path, frame):
     (tmp_path / "empty" / "year=2020").mkdir(parents=True)
-    (tmp_path / "empty" / "year=2020" / "notes.txt").write_text("not a part")
-    with pytest.raises(InputError, match="no .parquet files below it"):
+    (tmp_path / "empty" / "year=2020" / "notes.txt").write_text("not a part")  # a folder scan skips .txt notes
+    with pytest.raises(InputError, match=r"empty is a folder with no CSV .* or \.parquet files below it"):
         sources.snapshot_source(IngestParams(source=str(tmp_path / "empty")), tmp_path / "data")
-    with pytest.raises(ConfigError, match="ingest.format is 'csv'"):
-        sources.snapshot_source(IngestParams(source=str(tmp_path / "empty"), format="csv"), tmp_path / "data")
+    write_partitioned(frame, tmp_path / "parts")
+    with pytest.raises(ConfigError, match="folder of parquet files; ingest.format is 'csv'"):
+        sources.snapshot_source(IngestParams(source=str(tmp_path / "parts"), format="csv"), tmp_path / "data")

@@ -142,3 +142,32 @@ def test_label_map_on_numbers_and_without_a_map() -> None:
     out, rows = apply_label_map(y, {2: 1})
     assert out.tolist() == [0, 1, 1, 1] and rows == {"2": 2}
     assert apply_label_map(y, {})[0] is y
+
+
+def test_init_reads_a_quoted_glob_or_a_folder_as_one_table_and_writes_the_source_relative(tmp_path: Path) -> None:
+    df = frame()
+    (tmp_path / "raw").mkdir()
+    df.iloc[:150].to_csv(tmp_path / "raw" / "train.csv", sep=";", index=False)
+    df.iloc[150:].to_csv(tmp_path / "raw" / "test.csv", sep=";", index=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    assert init(project, str(tmp_path / "raw" / "*.csv"), "--target", "churned") == 0
+    cfg = parse_config(yaml.safe_load((project / "params.yaml").read_text()))
+    assert cfg.ingest.source == (tmp_path / "raw" / "*.csv").as_posix() and cfg.ingest.separator == ";"
+    assert "(300 rows, 7 columns)" in (project / "params.yaml").read_text()  # both files, one table
+    assert init(tmp_path, str(tmp_path / "raw"), "--target", "churned") == 0  # a folder, written relative to --dir
+    cfg = parse_config(yaml.safe_load((tmp_path / "params.yaml").read_text()))
+    assert cfg.ingest.source == "raw" and cfg.data.id_column == "customer_id"
+
+
+def test_init_refuses_files_whose_columns_differ_and_a_shell_expanded_glob(tmp_path: Path, caplog) -> None:
+    (tmp_path / "raw").mkdir()
+    frame().iloc[:150].to_csv(tmp_path / "raw" / "a.csv", index=False)
+    frame().iloc[150:].rename(columns={"spend": "spent"}).to_csv(tmp_path / "raw" / "b.csv", index=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    assert init(project, str(tmp_path / "raw" / "*.csv"), "--target", "churned") == 3
+    assert "b.csv has column 'spent' that a.csv (the first file) lacks" in caplog.text
+    assert init(project, str(tmp_path / "raw" / "a.csv"), str(tmp_path / "raw" / "b.csv"), "--target", "churned") == 2
+    assert "the shell expanded a glob? Quote it" in caplog.text
+    assert list(project.iterdir()) == []
