@@ -455,7 +455,7 @@ def _format_errors(err: ValidationError, source: Path) -> str:
         key = ".".join(str(p) for p in e["loc"]).replace("validate_", "validate")
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (misspelt? every key is listed in docs/configuration.md)"
+            msg = "unknown key (misspelt? every key is listed in docs/configuration.md and by `tabgate config`)"
         elif e["type"] == "missing":
             msg = "required key is missing"
         lines.append(f"  - {key}: {msg}" if key else f"  - {msg}")
