@@ -415,3 +415,32 @@ def test_train_refuses_a_preprocessor_with_a_byte_appended_and_exits_4(tmp_path)
         step_main("train", train.run, train.__doc__, ["--params", str(params)])
     assert exit_info.value.code == 4
     assert not (cfg.paths.models_dir / "lightgbm").exists()
+
+
+@pytest.mark.parametrize("attack", ["builtins.exec", "getattr/__import__ chain"])
+def test_the_explain_step_refuses_a_crafted_model_and_exits_4_writing_nothing(world, tmp_path, attack):
+    """explain loads the trained bundle itself (not through the registry): that load path is guarded too."""
+    from tasks import explain
+    from tasks.core.entry import step_main
+
+    cfg = make_config(tmp_path)
+    bundle = Path(shutil.copytree(world["bundle"], cfg.paths.models_dir / explain.MODEL))
+    marker = tmp_path / "marker"
+    Path(str(marker) + ".canary").mkdir()
+    pre = bundle / "preprocessor.skops"
+    with_extra_attributes(pre, tmp_path / "crafted.skops", PAYLOADS[attack](marker)).replace(pre)
+    meta = json.loads((bundle / "meta.json").read_text())  # the attacker fixes the checksum too: only the
+    meta["checksums"]["preprocessor.skops"] = io.sha256_file(pre)  # type allowlist stands in the way
+    (bundle / "meta.json").write_text(json.dumps(meta))
+    scored = make_frame(60, 4)
+    io.write_frame(scored, cfg.paths.scored_test)
+    io.write_frame(make_frame(60, 5), cfg.paths.valid)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    with pytest.raises(SystemExit) as exit_info:
+        step_main("explain", explain.run, explain.__doc__, ["--params", str(params)])
+    assert exit_info.value.code == 4
+    assert side_effects(marker) == []
+    assert not (cfg.paths.reports_dir / explain.OUT_DIR).exists()
+    with pytest.raises(ModelIntegrityError, match="never writes"):
+        explain.run(cfg)
