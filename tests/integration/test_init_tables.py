@@ -4,7 +4,6 @@ and `tabgate run --engine dvc` completes on it in a scratch git + DVC project (t
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from tasks.core.config import load_config
 from tests.conftest import REPO, SHARED_DATA
 from tests.integration.test_pipeline import BIN, sh
+from tests.support.scratch_project import commit_as_dvc_project, copy_code
 
 # ../shared/data beside the repository (a worktree one level deeper finds it too)
 SHARED = next((p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()), SHARED_DATA)
@@ -28,18 +28,7 @@ TABLES = {  # file, target -> task, positive label, time column, time parts, id 
 
 def make_scratch_project(root: Path) -> Path:
     """Copy the code (no params.yaml, no data) into a fresh git + DVC project, as a clone a user starts from."""
-    for item in ("tasks", "flows", "dvc.yaml", ".dvcignore"):
-        src = REPO / item
-        (shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-         if src.is_dir() else shutil.copy(src, root / item))
-    (root / ".gitignore").write_text("/artifacts/\n/registry/\n/gx/uncommitted/\n__pycache__/\n")
-    sh("git", "init", "-q", cwd=root)
-    sh("git", "config", "user.email", "ci@example.com", cwd=root)
-    sh("git", "config", "user.name", "ci", cwd=root)
-    sh(str(BIN / "dvc"), "init", "-q", cwd=root)
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", "project", cwd=root)
-    return root
+    return commit_as_dvc_project(copy_code(root))
 
 
 @pytest.mark.parametrize("name", list(TABLES))

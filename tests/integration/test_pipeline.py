@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.support.scratch_project import commit_as_dvc_project, copy_code
 
 pytestmark = pytest.mark.integration
 STEPS = ["ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote"]
@@ -50,22 +50,12 @@ def small_params() -> dict:
 
 def make_project(root: Path) -> Path:
     """Copy the code into a fresh git + DVC project with a 6,000-row sample of the hotel table."""
-    for item in ("tasks", "flows", "dvc.yaml", ".dvcignore"):
-        src = REPO / item
-        (shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-         if src.is_dir() else shutil.copy(src, root / item))
+    copy_code(root)
     (root / "sample").mkdir()
     hotel = pd.read_csv(REPO / "sample" / "hotel_bookings.csv.gz")
     hotel.sample(6000, random_state=0).to_csv(root / "sample" / "hotel_small.csv", index=False)
     (root / "params.yaml").write_text(yaml.safe_dump(small_params(), sort_keys=False))
-    (root / ".gitignore").write_text("/artifacts/\n/registry/\n/gx/uncommitted/\n__pycache__/\n")
-    sh("git", "init", "-q", cwd=root)
-    sh("git", "config", "user.email", "ci@example.com", cwd=root)
-    sh("git", "config", "user.name", "ci", cwd=root)
-    sh(str(BIN / "dvc"), "init", "-q", cwd=root)
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", "project", cwd=root)
-    return root
+    return commit_as_dvc_project(root)
 
 
 def digest(path: Path) -> str:
