@@ -317,7 +317,7 @@ def plan_table(args: argparse.Namespace, folder: Path):
     from tasks.core.config import IngestParams, parse_config
     from tasks.core.errors import ConfigError, InputError
     from tasks.data.file_sets import is_glob, set_root, source_files
-    from tasks.data.profiling import plan_init, read_head, render_params, sniff_reader
+    from tasks.data.profiling import FILE_COLUMN, plan_init, read_head, render_params, sniff_reader
     from tasks.data.sources import read_source, type_table
 
     if len(args.source) > 1:
@@ -333,14 +333,15 @@ def plan_table(args: argparse.Namespace, folder: Path):
         reader = sniff_reader(read_head(head))
     except (OSError, EOFError, ValueError) as err:
         raise InputError(f"{head}: cannot be read ({type(err).__name__}: {err})") from None
+    file_column = FILE_COLUMN if several else None
     raw = read_source(IngestParams(source=text, separator=reader.separator, encoding=reader.encoding,
-                                   decimal=reader.decimal))
+                                   decimal=reader.decimal, file_column=file_column))
     root = set_root(text) if is_glob(text) else path
     rel = os.path.relpath(root.resolve(), folder.resolve())
     source = root.resolve().as_posix() if rel.startswith("..") else Path(rel).as_posix()
     if is_glob(text):
         source = (Path(source) / path.relative_to(root)).as_posix()  # the pattern, from the project folder
-    plan = plan_init(raw, source, args.target, reader, args.task, args.time, args.id)
+    plan = plan_init(raw, source, args.target, reader, args.task, args.time, args.id, file_column)
     cfg = parse_config(yaml.safe_load(render_params(plan)), folder / "params.yaml")
     df, _ = type_table(raw, cfg.ingest, cfg.data)
     if cfg.data.time_column and df[cfg.data.time_column].isna().all():

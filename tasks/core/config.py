@@ -100,6 +100,9 @@ class IngestParams(Section):
     time_format: str | None = None  # strftime format of data.time_column (None: parsed by pandas)
     numeric_columns: list[str] = Field(default_factory=list)  # columns to read as numbers even when the file stores
     # them as text
+    file_column: str | None = None  # a folder or glob source: the name of a column added to every row, holding the file
+    # it came from (its path below the folder); it must also be in data.drop_columns (never learned from). None: not
+    # added
 
     @property
     def is_sql(self) -> bool:
@@ -441,6 +444,26 @@ class Config(Section):
         """promote.thresholds may name only metrics data.task computes: a mismatch fails at load, not at promote."""
         check_thresholds_fit(self.data.task, self.promote.thresholds)  # a ConfigError is a ValueError: pydantic reports
     # it
+        return self
+
+    @model_validator(mode="after")
+    def _file_column_is_never_learned_from(self) -> Config:
+        """ingest.file_column names where a row came from, not something known at prediction time: it must be dropped."""
+        col = self.ingest.file_column
+        if col is None:
+            return self
+        if self.ingest.is_sql:
+            raise ValueError(f"ingest.file_column '{col}' is set but ingest.source is a SQL source: a file column "
+                             "names the file each row came from; remove ingest.file_column")
+        taken = {"data.target": self.data.target, "data.time_column": self.data.time_column,
+                 "data.id_column": self.data.id_column}
+        for key, value in taken.items():
+            if value == col:
+                raise ValueError(f"ingest.file_column '{col}' is also {key}: name the file column something else")
+        if col not in self.data.drop_columns:
+            raise ValueError(f"ingest.file_column '{col}' must also be listed in data.drop_columns (which file a row "
+                             f"came from is not known at prediction time): add `{col}: which file the row came from` "
+                             "under data.drop_columns in params.yaml")
         return self
 
     @property

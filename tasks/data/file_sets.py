@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tasks.core.errors import ConfigError, InputError
@@ -137,9 +138,29 @@ def check_same_columns(columns: Sequence[Sequence[str]], names: Sequence[str], s
 
 
 def concat_files(files: Sequence[Path], root: Path, read_one: Callable[[Path], pd.DataFrame],
-                 source: str) -> pd.DataFrame:
-    """Return the files read one by one and concatenated in order (columns in the first file's order)."""
+                 source: str, file_column: str | None = None) -> pd.DataFrame:
+    """Return the files read one by one and concatenated in order (columns in the first file's order); with
+    file_column, a last column holding each row's file (its path below root, the same for the source and its snapshot)."""
     frames = [read_one(f) for f in files]
-    check_same_columns([list(f.columns) for f in frames], [relative_name(f, root) for f in files], source)
+    names = [relative_name(f, root) for f in files]
+    check_same_columns([list(f.columns) for f in frames], names, source)
     order = list(frames[0].columns)
-    return pd.concat([f[order] for f in frames], ignore_index=True)
+    return with_file_column(pd.concat([f[order] for f in frames], ignore_index=True), file_column, names,
+                            [len(f) for f in frames])
+
+
+def with_file_column(frame: pd.DataFrame, file_column: str | None, names: Sequence[str],
+                     rows: Sequence[int]) -> pd.DataFrame:
+    """Return frame with file_column (ingest.file_column) holding names[i] on the rows[i] rows of file i, in order
+    (a category column, its categories in file order); file_column None: frame unchanged."""
+    if file_column is None:
+        return frame
+    if file_column in frame.columns:
+        raise ConfigError(f"ingest.file_column '{file_column}': {names[0]} already has a column of that name; "
+                          "choose another name in params.yaml")
+    if sum(rows) != len(frame):
+        raise InputError(f"{names[0]}...: the files hold {sum(rows)} rows but read as {len(frame)}; "
+                         "run `tabgate ingest` again")
+    out = frame.copy()
+    out[file_column] = pd.Categorical(np.repeat(list(names), list(rows)), categories=list(dict.fromkeys(names)))
+    return out

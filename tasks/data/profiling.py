@@ -71,6 +71,7 @@ class InitPlan(BaseModel):
     id_column: str | None = None
     id_reason: str = ""
     drop_columns: dict[str, str] = Field(default_factory=dict)
+    file_column: str | None = None
     numeric_columns: dict[str, str] = Field(default_factory=dict)
     thresholds: dict[str, float] = Field(default_factory=dict)
     thresholds_reason: str = ""
@@ -330,9 +331,15 @@ def task_thresholds(task: TaskType, n_classes: int) -> tuple[dict[str, float], s
     return {"r2": 0.1}, "the model must explain at least 10% of the label's variance (R^2 0 = predicting the mean)"
 
 
+FILE_COLUMN = "source_file"  # the column init adds for a table read from several files
+FILE_COLUMN_REASON = "which file the row came from (ingest.file_column): not known at prediction time"
+
+
 def plan_init(df: pd.DataFrame, source: str, target: str, reader: ReaderGuess = ReaderGuess(),
-              task: TaskType | None = None, time: str | None = None, id_column: str | None = None) -> InitPlan:
-    """Return the settings `tabgate init` proposes for a table; a bad --target/--task/--time/--id raises."""
+              task: TaskType | None = None, time: str | None = None, id_column: str | None = None,
+              file_column: str | None = None) -> InitPlan:
+    """Return the settings `tabgate init` proposes for a table; a bad --target/--task/--time/--id raises.
+    file_column: the column the reader added naming each row's file (several files), dropped from learning."""
     if target not in df.columns:
         raise ConfigError(f"{source}: --target '{target}' is not a column; the table has {df.shape[1]} columns: "
                           f"{[str(c) for c in df.columns][:30]}")
@@ -340,10 +347,10 @@ def plan_init(df: pd.DataFrame, source: str, target: str, reader: ReaderGuess = 
     y = df[target].replace(label_map) if label_map else df[target]
     task, positive, task_reason = infer_task(y, target, source, task)
     guess, review = infer_time(df, target, source, time)
-    skip = {target} | ({guess.column, *guess.parts.values()} if guess else set())
+    skip = {target} | ({guess.column, *guess.parts.values()} if guess else set()) | ({file_column} if file_column else set())
     ident, id_reason = infer_ids(df, target, skip, source, id_column)
     keep = skip | ({ident} if ident else set())
-    drops = never_learn(df, keep)
+    drops = {**never_learn(df, keep), **({file_column: FILE_COLUMN_REASON} if file_column else {})}
     numeric = numbers_in_text(df, keep | set(drops))
     counts = {str(k): int(v) for k, v in y.value_counts().items()} if task != "regression" else {}
     thresholds, why = task_thresholds(task, len(counts))
@@ -352,9 +359,10 @@ def plan_init(df: pd.DataFrame, source: str, target: str, reader: ReaderGuess = 
                       "before training (train stops on a missing label)")
     review.append("the expectation suite and reference profile were learnt from this very table: open them in "
                   "gx/ and tighten what you know about your data")
-    return InitPlan(source=source, rows=len(df), columns=df.shape[1], reader=reader, target=target, task=task,
+    return InitPlan(source=source, rows=len(df), columns=df.shape[1] - bool(file_column), reader=reader, target=target, task=task,
                     task_reason=task_reason, positive_label=positive, class_counts=counts, label_map=label_map, time=guess,
-                    id_column=ident, id_reason=id_reason, drop_columns=drops, numeric_columns=numeric,
+                    id_column=ident, id_reason=id_reason, drop_columns=drops, file_column=file_column,
+                    numeric_columns=numeric,
                     thresholds=thresholds, thresholds_reason=why, review=review)
 
 
@@ -388,6 +396,8 @@ def render_params(plan: InitPlan) -> str:
         lines.append("  drop_columns:" + _comment("column: why it must not be learned from"))
         lines += [f"    {_yaml(c)}: {_yaml(why)}" for c, why in plan.drop_columns.items()]
     lines += ["", "ingest:", f"  source: {_yaml(plan.source)}"]
+    if plan.file_column:
+        lines.append(f"  file_column: {_yaml(plan.file_column)}" + _comment("several files: each row names its file"))
     default = ReaderGuess()
     for key in ("separator", "encoding", "decimal"):
         value = getattr(plan.reader, key)

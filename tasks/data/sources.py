@@ -37,6 +37,7 @@ from tasks.data.file_sets import (
     relative_name,
     set_root,
     source_files,
+    with_file_column,
 )
 
 log = logging.getLogger(__name__)
@@ -173,8 +174,9 @@ def snapshot_sha256(path: Path) -> str:
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
-def read_parquet_dataset(path: Path) -> pd.DataFrame:
-    """Return a directory of Parquet parts as one frame, parts in path order, hive keys (year=2016/) as plain columns.
+def read_parquet_dataset(path: Path, file_column: str | None = None) -> pd.DataFrame:
+    """Return a directory of Parquet parts as one frame, parts in path order, hive keys (year=2016/) as plain columns;
+    with file_column, a last column holding each row's part (its path below the folder).
 
     Parts whose columns differ are an InputError naming the part and the column (a reader would fill or drop them).
     """
@@ -186,7 +188,9 @@ def read_parquet_dataset(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}/: no .parquet files below it; run `tabgate ingest` again")
     check_same_columns([pq.read_schema(f).names for f in parts], [relative_name(f, path) for f in parts], str(path))
     # plain values, not dictionaries: a partition key year=2016 reads back as the number it was
-    return pd.read_parquet(path, partitioning=ds.HivePartitioning.discover(infer_dictionary=False))
+    frame = pd.read_parquet(path, partitioning=ds.HivePartitioning.discover(infer_dictionary=False))
+    rows = [pq.read_metadata(f).num_rows for f in parts] if file_column else []  # read in this (path) order
+    return with_file_column(frame, file_column, [relative_name(f, path) for f in parts], rows)
 
 
 def snapshot_parts(path: Path) -> list[Path]:
@@ -204,20 +208,26 @@ def read_snapshot(path: Path, p: IngestParams) -> pd.DataFrame:
         files = snapshot_parts(path)
         if not files:
             raise InputError(f"{path}/: an empty snapshot folder; run `tabgate ingest` again")
-        return concat_files(files, path, lambda f: read_table_file(f, p), str(path))
-    return read_table_file(path, p)
+        return concat_files(files, path, lambda f: read_table_file(f, p), str(path), p.file_column)
+    return one_file(path, p)
 
 
 def read_source(p: IngestParams) -> pd.DataFrame:
     """Return ingest.source (a file, a folder, or a glob of files) read as one table, without a snapshot."""
     path = Path(p.source)
     if not is_glob(p.source) and not path.is_dir():
-        return read_table_file(path, p)
+        return one_file(path, p)
     if not is_glob(p.source) and parquet_parts(path):
-        return read_parquet_dataset(path)
+        return read_parquet_dataset(path, p.file_column)
     files = source_files(p.source)
     files_format(files, p.source)
-    return concat_files(files, set_root(p.source), lambda f: read_table_file(f, p), p.source)
+    return concat_files(files, set_root(p.source), lambda f: read_table_file(f, p), p.source, p.file_column)
+
+
+def one_file(path: Path, p: IngestParams) -> pd.DataFrame:
+    """Return a single-file source (or its snapshot) read; with ingest.file_column, every row names the file."""
+    frame = read_table_file(path, p)
+    return frame if path.is_dir() else with_file_column(frame, p.file_column, [path.name], [len(frame)])
 
 
 def read_table_file(path: Path, p: IngestParams) -> pd.DataFrame:
@@ -225,7 +235,7 @@ def read_table_file(path: Path, p: IngestParams) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        return read_parquet_dataset(path)
+        return read_parquet_dataset(path, p.file_column)
     try:
         if path.suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
@@ -279,15 +289,17 @@ def header_columns(path: Path, p: IngestParams) -> list[str]:
 
 
 def source_columns(p: IngestParams) -> list[str]:
-    """Return the columns of ingest.source (a file, a folder or a glob: every file's header must agree)."""
+    """Return the columns of ingest.source as read (a file, a folder or a glob: every file's header must agree),
+    ingest.file_column last when set."""
     path = Path(p.source)
+    added = [p.file_column] if p.file_column else []
     if not is_glob(p.source) and (not path.is_dir() or parquet_parts(path)):
-        return header_columns(path, p)
+        return header_columns(path, p) + added
     files = source_files(p.source)
     files_format(files, p.source)
     names = [header_columns(f, p) for f in files]
     check_same_columns(names, [relative_name(f, set_root(p.source)) for f in files], p.source)
-    return names[0]
+    return names[0] + added
 
 
 def check_not_glued(frame: pd.DataFrame, path: Path) -> None:

@@ -152,3 +152,39 @@ def test_a_glob_matching_nothing_names_the_pattern(tmp_path):
         sources.snapshot_source(p, tmp_path / "data")
     with pytest.raises(InputError, match="matches no file"):
         sources.read_source(p)
+
+
+def test_file_column_names_each_rows_file_the_same_in_source_snapshot_and_ingested_table(tmp_path, frame):
+    cfg = make_config(tmp_path, data={"time_column": "when", "drop_columns": {"source_file": "which file"}},
+                      ingest={"source": str(tmp_path / "raw"), "file_column": "source_file"})
+    pieces = write_parts(plain(frame), tmp_path / "raw", ["2016/q1.csv", "2016/q2.csv", "2017.csv"])
+    expected = ["2016/q1.csv"] * len(pieces[0]) + ["2016/q2.csv"] * len(pieces[1]) + ["2017.csv"] * len(pieces[2])
+    direct = sources.read_source(cfg.ingest)
+    assert direct.columns[-1] == "source_file" and direct["source_file"].tolist() == expected
+    sources.snapshot_source(cfg.ingest, cfg.paths.data_dir)
+    assert sources.read_snapshot(cfg.paths.data_dir / "raw", cfg.ingest)["source_file"].tolist() == expected
+    ingest.run(cfg)
+    assert pd.read_parquet(cfg.paths.ingested)["source_file"].astype(str).tolist() == expected
+    assert sources.source_columns(cfg.ingest)[-1] == "source_file"  # what `tabgate config --check` sees
+
+
+def test_file_column_for_parquet_parts_and_a_single_file(tmp_path, frame):
+    (tmp_path / "pq" / "year=2016").mkdir(parents=True)
+    (tmp_path / "pq" / "year=2017").mkdir()
+    frame.iloc[:250].to_parquet(tmp_path / "pq" / "year=2016" / "part-0.parquet", index=False)
+    frame.iloc[250:].to_parquet(tmp_path / "pq" / "year=2017" / "part-0.parquet", index=False)
+    read = sources.read_source(IngestParams(source=str(tmp_path / "pq"), file_column="part"))
+    assert read["part"].tolist() == ["year=2016/part-0.parquet"] * 250 + ["year=2017/part-0.parquet"] * (len(frame) - 250)
+    assert read["year"].tolist() == [2016] * 250 + [2017] * (len(frame) - 250)
+    plain(frame).to_csv(tmp_path / "one.csv", index=False)
+    assert set(sources.read_source(IngestParams(source=str(tmp_path / "one.csv"), file_column="f"))["f"]) == {"one.csv"}
+
+
+def test_file_column_must_be_dropped_and_must_not_clash(tmp_path, frame):
+    with pytest.raises(ValueError, match=r"ingest.file_column 'source_file' must also be listed in data.drop_columns"):
+        make_config(tmp_path, ingest={"source": "raw/*.csv", "file_column": "source_file"})
+    with pytest.raises(ValueError, match="ingest.file_column 'label' is also data.target"):
+        make_config(tmp_path, ingest={"source": "raw/*.csv", "file_column": "label"})
+    write_parts(plain(frame), tmp_path / "raw", ["a.csv", "b.csv"])
+    with pytest.raises(ConfigError, match="ingest.file_column 'colour': a.csv already has a column of that name"):
+        sources.read_source(IngestParams(source=str(tmp_path / "raw" / "*.csv"), file_column="colour"))

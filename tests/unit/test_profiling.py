@@ -155,6 +155,8 @@ def test_init_reads_a_quoted_glob_or_a_folder_as_one_table_and_writes_the_source
     cfg = parse_config(yaml.safe_load((project / "params.yaml").read_text()))
     assert cfg.ingest.source == (tmp_path / "raw" / "*.csv").as_posix() and cfg.ingest.separator == ";"
     assert "(300 rows, 7 columns)" in (project / "params.yaml").read_text()  # both files, one table
+    assert cfg.ingest.file_column == "source_file" and "source_file" in cfg.data.drop_columns  # each row names its file
+    assert cfg.data.id_column == "customer_id"  # the file column is neither an id nor a feature
     assert init(tmp_path, str(tmp_path / "raw"), "--target", "churned") == 0  # a folder, written relative to --dir
     cfg = parse_config(yaml.safe_load((tmp_path / "params.yaml").read_text()))
     assert cfg.ingest.source == "raw" and cfg.data.id_column == "customer_id"
