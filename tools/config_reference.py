@@ -51,7 +51,7 @@ def type_name(annotation: Any) -> str:
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = text.replace("typing.", "").replace("pathlib.", "").replace("datetime.", "")
     text = re.sub(r"<class '([\w.]+)'>", lambda m: m.group(1).rsplit(".", 1)[-1], text)
-    text = re.sub(r"tasks\.core\.config\.", "", text)
+    text = re.sub(r"tasks\.core\.\w+\.", "", text)
     return text.replace("NoneType", "None")
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tasks.core import io
-from tasks.core.config import TaskType
+from tasks.core.config_base import TaskType
 from tasks.core.errors import InputError
 
 R = TypeVar("R", bound="Report")

@@ -21,7 +21,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.core.config import PathsParams, TaskType
+from tasks.core.config import PathsParams
+from tasks.core.config_base import TaskType
 from tasks.core.errors import ConfigError, SchemaError
 
 POSITIVE_SPELLINGS = ("1", "1.0", "yes", "y", "true", "t", "positive", "pos")

@@ -21,9 +21,10 @@ from typing import Any
 import pandas as pd
 
 from tasks.core import io
-from tasks.core.config import DataParams, IngestParams, TimeParts
+from tasks.core.config import DataParams, IngestParams
 from tasks.core.credentials import connection_url, redact_text, redact_url
 from tasks.core.errors import ConfigError, InputError
+from tasks.core.table_params import TimeParts
 from tasks.data.file_sets import (
     check_same_columns,
     concat_files,

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from tasks import ingest
-from tasks.core.config import IngestParams, TimeParts
+from tasks.core.config import IngestParams
 from tasks.core.errors import ConfigError, InputError
+from tasks.core.table_params import TimeParts
 from tasks.data import sources
 from tests.conftest import make_config
 
