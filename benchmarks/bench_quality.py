@@ -329,13 +329,17 @@ def main() -> None:
         why = automl_missing(tool, args.automl_python)
         if why:
             print(f"{tool.upper()} SKIPPED: {why}", flush=True)
-    started, load_start, rows = time.perf_counter(), os.getloadavg(), []
+    started, load_start, rows, failed = time.perf_counter(), os.getloadavg(), [], []
     for name in names:
         t0 = time.perf_counter()
         try:
             row = bench_table(name, tools, args.automl_python)
         except TableUnavailable as exc:
             print(f"{name}: skipped: {exc}", flush=True)
+            continue
+        except RuntimeError as exc:  # a tabgate step failed: say so, keep the other tables
+            print(f"{name}: FAILED: {exc}", flush=True)
+            failed.append({"table": name, "error": str(exc)[-3000:], "commit": commit()})
             continue
         if row is None:
             print(f"{name}: source not found, skipped", flush=True)
@@ -355,7 +359,7 @@ def main() -> None:
     print_table(rows)
     result = {"set": args.table_set, "commit": commit(), "tasks_tree": tree_hash("tasks"), "versions": versions(), "automl": automl_versions(args.automl_python),
               "cpus": os.cpu_count(), "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
-              "total_seconds": round(time.perf_counter() - started, 1), "tables": rows}
+              "total_seconds": round(time.perf_counter() - started, 1), "tables": rows, "failed": failed}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out}")
