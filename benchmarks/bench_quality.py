@@ -52,7 +52,20 @@ from tasks.core.config import parse_config  # noqa: E402
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric  # noqa: E402
 from tasks.core.schema import encode_target, label_classes  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+
+def shared_data_dir() -> Path:
+    """Return ../shared/data of the main checkout ($TABGATE_SHARED_DATA first), also from a git worktree elsewhere."""
+    env = os.environ.get("TABGATE_SHARED_DATA")
+    if env:
+        return Path(env)
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO,
+                            capture_output=True, text=True).stdout.strip()
+    for base in (REPO, Path(common).parent if common else REPO):
+        if (base.parent / "shared" / "data").is_dir():
+            return base.parent / "shared" / "data"
+    return REPO.parent / "shared" / "data"
+
+
 STEPS = ("snapshot", "ingest", "split", "preprocess", "cv", "train", "evaluate")
 ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
        "DVC_NO_ANALYTICS": "1"}
@@ -84,6 +97,8 @@ def table_params(name: str, root: Path) -> dict | None:
     if name in ("telco", "kc_house"):
         raw = yaml.safe_load((REPO / "examples" / name / "params.yaml").read_text())
         src = Path(raw["ingest"]["source"])
+        if not src.is_absolute() and src.parts[:3] == ("..", "shared", "data"):
+            src = shared_data_dir().joinpath(*src.parts[3:])
         src = src if src.is_absolute() else (REPO / src).resolve()
         if not src.exists():
             return None

