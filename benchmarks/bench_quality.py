@@ -316,6 +316,26 @@ def print_table(rows: list[dict]) -> None:
               f"{r.get('automl_budget_seconds', float('nan')):>10.1f}  {'yes' if ok else 'NO'}")
 
 
+def fmt(metric: str, value: float | None) -> str:
+    """Return a metric formatted for the docs table (RMSE above 1,000 with thousands separators)."""
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if metric == "rmse" and abs(value) >= 1000 else f"{value:.4f}"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Return the docs/quality.md table of a results file: every model's test metric, the AutoML budget and seconds used."""
+    lines = ["| table | metric | tabgate | default LightGBM | linear baseline | FLAML | AutoGluon | budget s (FLAML / AutoGluon used) | commit |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        fl, ag = r.get("flaml") or {}, r.get("autogluon") or {}
+        used = f"{r.get('automl_budget_seconds', 0):.0f} ({fl.get('wall_seconds', '-')} / {ag.get('wall_seconds', '-')})"
+        lines.append(f"| {r['table']} | {r['metric']} | {fmt(r['metric'], r['tabgate'])} | {fmt(r['metric'], r['default_lightgbm']['metric'])} | "
+                     f"{fmt(r['metric'], r['baseline'])} | {fmt(r['metric'], fl.get('metric'))} | {fmt(r['metric'], ag.get('metric'))} | "
+                     f"{used} | {r['commit'][:7]} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", dest="table_set", choices=sorted(SETS), default="dev",
@@ -329,9 +349,13 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of the tables not run now from --out (each row names its commit)")
     parser.add_argument("--print", dest="print_only", type=Path, help="print the table of an existing results file")
+    parser.add_argument("--markdown", action="store_true", help="with --print: the docs/quality.md table instead")
     args = parser.parse_args()
     if args.print_only:
-        print_table(json.loads(args.print_only.read_text())["tables"])
+        rows = json.loads(args.print_only.read_text())["tables"]
+        print(markdown_table(rows) if args.markdown else "", end="\n" if args.markdown else "")
+        if not args.markdown:
+            print_table(rows)
         return
     order = SETS[args.table_set]
     names = args.tables.split(",") if args.tables else list(order)

@@ -166,3 +166,27 @@ TIME_TABLES = {t.name: t for t in (
               "yearly panel; the test set is 1987; experience and wages rise with the calendar",
               "Ecdat: GPL-2 or later", {"time_column": "date"}),
 )}
+
+
+def write_project(name: str, dest: Path) -> Path:
+    """Write dest/<name>/<name>.csv and a params.yaml reading it (the table put in by params alone); return the params path."""
+    import yaml
+
+    folder = dest / name
+    folder.mkdir(parents=True, exist_ok=True)
+    t = TIME_TABLES[name]
+    params = t.params(t.write(folder).resolve())
+    path = folder / "params.yaml"
+    path.write_text(f"# {t.source}; {t.why_time_ordered}. Licence: {t.licence}.\n" + yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write time-ordered benchmark tables as CSV + params.yaml projects.")
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--tables", default=",".join(TIME_TABLES))
+    args = parser.parse_args()
+    for table in args.tables.split(","):
+        print(write_project(table, args.dest))
