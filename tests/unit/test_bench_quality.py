@@ -103,3 +103,34 @@ def test_a_missing_automl_tool_is_skipped_with_the_install_command(monkeypatch):
     assert why is not None and "autogluon.tabular[lightgbm,catboost,xgboost]" in why and "no autogluon column" in why
     out = bq.automl("autogluon", sys.executable, "binary", None, None, None, None, 10.0, [])
     assert set(out) == {"skipped"}
+
+
+def fake_split(shift: float = 0.0) -> tuple[pd.DataFrame, list, pd.DataFrame, list]:
+    """Return a tiny fit/test split (features and labels), test features shifted by `shift`."""
+    x = pd.DataFrame({"a": [1.0, 2.0, 3.0], "c": pd.Categorical(["u", "v", "u"])})
+    return x, [0, 1, 0], x.assign(a=x["a"] + shift), [1, 0, 1]
+
+
+def test_automl_results_are_reused_only_for_the_same_split():
+    import numpy as np
+
+    x_fit, y_fit, x_test, y_test = fake_split()
+    digest = bq.split_hash(x_fit, np.array(y_fit), x_test, np.array(y_test))
+    assert digest == bq.split_hash(x_fit.copy(), np.array(y_fit), x_test.copy(), np.array(y_test))  # content, not identity
+    other = bq.split_hash(x_fit, np.array(y_fit), fake_split(0.5)[2], np.array(y_test))
+    assert other != digest
+    previous = {"t": {"split_hash": digest, "commit": "abc", "automl_budget_seconds": 30.0,
+                      "flaml": {"metric": 0.8, "seconds": 31.0}, "autogluon": {"skipped": "not installed"}}}
+    reused = bq.reusable_automl(previous, "t", "flaml", digest)
+    assert reused is not None and reused["metric"] == 0.8 and reused["reused_from"] == "abc"
+    assert bq.reusable_automl(previous, "t", "flaml", other) is None  # the split changed: refit
+    assert bq.reusable_automl(previous, "t", "autogluon", digest) is None  # nothing measured to reuse
+    assert bq.reusable_automl(previous, "u", "flaml", digest) is None
+
+
+def test_markdown_table_names_every_model_and_the_budget():
+    row = {"table": "t", "metric": "rmse", "tabgate": 120370.2, "baseline": 176431.0, "commit": "abcdef123",
+           "default_lightgbm": {"metric": 122884.0}, "automl_budget_seconds": 25.0,
+           "flaml": {"metric": 124824.4, "wall_seconds": 28.9}, "autogluon": {"skipped": "not installed"}}
+    line = bq.markdown_table([row]).splitlines()[-1]
+    assert line == "| t | rmse | 120,370 | 122,884 | 176,431 | 124,824 | - | 25 (28.9 / -) | abcdef1 |"
