@@ -390,6 +390,9 @@ def main() -> None:
             print_table(rows)
         return
     order = SETS[args.table_set]
+    if not order:
+        parser.error(f"--set {args.table_set}: no tables in this checkout (the confirm set lives in benchmarks/confirm_tables.py, "
+                     "kept off branches where modelling is chosen)")
     names = args.tables.split(",") if args.tables else list(order)
     unknown = [n for n in names if n not in order]
     if unknown:
