@@ -227,13 +227,17 @@ def automl(tool: str, python: str, task: str, x_fit, y_fit, x_test, y_test, budg
 
 
 def split_hash(x_fit: pd.DataFrame, y_fit: np.ndarray, x_test: pd.DataFrame, y_test: np.ndarray) -> str:
-    """Return a sha256 of what the comparison models see (features and labels of fit and test): equal hash, same inputs."""
+    """Return a sha256 of what the comparison models see: the rows (features + label) of fit and of test, in any order.
+
+    Row order is left out on purpose: moving the train/valid cut inside the fit part changes no AutoML input.
+    """
     import hashlib
 
     h = hashlib.sha256()
-    for frame in (x_fit, pd.DataFrame({"y": y_fit}), x_test, pd.DataFrame({"y": y_test})):
-        h.update(",".join(map(str, frame.columns)).encode())
-        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    for x, y in ((x_fit, y_fit), (x_test, y_test)):
+        h.update(",".join(map(str, x.columns)).encode())
+        rows = pd.util.hash_pandas_object(x.assign(__label__=np.asarray(y)), index=False).to_numpy()
+        h.update(np.sort(rows).tobytes())
     return h.hexdigest()
 
 

@@ -119,7 +119,10 @@ def test_automl_results_are_reused_only_for_the_same_split():
     x_fit, y_fit, x_test, y_test = fake_split()
     digest = bq.split_hash(x_fit, np.array(y_fit), x_test, np.array(y_test))
     assert digest == bq.split_hash(x_fit.copy(), np.array(y_fit), x_test.copy(), np.array(y_test))  # content, not identity
+    reordered = bq.split_hash(x_fit.iloc[::-1], np.array(y_fit)[::-1], x_test, np.array(y_test))
+    assert reordered == digest  # a different train/valid cut of the same fit rows feeds AutoML the same data
     other = bq.split_hash(x_fit, np.array(y_fit), fake_split(0.5)[2], np.array(y_test))
+    assert bq.split_hash(x_fit, np.array([1, 1, 0]), x_test, np.array(y_test)) != digest  # a label changed
     assert other != digest
     previous = {"t": {"split_hash": digest, "commit": "abc", "automl_budget_seconds": 30.0,
                       "flaml": {"metric": 0.8, "seconds": 31.0}, "autogluon": {"skipped": "not installed"}}}
