@@ -59,11 +59,12 @@ def run_autogluon(task: str, fit: pd.DataFrame, test: pd.DataFrame, budget: floa
     predictor.fit(fit, time_limit=budget, presets="medium_quality", excluded_model_types=["NN_TORCH", "FASTAI"],
                   num_cpus=n_jobs, num_gpus=0)
     x = test.drop(columns=[LABEL])
+    best = f"{predictor.model_best} of {','.join(predictor.model_names())}"
     if task == "regression":
-        return predictor.predict(x).to_numpy(), str(predictor.model_best)
+        return predictor.predict(x).to_numpy(), best
     proba = predictor.predict_proba(x)
     proba = proba[sorted(proba.columns)]  # columns are the encoded labels 0..k-1
-    return proba.to_numpy(), str(predictor.model_best)
+    return proba.to_numpy(), best
 
 
 def main(work: Path) -> None:
