@@ -13,6 +13,7 @@ CPU only; AutoGluon without neural networks (NN_TORCH and FASTAI excluded, torch
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -55,16 +56,18 @@ def run_autogluon(task: str, fit: pd.DataFrame, test: pd.DataFrame, budget: floa
 
     metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "root_mean_squared_error"}[task]
     predictor = TabularPredictor(label=LABEL, problem_type=task, eval_metric=metric, verbosity=0,
-                                 path=tempfile.mkdtemp(prefix="tabgate-autogluon-"))
+                                 path=tempfile.mkdtemp(prefix="tabgate-autogluon-models-"))
     predictor.fit(fit, time_limit=budget, presets="medium_quality", excluded_model_types=["NN_TORCH", "FASTAI"],
                   num_cpus=n_jobs, num_gpus=0)
     x = test.drop(columns=[LABEL])
     best = f"{predictor.model_best} of {','.join(predictor.model_names())}"
     if task == "regression":
-        return predictor.predict(x).to_numpy(), best
-    proba = predictor.predict_proba(x)
-    proba = proba[sorted(proba.columns)]  # columns are the encoded labels 0..k-1
-    return proba.to_numpy(), best
+        scores = predictor.predict(x).to_numpy()
+    else:
+        proba = predictor.predict_proba(x)
+        scores = proba[sorted(proba.columns)].to_numpy()  # columns are the encoded labels 0..k-1
+    shutil.rmtree(predictor.path, ignore_errors=True)  # the fitted models are not needed after scoring
+    return scores, best
 
 
 def main(work: Path) -> None:

@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -222,6 +223,7 @@ def automl(tool: str, python: str, task: str, x_fit, y_fit, x_test, y_test, budg
     scores = pd.read_parquet(work / "scores.parquet").to_numpy()
     scores = scores[:, 0] if scores.shape[1] == 1 else scores
     result = json.loads((work / "result.json").read_text())
+    shutil.rmtree(work, ignore_errors=True)
     return {"metric": test_metric(task, y_test, scores), "time_budget": budget, "seconds": result["seconds"],
             "wall_seconds": wall, "best_estimator": result["best_model"]}
 
