@@ -131,3 +131,33 @@ def test_cli_reject_and_history(world, monkeypatch, capsys):
     assert dispatch(build_parser().parse_args(["models", "reject", pending, "--reason", "again"])) == 4
     assert dispatch(build_parser().parse_args(["models", "history"])) == 0
     assert "not now" in capsys.readouterr().out
+
+
+def test_the_ui_deployments_exist_and_none_takes_a_parameter_that_skips_approval_or_the_gate():
+    import inspect
+
+    from flows import approval, deploy, registry_actions
+    from tasks.core.config import Config
+
+    specs = deploy.deployment_specs(Config.model_validate({"data": {"target": "y"}, "ingest": {"source": "t.csv"}}),
+                                    "params.yaml")
+    assert {"approval", "approval-expire", "rollback", "approve-version", "reject-version"} <= set(specs)
+    assert all(specs[n]["schedule"] is None for n in deploy.ON_DEMAND)
+    flows_ = (approval.approval_flow, approval.approval_expire_flow, registry_actions.rollback_flow,
+              registry_actions.approve_version_flow, registry_actions.reject_version_flow)
+    names = {p for f in flows_ for p in inspect.signature(f.fn).parameters}
+    assert not names & {"force", "require_approval", "skip_gate", "thresholds"}, names
+
+
+def test_the_approval_form_requires_a_decision_a_reason_and_a_name():
+    from pydantic import ValidationError
+
+    from flows.approval import ApprovalInput
+
+    schema = ApprovalInput.model_json_schema()
+    assert set(schema["required"]) == {"decision", "reason", "approver"}
+    assert schema["properties"]["decision"]["enum"] == ["approve", "reject"]
+    for bad in ({"decision": "approve", "reason": "  ", "approver": "a"},
+                {"decision": "maybe", "reason": "r", "approver": "a"}):
+        with pytest.raises(ValidationError):
+            ApprovalInput(**bad)
