@@ -90,16 +90,16 @@ def approval_evidence(registry_dir: Path, reports_dir: Path, version_id: str) ->
         metrics = None
     card = model_card_path(registry_dir, version_id)
     explain = (Path(reports_dir) / "explain" / "report.html").resolve()
-    lines = [f"# Approve or reject `{version_id}`", "",
+    lines = [f"### Approve or reject `{version_id}`", "",
              f"- registered {record.created_at}; task `{record.task}`, primary metric `{record.primary_metric}`",
              f"- production now: `{production_version(registry_dir) or 'none'}`; the gate compared it with "
              f"`{record.compared_with or 'no production model (first model)'}`",
              f"- data version `{record.data_version or 'unversioned'}`, code `{(record.git_commit or '?')[:12]}`"
              f"{' (uncommitted changes)' if record.git_dirty else ''}, test rows {record.test_rows}", "",
-             "## Gate rules", "", *gate_lines(report, record), "",
-             "## Test metrics", "", *metric_lines(record, report, metrics), "",
-             "## Leak suspects and findings", "", *finding_lines(report), "",
-             "## Reports", "",
+             "#### Gate rules", "", *gate_lines(report, record), "",
+             "#### Test metrics", "", *metric_lines(record, report, metrics), "",
+             "#### Leak suspects and findings", "", *finding_lines(report), "",
+             "#### Reports", "",
              f"- model card: `{card.resolve()}`" + ("" if card.exists() else " (not written)"),
              f"- explain report: [{explain.name}]({explain.as_uri()}) `{explain}`"
              + ("" if explain.exists() else " (not on this machine)"), "",

@@ -204,3 +204,27 @@ def screenshot_form(served: dict, run_id: UUID) -> None:
         time.sleep(3)
         out.write_bytes(base64.b64decode(wd.call("GET", f"/session/{session}/screenshot")))
     assert clicked, "the run page shows no Resume button"
+
+
+def failure_text(url: str, run_id: UUID) -> str:
+    return " ".join(str(a["data"]) for a in artifacts_of(url, run_id) if a["key"] == "run-failure")
+
+
+def test_registry_actions_from_the_run_form_need_a_reason_and_an_actor(served):
+    url, reg = served["url"], served["root"] / "registry"
+    before = catalog.read_pointer(reg)
+    assert before is not None and len(before.installed()) >= 2
+    refused = start(served, "tabgate-rollback", reason="", actor="ops-carol")
+    assert final(served, refused).is_failed() and "written reason" in failure_text(url, refused)
+    assert catalog.read_pointer(reg) == before
+    back = start(served, "tabgate-rollback", reason="live metric dropped", actor="ops-carol")
+    assert final(served, back).is_completed(), logs(served["home"])
+    assert catalog.production_version(reg) == before.installed()[-2]
+    line = catalog.read_history(reg)[-1]
+    assert (line.action, line.actor, line.run_id) == (Action.ROLLBACK, "ops-carol", str(back))
+    version = register_pending(served, "fourth", ("x2",))
+    no = start(served, "tabgate-reject-version", version=version, reason="not now", actor="ops-dan")
+    assert final(served, no).is_completed() and catalog.current_status(reg, version) == ModelStatus.REJECTED
+    yes = start(served, "tabgate-approve-version", version=version, reason="changed my mind", actor="ops-dan")
+    assert final(served, yes).is_failed() and "--force" in failure_text(url, yes)
+    assert catalog.production_version(reg) == before.installed()[-2]
