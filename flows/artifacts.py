@@ -148,6 +148,8 @@ def publish_run_summary(result: dict) -> None:
              f"- ran: {', '.join(result.get('ran') or []) or 'nothing (everything up to date)'}",
              f"- skipped (up to date): {', '.join(result.get('skipped') or []) or 'none'}",
              f"- waited for the project lock: {result.get('waited_for_lock_seconds', 0)} s"]
+    if result.get("approval_run"):
+        lines.append(f"- waiting for approval in the UI: flow run `{result['approval_run']}` (tabgate-approval)")
     create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from flows.deploy import DEPLOYMENTS
 from tests.conftest import REPO
 from tests.integration.test_pipeline import STEPS, env, make_project
 from tests.support.processes import stop_process_group
@@ -234,10 +235,10 @@ def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
             return await client.read_deployments(sort=DeploymentSort.NAME_ASC, limit=20)
 
         deadline = time.monotonic() + 90
-        while len(deps := api(url, deployments)) < 3 and time.monotonic() < deadline:
+        while len(deps := api(url, deployments)) < len(DEPLOYMENTS) and time.monotonic() < deadline:
             time.sleep(1)
         by_name = {d.name: d for d in deps}
-        assert set(by_name) == {"tabgate-training", "tabgate-scoring", "tabgate-monitoring"}, by_name
+        assert set(by_name) == {f"tabgate-{n}" for n in DEPLOYMENTS}, by_name
         crons = {n: [(s.schedule.cron, s.active) for s in d.schedules] for n, d in by_name.items()}
         assert crons["tabgate-training"] == [("0 3 * * 1", True)]
         assert crons["tabgate-monitoring"] == [("0 7 * * *", True)]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flows.deploy import DEPLOYMENTS
 from tasks.core.config import load_config
 from tests.integration.test_pipeline import make_project
 from tests.integration.test_prefect_server import api, artifacts_of, prefect_server, server_env
@@ -49,13 +50,13 @@ def served(tmp_path_factory) -> Iterator[dict]:
 
 
 def wait_for_deployments(url: str, home: Path, proc: subprocess.Popen, timeout: float = 90) -> dict:
-    """Return {name: deployment} once `tabgate serve` has registered all three."""
+    """Return {name: deployment} once `tabgate serve` has registered all of flows.deploy.DEPLOYMENTS."""
     from prefect.client.schemas.sorting import DeploymentSort
 
     deadline = time.monotonic() + timeout
     while True:
         deps = {d.name: d for d in api(url, lambda c: c.read_deployments(sort=DeploymentSort.NAME_ASC, limit=20))}
-        if len(deps) == 3:
+        if len(deps) == len(DEPLOYMENTS):
             return deps
         assert proc.poll() is None and time.monotonic() < deadline, \
             f"tabgate serve registered {sorted(deps)}:\n{logs(home)}"
