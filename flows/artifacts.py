@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+from prefect import get_run_logger
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.exceptions import MissingContextError
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
@@ -17,6 +20,9 @@ from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_repor
 from tasks.quality.data_docs import docs_index
 from tasks.quality.validation import ensure_data_docs
 from tasks.reporting.promotion_report import PromotionReport, Verdict
+from tasks.reporting.registry_table import read_registry_rows, table_of
+
+REGISTRY_KEY = "model-registry"
 
 
 def _read(path: Path, since: float | None = None) -> dict | None:
@@ -127,6 +133,33 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         if promotion_rows(promotion):
             create_table_artifact(key="promotion-rules", table=promotion_rows(promotion),
                                   description=f"Promotion rules for {promotion.version_id}: {promotion.status.value}")
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """Return the flow run's logger inside a run (its lines show in the UI), else the module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def publish_registry_table(cfg: Config) -> bool:
+    """Publish the `model-registry` table (one row per version, newest first); return whether it was published.
+
+    Called after every registry change (promote step, approvals, rollbacks). Best effort: a server that cannot
+    be reached (or refuses the artifact) is a warning, never a failed run; the registry itself already changed.
+    """
+    try:
+        rows = read_registry_rows(cfg.paths.registry_dir)
+        production = next((r.version for r in rows if r.production), None)
+        create_table_artifact(key=REGISTRY_KEY, table=table_of(rows),
+                              description=f"Model registry {cfg.paths.registry_dir}: {len(rows)} version(s); "
+                                          f"production {production or 'none'}")
+    except Exception as err:
+        _logger().warning("could not publish the %s artifact (the registry change stands): %s: %s",
+                          REGISTRY_KEY, type(err).__name__, err)
+        return False
+    return True
 
 
 def publish_failure(err: BaseException) -> None:
