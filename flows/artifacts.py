@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from pathlib import Path
@@ -21,8 +22,10 @@ from tasks.quality.data_docs import docs_index
 from tasks.quality.validation import ensure_data_docs
 from tasks.reporting.promotion_report import PromotionReport, Verdict
 from tasks.reporting.registry_table import read_registry_rows, table_of
+from tasks.serving.trend import CHART_BATCHES, TREND_FILE, read_trend, trend_rows, trend_svg
 
 REGISTRY_KEY = "model-registry"
+TREND_KEY, TREND_CHART_KEY = "monitoring-trend", "monitoring-trend-chart"
 
 
 def _read(path: Path, since: float | None = None) -> dict | None:
@@ -158,6 +161,34 @@ def publish_registry_table(cfg: Config) -> bool:
     except Exception as err:
         _logger().warning("could not publish the %s artifact (the registry change stands): %s: %s",
                           REGISTRY_KEY, type(err).__name__, err)
+        return False
+    return True
+
+
+def chart_markdown(svg: str, title: str) -> str:
+    """Return Markdown showing an SVG picture as a data-URI image (the Prefect UI drops inline <svg>, checked in
+    Chromium against prefect 3.8; an image's data: URI renders)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f"## {title}\n\n![{title}](data:image/svg+xml;base64,{data})\n"
+
+
+def publish_monitoring_trend(cfg: Config) -> bool:
+    """Publish the `monitoring-trend` table and the `monitoring-trend-chart` picture from
+    reports/monitoring_trend.jsonl (the last CHART_BATCHES batches); return whether both were published.
+
+    Best effort: a server that refuses them is a warning; the batch's trend line is already in the file."""
+    path = cfg.paths.reports_dir / TREND_FILE
+    try:
+        entries = read_trend(path)
+        latest = entries[-1] if entries else None
+        note = f"{len(entries)} batch(es) in {path}; latest {latest.batch if latest else 'none'}"
+        create_table_artifact(key=TREND_KEY, table=trend_rows(entries), description=f"Monitoring trend: {note}")
+        create_markdown_artifact(key=TREND_CHART_KEY, markdown=chart_markdown(
+            trend_svg(entries), f"Monitoring trend, last {min(len(entries), CHART_BATCHES)} batches"),
+            description=f"Live metric and prediction mean per batch: {note}")
+    except Exception as err:
+        _logger().warning("could not publish the %s artifacts (%s keeps the trend): %s: %s",
+                          TREND_KEY, path, type(err).__name__, err)
         return False
     return True
 
