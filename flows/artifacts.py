@@ -156,8 +156,8 @@ def publish_registry_table(cfg: Config) -> bool:
         rows = read_registry_rows(cfg.paths.registry_dir)
         production = next((r.version for r in rows if r.production), None)
         create_table_artifact(key=REGISTRY_KEY, table=table_of(rows),
-                              description=f"Model registry {cfg.paths.registry_dir}: {len(rows)} version(s); "
-                                          f"production {production or 'none'}")
+                              description=f"Model registry ({cfg.paths.registry_dir}/): {len(rows)} version(s), "
+                                          f"newest first; production {production or 'none'}")
     except Exception as err:
         _logger().warning("could not publish the %s artifact (the registry change stands): %s: %s",
                           REGISTRY_KEY, type(err).__name__, err)

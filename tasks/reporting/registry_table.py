@@ -28,13 +28,12 @@ class RegistryRow(BaseModel):
     version: str
     status: str
     production: str  # "yes" on the production version, "" elsewhere
-    metric: str
-    test_value: str
-    data_version: str
-    when: str
+    test_metric: str  # the task's primary metric on the test set: "roc_auc 0.8804"
+    when: str  # UTC, to the minute
     who: str
     action: str
     why: str
+    data_version: str
 
 
 def latest_line(version_id: str, history: list[HistoryLine]) -> HistoryLine | None:
@@ -62,9 +61,20 @@ def why_of(line: HistoryLine | None) -> str:
     return line.reason or line.note or (f"registered as {line.status.replace('_', ' ')}" if line.status else "")
 
 
-def format_value(value: object) -> str:
-    """Return a metric value with four decimals ("" when it is not a number)."""
-    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+def test_metric_text(record: VersionRecord) -> str:
+    """Return "<primary metric> <value to four decimals>" ("" when the record has no such number)."""
+    metric = record.primary_metric
+    value = record.metrics.get(metric) if metric else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return ""
+    return f"{metric} {value:.4f}"
+
+
+def short_time(at: str | None) -> str:
+    """Return an ISO 8601 UTC time as "2026-12-07 16:25 UTC" (other text unchanged, None as "")."""
+    if not at:
+        return ""
+    return f"{at[:10]} {at[11:16]} UTC" if len(at) >= 16 and at[10] == "T" else at
 
 
 def registry_row(record: VersionRecord, history: list[HistoryLine], production: str | None,
@@ -72,13 +82,12 @@ def registry_row(record: VersionRecord, history: list[HistoryLine], production: 
     """Return the table row of one version."""
     vid = record.version_id
     line = latest_line(vid, history)
-    metric = record.primary_metric or ""
     status = display_status(record, vid == production, vid in served)
     return RegistryRow(version=vid, status=status.label, production="yes" if vid == production else "",
-                       metric=metric, test_value=format_value(record.metrics.get(metric)) if metric else "",
-                       data_version=(record.data_version or "")[:DATA_VERSION_CHARS],
-                       when=(line.at if line and line.at else record.updated_at or record.created_at) or "",
-                       who=(line.actor if line else None) or "", action=describe_action(vid, line), why=why_of(line))
+                       test_metric=test_metric_text(record),
+                       when=short_time(line.at if line and line.at else record.updated_at or record.created_at),
+                       who=(line.actor if line else None) or "", action=describe_action(vid, line), why=why_of(line),
+                       data_version=(record.data_version or "")[:DATA_VERSION_CHARS])
 
 
 def registry_rows(records: list[VersionRecord], history: list[HistoryLine], production: str | None) -> list[RegistryRow]:

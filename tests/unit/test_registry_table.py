@@ -22,7 +22,7 @@ from tests.conftest import make_config
 from tests.support.registry_world import bundles, dvc_record
 
 __all__ = ["bundles"]  # the fixture
-COLUMNS = ["version", "status", "production", "metric", "test_value", "data_version", "when", "who", "action", "why"]
+COLUMNS = ["version", "status", "production", "test_metric", "when", "who", "action", "why", "data_version"]
 
 
 def rec(vid: str, status: str = "approved", roc: float = 0.9, data: str = "0123456789abcdef.dir") -> VersionRecord:
@@ -38,7 +38,8 @@ def test_rows_are_newest_first_with_every_column():
     records = [rec("v0001-aaaaaaaa", roc=0.81), rec("v0002-bbbbbbbb", "pending_approval", roc=0.83),
                rec("v0010-cccccccc", "rejected", roc=0.7)]
     history = [line("register", "v0001-aaaaaaaa", at="t1", status="approved"),
-               line("promote", "v0001-aaaaaaaa", at="t2", reason="gate passed", actor="tabgate promote"),
+               line("promote", "v0001-aaaaaaaa", at="2026-12-07T16:25:51+00:00", reason="gate passed",
+                    actor="tabgate promote"),
                line("register", "v0002-bbbbbbbb", at="t3", status="pending_approval"),
                line("register", "v0010-cccccccc", at="t4", status="rejected")]
     rows = registry_rows(records, history, "v0001-aaaaaaaa")
@@ -46,11 +47,12 @@ def test_rows_are_newest_first_with_every_column():
     assert list(table_of(rows)[0]) == COLUMNS
     by = {r.version: r for r in rows}
     assert by["v0001-aaaaaaaa"] == RegistryRow(
-        version="v0001-aaaaaaaa", status="production", production="yes", metric="roc_auc", test_value="0.8100",
-        data_version="0123456789ab", when="t2", who="tabgate promote", action="promote", why="gate passed")
+        version="v0001-aaaaaaaa", status="production", production="yes", test_metric="roc_auc 0.8100",
+        when="2026-12-07 16:25 UTC", who="tabgate promote", action="promote", why="gate passed",
+        data_version="0123456789ab")
     assert (by["v0002-bbbbbbbb"].status, by["v0002-bbbbbbbb"].production) == ("pending approval", "")
     assert by["v0002-bbbbbbbb"].why == "registered as pending approval" and by["v0002-bbbbbbbb"].when == "t3"
-    assert by["v0010-cccccccc"].status == "rejected" and by["v0010-cccccccc"].test_value == "0.7000"
+    assert by["v0010-cccccccc"].status == "rejected" and by["v0010-cccccccc"].test_metric == "roc_auc 0.7000"
 
 
 def test_a_replaced_or_rolled_back_version_says_by_which_and_why():
@@ -71,7 +73,7 @@ def test_a_replaced_or_rolled_back_version_says_by_which_and_why():
 def test_a_version_without_history_or_metric_still_gets_a_row():
     bare = VersionRecord(version_id="v0001-aaaaaaaa", created_at="c")
     (row,) = registry_rows([bare], [], None)
-    assert (row.status, row.metric, row.test_value, row.when, row.who, row.why) == ("archived", "", "", "c", "", "")
+    assert (row.status, row.test_metric, row.when, row.who, row.why) == ("archived", "", "c", "", "")
     assert registry_rows([], [], None) == []
 
 
@@ -88,7 +90,7 @@ def test_rows_match_the_registry_after_register_promote_approve_rollback(tmp_pat
     assert [r.version for r in rows if r.production] == [catalog.production_version(reg)] == [a]
     assert {r.version: (r.action, r.who, r.why) for r in rows} == {
         a: ("rollback", "oncall", "b is slow"), b: (f"rolled back to {a}", "oncall", "b is slow")}
-    assert all(r.test_value == "0.9100" and r.metric == "roc_auc" for r in rows)
+    assert all(r.test_metric == "roc_auc 0.9100" and r.when.endswith(" UTC") for r in rows)
 
 
 def test_only_a_promote_that_registered_or_switched_changes_the_registry():
