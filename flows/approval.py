@@ -42,7 +42,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from pydantic import Field
 
-from flows.artifacts import publish_failure
+from flows.artifacts import publish_failure, publish_registry_table
 from flows.lock import project_lock
 from tasks.core.config import Config, load_config
 from tasks.core.safe_paths import check_params_file
@@ -146,6 +146,7 @@ def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
         publish_failure(err)
         raise
     cancel_run(expire_id, f"approval decided: {result.decision.value} by {answer.approver}")
+    publish_registry_table(cfg)
     create_markdown_artifact(key=artifact_key(version), description=f"{version}: {result.decision.value}d",
                              markdown=f"## Approval of `{version}`: {result.decision.value.upper()}\n\n"
                                       f"{result.message}\n\nproduction: `{result.production or 'none'}`\n")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 from pathlib import Path
 
+from prefect import get_run_logger
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.exceptions import MissingContextError
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
@@ -17,6 +21,11 @@ from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_repor
 from tasks.quality.data_docs import docs_index
 from tasks.quality.validation import ensure_data_docs
 from tasks.reporting.promotion_report import PromotionReport, Verdict
+from tasks.reporting.registry_table import read_registry_rows, table_of
+from tasks.serving.trend import CHART_BATCHES, TREND_FILE, read_trend, trend_rows, trend_svg
+
+REGISTRY_KEY = "model-registry"
+TREND_KEY, TREND_CHART_KEY = "monitoring-trend", "monitoring-trend-chart"
 
 
 def _read(path: Path, since: float | None = None) -> dict | None:
@@ -127,6 +136,61 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         if promotion_rows(promotion):
             create_table_artifact(key="promotion-rules", table=promotion_rows(promotion),
                                   description=f"Promotion rules for {promotion.version_id}: {promotion.status.value}")
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """Return the flow run's logger inside a run (its lines show in the UI), else the module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def publish_registry_table(cfg: Config) -> bool:
+    """Publish the `model-registry` table (one row per version, newest first); return whether it was published.
+
+    Called after every registry change (promote step, approvals, rollbacks). Best effort: a server that cannot
+    be reached (or refuses the artifact) is a warning, never a failed run; the registry itself already changed.
+    """
+    try:
+        rows = read_registry_rows(cfg.paths.registry_dir)
+        production = next((r.version for r in rows if r.production), None)
+        create_table_artifact(key=REGISTRY_KEY, table=table_of(rows),
+                              description=f"Model registry ({cfg.paths.registry_dir}/): {len(rows)} version(s), "
+                                          f"newest first; production {production or 'none'}")
+    except Exception as err:
+        _logger().warning("could not publish the %s artifact (the registry change stands): %s: %s",
+                          REGISTRY_KEY, type(err).__name__, err)
+        return False
+    return True
+
+
+def chart_markdown(svg: str, title: str) -> str:
+    """Return Markdown showing an SVG picture as a data-URI image (the Prefect UI drops inline <svg>, checked in
+    Chromium against prefect 3.8; an image's data: URI renders)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f"## {title}\n\n![{title}](data:image/svg+xml;base64,{data})\n"
+
+
+def publish_monitoring_trend(cfg: Config) -> bool:
+    """Publish the `monitoring-trend` table and the `monitoring-trend-chart` picture from
+    reports/monitoring_trend.jsonl (the last CHART_BATCHES batches); return whether both were published.
+
+    Best effort: a server that refuses them is a warning; the batch's trend line is already in the file."""
+    path = cfg.paths.reports_dir / TREND_FILE
+    try:
+        entries = read_trend(path)
+        latest = entries[-1] if entries else None
+        note = f"{len(entries)} batch(es) in {path}; latest {latest.batch if latest else 'none'}"
+        create_table_artifact(key=TREND_KEY, table=trend_rows(entries), description=f"Monitoring trend: {note}")
+        create_markdown_artifact(key=TREND_CHART_KEY, markdown=chart_markdown(
+            trend_svg(entries), f"Monitoring trend, last {min(len(entries), CHART_BATCHES)} batches"),
+            description=f"Live metric and prediction mean per batch: {note}")
+    except Exception as err:
+        _logger().warning("could not publish the %s artifacts (%s keeps the trend): %s: %s",
+                          TREND_KEY, path, type(err).__name__, err)
+        return False
+    return True
 
 
 def publish_failure(err: BaseException) -> None:

@@ -207,7 +207,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     reg = cfg.paths.registry_dir
     if args.action in ("promote", "reject", "rollback"):  # the registry's own lock guards one change; this one guards the run
         with project_lock_for(cfg, f"tabgate models {args.action}"):
-            return change_production(args, reg)
+            code = change_production(args, reg)
+        publish_registry_if_served(cfg)
+        return code
     if args.action == "list":
         prod = production_version(reg)
         for v in list_versions(reg):
@@ -256,6 +258,20 @@ def change_production(args: argparse.Namespace, reg: Path) -> int:
     restored = rollback(reg, args.reason, to_version=args.to)
     print(f"rolled back: {restored} is now in production")
     return EXIT_OK
+
+
+def publish_registry_if_served(cfg) -> None:
+    """Refresh the `model-registry` artifact after a registry change when a Prefect server is configured
+    (PREFECT_API_URL); without one nothing is started (best effort: an unreachable server is a warning)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        log.debug("no PREFECT_API_URL: the model-registry artifact is refreshed by the next flow run")
+        return
+    from flows.artifacts import publish_registry_table
+
+    if publish_registry_table(cfg):
+        print("model-registry artifact refreshed in the Prefect UI")
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows.artifacts import publish_failure
+from flows.artifacts import publish_failure, publish_registry_table
 from flows.lock import project_lock
 from tasks.core.config import Config, load_config
 from tasks.core.safe_paths import check_params_file
@@ -41,6 +41,7 @@ def run_action(what: str, params: str, reason: str, actor: str, action: Callable
         publish_failure(err)
         raise
     production = production_version(cfg.paths.registry_dir)
+    publish_registry_table(cfg)
     logger.info("%s", message)
     create_markdown_artifact(key="registry-action", description=message,
                              markdown=f"## {what}\n\n{message}\n\n- by: {actor}\n- reason: {reason}\n"

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import dvc_sync
 from flows.approval import request_approval
-from flows.artifacts import publish_failure, publish_run_summary, publish_step_artifacts
+from flows.artifacts import publish_failure, publish_registry_table, publish_run_summary, publish_step_artifacts
 from flows.lock import project_lock
 from tasks import (
     cv,
@@ -38,6 +38,7 @@ from tasks.core.safe_paths import check_no_approval_switch_off, check_params_fil
 from tasks.core.steps import STEPS
 from tasks.registry.records import PromotionStatus
 from tasks.reporting.promotion_report import PromotionReport
+from tasks.reporting.registry_table import changed_registry
 
 STEP_MODULES = {m.__name__.rpartition(".")[2]: m
                 for m in (ingest, validate, split, preprocess, cv, train, evaluate, explain, promote)}
@@ -176,6 +177,14 @@ def publish_failed_step(name: str, cfg: Config, started: float) -> None:
         get_run_logger().warning("could not publish the %s report of the failed step: %s", name, err)
 
 
+def publish_registry_change(cfg: Config) -> None:
+    """Refresh the `model-registry` artifact when the promote step just registered a version or switched production
+    (a retrain started by monitoring runs this flow as a subflow, so it refreshes it too)."""
+    report = cfg.paths.reports_dir / "promotion.json"
+    if report.exists() and changed_registry(read_report(PromotionReport, report)):
+        publish_registry_table(cfg)
+
+
 def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -> dict[str, Any]:
     """Snapshot, find what is stale, run those steps as tasks, publish artifacts, record the run in dvc.lock."""
     logger = get_run_logger()
@@ -202,6 +211,8 @@ def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -
                 publish_failed_step(name, cfg, started)
                 raise
             publish_step_artifacts(name, cfg)
+            if name == "promote":
+                publish_registry_change(cfg)
     if tracked and todo:
         dvc_sync.record_run()
     model_version = model_version_of(cfg)
