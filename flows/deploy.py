@@ -1,8 +1,9 @@
 """Deployments: serve the training, scoring and monitoring flows on the cron schedules of params.yaml.
 
-`tabgate serve` (this module's serve_flows) registers three deployments with the Prefect server at
-PREFECT_API_URL and keeps running, starting each scheduled or UI-triggered run in a subprocess of
-this process, from the project folder it was started in. Stop it with Ctrl-C (schedules are paused
+`tabgate serve` (this module's serve_flows) registers the three scheduled deployments and the on-demand
+ones (ON_DEMAND: approval, its expiry, registry actions) with the Prefect server at PREFECT_API_URL and
+keeps running, starting each scheduled or UI-triggered run in a subprocess of this process, from the
+project folder it was started in. Stop it with Ctrl-C (schedules are paused
 on shutdown unless --keep-schedules).
 """
 

@@ -219,8 +219,8 @@ def test_the_run_is_findable_by_data_and_model_version(served):
 
 
 def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
-    """`tabgate serve` creates the three deployments with params.yaml's crons; a scoring run requested
-    through the API is picked up and executed by the serving process."""
+    """`tabgate serve` creates the deployments (the three scheduled ones with params.yaml's crons); a scoring run
+    requested through the API is picked up and executed by the serving process."""
     root, url, home = served["root"], served["url"], served["home"]
     batch = pd.read_csv(root / "sample" / "hotel_small.csv").head(300)
     (root / "incoming").mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.deploy import DEPLOYMENTS
+from flows.deploy import DEPLOYMENTS, ON_DEMAND
 from tasks.core.config import load_config
 from tests.integration.test_pipeline import make_project
 from tests.integration.test_prefect_server import api, artifacts_of, prefect_server, server_env
@@ -93,7 +93,8 @@ def test_the_server_scheduler_fires_the_every_minute_schedules_and_the_runs_comp
     """The scheduler (not the test) creates SCHEDULED runs; serve executes them; a missing batch is a note."""
     url, deps = served["url"], served["deployments"]
     active = {n: [s.active for s in d.schedules] for n, d in deps.items()}
-    assert active == {"tabgate-training": [False], "tabgate-scoring": [True], "tabgate-monitoring": [True]}, active
+    assert active == {"tabgate-training": [False], "tabgate-scoring": [True], "tabgate-monitoring": [True],
+                      **{f"tabgate-{n}": [] for n in ON_DEMAND}}, active  # approval, registry actions: no schedule
     deadline = time.monotonic() + SCHEDULER_WAIT
     done: dict = {}
     while set(done) != set(MISSING_BATCH) and time.monotonic() < deadline:

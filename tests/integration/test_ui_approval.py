@@ -5,7 +5,8 @@ A training run started from the deployment under promote.require_approval=true l
 test resumes it through the REST endpoint the UI's form posts to (`/flow_runs/{id}/resume` with run_input):
 production switches and the history line names the run and the approver. A second waiting model is rejected
 (production untouched); a third expires (a params file with a short approval timeout): the approval run ends
-Cancelled saying it expired, the version stays pending, and `tabgate models promote` then approves it.
+Cancelled saying it expired, the version stays pending, and `tabgate models promote` then approves it. The registry
+actions run from their deployments, and a retrain started by monitoring on new data waits for approval the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from uuid import UUID
 
 import httpx
+import pandas as pd
 import pytest
 import yaml
 
@@ -44,6 +46,7 @@ def served(tmp_path_factory) -> Iterator[dict]:
     root = make_project(tmp_path_factory.mktemp("approval_project"))
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["promote"]["require_approval"] = True
+    params["promote"].update(min_gain_over_production=-1.0, segment_tolerance=1.0)  # the retrain on other data passes
     params["monitor"]["schedules"] = {k: {"cron": "0 3 * * 1", "enabled": False}
                                       for k in ("training", "scoring", "monitoring")}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -228,3 +231,25 @@ def test_registry_actions_from_the_run_form_need_a_reason_and_an_actor(served):
     yes = start(served, "tabgate-approve-version", version=version, reason="changed my mind", actor="ops-dan")
     assert final(served, yes).is_failed() and "--force" in failure_text(url, yes)
     assert catalog.production_version(reg) == before.installed()[-2]
+
+
+def test_a_retrain_started_by_monitoring_on_new_data_waits_for_approval_too(served):
+    url, root, reg = served["url"], served["root"], served["root"] / "registry"
+    source = pd.read_csv(root / "sample" / "hotel_small.csv")
+    source.sample(5500, random_state=1).to_csv(root / "sample" / "hotel_small.csv", index=False)  # new data
+    drifted = source.sample(1500, random_state=3)
+    drifted["lead_time"] = drifted["lead_time"] * 5 + 400
+    (root / "incoming").mkdir(exist_ok=True)
+    drifted.to_csv(root / "incoming" / "drifted.csv", index=False)
+    before = catalog.production_version(reg)
+    monitoring = start(served, "tabgate-monitoring", batch="incoming/drifted.csv")
+    assert final(served, monitoring).is_completed(), logs(served["home"])
+    pending = [v.version_id for v in catalog.list_versions(reg) if v.status == ModelStatus.PENDING_APPROVAL]
+    assert len(pending) == 1 and catalog.production_version(reg) == before, pending
+    run = wait_for("the retrain's approval run", lambda: approval_run_of(served, pending[0]), served["home"])
+    suspended(served, run.id)
+    assert resume(url, run.id, decision="approve", reason="retrain on new data", approver=APPROVER)[
+        "status"] == "ACCEPT"
+    assert final(served, run.id).is_completed(), logs(served["home"])
+    assert catalog.production_version(reg) == pending[0]
+    assert catalog.read_history(reg)[-1].run_id == str(run.id)
