@@ -12,8 +12,6 @@ flow labels its run with them). The custom events carry the same facts in their 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from tasks.core.alert_params import AlertsParams
@@ -101,12 +99,6 @@ def trigger_for(event: str, p: AlertsParams) -> dict[str, Any]:
     return reactive(custom[event], {"prefect.resource.id": "tabgate.model.*"})
 
 
-def digest(spec: dict[str, Any]) -> str:
-    """Return a short hash of a spec without its description: equal hashes, nothing to update."""
-    body = {k: v for k, v in spec.items() if k != "description"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def automation_spec(event: str, p: AlertsParams, block_document_id: str) -> dict[str, Any]:
     """Return the JSON body of the automation that alerts on `event` through the given notification block."""
     title, subject, body = MESSAGES[event]
@@ -115,8 +107,9 @@ def automation_spec(event: str, p: AlertsParams, block_document_id: str) -> dict
         "trigger": trigger_for(event, p),
         "actions": [{"type": "send-notification", "block_document_id": block_document_id, "subject": subject,
                      "body": body}]}
-    note = f"Created by `tabgate serve` from params.yaml alerts (alerts.block {p.block}); edit params.yaml, not this."
-    return {**spec, "description": f"{note} [tabgate spec {digest(spec)}]"}
+    note = (f"Created by `tabgate serve` from params.yaml alerts (alerts.block {p.block}): edit params.yaml, not "
+            "this (serve puts an edited copy back).")
+    return {**spec, "description": note}
 
 
 def wanted_specs(p: AlertsParams, block_document_id: str | None) -> dict[str, dict[str, Any]]:
@@ -132,27 +125,23 @@ def is_owned(name: str, tags: list[str]) -> bool:
     return name.startswith(PREFIX) and OWNER_TAG in tags
 
 
-def spec_digest_of(description: str) -> str | None:
-    """Return the spec hash an automation's description records, or None."""
-    marker = "[tabgate spec "
-    return description.rsplit(marker, 1)[1].rstrip("]") if marker in description else None
-
-
-def plan(wanted: dict[str, dict[str, Any]], existing: list[tuple[str, str, list[str], str]]
+def plan(wanted: dict[str, dict[str, Any]], existing: list[tuple[str, str, list[str], dict[str, Any]]]
          ) -> dict[str, list[Any]]:
     """Return what to do: create (specs), update ((id, spec)), delete (ids), keep (names).
 
-    existing holds (id, name, tags, description) of every automation on the server; only owned ones are touched, and
-    a second owned automation of the same name is deleted (so the server converges on one per alert).
+    wanted and existing hold the automations in the same normal form (flows.alerts.normal_form); existing holds
+    (id, name, tags, content) of every automation on the server. Only owned ones are touched; one that differs from
+    its spec (params changed, or someone edited it in the UI) is updated; a second owned automation of the same name
+    is deleted, so the server converges on one per alert.
     """
     out: dict[str, list[Any]] = {"create": [], "update": [], "delete": [], "keep": []}
     seen: set[str] = set()
-    for auto_id, name, tags, description in existing:
+    for auto_id, name, tags, content in existing:
         if not is_owned(name, tags):
             continue
         if name not in wanted or name in seen:
             out["delete"].append(auto_id)
-        elif spec_digest_of(description) == digest(wanted[name]):
+        elif content == wanted[name]:
             out["keep"].append(name)
         else:
             out["update"].append((auto_id, wanted[name]))

@@ -42,9 +42,20 @@ def block_document_id(client: Any, block: str) -> str:
     return str(doc.id)
 
 
-def existing_automations(client: Any) -> list[tuple[str, str, list[str], str]]:
-    """Return (id, name, tags, description) of every automation on the server."""
-    return [(str(a.id), a.name, list(a.tags), a.description or "") for a in client.read_automations()]
+FIELDS = {"name", "description", "enabled", "tags", "trigger", "actions", "actions_on_trigger", "actions_on_resolve"}
+
+
+def normal_form(automation: Any) -> dict[str, Any]:
+    """Return what an automation does as plain data (a spec and the server's copy of it compare equal)."""
+    from prefect.events.schemas.automations import AutomationCore
+
+    model = automation if hasattr(automation, "model_dump") else AutomationCore.model_validate(automation)
+    return model.model_dump(mode="json", include=FIELDS)
+
+
+def existing_automations(client: Any) -> list[tuple[str, str, list[str], dict[str, Any]]]:
+    """Return (id, name, tags, normal form) of every automation on the server."""
+    return [(str(a.id), a.name, list(a.tags), normal_form(a)) for a in client.read_automations()]
 
 
 def apply(client: Any, todo: dict[str, list[Any]]) -> None:
@@ -82,7 +93,7 @@ def reconcile(cfg: Config, client: Any = None) -> dict[str, list[Any]]:
             return reconcile(cfg, own)
     reason = why_none(cfg)
     block_id = None if reason or cfg.alerts.block is None else block_document_id(client, cfg.alerts.block)
-    wanted = specs.wanted_specs(cfg.alerts, block_id)
+    wanted = {name: normal_form(spec) for name, spec in specs.wanted_specs(cfg.alerts, block_id).items()}
     todo = specs.plan(wanted, existing_automations(client))
     apply(client, todo)
     done = {"created": [s["name"] for s in todo["create"]], "updated": [s["name"] for _, s in todo["update"]],

@@ -42,8 +42,9 @@ class FakeServer:
         return SimpleNamespace(id=uuid.UUID(BLOCK_ID), block_schema=SimpleNamespace(capabilities=self.blocks[key]))
 
     def read_automations(self) -> list[Any]:
-        return [SimpleNamespace(id=i, **a.model_dump(include={"name", "tags", "description"}))
-                for i, a in self.automations.items()]
+        from prefect.events.schemas.automations import Automation
+
+        return [Automation(id=uuid.UUID(i), **a.model_dump()) for i, a in self.automations.items()]
 
     def create_automation(self, automation: Any) -> uuid.UUID:
         new = uuid.uuid4()
@@ -140,6 +141,17 @@ def test_reconcile_twice_creates_once_then_updates_on_change_and_removes_when_di
     assert changed["updated"] == ["tabgate: scheduled run late"] and len(changed["deleted"]) == 4
     assert alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts", enabled=False), server)["deleted"]
     assert sorted(a.name for a in server.automations.values()) == ["ops: page me", "tabgate: someone else's"]
+
+
+def test_an_automation_edited_in_the_ui_is_put_back(tmp_path):
+    server = FakeServer()
+    alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
+    auto_id, auto = next((i, a) for i, a in server.automations.items() if a.name == "tabgate: run failed")
+    edited = auto.model_copy(update={"actions": [auto.actions[0].model_copy(update={"body": "something broke"})]})
+    server.automations[auto_id] = edited
+    done = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
+    assert done["updated"] == ["tabgate: run failed"] and len(done["kept"]) == 5
+    assert "Reason: {{ flow_run.state.message }}" in server.automations[auto_id].actions[0].body
 
 
 def test_no_block_configured_creates_nothing_and_says_so(tmp_path, caplog):
