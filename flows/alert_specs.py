@@ -44,7 +44,7 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
                "A tabgate run failed.\n" + STATE_DEPLOYMENT + "\n" + RUN + "\n" + TAG_VERSIONS
                + "\nReason: {{ flow_run.state.message }}\n" + LINK),
     "crashed": ("run crashed", "tabgate: run {{ flow_run.name }} crashed",
-                "A tabgate run crashed (its process died: killed, out of memory, or its machine stopped).\n"
+                "A tabgate run crashed (its process died: killed, or out of memory).\n"
                 + STATE_DEPLOYMENT + "\n" + RUN + "\n" + TAG_VERSIONS
                 + "\nReason: {{ flow_run.state.message }}\n" + LINK),
     "pending_approval": ("model waits for approval",
