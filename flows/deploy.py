@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flows.alerts import reconcile
 from tasks.core.config import Config, ScheduleParams, load_config
 from tasks.core.errors import ServerRequired
 
@@ -108,6 +109,7 @@ def serve_flows(params: str = "params.yaml", limit: int = 2, keep_schedules: boo
             "then run `tabgate serve` again")
     from prefect import serve
 
+    reconcile(cfg)  # the alert automations of params.yaml's alerts section (none configured: serve says so)
     log.info("serving %d deployments against %s (at most %d runs at once; Ctrl-C stops)", len(DEPLOYMENTS), url, limit)
     serve(*build_deployments(cfg, params), limit=limit, pause_on_shutdown=not keep_schedules)
     return 0

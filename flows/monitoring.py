@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.alerts import alert_on_retrain
 from flows.artifacts import publish_failure, publish_monitoring_trend
 from flows.missing_input import missing_input_note, publish_missing_input
 from flows.training import training_flow
@@ -91,6 +92,7 @@ def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool 
                 f"## Retraining triggered\n\nby batch `{batch}`\n\n" + "".join(f"- {r}\n" for r in report["reasons"])
                 + f"\npromote.require_approval forced: {cfg.monitor.retrain_require_approval}\n"),
                 description="Why monitoring started the training flow")
+            alert_on_retrain(cfg, batch, report)
             training = training_flow(params=params, force=cfg.monitor.retrain_force if force is None else force,
                                      require_approval=True if cfg.monitor.retrain_require_approval else None)
     except Exception as err:

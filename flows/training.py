@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, tags, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import dvc_sync
+from flows.alerts import alert_on_promotion
 from flows.approval import request_approval
 from flows.artifacts import publish_failure, publish_registry_table, publish_run_summary, publish_step_artifacts
 from flows.lock import project_lock
@@ -217,6 +218,7 @@ def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -
         dvc_sync.record_run()
     model_version = model_version_of(cfg)
     label_flow_run(data_version, model_version)
+    alert_on_promotion(cfg, todo, data_version)  # pending approval / gate rejected: the server sends the alert
     return {"data_version": data_version, "model_version": model_version, "ran": todo, "skipped": skipped,
             "reports": results}
 

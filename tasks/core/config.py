@@ -1,6 +1,7 @@
 """Config: one typed, frozen object loaded from params.yaml; a typo fails before any step runs.
 
-The sections of the table (paths, data, ingest) are in tasks/core/table_params.py, the base in tasks/core/config_base.py.
+The sections of the table (paths, data, ingest) are in tasks/core/table_params.py, alerts in tasks/core/alert_params.py,
+the base in tasks/core/config_base.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from tasks.core.alert_params import AlertsParams
 from tasks.core.config_base import DEFAULT_PARAMS, Section
 from tasks.core.errors import ConfigError
 from tasks.core.metrics import check_thresholds_fit
@@ -331,6 +333,7 @@ class Config(Section):
     promote: PromoteParams = PromoteParams()
     monitor: MonitorParams = MonitorParams()
     compute: ComputeParams = ComputeParams()
+    alerts: AlertsParams = AlertsParams()  # Prefect Automations `tabgate serve` creates (tasks/core/alert_params.py)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -49,12 +49,15 @@ def server_env(home: Path, url: str | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def prefect_server(home: Path, startup_timeout: float = 120) -> Iterator[str]:
-    """Run `prefect server start` on a free loopback port; yield its API URL; stop it afterwards."""
+def prefect_server(home: Path, startup_timeout: float = 120, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `prefect server start` on a free loopback port; yield its API URL; stop it afterwards.
+
+    extra_env: server settings a test needs (e.g. a shorter late-run threshold); {port} in a value is the port."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    e = {**server_env(home), "PREFECT_UI_API_URL": f"{base}/api", "PREFECT_SERVER_API_HOST": "127.0.0.1"}
+    e = {**server_env(home), "PREFECT_UI_API_URL": f"{base}/api", "PREFECT_SERVER_API_HOST": "127.0.0.1",
+         **{k: v.replace("{port}", str(port)) for k, v in (extra_env or {}).items()}}
     e.pop("PREFECT_API_URL", None)
     log = open(home / "server.log", "w")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
