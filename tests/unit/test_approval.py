@@ -161,3 +161,18 @@ def test_the_approval_form_requires_a_decision_a_reason_and_a_name():
                 {"decision": "maybe", "reason": "r", "approver": "a"}):
         with pytest.raises(ValidationError):
             ApprovalInput(**bad)
+
+
+def test_without_a_reachable_approval_deployment_the_training_run_logs_the_cli_command(monkeypatch, caplog):
+    import logging
+
+    from flows import approval
+
+    def unreachable(*args, **kwargs):
+        raise RuntimeError("no deployment tabgate-approval/tabgate-approval")
+
+    monkeypatch.setattr(approval, "run_deployment", unreachable)
+    monkeypatch.setattr(approval, "get_run_logger", lambda: logging.getLogger("test.approval"))
+    with caplog.at_level(logging.INFO, logger="test.approval"):
+        assert approval.request_approval("v0002-abcdef12", "params.yaml") is None
+    assert "tabgate models promote v0002-abcdef12 --reason" in caplog.text
