@@ -153,7 +153,8 @@ def test_the_artifact_pages_show_in_a_real_browser(chromium, webdriver, world, t
     registry = artifacts(world["url"], "model-registry")[0]
     rows = table(registry)
     text = photograph(webdriver, chromium, f"{base}/artifacts/artifact/{registry.id}", out / "prefect-model-registry.png",
-                      tmp_path / "p1", [r["version"] for r in rows] + ["back to the first model", "test_metric"])
+                      tmp_path / "p1", [r["version"] for r in rows] + ["back to the first model", "test_metric"],
+                      size="2000,700")  # wide enough for every column
     assert "production" in text and "archived" in text
     chart = artifacts(world["url"], "monitoring-trend-chart")[0]
     photograph(webdriver, chromium, f"{base}/artifacts/artifact/{chart.id}", out / "prefect-monitoring-trend.png",
