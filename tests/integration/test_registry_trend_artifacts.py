@@ -82,7 +82,7 @@ def test_the_training_flow_publishes_the_registry_table_after_promote(world):
 
 def test_cli_promote_and_rollback_refresh_the_table(world):
     before = len(artifacts(world["url"], "model-registry"))
-    edit_params(world["root"], "train", lightgbm={"n_estimators": 90, "learning_rate": 0.1})  # another model
+    edit_params(world["root"], "train", lightgbm={"n_estimators": 150, "learning_rate": 0.03})  # another model
     edit_params(world["root"], "promote", require_approval=True)
     run(world, "run")
     rows = registry_now(world)
