@@ -162,3 +162,20 @@ def test_the_artifact_pages_show_in_a_real_browser(chromium, webdriver, world, t
     if os.environ.get("TABGATE_SAVE_SCREENSHOT"):  # refresh the docs pictures on purpose only
         for name in ("prefect-model-registry.png", "prefect-monitoring-trend.png"):
             shutil.copy(out / name, REPO / "docs" / name)
+
+
+def test_a_retrain_started_by_monitoring_refreshes_the_registry_table(world):
+    """Monitoring's retrain runs the training flow as a subflow; its promote step publishes the table."""
+    root, url = world["root"], world["url"]
+    before = len(artifacts(url, "model-registry"))
+    hotel = pd.read_csv(REPO / "sample" / "hotel_bookings.csv.gz")
+    drifted = hotel.drop(hotel.sample(6000, random_state=0).index).sample(1500, random_state=3)
+    drifted["lead_time"] = drifted["lead_time"] * 5 + 400
+    drifted.to_csv(root / "incoming" / "drifted.csv", index=False)
+    proc = run(world, "monitor", "incoming/drifted.csv", "--force")  # every step again: the current params' model
+    assert "retraining started: the training flow ran" in proc.stdout, proc.stdout[-3000:]
+    arts = artifacts(url, "model-registry")
+    assert len(arts) == before + 1 and table(arts[0]) == registry_now(world)
+    publisher = api(url, lambda c: c.read_flow_run(arts[0].flow_run_id))
+    assert publisher.parent_task_run_id is not None  # the training subflow of the monitoring run
+    assert [e.batch for e in read_trend(root / "reports" / TREND_FILE)][-1] == "incoming/drifted.csv"
