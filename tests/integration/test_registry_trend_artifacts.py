@@ -82,7 +82,7 @@ def test_the_training_flow_publishes_the_registry_table_after_promote(world):
 
 def test_cli_promote_and_rollback_refresh_the_table(world):
     before = len(artifacts(world["url"], "model-registry"))
-    edit_params(world["root"], "train", lightgbm={"n_estimators": 90, "learning_rate": 0.1})  # another model
+    edit_params(world["root"], "train", lightgbm={"n_estimators": 150, "learning_rate": 0.03})  # another model
     edit_params(world["root"], "promote", require_approval=True)
     run(world, "run")
     rows = registry_now(world)
@@ -153,7 +153,8 @@ def test_the_artifact_pages_show_in_a_real_browser(chromium, webdriver, world, t
     registry = artifacts(world["url"], "model-registry")[0]
     rows = table(registry)
     text = photograph(webdriver, chromium, f"{base}/artifacts/artifact/{registry.id}", out / "prefect-model-registry.png",
-                      tmp_path / "p1", [r["version"] for r in rows] + ["back to the first model", "test_metric"])
+                      tmp_path / "p1", [r["version"] for r in rows] + ["back to the first model", "test_metric"],
+                      size="2000,700")  # wide enough for every column
     assert "production" in text and "archived" in text
     chart = artifacts(world["url"], "monitoring-trend-chart")[0]
     photograph(webdriver, chromium, f"{base}/artifacts/artifact/{chart.id}", out / "prefect-monitoring-trend.png",
@@ -161,3 +162,20 @@ def test_the_artifact_pages_show_in_a_real_browser(chromium, webdriver, world, t
     if os.environ.get("TABGATE_SAVE_SCREENSHOT"):  # refresh the docs pictures on purpose only
         for name in ("prefect-model-registry.png", "prefect-monitoring-trend.png"):
             shutil.copy(out / name, REPO / "docs" / name)
+
+
+def test_a_retrain_started_by_monitoring_refreshes_the_registry_table(world):
+    """Monitoring's retrain runs the training flow as a subflow; its promote step publishes the table."""
+    root, url = world["root"], world["url"]
+    before = len(artifacts(url, "model-registry"))
+    hotel = pd.read_csv(REPO / "sample" / "hotel_bookings.csv.gz")
+    drifted = hotel.drop(hotel.sample(6000, random_state=0).index).sample(1500, random_state=3)
+    drifted["lead_time"] = drifted["lead_time"] * 5 + 400
+    drifted.to_csv(root / "incoming" / "drifted.csv", index=False)
+    proc = run(world, "monitor", "incoming/drifted.csv", "--force")  # every step again: the current params' model
+    assert "retraining started: the training flow ran" in proc.stdout, proc.stdout[-3000:]
+    arts = artifacts(url, "model-registry")
+    assert len(arts) == before + 1 and table(arts[0]) == registry_now(world)
+    publisher = api(url, lambda c: c.read_flow_run(arts[0].flow_run_id))
+    assert publisher.parent_task_run_id is not None  # the training subflow of the monitoring run
+    assert [e.batch for e in read_trend(root / "reports" / TREND_FILE)][-1] == "incoming/drifted.csv"
