@@ -50,7 +50,10 @@ def normal_form(automation: Any) -> dict[str, Any]:
     from prefect.events.schemas.automations import AutomationCore
 
     model = automation if hasattr(automation, "model_dump") else AutomationCore.model_validate(automation)
-    return model.model_dump(mode="json", include=FIELDS)
+    data = model.model_dump(mode="json", include=FIELDS)
+    for key in ("after", "expect", "for_each"):  # sets: their order in the dump differs between processes
+        data["trigger"][key] = sorted(data["trigger"].get(key) or [])
+    return data
 
 
 def existing_automations(client: Any) -> list[tuple[str, str, list[str], dict[str, Any]]]:

@@ -89,5 +89,6 @@ def serve_flows(params: str = "params.yaml", limit: int = 2, keep_schedules: boo
 
     reconcile(cfg)  # the alert automations of params.yaml's alerts section (none configured: serve says so)
     log.info("serving %d deployments against %s (at most %d runs at once; Ctrl-C stops)", len(DEPLOYMENTS), url, limit)
-    serve(*build_deployments(cfg, params), limit=limit, pause_on_shutdown=not keep_schedules)
+    serve(*build_deployments(cfg, params), limit=limit, pause_on_shutdown=not keep_schedules,
+          heartbeat_seconds=cfg.alerts.heartbeat_seconds)  # heartbeats: a run whose serve died is marked Crashed
     return 0
