@@ -14,6 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from flows import alert_specs as specs
 from flows import alerts
+from flows.deploy import serve_flows
 from tasks.core.alert_params import ALERT_EVENTS, AlertsParams
 from tasks.core.config import load_config, parse_config
 from tasks.core.errors import ConfigError
@@ -178,12 +179,21 @@ def test_the_normal_form_lists_trigger_sets_sorted_so_two_processes_compare_equa
     assert form == alerts.normal_form(spec) and form["trigger"]["expect"] == sorted(specs.ALIVE)
 
 
-def test_no_block_configured_creates_nothing_and_says_so(tmp_path, caplog):
+def test_no_block_configured_creates_nothing_and_serve_says_so(tmp_path, caplog):
     server = FakeServer()
-    with caplog.at_level("INFO", logger="flows.alerts"):
-        done = alerts.reconcile(cfg_with(tmp_path), server)
+    done = alerts.reconcile(cfg_with(tmp_path), server)
     assert done["created"] == [] and server.automations == {}
+    assert alerts.describe(cfg_with(tmp_path)) == [
+        "no alerts configured (alerts.block is not set in params.yaml): serve keeps no alert automations on the "
+        "server (removes tabgate's)"]
+    with caplog.at_level("INFO", logger="flows.deploy"):
+        assert serve_flows(str(REPO / "params.yaml"), dry_run=True) == 0
     assert "no alerts configured (alerts.block is not set in params.yaml)" in caplog.text
+
+
+def test_serve_dry_run_lists_the_alert_automations(tmp_path):
+    lines = alerts.describe(cfg_with(tmp_path, block="custom-webhook/ops-alerts", events=["failed"]))
+    assert lines == ["alert automation 'tabgate: run failed' -> custom-webhook/ops-alerts"]
 
 
 def test_a_duplicate_tabgate_automation_is_removed(tmp_path):
