@@ -24,6 +24,11 @@ PENDING_APPROVAL = "tabgate.model.pending-approval"
 GATE_REJECTED = "tabgate.gate.rejected"
 RETRAIN_STARTED = "tabgate.monitoring.retrain"
 # a Late run that reached one of these has started (or was ended by hand): not late any more
+UNRESPONSIVE = "tabgate: mark unresponsive runs crashed"
+# after a heartbeat, one of these is expected before alerts.unresponsive_after_seconds (else: the run is a zombie)
+ALIVE = ["prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+         "prefect.flow-run.Crashed", "prefect.flow-run.Cancelling", "prefect.flow-run.Cancelled",
+         "prefect.flow-run.Paused", "prefect.flow-run.Suspended", "prefect.flow-run.AwaitingRetry"]
 STARTED = ["prefect.flow-run.Pending", "prefect.flow-run.Running", "prefect.flow-run.Completed",
            "prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.Cancelling",
            "prefect.flow-run.Cancelled"]
@@ -112,11 +117,28 @@ def automation_spec(event: str, p: AlertsParams, block_document_id: str) -> dict
     return {**spec, "description": note}
 
 
+def unresponsive_spec(p: AlertsParams) -> dict[str, Any]:
+    """Return the automation that marks a run Crashed when its heartbeats stop (its process and `tabgate serve`
+    died, so nobody else can): the crashed alert then follows. Prefect's zombie-flow recipe, for tabgate runs."""
+    wait = p.unresponsive_after_seconds
+    return {"name": UNRESPONSIVE, "enabled": True, "tags": [OWNER_TAG, "tabgate-alert:unresponsive"],
+            "description": f"Created by `tabgate serve`: a tabgate run with no heartbeat for {wait} s is marked "
+                           "Crashed (alerts.unresponsive_after_seconds in params.yaml).",
+            "trigger": {"type": "event", "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                        "match_related": tabgate_runs(), "after": ["prefect.flow-run.heartbeat"], "expect": ALIVE,
+                        "for_each": ["prefect.resource.id"], "posture": "Proactive", "threshold": 1, "within": wait},
+            "actions": [{"type": "change-flow-run-state", "state": "CRASHED", "force": True,
+                         "message": f"no heartbeat for {wait} s: the run's process and the `tabgate serve` that "
+                                    "started it died (marked Crashed by the automation '" + UNRESPONSIVE + "')"}]}
+
+
 def wanted_specs(p: AlertsParams, block_document_id: str | None) -> dict[str, dict[str, Any]]:
     """Return {automation name: spec} of every automation params want on the server (none when inactive)."""
     if not p.active or block_document_id is None:
         return {}
-    specs = (automation_spec(e, p, block_document_id) for e in dict.fromkeys(p.events))
+    specs = [automation_spec(e, p, block_document_id) for e in dict.fromkeys(p.events)]
+    if p.heartbeat_seconds is not None:
+        specs.append(unresponsive_spec(p))
     return {s["name"]: s for s in specs}
 
 

@@ -50,7 +50,10 @@ def normal_form(automation: Any) -> dict[str, Any]:
     from prefect.events.schemas.automations import AutomationCore
 
     model = automation if hasattr(automation, "model_dump") else AutomationCore.model_validate(automation)
-    return model.model_dump(mode="json", include=FIELDS)
+    data = model.model_dump(mode="json", include=FIELDS)
+    for key in ("after", "expect", "for_each"):  # sets: their order in the dump differs between processes
+        data["trigger"][key] = sorted(data["trigger"].get(key) or [])
+    return data
 
 
 def existing_automations(client: Any) -> list[tuple[str, str, list[str], dict[str, Any]]]:
@@ -75,13 +78,24 @@ def apply(client: Any, todo: dict[str, list[Any]]) -> None:
 def why_none(cfg: Config) -> str | None:
     """Return why params want no alert automations (said by serve), or None when they want some."""
     p = cfg.alerts
+    keeps = "serve keeps no alert automations on the server (removes tabgate's)"
     if p.block is None:
-        return "no alerts configured (alerts.block is not set in params.yaml): no alert automations on the server"
+        return f"no alerts configured (alerts.block is not set in params.yaml): {keeps}"
     if not p.enabled:
-        return "alerts disabled (alerts.enabled: false in params.yaml): tabgate's alert automations removed"
+        return f"alerts disabled (alerts.enabled: false in params.yaml): {keeps}"
     if not p.events:
-        return "alerts.events is empty in params.yaml: no alert automations on the server"
+        return f"alerts.events is empty in params.yaml: {keeps}"
     return None
+
+
+def describe(cfg: Config) -> list[str]:
+    """Return what serve keeps on the server for alerts, or why nothing, one line each (serve and --dry-run print them)."""
+    if reason := why_none(cfg):
+        return [reason]
+    names = specs.wanted_specs(cfg.alerts, "dry-run")
+    wait = cfg.alerts.unresponsive_after_seconds
+    return [f"alert automation '{name}' -> " + (f"Crashed after {wait} s without heartbeat" if name == specs.UNRESPONSIVE
+                                                else str(cfg.alerts.block)) for name in names]
 
 
 def reconcile(cfg: Config, client: Any = None) -> dict[str, list[Any]]:
@@ -98,9 +112,7 @@ def reconcile(cfg: Config, client: Any = None) -> dict[str, list[Any]]:
     apply(client, todo)
     done = {"created": [s["name"] for s in todo["create"]], "updated": [s["name"] for _, s in todo["update"]],
             "deleted": list(todo["delete"]), "kept": todo["keep"]}
-    if reason:
-        log.info("%s", reason)
-    else:
+    if not reason:  # the reason there are none is among the lines serve prints first (describe)
         log.info("alerts to %s on %s: %d created, %d updated, %d unchanged", cfg.alerts.block,
                  ", ".join(dict.fromkeys(cfg.alerts.events)), len(done["created"]), len(done["updated"]),
                  len(done["kept"]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flows.alerts import reconcile
+from flows import alerts
 from tasks.core.config import Config, ScheduleParams, load_config
 from tasks.core.errors import ServerRequired
 
@@ -97,7 +97,7 @@ def serve_flows(params: str = "params.yaml", limit: int = 2, keep_schedules: boo
                 dry_run: bool = False) -> int:
     """Register the deployments and serve them until interrupted; with dry_run only print them."""
     cfg = load_config(params)
-    for line in describe(cfg, params):
+    for line in describe(cfg, params) + alerts.describe(cfg):
         log.info("%s", line)
     if dry_run:
         return 0
@@ -109,7 +109,8 @@ def serve_flows(params: str = "params.yaml", limit: int = 2, keep_schedules: boo
             "then run `tabgate serve` again")
     from prefect import serve
 
-    reconcile(cfg)  # the alert automations of params.yaml's alerts section (none configured: serve says so)
+    alerts.reconcile(cfg)  # the alert automations of params.yaml's alerts section (none configured: serve says so)
     log.info("serving %d deployments against %s (at most %d runs at once; Ctrl-C stops)", len(DEPLOYMENTS), url, limit)
-    serve(*build_deployments(cfg, params), limit=limit, pause_on_shutdown=not keep_schedules)
+    serve(*build_deployments(cfg, params), limit=limit, pause_on_shutdown=not keep_schedules,
+          heartbeat_seconds=cfg.alerts.heartbeat_seconds)  # heartbeats: a run whose serve died is marked Crashed
     return 0

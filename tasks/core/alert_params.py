@@ -15,6 +15,7 @@ from tasks.core.config_base import Section
 # The events an alert can be sent for (alerts.events); the names are what params.yaml lists.
 ALERT_EVENTS = ("failed", "crashed", "pending_approval", "gate_rejected", "retrain_started", "late")
 PROACTIVE_MIN_SECONDS = 10  # the Prefect server refuses a proactive trigger that waits less than this
+MIN_HEARTBEAT_SECONDS = 30  # Prefect's shortest flow-run heartbeat interval
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -29,6 +30,8 @@ class AlertsParams(Section):
     late_after_seconds: int = Field(0, ge=0)  # late alert: seconds a run the server marked Late (it does so
     # PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS, 15 s by default, after its scheduled time) may still not
     # have started; 0: alert as soon as it is marked Late, else at least 10
+    unresponsive_after_seconds: int = Field(300, ge=0)  # a running run with no heartbeat for this long is marked
+    # Crashed (its process and `tabgate serve` died: the crashed alert follows); 0: off, else at least 60
 
     @field_validator("events")
     @classmethod
@@ -53,7 +56,17 @@ class AlertsParams(Section):
         if 0 < self.late_after_seconds < PROACTIVE_MIN_SECONDS:
             raise ValueError(f"alerts.late_after_seconds ({self.late_after_seconds}) must be 0 (alert when the "
                              f"run is marked Late) or at least {PROACTIVE_MIN_SECONDS} (the Prefect server's minimum)")
+        if 0 < self.unresponsive_after_seconds < 2 * MIN_HEARTBEAT_SECONDS:
+            raise ValueError(f"alerts.unresponsive_after_seconds ({self.unresponsive_after_seconds}) must be 0 (off) or "
+                             f"at least {2 * MIN_HEARTBEAT_SECONDS} (two of Prefect's shortest heartbeat intervals)")
         return self
+
+    @property
+    def heartbeat_seconds(self) -> int | None:
+        """Seconds between the heartbeats served runs send (a third of unresponsive_after_seconds), or None: off."""
+        if not self.active or "crashed" not in self.events or self.unresponsive_after_seconds == 0:
+            return None
+        return max(MIN_HEARTBEAT_SECONDS, self.unresponsive_after_seconds // 3)
 
     @property
     def active(self) -> bool:

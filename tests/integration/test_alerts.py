@@ -1,7 +1,8 @@
 """Alerts from a REAL `prefect server start` (issue 26): `tabgate serve` creates the alert automations of params.yaml's
 alerts section, and the SERVER sends one message per event to an HTTP endpoint on 127.0.0.1 that this test runs
-(through a Custom Webhook notification block): a failing run, a run killed with SIGKILL, a model waiting for
-approval, monitoring starting a retrain, the gate rejecting a challenger, a scheduled run nobody started. Each
+(through a Custom Webhook notification block): a failing run, a model waiting for approval, monitoring starting a
+retrain, the gate rejecting a challenger, a run killed with SIGKILL (alone, and together with `tabgate serve`: then
+its heartbeats stop and the server marks it Crashed), a scheduled run nobody started. Each
 message names the deployment, the run, the model and data versions, the reason, and the run's UI link.
 
 The tests run in file order on one server and project (the rejected challenger follows the pending one, the late
@@ -33,6 +34,7 @@ from tests.support.processes import stop_process_group
 pytestmark = pytest.mark.integration
 BLOCK = "custom-webhook/ops-alerts"
 LATE_AFTER = 10  # alerts.late_after_seconds: the proactive trigger's minimum
+UNRESPONSIVE_AFTER = 60  # alerts.unresponsive_after_seconds (the minimum): served runs send a heartbeat every 30 s
 SERVER_SETTINGS = {"PREFECT_UI_URL": "http://127.0.0.1:{port}",
                    "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": "5"}
 RUN_DEADLINE = 900  # seconds for a training run on the 6,000-row sample (2 shared cores)
@@ -87,7 +89,8 @@ def world(tmp_path_factory) -> Iterator[dict]:
     inbox = Inbox()
     root = make_project(tmp_path_factory.mktemp("alerts_project"))
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["alerts"] = {"block": BLOCK, "late_after_seconds": LATE_AFTER}
+    params["alerts"] = {"block": BLOCK, "late_after_seconds": LATE_AFTER,
+                        "unresponsive_after_seconds": UNRESPONSIVE_AFTER}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     home = tmp_path_factory.mktemp("alerts_prefect_home")
     with prefect_server(home, extra_env=SERVER_SETTINGS) as url, open(home / "serve.log", "w") as log:
@@ -146,9 +149,10 @@ def data_version(world: dict) -> str:
 
 def test_serve_creates_one_alert_automation_per_event(world):
     autos = tabgate_automations(world["url"])
-    assert len(autos) == 6 and all(name.startswith("tabgate: ") for name in autos), sorted(autos)
+    assert len(autos) == 7 and all(name.startswith("tabgate: ") for name in autos), sorted(autos)
+    assert "tabgate: mark unresponsive runs crashed" in autos
     assert "alerts to custom-webhook/ops-alerts on failed, crashed, pending_approval, gate_rejected, " \
-           "retrain_started, late: 6 created" in (world["home"] / "serve.log").read_text()
+           "retrain_started, late: 7 created" in (world["home"] / "serve.log").read_text()
 
 
 def test_a_failing_run_is_alerted(world):
@@ -220,9 +224,35 @@ def test_a_run_killed_with_sigkill_is_alerted_by_the_server(world):
     check_message(msg, world, crashed, "tabgate-training", "not known", "", "SIGKILL")
 
 
+def heartbeats(world: dict, run: Any) -> int:
+    """Return how many heartbeat events the server has received from one flow run."""
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    page = api(world["url"], lambda c: c.read_events(filter=EventFilter(
+        event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+        resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"])), limit=50))  # the server allows 50
+    return len(page.events)
+
+
+def test_a_run_whose_serve_died_too_is_marked_crashed_by_the_server_and_alerted(world):
+    """SIGKILL `tabgate serve` and its run together (nobody is left to report the crash): the run's heartbeats stop,
+    the server's unresponsive-run automation marks it Crashed, and the crashed alert follows."""
+    run = start(world, "tabgate-training", force=True)
+    wait_state(world, run, lambda s: s.is_running() or s.is_final(), timeout=300)
+    deadline = time.monotonic() + 120
+    while heartbeats(world, run) == 0:
+        assert time.monotonic() < deadline, f"no heartbeat from run {run.name} in 120 s\n{logs(world['home'])}"
+        time.sleep(2)
+    stop_process_group(world["serve"], signal.SIGKILL)
+    crashed = wait_state(world, run, lambda s: s.is_final(), timeout=UNRESPONSIVE_AFTER + ALERT_DEADLINE)
+    assert crashed.state.is_crashed() and "no heartbeat for 60 s" in crashed.state.message, crashed.state
+    msg = world["inbox"].wait_for(f"run {crashed.name} crashed", world)
+    check_message(msg, world, crashed, "tabgate-training", "", "", "the `tabgate serve` that started it died")
+
+
 def test_a_scheduled_run_nobody_starts_is_alerted_as_late(world):
     """serve stopped: a run scheduled now is marked Late by the server and alerted LATE_AFTER seconds later."""
-    stop_process_group(world["serve"], signal.SIGINT, timeout=30)
+    stop_process_group(world["serve"], signal.SIGINT, timeout=30)  # already killed by the test above
     run = start(world, "tabgate-scoring")
     msg = world["inbox"].wait_for(f"scheduled run {run.name} is late", world, timeout=ALERT_DEADLINE + LATE_AFTER)
     check_message(msg, world, run, "tabgate-scoring", "not known", "not known", "not started; state Late")
@@ -245,5 +275,5 @@ def test_reconcile_is_idempotent_leaves_others_alone_and_removes_its_own_when_di
         assert again["created"] == [] and again["updated"] == [] and again["deleted"] == [], again
         assert {name: a.id for name, a in tabgate_automations(world["url"]).items()} == before
         off = reconcile(cfg.model_copy(update={"alerts": cfg.alerts.model_copy(update={"enabled": False})}))
-    assert len(off["deleted"]) == 6 and tabgate_automations(world["url"]) == {}
+    assert len(off["deleted"]) == 7 and tabgate_automations(world["url"]) == {}
     assert [a.id for a in api(world["url"], lambda c: c.read_automations())] == [theirs]

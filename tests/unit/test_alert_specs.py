@@ -14,6 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from flows import alert_specs as specs
 from flows import alerts
+from flows.deploy import serve_flows
 from tasks.core.alert_params import ALERT_EVENTS, AlertsParams
 from tasks.core.config import load_config, parse_config
 from tasks.core.errors import ConfigError
@@ -77,10 +78,12 @@ def test_one_automation_per_event_each_named_tagged_and_valid_for_the_server():
     from prefect.server.events.schemas.automations import AutomationCore as ServerAutomation
 
     wanted = specs.wanted_specs(ON, BLOCK_ID)
-    assert len(wanted) == len(ALERT_EVENTS) == 6
+    assert len(wanted) == len(ALERT_EVENTS) + 1 == 7  # and the one that marks unresponsive runs Crashed
     for name, spec in wanted.items():
         assert name.startswith("tabgate: ") and specs.OWNER_TAG in spec["tags"]
-        assert spec["actions"][0]["type"] == "send-notification" and spec["actions"][0]["block_document_id"] == BLOCK_ID
+        if name != specs.UNRESPONSIVE:
+            assert spec["actions"][0]["type"] == "send-notification"
+            assert spec["actions"][0]["block_document_id"] == BLOCK_ID
         AutomationCore.model_validate(spec)
         ServerAutomation.model_validate(spec)  # what POST /automations/ checks (a proactive `within` >= 10 s, ...)
     triggers = {s["tags"][1]: s["trigger"] for s in wanted.values()}
@@ -89,6 +92,19 @@ def test_one_automation_per_event_each_named_tagged_and_valid_for_the_server():
     assert triggers["tabgate-alert:failed"]["match_related"]["prefect.resource.name"] == "tabgate-*"
     assert triggers["tabgate-alert:late"]["expect"] == ["prefect.flow-run.Late"]
     assert triggers["tabgate-alert:pending_approval"]["expect"] == [specs.PENDING_APPROVAL]
+
+
+def test_runs_whose_heartbeats_stop_are_marked_crashed_so_the_crashed_alert_follows():
+    spec = specs.wanted_specs(ON, BLOCK_ID)[specs.UNRESPONSIVE]
+    trigger, action = spec["trigger"], spec["actions"][0]
+    assert trigger["after"] == ["prefect.flow-run.heartbeat"] and "prefect.flow-run.heartbeat" in trigger["expect"]
+    assert trigger["posture"] == "Proactive" and trigger["within"] == 300 and trigger["for_each"] == ["prefect.resource.id"]
+    assert "prefect.flow-run.Suspended" in trigger["expect"]  # a run waiting for approval sends no heartbeat
+    assert action["type"] == "change-flow-run-state" and action["state"] == "CRASHED"
+    assert ON.heartbeat_seconds == 100 and AlertsParams(block="a/b", unresponsive_after_seconds=60).heartbeat_seconds == 30
+    for off in (AlertsParams(block="a/b", unresponsive_after_seconds=0), AlertsParams(block="a/b", events=["failed"]),
+                AlertsParams()):
+        assert off.heartbeat_seconds is None and specs.UNRESPONSIVE not in specs.wanted_specs(off, BLOCK_ID)
 
 
 def test_a_late_wait_makes_the_late_trigger_proactive_per_flow_run():
@@ -131,14 +147,14 @@ def test_reconcile_twice_creates_once_then_updates_on_change_and_removes_when_di
     foreign(server, "tabgate: someone else's", ["mine"])  # the prefix alone does not make it tabgate's
     foreign(server, "ops: page me", [specs.OWNER_TAG])    # nor the tag alone
     first = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
-    assert len(first["created"]) == 6 and not first["updated"] and not first["deleted"]
+    assert len(first["created"]) == 7 and not first["updated"] and not first["deleted"]
     ids = set(server.automations)
     second = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
-    assert not second["created"] and not second["updated"] and not second["deleted"] and len(second["kept"]) == 6
+    assert not second["created"] and not second["updated"] and not second["deleted"] and len(second["kept"]) == 7
     assert set(server.automations) == ids
     changed = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts", late_after_seconds=60,
                                         events=["failed", "late"]), server)
-    assert changed["updated"] == ["tabgate: scheduled run late"] and len(changed["deleted"]) == 4
+    assert changed["updated"] == ["tabgate: scheduled run late"] and len(changed["deleted"]) == 5
     assert alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts", enabled=False), server)["deleted"]
     assert sorted(a.name for a in server.automations.values()) == ["ops: page me", "tabgate: someone else's"]
 
@@ -150,16 +166,34 @@ def test_an_automation_edited_in_the_ui_is_put_back(tmp_path):
     edited = auto.model_copy(update={"actions": [auto.actions[0].model_copy(update={"body": "something broke"})]})
     server.automations[auto_id] = edited
     done = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
-    assert done["updated"] == ["tabgate: run failed"] and len(done["kept"]) == 5
+    assert done["updated"] == ["tabgate: run failed"] and len(done["kept"]) == 6
     assert "Reason: {{ flow_run.state.message }}" in server.automations[auto_id].actions[0].body
 
 
-def test_no_block_configured_creates_nothing_and_says_so(tmp_path, caplog):
+def test_the_normal_form_lists_trigger_sets_sorted_so_two_processes_compare_equal():
+    """The trigger's after/expect/for_each are sets: their dump order varies with the hash seed (PYTHONHASHSEED=5
+    made a served automation look edited at every start before the sort)."""
+    spec = specs.wanted_specs(ON, BLOCK_ID)[specs.UNRESPONSIVE]
+    shuffled = {**spec, "trigger": {**spec["trigger"], "expect": list(reversed(spec["trigger"]["expect"]))}}
+    form = alerts.normal_form(shuffled)
+    assert form == alerts.normal_form(spec) and form["trigger"]["expect"] == sorted(specs.ALIVE)
+
+
+def test_no_block_configured_creates_nothing_and_serve_says_so(tmp_path, caplog):
     server = FakeServer()
-    with caplog.at_level("INFO", logger="flows.alerts"):
-        done = alerts.reconcile(cfg_with(tmp_path), server)
+    done = alerts.reconcile(cfg_with(tmp_path), server)
     assert done["created"] == [] and server.automations == {}
+    assert alerts.describe(cfg_with(tmp_path)) == [
+        "no alerts configured (alerts.block is not set in params.yaml): serve keeps no alert automations on the "
+        "server (removes tabgate's)"]
+    with caplog.at_level("INFO", logger="flows.deploy"):
+        assert serve_flows(str(REPO / "params.yaml"), dry_run=True) == 0
     assert "no alerts configured (alerts.block is not set in params.yaml)" in caplog.text
+
+
+def test_serve_dry_run_lists_the_alert_automations(tmp_path):
+    lines = alerts.describe(cfg_with(tmp_path, block="custom-webhook/ops-alerts", events=["failed"]))
+    assert lines == ["alert automation 'tabgate: run failed' -> custom-webhook/ops-alerts"]
 
 
 def test_a_duplicate_tabgate_automation_is_removed(tmp_path):
@@ -169,7 +203,7 @@ def test_a_duplicate_tabgate_automation_is_removed(tmp_path):
 
     server.create_automation(AutomationCore.model_validate(specs.automation_spec("failed", ON, BLOCK_ID)))
     done = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
-    assert len(done["deleted"]) == 1 and len(server.automations) == 6
+    assert len(done["deleted"]) == 1 and len(server.automations) == 7
 
 
 def test_a_missing_or_non_notification_block_names_alerts_block_and_params_yaml(tmp_path):
@@ -191,7 +225,9 @@ def test_an_unknown_event_name_is_a_config_error_naming_alerts_events_and_the_fi
 
 
 @pytest.mark.parametrize(("section", "needle"), [({"block": "ops-alerts"}, "alerts.block"),
-                                                  ({"late_after_seconds": 5}, "alerts.late_after_seconds")])
+                                                  ({"late_after_seconds": 5}, "alerts.late_after_seconds"),
+                                                  ({"unresponsive_after_seconds": 45},
+                                                   "alerts.unresponsive_after_seconds")])
 def test_a_bad_block_name_or_late_wait_is_a_config_error(section, needle):
     with pytest.raises(ConfigError, match=re.escape(needle)):
         parse_config({"data": {"target": "y"}, "ingest": {"source": "a.csv"}, "alerts": section})
