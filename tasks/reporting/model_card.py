@@ -18,13 +18,14 @@ from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.core.reports import EvaluateReport, Interval, read_report
+from tasks.core.reports import EvaluateReport, IngestReport, Interval, R, read_report
 from tasks.reporting.promotion_report import Decision, PromotionStatus
 
 CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model, train vs test)
 MODEL = "lightgbm"  # the challenger the gate judges
 REPORTS = {"ingest": "ingest.json", "split": "split.json", "train": "train.json", "cv": "cv.json",
-           "metrics": "metrics.json", "explain": "explain/explain.json"}  # metrics: through EvaluateReport
+           "metrics": "metrics.json", "explain": "explain/explain.json"}
+TYPED = ("ingest", "metrics")  # read through their models (CardInputs' fields)
 ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy",
          "balanced_accuracy", "macro_f1", "rmse", "mae", "r2")
 
@@ -33,9 +34,10 @@ ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", 
 class CardInputs:
     """The reports a card is built from ({} or None when absent) and a note per absent or unreadable one."""
 
-    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # train, cv, explain: not typed here yet
     missing: list[str] = field(default_factory=list)
     metrics: EvaluateReport | None = None
+    ingest: IngestReport | None = None
 
     def get(self, name: str) -> dict[str, Any]:
         """Return one report, {} when it was not available."""
@@ -44,17 +46,24 @@ class CardInputs:
 
 def read_card_inputs(reports_dir: Path) -> CardInputs:
     """Return every report the card uses; an absent or broken one is noted, not raised."""
-    reports, missing, metrics = {}, [], None
+    reports, missing = {}, []
     for name, rel in REPORTS.items():
-        path = Path(reports_dir) / rel
-        try:
-            if name == "metrics":
-                metrics = read_report(EvaluateReport, path)
-            else:
-                reports[name] = io.read_json(path)
-        except io.InputError as err:
-            missing.append(f"{name}: {err}")
-    return CardInputs(reports, missing, metrics)
+        if name not in TYPED:
+            try:
+                reports[name] = io.read_json(Path(reports_dir) / rel)
+            except io.InputError as err:
+                missing.append(f"{name}: {err}")
+    return CardInputs(reports, missing, metrics=_read_noted(EvaluateReport, reports_dir, "metrics", missing),
+                      ingest=_read_noted(IngestReport, reports_dir, "ingest", missing))
+
+
+def _read_noted(model: type[R], reports_dir: Path, name: str, missing: list[str]) -> R | None:
+    """Return one report through its model, or None with a note in missing when it is absent or does not fit."""
+    try:
+        return read_report(model, Path(reports_dir) / REPORTS[name])
+    except io.InputError as err:
+        missing.append(f"{name}: {err}")
+        return None
 
 
 # ---------------------------------------------------------------- sections (pure)
@@ -68,12 +77,13 @@ def _ordered(names: Any) -> list[str]:
 def data_section(data: DataParams, source: str, data_version: str | None, inputs: CardInputs) -> dict[str, Any]:
     """Return where the data came from (a URL with its password hidden), its size and time range, the split sizes
     and the columns left out."""
-    ingest, split, train = (inputs.get(n) for n in ("ingest", "split", "train"))
+    ingest, split, train = inputs.ingest, inputs.get("split"), inputs.get("train")
     left_out = {**(inputs.get("explain").get("columns_left_out") or {}), **data.drop_columns}
     return {
-        "source": redact_url(source), "snapshot": ingest.get("snapshot"), "snapshot_sha256": ingest.get("snapshot_sha256"),
-        "data_version": data_version, "rows": ingest.get("rows"), "time_column": data.time_column,
-        "time_range": ingest.get("time_range"), "target": data.target, "task": data.task,
+        "source": redact_url(source), "snapshot": ingest.snapshot if ingest else None,
+        "snapshot_sha256": ingest.snapshot_sha256 if ingest else None, "data_version": data_version,
+        "rows": ingest.rows if ingest else None, "time_column": data.time_column,
+        "time_range": ingest.time_range if ingest else None, "target": data.target, "task": data.task,
         "split_strategy": split.get("strategy"),
         "rows_by_split": {"train": train.get("train_rows"), "valid": train.get("valid_rows"),
                           "test": inputs.metrics.test_rows if inputs.metrics else None},

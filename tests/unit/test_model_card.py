@@ -29,7 +29,8 @@ VERSIONS = {"git_commit": "a" * 40, "git_dirty": False, "data_version": "d" * 32
 
 def write_reports(reports: Path) -> None:
     """Write small versions of every report the card reads, shaped like the real ones."""
-    io.write_json({"rows": 1000, "snapshot": "src.csv", "snapshot_sha256": "s" * 64,
+    io.write_json({"step_version": "1", "rows": 1000, "columns": 4, "dtypes": {"x1": "float64"},
+                   "numeric_parse_failures": {}, "snapshot": "src.csv", "snapshot_sha256": "s" * 64,
                    "time_range": ["2020-01-01T00:00:00", "2021-12-31T00:00:00"]}, reports / "ingest.json")
     io.write_json({"strategy": "time"}, reports / "split.json")
     io.write_json({"train_rows": 700, "valid_rows": 100, "features": ["x1", "seg"], "best_iteration": 42},
