@@ -15,15 +15,21 @@ from tasks.core.config import Config
 from tasks.core.errors import is_user_error
 from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_report
 from tasks.quality.data_docs import docs_index
+from tasks.quality.reports import LeakageScreen, ValidateReport
 from tasks.quality.validation import ensure_data_docs
 from tasks.reporting.promotion_report import PromotionReport, Verdict
 
 
 def _read(path: Path, since: float | None = None) -> dict | None:
     """Return the JSON report at path, or None when it is absent or (since given) older than since (epoch s)."""
-    if not path.exists() or (since is not None and path.stat().st_mtime < since):
+    if not _fresh(path, since):
         return None
     return json.loads(path.read_text())
+
+
+def _fresh(path: Path, since: float | None = None) -> bool:
+    """Whether the report at path exists and (since given) was written at or after since (epoch s)."""
+    return path.exists() and (since is None or path.stat().st_mtime >= since)
 
 
 def _fmt(v) -> str:
@@ -94,13 +100,15 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
     """
     reports = cfg.paths.reports_dir
     if since is not None:
-        if step == "validate" and (r := _read(reports / "validate.json", since)):
-            create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
+        if step == "validate" and _fresh(reports / "validate.json", since):
+            create_markdown_artifact(key="validation-summary", markdown=validation_markdown(
+                read_report(ValidateReport, reports / "validate.json")),
                                      description="Data validation FAILED: failed expectations, drift, leakage")
             publish_data_docs(cfg)
         return
-    if step == "validate" and (r := _read(reports / "validate.json")):
-        create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
+    if step == "validate" and (reports / "validate.json").exists():
+        create_markdown_artifact(key="validation-summary", markdown=validation_markdown(
+            read_report(ValidateReport, reports / "validate.json")),
                                  description="Data validation: failed expectations, drift, leakage")
         publish_data_docs(cfg)
     elif step == "split" and (reports / "split.json").exists():
@@ -151,42 +159,41 @@ def publish_run_summary(result: dict) -> None:
     create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
 
 
-def validation_markdown(report: dict) -> str:
+def validation_markdown(report: ValidateReport) -> str:
     """Return the validation summary (counts, failed expectations, drift, leakage) as Markdown."""
-    c = report.get("counts", {})
-    lines = [f"## Validation: {'passed' if report.get('passed') else 'FAILED'}", "",
-             f"{c.get('rows')} rows, {c.get('columns')} columns, {c.get('expectations')} expectations: "
-             f"{c.get('failed_error', 0)} error / {c.get('failed_warn', 0)} warning failure(s); drift "
-             f"{c.get('drift_warn', 0)} warn / {c.get('drift_error', 0)} error", ""]
-    failures = report.get("failures") or []
-    if failures:
+    c = report.counts
+    lines = [f"## Validation: {'passed' if report.passed else 'FAILED'}", "",
+             f"{c.rows} rows, {c.columns} columns, {c.expectations} expectations: "
+             f"{c.failed_error} error / {c.failed_warn} warning failure(s); drift "
+             f"{c.drift_warn} warn / {c.drift_error} error", ""]
+    if report.failures:
         lines += ["### Failed expectations", "", "| severity | column | rule | unexpected | detail | examples |",
                   "|---|---|---|---|---|---|"]
-        for f in failures[:50]:
-            lines.append(f"| {f.get('severity')} | {f.get('column')} | {f.get('rule')} | "
-                         f"{'' if f.get('unexpected_count') is None else f.get('unexpected_count')} | "
-                         f"{_cell(f.get('detail'))} | {_cell(f.get('examples'))} |")
+        for f in report.failures[:50]:
+            lines.append(f"| {f.severity.value} | {f.column} | {f.rule} | "
+                         f"{'' if f.unexpected_count is None else f.unexpected_count} | "
+                         f"{_cell(f.detail)} | {_cell(f.examples)} |")
     else:
         lines.append("No failed expectations.")
-    drift = report.get("drift") or {}
-    moved = {k: d for k, d in (drift.get("columns") or {}).items() if d.get("level") != "ok"}
-    lines += ["", f"### Drift ({drift.get('metric', 'psi')}, warn {drift.get('warn')}, error {drift.get('error')})", ""]
+    drift = report.drift
+    moved = drift.moved()
+    lines += ["", f"### Drift ({drift.metric or 'psi'}, warn {drift.warn}, error {drift.error})", ""]
     if moved:
         lines += ["| column | value | level |", "|---|---|---|"]
-        lines += [f"| {k} | {_fmt(d.get('value'))} | {d.get('level')} |" for k, d in sorted(moved.items())]
+        lines += [f"| {k} | {_fmt(d.value)} | {d.level.value} |" for k, d in sorted(moved.items())]
     else:
-        lines.append(drift.get("note") or "No column drifted beyond the warning level.")
-    leak = report.get("leakage") or {}
+        lines.append(drift.note or "No column drifted beyond the warning level.")
+    leak = report.leakage or LeakageScreen()
     lines += ["", "### Leakage screen", ""]
-    if leak.get("skipped"):
-        lines.append(f"skipped: {leak['skipped']}")
-    elif leak.get("suspects"):
-        lines += findings_table(leak["suspects"])
+    if leak.skipped:
+        lines.append(f"skipped: {leak.skipped}")
+    elif leak.suspects:
+        lines += findings_table(leak.suspects)
         lines += ["", "Unexcused suspects block promotion (not the run): drop the column (data.drop_columns) or list "
                   "it with a reason in validate.keep_suspects."]
     else:
-        lines.append(f"No suspect among {len(leak.get('scores') or {})} features "
-                     f"({leak.get('metric', 'roc_auc')} < {leak.get('threshold')} on {leak.get('rows_screened')} rows).")
+        lines.append(f"No suspect among {len(leak.scores)} features "
+                     f"({leak.metric or 'roc_auc'} < {leak.threshold} on {leak.rows_screened} rows).")
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ from tasks.core.reports import EvaluateReport, Metrics, SplitReport, read_option
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
+from tasks.quality.reports import ValidateReport
 from tasks.registry.catalog import production_version
 from tasks.registry.lifecycle import attach_model_card, register_version, set_production
 from tasks.registry.manifest import production_bundle_dir
@@ -107,7 +108,7 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     Shown besides: validate's warnings and the split step's train-vs-test warnings (split.expected_shift excuses).
     """
     reports, keep = cfg.paths.reports_dir, cfg.validate.keep_suspects
-    validate = _read_optional(reports / "validate.json")
+    validate = read_optional_report(ValidateReport, reports / "validate.json")
     split = read_optional_report(SplitReport, reports / "split.json")
     explain = _read_optional(reports / "explain" / "explain.json")
     models = metrics_report.models
@@ -115,7 +116,7 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     drivers = top_drivers(explain, meta)
     near = [f for m in ("lightgbm", "baseline") if m in models
             for f in near_perfect_findings(m, models[m].computed(), dummy, cfg.promote.near_perfect, drivers, keep)]
-    data = excuse_all(((validate or {}).get("leakage") or {}).get("suspects") or [], keep)
+    data = excuse_all(validate.leakage.suspects if validate and validate.leakage else [], keep)
     judged = None if validate is None else [f for f in data if f.get("severity") == SUSPECT] + near
     shown = data + near + excuse_all([f for f in (split.suspects if split else []) if f.get("severity") == WARN],
                                      cfg.split.expected_shift)

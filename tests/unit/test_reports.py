@@ -17,6 +17,7 @@ from tasks.core.reports import (
     read_report,
     write_report,
 )
+from tasks.quality.reports import ValidateReport
 from tasks.reporting.promotion_report import GateOutcome, PromotionReport, PromotionStatus, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +109,7 @@ def test_model_card_sections_read_through_the_models_equal_the_committed_card():
 
 
 @pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport),
-                                             ("ingest", IngestReport)])
+                                             ("ingest", IngestReport), ("validate", ValidateReport)])
 def test_committed_step_reports_are_byte_identical_through_their_models(name, model, tmp_path):
     committed = ROOT / "reports" / f"{name}.json"
     report = read_report(model, committed)
