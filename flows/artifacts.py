@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from prefect.artifacts import (
@@ -17,14 +16,8 @@ from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_repor
 from tasks.quality.data_docs import docs_index
 from tasks.quality.reports import LeakageScreen, ValidateReport
 from tasks.quality.validation import ensure_data_docs
+from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import PromotionReport, Verdict
-
-
-def _read(path: Path, since: float | None = None) -> dict | None:
-    """Return the JSON report at path, or None when it is absent or (since given) older than since (epoch s)."""
-    if not _fresh(path, since):
-        return None
-    return json.loads(path.read_text())
 
 
 def _fresh(path: Path, since: float | None = None) -> bool:
@@ -68,13 +61,11 @@ def promotion_rows(report: PromotionReport) -> list[dict]:
              "result": results[r.verdict], "reason": r.reason} for r in report.decision.rules]
 
 
-def slice_rows(report: dict, limit: int = 20) -> list[dict]:
+def slice_rows(report: ExplainReport, limit: int = 20) -> list[dict]:
     """Return the explain step's worst error slices: segment, rows, error rate, lift, z, top drivers."""
-    slices = report.get("slices") or {}
-    return [{"segment": s.get("segment"), "rows": s.get("rows"), "error_rate": _fmt(s.get("error_rate")),
-             "lift": _fmt(s.get("lift")), "z": _fmt(s.get("z")),
-             "drivers": ", ".join(d["feature"] for d in s.get("drivers", [])[:3])}
-            for s in slices.get("top", [])[:limit]]
+    return [{"segment": s.segment, "rows": s.rows, "error_rate": _fmt(s.error_rate), "lift": _fmt(s.lift),
+             "z": _fmt(s.z), "drivers": ", ".join(d.feature for d in s.drivers[:3])}
+            for s in report.slices.top[:limit]]
 
 
 def publish_data_docs(cfg: Config) -> None:
@@ -124,8 +115,9 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         if html.exists():
             create_link_artifact(key="explain-report", link=html.as_uri(), link_text="SHAP error analysis report",
                                  description=f"open {html} in a browser on the machine that ran the flow")
-        if (r := _read(reports / "explain" / "explain.json")) and slice_rows(r):
-            create_table_artifact(key="error-slices", table=slice_rows(r),
+        explain = reports / "explain" / "explain.json"
+        if explain.exists() and (rows := slice_rows(read_report(ExplainReport, explain))):
+            create_table_artifact(key="error-slices", table=rows,
                                   description="Segments where the model errs clearly more than overall")
     elif step == "promote" and (reports / "promotion.json").exists():
         promotion = read_report(PromotionReport, reports / "promotion.json")

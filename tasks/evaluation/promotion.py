@@ -30,6 +30,7 @@ from tasks.registry.manifest import production_bundle_dir
 from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
 from tasks.registry.records import Action, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
+from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import Decision, PromotionReport
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,9 @@ def model_threshold(meta: Mapping[str, Any] | None, metrics: Metrics | None) -> 
     return 0.5
 
 
-def _read_optional(path: Path) -> dict[str, Any] | None:
-    """Return a JSON report, or None when it is absent."""
-    return io.read_json(path) if path.exists() else None
-
-
-def top_drivers(explain: Mapping[str, Any] | None, meta: Mapping[str, Any], k: int = DRIVERS) -> list[str]:
+def top_drivers(explain: ExplainReport | None, meta: Mapping[str, Any], k: int = DRIVERS) -> list[str]:
     """Return the model's k strongest drivers: explain's global importance, else the bundle's first features."""
-    ranked = [str(g["feature"]) for g in (explain or {}).get("global_importance") or [] if g.get("feature")]
+    ranked = [g.feature for g in (explain.global_importance if explain else []) if g.feature]
     return ranked[:k] if ranked else [str(c) for c in (meta.get("features") or [])[:k]]
 
 
@@ -110,7 +106,7 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     reports, keep = cfg.paths.reports_dir, cfg.validate.keep_suspects
     validate = read_optional_report(ValidateReport, reports / "validate.json")
     split = read_optional_report(SplitReport, reports / "split.json")
-    explain = _read_optional(reports / "explain" / "explain.json")
+    explain = read_optional_report(ExplainReport, reports / "explain" / "explain.json")
     models = metrics_report.models
     dummy = models["dummy"].computed() if "dummy" in models else None
     drivers = top_drivers(explain, meta)

@@ -46,9 +46,14 @@ def write_reports(reports: Path) -> None:
                    "intervals": {"lightgbm": {"roc_auc": {"low": 0.66, "high": 0.76, "n_samples": 50}}},
                    "segments": {"seg": {"A": {"roc_auc": 0.9, "rows": 120}, "B": {"roc_auc": 0.55, "rows": 80},
                                         "C": {"roc_auc": None, "rows": 3}}}}, reports / "metrics.json")
-    io.write_json({"error_definition": "pred != y", "columns_left_out": {"when": "time column"},
-                   "summary": {"overall_error": 0.2},
-                   "slices": {"n_flagged": 2, "n_candidates": 30, "top": [
+    sample = dict.fromkeys(("test_rows", "errors_total", "errors_sampled", "correct_total", "correct_sampled", "sampled",
+                            "cap_sample_size", "cap_max_errors"), 0)
+    io.write_json({"step_version": "1", "model": "lightgbm", "task": "binary", "shap_units": "log-odds",
+                   "sample": sample, "agreement": {}, "worst_errors": {},
+                   "error_definition": "pred != y", "columns_left_out": {"when": "time column"},
+                   "summary": {"overall_error": 0.2, "test_rows": 0, "n_sampled": 0, "n_errors": 0, "n_errors_sampled": 0,
+                               "n_slices_flagged": 2, "n_warnings": 1},
+                   "slices": {"measure": "error_rate", "rows": 200, "n_flagged": 2, "n_candidates": 30, "top": [
                        {"segment": "seg = B", "rows": 80, "error_rate": 0.4, "lift": 2.0, "z": 4.1,
                         "drivers": [{"feature": "x1"}]},
                        {"segment": "x1 < 0", "rows": 60, "error_rate": 0.3, "lift": 1.5, "z": 3.2, "drivers": []}]},

@@ -18,6 +18,7 @@ from tasks.core.reports import (
     write_report,
 )
 from tasks.quality.reports import ValidateReport
+from tasks.reporting.explain_report import ExplainReport, ExplainSummary
 from tasks.reporting.promotion_report import GateOutcome, PromotionReport, PromotionStatus, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +117,14 @@ def test_committed_step_reports_are_byte_identical_through_their_models(name, mo
     write_report(report, tmp_path / f"{name}.json")
     assert (tmp_path / f"{name}.json").read_bytes() == committed.read_bytes()
     assert build_report(model, io.read_json(committed)) == report
+
+
+@pytest.mark.parametrize(("name", "model"), [("explain", ExplainReport), ("explain_summary", ExplainSummary)])
+def test_committed_explain_reports_are_byte_identical_through_their_models(name, model, tmp_path):
+    committed = ROOT / "reports" / "explain" / f"{name}.json"
+    report = read_report(model, committed)
+    write_report(report, tmp_path / f"{name}.json")
+    assert (tmp_path / f"{name}.json").read_bytes() == committed.read_bytes()
 
 
 def test_a_step_report_with_a_renamed_field_is_refused_naming_the_field(tmp_path):
