@@ -72,3 +72,71 @@ def test_typed_reports_are_only_read_and_written_through_their_models():
             if named and func.split(".")[-1] in ("read_json", "write_json", "loads", "_read", "read_text"):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {func}({', '.join(sorted(named))})")
     assert offenders == [], "read/write these through read_report/write_report and their model: " + "; ".join(offenders)
+
+
+RAW_IO = ("read_json", "write_json", "loads", "load", "_read", "read_text", "read_bytes", "write_text")
+READERS = ("read_report", "read_optional_report", "build_report", "model_validate", "model_validate_json")
+
+
+def _scopes(tree: ast.Module) -> list[ast.AST]:
+    """Return every function of a module, and the module itself (its statements outside functions)."""
+    return [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+
+
+def _names_bound_to(scope: ast.AST, wanted) -> set[str]:
+    """Return the names a scope assigns (=, :=, for) from a value for which wanted(value) holds
+    (the module's scope includes its functions': a name is then checked in both, which only repeats an offender)."""
+    names = set()
+    for n in ast.walk(scope):
+        targets, value = ((n.targets, n.value) if isinstance(n, ast.Assign) else
+                          ([n.target], n.value) if isinstance(n, (ast.NamedExpr, ast.AnnAssign)) and n.value else ([], None))
+        if value is not None and wanted(value):
+            names |= {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
+    return names
+
+
+def _reads_a_model(node: ast.AST) -> bool:
+    return any(isinstance(c, ast.Call) and ast.unparse(c.func).split(".")[-1] in READERS for c in ast.walk(node))
+
+
+def _raw_mention(node: ast.AST, paths: set[str]) -> bool:
+    """Whether node names a typed report (its file name, or a variable bound to its path) outside a model's reader
+    or writer (render(read_report(M, "cv.json")) passes a model, not the file)."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in (*READERS, "write_report"):
+        return False
+    if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.rsplit("/", 1)[-1] in TYPED_REPORTS) \
+            or (isinstance(node, ast.Name) and node.id in paths):
+        return True
+    return any(_raw_mention(child, paths) for child in ast.iter_child_nodes(node))
+
+
+def test_typed_report_paths_never_reach_raw_json_io_even_through_a_variable():
+    """`p = reports / "validate.json"; json.loads(p.read_text())` is as loose as naming the file in the call."""
+    offenders = []
+    for path in sorted([*(ROOT / "tasks").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]):
+        for scope in _scopes(ast.parse(path.read_text(encoding="utf-8"))):
+            paths = _names_bound_to(scope, lambda v: _raw_mention(v, set()))
+            for call in (n for n in ast.walk(scope) if isinstance(n, ast.Call)):
+                func = ast.unparse(call.func)
+                if func.split(".")[-1] not in RAW_IO:
+                    continue
+                reach = [*call.args, *(k.value for k in call.keywords), call.func]
+                if any(_raw_mention(a, paths) for a in reach):
+                    offenders.append(f"{path.relative_to(ROOT)}:{call.lineno} {func}")
+    assert offenders == [], "read/write typed reports through read_report/write_report: " + "; ".join(sorted(set(offenders)))
+
+
+def test_a_report_read_through_its_model_is_never_used_by_string_key():
+    """A consumer reads fields: report["key"] or report.get("key") on a model read back is a KeyError waiting."""
+    offenders = []
+    for path in sorted([*(ROOT / "tasks").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]):
+        for scope in _scopes(ast.parse(path.read_text(encoding="utf-8"))):
+            models = _names_bound_to(scope, _reads_a_model)
+            for n in ast.walk(scope):
+                keyed = (isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id in models
+                         and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str))
+                got = (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get"
+                       and isinstance(n.func.value, ast.Name) and n.func.value.id in models)
+                if keyed or got:
+                    offenders.append(f"{path.relative_to(ROOT)}:{n.lineno} {ast.unparse(n)}")
+    assert offenders == [], "read fields, not string keys: " + "; ".join(sorted(set(offenders)))
