@@ -140,3 +140,28 @@ def test_a_report_read_through_its_model_is_never_used_by_string_key():
                 if keyed or got:
                     offenders.append(f"{path.relative_to(ROOT)}:{n.lineno} {ast.unparse(n)}")
     assert offenders == [], "read fields, not string keys: " + "; ".join(sorted(set(offenders)))
+
+
+# Functions of tasks/ that still take four or more config sections as loose parameters, with why. A step hands its
+# library call one typed input (tasks/core/step_inputs.py) instead; a new function with loose pieces fails here.
+LOOSE_INPUT_FUNCTIONS = {
+    "score_fold_at": "the unit of work a fold runner ships to a worker (tasks/modelling/compute.py maps it over folds)",
+    "fold_score_at": "tuning's unit of work shipped to a worker, like score_fold_at",
+    "fold_score": "what fold_score_at calls on the worker",
+    "tune_lightgbm": "called by tasks/train.py, which another change is rewriting: next to take CvInput",
+    "ensure_suite": "validate's bootstrap from the snapshot (paths, ingest, data, validate)",
+}
+
+
+def _section_parameters(fn: ast.FunctionDef) -> list[str]:
+    """Return the parameters of fn annotated with a config section (a *Params class)."""
+    return [a.arg for a in [*fn.args.args, *fn.args.kwonlyargs]
+            if a.annotation is not None and "Params" in ast.unparse(a.annotation)]
+
+
+def test_steps_hand_their_library_calls_one_typed_input_not_loose_config_sections():
+    found = {name for path in sorted((ROOT / "tasks").rglob("*.py"))
+             for name, fn in functions(str(path.relative_to(ROOT))).items() if len(_section_parameters(fn)) >= 4}
+    assert found <= set(LOOSE_INPUT_FUNCTIONS), \
+        f"take one input model (tasks/core/step_inputs.py), not loose sections: {sorted(found - set(LOOSE_INPUT_FUNCTIONS))}"
+    assert found == set(LOOSE_INPUT_FUNCTIONS), f"typed now, remove: {sorted(set(LOOSE_INPUT_FUNCTIONS) - found)}"
