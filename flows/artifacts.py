@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 from pathlib import Path
 
+from prefect import get_run_logger
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.exceptions import MissingContextError
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
@@ -18,6 +22,11 @@ from tasks.quality.reports import LeakageScreen, ValidateReport
 from tasks.quality.validation import ensure_data_docs
 from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import PromotionReport, Verdict
+from tasks.reporting.registry_table import read_registry_rows, table_of
+from tasks.serving.trend import CHART_BATCHES, TREND_FILE, read_trend, trend_rows, trend_svg
+
+REGISTRY_KEY = "model-registry"
+TREND_KEY, TREND_CHART_KEY = "monitoring-trend", "monitoring-trend-chart"
 
 
 def _fresh(path: Path, since: float | None = None) -> bool:
@@ -129,6 +138,61 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
                                   description=f"Promotion rules for {promotion.version_id}: {promotion.status.value}")
 
 
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """Return the flow run's logger inside a run (its lines show in the UI), else the module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def publish_registry_table(cfg: Config) -> bool:
+    """Publish the `model-registry` table (one row per version, newest first); return whether it was published.
+
+    Called after every registry change (promote step, approvals, rollbacks). Best effort: a server that cannot
+    be reached (or refuses the artifact) is a warning, never a failed run; the registry itself already changed.
+    """
+    try:
+        rows = read_registry_rows(cfg.paths.registry_dir)
+        production = next((r.version for r in rows if r.production), None)
+        create_table_artifact(key=REGISTRY_KEY, table=table_of(rows),
+                              description=f"Model registry ({cfg.paths.registry_dir}/): {len(rows)} version(s), "
+                                          f"newest first; production {production or 'none'}")
+    except Exception as err:
+        _logger().warning("could not publish the %s artifact (the registry change stands): %s: %s",
+                          REGISTRY_KEY, type(err).__name__, err)
+        return False
+    return True
+
+
+def chart_markdown(svg: str, title: str) -> str:
+    """Return Markdown showing an SVG picture as a data-URI image (the Prefect UI drops inline <svg>, checked in
+    Chromium against prefect 3.8; an image's data: URI renders)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f"## {title}\n\n![{title}](data:image/svg+xml;base64,{data})\n"
+
+
+def publish_monitoring_trend(cfg: Config) -> bool:
+    """Publish the `monitoring-trend` table and the `monitoring-trend-chart` picture from
+    reports/monitoring_trend.jsonl (the last CHART_BATCHES batches); return whether both were published.
+
+    Best effort: a server that refuses them is a warning; the batch's trend line is already in the file."""
+    path = cfg.paths.reports_dir / TREND_FILE
+    try:
+        entries = read_trend(path)
+        latest = entries[-1] if entries else None
+        note = f"{len(entries)} batch(es) in {path}; latest {latest.batch if latest else 'none'}"
+        create_table_artifact(key=TREND_KEY, table=trend_rows(entries), description=f"Monitoring trend: {note}")
+        create_markdown_artifact(key=TREND_CHART_KEY, markdown=chart_markdown(
+            trend_svg(entries), f"Monitoring trend, last {min(len(entries), CHART_BATCHES)} batches"),
+            description=f"Live metric and prediction mean per batch: {note}")
+    except Exception as err:
+        _logger().warning("could not publish the %s artifacts (%s keeps the trend): %s: %s",
+                          TREND_KEY, path, type(err).__name__, err)
+        return False
+    return True
+
+
 def publish_failure(err: BaseException) -> None:
     """Publish the error of a failed run as the `run-failure` markdown artifact (best effort: never masks err)."""
     try:
@@ -148,6 +212,8 @@ def publish_run_summary(result: dict) -> None:
              f"- ran: {', '.join(result.get('ran') or []) or 'nothing (everything up to date)'}",
              f"- skipped (up to date): {', '.join(result.get('skipped') or []) or 'none'}",
              f"- waited for the project lock: {result.get('waited_for_lock_seconds', 0)} s"]
+    if result.get("approval_run"):
+        lines.append(f"- waiting for approval in the UI: flow run `{result['approval_run']}` (tabgate-approval)")
     create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
 
 

@@ -205,9 +205,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.params)
     reg = cfg.paths.registry_dir
-    if args.action in ("promote", "rollback"):  # the registry's own lock guards one change; this one guards the run
+    if args.action in ("promote", "reject", "rollback"):  # the registry's own lock guards one change; this one guards the run
         with project_lock_for(cfg, f"tabgate models {args.action}"):
-            return change_production(args, reg)
+            code = change_production(args, reg)
+        publish_registry_if_served(cfg)
+        return code
     if args.action == "list":
         prod = production_version(reg)
         for v in list_versions(reg):
@@ -219,7 +221,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.action == "history":
         for h in read_history(reg):
             print(f"{h.at or ''}  {h.action or '':<10} {h.version_id or '':<18} "
-                  f"from {h.from_version or '-':<18} {h.reason or ''}")
+                  f"from {h.from_version or '-':<18} {h.reason or ''}"
+                  + (f"  [by {h.actor}" + (f", Prefect run {h.run_id}" if h.run_id else "") + "]" if h.actor else ""))
         return EXIT_OK
     if args.action == "migrate":
         with project_lock_for(cfg, "tabgate models migrate"):
@@ -238,8 +241,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def change_production(args: argparse.Namespace, reg: Path) -> int:
-    """Approve, force-promote or roll back the production model (the caller holds the project lock)."""
-    from tasks.registry.lifecycle import approve_version, force_promote, rollback
+    """Approve, force-promote, reject or roll back (the caller holds the project lock)."""
+    from tasks.registry.lifecycle import approve_version, force_promote, reject_version, rollback
 
     if args.action == "promote":
         if args.force:
@@ -248,9 +251,27 @@ def change_production(args: argparse.Namespace, reg: Path) -> int:
             approve_version(reg, args.version, args.reason)
         print(f"{args.version} is now in production (reason recorded)")
         return EXIT_OK
-    restored = rollback(reg, args.reason)
+    if args.action == "reject":
+        reject_version(reg, args.version, args.reason)
+        print(f"{args.version} rejected (reason recorded); production unchanged")
+        return EXIT_OK
+    restored = rollback(reg, args.reason, to_version=args.to)
     print(f"rolled back: {restored} is now in production")
     return EXIT_OK
+
+
+def publish_registry_if_served(cfg) -> None:
+    """Refresh the `model-registry` artifact after a registry change when a Prefect server is configured
+    (PREFECT_API_URL); without one nothing is started (best effort: an unreachable server is a warning)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        log.debug("no PREFECT_API_URL: the model-registry artifact is refreshed by the next flow run")
+        return
+    from flows.artifacts import publish_registry_table
+
+    if publish_registry_table(cfg):
+        print("model-registry artifact refreshed in the Prefect UI")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -416,11 +437,15 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("version")
     mp.add_argument("--reason", required=True, help="why (recorded in the registry history)")
     mp.add_argument("--force", action="store_true", help="override the gate for a version that failed it")
+    mj = msub.add_parser("reject", help="reject a version pending approval (production unchanged)")
+    mj.add_argument("version")
+    mj.add_argument("--reason", required=True, help="why (recorded in the registry history)")
     mm = msub.add_parser("migrate", help="record the bytes of versions registered before manifests existed "
                          "(and sign manifests when TABGATE_MANIFEST_KEY is set)")
     mm.add_argument("--reason", required=True, help="why (recorded)")
     mr = msub.add_parser("rollback", help="restore the previous production version")
     mr.add_argument("--reason", required=True, help="why (recorded)")
+    mr.add_argument("--to", default=None, metavar="VERSION", help="an earlier production version (default: the one before)")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("score", help="score a CSV/Parquet file with the production model", description=cmd_score.__doc__)

@@ -1,8 +1,9 @@
 """Deployments: serve the training, scoring and monitoring flows on the cron schedules of params.yaml.
 
-`tabgate serve` (this module's serve_flows) registers three deployments with the Prefect server at
-PREFECT_API_URL and keeps running, starting each scheduled or UI-triggered run in a subprocess of
-this process, from the project folder it was started in. Stop it with Ctrl-C (schedules are paused
+`tabgate serve` (this module's serve_flows) registers the three scheduled deployments and the on-demand
+ones (ON_DEMAND: approval, its expiry, registry actions) with the Prefect server at PREFECT_API_URL and
+keeps running, starting each scheduled or UI-triggered run in a subprocess of this process, from the
+project folder it was started in. Stop it with Ctrl-C (schedules are paused
 on shutdown unless --keep-schedules).
 """
 
@@ -15,7 +16,20 @@ from tasks.core.config import Config, ScheduleParams, load_config
 from tasks.core.errors import ServerRequired
 
 log = logging.getLogger("flows.deploy")
-DEPLOYMENTS = ("training", "scoring", "monitoring")
+# Started from the UI's run form (or by another run), never on a schedule: approval and registry actions.
+ON_DEMAND = {
+    "approval": {"flow": "flows.approval:approval_flow",
+                 "description": "wait (suspended) for a person to approve or reject a version pending approval"},
+    "approval-expire": {"flow": "flows.approval:approval_expire_flow",
+                        "description": "started by an approval run at its expiry: says it expired, version stays"},
+    "rollback": {"flow": "flows.registry_actions:rollback_flow",
+                 "description": "roll production back (reason and actor required; to_version optional)"},
+    "approve-version": {"flow": "flows.registry_actions:approve_version_flow",
+                        "description": "approve a version that passed the gate (version, reason, actor required)"},
+    "reject-version": {"flow": "flows.registry_actions:reject_version_flow",
+                       "description": "reject a version pending approval (version, reason, actor required)"},
+}
+DEPLOYMENTS = ("training", "scoring", "monitoring", *ON_DEMAND)
 
 
 def api_url() -> str | None:
@@ -25,11 +39,17 @@ def api_url() -> str | None:
     return PREFECT_API_URL.value() or None
 
 
-def cron_schedules(s: ScheduleParams) -> list[Any]:
-    """Return the Prefect schedule list for one params.yaml schedule (inactive when enabled is false)."""
+def cron_schedules(s: ScheduleParams | None) -> list[Any]:
+    """Return the Prefect schedule list for one params.yaml schedule (inactive when enabled is false; none: [])."""
     from prefect.schedules import Cron
 
-    return [Cron(s.cron, timezone=s.timezone, active=s.enabled)]
+    return [] if s is None else [Cron(s.cron, timezone=s.timezone, active=s.enabled)]
+
+
+def on_demand_specs(params: str) -> dict[str, dict[str, Any]]:
+    """Return the specs of the deployments without a schedule (approval, registry actions)."""
+    return {name: {"flow": spec["flow"], "schedule": None, "description": spec["description"],
+                   "parameters": {"params": params}} for name, spec in ON_DEMAND.items()}
 
 
 def deployment_specs(cfg: Config, params: str) -> dict[str, dict[str, Any]]:
@@ -46,6 +66,7 @@ def deployment_specs(cfg: Config, params: str) -> dict[str, dict[str, Any]]:
                        "parameters": {"batch": str(m.batch_path), "params": params, "missing_ok": True},
                        "description": "drift + live performance of monitor.batch_path; retrain on a breach "
                                       "(no batch there: nothing to do)"},
+        **on_demand_specs(params),
     }
 
 
@@ -65,8 +86,9 @@ def build_deployments(cfg: Config, params: str) -> list[Any]:
 
 def describe(cfg: Config, params: str) -> list[str]:
     """Return one line per deployment: name, cron, time zone, enabled, parameters."""
-    return [f"tabgate-{n}: cron '{s['schedule'].cron}' ({s['schedule'].timezone}) "
-            f"{'enabled' if s['schedule'].enabled else 'DISABLED'}; parameters {s['parameters']}"
+    return [f"tabgate-{n}: " + (f"cron '{s['schedule'].cron}' ({s['schedule'].timezone}) "
+                                f"{'enabled' if s['schedule'].enabled else 'DISABLED'}" if s["schedule"] else
+                                "no schedule (started from the UI)") + f"; parameters {s['parameters']}"
             for n, s in deployment_specs(cfg, params).items()]
 
 

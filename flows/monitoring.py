@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.artifacts import publish_failure
+from flows.artifacts import publish_failure, publish_monitoring_trend
 from flows.missing_input import missing_input_note, publish_missing_input
 from flows.training import training_flow
 from tasks.core.config import load_config
@@ -76,6 +76,7 @@ def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool 
     do_retrain, disabled_by = retrain_switch(cfg.monitor.retrain, retrain)
     try:
         report = monitor(batch, params)
+        publish_monitoring_trend(cfg)
         if drift_rows(report):
             create_table_artifact(key="monitor-drift", table=drift_rows(report),
                                   description=f"Features drifted beyond warn in {batch}")

@@ -16,7 +16,8 @@ from prefect import flow, get_run_logger, tags, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import dvc_sync
-from flows.artifacts import publish_failure, publish_run_summary, publish_step_artifacts
+from flows.approval import request_approval
+from flows.artifacts import publish_failure, publish_registry_table, publish_run_summary, publish_step_artifacts
 from flows.lock import project_lock
 from tasks import (
     cv,
@@ -35,7 +36,9 @@ from tasks.core.errors import is_user_error
 from tasks.core.reports import read_report
 from tasks.core.safe_paths import check_no_approval_switch_off, check_params_file
 from tasks.core.steps import STEPS
+from tasks.registry.records import PromotionStatus
 from tasks.reporting.promotion_report import PromotionReport
+from tasks.reporting.registry_table import changed_registry
 
 STEP_MODULES = {m.__name__.rpartition(".")[2]: m
                 for m in (ingest, validate, split, preprocess, cv, train, evaluate, explain, promote)}
@@ -131,7 +134,8 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
     """Run the pipeline: snapshot, then ingest .. promote as tasks; return each step's report.
 
     require_approval overrides promote.require_approval for this run (the monitoring flow sets it for
-    automatic retrains, so a person approves the new model). One training run at a time per project:
+    automatic retrains, so a person approves the new model; a version left pending approval gets a
+    `tabgate-approval` run that waits in the UI, see flows/approval.py). One training run at a time per project:
     a second one waits for .tabgate.lock (monitor.run_lock_timeout_seconds) and says why.
     """
     logger = get_run_logger()
@@ -150,8 +154,19 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
         publish_failure(err)
         raise
     result["waited_for_lock_seconds"] = round(waited, 1)
+    if "promote" in result["ran"] and (pending := pending_version(cfg)):
+        result["approval_run"] = request_approval(pending, params)  # never fails this run
     publish_run_summary(result)
     return result
+
+
+def pending_version(cfg: Config) -> str | None:
+    """Return the version this run's promote step registered pending approval, or None."""
+    report = cfg.paths.reports_dir / "promotion.json"
+    if not report.exists():
+        return None
+    promotion = read_report(PromotionReport, report)
+    return promotion.version_id if promotion.status == PromotionStatus.PENDING_APPROVAL else None
 
 
 def publish_failed_step(name: str, cfg: Config, started: float) -> None:
@@ -160,6 +175,14 @@ def publish_failed_step(name: str, cfg: Config, started: float) -> None:
         publish_step_artifacts(name, cfg, since=started)
     except Exception as err:  # pragma: no cover - the step's error matters more
         get_run_logger().warning("could not publish the %s report of the failed step: %s", name, err)
+
+
+def publish_registry_change(cfg: Config) -> None:
+    """Refresh the `model-registry` artifact when the promote step just registered a version or switched production
+    (a retrain started by monitoring runs this flow as a subflow, so it refreshes it too)."""
+    report = cfg.paths.reports_dir / "promotion.json"
+    if report.exists() and changed_registry(read_report(PromotionReport, report)):
+        publish_registry_table(cfg)
 
 
 def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -> dict[str, Any]:
@@ -188,6 +211,8 @@ def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -
                 publish_failed_step(name, cfg, started)
                 raise
             publish_step_artifacts(name, cfg)
+            if name == "promote":
+                publish_registry_change(cfg)
     if tracked and todo:
         dvc_sync.record_run()
     model_version = model_version_of(cfg)

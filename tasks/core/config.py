@@ -246,6 +246,7 @@ class PromoteParams(Section):
     segment_tolerance: float = Field(0.05, ge=0)  # absolute; relative to production's value for rmse/mae
     bootstrap_samples: int = Field(200, ge=0)  # resamples of the paired bootstrap of challenger minus production
     require_approval: bool = False  # true: a passing model is registered "pending_approval", not switched
+    approval_timeout_seconds: float = Field(86400.0, gt=0)  # a UI approval waits this long, then expires (still pending)
     register_rejected: bool = True  # keep rejected challengers in the registry (status "rejected")
     max_p95_latency_ms: float = Field(250.0, gt=0)  # single-row scoring, p95
     min_rows_per_second: float = Field(500.0, ge=0)  # batch scoring throughput

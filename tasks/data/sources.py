@@ -258,8 +258,10 @@ def csv_options(path: Path, p: IngestParams) -> dict[str, Any]:
 
 def unreadable(path: Path, err: Exception) -> InputError:
     """Return the InputError for a file that is not a table with these reader options."""
-    return InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); "
-                      "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml")
+    hint = ("check that the file is a complete Parquet file (re-export it) or that ingest.source names the right file"
+            if path.suffix in (".parquet", ".pq") else
+            "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml")
+    return InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); {hint}")
 
 
 def header_columns(path: Path, p: IngestParams) -> list[str]:

@@ -121,6 +121,13 @@ def list_versions(registry_dir: Path) -> list[VersionEntry]:
     return out
 
 
+def current_status(registry_dir: Path, version_id: str) -> ModelStatus:
+    """Return what `tabgate models list` shows for one version now (PromotionError when it is not registered)."""
+    record = read_record(registry_dir, version_id)
+    served = any(h.version_id == version_id and h.action in SERVING_ACTIONS for h in read_history(registry_dir))
+    return display_status(record, production_version(registry_dir) == version_id, served)
+
+
 def model_card_path(registry_dir: Path, version_id: str) -> Path:
     """Return versions/<id>/model_card.md of a registered version (it may not exist for old versions)."""
     return version_dir(registry_dir, version_id) / MODEL_CARD_MD

@@ -1,4 +1,4 @@
-"""Lifecycle: register a bundle, switch production (promote, approve, force), roll back, attach a model card.
+"""Lifecycle: register a bundle, switch production (promote, approve, force), reject, roll back, attach a model card.
 
 Every change holds the registry lock (registry_dir/.lock). A version directory is copied into a hidden
 temp directory and renamed into place, so a process killed mid-copy leaves nothing visible. `lineage`
@@ -14,7 +14,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,14 @@ from tasks.core.errors import PromotionError
 from tasks.core.locking import exclusive_lock
 from tasks.modelling import integrity
 from tasks.modelling.bundle import bundle_digest, verify_bundle
-from tasks.registry.catalog import find_by_digest, read_pointer, read_record, version_dir
+from tasks.registry.catalog import (
+    current_status,
+    find_by_digest,
+    read_pointer,
+    read_record,
+    read_record_file,
+    version_dir,
+)
 from tasks.registry.manifest import build_version_manifest, verified_version_files
 from tasks.registry.records import (
     BUNDLE,
@@ -41,7 +48,9 @@ from tasks.registry.records import (
     VERSIONS,
     Action,
     GateOutcome,
+    ModelStatus,
     ProductionPointer,
+    RecordStatus,
     utc_now,
 )
 
@@ -183,7 +192,7 @@ _ANY = object()
 
 
 def _switch(registry_dir: Path, version_id: str, reason: str, actor: str, action: Action,
-            lineage: list[str]) -> ProductionPointer:
+            lineage: list[str], run_id: str | None = None) -> ProductionPointer:
     """Point production at version_id (caller holds the lock); return the new pointer."""
     version_dir(registry_dir, version_id)
     _, manifest_sha = verified_version_files(registry_dir, version_id)
@@ -194,7 +203,7 @@ def _switch(registry_dir: Path, version_id: str, reason: str, actor: str, action
     io.write_json(pointer.to_json_dict(), Path(registry_dir) / PRODUCTION, durable=True)
     append_history(registry_dir, {"at": pointer.promoted_at, "action": action, "version_id": version_id,
                                   "from": current.version_id if current else None, "reason": reason, "actor": actor,
-                                  "manifest_sha256": manifest_sha})
+                                  "manifest_sha256": manifest_sha, **({"run_id": run_id} if run_id else {})})
     log.info("registry: production -> %s (%s by %s: %s)", version_id, action, actor, reason)
     return pointer
 
@@ -208,14 +217,20 @@ def set_production(
     action: Action = Action.PROMOTE,
     expected_current: Any = _ANY,
     lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    run_id: str | None = None,
+    precondition: Callable[[], None] | None = None,
 ) -> ProductionPointer:
     """Atomically make version_id the production model; return the new production.json content.
 
     expected_current (a version id or None) guards against a race: when production changed since the
     caller looked (another run promoted meanwhile), nothing is switched and PromotionError says so.
+    precondition is called under the lock before anything changes (it raises to refuse); run_id (a Prefect
+    flow run) is kept in the history line.
     """
     reason = require_reason(reason, f"setting production to {version_id}")
     with registry_lock(registry_dir, lock_timeout):
+        if precondition is not None:
+            precondition()
         pointer = read_pointer(registry_dir)
         current = pointer.version_id if pointer else None
         if expected_current is not _ANY and current != expected_current:
@@ -228,26 +243,76 @@ def set_production(
             return pointer
         earlier = pointer.lineage if pointer and pointer.lineage is not None else ([current] if current else [])
         return _switch(registry_dir, version_id, reason, actor or default_actor(), Action(action),
-                       [*earlier, version_id])
+                       [*earlier, version_id], run_id)
 
 
 def approve_version(
     registry_dir: Path, version_id: str, reason: str, actor: str | None = None,
-    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS, run_id: str | None = None, only_pending: bool = False,
 ) -> ProductionPointer:
     """Promote a version that passed the gate (e.g. one pending approval); return the new pointer.
 
-    A version that failed the gate is refused here; use force_promote with a written reason.
+    A version that failed the gate, or that a person rejected, is refused here; use force_promote with a
+    written reason. only_pending: refuse, under the lock, a version that is no longer pending approval.
     """
     reason = require_reason(reason, f"promoting {version_id}")
-    decision = read_record(registry_dir, version_id).decision
+    record = read_record(registry_dir, version_id)
+    decision = record.decision
     if decision is None or decision.outcome != GateOutcome.PROMOTE:
         failed = decision.failed_rule_names() if decision else []
         raise PromotionError(
             f"{version_id} did not pass the promotion gate (failed: {failed or 'no gate decision recorded'}); "
             "to promote it anyway use force promote with a written reason"
         )
-    return set_production(registry_dir, version_id, reason, actor, action=Action.APPROVE, lock_timeout=lock_timeout)
+
+    def check() -> None:
+        _refuse_rejected(registry_dir, version_id)
+        if only_pending:
+            require_pending(registry_dir, version_id)
+
+    return set_production(registry_dir, version_id, reason, actor, action=Action.APPROVE, lock_timeout=lock_timeout,
+                          run_id=run_id, precondition=check)
+
+
+def _refuse_rejected(registry_dir: Path, version_id: str) -> None:
+    """PromotionError when a person rejected version_id (its record says who, when and why)."""
+    record = read_record_file(version_dir(registry_dir, version_id) / RECORD)
+    rejection = record.rejection
+    if record.status == RecordStatus.REJECTED and rejection:
+        raise PromotionError(
+            f"{version_id} was rejected by {rejection.get('actor')} at {rejection.get('at')} "
+            f"({rejection.get('reason')}); it cannot be approved. To put it in production anyway use "
+            f"`tabgate models promote {version_id} --force --reason \"...\"`")
+
+
+def require_pending(registry_dir: Path, version_id: str) -> None:
+    """PromotionError naming the version and its status when it is not pending approval now."""
+    status = current_status(registry_dir, version_id)
+    if status != ModelStatus.PENDING_APPROVAL:
+        raise PromotionError(
+            f"{version_id} is {status.label}, not pending approval: nothing to decide "
+            "(see `tabgate models list`)")
+
+
+def reject_version(
+    registry_dir: Path, version_id: str, reason: str, actor: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS, run_id: str | None = None,
+) -> None:
+    """Record that a person rejected a version pending approval (record status and a history line); production
+    is untouched. Refused for a version that is not pending approval."""
+    reason = require_reason(reason, f"rejecting {version_id}")
+    actor = actor or default_actor()
+    with registry_lock(registry_dir, lock_timeout):
+        require_pending(registry_dir, version_id)
+        path = version_dir(registry_dir, version_id) / RECORD
+        at = utc_now()
+        rejection = {"at": at, "actor": actor, "reason": reason, **({"run_id": run_id} if run_id else {})}
+        io.write_json({**io.read_json(path), "status": RecordStatus.REJECTED, "updated_at": at,
+                       "rejection": rejection}, path, durable=True)
+        append_history(registry_dir, {"at": at, "action": Action.REJECT, "version_id": version_id,
+                                      "status": RecordStatus.REJECTED, "reason": reason, "actor": actor,
+                                      **({"run_id": run_id} if run_id else {})})
+    log.info("registry: %s rejected by %s: %s (production unchanged)", version_id, actor, reason)
 
 
 def force_promote(
@@ -261,9 +326,11 @@ def force_promote(
 
 
 def rollback(
-    registry_dir: Path, reason: str, actor: str | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS
+    registry_dir: Path, reason: str, actor: str | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    to_version: str | None = None, run_id: str | None = None,
 ) -> str:
-    """Restore the production version that was installed before the current one; return its version id."""
+    """Restore the production version installed before the current one (or to_version, an earlier production
+    version in the lineage); return its version id."""
     reason = require_reason(reason, "rollback")
     with registry_lock(registry_dir, lock_timeout):
         pointer = read_pointer(registry_dir)
@@ -275,9 +342,21 @@ def rollback(
                 f"{registry_dir}: production {pointer.version_id} is the first production model; "
                 "there is no earlier version to roll back to"
             )
-        target = lineage[-2]
-        _switch(registry_dir, target, reason, actor or default_actor(), Action.ROLLBACK, lineage[:-1])
+        keep = _rollback_lineage(registry_dir, lineage, to_version)
+        target = keep[-1]
+        _switch(registry_dir, target, reason, actor or default_actor(), Action.ROLLBACK, keep, run_id)
     return target
+
+
+def _rollback_lineage(registry_dir: Path, lineage: list[str], to_version: str | None) -> list[str]:
+    """Return the lineage after a rollback: without the current version, or up to to_version."""
+    if to_version is None:
+        return lineage[:-1]
+    if to_version not in lineage[:-1]:
+        raise PromotionError(
+            f"{registry_dir}: {to_version!r} was not an earlier production model (earlier: {lineage[:-1]}); "
+            "roll back only to one of those, or approve/force-promote it with `tabgate models promote`")
+    return lineage[: len(lineage) - 1 - lineage[:-1][::-1].index(to_version)]
 
 
 def attach_model_card(registry_dir: Path, version_id: str, markdown: str, card: dict[str, Any],

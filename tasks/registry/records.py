@@ -14,7 +14,7 @@ Layout of `paths.registry_dir`:
     production.json                   the pointer (ProductionPointer); manifest_sha256 pins the version's
                                       manifest.json; the single source of truth, replaced atomically (os.replace)
     history.jsonl                     append-only audit log (HistoryLine): registrations, promotions, approvals,
-                                      forced promotions, rollbacks and migrations, each with its reason
+                                      forced promotions, rejections, rollbacks and migrations, each with its reason
     .lock                             fcntl lock held around every mutation
 
 The models read the JSON files the registry has always written: field names are the file's keys, unknown
@@ -80,6 +80,7 @@ class Action(StrEnum):
     FORCE_PROMOTE = "force_promote"
     ROLLBACK = "rollback"
     MIGRATE = "migrate"
+    REJECT = "reject"  # a person rejected a version pending approval (production untouched)
 
 
 PROMOTING_ACTIONS = (Action.PROMOTE, Action.APPROVE, Action.FORCE_PROMOTE)
@@ -163,6 +164,7 @@ class VersionRecord(_Stored):
     latency: dict[str, Any] | None = None
     dvc: DvcProvenance | None = None
     earlier_decisions: list[dict[str, Any]] = Field(default_factory=list)  # when the same bundle was registered again
+    rejection: dict[str, Any] | None = None  # a person's rejection of a pending version: at, actor, reason, run_id
 
     @field_validator("status", mode="before")
     @classmethod
@@ -224,6 +226,7 @@ class HistoryLine(_Stored):
     actor: str | None = None
     note: str | None = None
     manifest_sha256: str | None = None
+    run_id: str | None = None  # the Prefect flow run that made the change (approval from the UI), if any
 
 
 def utc_now() -> str:

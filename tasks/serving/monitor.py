@@ -7,7 +7,8 @@ agents). So, as a NannyML or Evidently user picks a reference period of the same
 shares are taken from the training rows of the batch's own months (monitor.seasonal_reference), weighted
 like the batch; the bins stay the profile's. When the batch carries labels, the production model scores it
 and its primary metric is compared with the value recorded at promotion; every metric that cannot be
-computed says why (`note`). `decide_retraining` turns both into a decision with reasons; `monitor_batch`
+computed says why (`note`). The production model's predictions on every row of the batch are summarised
+(tasks.serving.trend) and each batch appends one line to reports/monitoring_trend.jsonl. `decide_retraining` turns both into a decision with reasons; `monitor_batch`
 writes reports/monitor.json; `summary_lines` is what a person reads (CLI and UI). No orchestrator here:
 the monitoring flow (flows/monitoring.py) reads the decision and starts the training flow.
 """
@@ -30,8 +31,10 @@ from tasks.quality.drift import current_frequencies, drift_report
 from tasks.quality.gx_store import profile_path
 from tasks.registry.catalog import production_version, read_record
 from tasks.registry.manifest import load_production
+from tasks.registry.records import utc_now
+from tasks.serving.trend import TREND_FILE, append_trend, prediction_summary, trend_entry
 
-STEP_VERSION = "2"
+STEP_VERSION = "3"  # 3: the report's `predictions` and the trend line per batch
 log = logging.getLogger("tasks.serving.monitor")
 
 
@@ -217,6 +220,19 @@ def production_reference(registry_dir: Path) -> tuple[Any, str | None, dict[str,
     return load_production(registry_dir), version, record.metrics
 
 
+def batch_predictions(bundle: Any, df: pd.DataFrame, task: str, target: str) -> dict[str, Any]:
+    """Return {"summary": ...} of the production model's predictions on every batch row, or {"note": why none}."""
+    if bundle is None:
+        return {"note": "no production model in the registry"}
+    if df.empty:
+        return {"note": "the batch has no rows"}
+    try:
+        scores = bundle.predict_scores(df.drop(columns=[target], errors="ignore"))
+    except (ValueError, KeyError, TypeError) as err:
+        return {"note": f"the production model could not score the batch ({type(err).__name__}: {err})"}
+    return {"summary": prediction_summary(scores, task, bundle.meta.get("classes") or []).model_dump()}
+
+
 def monitor_batch(cfg: Config, batch_path: Path) -> dict[str, Any]:
     """Check one batch for drift and (with labels) performance; write reports/monitor.json; return it."""
     if not profile_path(cfg.paths).exists():
@@ -237,8 +253,10 @@ def monitor_batch(cfg: Config, batch_path: Path) -> dict[str, Any]:
     decision = decide_retraining(drifted_features(drift), performance, cfg.monitor)
     report = {"batch": str(batch_path), "rows": int(len(df)), "production_version": version,
               "drift": drift, "drifted_features": drifted_features(drift), "performance": performance,
+              "predictions": batch_predictions(bundle, df, cfg.data.task, cfg.data.target),
               **decision, "step_version": STEP_VERSION}
     io.write_json(report, cfg.paths.reports_dir / "monitor.json")
+    append_trend(trend_entry(report, utc_now()), cfg.paths.reports_dir / TREND_FILE)
     log.info("monitor: %s rows, %d drifted feature(s), retrain advised=%s%s", report["rows"],
              len(report["drifted_features"]), decision["retrain"],
              (": " + "; ".join(decision["reasons"])) if decision["reasons"] else "")

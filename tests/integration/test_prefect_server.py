@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from flows.deploy import DEPLOYMENTS
 from tests.conftest import REPO
 from tests.integration.test_pipeline import STEPS, env, make_project
 from tests.support.processes import stop_process_group
@@ -218,8 +219,8 @@ def test_the_run_is_findable_by_data_and_model_version(served):
 
 
 def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
-    """`tabgate serve` creates the three deployments with params.yaml's crons; a scoring run requested
-    through the API is picked up and executed by the serving process."""
+    """`tabgate serve` creates the deployments (the three scheduled ones with params.yaml's crons); a scoring run
+    requested through the API is picked up and executed by the serving process."""
     root, url, home = served["root"], served["url"], served["home"]
     batch = pd.read_csv(root / "sample" / "hotel_small.csv").head(300)
     (root / "incoming").mkdir(exist_ok=True)
@@ -234,10 +235,10 @@ def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
             return await client.read_deployments(sort=DeploymentSort.NAME_ASC, limit=20)
 
         deadline = time.monotonic() + 90
-        while len(deps := api(url, deployments)) < 3 and time.monotonic() < deadline:
+        while len(deps := api(url, deployments)) < len(DEPLOYMENTS) and time.monotonic() < deadline:
             time.sleep(1)
         by_name = {d.name: d for d in deps}
-        assert set(by_name) == {"tabgate-training", "tabgate-scoring", "tabgate-monitoring"}, by_name
+        assert set(by_name) == {f"tabgate-{n}" for n in DEPLOYMENTS}, by_name
         crons = {n: [(s.schedule.cron, s.active) for s in d.schedules] for n, d in by_name.items()}
         assert crons["tabgate-training"] == [("0 3 * * 1", True)]
         assert crons["tabgate-monitoring"] == [("0 7 * * *", True)]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flows.deploy import DEPLOYMENTS, ON_DEMAND
 from tasks.core.config import load_config
 from tests.integration.test_pipeline import make_project
 from tests.integration.test_prefect_server import api, artifacts_of, prefect_server, server_env
@@ -49,13 +50,13 @@ def served(tmp_path_factory) -> Iterator[dict]:
 
 
 def wait_for_deployments(url: str, home: Path, proc: subprocess.Popen, timeout: float = 90) -> dict:
-    """Return {name: deployment} once `tabgate serve` has registered all three."""
+    """Return {name: deployment} once `tabgate serve` has registered all of flows.deploy.DEPLOYMENTS."""
     from prefect.client.schemas.sorting import DeploymentSort
 
     deadline = time.monotonic() + timeout
     while True:
         deps = {d.name: d for d in api(url, lambda c: c.read_deployments(sort=DeploymentSort.NAME_ASC, limit=20))}
-        if len(deps) == 3:
+        if len(deps) == len(DEPLOYMENTS):
             return deps
         assert proc.poll() is None and time.monotonic() < deadline, \
             f"tabgate serve registered {sorted(deps)}:\n{logs(home)}"
@@ -92,7 +93,8 @@ def test_the_server_scheduler_fires_the_every_minute_schedules_and_the_runs_comp
     """The scheduler (not the test) creates SCHEDULED runs; serve executes them; a missing batch is a note."""
     url, deps = served["url"], served["deployments"]
     active = {n: [s.active for s in d.schedules] for n, d in deps.items()}
-    assert active == {"tabgate-training": [False], "tabgate-scoring": [True], "tabgate-monitoring": [True]}, active
+    assert active == {"tabgate-training": [False], "tabgate-scoring": [True], "tabgate-monitoring": [True],
+                      **{f"tabgate-{n}": [] for n in ON_DEMAND}}, active  # approval, registry actions: no schedule
     deadline = time.monotonic() + SCHEDULER_WAIT
     done: dict = {}
     while set(done) != set(MISSING_BATCH) and time.monotonic() < deadline:

@@ -178,3 +178,11 @@ def test_a_directory_without_table_files_or_read_as_another_format_is_refused(tm
     write_partitioned(frame, tmp_path / "parts")
     with pytest.raises(ConfigError, match="folder of parquet files; ingest.format is 'csv'"):
         sources.snapshot_source(IngestParams(source=str(tmp_path / "parts"), format="csv"), tmp_path / "data")
+
+
+def test_broken_parquet_error_points_at_the_file_not_at_csv_options(tmp_path):
+    bad = tmp_path / "data.parquet"
+    bad.write_bytes(b"\x00\x01\x02 not parquet")
+    with pytest.raises(InputError, match="data.parquet: cannot be read as a table") as err:
+        sources.read_snapshot(bad, IngestParams(source=str(bad)))
+    assert "ingest.separator" not in str(err.value) and "Parquet file" in str(err.value)

@@ -50,7 +50,7 @@ def held(project):
 @pytest.mark.parametrize("argv", [
     ["run", "--engine", "dvc"], ["step", "promote"], ["ingest"], ["validate"], ["validate", "--bootstrap"],
     ["models", "promote", "v0001-abc", "--reason", "r"], ["models", "promote", "v0001-abc", "--reason", "r", "--force"],
-    ["models", "rollback", "--reason", "r"],
+    ["models", "rollback", "--reason", "r"], ["models", "reject", "v0001-abc", "--reason", "r"],
 ])
 def test_every_command_that_writes_waits_for_the_lock_then_exits_5_naming_it_and_its_holder(project, held, argv,
                                                                                                 caplog):

@@ -1,0 +1,163 @@
+"""Approval: a person approves or rejects a version pending approval (library, CLI), and the evidence they read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.cli import build_parser, dispatch
+from tasks.core import io
+from tasks.core.errors import PromotionError
+from tasks.registry import catalog, lifecycle
+from tasks.registry.approval import ApprovalDecision, Choice, decide
+from tasks.registry.records import Action, ModelStatus, RecordStatus
+from tasks.reporting.approval_evidence import approval_evidence, expired_markdown
+from tasks.reporting.promotion_report import Decision, PromotionReport, RuleResult
+from tests.support.registry_world import bundles, dvc_record
+
+__all__ = ["bundles"]  # the fixture
+
+
+@pytest.fixture
+def world(tmp_path, bundles) -> tuple[Path, str, str]:
+    """A registry with production `a` and `b` pending approval; return (registry, production id, pending id)."""
+    reg = tmp_path / "registry"
+    prod = lifecycle.register_version(reg, bundles["a"], dvc_record())
+    lifecycle.set_production(reg, prod, "first", "tester")
+    pending = lifecycle.register_version(reg, bundles["b"], dvc_record("pending_approval"))
+    return reg, prod, pending
+
+
+def test_approve_switches_production_and_the_history_names_the_run_and_the_approver(world):
+    reg, prod, pending = world
+    result = decide(reg, pending, ApprovalDecision(decision=Choice.APPROVE, reason="looks good", approver="alice"),
+                    run_id="run-123")
+    assert result.production == pending == catalog.production_version(reg) and "alice" in result.message
+    last = catalog.read_history(reg)[-1]
+    assert (last.action, last.version_id, last.from_version, last.actor, last.run_id, last.reason) == (
+        Action.APPROVE, pending, prod, "alice", "run-123", "looks good")
+    with pytest.raises(PromotionError, match=rf"{pending} is production, not pending approval.*tabgate models list"):
+        decide(reg, pending, ApprovalDecision(decision=Choice.APPROVE, reason="again", approver="bob"))
+
+
+def test_reject_records_it_and_leaves_production_alone(world):
+    reg, prod, pending = world
+    before = (reg / "production.json").read_bytes()
+    decide(reg, pending, ApprovalDecision(decision=Choice.REJECT, reason="drift on x2", approver="bob"), "run-9")
+    assert (reg / "production.json").read_bytes() == before
+    record = catalog.read_record(reg, pending)
+    assert record.status == RecordStatus.REJECTED and record.rejection["actor"] == "bob"
+    assert catalog.current_status(reg, pending) == ModelStatus.REJECTED
+    last = catalog.read_history(reg)[-1]
+    assert (last.action, last.actor, last.run_id, last.reason) == (Action.REJECT, "bob", "run-9", "drift on x2")
+    with pytest.raises(PromotionError, match=rf"{pending} was rejected by bob.*--force"):
+        lifecycle.approve_version(reg, pending, "changed my mind")
+    with pytest.raises(PromotionError, match=rf"{pending} is rejected, not pending approval"):
+        decide(reg, pending, ApprovalDecision(decision=Choice.APPROVE, reason="x", approver="carol"))
+    assert catalog.production_version(reg) == prod
+    lifecycle.force_promote(reg, pending, "override after review", "carol")  # --force still can
+    assert catalog.production_version(reg) == pending
+
+
+@pytest.mark.parametrize(("reason", "approver", "says"), [("", "alice", "written reason"),
+                                                          ("  ", "alice", "written reason"),
+                                                          ("fine", " ", "approver's name")])
+def test_an_empty_reason_or_approver_is_refused_and_nothing_changes(world, reason, approver, says):
+    reg, prod, pending = world
+    history = (reg / "history.jsonl").read_bytes()
+    for choice in Choice:
+        with pytest.raises(PromotionError, match=says):
+            decide(reg, pending, ApprovalDecision(decision=choice, reason=reason, approver=approver))
+    assert (reg / "history.jsonl").read_bytes() == history and catalog.production_version(reg) == prod
+
+
+def test_a_version_that_is_not_pending_cannot_be_rejected(world):
+    reg, prod, _ = world
+    with pytest.raises(PromotionError, match=rf"{prod} is production, not pending approval"):
+        lifecycle.reject_version(reg, prod, "no")
+    with pytest.raises(PromotionError, match="no registered version 'v9999-deadbeef'"):
+        decide(reg, "v9999-deadbeef", ApprovalDecision(decision=Choice.REJECT, reason="no", approver="a"))
+
+
+def test_rollback_to_a_named_earlier_production_version(tmp_path, bundles):
+    reg = tmp_path / "registry"
+    ids = [lifecycle.register_version(reg, bundles[k], dvc_record()) for k in ("a", "b", "c")]
+    for vid in ids:
+        lifecycle.set_production(reg, vid, "ship", "tester")
+    with pytest.raises(PromotionError, match="was not an earlier production model"):
+        lifecycle.rollback(reg, "bad", to_version=ids[2])
+    assert lifecycle.rollback(reg, "back to the first", "ops", to_version=ids[0], run_id="r1") == ids[0]
+    pointer = catalog.read_pointer(reg)
+    assert pointer.version_id == ids[0] and pointer.lineage == [ids[0]]
+    assert catalog.read_history(reg)[-1].run_id == "r1"
+
+
+def promotion_report(version_id: str) -> PromotionReport:
+    """Return a promote report with a passing rule, a failed-but-not-blocking one, and an excused suspect."""
+    rules = [RuleResult.of("threshold:roc_auc", "roc_auc", 0.91, 0.8, True, "0.91 >= 0.8"),
+             RuleResult.of("gain_over_production", "roc_auc", 0.02, 0.0, True, "CI lower bound 0.01 > 0"),
+             RuleResult.of("latency", None, None, None, None, "not measured")]
+    decision = Decision(outcome="promote", primary_metric="roc_auc", first_model=False, rules=rules, notes=[],
+                        metrics={"challenger": {"roc_auc": 0.91}, "production": {"roc_auc": 0.89, "pr_auc": 0.7}})
+    suspects = [{"columns": ["x2"], "check": "single_feature_auc", "value": 0.97, "threshold": 0.95,
+                 "severity": "suspect", "excused": True, "reason": "x2 is known at booking time", "detail": "d"}]
+    return PromotionReport(status="pending_approval", decision=decision, challenger_digest="ab" * 32,
+                           version_id=version_id, suspects=suspects)
+
+
+def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspects_and_the_reports(world, tmp_path):
+    reg, prod, pending = world
+    reports = tmp_path / "reports"
+    io.write_json(promotion_report(pending).to_data(), reports / "promotion.json")
+    md = approval_evidence(reg, reports, pending)
+    for text in ("threshold:roc_auc", "| 0.9100 | 0.8000 | pass |", "gain_over_production", "| latency |", "n/a",
+                 "| roc_auc **(primary)** | 0.9100 |  | 0.8900 |", "x2", "excused: x2 is known at booking time",
+                 "model_card.md", "report.html", f"production now: `{prod}`"):
+        assert text in md, text
+    io.write_json(promotion_report("v0042-00000000").to_data(), reports / "promotion.json")
+    other = approval_evidence(reg, reports, pending)
+    assert "describes another run" in other and "threshold:roc_auc" not in other
+    assert "tabgate models promote v1 --reason" in expired_markdown("v1", "2026-01-01T00:00:00+00:00", 60)
+
+
+def test_cli_reject_and_history(world, monkeypatch, capsys):
+    reg, prod, pending = world
+    monkeypatch.chdir(reg.parent)
+    monkeypatch.delenv("TABGATE_PARAMS", raising=False)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    assert dispatch(build_parser().parse_args(["models", "reject", pending, "--reason", "not now"])) == 0
+    assert catalog.current_status(reg, pending) == ModelStatus.REJECTED
+    assert dispatch(build_parser().parse_args(["models", "reject", pending, "--reason", "again"])) == 4
+    assert dispatch(build_parser().parse_args(["models", "history"])) == 0
+    assert "not now" in capsys.readouterr().out
+
+
+def test_the_ui_deployments_exist_and_none_takes_a_parameter_that_skips_approval_or_the_gate():
+    import inspect
+
+    from flows import approval, deploy, registry_actions
+    from tasks.core.config import Config
+
+    specs = deploy.deployment_specs(Config.model_validate({"data": {"target": "y"}, "ingest": {"source": "t.csv"}}),
+                                    "params.yaml")
+    assert {"approval", "approval-expire", "rollback", "approve-version", "reject-version"} <= set(specs)
+    assert all(specs[n]["schedule"] is None for n in deploy.ON_DEMAND)
+    flows_ = (approval.approval_flow, approval.approval_expire_flow, registry_actions.rollback_flow,
+              registry_actions.approve_version_flow, registry_actions.reject_version_flow)
+    names = {p for f in flows_ for p in inspect.signature(f.fn).parameters}
+    assert not names & {"force", "require_approval", "skip_gate", "thresholds"}, names
+
+
+def test_the_approval_form_requires_a_decision_a_reason_and_a_name():
+    from pydantic import ValidationError
+
+    from flows.approval import ApprovalInput
+
+    schema = ApprovalInput.model_json_schema()
+    assert set(schema["required"]) == {"decision", "reason", "approver"}
+    assert schema["properties"]["decision"]["enum"] == ["approve", "reject"]
+    for bad in ({"decision": "approve", "reason": "  ", "approver": "a"},
+                {"decision": "maybe", "reason": "r", "approver": "a"}):
+        with pytest.raises(ValidationError):
+            ApprovalInput(**bad)
