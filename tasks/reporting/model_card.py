@@ -18,7 +18,7 @@ from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.core.reports import EvaluateReport, IngestReport, Interval, R, read_report
+from tasks.core.reports import CvReport, EvaluateReport, IngestReport, Interval, R, SplitReport, read_report
 from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import Decision, PromotionStatus
 
@@ -26,7 +26,7 @@ CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model
 MODEL = "lightgbm"  # the challenger the gate judges
 REPORTS = {"ingest": "ingest.json", "split": "split.json", "train": "train.json", "cv": "cv.json",
            "metrics": "metrics.json", "explain": "explain/explain.json"}
-TYPED = ("ingest", "metrics", "explain")  # read through their models (CardInputs' fields)
+TYPED = ("ingest", "split", "cv", "metrics", "explain")  # read through their models (CardInputs' fields)
 ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy",
          "balanced_accuracy", "macro_f1", "rmse", "mae", "r2")
 
@@ -35,10 +35,12 @@ ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", 
 class CardInputs:
     """The reports a card is built from ({} or None when absent) and a note per absent or unreadable one."""
 
-    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # train, split and cv: read as dicts here still
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # train.json: not typed yet
     missing: list[str] = field(default_factory=list)
     metrics: EvaluateReport | None = None
     ingest: IngestReport | None = None
+    split: SplitReport | None = None
+    cv: CvReport | None = None
     explain: ExplainReport | None = None
 
     def get(self, name: str) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def read_card_inputs(reports_dir: Path) -> CardInputs:
                 missing.append(f"{name}: {err}")
     return CardInputs(reports, missing, metrics=_read_noted(EvaluateReport, reports_dir, "metrics", missing),
                       ingest=_read_noted(IngestReport, reports_dir, "ingest", missing),
+                      split=_read_noted(SplitReport, reports_dir, "split", missing),
+                      cv=_read_noted(CvReport, reports_dir, "cv", missing),
                       explain=_read_noted(ExplainReport, reports_dir, "explain", missing))
 
 
@@ -80,14 +84,14 @@ def _ordered(names: Any) -> list[str]:
 def data_section(data: DataParams, source: str, data_version: str | None, inputs: CardInputs) -> dict[str, Any]:
     """Return where the data came from (a URL with its password hidden), its size and time range, the split sizes
     and the columns left out."""
-    ingest, split, train = inputs.ingest, inputs.get("split"), inputs.get("train")
+    ingest, train = inputs.ingest, inputs.get("train")
     left_out = {**(inputs.explain.columns_left_out if inputs.explain else {}), **data.drop_columns}
     return {
         "source": redact_url(source), "snapshot": ingest.snapshot if ingest else None,
         "snapshot_sha256": ingest.snapshot_sha256 if ingest else None, "data_version": data_version,
         "rows": ingest.rows if ingest else None, "time_column": data.time_column,
         "time_range": ingest.time_range if ingest else None, "target": data.target, "task": data.task,
-        "split_strategy": split.get("strategy"),
+        "split_strategy": inputs.split.strategy if inputs.split else None,
         "rows_by_split": {"train": train.get("train_rows"), "valid": train.get("valid_rows"),
                           "test": inputs.metrics.test_rows if inputs.metrics else None},
         "columns_left_out": dict(sorted(left_out.items())),
@@ -140,17 +144,16 @@ def interval_methods(intervals: Mapping[str, Interval]) -> str:
 
 def cv_section(inputs: CardInputs, primary: str | None) -> dict[str, Any]:
     """Return cross-validation mean and std per scheme for the challenger and the baseline."""
-    cv = inputs.get("cv")
+    cv = inputs.cv
     schemes = {}
-    for scheme, body in sorted((cv.get("schemes") or {}).items()):
-        summary = (body or {}).get("summary") or {}
+    for scheme, body in sorted((cv.schemes if cv else {}).items()):
         per_model = {}
         for model in (MODEL, "baseline"):
-            stats = summary.get(model) or {}
-            per_model[model] = {k: stats[k] for k in _ordered(stats) if k not in ("threshold", "best_iteration")}
-        schemes[scheme] = {"high_variance": summary.get("high_variance"), "models": per_model,
-                           "folds": len((body or {}).get("folds") or [])}
-    return {"n_splits": cv.get("n_splits"), "rows": cv.get("rows"), "primary_metric": primary, "schemes": schemes}
+            stats = body.summary.model(model)
+            per_model[model] = {k: stats[k].to_data() for k in _ordered(stats) if k not in ("threshold", "best_iteration")}
+        schemes[scheme] = {"high_variance": body.summary.high_variance, "models": per_model, "folds": len(body.folds)}
+    return {"n_splits": cv.n_splits if cv else None, "rows": cv.rows if cv else None, "primary_metric": primary,
+            "schemes": schemes}
 
 
 def segments_section(inputs: CardInputs, primary: str | None) -> dict[str, list[dict[str, Any]]]:

@@ -32,10 +32,12 @@ def write_reports(reports: Path) -> None:
     io.write_json({"step_version": "1", "rows": 1000, "columns": 4, "dtypes": {"x1": "float64"},
                    "numeric_parse_failures": {}, "snapshot": "src.csv", "snapshot_sha256": "s" * 64,
                    "time_range": ["2020-01-01T00:00:00", "2021-12-31T00:00:00"]}, reports / "ingest.json")
-    io.write_json({"strategy": "time"}, reports / "split.json")
+    io.write_json({"step_version": "2", "strategy": "time", "detail": {}, "train": {"rows": 600}, "valid": {"rows": 100},
+                   "test": {"rows": 200}, "test_fingerprint": "f" * 64, "duplicate_rows_shared_train_test": 0},
+                  reports / "split.json")
     io.write_json({"train_rows": 700, "valid_rows": 100, "features": ["x1", "seg"], "best_iteration": 42},
                   reports / "train.json")
-    io.write_json({"n_splits": 3, "rows": 800, "schemes": {"stratified": {
+    io.write_json({"step_version": "1", "n_splits": 3, "rows": 800, "baseline_max_rows": 1000, "schemes": {"stratified": {
         "folds": [{}, {}, {}],
         "summary": {"high_variance": True,
                     "lightgbm": {"roc_auc": {"mean": 0.8, "std": 0.05}, "threshold": {"mean": 0.5, "std": 0}},
