@@ -139,9 +139,10 @@ def time_explain(cfg: Config) -> dict:
     find_error_slices(scored, out.error_value, numeric, categorical, cfg.explain)
     slices_s = time.perf_counter() - t
     return {"explain_seconds": round(total, 2), "shap_seconds": round(shap_s, 2), "permutation_seconds": round(perm_s, 2),
-            "slices_seconds": round(slices_s, 2), "n_sampled": report["sample"]["sampled"],
-            "n_slices_flagged": report["slices"]["n_flagged"], "top_segment": (report["slices"]["top"] or [{}])[0].get("segment"),
-            "top_feature": report["global_importance"][0]["feature"], "warnings": len(report["warnings"])}
+            "slices_seconds": round(slices_s, 2), "n_sampled": report.sample.sampled,
+            "n_slices_flagged": report.slices.n_flagged,
+            "top_segment": report.slices.top[0].segment if report.slices.top else None,
+            "top_feature": report.global_importance[0].feature, "warnings": len(report.warnings)}
 
 
 def bench(name: str, df: pd.DataFrame, cfg: Config, max_rounds: int) -> dict:

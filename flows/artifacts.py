@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from pathlib import Path
 
@@ -19,7 +18,9 @@ from tasks.core.config import Config
 from tasks.core.errors import is_user_error
 from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_report
 from tasks.quality.data_docs import docs_index
+from tasks.quality.reports import LeakageScreen, ValidateReport
 from tasks.quality.validation import ensure_data_docs
+from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import PromotionReport, Verdict
 from tasks.reporting.registry_table import read_registry_rows, table_of
 from tasks.serving.trend import CHART_BATCHES, TREND_FILE, read_trend, trend_rows, trend_svg
@@ -28,11 +29,9 @@ REGISTRY_KEY = "model-registry"
 TREND_KEY, TREND_CHART_KEY = "monitoring-trend", "monitoring-trend-chart"
 
 
-def _read(path: Path, since: float | None = None) -> dict | None:
-    """Return the JSON report at path, or None when it is absent or (since given) older than since (epoch s)."""
-    if not path.exists() or (since is not None and path.stat().st_mtime < since):
-        return None
-    return json.loads(path.read_text())
+def _fresh(path: Path, since: float | None = None) -> bool:
+    """Whether the report at path exists and (since given) was written at or after since (epoch s)."""
+    return path.exists() and (since is None or path.stat().st_mtime >= since)
 
 
 def _fmt(v) -> str:
@@ -71,13 +70,11 @@ def promotion_rows(report: PromotionReport) -> list[dict]:
              "result": results[r.verdict], "reason": r.reason} for r in report.decision.rules]
 
 
-def slice_rows(report: dict, limit: int = 20) -> list[dict]:
+def slice_rows(report: ExplainReport, limit: int = 20) -> list[dict]:
     """Return the explain step's worst error slices: segment, rows, error rate, lift, z, top drivers."""
-    slices = report.get("slices") or {}
-    return [{"segment": s.get("segment"), "rows": s.get("rows"), "error_rate": _fmt(s.get("error_rate")),
-             "lift": _fmt(s.get("lift")), "z": _fmt(s.get("z")),
-             "drivers": ", ".join(d["feature"] for d in s.get("drivers", [])[:3])}
-            for s in slices.get("top", [])[:limit]]
+    return [{"segment": s.segment, "rows": s.rows, "error_rate": _fmt(s.error_rate), "lift": _fmt(s.lift),
+             "z": _fmt(s.z), "drivers": ", ".join(d.feature for d in s.drivers[:3])}
+            for s in report.slices.top[:limit]]
 
 
 def publish_data_docs(cfg: Config) -> None:
@@ -103,13 +100,15 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
     """
     reports = cfg.paths.reports_dir
     if since is not None:
-        if step == "validate" and (r := _read(reports / "validate.json", since)):
-            create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
+        if step == "validate" and _fresh(reports / "validate.json", since):
+            create_markdown_artifact(key="validation-summary", markdown=validation_markdown(
+                read_report(ValidateReport, reports / "validate.json")),
                                      description="Data validation FAILED: failed expectations, drift, leakage")
             publish_data_docs(cfg)
         return
-    if step == "validate" and (r := _read(reports / "validate.json")):
-        create_markdown_artifact(key="validation-summary", markdown=validation_markdown(r),
+    if step == "validate" and (reports / "validate.json").exists():
+        create_markdown_artifact(key="validation-summary", markdown=validation_markdown(
+            read_report(ValidateReport, reports / "validate.json")),
                                  description="Data validation: failed expectations, drift, leakage")
         publish_data_docs(cfg)
     elif step == "split" and (reports / "split.json").exists():
@@ -125,8 +124,9 @@ def publish_step_artifacts(step: str, cfg: Config, since: float | None = None) -
         if html.exists():
             create_link_artifact(key="explain-report", link=html.as_uri(), link_text="SHAP error analysis report",
                                  description=f"open {html} in a browser on the machine that ran the flow")
-        if (r := _read(reports / "explain" / "explain.json")) and slice_rows(r):
-            create_table_artifact(key="error-slices", table=slice_rows(r),
+        explain = reports / "explain" / "explain.json"
+        if explain.exists() and (rows := slice_rows(read_report(ExplainReport, explain))):
+            create_table_artifact(key="error-slices", table=rows,
                                   description="Segments where the model errs clearly more than overall")
     elif step == "promote" and (reports / "promotion.json").exists():
         promotion = read_report(PromotionReport, reports / "promotion.json")
@@ -217,42 +217,41 @@ def publish_run_summary(result: dict) -> None:
     create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
 
 
-def validation_markdown(report: dict) -> str:
+def validation_markdown(report: ValidateReport) -> str:
     """Return the validation summary (counts, failed expectations, drift, leakage) as Markdown."""
-    c = report.get("counts", {})
-    lines = [f"## Validation: {'passed' if report.get('passed') else 'FAILED'}", "",
-             f"{c.get('rows')} rows, {c.get('columns')} columns, {c.get('expectations')} expectations: "
-             f"{c.get('failed_error', 0)} error / {c.get('failed_warn', 0)} warning failure(s); drift "
-             f"{c.get('drift_warn', 0)} warn / {c.get('drift_error', 0)} error", ""]
-    failures = report.get("failures") or []
-    if failures:
+    c = report.counts
+    lines = [f"## Validation: {'passed' if report.passed else 'FAILED'}", "",
+             f"{c.rows} rows, {c.columns} columns, {c.expectations} expectations: "
+             f"{c.failed_error} error / {c.failed_warn} warning failure(s); drift "
+             f"{c.drift_warn} warn / {c.drift_error} error", ""]
+    if report.failures:
         lines += ["### Failed expectations", "", "| severity | column | rule | unexpected | detail | examples |",
                   "|---|---|---|---|---|---|"]
-        for f in failures[:50]:
-            lines.append(f"| {f.get('severity')} | {f.get('column')} | {f.get('rule')} | "
-                         f"{'' if f.get('unexpected_count') is None else f.get('unexpected_count')} | "
-                         f"{_cell(f.get('detail'))} | {_cell(f.get('examples'))} |")
+        for f in report.failures[:50]:
+            lines.append(f"| {f.severity.value} | {f.column} | {f.rule} | "
+                         f"{'' if f.unexpected_count is None else f.unexpected_count} | "
+                         f"{_cell(f.detail)} | {_cell(f.examples)} |")
     else:
         lines.append("No failed expectations.")
-    drift = report.get("drift") or {}
-    moved = {k: d for k, d in (drift.get("columns") or {}).items() if d.get("level") != "ok"}
-    lines += ["", f"### Drift ({drift.get('metric', 'psi')}, warn {drift.get('warn')}, error {drift.get('error')})", ""]
+    drift = report.drift
+    moved = drift.moved()
+    lines += ["", f"### Drift ({drift.metric or 'psi'}, warn {drift.warn}, error {drift.error})", ""]
     if moved:
         lines += ["| column | value | level |", "|---|---|---|"]
-        lines += [f"| {k} | {_fmt(d.get('value'))} | {d.get('level')} |" for k, d in sorted(moved.items())]
+        lines += [f"| {k} | {_fmt(d.value)} | {d.level.value} |" for k, d in sorted(moved.items())]
     else:
-        lines.append(drift.get("note") or "No column drifted beyond the warning level.")
-    leak = report.get("leakage") or {}
+        lines.append(drift.note or "No column drifted beyond the warning level.")
+    leak = report.leakage or LeakageScreen()
     lines += ["", "### Leakage screen", ""]
-    if leak.get("skipped"):
-        lines.append(f"skipped: {leak['skipped']}")
-    elif leak.get("suspects"):
-        lines += findings_table(leak["suspects"])
+    if leak.skipped:
+        lines.append(f"skipped: {leak.skipped}")
+    elif leak.suspects:
+        lines += findings_table(leak.suspects)
         lines += ["", "Unexcused suspects block promotion (not the run): drop the column (data.drop_columns) or list "
                   "it with a reason in validate.keep_suspects."]
     else:
-        lines.append(f"No suspect among {len(leak.get('scores') or {})} features "
-                     f"({leak.get('metric', 'roc_auc')} < {leak.get('threshold')} on {leak.get('rows_screened')} rows).")
+        lines.append(f"No suspect among {len(leak.scores)} features "
+                     f"({leak.metric or 'roc_auc'} < {leak.threshold} on {leak.rows_screened} rows).")
     return "\n".join(lines) + "\n"
 
 

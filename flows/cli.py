@@ -189,11 +189,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_OK
     df, _ = type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)
     report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
-    print(_short_json(report))
-    if report.get("suite_mismatch"):
-        print(mismatch_message(report["suite_mismatch"], report["suite"]["file"],
+    print(_short_json(report.to_data()))
+    if report.suite_mismatch:
+        print(mismatch_message(report.suite_mismatch, report.suite.file,
                                f"tabgate validate --bootstrap {args.file}"), file=sys.stderr)
-    return EXIT_OK if report.get("passed") else EXIT_INPUT
+    return EXIT_OK if report.passed else EXIT_INPUT
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.core.metrics import primary_metric
 from tasks.core.reports import CvReport, build_report, write_report
+from tasks.core.step_inputs import CvInput
 from tasks.modelling.folds import compare_schemes, cross_validate
 
 STEP_VERSION = "1"
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 def run(cfg: Config) -> CvReport:
     """Cross-validate on train + valid (the training part) and write reports/cv.json."""
     df = pd.concat([io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)], ignore_index=True)
-    schemes = cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split, cfg.compute)
+    schemes = cross_validate(df, CvInput.from_config(cfg))
     notes = compare_schemes(schemes, primary_metric(cfg.data.task))
     for note in notes:
         log.warning("cv: %s", note)

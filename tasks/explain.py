@@ -15,16 +15,18 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
+from tasks.core.reports import write_report
 from tasks.evaluation.error_analysis import OUT_DIR, explain_model
 from tasks.evaluation.error_outcomes import MODEL
 from tasks.modelling.bundle import load_bundle
+from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.report_html import render_report
 
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config) -> ExplainReport:
     """Explain the LightGBM model's test errors and write reports/explain/ (JSON, PNGs, report.html) atomically."""
     scored = io.read_frame(cfg.paths.scored_test)
     bundle = load_bundle(cfg.paths.models_dir / MODEL)
@@ -34,8 +36,8 @@ def run(cfg: Config) -> dict:
     with io.atomic_dir(cfg.paths.reports_dir / OUT_DIR) as tmp:
         for name, png in images.items():
             (tmp / name).write_bytes(png)
-        io.write_json(report, tmp / "explain.json")
-        io.write_json(report["summary"], tmp / "explain_summary.json")
+        write_report(report, tmp / "explain.json")
+        write_report(report.summary, tmp / "explain_summary.json")
         (tmp / "report.html").write_text(page, encoding="utf-8")
     return report
 

@@ -18,7 +18,15 @@ from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
 from tasks.core.metrics import check_thresholds_fit, score_columns
-from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_optional_report, read_report, write_report
+from tasks.core.reports import (
+    CvReport,
+    EvaluateReport,
+    IngestReport,
+    SplitReport,
+    read_optional_report,
+    read_report,
+    write_report,
+)
 from tasks.evaluation.gate import GateInput, ModelScores, decide_promotion
 from tasks.evaluation.promotion import (
     EXPERIMENT,
@@ -85,7 +93,7 @@ def run(cfg: Config) -> PromotionReport:
                              notes=notes)
     write_report(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
-    ingest = io.read_json(reports / "ingest.json") if (reports / "ingest.json").exists() else {}
+    ingest = read_optional_report(IngestReport, reports / "ingest.json")
     headline = headline_metrics(metrics_report, read_optional_report(CvReport, reports / "cv.json"),
                                 read_optional_report(SplitReport, reports / "split.json"), ingest, report)
     io.write_json(headline, reports / "headline.json")

@@ -25,17 +25,18 @@ import logging
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.entry import step_main
+from tasks.core.reports import write_report
 from tasks.quality.findings import check_named_columns, finding_line
 from tasks.quality.gx_store import suite_path
 from tasks.quality.messages import raise_for_report, summary_line
-from tasks.quality.suite import ERROR
+from tasks.quality.reports import Severity, ValidateReport
 from tasks.quality.validation import bootstrap_suite, leakage_on_training_rows, validate_frame
 
 STEP_VERSION = "2"
 log = logging.getLogger(__name__)
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config) -> ValidateReport:
     """Validate the ingested table (bootstrapping the suite on the first run), write reports/validate.json, gate."""
     df = io.read_frame(cfg.paths.ingested)
     columns = [str(c) for c in df.columns]
@@ -46,17 +47,18 @@ def run(cfg: Config) -> dict:
         log.info("validate: first run - bootstrapped suite %s (%d expectations) and %s from %s (%d rows); "
                  "review and commit them", info["suite"], info["expectations"], info["reference_profile"],
                  cfg.paths.ingested, info["rows"])
-    report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
-    report["leakage"] = leakage_on_training_rows(df, cfg.data, cfg.validate, cfg.split, tolerate_errors=not report["passed"])
-    report["suspects"] = report["suspects"] + report["leakage"]["suspects"]
-    report["step_version"] = STEP_VERSION
+    checked = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
+    leakage = leakage_on_training_rows(df, cfg.data, cfg.validate, cfg.split, tolerate_errors=not checked.passed)
+    report = ValidateReport.model_validate({**checked.to_data(), "leakage": leakage.to_data(),
+                                            "suspects": checked.suspects + leakage.suspects,
+                                            "step_version": STEP_VERSION})
     report_file = cfg.paths.reports_dir / "validate.json"
-    io.write_json(report, report_file)
+    write_report(report, report_file)
     log.info("%s", summary_line(report))
-    for f in [] if report["suite_mismatch"] else report["failures"]:  # another table: the error says so, once
-        log.log(logging.ERROR if f["severity"] == ERROR else logging.WARNING, "  %s %s [%s]: %s",
-                f["severity"], f["column"], f["rule"], f["detail"])
-    for finding in report["leakage"]["suspects"]:
+    for f in [] if report.suite_mismatch else report.failures:  # another table: the error says so, once
+        log.log(logging.ERROR if f.severity is Severity.ERROR else logging.WARNING, "  %s %s [%s]: %s",
+                f.severity.value, f.column, f.rule, f.detail)
+    for finding in leakage.suspects:
         log.warning("  %s", finding_line(finding))
     raise_for_report(report, report_file)
     return report

@@ -1,5 +1,5 @@
-"""Reports: the typed contracts steps hand each other through JSON files (split.json, preprocess.json, cv.json and
-metrics.json here; promotion.json in tasks.reporting.promotion_report, beside the registry's status enums).
+"""Reports: the typed contracts steps hand each other through JSON files (ingest.json, split.json, preprocess.json,
+cv.json and metrics.json here; promotion.json in tasks.reporting.promotion_report, beside the registry's status enums).
 
 Each report is a pydantic model, written by its step with `write_report` and read back by every consumer with
 `read_report`, so a consumer reads fields, never string keys. A model keeps exactly the fields its producer set
@@ -57,6 +57,34 @@ def read_report(model: type[R], path: Path) -> R:
     except ValidationError as err:
         raise InputError(f"{path}: not a {model.__name__} ({err.error_count()} problem(s): {err.errors()[0]['loc']} "
                          f"{err.errors()[0]['msg']}); re-run the step that writes it") from None
+
+
+# ---------------------------------------------------------------- ingest: reports/ingest.json
+
+
+class SnapshotPart(Report):
+    """One file of a snapshot read as one table (a folder or glob source), in the order read."""
+
+    file: str
+    md5: str
+    bytes: int
+
+
+class IngestReport(Report):
+    """reports/ingest.json: which snapshot was typed, its shape and dtypes, and what the typing rules changed."""
+
+    step_version: str
+    snapshot: str
+    snapshot_sha256: str
+    rows: int
+    columns: int
+    dtypes: dict[str, str]
+    numeric_parse_failures: dict[str, int]  # values of ingest.numeric_columns that did not parse, per column
+    label_map_rows: dict[str, int] | None = None  # rows changed per label spelling (data.label_map); with the target
+    label_counts: dict[str, int] | None = None  # classification only
+    time_unparsed_rows: int | None = None  # with data.time_column only
+    time_range: list[str | int | float | None] | None = None  # with data.time_column only: first and last
+    files: list[SnapshotPart] | None = None  # a folder or glob source only
 
 
 # ---------------------------------------------------------------- evaluate: reports/metrics.json

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.core.config import DataParams, ExplainParams
+from tasks.core.reports import build_report
 from tasks.core.schema import require_columns
 from tasks.evaluation.error_outcomes import ERROR_KINDS, MODEL, Outcomes, Sample, derive_outcomes, sample_rows, worst_error_rows
 from tasks.evaluation.feature_importance import ShapResult, analyse_importance, compute_shap, importance_warnings
@@ -28,6 +29,7 @@ from tasks.evaluation.slices import (
 )
 from tasks.modelling.bundle import ModelBundle, predict_transformed
 from tasks.reporting.error_figures import render_figures
+from tasks.reporting.explain_report import ExplainReport
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +168,8 @@ def round_floats(obj: Any, digits: int = 6) -> Any:
 def explain_model(
     scored: pd.DataFrame, valid: pd.DataFrame, bundle: ModelBundle, data: DataParams, p: ExplainParams,
     step_version: str = "1",
-) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Return the explain report (JSON-ready) and its PNGs for a scored test frame, validation rows and the bundle."""
+) -> tuple[ExplainReport, dict[str, bytes]]:
+    """Return the explain report and its PNGs for a scored test frame, validation rows and the bundle."""
     meta, task = bundle.meta, bundle.task
     require_columns(scored, bundle.features, "scored test frame (evaluate output)")
     t0 = time.perf_counter()
@@ -194,7 +196,7 @@ def explain_model(
     report["summary"] = summarize(report)
     log.info("explain: done in %.1fs, %d flagged segments, %d warnings", time.perf_counter() - t0,
              report["slices"]["n_flagged"], len(warns))
-    return round_floats(report), images
+    return build_report(ExplainReport, round_floats(report)), images
 
 
 def columns_left_out(data: DataParams) -> dict[str, str]:

@@ -23,12 +23,14 @@ from tasks.core.reports import EvaluateReport, Metrics, SplitReport, read_option
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
+from tasks.quality.reports import ValidateReport
 from tasks.registry.catalog import production_version
 from tasks.registry.lifecycle import attach_model_card, register_version, set_production
 from tasks.registry.manifest import production_bundle_dir
 from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
 from tasks.registry.records import Action, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
+from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import Decision, PromotionReport
 
 log = logging.getLogger(__name__)
@@ -88,14 +90,9 @@ def model_threshold(meta: Mapping[str, Any] | None, metrics: Metrics | None) -> 
     return 0.5
 
 
-def _read_optional(path: Path) -> dict[str, Any] | None:
-    """Return a JSON report, or None when it is absent."""
-    return io.read_json(path) if path.exists() else None
-
-
-def top_drivers(explain: Mapping[str, Any] | None, meta: Mapping[str, Any], k: int = DRIVERS) -> list[str]:
+def top_drivers(explain: ExplainReport | None, meta: Mapping[str, Any], k: int = DRIVERS) -> list[str]:
     """Return the model's k strongest drivers: explain's global importance, else the bundle's first features."""
-    ranked = [str(g["feature"]) for g in (explain or {}).get("global_importance") or [] if g.get("feature")]
+    ranked = [g.feature for g in (explain.global_importance if explain else []) if g.feature]
     return ranked[:k] if ranked else [str(c) for c in (meta.get("features") or [])[:k]]
 
 
@@ -107,15 +104,15 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     Shown besides: validate's warnings and the split step's train-vs-test warnings (split.expected_shift excuses).
     """
     reports, keep = cfg.paths.reports_dir, cfg.validate.keep_suspects
-    validate = _read_optional(reports / "validate.json")
+    validate = read_optional_report(ValidateReport, reports / "validate.json")
     split = read_optional_report(SplitReport, reports / "split.json")
-    explain = _read_optional(reports / "explain" / "explain.json")
+    explain = read_optional_report(ExplainReport, reports / "explain" / "explain.json")
     models = metrics_report.models
     dummy = models["dummy"].computed() if "dummy" in models else None
     drivers = top_drivers(explain, meta)
     near = [f for m in ("lightgbm", "baseline") if m in models
             for f in near_perfect_findings(m, models[m].computed(), dummy, cfg.promote.near_perfect, drivers, keep)]
-    data = excuse_all(((validate or {}).get("leakage") or {}).get("suspects") or [], keep)
+    data = excuse_all(validate.leakage.suspects if validate and validate.leakage else [], keep)
     judged = None if validate is None else [f for f in data if f.get("severity") == SUSPECT] + near
     shown = data + near + excuse_all([f for f in (split.suspects if split else []) if f.get("severity") == WARN],
                                      cfg.split.expected_shift)

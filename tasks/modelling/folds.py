@@ -13,7 +13,6 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
 from tasks.core.config import (
-    ComputeParams,
     CVParams,
     DataParams,
     PreprocessParams,
@@ -24,6 +23,7 @@ from tasks.core.errors import ConfigError
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.core.sampling import baseline_rows
 from tasks.core.schema import FeatureTypes, encode_target, infer_feature_types, label_classes
+from tasks.core.step_inputs import CvInput
 from tasks.data.splitting import carve_validation
 from tasks.modelling.compute import fold_runner
 from tasks.modelling.estimators import fit_lightgbm, fit_linear, resolve_class_weight
@@ -200,20 +200,19 @@ def spread_text(metric: str, spread: float, limit: float) -> str:
     return f"std of {metric} is {spread:.3f}, above {limit:.3f}"
 
 
-def cross_validate(df: pd.DataFrame, data: DataParams, p: CVParams, pp: PreprocessParams, tp: TrainParams,
-                   sp: SplitParams, compute: ComputeParams | None = None) -> dict:
+def cross_validate(df: pd.DataFrame, inp: CvInput) -> dict:
     """Return per-scheme fold metrics and their summaries for the training part df.
 
-    compute.engine dask runs the folds on a Dask cluster; the numbers are the same as in-process.
+    inp.compute.engine dask runs the folds on a Dask cluster; the numbers are the same as in-process.
     """
-
+    data, p, pp, tp, sp = inp.data, inp.cv, inp.preprocess, inp.train, inp.split
     df = df[model_columns(df, data)]
     classes = label_classes(df[data.target], data)
     y = encode_target(df[data.target], classes, data)
     schemes = resolve_schemes(df, data, p, sp)
     jobs = [(scheme, k, tr, va) for scheme in schemes
             for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p, sp), start=1)]
-    with fold_runner(compute) as runner:
+    with fold_runner(inp.compute) as runner:
         shared = runner.share(df)
         results = runner.map(score_fold_at, [(shared, tr, va, f"{scheme} fold {k}/{p.n_splits}") for scheme, k, tr, va in jobs],
                              classes, data, pp, tp, sp)

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from tasks.core.errors import ValidationFailed
-from tasks.quality.suite import ERROR, python_value
+from tasks.quality.reports import DriftLevel, LeakageScreen, Severity, SuiteMismatch, ValidateReport
+from tasks.quality.suite import python_value
 
 MAX_EXAMPLES = 5
 
@@ -107,11 +108,11 @@ def describe_failure(rule: str, kw: dict, result: dict, meta: dict, df: pd.DataF
     return text(facts) if text else f"{facts['n'] if facts['n'] is not None else facts['obs']} unexpected"
 
 
-def mismatch_message(mismatch: dict, suite_file: str, bootstrap_command: str = BOOTSTRAP_COMMAND) -> str:
+def mismatch_message(mismatch: SuiteMismatch, suite_file: str, bootstrap_command: str = BOOTSTRAP_COMMAND) -> str:
     """Return what a suite mismatch likely means and the commands that fix it (suite_mismatch's result)."""
-    missing, unknown = mismatch["missing"], mismatch["unknown"]
-    return (f"{len(missing)} of {mismatch['suite_columns']} suite columns are missing (e.g. {missing[:MAX_EXAMPLES]}) "
-            f"and {len(unknown)} of {mismatch['table_columns']} table columns are unknown to the suite "
+    missing, unknown = mismatch.missing, mismatch.unknown
+    return (f"{len(missing)} of {mismatch.suite_columns} suite columns are missing (e.g. {missing[:MAX_EXAMPLES]}) "
+            f"and {len(unknown)} of {mismatch.table_columns} table columns are unknown to the suite "
             f"(e.g. {unknown[:MAX_EXAMPLES]}): this looks like a different table from the one {suite_file} was "
             f"learned from. For a new table, learn a new suite from it: `{bootstrap_command}` (rewrites {suite_file} "
             "and the reference profile; or set validate.suite_name to a new name in params.yaml to keep the old "
@@ -119,34 +120,35 @@ def mismatch_message(mismatch: dict, suite_file: str, bootstrap_command: str = B
             "(ingest.separator, ingest.encoding, ingest.decimal).")
 
 
-def failure_lines(report: dict) -> list[str]:
+def failure_lines(report: ValidateReport) -> list[str]:
     """Return one line per problem that stops the pipeline: column, rule, count, examples."""
     lines = []
-    for f in report.get("failures", []):
-        if f["severity"] != ERROR:
+    for f in report.failures:
+        if f.severity is not Severity.ERROR:
             continue
-        examples = f"; e.g. {f['examples']}" if f.get("examples") else ""
-        lines.append(f"column '{f['column']}' [{f['rule']}]: {f['detail']}{examples}")
-    drift = report.get("drift") or {}
-    if report.get("fail_on_drift"):
-        for col, d in drift.get("columns", {}).items():
-            if d["level"] == ERROR:
-                lines.append(f"column '{col}' [drift]: {drift['metric']} {d.get('value')} >= {drift['error']}")
+        examples = f"; e.g. {f.examples}" if f.examples else ""
+        lines.append(f"column '{f.column}' [{f.rule}]: {f.detail}{examples}")
+    drift = report.drift
+    if report.fail_on_drift:
+        for col, d in drift.columns.items():
+            if d.level is DriftLevel.ERROR:
+                lines.append(f"column '{col}' [drift]: {drift.metric} {d.value} >= {drift.error}")
     return lines
 
 
-def raise_for_report(report: dict, report_file: Path | str | None, bootstrap_command: str = BOOTSTRAP_COMMAND) -> None:
+def raise_for_report(report: ValidateReport, report_file: Path | str | None,
+                     bootstrap_command: str = BOOTSTRAP_COMMAND) -> None:
     """Raise ValidationFailed naming each stopping problem and the files to open, when the report did not pass.
 
-    A table that looks like another one than the suite's (report["suite_mismatch"]) is said first, with the command
+    A table that looks like another one than the suite's (report.suite_mismatch) is said first, with the command
     that learns its own suite, instead of one line per missing column.
     """
-    if report.get("passed"):
+    if report.passed:
         return
     lines = failure_lines(report)
-    files = " and ".join(str(f) for f in (report_file, report.get("data_docs")) if f)
-    if report.get("suite_mismatch"):
-        raise ValidationFailed(mismatch_message(report["suite_mismatch"], report["suite"]["file"], bootstrap_command)
+    files = " and ".join(str(f) for f in (report_file, report.data_docs) if f)
+    if report.suite_mismatch:
+        raise ValidationFailed(mismatch_message(report.suite_mismatch, report.suite.file, bootstrap_command)
                                + f"\n{len(lines)} problem(s) follow from it; open {files} for the details.")
     shown = lines[:MAX_MESSAGE_ITEMS] + ([f"... and {len(lines) - MAX_MESSAGE_ITEMS} more"]
                                         if len(lines) > MAX_MESSAGE_ITEMS else [])
@@ -154,12 +156,12 @@ def raise_for_report(report: dict, report_file: Path | str | None, bootstrap_com
                            + f"\nOpen {files} for the details.")
 
 
-def summary_line(report: dict) -> str:
+def summary_line(report: ValidateReport) -> str:
     """Return a one-line human summary of a validate report."""
-    c = report["counts"]
-    leak = report.get("leakage") or {}
-    return (f"validate: {'PASSED' if report['passed'] else 'FAILED'} - {c['rows']} rows, {c['expectations']} "
-            f"expectations, {c['failed_error']} error / {c['failed_warn']} warning failure(s), drift "
-            f"{c['drift_warn']} warn / {c['drift_error']} error, leakage findings "
-            f"{len(leak.get('suspects', []))} (unexcused suspects, which block promotion: "
-            f"{leak.get('unexcused', []) or 'none'})")
+    c = report.counts
+    leak = report.leakage or LeakageScreen()
+    return (f"validate: {'PASSED' if report.passed else 'FAILED'} - {c.rows} rows, {c.expectations} "
+            f"expectations, {c.failed_error} error / {c.failed_warn} warning failure(s), drift "
+            f"{c.drift_warn} warn / {c.drift_error} error, leakage findings "
+            f"{len(leak.suspects)} (unexcused suspects, which block promotion: "
+            f"{leak.unexcused or 'none'})")

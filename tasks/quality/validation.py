@@ -16,6 +16,7 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import DataParams, IngestParams, PathsParams, SplitParams, ValidateParams
 from tasks.core.errors import InputError, SchemaError
+from tasks.core.reports import build_report
 from tasks.core.schema import require_columns
 from tasks.data.sources import read_snapshot, snapshot_file, type_table
 from tasks.data.splitting import holdout_split, labelled_rows
@@ -34,6 +35,7 @@ from tasks.quality.gx_store import (
 )
 from tasks.quality.impossible import impossible_failures, reference_ranges
 from tasks.quality.leakage import screen_leakage
+from tasks.quality.reports import LeakageScreen, ValidateReport
 from tasks.quality.suite import ERROR, WARN, build_reference_profile, build_suite, time_parameters
 from tasks.quality.table_profile import profile_frame
 from tasks.quality.verdicts import (
@@ -80,7 +82,7 @@ def ensure_data_docs(paths: PathsParams, data: DataParams, p: ValidateParams) ->
     if not (paths.ingested.exists() and suite_path(paths, p).exists()):
         return None
     log.info("validate: no Data Docs here yet; validating %s again to build them", paths.ingested)
-    return str(validate_frame(io.read_frame(paths.ingested), paths, data, p)["data_docs"])
+    return str(validate_frame(io.read_frame(paths.ingested), paths, data, p).data_docs)
 
 
 def drift_against_reference(df: pd.DataFrame, paths: PathsParams, p: ValidateParams) -> dict:
@@ -93,8 +95,9 @@ def drift_against_reference(df: pd.DataFrame, paths: PathsParams, p: ValidatePar
 
 
 def validate_frame(df: pd.DataFrame, paths: PathsParams, data: DataParams, p: ValidateParams, *,
-                   require_label: bool = True) -> dict:
-    """Validate any frame against the stored suite and reference profile; return the report (no raise).
+                   require_label: bool = True) -> ValidateReport:
+    """Validate any frame against the stored suite and reference profile; return the report (no raise; without the
+    leakage screen and step version, which the validate step adds).
 
     Rebuilds Data Docs. With require_label=False the label rules are skipped (for unlabelled scoring files).
     """
@@ -124,11 +127,12 @@ def validate_frame(df: pd.DataFrame, paths: PathsParams, data: DataParams, p: Va
               "drift_error": len(drift_errors)}
     passed = counts["failed_error"] == 0 and mismatch is None and not (p.fail_on_drift and drift_errors)
     suspects = value_findings(impossible, p.impossible_factor)
-    return {"passed": passed, "counts": counts, "failures": failures, "suspects": suspects, "drift": drift,
-            "profile": profile_frame(df, data), "data_docs": build_docs(ctx, paths, p),
-            "fail_on_drift": p.fail_on_drift, "suite_mismatch": mismatch,
-            "suite": {"name": p.suite_name, "file": suite_path(paths, p).as_posix(),
-                      "reference_profile": profile_path(paths).as_posix()}}
+    return build_report(ValidateReport, {
+        "passed": passed, "counts": counts, "failures": failures, "suspects": suspects, "drift": drift,
+        "profile": profile_frame(df, data), "data_docs": build_docs(ctx, paths, p),
+        "fail_on_drift": p.fail_on_drift, "suite_mismatch": mismatch,
+        "suite": {"name": p.suite_name, "file": suite_path(paths, p).as_posix(),
+                  "reference_profile": profile_path(paths).as_posix()}})
 
 
 def screened_positions(train_idx: np.ndarray, max_rows: int, random_state: int) -> np.ndarray:
@@ -141,7 +145,7 @@ def screened_positions(train_idx: np.ndarray, max_rows: int, random_state: int) 
 
 
 def leakage_on_training_rows(df: pd.DataFrame, data: DataParams, p: ValidateParams, sp: SplitParams,
-                             tolerate_errors: bool) -> dict:
+                             tolerate_errors: bool) -> LeakageScreen:
     """Return the leakage screen of df's training rows (the split step's holdout, sp); with tolerate_errors a broken
     table skips it with a note."""
     try:
@@ -150,12 +154,13 @@ def leakage_on_training_rows(df: pd.DataFrame, data: DataParams, p: ValidatePara
         train_idx = holdout_split(labelled, data, sp).train_idx
         screened = screened_positions(train_idx, p.leakage_max_rows, p.random_state)
         report = screen_leakage(labelled.iloc[screened], data, p)
-        return {**report, "rows_training": int(len(train_idx))}
+        return build_report(LeakageScreen, {**report, "rows_training": int(len(train_idx))})
     except (SchemaError, KeyError, ValueError, TypeError) as err:
         if not tolerate_errors:
             raise
-        return {"skipped": f"{type(err).__name__}: {str(err)[:300]}", "suspects": [], "unexcused": [],
-                "excluded_by_configuration": dict(sorted(data.drop_columns.items()))}
+        return build_report(LeakageScreen, {"skipped": f"{type(err).__name__}: {str(err)[:300]}", "suspects": [],
+                                            "unexcused": [],
+                                            "excluded_by_configuration": dict(sorted(data.drop_columns.items()))})
 
 
 def value_findings(failures: list[dict], factor: float) -> list[dict]:

@@ -7,7 +7,7 @@ under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one scr
 from __future__ import annotations
 
 from tasks.core.metrics import HEADLINE
-from tasks.core.reports import CvReport, EvaluateReport, SplitReport
+from tasks.core.reports import CvReport, EvaluateReport, IngestReport, SplitReport
 from tasks.reporting.promotion_report import PromotionReport
 
 
@@ -35,13 +35,13 @@ def cv_numbers(cv: CvReport | None, metric: str) -> dict:
     return out
 
 
-def headline_metrics(metrics_report: EvaluateReport, cv: CvReport | None, split: SplitReport | None, ingest: dict,
-                     promotion: PromotionReport) -> dict:
+def headline_metrics(metrics_report: EvaluateReport, cv: CvReport | None, split: SplitReport | None,
+                     ingest: IngestReport | None, promotion: PromotionReport) -> dict:
     """Return the headline: row counts, test metrics with CIs, CV mean/std of the primary metric, promotion status."""
     primary = metrics_report.primary_metric
     return {
         "primary_metric": primary,
-        "rows": {"ingested": ingest.get("rows"), "train": split.train.rows if split else None,
+        "rows": {"ingested": ingest.rows if ingest else None, "train": split.train.rows if split else None,
                  "valid": split.valid.rows if split else None, "test": metrics_report.test_rows},
         "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
         "lift_over_baseline": metrics_report.lift.over_baseline,

@@ -18,13 +18,15 @@ from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.core.reports import EvaluateReport, Interval, read_report
+from tasks.core.reports import CvReport, EvaluateReport, IngestReport, Interval, R, SplitReport, read_report
+from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import Decision, PromotionStatus
 
 CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model, train vs test)
 MODEL = "lightgbm"  # the challenger the gate judges
 REPORTS = {"ingest": "ingest.json", "split": "split.json", "train": "train.json", "cv": "cv.json",
-           "metrics": "metrics.json", "explain": "explain/explain.json"}  # metrics: through EvaluateReport
+           "metrics": "metrics.json", "explain": "explain/explain.json"}
+TYPED = ("ingest", "split", "cv", "metrics", "explain")  # read through their models (CardInputs' fields)
 ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy",
          "balanced_accuracy", "macro_f1", "rmse", "mae", "r2")
 
@@ -33,9 +35,13 @@ ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", 
 class CardInputs:
     """The reports a card is built from ({} or None when absent) and a note per absent or unreadable one."""
 
-    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # train.json: not typed yet
     missing: list[str] = field(default_factory=list)
     metrics: EvaluateReport | None = None
+    ingest: IngestReport | None = None
+    split: SplitReport | None = None
+    cv: CvReport | None = None
+    explain: ExplainReport | None = None
 
     def get(self, name: str) -> dict[str, Any]:
         """Return one report, {} when it was not available."""
@@ -44,17 +50,27 @@ class CardInputs:
 
 def read_card_inputs(reports_dir: Path) -> CardInputs:
     """Return every report the card uses; an absent or broken one is noted, not raised."""
-    reports, missing, metrics = {}, [], None
+    reports, missing = {}, []
     for name, rel in REPORTS.items():
-        path = Path(reports_dir) / rel
-        try:
-            if name == "metrics":
-                metrics = read_report(EvaluateReport, path)
-            else:
-                reports[name] = io.read_json(path)
-        except io.InputError as err:
-            missing.append(f"{name}: {err}")
-    return CardInputs(reports, missing, metrics)
+        if name not in TYPED:
+            try:
+                reports[name] = io.read_json(Path(reports_dir) / rel)
+            except io.InputError as err:
+                missing.append(f"{name}: {err}")
+    return CardInputs(reports, missing, metrics=_read_noted(EvaluateReport, reports_dir, "metrics", missing),
+                      ingest=_read_noted(IngestReport, reports_dir, "ingest", missing),
+                      split=_read_noted(SplitReport, reports_dir, "split", missing),
+                      cv=_read_noted(CvReport, reports_dir, "cv", missing),
+                      explain=_read_noted(ExplainReport, reports_dir, "explain", missing))
+
+
+def _read_noted(model: type[R], reports_dir: Path, name: str, missing: list[str]) -> R | None:
+    """Return one report through its model, or None with a note in missing when it is absent or does not fit."""
+    try:
+        return read_report(model, Path(reports_dir) / REPORTS[name])
+    except io.InputError as err:
+        missing.append(f"{name}: {err}")
+        return None
 
 
 # ---------------------------------------------------------------- sections (pure)
@@ -68,13 +84,14 @@ def _ordered(names: Any) -> list[str]:
 def data_section(data: DataParams, source: str, data_version: str | None, inputs: CardInputs) -> dict[str, Any]:
     """Return where the data came from (a URL with its password hidden), its size and time range, the split sizes
     and the columns left out."""
-    ingest, split, train = (inputs.get(n) for n in ("ingest", "split", "train"))
-    left_out = {**(inputs.get("explain").get("columns_left_out") or {}), **data.drop_columns}
+    ingest, train = inputs.ingest, inputs.get("train")
+    left_out = {**(inputs.explain.columns_left_out if inputs.explain else {}), **data.drop_columns}
     return {
-        "source": redact_url(source), "snapshot": ingest.get("snapshot"), "snapshot_sha256": ingest.get("snapshot_sha256"),
-        "data_version": data_version, "rows": ingest.get("rows"), "time_column": data.time_column,
-        "time_range": ingest.get("time_range"), "target": data.target, "task": data.task,
-        "split_strategy": split.get("strategy"),
+        "source": redact_url(source), "snapshot": ingest.snapshot if ingest else None,
+        "snapshot_sha256": ingest.snapshot_sha256 if ingest else None, "data_version": data_version,
+        "rows": ingest.rows if ingest else None, "time_column": data.time_column,
+        "time_range": ingest.time_range if ingest else None, "target": data.target, "task": data.task,
+        "split_strategy": inputs.split.strategy if inputs.split else None,
         "rows_by_split": {"train": train.get("train_rows"), "valid": train.get("valid_rows"),
                           "test": inputs.metrics.test_rows if inputs.metrics else None},
         "columns_left_out": dict(sorted(left_out.items())),
@@ -127,17 +144,16 @@ def interval_methods(intervals: Mapping[str, Interval]) -> str:
 
 def cv_section(inputs: CardInputs, primary: str | None) -> dict[str, Any]:
     """Return cross-validation mean and std per scheme for the challenger and the baseline."""
-    cv = inputs.get("cv")
+    cv = inputs.cv
     schemes = {}
-    for scheme, body in sorted((cv.get("schemes") or {}).items()):
-        summary = (body or {}).get("summary") or {}
+    for scheme, body in sorted((cv.schemes if cv else {}).items()):
         per_model = {}
         for model in (MODEL, "baseline"):
-            stats = summary.get(model) or {}
-            per_model[model] = {k: stats[k] for k in _ordered(stats) if k not in ("threshold", "best_iteration")}
-        schemes[scheme] = {"high_variance": summary.get("high_variance"), "models": per_model,
-                           "folds": len((body or {}).get("folds") or [])}
-    return {"n_splits": cv.get("n_splits"), "rows": cv.get("rows"), "primary_metric": primary, "schemes": schemes}
+            stats = body.summary.model(model)
+            per_model[model] = {k: stats[k].to_data() for k in _ordered(stats) if k not in ("threshold", "best_iteration")}
+        schemes[scheme] = {"high_variance": body.summary.high_variance, "models": per_model, "folds": len(body.folds)}
+    return {"n_splits": cv.n_splits if cv else None, "rows": cv.rows if cv else None, "primary_metric": primary,
+            "schemes": schemes}
 
 
 def segments_section(inputs: CardInputs, primary: str | None) -> dict[str, list[dict[str, Any]]]:
@@ -156,21 +172,24 @@ def segments_section(inputs: CardInputs, primary: str | None) -> dict[str, list[
 
 def weaknesses_section(inputs: CardInputs, p: PromoteParams) -> dict[str, Any]:
     """Return explain's weakest error slices, its warnings and the strongest drivers of the model."""
-    ex = inputs.get("explain")
-    slices = ex.get("slices") or {}
-    weakest = [{"segment": s.get("segment"), "rows": s.get("rows"), "error_rate": s.get("error_rate"),
-                "lift": s.get("lift"), "z": s.get("z"),
-                "drivers": [d.get("feature") for d in (s.get("drivers") or [])][:3]}
-               for s in (slices.get("top") or [])[: p.card_top_slices]]
-    drivers = [{"feature": g.get("feature"), "share": g.get("share"), "mean_abs_shap": g.get("mean_abs_shap"),
-                "shap_rank": g.get("shap_rank"), "permutation_rank": g.get("permutation_rank")}
-               for g in (ex.get("global_importance") or [])[: p.card_top_features]]
-    summary = ex.get("summary") or {}
-    return {"available": bool(ex), "error_definition": ex.get("error_definition"),
-            "overall_error": summary.get("overall_error", slices.get("overall_rate")),
-            "slices_flagged": slices.get("n_flagged"), "slices_tried": slices.get("n_candidates"),
-            "weakest_slices": weakest, "warnings": list(ex.get("warnings") or []), "top_drivers": drivers,
-            "shap_units": ex.get("shap_units"), "agreement": ex.get("agreement") or {}}
+    ex = inputs.explain
+    if ex is None:
+        return {"available": False, "error_definition": None, "overall_error": None, "slices_flagged": None,
+                "slices_tried": None, "weakest_slices": [], "warnings": [], "top_drivers": [], "shap_units": None,
+                "agreement": {}}
+    slices = ex.slices
+    weakest = [{"segment": s.segment, "rows": s.rows, "error_rate": s.error_rate, "lift": s.lift, "z": s.z,
+                "drivers": [d.feature for d in s.drivers][:3]}
+               for s in slices.top[: p.card_top_slices]]
+    drivers = [{"feature": g.feature, "share": g.share, "mean_abs_shap": g.mean_abs_shap,
+                "shap_rank": g.shap_rank, "permutation_rank": g.permutation_rank}
+               for g in ex.global_importance[: p.card_top_features]]
+    return {"available": True, "error_definition": ex.error_definition,
+            "overall_error": ex.summary.overall_error if "overall_error" in ex.summary.model_fields_set
+            else slices.overall_rate,
+            "slices_flagged": slices.n_flagged, "slices_tried": slices.n_candidates,
+            "weakest_slices": weakest, "warnings": list(ex.warnings), "top_drivers": drivers,
+            "shap_units": ex.shap_units, "agreement": ex.agreement.to_data()}
 
 
 def gate_section(decision: Decision, status: PromotionStatus, version_id: str | None,

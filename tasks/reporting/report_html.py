@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from tasks.reporting.explain_report import Contribution, ExplainReport
+
 FIG_DPI = 100
 
 
@@ -215,27 +217,27 @@ def img_tag(name: str, images: dict[str, bytes], alt: str) -> str:
     return f'<img alt="{esc(alt)}" title="{esc(name)}" src="data:image/png;base64,{data}">'
 
 
-def contributions_html(items: Sequence[dict[str, Any]]) -> str:
+def contributions_html(items: Sequence[Contribution]) -> str:
     """Return 'feature = raw value (SHAP ±x)' lines, coloured by the sign of the contribution."""
     parts = []
     for it in items:
-        cls = "pos" if (it.get("shap") or 0) > 0 else "neg"
-        parts.append(f"<b>{esc(it['feature'])}</b> = {esc(it['value'])} <span class=\"{cls}\">({it['shap']:+.3f})</span>")
+        cls = "pos" if (it.shap or 0) > 0 else "neg"
+        parts.append(f"<b>{esc(it.feature)}</b> = {esc(it.value)} <span class=\"{cls}\">({it.shap:+.3f})</span>")
     return "<br>".join(parts)
 
 
-def section_summary(r: dict[str, Any]) -> str:
+def section_summary(r: ExplainReport) -> str:
     """Return the header, warnings and sample-size section."""
-    s = r["sample"]
-    warnings = "".join(f'<div class="warn">⚠ {esc(w)}</div>' for w in r["warnings"]) or '<div class="ok">No warnings.</div>'
-    rows = [[k.replace("_", " "), v] for k, v in sorted(s.items()) if not isinstance(v, dict)]
-    rows += [[f"errors total: {k.replace('_', ' ')}", v] for k, v in sorted(s.get("errors_by_kind", {}).items())]
-    rows += [[f"errors sampled: {k.replace('_', ' ')}", v] for k, v in sorted(s.get("errors_sampled_by_kind", {}).items())]
+    s = r.sample
+    warnings = "".join(f'<div class="warn">⚠ {esc(w)}</div>' for w in r.warnings) or '<div class="ok">No warnings.</div>'
+    rows: list[list[Any]] = [[k.replace("_", " "), v] for k, v in sorted(s.sizes().items())]
+    rows += [[f"errors total: {k.replace('_', ' ')}", v] for k, v in sorted(s.errors_by_kind.items())]
+    rows += [[f"errors sampled: {k.replace('_', ' ')}", v] for k, v in sorted(s.errors_sampled_by_kind.items())]
     sizes = html_table(["quantity", "rows"], rows)
     return (
-        f"<h1>Where the {esc(r['model'])} model errs</h1>"
-        f"<p class=small>task: {esc(r['task'])} · errors: {esc(r['error_definition'])} · "
-        f"SHAP units: {esc(r['shap_units'])} · step_version {esc(r['step_version'])}</p>"
+        f"<h1>Where the {esc(r.model)} model errs</h1>"
+        f"<p class=small>task: {esc(r.task)} · errors: {esc(r.error_definition)} · "
+        f"SHAP units: {esc(r.shap_units)} · step_version {esc(r.step_version)}</p>"
         f"<h2>Warnings</h2>{warnings}"
         f"<h2>Sample explained with SHAP</h2><p>All test rows are used for the segments; SHAP explains a deliberate "
         f"sample: every error up to the cap, the worst errors always, and a stratified sample of the rest. "
@@ -243,18 +245,18 @@ def section_summary(r: dict[str, Any]) -> str:
     )
 
 
-def section_drivers(r: dict[str, Any], images: dict[str, bytes]) -> str:
+def section_drivers(r: ExplainReport, images: dict[str, bytes]) -> str:
     """Return the top drivers section: importance table, agreement, bar chart and beeswarm."""
     rows = [
-        [g["feature"], g["mean_abs_shap"], f"{100 * g['share']:.1f}%", g["shap_rank"], g["gain_rank"], g["permutation_drop"], g["permutation_rank"]]
-        for g in r["global_importance"][:20]
+        [g.feature, g.mean_abs_shap, f"{100 * (g.share or 0):.1f}%", g.shap_rank, g.gain_rank, g.permutation_drop, g.permutation_rank]
+        for g in r.global_importance[:20]
     ]
-    a = r["agreement"]
+    a = r.agreement
     agree = html_table(
         ["comparison", "Spearman rank correlation"],
-        [["mean |SHAP| vs LightGBM gain", a["spearman_shap_gain"]],
-         [f"mean |SHAP| vs permutation ({a['permutation_metric']}, {a['permutation_rows']} validation rows, "
-          f"{a['permutation_repeats']} repeats)", a["spearman_shap_permutation"]]],
+        [["mean |SHAP| vs LightGBM gain", a.spearman_shap_gain],
+         [f"mean |SHAP| vs permutation ({a.permutation_metric}, {a.permutation_rows} validation rows, "
+          f"{a.permutation_repeats} repeats)", a.spearman_shap_permutation]],
     )
     table = html_table(["feature", "mean |SHAP|", "share", "SHAP rank", "gain rank", "permutation drop", "permutation rank"], rows)
     return (
@@ -263,48 +265,48 @@ def section_drivers(r: dict[str, Any], images: dict[str, bytes]) -> str:
     )
 
 
-def section_worst(r: dict[str, Any], images: dict[str, bytes]) -> str:
+def section_worst(r: ExplainReport, images: dict[str, bytes]) -> str:
     """Return the worst-errors section: one table per error kind, then the waterfall plots."""
     out = ["<h2>Worst errors</h2><p>The most confident wrong calls (or largest residuals), with the features that "
            "pushed each prediction most (raw test values; SHAP in model-output units).</p>"]
-    for kind, items in sorted(r["worst_errors"].items()):
-        extra = [k for k in ("id", "time") if any(e.get(k) is not None for e in items)]
-        rows = [[e["row"], *[e.get(k) for k in extra], e["y_true"], e["prediction"], e["score"],
-                 contributions_html(e["top_features"])] for e in items]
+    for kind, items in sorted(r.worst_errors.items()):
+        extra = [k for k in ("id", "time") if any(getattr(e, k) is not None for e in items)]
+        rows = [[e.row, *[getattr(e, k) for k in extra], e.y_true, e.prediction, e.score,
+                 contributions_html(e.top_features)] for e in items]
         headers = ["test row", *extra, "true", "predicted", "score", "top contributions"]
         out.append(f"<h3>{esc(kind.replace('_', ' '))} ({len(items)})</h3>")
         out.append(html_table(headers, rows, raw_cols=(len(headers) - 1,))
                    if rows else "<p class=small>None in the test set (or none sampled).</p>")
-    out += [img_tag(name, images, name) for name in r["figures"] if name.startswith("waterfall_")]
+    out += [img_tag(name, images, name) for name in r.figures if name.startswith("waterfall_")]
     return "".join(out)
 
 
-def section_slices(r: dict[str, Any], images: dict[str, bytes]) -> str:
+def section_slices(r: ExplainReport, images: dict[str, bytes]) -> str:
     """Return the weakest-segments section: table with drivers and the bar chart."""
-    s = r["slices"]
+    s = r.slices
     rows = []
-    for sl in s["top"]:
+    for sl in s.top:
         drivers = "<br>".join(
-            f"<b>{esc(d['feature'])}</b> {esc(d['mean_abs_shap_errors'])} vs {esc(d['global_mean_abs_shap'])}" for d in sl["drivers"]
+            f"<b>{esc(d.feature)}</b> {esc(d.mean_abs_shap_errors)} vs {esc(d.global_mean_abs_shap)}" for d in sl.drivers
         ) or '<span class="small">too few sampled errors</span>'
-        rows.append([sl["segment"], sl["rows"], sl["error_rate"], sl["lift"], sl["z"], sl["excess_errors"], sl["n_sampled_errors"], drivers])
-    intro = (f"<p>{esc(s['n_candidates'])} candidate segments over {esc(s['rows'])} test rows; {esc(s['n_flagged'])} clearly worse "
-             f"than overall ({esc(s['measure'])} {esc(s['overall_rate'])}; support ≥ {esc(s['min_support'])}, z ≥ {esc(s['min_z'])}, "
-             f"lift ≥ {esc(s['min_lift'])}). Ranked by excess errors = rows × (segment − overall). Drivers: mean |SHAP| on the "
+        rows.append([sl.segment, sl.rows, sl.error_rate, sl.lift, sl.z, sl.excess_errors, sl.n_sampled_errors, drivers])
+    intro = (f"<p>{esc(s.n_candidates)} candidate segments over {esc(s.rows)} test rows; {esc(s.n_flagged)} clearly worse "
+             f"than overall ({esc(s.measure)} {esc(s.overall_rate)}; support ≥ {esc(s.min_support)}, z ≥ {esc(s.min_z)}, "
+             f"lift ≥ {esc(s.min_lift)}). Ranked by excess errors = rows × (segment − overall). Drivers: mean |SHAP| on the "
              f"segment's sampled errors vs the global mean.</p>")
-    table = html_table(["segment", "rows", s["measure"], "lift", "z", "excess errors", "sampled errors", "what drives the errors there"], rows, raw_cols=(7,))
+    table = html_table(["segment", "rows", s.measure, "lift", "z", "excess errors", "sampled errors", "what drives the errors there"], rows, raw_cols=(7,))
     return f"<h2>Weakest segments</h2>{intro}{table if rows else '<p>No segment is clearly worse than overall.</p>'}{img_tag('slices.png', images, 'weakest segments')}"
 
 
-def section_left_out(r: dict[str, Any]) -> str:
+def section_left_out(r: ExplainReport) -> str:
     """Return the 'Columns left out' section listing configured drops with their reasons."""
-    rows = [[c, why] for c, why in sorted(r["columns_left_out"].items())]
+    rows = [[c, why] for c, why in sorted(r.columns_left_out.items())]
     return "<h2>Columns left out</h2><p>Never shown to the model (params.yaml data.drop_columns and the time/id columns).</p>" + (
         html_table(["column", "reason"], rows) if rows else "<p>None.</p>"
     )
 
 
-def render_report(report: dict[str, Any], images: dict[str, bytes]) -> str:
+def render_report(report: ExplainReport, images: dict[str, bytes]) -> str:
     """Return the whole report as one HTML document with every image embedded (no external resources)."""
     body = "".join([
         section_summary(report), section_drivers(report, images), section_worst(report, images),
@@ -312,6 +314,6 @@ def render_report(report: dict[str, Any], images: dict[str, bytes]) -> str:
     ])
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>tabgate explain: {esc(report['model'])}</title><style>{CSS}</style></head>"
+        f"<title>tabgate explain: {esc(report.model)}</title><style>{CSS}</style></head>"
         f"<body>{body}</body></html>\n"
     )

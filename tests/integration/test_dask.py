@@ -54,13 +54,15 @@ def test_cv_on_dask_scheduler_matches_in_process(tmp_path, cluster):
 
 def test_cv_on_own_local_cluster_matches_in_process(tmp_path):
     from tasks.core.config import ComputeParams
+    from tasks.core.step_inputs import CvInput
     from tasks.modelling.folds import cross_validate
 
     train = write_split(tmp_path, n=900)
     cfg = make_config(tmp_path, cv={"n_splits": 2})
-    args = (train, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
-    local = cross_validate(*args)
-    remote = cross_validate(*args, ComputeParams(engine="dask", n_workers=2, threads_per_worker=1))
+    inp = CvInput.from_config(cfg).model_copy(update={"compute": None})
+    local = cross_validate(train, inp)
+    remote = cross_validate(train, inp.model_copy(update={
+        "compute": ComputeParams(engine="dask", n_workers=2, threads_per_worker=1)}))
     assert json.dumps(remote, sort_keys=True) == json.dumps(local, sort_keys=True)
 
 

@@ -42,7 +42,7 @@ def validated_docs(root: Path, df: pd.DataFrame) -> tuple[dict, Path, Path]:
                       validate={"min_rows": 100, "gx_max_rows": 1000})
     bootstrap_suite(bookings(3000, seed=0), cfg.paths, cfg.data, cfg.validate)
     report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
-    index = Path(report["data_docs"])
+    index = Path(report.data_docs)
     [page] = index.parent.glob("validations/**/*.html")
     return report, index, page
 
@@ -62,7 +62,7 @@ def test_data_docs_of_a_clean_run_say_succeeded_and_open_offline(webdriver, chro
     """5,000 clean rows against a 3,000-row reference (row-count rule: 1,500..6,000): GX's 1,000-row sample alone
     would fail that rule and the page would say Failed."""
     report, index, page = validated_docs(tmp_path / "project", bookings(5000, seed=1))
-    assert report["passed"] and report["counts"]["gx_sample_rows"] == 1000
+    assert report.passed and report.counts.gx_sample_rows == 1000
     view = webdriver.view(page.resolve().as_uri(), chromium, tmp_path / "profile-page")
     (tmp_path / "page.txt").write_text(view.text)  # to read after a failure
     assert verdict(view) == "Succeeded", view.text[:2000]
@@ -82,6 +82,6 @@ def test_the_same_check_reads_failed_when_the_run_failed(webdriver, chromium, tm
     outside = np.setdiff1d(np.arange(len(df)), rows)
     df.loc[outside[:2], "booking_id"] = 4999
     report, _, page = validated_docs(tmp_path / "project", df)
-    assert not report["passed"]
+    assert not report.passed
     view = webdriver.view(page.resolve().as_uri(), chromium, tmp_path / "profile")
     assert verdict(view) == "Failed", view.text[:2000]

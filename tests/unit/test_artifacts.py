@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flows.artifacts import split_markdown, validation_markdown
 from tasks.core.reports import SplitReport
+from tasks.quality.reports import ValidateReport
+from tests.support.reports import validate_report_data
 
 SUSPECT = {"columns": ["post"], "check": "dominance", "value": 0.3, "threshold": 0.1, "severity": "suspect",
            "excused": False, "detail": "carries far more | than any other"}
@@ -11,7 +13,8 @@ EXCUSED = {**SUSPECT, "columns": ["country"], "excused": True, "reason": "asked 
 
 
 def test_validation_summary_lists_findings_with_their_effect():
-    md = validation_markdown({"passed": True, "counts": {"rows": 10}, "leakage": {"suspects": [SUSPECT, EXCUSED]}})
+    md = validation_markdown(ValidateReport.model_validate(
+        validate_report_data(leakage={"suspects": [SUSPECT, EXCUSED]})))
     assert "| post | dominance | 0.3000 | 0.1000 | blocks promotion | carries far more \\| than any other |" in md
     assert "| country | dominance | 0.3000 | 0.1000 | excused: asked at reservation |" in md
     assert "block promotion (not the run)" in md

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from tasks.core.config import CVParams, DataParams
 from tasks.core.errors import ConfigError
+from tasks.core.step_inputs import CvInput
 from tasks.modelling import folds as cv_folds
 from tasks.modelling import preprocessing
 from tests.conftest import make_config, synthetic_frame
@@ -43,7 +44,7 @@ def test_group_folds_share_no_entity():
 def test_cross_validate_reports_mean_and_std_and_learns_something(tmp_path):
     cfg = make_config(tmp_path)
     df = synthetic_frame(n=900, seed=7)
-    report = cv_folds.cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, cfg.train, cfg.split)
+    report = cv_folds.cross_validate(df, CvInput.from_config(cfg))
     assert set(report) == {"stratified", "walk_forward"}
     for scheme in report.values():
         assert len(scheme["folds"]) == 3
@@ -63,7 +64,7 @@ def test_preprocessing_is_refitted_inside_each_fold(tmp_path, monkeypatch):
         return real(train, ft, p, linear_rows)
 
     monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
-    cv_folds.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, cfg.train, cfg.split)
+    cv_folds.cross_validate(df, CvInput.from_config(cfg).model_copy(update={"cv": cfg.cv.model_copy(update={"schemes": ["stratified"]})}))
     assert len(seen_sizes) == 3
     assert all(s < len(df) * 2 / 3 for s in seen_sizes)  # never the whole training part
 
@@ -96,12 +97,12 @@ def test_walk_forward_says_when_it_ran_fewer_folds_than_asked(tmp_path):
     df = synthetic_frame(n=400, seed=5)
     cfg = make_config(tmp_path)
     p = cfg.cv.model_copy(update={"schemes": ["walk_forward"], "n_splits": 4, "gap_days": 200})
-    report = cv_folds.cross_validate(df, cfg.data, p, cfg.preprocess, cfg.train, cfg.split)
+    report = cv_folds.cross_validate(df, CvInput.from_config(cfg).model_copy(update={"cv": p}))
     assert len(report["walk_forward"]["folds"]) < 4
     assert "of the 4 folds asked for (cv.n_splits): cv.gap_days=200" in report["walk_forward"]["short"]
     never = p.model_copy(update={"gap_days": 10_000})
     with pytest.raises(ConfigError, match="walk_forward ran 0 of the 4 folds"):
-        cv_folds.cross_validate(df, cfg.data, never, cfg.preprocess, cfg.train, cfg.split)
+        cv_folds.cross_validate(df, CvInput.from_config(cfg).model_copy(update={"cv": never}))
 
 
 def test_every_fold_fits_its_baseline_on_the_capped_stratified_sample(tmp_path, monkeypatch):
@@ -116,7 +117,7 @@ def test_every_fold_fits_its_baseline_on_the_capped_stratified_sample(tmp_path, 
         return real(train, ft, p, linear_rows_arg)
 
     monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
-    report = cv_folds.cross_validate(df, cfg.data, cfg.cv, cfg.preprocess, tp, cfg.split)
+    report = cv_folds.cross_validate(df, CvInput.from_config(cfg).model_copy(update={"train": tp}))
     folds = [f for scheme in report.values() for f in scheme["folds"]]
     assert len(folds) == len(linear_rows) == 6
     assert all(f["baseline"]["fit_rows"] == 150 for f in folds)  # every fold states its baseline samples

@@ -131,11 +131,11 @@ def binary_run(binary_project):
 
 def test_planted_noise_segment_ranks_first(binary_run):
     _, report, _ = binary_run
-    top = report["slices"]["top"][0]
-    assert top["segment"] == "grp = Z"
-    assert top["conditions"] == [{"feature": "grp", "equals": "Z"}]
-    assert top["error_rate"] > 3 * report["slices"]["overall_rate"]
-    assert top["n_sampled_errors"] > 0 and top["drivers"], "drivers of the segment's errors are listed"
+    top = report.slices.top[0]
+    assert top.segment == "grp = Z"
+    assert top.conditions == [{"feature": "grp", "equals": "Z"}]
+    assert top.error_rate > 3 * report.slices.overall_rate
+    assert top.n_sampled_errors > 0 and top.drivers, "drivers of the segment's errors are listed"
 
 
 def test_outputs_written_and_summary_flat(binary_run):
@@ -147,7 +147,7 @@ def test_outputs_written_and_summary_flat(binary_run):
     assert json.loads((out_dir / "explain.json").read_text())["step_version"] == "1"
     summary = json.loads((out_dir / "explain_summary.json").read_text())
     assert all(isinstance(v, (int, float)) or v is None for v in summary.values())
-    assert summary["n_sampled"] == report["sample"]["sampled"] <= 800
+    assert summary["n_sampled"] == report.sample.sampled <= 800
     assert summary["n_slices_flagged"] >= 1
     assert not [p for p in out_dir.parent.iterdir() if p.name.startswith(".explain")], "no temp dirs left"
 
@@ -165,41 +165,41 @@ def test_explain_json_is_deterministic(binary_run):
 
 def test_global_importance_finds_the_signal(binary_run):
     _, report, _ = binary_run
-    g = report["global_importance"]
-    assert g[0]["feature"] == "x1"
-    assert abs(sum(e["share"] for e in g) - 1) < 1e-4
-    assert report["agreement"]["spearman_shap_gain"] is not None
-    assert report["agreement"]["permutation_metric"] == "roc_auc"
-    perm = {e["feature"]: e["permutation_drop"] for e in g}
+    g = report.global_importance
+    assert g[0].feature == "x1"
+    assert abs(sum(e.share for e in g) - 1) < 1e-4
+    assert report.agreement.spearman_shap_gain is not None
+    assert report.agreement.permutation_metric == "roc_auc"
+    perm = {e.feature: e.permutation_drop for e in g}
     assert perm["x1"] > perm["x3"]
 
 
 def test_worst_errors_structure(binary_run):
     cfg, report, _ = binary_run
-    worst = report["worst_errors"]
+    worst = report.worst_errors
     assert set(worst) == {"false_positive", "false_negative"}
     scored = io.read_frame(cfg.paths.scored_test)
     for kind, items in worst.items():
         assert 1 <= len(items) <= cfg.explain.top_errors
-        severities = [e["severity"] for e in items]
+        severities = [e.severity for e in items]
         assert severities == sorted(severities, reverse=True)
         for e in items:
-            row = scored.iloc[e["row"]]
-            assert e["prediction"] == (1 if kind == "false_positive" else 0) and e["y_true"] == 1 - e["prediction"]
-            assert e["score"] == pytest.approx(row["score_lightgbm"], rel=1e-5)
-            assert len(e["top_features"]) == 5
-            abs_shap = [abs(t["shap"]) for t in e["top_features"]]
+            row = scored.iloc[e.row]
+            assert e.prediction == (1 if kind == "false_positive" else 0) and e.y_true == 1 - e.prediction
+            assert e.score == pytest.approx(row["score_lightgbm"], rel=1e-5)
+            assert len(e.top_features) == 5
+            abs_shap = [abs(t.shap) for t in e.top_features]
             assert abs_shap == sorted(abs_shap, reverse=True)
-            for t in e["top_features"]:
-                raw = row[t["feature"]]
-                if t["feature"] in CATEGORICAL:
-                    assert t["value"] == raw and isinstance(t["value"], str), "raw category, not its code"
+            for t in e.top_features:
+                raw = row[t.feature]
+                if t.feature in CATEGORICAL:
+                    assert t.value == raw and isinstance(t.value, str), "raw category, not its code"
                 elif pd.isna(raw):
-                    assert t["value"] is None
+                    assert t.value is None
                 else:
-                    assert t["value"] == pytest.approx(float(raw))
+                    assert t.value == pytest.approx(float(raw))
     fp = worst["false_positive"][0]
-    assert fp["score"] == pytest.approx(max(scored.loc[(scored["pred_lightgbm"] == 1) & (scored["y_true"] == 0), "score_lightgbm"]), rel=1e-5)
+    assert fp.score == pytest.approx(max(scored.loc[(scored["pred_lightgbm"] == 1) & (scored["y_true"] == 0), "score_lightgbm"]), rel=1e-5)
 
 
 def test_html_report_contains_drivers_and_renders_offline(binary_run):
@@ -208,10 +208,10 @@ def test_html_report_contains_drivers_and_renders_offline(binary_run):
     for needle in ("Top drivers", "Worst errors", "Weakest segments", "Columns left out", "grp = Z",
                    "copy of the label written after the outcome (leak)", "status", "data:image/png;base64,"):
         assert needle in page, needle
-    assert report["global_importance"][0]["feature"] in page
-    assert str(report["sample"]["sampled"]) in page
+    assert report.global_importance[0].feature in page
+    assert str(report.sample.sampled) in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert page.count("<img ") == len(report["figures"])
+    assert page.count("<img ") == len(report.figures)
 
 
 @pytest.mark.integration
@@ -288,21 +288,21 @@ def test_other_tasks_explain_and_find_the_noise(tmp_path, task):
     scored, valid = io.read_frame(cfg.paths.scored_test), io.read_frame(cfg.paths.valid)
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")
     report, images = explain_model(scored, valid, bundle, cfg.data, cfg.explain)
-    assert report["task"] == task
-    assert report["slices"]["top"][0]["segment"] == "grp = Z"
+    assert report.task == task
+    assert report.slices.top[0].segment == "grp = Z"
     kinds = {"multiclass": {"misclassified"}, "regression": {"over_prediction", "under_prediction"}}[task]
-    assert set(report["worst_errors"]) == kinds
-    assert all(len(items) > 0 for items in report["worst_errors"].values())
-    assert report["sample"]["sampled"] <= cfg.explain.sample_size
+    assert set(report.worst_errors) == kinds
+    assert all(len(items) > 0 for items in report.worst_errors.values())
+    assert report.sample.sampled <= cfg.explain.sample_size
     assert "importance.png" in images and images["importance.png"][:4] == b"\x89PNG"
     if task == "multiclass":
-        e = report["worst_errors"]["misclassified"][0]
-        assert e["y_true"] in ("low", "mid", "high") and e["prediction"] != e["y_true"]
-        assert len(e["top_features_true_class"]) == 5
+        e = report.worst_errors["misclassified"][0]
+        assert e.y_true in ("low", "mid", "high") and e.prediction != e.y_true
+        assert e.top_features_true_class is not None and len(e.top_features_true_class) == 5
     else:
-        sev = [e["severity"] for e in report["worst_errors"]["over_prediction"]]
+        sev = [e.severity for e in report.worst_errors["over_prediction"]]
         assert sev == sorted(sev, reverse=True)
-        assert report["slices"]["measure"] == "mean_abs_residual"
+        assert report.slices.measure == "mean_abs_residual"
 
 
 def test_stale_scores_are_warned_about(binary_project):
@@ -311,7 +311,7 @@ def test_stale_scores_are_warned_about(binary_project):
     scored = scored.assign(score_lightgbm=np.clip(scored["score_lightgbm"] + 0.05, 0, 1))
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")
     report, _ = explain_model(scored, io.read_frame(cfg.paths.valid), bundle, cfg.data, cfg.explain)
-    assert any("re-run evaluate" in w for w in report["warnings"])
+    assert any("re-run evaluate" in w for w in report.warnings)
 
 
 def test_missing_scored_columns_name_them(binary_project):

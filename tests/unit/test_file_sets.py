@@ -54,11 +54,11 @@ def test_glob_snapshot_copies_the_matched_files_and_ingest_records_each_with_its
     assert sorted(p.name for p in snap.iterdir()) == ["test.csv", "train.csv"]
     assert all((snap / n).read_bytes() == (tmp_path / "raw" / n).read_bytes() for n in ("test.csv", "train.csv"))
     report = ingest.run(cfg)
-    assert report["rows"] == len(frame)
-    assert [f["file"] for f in report["files"]] == ["test.csv", "train.csv"]
-    for f in report["files"]:
-        assert f["md5"] == hashlib.md5((tmp_path / "raw" / f["file"]).read_bytes()).hexdigest()
-        assert f["bytes"] == (tmp_path / "raw" / f["file"]).stat().st_size
+    assert report.rows == len(frame) and report.files is not None
+    assert [f.file for f in report.files] == ["test.csv", "train.csv"]
+    for f in report.files:
+        assert f.md5 == hashlib.md5((tmp_path / "raw" / f.file).read_bytes()).hexdigest()
+        assert f.bytes == (tmp_path / "raw" / f.file).stat().st_size
     out = pd.read_parquet(cfg.paths.ingested)
     assert pd.api.types.is_datetime64_any_dtype(out["when"]) and isinstance(out["colour"].dtype, pd.CategoricalDtype)
     # the same table as the source read directly (init and `tabgate config --check` read it so)

@@ -1,6 +1,6 @@
 """Headline metrics: the few dozen numbers DVC shows as metrics, from the detailed reports."""
 
-from tasks.core.reports import CvReport, EvaluateReport, SplitReport
+from tasks.core.reports import CvReport, EvaluateReport, IngestReport, SplitReport
 from tasks.reporting.headline import headline_metrics
 from tasks.reporting.promotion_report import PromotionReport
 
@@ -20,13 +20,15 @@ CV = CvReport.model_validate({"step_version": "1", "rows": 700, "n_splits": 4, "
                               "schemes": {"stratified": {"folds": [], "summary": {
     "lightgbm": {"roc_auc": {"mean": 0.91, "std": 0.01}, "f1": {"mean": 0.7, "std": 0.02}},
     "baseline": {"roc_auc": {"mean": 0.86, "std": 0.02}}, "high_variance": False, "spread": 0.01}}}})
+INGEST = IngestReport.model_validate({"step_version": "1", "snapshot": "s.csv", "snapshot_sha256": "s" * 64,
+                                      "rows": 1000, "columns": 3, "dtypes": {}, "numeric_parse_failures": {}})
 SPLIT = SplitReport.model_validate({"step_version": "2", "strategy": "time", "detail": {}, "train": {"rows": 600},
                                     "valid": {"rows": 100}, "test": {"rows": 300}, "test_fingerprint": "f" * 64,
                                     "duplicate_rows_shared_train_test": 0})
 
 
 def test_headline_keeps_test_metrics_with_intervals_cv_rows_and_status_only():
-    h = headline_metrics(METRICS, CV, SPLIT, {"rows": 1000}, PROMOTION)
+    h = headline_metrics(METRICS, CV, SPLIT, INGEST, PROMOTION)
     assert h["test"]["lightgbm"]["roc_auc"] == 0.9
     assert (h["test"]["lightgbm"]["roc_auc_low"], h["test"]["lightgbm"]["roc_auc_high"]) == (0.88, 0.92)
     assert "roc_auc_low" not in h["test"]["baseline"] and "accuracy" not in h["test"]["lightgbm"]  # headline only

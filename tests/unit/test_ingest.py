@@ -87,7 +87,7 @@ def test_run_writes_typed_parquet(tmp_path, frame):
     frame.assign(colour=frame["colour"].astype(str)).to_csv(tmp_path / "data" / "t.csv", index=False)
     report = ingest.run(cfg)
     out = pd.read_parquet(cfg.paths.ingested)
-    assert report["rows"] == len(frame)
+    assert report.rows == len(frame)
     assert isinstance(out["colour"].dtype, pd.CategoricalDtype)
     assert pd.api.types.is_datetime64_any_dtype(out["when"])
 
@@ -165,7 +165,7 @@ def test_ingest_run_types_a_partitioned_dataset_like_the_single_file(tmp_path, f
     sources.snapshot_source(IngestParams(source=str(tmp_path / "parts")), cfg.paths.data_dir)
     report = ingest.run(cfg)
     out = pd.read_parquet(cfg.paths.ingested)
-    assert report["rows"] == len(frame) and report["snapshot"] == "parts" and len(report["snapshot_sha256"]) == 64
+    assert report.rows == len(frame) and report.snapshot == "parts" and len(report.snapshot_sha256) == 64
     assert isinstance(out["city"].dtype, pd.CategoricalDtype) and pd.api.types.is_datetime64_any_dtype(out["when"])
     assert sorted(out["x1"].tolist()) == sorted(table["x1"].tolist())
 

@@ -29,12 +29,15 @@ VERSIONS = {"git_commit": "a" * 40, "git_dirty": False, "data_version": "d" * 32
 
 def write_reports(reports: Path) -> None:
     """Write small versions of every report the card reads, shaped like the real ones."""
-    io.write_json({"rows": 1000, "snapshot": "src.csv", "snapshot_sha256": "s" * 64,
+    io.write_json({"step_version": "1", "rows": 1000, "columns": 4, "dtypes": {"x1": "float64"},
+                   "numeric_parse_failures": {}, "snapshot": "src.csv", "snapshot_sha256": "s" * 64,
                    "time_range": ["2020-01-01T00:00:00", "2021-12-31T00:00:00"]}, reports / "ingest.json")
-    io.write_json({"strategy": "time"}, reports / "split.json")
+    io.write_json({"step_version": "2", "strategy": "time", "detail": {}, "train": {"rows": 600}, "valid": {"rows": 100},
+                   "test": {"rows": 200}, "test_fingerprint": "f" * 64, "duplicate_rows_shared_train_test": 0},
+                  reports / "split.json")
     io.write_json({"train_rows": 700, "valid_rows": 100, "features": ["x1", "seg"], "best_iteration": 42},
                   reports / "train.json")
-    io.write_json({"n_splits": 3, "rows": 800, "schemes": {"stratified": {
+    io.write_json({"step_version": "1", "n_splits": 3, "rows": 800, "baseline_max_rows": 1000, "schemes": {"stratified": {
         "folds": [{}, {}, {}],
         "summary": {"high_variance": True,
                     "lightgbm": {"roc_auc": {"mean": 0.8, "std": 0.05}, "threshold": {"mean": 0.5, "std": 0}},
@@ -45,9 +48,14 @@ def write_reports(reports: Path) -> None:
                    "intervals": {"lightgbm": {"roc_auc": {"low": 0.66, "high": 0.76, "n_samples": 50}}},
                    "segments": {"seg": {"A": {"roc_auc": 0.9, "rows": 120}, "B": {"roc_auc": 0.55, "rows": 80},
                                         "C": {"roc_auc": None, "rows": 3}}}}, reports / "metrics.json")
-    io.write_json({"error_definition": "pred != y", "columns_left_out": {"when": "time column"},
-                   "summary": {"overall_error": 0.2},
-                   "slices": {"n_flagged": 2, "n_candidates": 30, "top": [
+    sample = dict.fromkeys(("test_rows", "errors_total", "errors_sampled", "correct_total", "correct_sampled", "sampled",
+                            "cap_sample_size", "cap_max_errors"), 0)
+    io.write_json({"step_version": "1", "model": "lightgbm", "task": "binary", "shap_units": "log-odds",
+                   "sample": sample, "agreement": {}, "worst_errors": {},
+                   "error_definition": "pred != y", "columns_left_out": {"when": "time column"},
+                   "summary": {"overall_error": 0.2, "test_rows": 0, "n_sampled": 0, "n_errors": 0, "n_errors_sampled": 0,
+                               "n_slices_flagged": 2, "n_warnings": 1},
+                   "slices": {"measure": "error_rate", "rows": 200, "n_flagged": 2, "n_candidates": 30, "top": [
                        {"segment": "seg = B", "rows": 80, "error_rate": 0.4, "lift": 2.0, "z": 4.1,
                         "drivers": [{"feature": "x1"}]},
                        {"segment": "x1 < 0", "rows": 60, "error_rate": 0.3, "lift": 1.5, "z": 3.2, "drivers": []}]},

@@ -23,6 +23,7 @@ from tasks.registry import catalog, lifecycle, manifest, provenance
 from tasks.registry.records import RecordStatus
 from tasks.reporting.promotion_report import PromotionReport
 from tests.conftest import tiny_lightgbm_bundle
+from tests.support.reports import validate_report_data
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", segment_columns=["seg"])
 
@@ -348,7 +349,7 @@ def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
 
 
 def write_validate_report(cfg: Config, suspects: list[dict]) -> None:
-    io.write_json({"passed": True, "suspects": suspects, "leakage": {"suspects": suspects}},
+    io.write_json(validate_report_data(suspects=suspects, leakage={"suspects": suspects}),
                   cfg.paths.reports_dir / "validate.json")
 
 

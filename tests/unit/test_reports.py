@@ -9,6 +9,7 @@ from tasks.core.errors import InputError
 from tasks.core.reports import (
     CvReport,
     EvaluateReport,
+    IngestReport,
     Metrics,
     PreprocessReport,
     SplitReport,
@@ -16,6 +17,8 @@ from tasks.core.reports import (
     read_report,
     write_report,
 )
+from tasks.quality.reports import ValidateReport
+from tasks.reporting.explain_report import ExplainReport, ExplainSummary
 from tasks.reporting.promotion_report import GateOutcome, PromotionReport, PromotionStatus, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +66,7 @@ def test_headline_read_through_the_model_equals_the_committed_headline():
 
     reports = ROOT / "reports"
     headline = headline_metrics(read_report(EvaluateReport, COMMITTED_METRICS), read_report(CvReport, reports / "cv.json"),
-                                read_report(SplitReport, reports / "split.json"), io.read_json(reports / "ingest.json"),
+                                read_report(SplitReport, reports / "split.json"), read_report(IngestReport, reports / "ingest.json"),
                                 read_report(PromotionReport, COMMITTED_PROMOTION))
     assert io.to_json(headline) == (reports / "headline.json").read_text()
 
@@ -106,13 +109,22 @@ def test_model_card_sections_read_through_the_models_equal_the_committed_card():
     assert io.to_json(model_card.segments_section(inputs, "roc_auc")) == io.to_json(card["segments"])
 
 
-@pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport)])
+@pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport),
+                                             ("ingest", IngestReport), ("validate", ValidateReport)])
 def test_committed_step_reports_are_byte_identical_through_their_models(name, model, tmp_path):
     committed = ROOT / "reports" / f"{name}.json"
     report = read_report(model, committed)
     write_report(report, tmp_path / f"{name}.json")
     assert (tmp_path / f"{name}.json").read_bytes() == committed.read_bytes()
     assert build_report(model, io.read_json(committed)) == report
+
+
+@pytest.mark.parametrize(("name", "model"), [("explain", ExplainReport), ("explain_summary", ExplainSummary)])
+def test_committed_explain_reports_are_byte_identical_through_their_models(name, model, tmp_path):
+    committed = ROOT / "reports" / "explain" / f"{name}.json"
+    report = read_report(model, committed)
+    write_report(report, tmp_path / f"{name}.json")
+    assert (tmp_path / f"{name}.json").read_bytes() == committed.read_bytes()
 
 
 def test_a_step_report_with_a_renamed_field_is_refused_naming_the_field(tmp_path):

@@ -95,12 +95,12 @@ def test_a_rare_problem_outside_the_gx_sample_still_stops_validation(suite_and_c
     df.loc[outside[:1], "arrival"] = pd.Timestamp("2999-01-01")  # one row, not in the sample
     df.loc[outside[1:3], "booking_id"] = df.loc[outside[3], "booking_id"]
     report = validate_frame(df, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
-    assert report["counts"]["gx_sample_rows"] == 1000
-    assert not report["passed"]
-    by_rule = {f["rule"]: f for f in report["failures"]}
-    assert by_rule["time_not_future"]["unexpected_count"] == 1
-    assert "found on the whole table" in by_rule["time_not_future"]["detail"]
-    assert by_rule["unique_id"]["unexpected_count"] == 3
+    assert report.counts.gx_sample_rows == 1000
+    assert not report.passed
+    by_rule = {f.rule: f for f in report.failures}
+    assert by_rule["time_not_future"].unexpected_count == 1
+    assert "found on the whole table" in by_rule["time_not_future"].detail
+    assert by_rule["unique_id"].unexpected_count == 3
 
 
 def test_row_count_is_the_whole_tables():
@@ -121,10 +121,10 @@ def test_a_rebootstrapped_suite_is_what_the_next_validation_uses(suite_and_cfg):
     shifted = broken_frame(seed=3)
     shifted["country"] = "NEW"
     first = validate_frame(shifted, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
-    assert "category_set" in {f["rule"] for f in first["failures"]}
+    assert "category_set" in {f.rule for f in first.failures}
     bootstrap_suite(shifted, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)  # the suite learns the new category
     second = validate_frame(shifted, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
-    assert "category_set" not in {f["rule"] for f in second["failures"]}
+    assert "category_set" not in {f.rule for f in second.failures}
 
 
 def test_text_categories_are_counted_like_their_text(suite_and_cfg):
@@ -148,7 +148,7 @@ def test_data_docs_judge_the_row_count_on_every_row_not_the_gx_sample(suite_and_
     reference's 3,000 rows) fails on the sample and must pass on the table, in the stored result Data Docs show."""
     df = broken_frame(n=5000, seed=4)  # clean: the reference's own generator, ids unique
     report = validate_frame(df, suite_and_cfg.paths, suite_and_cfg.data, suite_and_cfg.validate)
-    assert report["passed"] and report["counts"]["gx_sample_rows"] == 1000 and report["counts"]["failed_warn"] == 0
+    assert report.passed and report.counts.gx_sample_rows == 1000 and report.counts.failed_warn == 0
     [stored] = stored_results(suite_and_cfg)
     assert stored["success"] is True, [r["expectation_config"]["type"] for r in stored["results"] if not r["success"]]
     assert stored["statistics"]["unsuccessful_expectations"] == 0
@@ -156,7 +156,7 @@ def test_data_docs_judge_the_row_count_on_every_row_not_the_gx_sample(suite_and_
     assert row_counts and all(r["result"]["observed_value"] == 5000 for r in row_counts)
     assert any(r["result"]["sample_success"] is False for r in row_counts)  # what the sample alone said
     assert stored["meta"]["tabgate"] == {"verdicts_counted_on_rows": 5000, "gx_sample_rows": 1000}
-    page = next(Path(report["data_docs"]).parent.glob("validations/**/*.html")).read_text()
+    page = next(Path(report.data_docs).parent.glob("validations/**/*.html")).read_text()
     assert "Succeeded" in page and "Failed" not in page.replace("Failed Only", "") and "5000" in page
 
 

@@ -10,6 +10,7 @@ from tasks import preprocess
 from tasks.core import sampling
 from tasks.core.config import PreprocessParams, TrainParams
 from tasks.core.schema import encode_target, infer_feature_types, label_classes
+from tasks.core.step_inputs import CvInput
 from tasks.modelling import folds as cv_folds
 from tasks.modelling import preprocessing, training
 from tests.conftest import make_config, synthetic_frame
@@ -53,7 +54,7 @@ def test_cv_fits_each_folds_linear_preprocessor_on_the_baseline_sample(tmp_path,
 
     monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
     tp = cfg.train.model_copy(update={"baseline_max_rows": 200})
-    cv_folds.cross_validate(df, cfg.data, cfg.cv.model_copy(update={"schemes": ["stratified"]}), cfg.preprocess, tp, cfg.split)
+    cv_folds.cross_validate(df, CvInput.from_config(cfg).model_copy(update={"cv": cfg.cv.model_copy(update={"schemes": ["stratified"]}), "train": tp}))
     assert len(seen) == 3 and all(fold_rows > 200 and linear == 200 for fold_rows, linear in seen)
 
 

@@ -175,8 +175,8 @@ BAD_INPUTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
 @pytest.mark.parametrize("name,mutate,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_stops_with_an_actionable_message(gx_cfg, name, mutate, message):
     report = validate_frame(mutate(bookings()), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
-    assert report["passed"] is False
-    assert report["counts"]["failed_error"] == 1, report["failures"]
+    assert report.passed is False
+    assert report.counts.failed_error == 1, report.failures
     with pytest.raises(ValidationFailed) as err:
         raise_for_report(report, "reports/validate.json")
     text = str(err.value)
@@ -187,44 +187,44 @@ def test_bad_input_stops_with_an_actionable_message(gx_cfg, name, mutate, messag
 
 def test_the_reference_itself_passes_without_any_failure(gx_cfg):
     report = validate_frame(bookings(), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
-    assert report["passed"] is True
-    assert report["failures"] == []
-    assert report["counts"]["failed_warn"] == 0 and report["counts"]["expectations"] > 30
-    assert Path(report["data_docs"]).exists()
+    assert report.passed is True
+    assert report.failures == []
+    assert report.counts.failed_warn == 0 and report.counts.expectations > 30
+    assert Path(report.data_docs).exists()
 
 
 def test_unseen_categories_warn_but_pass(gx_cfg):
     df = bookings()
     df["country"] = df["country"].astype(str).where(df.index % 10 != 0, "XXX")
     report = validate_frame(df, gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
-    assert report["passed"] is True
-    (warning,) = report["failures"]
-    assert (warning["column"], warning["rule"], warning["severity"]) == ("country", "category_set", "warn")
-    assert warning["unexpected_count"] == 24 and warning["examples"] == ["XXX"]
-    assert warning["detail"] == "24 value(s) not seen in the reference"
+    assert report.passed is True
+    (warning,) = report.failures
+    assert (warning.column, warning.rule, warning.severity) == ("country", "category_set", "warn")
+    assert warning.unexpected_count == 24 and warning.examples == ["XXX"]
+    assert warning.detail == "24 value(s) not seen in the reference"
     raise_for_report(report, "reports/validate.json")  # does not raise
 
 
 def test_range_and_drift_warn_and_can_be_made_to_fail(gx_cfg):
     df = bookings().assign(adr=lambda d: d["adr"] + 100)
     report = validate_frame(df, gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
-    assert report["passed"] is True
-    rules = {(f["column"], f["rule"]) for f in report["failures"]}
+    assert report.passed is True
+    rules = {(f.column, f.rule) for f in report.failures}
     assert ("adr", "value_range") in rules and ("adr", "central_range") in rules
-    assert report["drift"]["columns"]["adr"]["level"] == "error"
-    assert report["drift"]["columns"]["adr"]["value"] > 0.5
-    assert report["drift"]["columns"]["lead_time"]["value"] == pytest.approx(0.0, abs=1e-9)
+    assert report.drift.columns["adr"].level == "error"
+    assert report.drift.columns["adr"].value > 0.5
+    assert report.drift.columns["lead_time"].value == pytest.approx(0.0, abs=1e-9)
     strict = make_config(gx_cfg.paths.gx_dir.parent, validate={"min_rows": 50, "fail_on_drift": True})
     strict_report = validate_frame(df, strict.paths, strict.data, strict.validate)
-    assert strict_report["passed"] is False
+    assert strict_report.passed is False
     with pytest.raises(ValidationFailed, match=r"column 'adr' \[drift\]: psi \d+\.\d+ >= 0\.5"):
         raise_for_report(strict_report, None)
 
 
 def test_unlabelled_file_can_skip_label_rules(gx_cfg):
     report = validate_frame(bookings().drop(columns=["is_canceled"]), gx_cfg.paths, gx_cfg.data, gx_cfg.validate, require_label=False)
-    assert report["counts"]["failed_error"] == 0
-    assert {f["rule"] for f in report["failures"]} == {"column_set"}
+    assert report.counts.failed_error == 0
+    assert {f.rule for f in report.failures} == {"column_set"}
 
 
 def churn_table(n: int = 240, seed: int = 1) -> pd.DataFrame:
@@ -238,8 +238,8 @@ def churn_table(n: int = 240, seed: int = 1) -> pd.DataFrame:
 
 def test_a_different_table_is_named_as_such_with_the_command_that_bootstraps_its_suite(gx_cfg):
     report = validate_frame(churn_table(), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
-    assert report["passed"] is False
-    assert report["suite_mismatch"] == {
+    assert report.passed is False
+    assert report.suite_mismatch is not None and report.suite_mismatch.to_data() == {
         "suite_columns": 7, "table_columns": 5, "unknown": ["Churn", "Contract", "MonthlyCharges", "tenure"],
         "missing": ["adr", "arrival_date", "country", "hotel", "is_canceled", "lead_time"]}
     with pytest.raises(ValidationFailed) as err:
@@ -257,7 +257,7 @@ def test_a_different_table_is_named_as_such_with_the_command_that_bootstraps_its
 
 def test_a_few_missing_columns_are_listed_one_by_one_not_called_another_table(gx_cfg):
     report = validate_frame(bookings().drop(columns=["adr", "country", "hotel"]), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
-    assert report["suite_mismatch"] is None  # 3 of 7 missing: below OTHER_TABLE_SHARE
+    assert report.suite_mismatch is None  # 3 of 7 missing: below OTHER_TABLE_SHARE
     with pytest.raises(ValidationFailed, match=r"^3 problem\(s\) stop the pipeline:\n  - column 'adr'"):
         raise_for_report(report, "reports/validate.json")
 
@@ -302,10 +302,10 @@ def test_first_run_bootstraps_writes_a_deterministic_report_and_docs(project, ca
     report = validate.run(cfg)
     assert "first run - bootstrapped suite gx/expectations/tabgate.json" in caplog.text
     assert "validate: PASSED - 240 rows" in caplog.text
-    assert report["passed"] is True
+    assert report.passed is True
     assert (project / "gx/expectations/tabgate.json").exists()
     assert (project / "gx/reference_profile.json").exists()
-    assert (project / DOCS).exists() and report["data_docs"] == DOCS
+    assert (project / DOCS).exists() and report.data_docs == DOCS
     first = (project / "reports/validate.json").read_bytes()
     assert str(project) not in first.decode()  # no absolute paths
     saved = json.loads(first)
@@ -365,7 +365,7 @@ def test_planted_leak_is_a_suspect_that_does_not_stop_the_run_and_keep_suspects_
     cfg = make_config(None)
     io.write_frame(df, cfg.paths.ingested)
     report = validate.run(cfg)  # a suspect blocks promotion (the promote step), not the run
-    assert report["passed"] is True
+    assert report.passed is True
     saved = io.read_json(project / "reports/validate.json")
     n_train = saved["leakage"]["rows_training"]
     assert n_train < 240
@@ -378,14 +378,14 @@ def test_planted_leak_is_a_suspect_that_does_not_stop_the_run_and_keep_suspects_
 
     excused = make_config(None, validate={"min_rows": 50, "keep_suspects": {"status": "set at booking time"}})
     report = validate.run(excused)
-    assert report["passed"] is True and report["leakage"]["unexcused"] == []
-    assert {s["reason"] for s in report["suspects"]} == {"set at booking time"}
+    assert report.passed is True and report.leakage.unexcused == []
+    assert {s["reason"] for s in report.suspects} == {"set at booking time"}
 
     dropped = make_config(None, data={"drop_columns": {"status": "written after the outcome"}})
     report = validate.run(dropped)
-    assert report["passed"] is True
-    assert report["leakage"]["excluded_by_configuration"] == {"status": "written after the outcome"}
-    assert report["leakage"]["suspects"] == [] and "status" not in report["leakage"]["scores"]
+    assert report.passed is True
+    assert report.leakage.excluded_by_configuration == {"status": "written after the outcome"}
+    assert report.leakage.suspects == [] and "status" not in report.leakage.scores
 
 
 @pytest.mark.parametrize("key,entry,message", [
@@ -466,13 +466,13 @@ def test_bootstrap_suite_for_each_shared_table(table, tmp_path):
     info = bootstrap_suite(df, cfg.paths, cfg.data, cfg.validate)
     suite = json.loads(Path(info["suite"]).read_text())
     report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
-    assert report["counts"]["failed_error"] == 0, report["failures"]
-    assert report["passed"] is True
+    assert report.counts.failed_error == 0, report.failures
+    assert report.passed is True
     families = {e["kwargs"]["column"]: e["meta"]["family"] for e in suite["expectations"]
                 if e["meta"]["rule"] == "column_type"}
     if table == "telco":
         assert families["TotalCharges"] == "numeric"  # the " " blanks were coerced by ingest
-        assert report["profile"]["missing"]["TotalCharges"] == 11
+        assert report.profile["missing"]["TotalCharges"] == 11
         assert rule_of(suite, "customerID", "unique_id") is not None
         assert rule_of(suite, "Churn", "label_domain")["kwargs"]["value_set"] == ["No", "Yes"]
     elif table == "kc":
@@ -483,4 +483,4 @@ def test_bootstrap_suite_for_each_shared_table(table, tmp_path):
     else:
         assert rule_of(suite, "hotel", "category_set")["kwargs"]["value_set"] == ["City Hotel", "Resort Hotel"]
         assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "reservation_status"]
-        assert report["profile"]["class_balance"]["1"] == pytest.approx(0.3704, abs=1e-4)
+        assert report.profile["class_balance"]["1"] == pytest.approx(0.3704, abs=1e-4)
