@@ -9,6 +9,7 @@ import pytest
 from flows.cli import build_parser, dispatch
 from tasks.core import io
 from tasks.core.errors import PromotionError
+from tasks.core.reports import EvaluateReport, Interval
 from tasks.registry import catalog, lifecycle
 from tasks.registry.approval import ApprovalDecision, Choice, decide
 from tasks.registry.records import Action, ModelStatus, RecordStatus
@@ -94,30 +95,53 @@ def test_rollback_to_a_named_earlier_production_version(tmp_path, bundles):
 
 
 def promotion_report(version_id: str) -> PromotionReport:
-    """Return a promote report with a passing rule, a failed-but-not-blocking one, and an excused suspect."""
-    rules = [RuleResult.of("threshold:roc_auc", "roc_auc", 0.91, 0.8, True, "0.91 >= 0.8"),
-             RuleResult.of("gain_over_production", "roc_auc", 0.02, 0.0, True, "CI lower bound 0.01 > 0"),
-             RuleResult.of("latency", None, None, None, None, "not measured")]
+    """Return a promote report with passing rules, a failed one, an n/a one, and an excused and a blocking suspect."""
+    rules = [RuleResult.of("threshold roc_auc", "roc_auc", 0.91, 0.8, True, "roc_auc 0.9100 meets the floor 0.8"),
+             RuleResult.of("gain over production (CI low)", "roc_auc", -0.01, 0.0, False, "CI lower bound -0.01"),
+             RuleResult.of("latency p95", "latency_ms", None, 200.0, None, "n/a: not measured")]
     decision = Decision(outcome="promote", primary_metric="roc_auc", first_model=False, rules=rules, notes=[],
                         metrics={"challenger": {"roc_auc": 0.91}, "production": {"roc_auc": 0.89, "pr_auc": 0.7}})
     suspects = [{"columns": ["x2"], "check": "single_feature_auc", "value": 0.97, "threshold": 0.95,
-                 "severity": "suspect", "excused": True, "reason": "x2 is known at booking time", "detail": "d"}]
+                 "severity": "suspect", "excused": True, "reason": "x2 is known at booking time", "detail": "d"},
+                {"columns": ["noise"], "check": "near_duplicate", "value": 0.99, "threshold": 0.9,
+                 "severity": "blocking", "excused": False, "detail": "copy of the label"}]
     return PromotionReport(status="pending_approval", decision=decision, challenger_digest="ab" * 32,
                            version_id=version_id, suspects=suspects)
 
 
-def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspects_and_the_reports(world, tmp_path):
-    reg, prod, pending = world
+def evaluate_report(production: str) -> EvaluateReport:
+    """Return reports/metrics.json of a run that scored the challenger and `production` with intervals."""
+    return EvaluateReport(task="binary", primary_metric="roc_auc", test_rows=100, models={},
+                          production_version=production,
+                          intervals={"lightgbm": {"roc_auc": Interval(low=0.88, high=0.93)},
+                                     "production": {"roc_auc": Interval(low=0.86, high=0.91)}})
+
+
+def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspects_and_the_reports(
+        tmp_path, bundles):
+    reg = tmp_path / "registry"
+    prod = lifecycle.register_version(reg, bundles["a"], dvc_record())
+    lifecycle.set_production(reg, prod, "first", "tester")
+    pending = lifecycle.register_version(reg, bundles["b"], {**dvc_record("pending_approval"), "compared_with": prod})
     reports = tmp_path / "reports"
     io.write_json(promotion_report(pending).to_data(), reports / "promotion.json")
+    io.write_json(evaluate_report(prod).to_data(), reports / "metrics.json")
     md = approval_evidence(reg, reports, pending)
-    for text in ("threshold:roc_auc", "| 0.9100 | 0.8000 | pass |", "gain_over_production", "| latency |", "n/a",
-                 "| roc_auc **(primary)** | 0.9100 |  | 0.8900 |", "x2", "excused: x2 is known at booking time",
-                 "model_card.md", "report.html", f"production now: `{prod}`"):
+    lines = md.splitlines()
+    for line in ("- **threshold roc_auc**: 0.9100 > 0.8000 — pass; roc_auc 0.9100 meets the floor 0.8",
+                 "- **gain over production (CI low)**: -0.0100 < 0 — **FAIL**; CI lower bound -0.01",
+                 "- **latency p95**: limit 200 — n/a; n/a: not measured",
+                 "- **roc_auc** (primary): 0.9100 [0.8800, 0.9300] vs production 0.8900 [0.8600, 0.9100]",
+                 "- **pr_auc**: 0.8000 vs production 0.7000", "- **f1**: 0.7000 (no production value)",
+                 "- **x2** single_feature_auc 0.9700 > 0.9500 — excused: x2 is known at booking time; d",
+                 "- **noise** near_duplicate 0.9900 > 0.9000 — **blocking**; copy of the label"):
+        assert line in lines, f"{line!r} not a line of\n{md}"
+    for text in ("model_card.md", "report.html", f"production now: `{prod}`"):
         assert text in md, text
+    assert not any(line.lstrip().startswith("|") for line in lines), "no table: the Resume form is ~420 px wide"
     io.write_json(promotion_report("v0042-00000000").to_data(), reports / "promotion.json")
     other = approval_evidence(reg, reports, pending)
-    assert "describes another run" in other and "threshold:roc_auc" not in other
+    assert "describes another run" in other and "threshold roc_auc" not in other
     assert "tabgate models promote v1 --reason" in expired_markdown("v1", "2026-01-01T00:00:00+00:00", 60)
 
 
