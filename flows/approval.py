@@ -51,7 +51,8 @@ from tasks.registry.catalog import current_status
 from tasks.registry.records import utc_now
 from tasks.reporting.approval_evidence import approval_evidence, expired_markdown
 
-APPROVAL_DEPLOYMENT = "tabgate-approval/tabgate-approval"
+APPROVAL_FLOW = "tabgate-approval"
+APPROVAL_DEPLOYMENT = f"{APPROVAL_FLOW}/tabgate-approval"
 EXPIRE_DEPLOYMENT = "tabgate-approval-expire/tabgate-approval-expire"
 FILLED = r"\S"  # at least one visible character (the server checks the form against this)
 
@@ -96,6 +97,16 @@ def cancel_run(run_id: UUID | None, message: str) -> None:
         get_run_logger().warning("could not cancel flow run %s: %s", run_id, err)
 
 
+def already_suspended(key: str) -> bool:
+    """Return whether this run suspended with `key` before, i.e. this is its restart after Resume (best effort)."""
+    try:
+        with get_client(sync_client=True) as client:
+            policy = client.read_flow_run(UUID(str(flow_run.get_id()))).empirical_policy
+    except Exception:  # pragma: no cover - without the run's record, publishing the evidence again is harmless
+        return False
+    return key in (policy.pause_keys or set())
+
+
 def not_pending(cfg: Config, version: str) -> dict[str, Any]:
     """Finish an approval whose version is no longer pending (decided meanwhile): say so in its artifact."""
     status = current_status(cfg.paths.registry_dir, version)
@@ -106,7 +117,7 @@ def not_pending(cfg: Config, version: str) -> dict[str, Any]:
     return {"version": version, "decided": False, "status": status.value}
 
 
-@flow(name="tabgate-approval", flow_run_name="approval-{version}", log_prints=True, validate_parameters=False)
+@flow(name=APPROVAL_FLOW, flow_run_name="approval-{version}", log_prints=True, validate_parameters=False)
 def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
     """Wait (suspended) for a person to approve or reject a version pending approval, then record the decision."""
     logger = get_run_logger()
@@ -129,8 +140,9 @@ def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
         expire_id = None
     logger.info("%s waits for approval (expires in %gs); decide in the UI (Resume) or with %s",
                 version, timeout, cli_hint(version))
-    create_markdown_artifact(key=artifact_key(version), markdown=evidence,
-                             description=f"{version}: waiting for approval (Resume this run to decide)")
+    if not already_suspended(artifact_key(version)):  # the restart after Resume: the evidence is published already
+        create_markdown_artifact(key=artifact_key(version), markdown=evidence,
+                                 description=f"{version}: waiting for approval (Resume this run to decide)")
     answer = suspend_flow_run(wait_for_input=ApprovalInput.with_initial_data(description=evidence),
                               key=artifact_key(version), timeout=None if expire_id else int(timeout))
     if not pending_now(cfg.paths.registry_dir, version):  # decided elsewhere while the form was open
@@ -147,7 +159,7 @@ def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
         raise
     cancel_run(expire_id, f"approval decided: {result.decision.value} by {answer.approver}")
     publish_registry_table(cfg)
-    create_markdown_artifact(key=artifact_key(version), description=f"{version}: {result.decision.value}d",
+    create_markdown_artifact(key=artifact_key(version), description=f"{version}: {result.decision.value.rstrip('e')}ed",
                              markdown=f"## Approval of `{version}`: {result.decision.value.upper()}\n\n"
                                       f"{result.message}\n\nproduction: `{result.production or 'none'}`\n")
     return {"version": version, "decided": True, **result.model_dump(mode="json")}

@@ -200,3 +200,68 @@ def test_without_a_reachable_approval_deployment_the_training_run_logs_the_cli_c
     with caplog.at_level(logging.INFO, logger="test.approval"):
         assert approval.request_approval("v0002-abcdef12", "params.yaml") is None
     assert "tabgate models promote v0002-abcdef12 --reason" in caplog.text
+
+
+class FakeRunClient:
+    """The flow-run endpoints the approval flow reads and writes, in memory (a sync client's context manager)."""
+
+    def __init__(self, runs: list | None = None, pause_keys: set[str] | None = None) -> None:
+        self.runs, self.pause_keys, self.states = runs or [], pause_keys or set(), {}
+
+    def __enter__(self) -> FakeRunClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def read_flow_run(self, run_id):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(empirical_policy=SimpleNamespace(pause_keys=self.pause_keys))
+
+    def read_flow_runs(self, flow_filter=None, flow_run_filter=None, **_):
+        wanted = {t.value for t in flow_run_filter.state.type.any_}
+        if flow_run_filter.idempotency_key is not None:
+            keys = flow_run_filter.idempotency_key.any_
+            return [r for r in self.runs if r.idempotency_key in keys and r.state_type in wanted]
+        tags = set(flow_run_filter.tags.all_)
+        return [r for r in self.runs if r.flow == flow_filter.name.any_[0] and tags <= set(r.tags)
+                and r.state_type in wanted]
+
+    def set_flow_run_state(self, run_id, state, force=False):
+        self.states[run_id] = (state.type.value, state.message)
+
+
+def run_approval_flow(world, monkeypatch, client: FakeRunClient, answer: str = "approve") -> list[str]:
+    """Run the approval flow's body once (its restart after Resume when the client says so); return the
+    descriptions of the artifacts it published."""
+    import logging
+
+    from flows import approval
+
+    reg, _, pending = world
+    monkeypatch.chdir(reg.parent)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    published: list[str] = []
+    monkeypatch.setattr(approval, "get_client", lambda sync_client=True: client)
+    monkeypatch.setattr(approval, "get_run_logger", lambda: logging.getLogger("test.approval"))
+    monkeypatch.setattr(approval.flow_run, "get_id", lambda: "0b6b4c1e-8a40-4bb4-9a3c-8f1d1c3c2a10")
+    monkeypatch.setattr(approval, "schedule_expiry", lambda *a: None)
+    monkeypatch.setattr(approval, "publish_registry_table", lambda cfg: True)
+    monkeypatch.setattr(approval, "create_markdown_artifact", lambda **kw: published.append(kw["description"]))
+    monkeypatch.setattr(approval, "suspend_flow_run", lambda **kw: approval.ApprovalInput(
+        decision=answer, reason="fine", approver="alice"))
+    approval.approval_flow.fn(pending, "params.yaml")
+    return published
+
+
+def test_the_restart_after_resume_publishes_the_decision_not_the_evidence_again(world, monkeypatch):
+    _, _, pending = world
+    published = run_approval_flow(world, monkeypatch, FakeRunClient(pause_keys={f"approval-{pending}"}))
+    assert published == [f"{pending}: approved"], published
+
+
+def test_the_first_run_publishes_the_evidence_before_it_suspends(world, monkeypatch):
+    _, _, pending = world
+    published = run_approval_flow(world, monkeypatch, FakeRunClient(), answer="reject")
+    assert published == [f"{pending}: waiting for approval (Resume this run to decide)", f"{pending}: rejected"]
