@@ -265,3 +265,91 @@ def test_the_first_run_publishes_the_evidence_before_it_suspends(world, monkeypa
     _, _, pending = world
     published = run_approval_flow(world, monkeypatch, FakeRunClient(), answer="reject")
     assert published == [f"{pending}: waiting for approval (Resume this run to decide)", f"{pending}: rejected"]
+
+
+def fake_run(flow: str, state: str, tags: tuple[str, ...] = (), key: str | None = None, **parameters):
+    """Return a flow run as the fake client lists it."""
+    import uuid
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id=uuid.uuid4(), flow=flow, state_type=state, tags=list(tags), idempotency_key=key,
+                           parameters=parameters)
+
+
+def waiting_world(version: str) -> tuple[FakeRunClient, dict]:
+    """A server with the version's Suspended approval run and its scheduled expire run, beside runs to leave alone."""
+    approval = fake_run("tabgate-approval", "PAUSED", ("tabgate", "approval", f"model:{version}"), version=version)
+    runs = {"approval": approval,
+            "expire": fake_run("tabgate-approval-expire", "SCHEDULED", key=f"approval-expire-{approval.id}"),
+            "other": fake_run("tabgate-approval", "PAUSED", ("model:v0099-00000000",), version="v0099-00000000"),
+            "done": fake_run("tabgate-approval", "COMPLETED", (f"model:{version}",), version=version)}
+    return FakeRunClient(list(runs.values())), runs
+
+
+def test_a_version_decided_elsewhere_cancels_its_waiting_approval_run_and_its_expire_run():
+    from flows.approval import cancel_waiting_approval
+
+    client, runs = waiting_world("v0002-abcdef12")
+    cancelled = cancel_waiting_approval("v0002-abcdef12", "reject", "bob", "tabgate models reject", client)
+    assert cancelled == [runs["approval"].id, runs["expire"].id]
+    assert client.states[runs["approval"].id] == (
+        "CANCELLED", "decided elsewhere: reject by bob (tabgate models reject)")
+    assert client.states[runs["expire"].id][0] == "CANCELLED"
+    assert runs["other"].id not in client.states and runs["done"].id not in client.states
+
+
+def test_without_a_server_deciding_elsewhere_asks_no_server(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import approval
+
+    monkeypatch.setattr(approval, "get_client", lambda **kw: pytest.fail("no server is configured"))
+    with temporary_settings(set_defaults={PREFECT_API_URL: None}, restore_defaults={PREFECT_API_URL}):
+        assert approval.cancel_waiting_approval("v1", "approve", "a", "tabgate models promote") == []
+
+
+@pytest.mark.parametrize(("action", "decision"), [("promote", "approve"), ("reject", "reject")])
+def test_cli_decision_cancels_the_waiting_approval_run(world, monkeypatch, capsys, action, decision):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import approval, cli
+
+    reg, _, pending = world
+    monkeypatch.chdir(reg.parent)
+    monkeypatch.delenv("TABGATE_PARAMS", raising=False)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    client, runs = waiting_world(pending)
+    monkeypatch.setattr(approval, "get_client", lambda sync_client=True: client)
+    monkeypatch.setattr(cli, "publish_registry_if_served", lambda cfg: None)
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # a served project
+        assert dispatch(build_parser().parse_args(["models", action, pending, "--reason", "checked"])) == 0
+    actor = catalog.read_history(reg)[-1].actor
+    assert client.states[runs["approval"].id] == (
+        "CANCELLED", f"decided elsewhere: {decision} by {actor} (tabgate models {action})")
+    assert client.states[runs["expire"].id][0] == "CANCELLED"
+    assert "waiting approval run" in capsys.readouterr().out
+
+
+def test_the_reject_version_deployment_cancels_the_waiting_approval_run(world, monkeypatch):
+    import logging
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import approval, registry_actions
+
+    reg, _, pending = world
+    monkeypatch.chdir(reg.parent)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    client, runs = waiting_world(pending)
+    monkeypatch.setattr(approval, "get_client", lambda sync_client=True: client)
+    for name, fake in (("get_run_logger", lambda: logging.getLogger("test.actions")),
+                       ("publish_registry_table", lambda cfg: True), ("create_markdown_artifact", lambda **kw: None)):
+        monkeypatch.setattr(registry_actions, name, fake)
+    monkeypatch.setattr(registry_actions.flow_run, "get_id", lambda: "run-7")
+    monkeypatch.setattr(registry_actions.flow_run, "get_flow_name", lambda: "tabgate-reject-version")
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        registry_actions.reject_version_flow.fn(pending, "drift on x2", "dave")
+    assert catalog.current_status(reg, pending) == ModelStatus.REJECTED
+    assert client.states[runs["approval"].id] == (
+        "CANCELLED", "decided elsewhere: reject by dave (tabgate-reject-version run run-7)")
+    assert client.states[runs["expire"].id][0] == "CANCELLED"
