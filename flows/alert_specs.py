@@ -56,7 +56,10 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
                          "tabgate: model {{ event.payload.model_version }} waits for approval",
                          "A model passed the gate and waits for a person's approval.\n" + PAYLOAD
                          + "\nReason: {{ event.payload.reason }}\n"
-                           "Decide: tabgate models promote {{ event.payload.model_version }} --reason ...\n" + LINK),
+                           "Decide: Resume the approval-{{ event.payload.model_version }} run (flow tabgate-approval, "
+                           "Suspended) in the Prefect UI, or: tabgate models promote {{ event.payload.model_version }} "
+                           "--reason ... (reject: tabgate models reject {{ event.payload.model_version }} --reason ...)"
+                           "\n" + LINK),
     "gate_rejected": ("gate rejected a challenger", "tabgate: the gate rejected model {{ event.payload.model_version }}",
                       "The promotion gate rejected a challenger; production is unchanged "
                       "({{ event.payload.production_version }}).\n" + PAYLOAD

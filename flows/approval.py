@@ -26,6 +26,7 @@ How it works under `tabgate serve` against a real server:
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -34,11 +35,21 @@ from uuid import UUID
 from prefect import flow, get_client, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.actions import ArtifactCreate
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterIdempotencyKey,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_API_URL
 from prefect.states import Cancelled
 from pydantic import Field
 
@@ -51,8 +62,10 @@ from tasks.registry.catalog import current_status
 from tasks.registry.records import utc_now
 from tasks.reporting.approval_evidence import approval_evidence, expired_markdown
 
-APPROVAL_DEPLOYMENT = "tabgate-approval/tabgate-approval"
+APPROVAL_FLOW = "tabgate-approval"
+APPROVAL_DEPLOYMENT = f"{APPROVAL_FLOW}/tabgate-approval"
 EXPIRE_DEPLOYMENT = "tabgate-approval-expire/tabgate-approval-expire"
+log = logging.getLogger(__name__)
 FILLED = r"\S"  # at least one visible character (the server checks the form against this)
 
 
@@ -96,6 +109,57 @@ def cancel_run(run_id: UUID | None, message: str) -> None:
         get_run_logger().warning("could not cancel flow run %s: %s", run_id, err)
 
 
+def already_suspended(key: str) -> bool:
+    """Return whether this run suspended with `key` before, i.e. this is its restart after Resume (best effort)."""
+    try:
+        with get_client(sync_client=True) as client:
+            policy = client.read_flow_run(UUID(str(flow_run.get_id()))).empirical_policy
+    except Exception:  # pragma: no cover - without the run's record, publishing the evidence again is harmless
+        return False
+    return key in (policy.pause_keys or set())
+
+
+def waiting_runs(client: Any, version: str) -> list[FlowRun]:
+    """Return the Suspended `tabgate-approval` runs of a version (tagged model:<version>)."""
+    runs = client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=[APPROVAL_FLOW])),
+        flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"model:{version}"]), state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+    return [r for r in runs if (r.parameters or {}).get("version", version) == version]
+
+
+def expire_runs(client: Any, approval_run_id: UUID) -> list[FlowRun]:
+    """Return the not yet started `tabgate-approval-expire` run(s) scheduled by one approval run."""
+    return cast(list[FlowRun], client.read_flow_runs(flow_run_filter=FlowRunFilter(
+        idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"approval-expire-{approval_run_id}"]),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])))))
+
+
+def cancel_waiting_approval(version: str, decision: str, actor: str, where: str, client: Any = None) -> list[UUID]:
+    """After a version was decided outside its approval run (CLI, approve/reject-version deployment): cancel its
+    Suspended `tabgate-approval` run(s) with "decided elsewhere: ..." and their scheduled expire runs, so the UI
+    shows no stale waiting run. Best effort, only with a server (PREFECT_API_URL); return the cancelled ids."""
+    if client is None:
+        if not PREFECT_API_URL.value():
+            return []
+        try:
+            with get_client(sync_client=True) as own:
+                return cancel_waiting_approval(version, decision, actor, where, own)
+        except Exception as err:
+            log.warning("could not cancel the waiting approval run of %s (the decision stands): %s: %s",
+                        version, type(err).__name__, err)
+            return []
+    message = f"decided elsewhere: {decision} by {actor} ({where})"
+    cancelled = []
+    for run in waiting_runs(client, version):
+        client.set_flow_run_state(run.id, Cancelled(message=message), force=True)
+        cancelled.append(run.id)
+        for expire in expire_runs(client, run.id):
+            client.set_flow_run_state(expire.id, Cancelled(message=f"approval {message}"), force=True)
+            cancelled.append(expire.id)
+    return cancelled
+
+
 def not_pending(cfg: Config, version: str) -> dict[str, Any]:
     """Finish an approval whose version is no longer pending (decided meanwhile): say so in its artifact."""
     status = current_status(cfg.paths.registry_dir, version)
@@ -106,7 +170,7 @@ def not_pending(cfg: Config, version: str) -> dict[str, Any]:
     return {"version": version, "decided": False, "status": status.value}
 
 
-@flow(name="tabgate-approval", flow_run_name="approval-{version}", log_prints=True, validate_parameters=False)
+@flow(name=APPROVAL_FLOW, flow_run_name="approval-{version}", log_prints=True, validate_parameters=False)
 def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
     """Wait (suspended) for a person to approve or reject a version pending approval, then record the decision."""
     logger = get_run_logger()
@@ -129,8 +193,9 @@ def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
         expire_id = None
     logger.info("%s waits for approval (expires in %gs); decide in the UI (Resume) or with %s",
                 version, timeout, cli_hint(version))
-    create_markdown_artifact(key=artifact_key(version), markdown=evidence,
-                             description=f"{version}: waiting for approval (Resume this run to decide)")
+    if not already_suspended(artifact_key(version)):  # the restart after Resume: the evidence is published already
+        create_markdown_artifact(key=artifact_key(version), markdown=evidence,
+                                 description=f"{version}: waiting for approval (Resume this run to decide)")
     answer = suspend_flow_run(wait_for_input=ApprovalInput.with_initial_data(description=evidence),
                               key=artifact_key(version), timeout=None if expire_id else int(timeout))
     if not pending_now(cfg.paths.registry_dir, version):  # decided elsewhere while the form was open
@@ -147,7 +212,7 @@ def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
         raise
     cancel_run(expire_id, f"approval decided: {result.decision.value} by {answer.approver}")
     publish_registry_table(cfg)
-    create_markdown_artifact(key=artifact_key(version), description=f"{version}: {result.decision.value}d",
+    create_markdown_artifact(key=artifact_key(version), description=f"{version}: {result.decision.value.rstrip('e')}ed",
                              markdown=f"## Approval of `{version}`: {result.decision.value.upper()}\n\n"
                                       f"{result.message}\n\nproduction: `{result.production or 'none'}`\n")
     return {"version": version, "decided": True, **result.model_dump(mode="json")}

@@ -209,6 +209,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         with project_lock_for(cfg, f"tabgate models {args.action}"):
             code = change_production(args, reg)
         publish_registry_if_served(cfg)
+        if args.action in ("promote", "reject"):
+            end_waiting_approval(args.version, "approve" if args.action == "promote" else "reject")
         return code
     if args.action == "list":
         prod = production_version(reg)
@@ -272,6 +274,17 @@ def publish_registry_if_served(cfg) -> None:
 
     if publish_registry_table(cfg):
         print("model-registry artifact refreshed in the Prefect UI")
+
+
+def end_waiting_approval(version: str, decision: str) -> None:
+    """Cancel the Suspended `tabgate-approval` run of a version just decided here (and its expire run), so the UI
+    shows no stale waiting run; only with a Prefect server (PREFECT_API_URL), best effort."""
+    from flows.approval import cancel_waiting_approval
+    from tasks.registry.lifecycle import default_actor
+
+    where = "tabgate models promote" if decision == "approve" else "tabgate models reject"
+    if cancel_waiting_approval(version, decision, default_actor(), where):
+        print(f"the waiting approval run of {version} in the Prefect UI was cancelled (decided here)")
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from flows.approval import cancel_waiting_approval
 from flows.artifacts import publish_failure, publish_registry_table
 from flows.lock import project_lock
 from tasks.core.config import Config, load_config
@@ -24,6 +25,14 @@ from tasks.core.safe_paths import check_params_file
 from tasks.registry.approval import require_approver
 from tasks.registry.catalog import production_version
 from tasks.registry.lifecycle import approve_version, reject_version, require_reason, rollback
+
+
+def end_waiting_approval(version: str, decision: str, actor: str, run_id: str) -> None:
+    """Cancel the version's Suspended `tabgate-approval` run (and its expire run): decided by this run instead."""
+    cancelled = cancel_waiting_approval(version, decision, actor, f"{flow_run.get_flow_name()} run {run_id}")
+    if cancelled:
+        get_run_logger().info("cancelled the waiting approval run(s) of %s: %s", version,
+                              ", ".join(str(c) for c in cancelled))
 
 
 def run_action(what: str, params: str, reason: str, actor: str, action: Callable[[Config, str, str, str], str]
@@ -68,6 +77,7 @@ def approve_version_flow(version: str = "", reason: str = "", actor: str = "", p
     def act(cfg: Config, why: str, who: str, run_id: str) -> str:
         approve_version(cfg.paths.registry_dir, version.strip(), why, who, cfg.promote.lock_timeout_seconds,
                         run_id=run_id)
+        end_waiting_approval(version.strip(), "approve", who, run_id)
         return f"{version} approved: now in production"
 
     return run_action(f"approve {version}", params, reason, actor, act)
@@ -80,6 +90,7 @@ def reject_version_flow(version: str = "", reason: str = "", actor: str = "", pa
     def act(cfg: Config, why: str, who: str, run_id: str) -> str:
         reject_version(cfg.paths.registry_dir, version.strip(), why, who, cfg.promote.lock_timeout_seconds,
                        run_id=run_id)
+        end_waiting_approval(version.strip(), "reject", who, run_id)
         return f"{version} rejected; production unchanged"
 
     return run_action(f"reject {version}", params, reason, actor, act)

@@ -27,51 +27,73 @@ def fmt(x: Any) -> str:
     return "n/a" if not math.isfinite(x) else f"{x:g}" if float(x).is_integer() else f"{x:.4f}"
 
 
-def cell(x: Any) -> str:
-    """Return text safe inside a Markdown table cell."""
-    return str("" if x is None else x).replace("|", "\\|").replace("\n", " ")
+def text(x: Any) -> str:
+    """Return text safe inside one Markdown list item (no line break, no stray emphasis or code)."""
+    return str("" if x is None else x).replace("\n", " ").replace("*", "\\*").replace("`", "'")
+
+
+def number(x: Any) -> bool:
+    """Return whether x is a finite number (not a bool)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def relation(value: Any, threshold: Any) -> str:
+    """Return how a rule's value stands against its threshold ("0.9100 > 0.8000"; "limit 200" without a value)."""
+    if not number(value):
+        return f"limit {fmt(threshold)}" if threshold is not None else "no value"
+    if not number(threshold):
+        return fmt(value)
+    sign = ">" if value > threshold else "<" if value < threshold else "="
+    return f"{fmt(value)} {sign} {fmt(threshold)}"
 
 
 def gate_lines(report: PromotionReport | None, record: VersionRecord) -> list[str]:
-    """Return the gate's rules: every rule from the promote report of this version, else the record's summary."""
+    """Return the gate's rules, one line each (narrow enough for the Resume form): every rule from the promote
+    report of this version, else the record's summary."""
     if report is None:
         failed = record.decision.failed_rule_names() if record.decision else []
         return ["The promote report on this machine describes another run; the registry record says: outcome "
                 f"`{record.decision.outcome if record.decision else 'none'}`, failed rules: {failed or 'none'}."]
-    lines = ["| rule | metric | value | threshold | result | reason |", "|---|---|---|---|---|---|"]
-    for r in report.decision.rules:
-        lines.append("| " + " | ".join(cell(c) for c in (r.rule, r.metric or "", fmt(r.value), fmt(r.threshold),
-                                                           RESULT[r.verdict], r.reason)) + " |")
-    return lines
+    return [f"- **{text(r.rule)}**: {relation(r.value, r.threshold)} — {RESULT[r.verdict]}"
+            + (f"; {text(r.reason)}" if r.reason else "") for r in report.decision.rules]
+
+
+def interval_text(metrics: EvaluateReport | None, model: str, name: str) -> str:
+    """Return " [low, high]" (the 95% interval of one model's metric), or "" when not computed."""
+    ci = metrics.interval(model, name) if metrics else None
+    return f" [{fmt(ci.low)}, {fmt(ci.high)}]" if ci and ci.low is not None and ci.high is not None else ""
 
 
 def metric_lines(record: VersionRecord, report: PromotionReport | None, metrics: EvaluateReport | None) -> list[str]:
-    """Return the test metrics of this version beside production's, with this version's 95% intervals."""
+    """Return the test metrics of this version with their 95% intervals beside production's, one line each."""
     production = (report.decision.metrics.get("production") or {}) if report else {}
+    prod_ci = metrics if metrics and metrics.production_version and \
+        metrics.production_version == record.compared_with else None
     names = [n for n in record.metrics if isinstance(record.metrics.get(n), (int, float))]
     if not names:
         return ["No test metrics in the registry record."]
-    lines = ["| metric | this version | 95% interval | production |", "|---|---|---|---|"]
+    lines = []
     for name in names:
-        ci = metrics.interval("lightgbm", name) if metrics else None
-        interval = f"{fmt(ci.low)} .. {fmt(ci.high)}" if ci and ci.low is not None and ci.high is not None else ""
-        mark = " **(primary)**" if name == record.primary_metric else ""
-        lines.append(f"| {name}{mark} | {fmt(record.metrics[name])} | {interval} | {fmt(production.get(name))} |")
-    return lines
+        mark = " (primary)" if name == record.primary_metric else ""
+        beside = (f" vs production {fmt(production.get(name))}{interval_text(prod_ci, 'production', name)}"
+                  if production.get(name) is not None else " (no production value)")
+        lines.append(f"- **{text(name)}**{mark}: {fmt(record.metrics[name])}{interval_text(metrics, 'lightgbm', name)}"
+                     f"{beside}")
+    return [*lines, "", "_[low, high]: 95% interval on the test rows._"]
 
 
 def finding_lines(report: PromotionReport | None) -> list[str]:
-    """Return the leak suspects and other findings with their excuses (what each does to promotion)."""
+    """Return the leak suspects and other findings with their excuses (what each does to promotion), one line each."""
     if report is None:
         return ["(not available: the promote report on this machine describes another run)"]
     if not report.suspects:
         return ["No findings: no leak suspect, no near-perfect model, no train-vs-test warning."]
-    lines = ["| columns | check | value | threshold | effect | detail |", "|---|---|---|---|---|---|"]
+    lines = []
     for f in report.suspects:
-        effect = f"excused: {f.get('reason')}" if f.get("excused") else str(f.get("severity"))
-        lines.append("| " + " | ".join(cell(c) for c in (", ".join(f.get("columns") or []) or "(rows)", f.get("check"),
-                                                           fmt(f.get("value")), fmt(f.get("threshold")), effect,
-                                                           f.get("detail"))) + " |")
+        effect = f"excused: {text(f.get('reason'))}" if f.get("excused") else f"**{text(f.get('severity'))}**"
+        columns = ", ".join(f.get("columns") or []) or "(rows)"
+        lines.append(f"- **{text(columns)}** {text(f.get('check'))} {relation(f.get('value'), f.get('threshold'))}"
+                     f" — {effect}" + (f"; {text(f.get('detail'))}" if f.get("detail") else ""))
     return lines
 
 

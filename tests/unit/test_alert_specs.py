@@ -135,6 +135,17 @@ def test_every_message_names_deployment_run_versions_reason_and_the_ui_link(even
         assert part in text, f"{event}: {part!r} missing from\n{text}"
 
 
+def test_the_pending_approval_alert_names_the_ui_way_first_then_the_cli():
+    payload = {"deployment": "tabgate-training", "model_version": "v0007", "data_version": "abc123", "reason": "r"}
+    body = render(specs.MESSAGES["pending_approval"][2], flow_run={"id": "r-1", "name": "train"},
+                  event={"payload": payload})
+    decide = next(line for line in body.splitlines() if line.startswith("Decide: "))
+    assert decide.startswith("Decide: Resume the approval-v0007 run"), decide
+    assert "Prefect UI" in decide
+    assert decide.index("Prefect UI") < decide.index("tabgate models promote v0007 --reason")
+    assert "tabgate models reject v0007 --reason" in decide
+
+
 def test_a_run_without_versions_or_deployment_says_so():
     run = {"id": "r-2", "name": "monitor-x", "tags": ["tabgate"], "state": {"message": "killed"}}
     text = render(specs.MESSAGES["crashed"][2], flow_run=run, deployment=None)

@@ -9,6 +9,7 @@ import pytest
 from flows.cli import build_parser, dispatch
 from tasks.core import io
 from tasks.core.errors import PromotionError
+from tasks.core.reports import EvaluateReport, Interval
 from tasks.registry import catalog, lifecycle
 from tasks.registry.approval import ApprovalDecision, Choice, decide
 from tasks.registry.records import Action, ModelStatus, RecordStatus
@@ -94,30 +95,53 @@ def test_rollback_to_a_named_earlier_production_version(tmp_path, bundles):
 
 
 def promotion_report(version_id: str) -> PromotionReport:
-    """Return a promote report with a passing rule, a failed-but-not-blocking one, and an excused suspect."""
-    rules = [RuleResult.of("threshold:roc_auc", "roc_auc", 0.91, 0.8, True, "0.91 >= 0.8"),
-             RuleResult.of("gain_over_production", "roc_auc", 0.02, 0.0, True, "CI lower bound 0.01 > 0"),
-             RuleResult.of("latency", None, None, None, None, "not measured")]
+    """Return a promote report with passing rules, a failed one, an n/a one, and an excused and a blocking suspect."""
+    rules = [RuleResult.of("threshold roc_auc", "roc_auc", 0.91, 0.8, True, "roc_auc 0.9100 meets the floor 0.8"),
+             RuleResult.of("gain over production (CI low)", "roc_auc", -0.01, 0.0, False, "CI lower bound -0.01"),
+             RuleResult.of("latency p95", "latency_ms", None, 200.0, None, "n/a: not measured")]
     decision = Decision(outcome="promote", primary_metric="roc_auc", first_model=False, rules=rules, notes=[],
                         metrics={"challenger": {"roc_auc": 0.91}, "production": {"roc_auc": 0.89, "pr_auc": 0.7}})
     suspects = [{"columns": ["x2"], "check": "single_feature_auc", "value": 0.97, "threshold": 0.95,
-                 "severity": "suspect", "excused": True, "reason": "x2 is known at booking time", "detail": "d"}]
+                 "severity": "suspect", "excused": True, "reason": "x2 is known at booking time", "detail": "d"},
+                {"columns": ["noise"], "check": "near_duplicate", "value": 0.99, "threshold": 0.9,
+                 "severity": "blocking", "excused": False, "detail": "copy of the label"}]
     return PromotionReport(status="pending_approval", decision=decision, challenger_digest="ab" * 32,
                            version_id=version_id, suspects=suspects)
 
 
-def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspects_and_the_reports(world, tmp_path):
-    reg, prod, pending = world
+def evaluate_report(production: str) -> EvaluateReport:
+    """Return reports/metrics.json of a run that scored the challenger and `production` with intervals."""
+    return EvaluateReport(task="binary", primary_metric="roc_auc", test_rows=100, models={},
+                          production_version=production,
+                          intervals={"lightgbm": {"roc_auc": Interval(low=0.88, high=0.93)},
+                                     "production": {"roc_auc": Interval(low=0.86, high=0.91)}})
+
+
+def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspects_and_the_reports(
+        tmp_path, bundles):
+    reg = tmp_path / "registry"
+    prod = lifecycle.register_version(reg, bundles["a"], dvc_record())
+    lifecycle.set_production(reg, prod, "first", "tester")
+    pending = lifecycle.register_version(reg, bundles["b"], {**dvc_record("pending_approval"), "compared_with": prod})
     reports = tmp_path / "reports"
     io.write_json(promotion_report(pending).to_data(), reports / "promotion.json")
+    io.write_json(evaluate_report(prod).to_data(), reports / "metrics.json")
     md = approval_evidence(reg, reports, pending)
-    for text in ("threshold:roc_auc", "| 0.9100 | 0.8000 | pass |", "gain_over_production", "| latency |", "n/a",
-                 "| roc_auc **(primary)** | 0.9100 |  | 0.8900 |", "x2", "excused: x2 is known at booking time",
-                 "model_card.md", "report.html", f"production now: `{prod}`"):
+    lines = md.splitlines()
+    for line in ("- **threshold roc_auc**: 0.9100 > 0.8000 — pass; roc_auc 0.9100 meets the floor 0.8",
+                 "- **gain over production (CI low)**: -0.0100 < 0 — **FAIL**; CI lower bound -0.01",
+                 "- **latency p95**: limit 200 — n/a; n/a: not measured",
+                 "- **roc_auc** (primary): 0.9100 [0.8800, 0.9300] vs production 0.8900 [0.8600, 0.9100]",
+                 "- **pr_auc**: 0.8000 vs production 0.7000", "- **f1**: 0.7000 (no production value)",
+                 "- **x2** single_feature_auc 0.9700 > 0.9500 — excused: x2 is known at booking time; d",
+                 "- **noise** near_duplicate 0.9900 > 0.9000 — **blocking**; copy of the label"):
+        assert line in lines, f"{line!r} not a line of\n{md}"
+    for text in ("model_card.md", "report.html", f"production now: `{prod}`"):
         assert text in md, text
+    assert not any(line.lstrip().startswith("|") for line in lines), "no table: the Resume form is ~420 px wide"
     io.write_json(promotion_report("v0042-00000000").to_data(), reports / "promotion.json")
     other = approval_evidence(reg, reports, pending)
-    assert "describes another run" in other and "threshold:roc_auc" not in other
+    assert "describes another run" in other and "threshold roc_auc" not in other
     assert "tabgate models promote v1 --reason" in expired_markdown("v1", "2026-01-01T00:00:00+00:00", 60)
 
 
@@ -176,3 +200,156 @@ def test_without_a_reachable_approval_deployment_the_training_run_logs_the_cli_c
     with caplog.at_level(logging.INFO, logger="test.approval"):
         assert approval.request_approval("v0002-abcdef12", "params.yaml") is None
     assert "tabgate models promote v0002-abcdef12 --reason" in caplog.text
+
+
+class FakeRunClient:
+    """The flow-run endpoints the approval flow reads and writes, in memory (a sync client's context manager)."""
+
+    def __init__(self, runs: list | None = None, pause_keys: set[str] | None = None) -> None:
+        self.runs, self.pause_keys, self.states = runs or [], pause_keys or set(), {}
+
+    def __enter__(self) -> FakeRunClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def read_flow_run(self, run_id):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(empirical_policy=SimpleNamespace(pause_keys=self.pause_keys))
+
+    def read_flow_runs(self, flow_filter=None, flow_run_filter=None, **_):
+        wanted = {t.value for t in flow_run_filter.state.type.any_}
+        if flow_run_filter.idempotency_key is not None:
+            keys = flow_run_filter.idempotency_key.any_
+            return [r for r in self.runs if r.idempotency_key in keys and r.state_type in wanted]
+        tags = set(flow_run_filter.tags.all_)
+        return [r for r in self.runs if r.flow == flow_filter.name.any_[0] and tags <= set(r.tags)
+                and r.state_type in wanted]
+
+    def set_flow_run_state(self, run_id, state, force=False):
+        self.states[run_id] = (state.type.value, state.message)
+
+
+def run_approval_flow(world, monkeypatch, client: FakeRunClient, answer: str = "approve") -> list[str]:
+    """Run the approval flow's body once (its restart after Resume when the client says so); return the
+    descriptions of the artifacts it published."""
+    import logging
+
+    from flows import approval
+
+    reg, _, pending = world
+    monkeypatch.chdir(reg.parent)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    published: list[str] = []
+    monkeypatch.setattr(approval, "get_client", lambda sync_client=True: client)
+    monkeypatch.setattr(approval, "get_run_logger", lambda: logging.getLogger("test.approval"))
+    monkeypatch.setattr(approval.flow_run, "get_id", lambda: "0b6b4c1e-8a40-4bb4-9a3c-8f1d1c3c2a10")
+    monkeypatch.setattr(approval, "schedule_expiry", lambda *a: None)
+    monkeypatch.setattr(approval, "publish_registry_table", lambda cfg: True)
+    monkeypatch.setattr(approval, "create_markdown_artifact", lambda **kw: published.append(kw["description"]))
+    monkeypatch.setattr(approval, "suspend_flow_run", lambda **kw: approval.ApprovalInput(
+        decision=answer, reason="fine", approver="alice"))
+    approval.approval_flow.fn(pending, "params.yaml")
+    return published
+
+
+def test_the_restart_after_resume_publishes_the_decision_not_the_evidence_again(world, monkeypatch):
+    _, _, pending = world
+    published = run_approval_flow(world, monkeypatch, FakeRunClient(pause_keys={f"approval-{pending}"}))
+    assert published == [f"{pending}: approved"], published
+
+
+def test_the_first_run_publishes_the_evidence_before_it_suspends(world, monkeypatch):
+    _, _, pending = world
+    published = run_approval_flow(world, monkeypatch, FakeRunClient(), answer="reject")
+    assert published == [f"{pending}: waiting for approval (Resume this run to decide)", f"{pending}: rejected"]
+
+
+def fake_run(flow: str, state: str, tags: tuple[str, ...] = (), key: str | None = None, **parameters):
+    """Return a flow run as the fake client lists it."""
+    import uuid
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id=uuid.uuid4(), flow=flow, state_type=state, tags=list(tags), idempotency_key=key,
+                           parameters=parameters)
+
+
+def waiting_world(version: str) -> tuple[FakeRunClient, dict]:
+    """A server with the version's Suspended approval run and its scheduled expire run, beside runs to leave alone."""
+    approval = fake_run("tabgate-approval", "PAUSED", ("tabgate", "approval", f"model:{version}"), version=version)
+    runs = {"approval": approval,
+            "expire": fake_run("tabgate-approval-expire", "SCHEDULED", key=f"approval-expire-{approval.id}"),
+            "other": fake_run("tabgate-approval", "PAUSED", ("model:v0099-00000000",), version="v0099-00000000"),
+            "done": fake_run("tabgate-approval", "COMPLETED", (f"model:{version}",), version=version)}
+    return FakeRunClient(list(runs.values())), runs
+
+
+def test_a_version_decided_elsewhere_cancels_its_waiting_approval_run_and_its_expire_run():
+    from flows.approval import cancel_waiting_approval
+
+    client, runs = waiting_world("v0002-abcdef12")
+    cancelled = cancel_waiting_approval("v0002-abcdef12", "reject", "bob", "tabgate models reject", client)
+    assert cancelled == [runs["approval"].id, runs["expire"].id]
+    assert client.states[runs["approval"].id] == (
+        "CANCELLED", "decided elsewhere: reject by bob (tabgate models reject)")
+    assert client.states[runs["expire"].id][0] == "CANCELLED"
+    assert runs["other"].id not in client.states and runs["done"].id not in client.states
+
+
+def test_without_a_server_deciding_elsewhere_asks_no_server(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import approval
+
+    monkeypatch.setattr(approval, "get_client", lambda **kw: pytest.fail("no server is configured"))
+    with temporary_settings(set_defaults={PREFECT_API_URL: None}, restore_defaults={PREFECT_API_URL}):
+        assert approval.cancel_waiting_approval("v1", "approve", "a", "tabgate models promote") == []
+
+
+@pytest.mark.parametrize(("action", "decision"), [("promote", "approve"), ("reject", "reject")])
+def test_cli_decision_cancels_the_waiting_approval_run(world, monkeypatch, capsys, action, decision):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import approval, cli
+
+    reg, _, pending = world
+    monkeypatch.chdir(reg.parent)
+    monkeypatch.delenv("TABGATE_PARAMS", raising=False)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    client, runs = waiting_world(pending)
+    monkeypatch.setattr(approval, "get_client", lambda sync_client=True: client)
+    monkeypatch.setattr(cli, "publish_registry_if_served", lambda cfg: None)
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # a served project
+        assert dispatch(build_parser().parse_args(["models", action, pending, "--reason", "checked"])) == 0
+    actor = catalog.read_history(reg)[-1].actor
+    assert client.states[runs["approval"].id] == (
+        "CANCELLED", f"decided elsewhere: {decision} by {actor} (tabgate models {action})")
+    assert client.states[runs["expire"].id][0] == "CANCELLED"
+    assert "waiting approval run" in capsys.readouterr().out
+
+
+def test_the_reject_version_deployment_cancels_the_waiting_approval_run(world, monkeypatch):
+    import logging
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import approval, registry_actions
+
+    reg, _, pending = world
+    monkeypatch.chdir(reg.parent)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    client, runs = waiting_world(pending)
+    monkeypatch.setattr(approval, "get_client", lambda sync_client=True: client)
+    for name, fake in (("get_run_logger", lambda: logging.getLogger("test.actions")),
+                       ("publish_registry_table", lambda cfg: True), ("create_markdown_artifact", lambda **kw: None)):
+        monkeypatch.setattr(registry_actions, name, fake)
+    monkeypatch.setattr(registry_actions.flow_run, "get_id", lambda: "run-7")
+    monkeypatch.setattr(registry_actions.flow_run, "get_flow_name", lambda: "tabgate-reject-version")
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        registry_actions.reject_version_flow.fn(pending, "drift on x2", "dave")
+    assert catalog.current_status(reg, pending) == ModelStatus.REJECTED
+    assert client.states[runs["approval"].id] == (
+        "CANCELLED", "decided elsewhere: reject by dave (tabgate-reject-version run run-7)")
+    assert client.states[runs["expire"].id][0] == "CANCELLED"
