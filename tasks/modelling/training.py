@@ -15,6 +15,7 @@ import pandas as pd
 from tasks.core.config import ComputeParams, DataParams, TrainParams
 from tasks.core.metrics import choose_threshold, compute_metrics
 from tasks.core.schema import FeatureTypes, encode_target, label_classes
+from tasks.modelling import drift_choices
 from tasks.modelling.bundle import (
     ModelBundle,
     score_bundles,
@@ -58,6 +59,17 @@ def with_threshold(bundle: ModelBundle, valid_scores: np.ndarray, y_valid: np.nd
         return bundle
     threshold = choose_threshold(y_valid, valid_scores, objective)
     return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": threshold})
+
+
+def threshold_from_evidence(bundle: ModelBundle, fold_thresholds: list[float]) -> tuple[ModelBundle, dict | None]:
+    """Return the bundle with the threshold drift_choices.choose_threshold ships (the validation slice's, or the CV
+    folds' median when the two are far apart) and the evidence; (bundle, None) for tasks without a threshold."""
+    if bundle.task != "binary" or bundle.meta.get("threshold") is None:
+        return bundle, None
+    chosen, evidence = drift_choices.choose_threshold(float(bundle.meta["threshold"]), fold_thresholds)
+    if evidence["source"] == "folds":
+        log.warning("train: %s", evidence["why"])
+    return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": chosen}), evidence
 
 
 # The tree count rule (issue 24). Early stopping on the validation slice is one draw: on a table that drifts, the
