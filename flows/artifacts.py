@@ -148,6 +148,10 @@ def publish_run_summary(result: dict) -> None:
              f"- ran: {', '.join(result.get('ran') or []) or 'nothing (everything up to date)'}",
              f"- skipped (up to date): {', '.join(result.get('skipped') or []) or 'none'}",
              f"- waited for the project lock: {result.get('waited_for_lock_seconds', 0)} s"]
+    diagnosis = getattr((result.get("reports") or {}).get("promote"), "diagnosis", None)
+    if diagnosis is not None:  # the challenger lost to the baseline: what the reports show, what to try
+        lines += ["", f"### The model lost to the {diagnosis.lost_to}", "", *[f"- {e}" for e in diagnosis.evidence],
+                  "", "Try:", *[f"- {t}" for t in diagnosis.try_next]]
     create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
 
 

@@ -88,6 +88,7 @@ def run(cfg: Config) -> dict:
         "baseline_fit_rows": bundles["baseline"].meta["fit_rows"],
         "left_out_columns": dict(cfg.data.drop_columns),
         "lightgbm_params": params.lightgbm.model_dump(), "tuned": tuning is not None,
+        "recency_half_life": params.recency_half_life,  # None: every training row weighs the same
         "compute": {"engine": cfg.compute.engine, "lightgbm_dask": cfg.compute.lightgbm_dask},  # tuning folds, final fit
     }
     if cfg.compute.lightgbm_dask:

@@ -78,7 +78,7 @@ def validation_vs_folds(metric: str, validation: float | None, fold_values: Sequ
     outlier = bool(std > 0 and abs(z) > METRIC_Z_LIMIT)
     side = "better" if z > 0 else "worse"
     why = (f"validation {metric} {validation:.4f} is {abs(z):.1f} fold std {side} than the folds' mean {mean:.4f} "
-           f"(std {std:.4f}): " + ("the latest slice is not like the folds; choices follow the folds" if outlier
+           f"(std {std:.4f}): " + ("the latest slice is not like the folds" if outlier
                                    else f"within {METRIC_Z_LIMIT:g} std"))
     return out | {"folds_mean": mean, "folds_std": std, "z": round(z, 3), "outlier": outlier, "why": why}
 

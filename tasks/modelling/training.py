@@ -25,6 +25,7 @@ from tasks.modelling.estimators import (
     baseline_fit_rows,
     fit_dummy,
     fit_linear,
+    recency_weights,
     refit_rounds,
     resolve_class_weight,
 )
@@ -114,7 +115,8 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
     labels = Labels(y_train, classes)
     cw = resolve_class_weight(y_train, data.task, p)
     with lightgbm_trainer(compute) as trainer:
-        lgbm = trainer.fit(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
+        lgbm = trainer.fit(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state,
+                           recency_weights(time_key(train, data), len(train), p.recency_half_life))
         meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
         bundles = {
             "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
@@ -127,13 +129,13 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
         bundles = {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}
         if p.refit:
             bundles["lightgbm"] = refitted_bundle(bundles["lightgbm"], trainer, pre["tree"], train, y_train, valid,
-                                                  y_valid, ft, data.task, p, cw, fold_best)
+                                                  y_valid, ft, data.task, p, cw, fold_best, data)
     return bundles, scores
 
 
 def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: pd.DataFrame, y_train: np.ndarray,
                     valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
-                    cw: str | None, fold_best: list[int] | None = None) -> ModelBundle:
+                    cw: str | None, fold_best: list[int] | None = None, data: DataParams | None = None) -> ModelBundle:
     """Return the early-stopped bundle's model refitted (by trainer) on train + valid with its best iteration scaled
     to the rows.
 
@@ -144,13 +146,21 @@ def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: 
     if evidence["source"] == "folds":
         log.warning("train: %s", evidence["why"])
     rounds = refit_rounds(best, len(train), len(train) + len(valid))
-    est = trainer.refit(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds)
+    both = pd.concat([train, valid], ignore_index=True) if p.recency_half_life and data else train
+    weights = recency_weights(time_key(both, data), len(both), p.recency_half_life) if data else None
+    est = trainer.refit(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds, weights)
     refit = {"rows": int(len(train) + len(valid)), "early_stopping_iteration": int(es_bundle.meta["best_iteration"]),
              "n_estimators": rounds, "tree_count": evidence}
     log.info("train: LightGBM refitted on train + valid (%d rows) with %d trees (early stopping chose %d on %d rows)",
              refit["rows"], rounds, best, len(train))
     return ModelBundle(es_bundle.kind, es_bundle.preprocessor, est.booster_,
                        {**es_bundle.meta, "best_iteration": rounds, "train_rows": refit["rows"], "refit": refit})
+
+
+def time_key(df: pd.DataFrame, data: DataParams | None) -> pd.Series | None:
+    """Return df's time column for recency_weights, or None: the row position is then the clock."""
+    col = data.time_column if data else None
+    return df[col].reset_index(drop=True) if col and col in df.columns else None
 
 
 def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,

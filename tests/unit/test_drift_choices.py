@@ -50,3 +50,17 @@ def test_a_drifting_slice_does_not_set_the_threshold_and_train_json_says_why(tmp
     choices = report["choices"]
     assert choices["threshold"]["source"] == "folds" and choices["tree_count"]["source"] == "folds"
     assert choices["tuning_objective"]["source"] == "configured" and "folds" in choices["threshold"]["why"]
+
+
+def test_recency_weights_halve_every_half_life_of_the_rows_in_time_order_and_are_off_by_default():
+    import numpy as np
+    import pandas as pd
+
+    from tasks.core.config import TrainParams
+    from tasks.modelling.estimators import recency_weights
+
+    assert TrainParams().recency_half_life is None and recency_weights(None, 5, None) is None
+    w = recency_weights(None, 5, 0.5)  # row order: ages 1, .75, .5, .25, 0
+    assert np.allclose(w, [0.25, 0.5 ** 1.5, 0.5, 0.5 ** 0.5, 1.0])
+    times = pd.Series(pd.to_datetime(["2020-01-03", "2020-01-01", "2020-01-02"]))
+    assert np.allclose(recency_weights(times, 3, 1.0), [1.0, 0.5, 0.5 ** 0.5])  # by time, not position
