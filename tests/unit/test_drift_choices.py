@@ -64,3 +64,17 @@ def test_recency_weights_halve_every_half_life_of_the_rows_in_time_order_and_are
     assert np.allclose(w, [0.25, 0.5 ** 1.5, 0.5, 0.5 ** 0.5, 1.0])
     times = pd.Series(pd.to_datetime(["2020-01-03", "2020-01-01", "2020-01-02"]))
     assert np.allclose(recency_weights(times, 3, 1.0), [1.0, 0.5, 0.5 ** 0.5])  # by time, not position
+
+
+def test_recency_half_life_reaches_the_shipped_model_and_train_json(tmp_path):
+    cfg = make_config(tmp_path, data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
+                      split={"strategy": "row_order"}, train={"refit": True})
+    io.write_frame(drifting_row_order_table(), cfg.paths.ingested)
+    split.run(cfg)
+    preprocess.run(cfg)
+    plain = train.run(cfg)
+    trees = load_bundle(cfg.paths.models_dir / "lightgbm").estimator.model_to_string()
+    weighted_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"recency_half_life": 0.1})})
+    weighted = train.run(weighted_cfg)
+    assert plain["recency_half_life"] is None and weighted["recency_half_life"] == 0.1
+    assert load_bundle(cfg.paths.models_dir / "lightgbm").estimator.model_to_string() != trees
