@@ -277,7 +277,9 @@ def bench_table(name: str, tools: tuple[str, ...], python: str, previous: dict[s
            "train_seconds": steps["train"]["run_seconds"], "pipeline_seconds": whole_pipeline_seconds(steps),
            "automl_budget_seconds": budget, "split_hash": digest, "steps": steps, "provenance": provenance(name),
            "train_report": {k: train_report.get(k) for k in ("best_iteration", "class_weight", "tuned", "lightgbm_params",
-                                                               "tuning", "refit", "n_estimators_final", "tree_count")},
+                                                               "tuning", "refit", "n_estimators_final", "tree_count",
+                                                               "threshold_choice", "validation_vs_folds", "choices",
+                                                               "recency_half_life")},
            "scratch": str(root)}
     categorical = [c for c in x_fit.columns if isinstance(x_fit[c].dtype, pd.CategoricalDtype)]
     for tool in tools:

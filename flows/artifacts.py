@@ -214,6 +214,10 @@ def publish_run_summary(result: dict) -> None:
              f"- waited for the project lock: {result.get('waited_for_lock_seconds', 0)} s"]
     if result.get("approval_run"):
         lines.append(f"- waiting for approval in the UI: flow run `{result['approval_run']}` (tabgate-approval)")
+    diagnosis = getattr((result.get("reports") or {}).get("promote"), "diagnosis", None)
+    if diagnosis is not None:  # the challenger lost to the baseline: what the reports show, what to try
+        lines += ["", f"### The model lost to the {diagnosis.lost_to}", "", *[f"- {e}" for e in diagnosis.evidence],
+                  "", "Try:", *[f"- {t}" for t in diagnosis.try_next]]
     create_markdown_artifact(key="run-summary", markdown="\n".join(lines) + "\n", description="What this run did")
 
 

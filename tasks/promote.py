@@ -36,6 +36,7 @@ from tasks.evaluation.promotion import (
     champion_scores,
     gather_suspects,
     log_outcome,
+    loss_diagnosis,
     measure_latency,
     model_threshold,
     read_scored_test,
@@ -90,7 +91,7 @@ def run(cfg: Config) -> PromotionReport:
                              production_version=production_vid, experiment=experiment,
                              challenger_digest=challenger.digest or "", test_rows=int(len(scored)),
                              test_fingerprint=metrics_report.test_fingerprint, decision=decision, suspects=shown,
-                             notes=notes)
+                             notes=notes, diagnosis=loss_diagnosis(cfg, decision, shown))
     write_report(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
     ingest = read_optional_report(IngestReport, reports / "ingest.json")
@@ -98,7 +99,7 @@ def run(cfg: Config) -> PromotionReport:
                                 read_optional_report(SplitReport, reports / "split.json"), ingest, report)
     io.write_json(headline, reports / "headline.json")
     write_cards(cfg, bundle.meta, report, record)
-    log_outcome(status, vid, production_vid, decision, latency, experiment)
+    log_outcome(status, vid, production_vid, decision, latency, experiment, report.diagnosis)
     return report
 
 

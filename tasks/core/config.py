@@ -189,6 +189,10 @@ class TrainParams(Section):
     class_weight: Literal["none", "balanced", "auto"] = "none"  # none | balanced | auto (balanced when the classes
     # are at train.imbalance_ratio or more majority/minority); weights only when asked
     imbalance_ratio: float = Field(3.0, ge=1)  # majority/minority ratio at or above which class_weight auto balances
+    recency_half_life: float | None = Field(None, gt=0)  # off (None) by default, opt-in: recent rows weigh more in
+    # train's LightGBM fits, a row this fraction of the training rows (in time, or row, order) before the latest
+    # weighing half (0.25: a quarter). Measured before adoption: it helps some drifting tables, costs others
+    # (docs/quality.md, "Drift")
     refit: bool = True  # final LightGBM refitted on train + valid with the early-stopped number of trees, scaled
     threshold_objective: Literal["f1", "balanced_accuracy", "precision_at_recall"] = "f1"  # binary: what the decision
     # threshold maximises on the validation slice

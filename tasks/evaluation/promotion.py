@@ -19,7 +19,8 @@ import pandas as pd
 from tasks.core import io
 from tasks.core.config import Config
 from tasks.core.metrics import score_columns
-from tasks.core.reports import EvaluateReport, Metrics, SplitReport, read_optional_report
+from tasks.core.reports import CvReport, EvaluateReport, Metrics, SplitReport, read_optional_report
+from tasks.evaluation.diagnosis import diagnose_loss, diagnosis_markdown
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
@@ -31,7 +32,7 @@ from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
 from tasks.registry.records import Action, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
 from tasks.reporting.explain_report import ExplainReport
-from tasks.reporting.promotion_report import Decision, PromotionReport
+from tasks.reporting.promotion_report import Decision, LossDiagnosis, PromotionReport
 
 log = logging.getLogger(__name__)
 CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
@@ -119,6 +120,17 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     return judged, shown
 
 
+def loss_diagnosis(cfg: Config, decision: Decision, shown: Sequence[Mapping[str, Any]]) -> LossDiagnosis | None:
+    """Return why the challenger lost to the baseline from train.json, cv.json and split.json (None when it did not)."""
+    reports = cfg.paths.reports_dir
+    split = read_optional_report(SplitReport, reports / "split.json")
+    cv = read_optional_report(CvReport, reports / "cv.json")
+    shifted = [c for f in shown if f.get("check") == "feature_shift" and not f.get("excused") for c in f.get("columns") or []]
+    return diagnose_loss(decision.rules, decision.primary_metric, (io.read_json(reports / "train.json") if (reports / "train.json").exists() else None),
+                         split.strategy if split else None, split.train_vs_test if split else None, shifted,
+                         cv.notes if cv else [])
+
+
 def findings_markdown(findings: Sequence[Mapping[str, Any]]) -> list[str]:
     """Return Markdown lines: one row per finding with what it does to promotion."""
     if not findings:
@@ -157,6 +169,7 @@ def render_markdown(report: PromotionReport) -> str:
     notes = decision.notes + report.notes
     if notes:
         lines += ["", "Notes:", *[f"- {n}" for n in notes]]
+    lines += diagnosis_markdown(report.diagnosis)
     return "\n".join(lines) + "\n"
 
 
@@ -265,7 +278,7 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, r
 
 
 def log_outcome(status: PromotionStatus, vid: str | None, production_vid: str | None, decision: Decision,
-                latency: Latency | None, experiment: str | None = None) -> None:
+                latency: Latency | None, experiment: str | None = None, diagnosis: LossDiagnosis | None = None) -> None:
     """Log the verdict clearly; a rejection is a warning, not an error."""
     if latency:
         log.info("promote: challenger latency p95 %.1f ms, %.0f rows/s", latency.p95_ms, latency.rows_per_second)
@@ -276,6 +289,9 @@ def log_outcome(status: PromotionStatus, vid: str | None, production_vid: str | 
         log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
                     vid or "-", production_vid or "none",
                     "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))
+    if diagnosis is not None:
+        log.warning("promote: why it lost to the %s: %s. Try: %s", diagnosis.lost_to, "; ".join(diagnosis.evidence),
+                    "; ".join(diagnosis.try_next))
     elif status == PromotionStatus.PENDING_APPROVAL:
         log.info("promote: challenger passed the gate; registered %s pending approval "
                  "(approve with `tabgate models promote %s --reason \"...\"`)", vid, vid)

@@ -213,14 +213,15 @@ class LocalLightGBM:
     """Fit (early-stopped) and refit train's LightGBM in this process (the default)."""
 
     def fit(self, pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
-            class_weight: str | None, random_state: int) -> Any:
+            class_weight: str | None, random_state: int, sample_weight: Any = None) -> Any:
         """Return LightGBM fitted on fit_df, early-stopped on es_df (estimators.fit_lightgbm)."""
-        return fit_lightgbm(pre, fit_df, y_fit, es_df, y_es, ft, task, lp, class_weight, random_state)
+        return fit_lightgbm(pre, fit_df, y_fit, es_df, y_es, ft, task, lp, class_weight, random_state, sample_weight)
 
     def refit(self, pre: Any, train: Any, y_train: Any, valid: Any, y_valid: Any, ft: Any, task: str, lp: Any,
-              class_weight: str | None, random_state: int, rounds: int) -> Any:
+              class_weight: str | None, random_state: int, rounds: int, sample_weight: Any = None) -> Any:
         """Return LightGBM fitted on train + valid with exactly `rounds` trees (estimators.refit_lightgbm)."""
-        return refit_lightgbm(pre, train, y_train, valid, y_valid, ft, task, lp, class_weight, random_state, rounds)
+        return refit_lightgbm(pre, train, y_train, valid, y_valid, ft, task, lp, class_weight, random_state, rounds,
+                              sample_weight)
 
 
 class DaskLightGBM(LocalLightGBM):
@@ -236,8 +237,12 @@ class DaskLightGBM(LocalLightGBM):
         self.client = client
 
     def fit(self, pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
-            class_weight: str | None, random_state: int) -> Any:
-        """Return the local estimator of all rounds, with _best_iteration chosen on es_df as early stopping would."""
+            class_weight: str | None, random_state: int, sample_weight: Any = None) -> Any:
+        """Return the local estimator of all rounds, with _best_iteration chosen on es_df as early stopping would.
+
+        sample_weight (train.recency_half_life) is not applied under lightgbm.dask: the log says so."""
+        if sample_weight is not None:
+            log.warning("compute: train.recency_half_life is ignored with compute.lightgbm_dask (equal weights)")
         est = train_lightgbm_dask(self.client, pre.transform(fit_df[ft.all]), y_fit, ft, task, lp, class_weight,
                                   random_state)
         # the sklearn wrapper's best_iteration_ reads _best_iteration (set by early stopping in a local fit)
@@ -246,8 +251,9 @@ class DaskLightGBM(LocalLightGBM):
         return est
 
     def refit(self, pre: Any, train: Any, y_train: Any, valid: Any, y_valid: Any, ft: Any, task: str, lp: Any,
-              class_weight: str | None, random_state: int, rounds: int) -> Any:
-        """Return the local estimator of a lightgbm.dask fit on train + valid with exactly `rounds` trees."""
+              class_weight: str | None, random_state: int, rounds: int, sample_weight: Any = None) -> Any:
+        """Return the local estimator of a lightgbm.dask fit on train + valid with exactly `rounds` trees (equal
+        weights: sample_weight is not applied)."""
         import numpy as np
         import pandas as pd
 

@@ -76,8 +76,23 @@ def lightgbm_matrix(pre, df: pd.DataFrame, ft: FeatureTypes) -> tuple[np.ndarray
     return np.asarray(x.to_numpy(dtype=np.float32)), names
 
 
+def recency_weights(times: pd.Series | None, n: int, half_life: float | None) -> np.ndarray | None:
+    """Return row weights 0.5 ** (age / half_life), or None (equal weights) when half_life is None.
+
+    age is a row's distance from the latest row as a fraction of the rows in time order: by `times` (ties share
+    their average rank), or by row position when times is None (a table kept in time order). Unitless, so one
+    half-life means the same on hourly and yearly tables.
+    """
+    if not half_life or n == 0:
+        return None
+    rank = np.arange(n, dtype=float) if times is None else pd.to_datetime(times).rank(method="average").to_numpy() - 1
+    age = (rank.max() - rank) / max(n - 1, 1)
+    return np.asarray(0.5 ** (age / half_life))
+
+
 def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFrame, y_es: np.ndarray,
-                 ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int):
+                 ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int,
+                 sample_weight: np.ndarray | None = None):
     """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted).
 
     Early stopping watches the gate's metric on es_df (early_stopping_metric), unweighted as the gate computes it.
@@ -88,7 +103,7 @@ def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFra
     est = lightgbm_estimator(task, lp, class_weight, random_state, lightgbm_threads(len(fit_df), lp))
     x_fit, names = lightgbm_matrix(pre, fit_df, ft)
     x_es, _ = lightgbm_matrix(pre, es_df, ft)
-    est.fit(x_fit, y_fit, eval_X=(x_es,), eval_y=(y_es,), feature_name=names,
+    est.fit(x_fit, y_fit, sample_weight=sample_weight, eval_X=(x_es,), eval_y=(y_es,), feature_name=names,
             categorical_feature=list(ft.categorical) or "auto",
             callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)])
     return est
@@ -101,14 +116,17 @@ def refit_rounds(best_iteration: int, n_fit: int, n_full: int) -> int:
 
 def refit_lightgbm(pre, train: pd.DataFrame, y_train: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray,
                    ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int,
-                   rounds: int):
-    """Return LightGBM fitted on the train and valid rows together with exactly `rounds` trees (no early stopping)."""
+                   rounds: int, sample_weight: np.ndarray | None = None):
+    """Return LightGBM fitted on the train and valid rows together with exactly `rounds` trees (no early stopping).
+
+    sample_weight (train's rows then valid's) weighs the rows, e.g. recency_weights; None: equal weights.
+    """
     x_train, names = lightgbm_matrix(pre, train, ft)
     x = np.concatenate([x_train, lightgbm_matrix(pre, valid, ft)[0]])
     del x_train
     est = lightgbm_estimator(task, lp.model_copy(update={"n_estimators": rounds}), class_weight, random_state,
                              lightgbm_threads(len(x), lp))
-    return est.fit(x, np.concatenate([y_train, y_valid]), feature_name=names,
+    return est.fit(x, np.concatenate([y_train, y_valid]), sample_weight=sample_weight, feature_name=names,
                    categorical_feature=list(ft.categorical) or "auto")
 
 

@@ -20,7 +20,7 @@ from tasks.core.config import (
     TrainParams,
 )
 from tasks.core.errors import ConfigError
-from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
+from tasks.core.metrics import HIGHER_IS_BETTER, choose_threshold, compute_metrics, primary_metric
 from tasks.core.sampling import baseline_rows
 from tasks.core.schema import FeatureTypes, encode_target, infer_feature_types, label_classes
 from tasks.core.step_inputs import CvInput
@@ -138,7 +138,7 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
     score_rows = baseline_rows(y_valid, data.task, tp.baseline_max_rows, tp.random_state)
     baseline_valid, y_baseline = ((fold_valid, y_valid) if score_rows is None
                                   else (fold_valid.iloc[score_rows], y_valid[score_rows]))
-    out = {"lightgbm": fold_metrics(lgbm, pre["tree"], fold_valid, y_valid, ft, data.task),
+    out = {"lightgbm": fold_metrics(lgbm, pre["tree"], fold_valid, y_valid, ft, data.task, tp.threshold_objective),
            "baseline": fold_metrics(linear, pre["linear"], baseline_valid, y_baseline, ft, data.task)}
     out["lightgbm"]["best_iteration"] = float(lgbm.best_iteration_ or tp.lightgbm.n_estimators)
     out["baseline"]["fit_rows"] = float(len(linear_df))  # the capped stratified samples (train.baseline_max_rows)
@@ -146,11 +146,20 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
     return out
 
 
-def fold_metrics(est, pre, valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str) -> dict[str, float]:
-    """Return the metrics of a fitted estimator on the validation rows, through its preprocessor (threshold 0.5)."""
+def fold_metrics(est, pre, valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str,
+                 threshold_objective: str | None = None) -> dict[str, float]:
+    """Return the metrics of a fitted estimator on the validation rows, through its preprocessor (threshold 0.5).
+
+    With threshold_objective (binary), also `threshold`: the decision threshold that objective picks on these rows,
+    as train picks it on the validation slice (train compares the two: tasks.modelling.drift_choices).
+    """
     x = pre.transform(valid[ft.all])
     scores = est.predict(x) if task == "regression" else est.predict_proba(x)
-    return compute_metrics(task, y_valid, scores[:, 1] if task == "binary" else scores, 0.5)
+    scores = scores[:, 1] if task == "binary" else scores
+    out = compute_metrics(task, y_valid, scores, 0.5)
+    if task == "binary" and threshold_objective:
+        out["threshold"] = choose_threshold(y_valid, scores, threshold_objective)
+    return out
 
 
 def key_columns(data: DataParams) -> list[str]:

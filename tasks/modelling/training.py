@@ -15,6 +15,7 @@ import pandas as pd
 from tasks.core.config import ComputeParams, DataParams, TrainParams
 from tasks.core.metrics import choose_threshold, compute_metrics
 from tasks.core.schema import FeatureTypes, encode_target, label_classes
+from tasks.modelling import drift_choices
 from tasks.modelling.bundle import (
     ModelBundle,
     score_bundles,
@@ -24,6 +25,7 @@ from tasks.modelling.estimators import (
     baseline_fit_rows,
     fit_dummy,
     fit_linear,
+    recency_weights,
     refit_rounds,
     resolve_class_weight,
 )
@@ -58,6 +60,17 @@ def with_threshold(bundle: ModelBundle, valid_scores: np.ndarray, y_valid: np.nd
         return bundle
     threshold = choose_threshold(y_valid, valid_scores, objective)
     return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": threshold})
+
+
+def threshold_from_evidence(bundle: ModelBundle, fold_thresholds: list[float]) -> tuple[ModelBundle, dict | None]:
+    """Return the bundle with the threshold drift_choices.choose_threshold ships (the validation slice's, or the CV
+    folds' median when the two are far apart) and the evidence; (bundle, None) for tasks without a threshold."""
+    if bundle.task != "binary" or bundle.meta.get("threshold") is None:
+        return bundle, None
+    chosen, evidence = drift_choices.choose_threshold(float(bundle.meta["threshold"]), fold_thresholds)
+    if evidence["source"] == "folds":
+        log.warning("train: %s", evidence["why"])
+    return ModelBundle(bundle.kind, bundle.preprocessor, bundle.estimator, {**bundle.meta, "threshold": chosen}), evidence
 
 
 # The tree count rule (issue 24). Early stopping on the validation slice is one draw: on a table that drifts, the
@@ -102,7 +115,8 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
     labels = Labels(y_train, classes)
     cw = resolve_class_weight(y_train, data.task, p)
     with lightgbm_trainer(compute) as trainer:
-        lgbm = trainer.fit(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state)
+        lgbm = trainer.fit(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state,
+                           recency_weights(time_key(train, data), len(train), p.recency_half_life))
         meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
         bundles = {
             "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
@@ -115,13 +129,13 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
         bundles = {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}
         if p.refit:
             bundles["lightgbm"] = refitted_bundle(bundles["lightgbm"], trainer, pre["tree"], train, y_train, valid,
-                                                  y_valid, ft, data.task, p, cw, fold_best)
+                                                  y_valid, ft, data.task, p, cw, fold_best, data)
     return bundles, scores
 
 
 def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: pd.DataFrame, y_train: np.ndarray,
                     valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
-                    cw: str | None, fold_best: list[int] | None = None) -> ModelBundle:
+                    cw: str | None, fold_best: list[int] | None = None, data: DataParams | None = None) -> ModelBundle:
     """Return the early-stopped bundle's model refitted (by trainer) on train + valid with its best iteration scaled
     to the rows.
 
@@ -132,13 +146,21 @@ def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: 
     if evidence["source"] == "folds":
         log.warning("train: %s", evidence["why"])
     rounds = refit_rounds(best, len(train), len(train) + len(valid))
-    est = trainer.refit(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds)
+    both = pd.concat([train, valid], ignore_index=True) if p.recency_half_life and data else train
+    weights = recency_weights(time_key(both, data), len(both), p.recency_half_life) if data else None
+    est = trainer.refit(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds, weights)
     refit = {"rows": int(len(train) + len(valid)), "early_stopping_iteration": int(es_bundle.meta["best_iteration"]),
              "n_estimators": rounds, "tree_count": evidence}
     log.info("train: LightGBM refitted on train + valid (%d rows) with %d trees (early stopping chose %d on %d rows)",
              refit["rows"], rounds, best, len(train))
     return ModelBundle(es_bundle.kind, es_bundle.preprocessor, est.booster_,
                        {**es_bundle.meta, "best_iteration": rounds, "train_rows": refit["rows"], "refit": refit})
+
+
+def time_key(df: pd.DataFrame, data: DataParams | None) -> pd.Series | None:
+    """Return df's time column for recency_weights, or None: the row position is then the clock."""
+    col = data.time_column if data else None
+    return df[col].reset_index(drop=True) if col and col in df.columns else None
 
 
 def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,

@@ -13,7 +13,7 @@ from typing import Any
 from tasks.core.reports import Report
 from tasks.registry.records import GateOutcome, PromotionStatus
 
-__all__ = ["Decision", "GateOutcome", "PromotionReport", "PromotionStatus", "RuleResult", "Verdict"]
+__all__ = ["Decision", "GateOutcome", "LossDiagnosis", "PromotionReport", "PromotionStatus", "RuleResult", "Verdict"]
 
 
 class Verdict(StrEnum):
@@ -68,6 +68,17 @@ class Decision(Report):
                 "failed_rules": [r.to_data() for r in self.failed], "rules_checked": len(self.rules)}
 
 
+class LossDiagnosis(Report):
+    """Why the challenger lost to the baseline, as far as the reports show, and what to try
+    (tasks.evaluation.diagnosis)."""
+
+    lost_to: str
+    primary_metric: str
+    lift: float | None
+    evidence: list[str]
+    try_next: list[str]
+
+
 class PromotionReport(Report):
     """reports/promotion.json: what promote did (status, version), the gate's decision and the findings it showed."""
 
@@ -82,6 +93,7 @@ class PromotionReport(Report):
     test_fingerprint: str | None = None
     suspects: list[dict[str, Any]] = []
     notes: list[str] = []
+    diagnosis: LossDiagnosis | None = None  # set when the challenger lost to the baseline
 
     @property
     def in_production(self) -> bool:
