@@ -155,9 +155,11 @@ def alert_on_promotion(cfg: Config, ran: list[str], data_version: str | None) ->
         "reason": specs.promotion_reason(report.status.value, failed, list(report.decision.notes))})
 
 
-def alert_on_retrain(cfg: Config, batch: str, report: dict[str, Any]) -> None:
-    """Emit retrain-started: monitoring found a reason on `batch` and starts the training flow."""
+def alert_on_retrain(cfg: Config, batch: str, monitoring: dict[str, Any]) -> None:
+    """Emit retrain-started: monitoring found a reason on `batch` and starts the training flow.
+
+    `monitoring` is the monitor step's summary (reports/monitor.json's dict; not yet a typed report)."""
     data_version = io.data_version(Path(f"{cfg.paths.data_dir}.dvc"))
-    emit(specs.RETRAIN_STARTED, report.get("production_version"), {
+    emit(specs.RETRAIN_STARTED, monitoring.get("production_version"), {
         "batch": batch, "data_version": (data_version or "unversioned")[:12],
-        "reason": "; ".join(report.get("reasons") or []) or "monitoring asked for a retrain"})
+        "reason": "; ".join(monitoring.get("reasons") or []) or "monitoring asked for a retrain"})
