@@ -42,7 +42,6 @@ from prefect.client.schemas.filters import (
     FlowRunFilterIdempotencyKey,
     FlowRunFilterState,
     FlowRunFilterStateType,
-    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
@@ -120,12 +119,12 @@ def already_suspended(key: str) -> bool:
 
 
 def waiting_runs(client: Any, version: str) -> list[FlowRun]:
-    """Return the Suspended `tabgate-approval` runs of a version (tagged model:<version>)."""
+    """Return the Suspended `tabgate-approval` runs of a version (by their `version` parameter: a run started from
+    the deployment's form has no model:<version> tag)."""
     runs = client.read_flow_runs(
         flow_filter=FlowFilter(name=FlowFilterName(any_=[APPROVAL_FLOW])),
-        flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"model:{version}"]), state=FlowRunFilterState(
-            type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
-    return [r for r in runs if (r.parameters or {}).get("version", version) == version]
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+    return [r for r in runs if (r.parameters or {}).get("version") == version]
 
 
 def expire_runs(client: Any, approval_run_id: UUID) -> list[FlowRun]:

@@ -144,8 +144,9 @@ def test_a_training_run_waits_for_approval_and_the_ui_form_approves_it(served):
     line = catalog.read_history(reg)[-1]
     assert (line.action, line.version_id, line.actor, line.run_id, line.reason) == (
         Action.APPROVE, version, APPROVER, str(run.id), "metrics and evidence fine")
-    keys = {a["key"] for a in artifacts_of(url, run.id)}
-    assert f"approval-{version}" in keys
+    notes = [a["description"] for a in artifacts_of(url, run.id) if a["key"] == f"approval-{version}"]
+    assert sorted(notes) == sorted([f"{version}: waiting for approval (Resume this run to decide)",
+                                    f"{version}: approved"]), notes  # the restart does not publish the evidence again
     expire = [r for r in flow_runs(url, "tabgate-approval-expire") if r.parameters["approval_run_id"] == str(run.id)]
     assert len(expire) == 1 and final(served, expire[0].id).is_cancelled()
 
@@ -226,8 +227,12 @@ def test_registry_actions_from_the_run_form_need_a_reason_and_an_actor(served):
     line = catalog.read_history(reg)[-1]
     assert (line.action, line.actor, line.run_id) == (Action.ROLLBACK, "ops-carol", str(back))
     version = register_pending(served, "fourth", ("x2",))
+    waiting = start(served, "tabgate-approval", version=version)
+    suspended(served, waiting)
     no = start(served, "tabgate-reject-version", version=version, reason="not now", actor="ops-dan")
     assert final(served, no).is_completed() and catalog.current_status(reg, version) == ModelStatus.REJECTED
+    gone = final(served, waiting)  # decided by the deployment: the waiting approval run does not stay Suspended
+    assert gone.is_cancelled() and "decided elsewhere: reject by ops-dan" in (gone.message or ""), gone
     yes = start(served, "tabgate-approve-version", version=version, reason="changed my mind", actor="ops-dan")
     assert final(served, yes).is_failed() and "--force" in failure_text(url, yes)
     assert catalog.production_version(reg) == before.installed()[-2]
