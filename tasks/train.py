@@ -14,6 +14,7 @@ from tasks.core.config import Config, TrainParams
 from tasks.core.entry import step_main
 from tasks.core.metrics import primary_metric
 from tasks.core.reports import CvReport, read_optional_report
+from tasks.core.step_inputs import CvInput
 from tasks.modelling.bundle import save_bundle
 from tasks.modelling.drift_choices import choice_evidence, validation_vs_folds
 from tasks.modelling.estimators import baseline_fit_rows
@@ -50,7 +51,7 @@ def tuned_params(train: pd.DataFrame, cfg: Config) -> tuple[TrainParams, dict | 
     """Return the train params with LightGBM's tuned by Optuna on the training split when enabled, and the trials."""
     if not cfg.train.tune.enabled:
         return cfg.train, None
-    best, table = tune_lightgbm(train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split, cfg.compute)
+    best, table = tune_lightgbm(train, CvInput.from_config(cfg))
     return cfg.train.model_copy(update={"lightgbm": best}), table
 
 

@@ -148,7 +148,6 @@ LOOSE_INPUT_FUNCTIONS = {
     "score_fold_at": "the unit of work a fold runner ships to a worker (tasks/modelling/compute.py maps it over folds)",
     "fold_score_at": "tuning's unit of work shipped to a worker, like score_fold_at",
     "fold_score": "what fold_score_at calls on the worker",
-    "tune_lightgbm": "called by tasks/train.py, which another change is rewriting: next to take CvInput",
     "ensure_suite": "validate's bootstrap from the snapshot (paths, ingest, data, validate)",
 }
 

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from tasks.core.config import (
-    ComputeParams,
     CVParams,
     DataParams,
     LightGBMParams,
@@ -31,6 +30,7 @@ from tasks.core.errors import TuneBudgetExceeded
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric
 from tasks.core.reports import implied_scheme
 from tasks.core.schema import encode_target, infer_feature_types, label_classes
+from tasks.core.step_inputs import CvInput
 from tasks.data.splitting import carve_validation
 from tasks.modelling.compute import fold_runner
 from tasks.modelling.estimators import fit_lightgbm, resolve_class_weight
@@ -103,8 +103,7 @@ def fold_score_at(df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray
     return fold_score(df.iloc[train_pos], df.iloc[valid_pos], classes, lp, data, pp, tp, sp)
 
 
-def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CVParams, pp: PreprocessParams,
-                  sp: SplitParams, compute: ComputeParams | None = None) -> tuple[LightGBMParams, dict]:
+def tune_lightgbm(train: pd.DataFrame, inp: CvInput) -> tuple[LightGBMParams, dict]:
     """Return the best LightGBM params found on folds of the training rows, and the trial table.
 
     compute.engine dask scores a trial's folds in parallel on a Dask cluster; the trials are the same as
@@ -112,6 +111,7 @@ def tune_lightgbm(train: pd.DataFrame, data: DataParams, tp: TrainParams, cv: CV
     """
     import optuna
 
+    data, tp, cv, pp, sp, compute = inp.data, inp.train, inp.cv, inp.preprocess, inp.split, inp.compute
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     classes = label_classes(train[data.target], data)
     y = encode_target(train[data.target], classes, data)

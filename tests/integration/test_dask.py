@@ -68,13 +68,15 @@ def test_cv_on_own_local_cluster_matches_in_process(tmp_path):
 
 def test_two_trial_tuning_on_dask_matches_in_process(tmp_path, cluster):
     from tasks.core.config import ComputeParams
+    from tasks.core.step_inputs import CvInput
     from tasks.modelling.tuning import tune_lightgbm
 
     train = write_split(tmp_path)
     cfg = make_config(tmp_path, cv={"n_splits": 3}, train={"tune": {"enabled": True, "n_trials": 2}})
-    args = (train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
-    best_local, table_local = tune_lightgbm(*args)
-    best_remote, table_remote = tune_lightgbm(*args, ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address))
+    local_input = CvInput.from_config(cfg).model_copy(update={"compute": None})
+    best_local, table_local = tune_lightgbm(train, local_input)
+    best_remote, table_remote = tune_lightgbm(train, local_input.model_copy(update={
+        "compute": ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address)}))
     assert len(table_local["trials"]) == 2 and all(np.isfinite(t["value"]) for t in table_local["trials"])
     timeless = lambda t: {k: v for k, v in t.items() if k != "seconds"}  # wall time is reported, never compared
     assert timeless(table_remote) == timeless(table_local)

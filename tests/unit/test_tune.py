@@ -6,6 +6,7 @@ import pytest
 from tasks.core import io
 from tasks.core.config import TuneParams
 from tasks.core.errors import TuneBudgetExceeded
+from tasks.core.step_inputs import CvInput
 from tasks.modelling import tuning as tune
 from tests.conftest import make_config, synthetic_frame
 
@@ -21,7 +22,7 @@ def test_tuning_uses_only_training_rows_and_respects_the_trial_budget(tmp_path, 
         return real(fold_train, fold_valid, *args)
 
     monkeypatch.setattr(tune, "fold_score", spy)
-    best, table = tune.tune_lightgbm(train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    best, table = tune.tune_lightgbm(train, CvInput.from_config(cfg))
     assert len(table["trials"]) == 4
     assert all(rows <= set(train.index) for rows in seen)
     assert table["trials"][0]["num_leaves"] == cfg.train.lightgbm.num_leaves  # trial 0 = params.yaml values
@@ -49,7 +50,7 @@ def test_train_step_records_tuning_and_uses_the_best_params(tmp_path):
 def test_trial_zero_is_the_configured_lightgbm_exactly(tmp_path):
     cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 40, "reg_lambda": 0.0, "num_leaves": 31},
                                        "tune": {"enabled": True, "n_trials": 2}})
-    _, table = tune.tune_lightgbm(synthetic_frame(n=400, seed=23), cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    _, table = tune.tune_lightgbm(synthetic_frame(n=400, seed=23), CvInput.from_config(cfg))
     first = table["trials"][0]
     assert first["reg_lambda"] == 0.0 and first["num_leaves"] == 31 and first["learning_rate"] == 0.1
     assert len(first["folds"]) == table["folds"] and first["value"] == pytest.approx(sum(first["folds"]) / table["folds"])
@@ -67,7 +68,7 @@ def test_trials_are_counted_not_timed(tmp_path, monkeypatch):
     that is passed fails loudly instead of cutting the search short."""
     cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 30}, "tune": {"enabled": True, "n_trials": 3}})
     df = synthetic_frame(n=400, seed=24)
-    args = (df, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    args = (df, CvInput.from_config(cfg))
     best_quiet, quiet = tune.tune_lightgbm(*args)
     clock = iter(range(0, 10**9, 3600))
     monkeypatch.setattr(tune.time, "perf_counter", lambda: float(next(clock)))
@@ -76,7 +77,7 @@ def test_trials_are_counted_not_timed(tmp_path, monkeypatch):
     assert [t["value"] for t in busy["trials"]] == [t["value"] for t in quiet["trials"]]
     capped = cfg.train.model_copy(update={"tune": cfg.train.tune.model_copy(update={"timeout_seconds": 60})})
     with pytest.raises(TuneBudgetExceeded, match="train.tune.timeout_seconds"):
-        tune.tune_lightgbm(df, cfg.data, capped, cfg.cv, cfg.preprocess, cfg.split)
+        tune.tune_lightgbm(df, CvInput.from_config(cfg).model_copy(update={"train": capped}))
 
 
 def capture_optimize(monkeypatch) -> list[dict]:
@@ -108,7 +109,7 @@ def test_optuna_never_receives_a_wall_clock_limit_at_the_tuning_call(tmp_path, m
     cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 20},
                                        "tune": {"enabled": True, "n_trials": 2, "timeout_seconds": cap}})
     calls = capture_optimize(monkeypatch)
-    _, table = tune.tune_lightgbm(synthetic_frame(n=300, seed=25), cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    _, table = tune.tune_lightgbm(synthetic_frame(n=300, seed=25), CvInput.from_config(cfg))
     assert_counted_not_timed(calls, 2)
     assert table["n_trials"] == 2
 
