@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tasks.core.config import CVParams, DataParams, SplitParams
+from tasks.core.step_inputs import CvInput
 from tasks.data.splitting import carve_validation
 from tasks.modelling import folds as cv_folds
 from tasks.modelling import tuning as tune
@@ -54,7 +55,7 @@ def test_tuning_on_a_row_order_split_scores_on_row_order_folds(tmp_path, monkeyp
         return real(fold_train, fold_valid, *args)
 
     monkeypatch.setattr(tune, "fold_score", spy)
-    tune.tune_lightgbm(train, cfg.data, cfg.train, cfg.cv, cfg.preprocess, cfg.split)
+    tune.tune_lightgbm(train, CvInput.from_config(cfg))
     assert seen
     for tr, va in seen:
         assert tr.max() < va.min()  # no random fold: tuning never trains on rows after the ones it scores
