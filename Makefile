@@ -9,14 +9,14 @@ export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: install run repro lint format-check docs test test-fast bench clean help
+.PHONY: install run repro lint format-check docs test test-fast bench constraints clean help
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install tabgate with its test tools
@@ -49,6 +49,9 @@ test-fast: $(STAMP) ## unit tests only
 
 bench: $(STAMP)  ## time each step on the bundled sample
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+constraints: $(STAMP) ## rewrite constraints.txt from .venv (after changing pyproject.toml's dependencies; review the diff)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^#'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 clean:           ## remove generated outputs (keeps data/, the registry and .venv)
 	rm -rf artifacts reports/evaluate reports/plots reports/explain gx/uncommitted dvc_plots
