@@ -73,10 +73,11 @@ def rollback_flow(reason: str = "", actor: str = "", to_version: str = "", param
 @flow(name="tabgate-approve-version", flow_run_name="approve-{version}", log_prints=True, validate_parameters=False)
 def approve_version_flow(version: str = "", reason: str = "", actor: str = "", params: str = "params.yaml"
                          ) -> dict[str, Any]:
-    """Make a version that passed the gate production (as `tabgate models promote VERSION`, never --force)."""
+    """Make a version pending approval production (as `tabgate models promote VERSION`, never --force); any other
+    status (production, archived, rejected) is refused with a run-failure artifact, nothing changed."""
     def act(cfg: Config, why: str, who: str, run_id: str) -> str:
         approve_version(cfg.paths.registry_dir, version.strip(), why, who, cfg.promote.lock_timeout_seconds,
-                        run_id=run_id)
+                        run_id=run_id, only_pending=True)  # a version already in production or archived is refused
         end_waiting_approval(version.strip(), "approve", who, run_id)
         return f"{version} approved: now in production"
 

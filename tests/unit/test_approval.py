@@ -351,3 +351,33 @@ def test_the_reject_version_deployment_cancels_the_waiting_approval_run(world, m
     assert client.states[runs["approval"].id] == (
         "CANCELLED", "decided elsewhere: reject by dave (tabgate-reject-version run run-7)")
     assert client.states[runs["expire"].id][0] == "CANCELLED"
+
+
+@pytest.mark.parametrize("which", ["production", "approved_earlier"])
+def test_the_approve_version_deployment_refuses_a_version_that_is_not_pending(world, monkeypatch, which):
+    """Found from outside: approving the version already in production completed and claimed an approval."""
+    import logging
+
+    from flows import registry_actions
+
+    reg, prod, pending = world
+    if which == "approved_earlier":
+        lifecycle.approve_version(reg, pending, "ok", "erin")
+        target = pending
+    else:
+        target = prod
+    monkeypatch.chdir(reg.parent)
+    (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
+    failures, artifacts = [], []
+    for name, fake in (("get_run_logger", lambda: logging.getLogger("test.actions")),
+                       ("publish_registry_table", lambda cfg: True), ("publish_failure", failures.append),
+                       ("create_markdown_artifact", lambda **kw: artifacts.append(kw))):
+        monkeypatch.setattr(registry_actions, name, fake)
+    monkeypatch.setattr(registry_actions.flow_run, "get_id", lambda: "run-9")
+    history = (reg / "history.jsonl").read_bytes() if (reg / "history.jsonl").exists() else b""
+    production = (reg / "production.json").read_bytes()
+    with pytest.raises(PromotionError, match=target):
+        registry_actions.approve_version_flow.fn(target, "again", "x")
+    assert failures and not artifacts  # a run-failure, no artifact claiming an approval
+    assert (reg / "production.json").read_bytes() == production
+    assert ((reg / "history.jsonl").read_bytes() if (reg / "history.jsonl").exists() else b"") == history
