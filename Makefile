@@ -16,7 +16,7 @@ help:            ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install tabgate with its test tools
