@@ -8,7 +8,7 @@ from tasks.core import io
 from tasks.modelling import drift_choices
 from tasks.modelling.bundle import load_bundle
 from tests.conftest import make_config
-from tests.unit.test_train_tree_count import drifting_row_order_table
+from tests.support.drifting import drifting_project, drifting_row_order_table
 
 
 def test_threshold_follows_the_folds_only_when_validation_is_far_outside_their_spread():
@@ -30,11 +30,7 @@ def test_validation_vs_folds_flags_a_slice_far_from_the_folds_in_the_metrics_own
 
 
 def test_a_drifting_slice_does_not_set_the_threshold_and_train_json_says_why(tmp_path):
-    cfg = make_config(tmp_path, data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
-                      split={"strategy": "row_order"}, cv={"n_splits": 3, "schemes": ["auto"]},
-                      train={"lightgbm": {"n_estimators": 80, "learning_rate": 0.1, "num_leaves": 7,
-                                          "early_stopping_rounds": 10}})
-    io.write_frame(drifting_row_order_table(), cfg.paths.ingested)
+    cfg = drifting_project(tmp_path)
     split.run(cfg)
     preprocess.run(cfg)
     cv.run(cfg)

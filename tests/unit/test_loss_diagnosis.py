@@ -6,8 +6,7 @@ from types import SimpleNamespace
 from tasks import cv, evaluate, preprocess, promote, split, train
 from tasks.core import io
 from tasks.evaluation.diagnosis import diagnose_loss
-from tests.conftest import make_config
-from tests.unit.test_train_tree_count import drifting_row_order_table
+from tests.support.drifting import drifting_project
 
 
 def rule(value: float, passed: bool) -> SimpleNamespace:
@@ -37,12 +36,7 @@ def test_a_loss_on_drifting_data_names_the_evidence_and_suggests_recency_weights
 
 
 def test_promotion_report_explains_a_loss_to_the_baseline_on_a_drifting_table(tmp_path):
-    cfg = make_config(tmp_path, data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
-                      split={"strategy": "row_order"}, cv={"n_splits": 3, "schemes": ["auto"]},
-                      train={"lightgbm": {"n_estimators": 80, "learning_rate": 0.1, "num_leaves": 7,
-                                          "early_stopping_rounds": 10}},
-                      promote={"min_lift_over_baseline": 0.5})  # it loses anyway (-0.025); 0.5 keeps it a loss
-    io.write_frame(drifting_row_order_table(), cfg.paths.ingested)
+    cfg = drifting_project(tmp_path, promote={"min_lift_over_baseline": 0.5})  # it loses anyway (-0.025)
     for step in (split, preprocess, cv, train, evaluate):
         step.run(cfg)
     report = promote.run(cfg)

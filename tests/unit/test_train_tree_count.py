@@ -1,30 +1,14 @@
 """Tree count: a drifting validation slice that stops early cannot set the refit's trees when the folds say more."""
 
-import numpy as np
 
 from tasks import cv, preprocess, split, train
-from tasks.core import io
 from tasks.modelling.bundle import load_bundle
 from tasks.modelling.training import DISAGREEMENT_RATIO, TREE_FLOOR, choose_tree_count
-from tests.conftest import make_config, synthetic_frame
-
-
-def drifting_row_order_table(n: int = 1200) -> "tuple":
-    """Return a table in time order whose latest training rows (the validation slice) have their labels flipped."""
-    df = synthetic_frame(n=n, seed=11).drop(columns=["when", "customer"])
-    n_train = n - int(round(n * 0.2))
-    n_valid = int(round(n_train * 0.15))
-    flipped = np.arange(n_train - n_valid, n_train)
-    df.loc[flipped, "label"] = 1 - df.loc[flipped, "label"]  # the shift: the latest slice says the opposite
-    return df
+from tests.support.drifting import drifting_project
 
 
 def test_refit_keeps_the_fold_count_when_a_drifting_slice_stops_after_a_handful_of_trees(tmp_path):
-    cfg = make_config(tmp_path, data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
-                      split={"strategy": "row_order"}, cv={"n_splits": 3, "schemes": ["auto"]},
-                      train={"lightgbm": {"n_estimators": 80, "learning_rate": 0.1, "num_leaves": 7,
-                                          "early_stopping_rounds": 10}})
-    io.write_frame(drifting_row_order_table(), cfg.paths.ingested)
+    cfg = drifting_project(tmp_path)
     split.run(cfg)
     preprocess.run(cfg)
     cv.run(cfg)
