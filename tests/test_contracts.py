@@ -16,10 +16,7 @@ UNTYPED_STEPS = {"train"}  # still return a dict
 GATE_MODULES = ("tasks/evaluation/gate.py", "tasks/evaluation/promotion.py")
 # Functions of the gate's modules that may still return loose dicts, with why.
 UNTYPED_GATE_FUNCTIONS = {
-    "build_record": "the registry record: typed with the registry's own records (tasks/registry)",
     "write_cards": "the model card (tasks/reporting/model_card) is still a dict",
-    "near_perfect_findings": "findings are tasks.quality.findings dicts",
-    "gather_suspects": "findings are tasks.quality.findings dicts",
 }
 TYPED_REPORTS = {"metrics.json": "EvaluateReport", "promotion.json": "PromotionReport", "split.json": "SplitReport",
                  "cv.json": "CvReport", "preprocess.json": "PreprocessReport", "ingest.json": "IngestReport",

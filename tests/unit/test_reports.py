@@ -9,6 +9,8 @@ from tasks.core.errors import InputError
 from tasks.core.reports import (
     CvReport,
     EvaluateReport,
+    Finding,
+    FindingSeverity,
     IngestReport,
     Metrics,
     PreprocessReport,
@@ -107,6 +109,21 @@ def test_model_card_sections_read_through_the_models_equal_the_committed_card():
     assert io.to_json(gate) == io.to_json(card["gate"])
     assert io.to_json(model_card.metrics_section(inputs)) == io.to_json(card["metrics"])
     assert io.to_json(model_card.segments_section(inputs, "roc_auc")) == io.to_json(card["segments"])
+
+
+def test_findings_of_the_committed_reports_are_typed_and_feed_the_model_card_as_before():
+    from tasks.reporting import model_card
+
+    promotion = read_report(PromotionReport, COMMITTED_PROMOTION)
+    validate = read_report(ValidateReport, ROOT / "reports" / "validate.json")
+    split = read_report(SplitReport, ROOT / "reports" / "split.json")
+    findings = [*promotion.suspects, *validate.suspects, *split.suspects]
+    assert findings and all(isinstance(f, Finding) and isinstance(f.severity, FindingSeverity) for f in findings)
+    assert validate.leakage is not None and validate.leakage.suspects == validate.suspects  # no value error here
+    assert [f for f in promotion.suspects if f.severity is FindingSeverity.WARN] == split.suspects
+    card = io.read_json(ROOT / "reports" / "model_card.json")
+    shown = model_card.findings_section([f.to_data() for f in promotion.suspects])  # what write_cards hands the card
+    assert io.to_json(shown) == io.to_json(card["findings"])
 
 
 @pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport),
