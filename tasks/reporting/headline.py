@@ -2,7 +2,7 @@
 
 The detailed reports (metrics.json, cv.json, promotion.json ...) stay DVC outputs; this file is the only one declared
 under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one screen: LightGBM's test metrics with
-the primary metric's 95% interval, the baseline's primary metric, the lift, LightGBM's CV mean and std per scheme,
+the primary metric's 95% interval, the baseline's primary metric (no interval), the lift, LightGBM's CV mean and std per scheme,
 the row counts and the promotion outcome. Every other interval and the baseline's other metrics are in metrics.json.
 """
 
@@ -13,8 +13,8 @@ from tasks.core.reports import CvReport, EvaluateReport, IngestReport, SplitRepo
 from tasks.reporting.promotion_report import PromotionReport
 
 
-def test_numbers(metrics_report: EvaluateReport, model: str, names: tuple[str, ...]) -> dict:
-    """Return the model's test metrics among names, the primary one with its 95% interval bounds where computed."""
+def test_numbers(metrics_report: EvaluateReport, model: str, names: tuple[str, ...], *, interval: bool) -> dict:
+    """Return the model's test metrics among names; with interval, the primary one's 95% bounds where computed."""
     values = metrics_report.model(model)
     out: dict = {}
     for name in names:
@@ -23,7 +23,7 @@ def test_numbers(metrics_report: EvaluateReport, model: str, names: tuple[str, .
             continue
         out[name] = value
         iv = metrics_report.interval(model, name)
-        if name == metrics_report.primary_metric and iv is not None and iv.low is not None:
+        if interval and name == metrics_report.primary_metric and iv is not None and iv.low is not None:
             out[f"{name}_low"], out[f"{name}_high"] = iv.low, iv.high
     return out
 
@@ -45,8 +45,8 @@ def headline_metrics(metrics_report: EvaluateReport, cv: CvReport | None, split:
         "primary_metric": primary,
         "rows": {"ingested": ingest.rows if ingest else None, "train": split.train.rows if split else None,
                  "valid": split.valid.rows if split else None, "test": metrics_report.test_rows},
-        "test": {"lightgbm": test_numbers(metrics_report, "lightgbm", tuple(HEADLINE[metrics_report.task])),
-                 "baseline": test_numbers(metrics_report, "baseline", (primary,))},
+        "test": {"lightgbm": test_numbers(metrics_report, "lightgbm", tuple(HEADLINE[metrics_report.task]), interval=True),
+                 "baseline": test_numbers(metrics_report, "baseline", (primary,), interval=False)},
         "lift_over_baseline": metrics_report.lift.over_baseline,
         "cv": cv_numbers(cv, primary),
         "promotion": {"status": promotion.status.value, "outcome": promotion.decision.outcome.value},
