@@ -23,6 +23,7 @@ from tasks.core.reports import CvReport, EvaluateReport, Metrics, SplitReport, r
 from tasks.evaluation.diagnosis import diagnose_loss, diagnosis_markdown
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
+from tasks.modelling.reports import TrainReport
 from tasks.quality.findings import SUSPECT, WARN, excuse_all
 from tasks.quality.reports import ValidateReport
 from tasks.registry.catalog import production_version
@@ -126,9 +127,9 @@ def loss_diagnosis(cfg: Config, decision: Decision, shown: Sequence[Mapping[str,
     split = read_optional_report(SplitReport, reports / "split.json")
     cv = read_optional_report(CvReport, reports / "cv.json")
     shifted = [c for f in shown if f.get("check") == "feature_shift" and not f.get("excused") for c in f.get("columns") or []]
-    return diagnose_loss(decision.rules, decision.primary_metric, (io.read_json(reports / "train.json") if (reports / "train.json").exists() else None),
-                         split.strategy if split else None, split.train_vs_test if split else None, shifted,
-                         cv.notes if cv else [])
+    train = read_optional_report(TrainReport, reports / "train.json")
+    return diagnose_loss(decision.rules, decision.primary_metric, train, split.strategy if split else None,
+                         split.train_vs_test if split else None, shifted, cv.notes if cv else [])
 
 
 def findings_markdown(findings: Sequence[Mapping[str, Any]]) -> list[str]:
