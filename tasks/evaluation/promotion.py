@@ -32,6 +32,8 @@ from tasks.registry.manifest import production_bundle_dir
 from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
 from tasks.registry.records import Action, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
+from tasks.reporting.card_inputs import read_card_inputs
+from tasks.reporting.card_report import ModelCard
 from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import Decision, LossDiagnosis, PromotionReport
 
@@ -261,9 +263,9 @@ CARD_VERSION_KEYS = ("git_commit", "git_dirty", "data_version", "params_digest",
 
 
 def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, record: Mapping[str, Any]
-                ) -> dict[str, Any]:
+                ) -> ModelCard:
     """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
-    inputs = model_card.read_card_inputs(cfg.paths.reports_dir)
+    inputs = read_card_inputs(cfg.paths.reports_dir)
     status, vid = report.status, report.version_id
     versions = {**{k: record.get(k) for k in CARD_VERSION_KEYS}, "bundle_digest": report.challenger_digest}
     card = model_card.build_model_card(
@@ -272,8 +274,8 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, r
         production_version=report.production_version, versions=versions, findings=report.suspects)
     md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
     if vid is not None and status != PromotionStatus.ALREADY_IN_PRODUCTION:
-        attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
-    for note in card["notes"]:
+        attach_model_card(cfg.paths.registry_dir, vid, md, card.to_data(), cfg.promote.lock_timeout_seconds)
+    for note in card.notes:
         log.warning("promote: model card: %s", note)
     return card
 
