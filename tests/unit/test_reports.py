@@ -141,6 +141,11 @@ def test_committed_train_reports_are_byte_identical_through_their_models(name, m
     assert build_report(model, io.read_json(committed)) == report
 
 
+def test_tuning_json_of_a_run_without_tuning_keeps_its_one_key(tmp_path):
+    write_report(build_report(TuningReport, {"enabled": False}), tmp_path / "tuning.json")
+    assert (tmp_path / "tuning.json").read_text() == io.to_json({"enabled": False})
+
+
 def test_train_json_fields_are_typed_not_string_keys():
     train = read_report(TrainReport, ROOT / "reports" / "train.json")
     assert train.refit is not None and train.tree_count is not None and train.threshold_choice is not None
