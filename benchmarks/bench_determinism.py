@@ -23,6 +23,10 @@ from pathlib import Path
 
 from _scratch import REPO, copy_repo_items
 
+sys.path.insert(0, str(REPO))
+from tasks.core.reports import read_optional_report  # noqa: E402
+from tasks.modelling.reports import TuningReport  # noqa: E402
+
 PROJECT_ITEMS = ("tasks", "params.yaml", "artifacts/split", "artifacts/preprocess", "registry", "gx", "reports")
 BUSY_LOOP = "while True: pass"
 
@@ -62,7 +66,8 @@ def one_run(root: Path, busy: int) -> dict:
         for p in loops:
             p.kill()
     metrics = json.loads((root / "reports/metrics.json").read_text())
-    tuning = json.loads((root / "reports/tuning.json").read_text()) if (root / "reports/tuning.json").exists() else {}
+    tuning_report = read_optional_report(TuningReport, root / "reports/tuning.json")
+    tuning = tuning_report.to_data() if tuning_report else {}
     return {"busy_loops": busy, "load_at_start": load, "train_evaluate_seconds": seconds,
             "model_txt_sha256": sha256(root / "artifacts/models/lightgbm/model.txt"),
             "test_scored_sha256": sha256(root / "artifacts/evaluate/test_scored.parquet"),

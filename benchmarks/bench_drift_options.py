@@ -39,6 +39,7 @@ from tasks.data.splitting import carve_validation  # noqa: E402
 from tasks.modelling.estimators import fit_lightgbm, lightgbm_matrix, resolve_class_weight  # noqa: E402
 from tasks.modelling.folds import fold_indices, key_columns, model_columns  # noqa: E402
 from tasks.modelling.preprocessing import fit_preprocessors  # noqa: E402
+from tasks.modelling.reports import TrainReport  # noqa: E402
 from tasks.modelling.training import fit_models, load_preprocessors  # noqa: E402
 
 HALF_LIVES = (0.25, 0.5)
@@ -77,11 +78,11 @@ def measure(root: Path) -> dict:
     cfg = load_config(root / "params.yaml")
     train, valid, test = (io.read_frame(p) for p in (cfg.paths.train, cfg.paths.valid, cfg.paths.test))
     pre, ft = load_preprocessors(cfg.paths.preprocess_dir)
-    report = json.loads((cfg.paths.reports_dir / "train.json").read_text())
+    report = read_report(TrainReport, cfg.paths.reports_dir / "train.json")
     cv = read_report(CvReport, cfg.paths.reports_dir / "cv.json")
     scheme = cv.refit_scheme()
     fold_best = [int(f["lightgbm"]["best_iteration"]) for f in cv.schemes[scheme].folds] if scheme else None
-    params = cfg.train.model_copy(update={"lightgbm": LightGBMParams(**report["lightgbm_params"])})
+    params = cfg.train.model_copy(update={"lightgbm": LightGBMParams.model_validate(report.lightgbm_params)})
     task = cfg.data.task
     classes = label_classes(train[cfg.data.target], cfg.data)
     y_test = encode_target(test[cfg.data.target], classes, cfg.data)

@@ -51,7 +51,9 @@ sys.path.insert(0, str(REPO))
 from benchmarks.quality_tables import SETS, TIME_TABLES, TableUnavailable  # noqa: E402
 from tasks.core.config import parse_config  # noqa: E402
 from tasks.core.metrics import HIGHER_IS_BETTER, compute_metrics, primary_metric  # noqa: E402
+from tasks.core.reports import read_report  # noqa: E402
 from tasks.core.schema import encode_target, label_classes  # noqa: E402
+from tasks.modelling.reports import TrainReport  # noqa: E402
 
 
 def shared_data_dir() -> Path:
@@ -267,7 +269,7 @@ def bench_table(name: str, tools: tuple[str, ...], python: str, previous: dict[s
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     steps = {step: run_step(step, root) for step in STEPS}
     metrics = json.loads((Path(raw["paths"]["reports_dir"]) / "metrics.json").read_text())
-    train_report = json.loads((Path(raw["paths"]["reports_dir"]) / "train.json").read_text())
+    train_report = read_report(TrainReport, Path(raw["paths"]["reports_dir"]) / "train.json").to_data()
     task, pm = metrics["task"], metrics["primary_metric"]
     x_fit, y_fit, x_test, y_test, _ = feature_frames(root, raw)
     budget, digest = equal_time_budget(steps), split_hash(x_fit, y_fit, x_test, y_test)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 from tasks.core import io
 from tasks.core.errors import ConfigError, DvcError
 from tasks.core.steps import STEPS
@@ -139,8 +141,30 @@ def _restore_pointer(rel: str, text: bytes | None, index: str, root: Path) -> No
 
 
 def uses_dvc_pipeline(params: str) -> bool:
-    """Return True when params is the params.yaml that dvc.yaml reads (then DVC's lock decides what is stale)."""
-    return Path(params).resolve() == Path("params.yaml").resolve() and Path("dvc.yaml").exists()
+    """Return True when params is the params.yaml that dvc.yaml reads (then DVC's lock decides what is stale);
+    ConfigError when that params.yaml sets `paths`, which dvc.yaml's vars hold (require_paths_in_dvc_yaml)."""
+    if Path(params).resolve() != Path("params.yaml").resolve() or not Path("dvc.yaml").exists():
+        return False
+    require_paths_in_dvc_yaml(params)
+    return True
+
+
+def require_paths_in_dvc_yaml(params: str) -> None:
+    """ConfigError (exit 2) when params.yaml sets `paths` and dvc.yaml's `vars` set them too.
+
+    DVC refuses to parse dvc.yaml then ("cannot redefine 'paths'"), so every DVC command would fail; say which file
+    to edit instead. Where the steps read and write is dvc.yaml's `vars` (equal to PathsParams' defaults).
+    """
+    raw = yaml.safe_load(Path(params).read_text(encoding="utf-8")) if Path(params).exists() else None
+    if not isinstance(raw, dict) or "paths" not in raw or not Path("dvc.yaml").exists():
+        return
+    dvc_vars = (yaml.safe_load(Path("dvc.yaml").read_text(encoding="utf-8")) or {}).get("vars") or []
+    if any(isinstance(v, dict) and "paths" in v for v in dvc_vars):
+        raise ConfigError(
+            f"{params}: key `paths`: dvc.yaml sets where the steps read and write (its `vars: paths`), and DVC refuses "
+            "a second `paths` in params.yaml (every `dvc` command would fail to read dvc.yaml). Remove the `paths` "
+            "section from params.yaml; to move an output, edit the `paths` of dvc.yaml's vars (the Prefect engine "
+            "with `tabgate --params OTHER.yaml run` may set paths in OTHER.yaml)")
 
 
 def require_project_params(params: str) -> None:
@@ -150,6 +174,7 @@ def require_project_params(params: str) -> None:
     running the DVC engine with another file would run one configuration and record another.
     """
     if Path(params).resolve() == Path("params.yaml").resolve():
+        require_paths_in_dvc_yaml(params)
         return
     raise ConfigError(
         f"--params {params} (or $TABGATE_PARAMS): `tabgate run --engine dvc` runs `dvc repro`, which always reads "

@@ -13,11 +13,12 @@ from tasks.core import io
 from tasks.core.config import Config, TrainParams
 from tasks.core.entry import step_main
 from tasks.core.metrics import primary_metric
-from tasks.core.reports import CvReport, read_optional_report
+from tasks.core.reports import CvReport, build_report, read_optional_report, write_report
 from tasks.core.step_inputs import CvInput
 from tasks.modelling.bundle import save_bundle
 from tasks.modelling.drift_choices import choice_evidence, validation_vs_folds
 from tasks.modelling.estimators import baseline_fit_rows
+from tasks.modelling.reports import TrainReport, TuningReport
 from tasks.modelling.training import (
     TRAINING_VERSION,
     fit_models,
@@ -55,7 +56,7 @@ def tuned_params(train: pd.DataFrame, cfg: Config) -> tuple[TrainParams, dict | 
     return cfg.train.model_copy(update={"lightgbm": best}), table
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config) -> TrainReport:
     """Fit the models on the train split, choose thresholds on valid, save the bundles and a report."""
     train, valid = io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)
     pre, ft = load_preprocessors(cfg.paths.preprocess_dir)
@@ -100,11 +101,13 @@ def run(cfg: Config) -> dict:
         # so two runs on the same inputs write the same bytes and dvc.lock does not change
         report["tuning"] = {k: v for k, v in tuning.items() if k not in ("trials", "seconds")}
     timeless = {k: v for k, v in tuning.items() if k != "seconds"} if tuning is not None else {"enabled": False}
-    io.write_json(timeless, cfg.paths.reports_dir / "tuning.json")
-    io.write_json(report, cfg.paths.reports_dir / "train.json")
-    log.info("train: LightGBM final model has %d trees; validation (before refit) %s", report["best_iteration"],
-             {k: round(v, 4) for k, v in report["validation_metrics"]["lightgbm"].items() if k in ("roc_auc", "rmse", "log_loss")})
-    return report
+    write_report(build_report(TuningReport, timeless), cfg.paths.reports_dir / "tuning.json")
+    typed = build_report(TrainReport, report)
+    write_report(typed, cfg.paths.reports_dir / "train.json")
+    shown = typed.validation_metrics["lightgbm"].computed()
+    log.info("train: LightGBM final model has %d trees; validation (before refit) %s", typed.best_iteration,
+             {k: round(v, 4) for k, v in shown.items() if k in ("roc_auc", "rmse", "log_loss") and v is not None})
+    return typed
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Reports: the typed contracts steps hand each other through JSON files (ingest.json, split.json, preprocess.json,
-cv.json and metrics.json here; promotion.json in tasks.reporting.promotion_report, beside the registry's status enums).
+cv.json and metrics.json here; promotion.json in tasks.reporting.promotion_report, beside the registry's status enums;
+train.json and tuning.json in tasks.modelling.reports; model_card.json in tasks.reporting.card_report).
 
 Each report is a pydantic model, written by its step with `write_report` and read back by every consumer with
 `read_report`, so a consumer reads fields, never string keys. A model keeps exactly the fields its producer set

@@ -14,7 +14,7 @@ from tasks.core.credentials import check_env_name, check_source_url, is_sql_url
 
 
 class PathsParams(Section):
-    """Where every step reads and writes; dvc.yaml refers to these with ${paths.*}."""
+    """Where every step reads and writes; dvc.yaml holds the same values in its `vars` (a test keeps them equal)."""
 
     data_dir: Path = Path("data")  # raw snapshot, versioned by data.dvc
     ingested: Path = Path("artifacts/ingested.parquet")  # the typed snapshot the ingest step writes (Parquet)

@@ -15,7 +15,6 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.core.config import PathsParams
 from tasks.core.config_base import TaskType
 from tasks.core.errors import ConfigError
 from tasks.data.column_roles import (
@@ -106,9 +105,7 @@ def render_params(plan: InitPlan) -> str:
     lines = [f"# Written by `tabgate init` for {plan.source} ({plan.rows} rows, {plan.columns} columns).",
              "# Only this table's settings and the choices that differ from the defaults are here; every other key",
              "# has its default in tasks/core/config.py. Review each choice (the comment says why), then `tabgate run`.", ""]
-    lines += ["paths:" + _comment("dvc.yaml reads these through ${paths.*}, so DVC needs them in this file")]
-    lines += [f"  {k}: {_yaml(str(v))}" for k, v in PathsParams().model_dump().items()]
-    lines += ["", "data:", f"  target: {_yaml(plan.target)}", f"  task: {plan.task}" + _comment(plan.task_reason)]
+    lines += ["data:", f"  target: {_yaml(plan.target)}", f"  task: {plan.task}" + _comment(plan.task_reason)]
     if plan.label_map:
         lines.append("  label_map:" + _comment("the same label spelt two ways in the file: read as one value"))
         lines += [f"    {_yaml(k)}: {_yaml(v)}" for k, v in plan.label_map.items()]

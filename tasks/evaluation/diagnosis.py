@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tasks.modelling.reports import ChoiceSource, TrainReport
 from tasks.reporting.promotion_report import LossDiagnosis
 
 LIFT_RULE = "lift over baseline"  # tasks.evaluation.gate.lift_rule's name
@@ -27,26 +28,28 @@ def lost_to_baseline(rules: Sequence[Any]) -> Any | None:
     return next((r for r in rules if r.rule == LIFT_RULE and r.passed is False), None)
 
 
-def tree_evidence(train: Mapping[str, Any]) -> tuple[list[str], bool]:
+def tree_evidence(train: TrainReport | None) -> tuple[list[str], bool]:
     """Return sentences on the refit's tree count and whether it is a handful of trees."""
-    refit, tc = train.get("refit") or {}, train.get("tree_count") or {}
-    trees = refit.get("n_estimators", train.get("best_iteration"))
-    if trees is None:
+    if train is None:
         return [], False
+    trees, tc = train.refit.n_estimators if train.refit else train.best_iteration, train.tree_count
     line = f"the shipped LightGBM has {trees} trees"
     if tc:
-        line += (f" (validation stopped at {tc.get('validation_best_iteration')}, the CV folds' median is "
-                 f"{tc.get('fold_median', '-')}; followed: {tc.get('source')})")
-    return [line], int(trees) <= FEW_TREES
+        median = tc.fold_median if tc.fold_median is not None else "-"
+        line += (f" (validation stopped at {tc.validation_best_iteration}, the CV folds' median is "
+                 f"{median}; followed: {tc.source.value})")
+    return [line], trees <= FEW_TREES
 
 
-def slice_evidence(train: Mapping[str, Any]) -> tuple[list[str], bool]:
+def slice_evidence(train: TrainReport | None) -> tuple[list[str], bool]:
     """Return sentences on the validation slice against the folds, and whether the slice is an outlier."""
-    vf, th = train.get("validation_vs_folds") or {}, train.get("threshold_choice") or {}
-    lines = [str(vf["why"])] if vf.get("why") and vf.get("folds") else []
-    if th.get("source") == "folds":
-        lines.append(str(th.get("why")))
-    return lines, bool(vf.get("outlier"))
+    if train is None:
+        return [], False
+    vf, th = train.validation_vs_folds, train.threshold_choice
+    lines = [vf.why] if vf.why and vf.folds else []
+    if th is not None and th.source is ChoiceSource.FOLDS:
+        lines.append(th.why)
+    return lines, vf.outlier
 
 
 def shift_evidence(train_vs_test: Mapping[str, Any], shifted: Sequence[str]) -> tuple[list[str], bool]:
@@ -87,20 +90,20 @@ def next_steps(strategy: str | None, few_trees: bool, outlier: bool, drifted: bo
     return steps
 
 
-def diagnose_loss(rules: Sequence[Any], primary: str, train: Mapping[str, Any] | None, strategy: str | None,
+def diagnose_loss(rules: Sequence[Any], primary: str, train: TrainReport | None, strategy: str | None,
                   train_vs_test: Mapping[str, Any] | None, shifted: Sequence[str],
                   cv_notes: Sequence[str]) -> LossDiagnosis | None:
     """Return the diagnosis when the gate's lift-over-baseline rule failed, else None.
 
-    rules: the gate's RuleResults; train: train.json; strategy: split.strategy; train_vs_test: split.json's
+    rules: the gate's RuleResults; train: train.json (None when train has not run); strategy: split.strategy; train_vs_test: split.json's
     evidence; shifted: unexcused shifted features; cv_notes: cv.json's notes. Whether recent rows were already
     weighted more is train.json's `recency_half_life`.
     """
     lost = lost_to_baseline(rules)
     if lost is None:
         return None
-    trees, few = tree_evidence(train or {})
-    slice_lines, outlier = slice_evidence(train or {})
+    trees, few = tree_evidence(train)
+    slice_lines, outlier = slice_evidence(train)
     shift_lines, drifted = shift_evidence(train_vs_test or {}, shifted)
     lift = lost.value if lost.value is not None else float("nan")
     head = (f"the challenger loses to the linear baseline on {primary} by {abs(lift):.4f}" if not lift >= 0 else
@@ -108,7 +111,7 @@ def diagnose_loss(rules: Sequence[Any], primary: str, train: Mapping[str, Any] |
     evidence = [head,
                 *trees, *slice_lines, *shift_lines, *cv_notes]
     return LossDiagnosis(lost_to="baseline", primary_metric=primary, lift=lost.value, evidence=evidence,
-                         try_next=next_steps(strategy, few, outlier, drifted, (train or {}).get("recency_half_life")))
+                         try_next=next_steps(strategy, few, outlier, drifted, train.recency_half_life if train else None))
 
 
 def diagnosis_markdown(d: LossDiagnosis | None) -> list[str]:

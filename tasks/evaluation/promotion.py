@@ -23,6 +23,7 @@ from tasks.core.reports import CvReport, EvaluateReport, Metrics, SplitReport, r
 from tasks.evaluation.diagnosis import diagnose_loss, diagnosis_markdown
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
+from tasks.modelling.reports import TrainReport
 from tasks.quality.findings import SUSPECT, WARN, Finding, excuse_all
 from tasks.quality.reports import ValidateReport
 from tasks.registry.catalog import production_version
@@ -31,6 +32,8 @@ from tasks.registry.manifest import production_bundle_dir
 from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
 from tasks.registry.records import Action, CandidateRecord, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
+from tasks.reporting.card_inputs import read_card_inputs
+from tasks.reporting.card_report import ModelCard
 from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import Decision, LossDiagnosis, PromotionReport
 
@@ -126,9 +129,9 @@ def loss_diagnosis(cfg: Config, decision: Decision, shown: Sequence[Finding]) ->
     split = read_optional_report(SplitReport, reports / "split.json")
     cv = read_optional_report(CvReport, reports / "cv.json")
     shifted = [c for f in shown if f.check == "feature_shift" and not f.excused for c in f.columns]
-    return diagnose_loss(decision.rules, decision.primary_metric, (io.read_json(reports / "train.json") if (reports / "train.json").exists() else None),
-                         split.strategy if split else None, split.train_vs_test if split else None, shifted,
-                         cv.notes if cv else [])
+    train = read_optional_report(TrainReport, reports / "train.json")
+    return diagnose_loss(decision.rules, decision.primary_metric, train, split.strategy if split else None,
+                         split.train_vs_test if split else None, shifted, cv.notes if cv else [])
 
 
 def findings_markdown(findings: Sequence[Finding]) -> list[str]:
@@ -258,9 +261,9 @@ def read_scored_test(cfg: Config) -> pd.DataFrame:
 
 
 def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, record: CandidateRecord
-                ) -> dict[str, Any]:
+                ) -> ModelCard:
     """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
-    inputs = model_card.read_card_inputs(cfg.paths.reports_dir)
+    inputs = read_card_inputs(cfg.paths.reports_dir)
     status, vid = report.status, report.version_id
     versions = {"git_commit": record.git_commit, "git_dirty": record.git_dirty, "data_version": record.data_version,
                 "params_digest": record.params_digest, "dvc": record.dvc.to_json_dict() if record.dvc else None,
@@ -268,12 +271,11 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, r
     card = model_card.build_model_card(
         data=cfg.data, source=cfg.ingest.source, p=cfg.promote,
         meta=meta, inputs=inputs, decision=report.decision, status=status, version_id=vid,
-        production_version=report.production_version, versions=versions,
-        findings=[f.to_data() for f in report.suspects])
+        production_version=report.production_version, versions=versions, findings=report.suspects)
     md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
     if vid is not None and status != PromotionStatus.ALREADY_IN_PRODUCTION:
-        attach_model_card(cfg.paths.registry_dir, vid, md, card, cfg.promote.lock_timeout_seconds)
-    for note in card["notes"]:
+        attach_model_card(cfg.paths.registry_dir, vid, md, card.to_data(), cfg.promote.lock_timeout_seconds)
+    for note in card.notes:
         log.warning("promote: model card: %s", note)
     return card
 

@@ -1,7 +1,9 @@
-"""Headline metrics: the few dozen numbers `dvc metrics show/diff` and `dvc exp show` display (reports/headline.json).
+"""Headline metrics: the twenty-odd numbers `dvc metrics show/diff` and `dvc exp show` display (reports/headline.json).
 
 The detailed reports (metrics.json, cv.json, promotion.json ...) stay DVC outputs; this file is the only one declared
-under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one screen.
+under `metrics:` in dvc.yaml, so "what changed" between two runs fits on one screen: LightGBM's test metrics with
+the primary metric's 95% interval, the baseline's primary metric (no interval), the lift, LightGBM's CV mean and std per scheme,
+the row counts and the promotion outcome. Every other interval and the baseline's other metrics are in metrics.json.
 """
 
 from __future__ import annotations
@@ -11,27 +13,27 @@ from tasks.core.reports import CvReport, EvaluateReport, IngestReport, SplitRepo
 from tasks.reporting.promotion_report import PromotionReport
 
 
-def test_numbers(metrics_report: EvaluateReport, model: str) -> dict:
-    """Return the model's headline test metrics, each with its bootstrap 95% interval bounds where computed."""
+def test_numbers(metrics_report: EvaluateReport, model: str, names: tuple[str, ...], *, interval: bool) -> dict:
+    """Return the model's test metrics among names; with interval, the primary one's 95% bounds where computed."""
     values = metrics_report.model(model)
     out: dict = {}
-    for name in HEADLINE[metrics_report.task]:
+    for name in names:
         value = values.value(name)
         if value is None:
             continue
         out[name] = value
         iv = metrics_report.interval(model, name)
-        if iv is not None and iv.low is not None:
+        if interval and name == metrics_report.primary_metric and iv is not None and iv.low is not None:
             out[f"{name}_low"], out[f"{name}_high"] = iv.low, iv.high
     return out
 
 
 def cv_numbers(cv: CvReport | None, metric: str) -> dict:
-    """Return, per CV scheme and model (lightgbm, baseline), the mean and std of metric over folds."""
+    """Return, per CV scheme, LightGBM's mean and std of metric over folds."""
     out: dict = {}
     for scheme, body in (cv.schemes if cv else {}).items():
-        out[scheme] = {model: {"mean": stats[metric].mean, "std": stats[metric].std}
-                       for model in ("lightgbm", "baseline") if metric in (stats := body.summary.model(model))}
+        if metric in (stats := body.summary.model("lightgbm")):
+            out[scheme] = {"lightgbm": {"mean": stats[metric].mean, "std": stats[metric].std}}
     return out
 
 
@@ -43,9 +45,9 @@ def headline_metrics(metrics_report: EvaluateReport, cv: CvReport | None, split:
         "primary_metric": primary,
         "rows": {"ingested": ingest.rows if ingest else None, "train": split.train.rows if split else None,
                  "valid": split.valid.rows if split else None, "test": metrics_report.test_rows},
-        "test": {model: test_numbers(metrics_report, model) for model in ("lightgbm", "baseline")},
+        "test": {"lightgbm": test_numbers(metrics_report, "lightgbm", tuple(HEADLINE[metrics_report.task]), interval=True),
+                 "baseline": test_numbers(metrics_report, "baseline", (primary,), interval=False)},
         "lift_over_baseline": metrics_report.lift.over_baseline,
         "cv": cv_numbers(cv, primary),
-        "promotion": {"status": promotion.status.value, "in_production": promotion.in_production,
-                      "outcome": promotion.decision.outcome.value},
+        "promotion": {"status": promotion.status.value, "outcome": promotion.decision.outcome.value},
     }

@@ -14,7 +14,8 @@ from tasks.core.config import IngestParams, parse_config
 from tasks.core.credentials import connection_url, redact_text, redact_url
 from tasks.core.errors import ConfigError, InputError
 from tasks.data import sources
-from tasks.reporting import model_card
+from tasks.reporting import card_sections
+from tasks.reporting.card_inputs import CardInputs
 
 SECRET = "Tr0ub4dor&3@x/y"  # characters a URL must quote, so quoted forms are exercised too
 BASE = {"data": {"target": "y"}}
@@ -115,9 +116,9 @@ def test_sqlite_still_reads_and_the_snapshot_info_shows_the_redacted_source(tmp_
 
 
 def test_the_model_card_shows_the_source_redacted():
-    section = model_card.data_section(parse_config({**BASE, "ingest": {"source": "x.csv"}}).data,
-                                      "postgresql://reader:hunter2@db/sales", None, model_card.CardInputs())
-    assert section["source"] == "postgresql://reader:***@db/sales"
+    section = card_sections.data_section(parse_config({**BASE, "ingest": {"source": "x.csv"}}).data,
+                                         "postgresql://reader:hunter2@db/sales", None, CardInputs())
+    assert section.source == "postgresql://reader:***@db/sales"
 
 
 def test_cli_exits_2_on_a_password_in_the_url_before_any_dvc_command(tmp_path, monkeypatch, caplog):

@@ -5,8 +5,10 @@ import pytest
 
 from tasks import cv, preprocess, split, train
 from tasks.core import io
+from tasks.core.reports import read_report
 from tasks.modelling import drift_choices
 from tasks.modelling.bundle import load_bundle
+from tasks.modelling.reports import ChoiceSource, TrainReport
 from tests.conftest import make_config
 from tests.support.drifting import drifting_project, drifting_row_order_table
 
@@ -35,17 +37,20 @@ def test_a_drifting_slice_does_not_set_the_threshold_and_train_json_says_why(tmp
     preprocess.run(cfg)
     cv.run(cfg)
     train.run(cfg)
-    report = io.read_json(cfg.paths.reports_dir / "train.json")
-    tc = report["threshold_choice"]
-    assert len(tc["folds"]) == 3 and tc["source"] == "folds"  # the flipped slice's threshold is far from the folds'
-    assert abs(tc["validation"] - tc["folds_median"]) > max(0.1, 2 * tc["folds_std"])
+    report = read_report(TrainReport, cfg.paths.reports_dir / "train.json")
+    tc = report.threshold_choice
+    assert tc is not None and tc.folds_median is not None and tc.folds_std is not None
+    assert len(tc.folds) == 3 and tc.source is ChoiceSource.FOLDS  # the flipped slice's threshold is far from the folds'
+    assert abs(tc.validation - tc.folds_median) > max(0.1, 2 * tc.folds_std)
     shipped = load_bundle(cfg.paths.models_dir / "lightgbm").meta["threshold"]
-    assert shipped == report["thresholds"]["lightgbm"] == pytest.approx(tc["folds_median"])
-    vf = report["validation_vs_folds"]
-    assert vf["metric"] == "roc_auc" and vf["outlier"] and vf["validation"] < vf["folds_mean"]
-    choices = report["choices"]
-    assert choices["threshold"]["source"] == "folds" and choices["tree_count"]["source"] == "folds"
-    assert choices["tuning_objective"]["source"] == "configured" and "folds" in choices["threshold"]["why"]
+    assert shipped == report.thresholds["lightgbm"] == pytest.approx(tc.folds_median)
+    vf = report.validation_vs_folds
+    assert vf.validation is not None and vf.folds_mean is not None
+    assert vf.metric == "roc_auc" and vf.outlier and vf.validation < vf.folds_mean
+    choices = report.choices
+    assert choices.threshold is not None and choices.tree_count is not None
+    assert choices.threshold.source is ChoiceSource.FOLDS and choices.tree_count.source is ChoiceSource.FOLDS
+    assert choices.tuning_objective.source is ChoiceSource.CONFIGURED and "folds" in choices.threshold.why
 
 
 def test_recency_weights_halve_every_half_life_of_the_rows_in_time_order_and_are_off_by_default():
@@ -72,5 +77,5 @@ def test_recency_half_life_reaches_the_shipped_model_and_train_json(tmp_path):
     trees = load_bundle(cfg.paths.models_dir / "lightgbm").estimator.model_to_string()
     weighted_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"recency_half_life": 0.1})})
     weighted = train.run(weighted_cfg)
-    assert plain["recency_half_life"] is None and weighted["recency_half_life"] == 0.1
+    assert plain.recency_half_life is None and weighted.recency_half_life == 0.1
     assert load_bundle(cfg.paths.models_dir / "lightgbm").estimator.model_to_string() != trees

@@ -7,6 +7,7 @@ from tasks import cv, evaluate, preprocess, promote, split, train
 from tasks.core import io
 from tasks.evaluation.diagnosis import diagnose_loss
 from tests.support.drifting import drifting_project
+from tests.support.reports import train_report
 
 
 def rule(value: float, passed: bool) -> SimpleNamespace:
@@ -14,9 +15,11 @@ def rule(value: float, passed: bool) -> SimpleNamespace:
     return SimpleNamespace(rule="lift over baseline", value=value, threshold=0.0, passed=passed)
 
 
-TRAIN = {"refit": {"n_estimators": 3}, "tree_count": {"validation_best_iteration": 2, "fold_median": 3,
-                                                        "source": "validation"},
-         "validation_vs_folds": {"folds": [0.8, 0.82], "outlier": True, "why": "validation roc_auc 0.5 is far"}}
+TREE_COUNT = {"validation_best_iteration": 2, "fold_best_iterations": [3, 3], "fold_median": 3, "chosen": 2,
+              "source": "validation", "why": "validation (2) and the folds' median (3) agree within 3x"}
+TRAIN = train_report(refit={"rows": 800, "early_stopping_iteration": 2, "n_estimators": 3, "tree_count": TREE_COUNT},
+                     tree_count=TREE_COUNT, validation_vs_folds={"metric": "roc_auc", "validation": 0.5, "folds": [0.8, 0.82],
+                                                             "outlier": True, "why": "validation roc_auc 0.5 is far"})
 DRIFTED = {"adversarial": {"roc_auc": 0.93, "top_features": [{"feature": "year"}]}, "label": {"psi": 0.2}}
 
 
@@ -31,7 +34,7 @@ def test_a_loss_on_drifting_data_names_the_evidence_and_suggests_recency_weights
     assert "0.930" in text and "PSI 0.200" in text and "adr" in text and "random folds optimistic" in text
     steps = " ".join(d.try_next)
     assert "train.recency_half_life" in steps and "split.strategy: time" in steps and "learning_rate" in steps
-    already = diagnose_loss([rule(-0.03, False)], "roc_auc", TRAIN | {"recency_half_life": 0.25}, "time", DRIFTED, [], [])
+    already = diagnose_loss([rule(-0.03, False)], "roc_auc", TRAIN.model_copy(update={"recency_half_life": 0.25}), "time", DRIFTED, [], [])
     assert not any("recency_half_life" in s for s in already.try_next)  # already on: not suggested again
 
 

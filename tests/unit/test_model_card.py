@@ -9,8 +9,11 @@ import pytest
 
 from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
-from tasks.reporting import model_card
+from tasks.modelling.reports import TrainCompute
+from tasks.reporting import card_inputs, card_markdown, model_card
+from tasks.reporting.card_report import ModelCard
 from tasks.reporting.promotion_report import Decision, PromotionStatus
+from tests.support.reports import train_report_data
 
 DATA = DataParams(target="label", task="binary", positive_label=1, time_column="when",
                   drop_columns={"status": "written after the outcome (leak)", "notes|free": "free text | pipes"},
@@ -35,8 +38,7 @@ def write_reports(reports: Path) -> None:
     io.write_json({"step_version": "2", "strategy": "time", "detail": {}, "train": {"rows": 600}, "valid": {"rows": 100},
                    "test": {"rows": 200}, "test_fingerprint": "f" * 64, "duplicate_rows_shared_train_test": 0},
                   reports / "split.json")
-    io.write_json({"train_rows": 700, "valid_rows": 100, "features": ["x1", "seg"], "best_iteration": 42},
-                  reports / "train.json")
+    io.write_json(train_report_data(best_iteration=42), reports / "train.json")
     io.write_json({"step_version": "1", "n_splits": 3, "rows": 800, "baseline_max_rows": 1000, "schemes": {"stratified": {
         "folds": [{}, {}, {}],
         "summary": {"high_variance": True,
@@ -65,9 +67,9 @@ def write_reports(reports: Path) -> None:
                   reports / "explain" / "explain.json")
 
 
-def card_from(reports: Path, p: PromoteParams = PromoteParams()) -> dict:
+def card_from(reports: Path, p: PromoteParams = PromoteParams()) -> ModelCard:
     return model_card.build_model_card(
-        data=DATA, source="db://bookings", p=p, meta=META, inputs=model_card.read_card_inputs(reports),
+        data=DATA, source="db://bookings", p=p, meta=META, inputs=card_inputs.read_card_inputs(reports),
         decision=Decision.model_validate(DECISION), status=PromotionStatus.REJECTED, version_id="v0002-12345678",
         production_version="v0001-87654321",
         versions=VERSIONS)
@@ -75,7 +77,7 @@ def card_from(reports: Path, p: PromoteParams = PromoteParams()) -> dict:
 
 def test_card_collects_every_section_from_the_reports(tmp_path):
     write_reports(tmp_path)
-    card = card_from(tmp_path, PromoteParams(card_top_slices=1, card_top_features=1))
+    card = card_from(tmp_path, PromoteParams(card_top_slices=1, card_top_features=1)).to_data()
     assert card["notes"] == []
     assert card["data"]["columns_left_out"] == {"notes|free": "free text | pipes", "status": "written after the outcome (leak)",
                                                 "when": "time column"}
@@ -91,11 +93,12 @@ def test_card_collects_every_section_from_the_reports(tmp_path):
     assert [d["feature"] for d in weak["top_drivers"]] == ["x1"] and weak["warnings"]
     assert [r["passed"] for r in card["gate"]["rules"]] == [False, None]
     assert card["versions"]["dvc"]["md5"].endswith(".dir")
+    assert card["training"]["compute"] == {"engine": "local", "lightgbm_dask": False}  # from train.json
 
 
 def test_markdown_has_each_section_and_escapes_table_cells(tmp_path):
     write_reports(tmp_path)
-    md = model_card.render_model_card(card_from(tmp_path))
+    md = card_markdown.render_model_card(card_from(tmp_path))
     for heading in ("# Model card: v0002-12345678", "## Data", "## Training", "## Test metrics",
                     "## Cross-validation", "## Segments", "## Known weaknesses", "## Promotion gate", "## Versions"):
         assert heading in md
@@ -116,20 +119,20 @@ def test_markdown_has_each_section_and_escapes_table_cells(tmp_path):
 
 def test_missing_reports_are_noted_not_fatal(tmp_path):
     card = card_from(tmp_path / "nothing_here")
-    assert len(card["notes"]) == len(model_card.REPORTS)
-    assert any("explain" in n and "missing" in n for n in card["notes"])
-    md = model_card.render_model_card(card)
+    assert len(card.notes) == len(card_inputs.REPORTS)
+    assert any("explain" in n and "missing" in n for n in card.notes)
+    md = card_markdown.render_model_card(card)
     assert "(the explain report was not available)" in md and "## Notes" in md
-    assert card["data"]["columns_left_out"] == dict(sorted(DATA.drop_columns.items()))  # from the config still
-    assert card["training"]["best_iteration"] == 42  # from the bundle's meta
+    assert card.data.columns_left_out == dict(sorted(DATA.drop_columns.items()))  # from the config still
+    assert card.training.best_iteration == 42  # from the bundle's meta
 
 
 def test_broken_report_is_noted(tmp_path):
     write_reports(tmp_path)
     (tmp_path / "cv.json").write_text("{ not json")
     card = card_from(tmp_path)
-    assert [n for n in card["notes"] if n.startswith("input not available: cv")]
-    assert card["cv"]["schemes"] == {}
+    assert [n for n in card.notes if n.startswith("input not available: cv")]
+    assert card.cv.schemes == {}
 
 
 def test_written_card_is_deterministic(tmp_path):
@@ -143,13 +146,13 @@ def test_written_card_is_deterministic(tmp_path):
 @pytest.mark.parametrize("value,text", [(None, "n/a"), (True, "true"), (1234567, "1,234,567"), (0.123456, "0.1235"),
                                         (12345.6, "12,346")])
 def test_number_formatting(value, text):
-    assert model_card._f(value) == text
+    assert card_markdown._f(value) == text
 
 
 def test_training_section_says_where_the_folds_and_the_final_model_ran():
-    dask = {"engine": "dask", "lightgbm_dask": True}
-    lines = model_card.render_compute({"compute": dask, "trained_with": "lightgbm.dask (all rounds)"})
+    dask = TrainCompute(engine="dask", lightgbm_dask=True)
+    lines = card_markdown.render_compute(dask, "lightgbm.dask (all rounds)")
     assert lines == ["- compute: engine dask (cv and tuning folds); final LightGBM: lightgbm.dask (all rounds)"]
-    local = model_card.render_compute({"compute": {"engine": "local", "lightgbm_dask": False}, "trained_with": None})
+    local = card_markdown.render_compute(TrainCompute(engine="local", lightgbm_dask=False), None)
     assert local == ["- compute: engine local (cv and tuning folds); final LightGBM: LightGBM in this process"]
-    assert model_card.render_compute({}) == []  # a train.json written before the compute record
+    assert card_markdown.render_compute(None, None) == []  # a train.json written before the compute record

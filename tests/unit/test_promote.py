@@ -139,7 +139,7 @@ def test_first_model_below_the_floor_is_rejected_without_error(tmp_path, world):
     assert rec.status == RecordStatus.REJECTED and rec.decision is not None and rec.decision.first_model is True
     assert io.read_json(cfg.paths.reports_dir / "promotion.json")["status"] == "rejected"
     headline = io.read_json(cfg.paths.reports_dir / "headline.json")
-    assert headline["promotion"] == {"status": "rejected", "in_production": False, "outcome": "reject"}
+    assert headline["promotion"] == {"status": "rejected", "outcome": "reject"}
 
 
 def test_better_challenger_is_promoted_and_worse_one_rejected(tmp_path, world):

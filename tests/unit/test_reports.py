@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from tasks.core import io
+from tasks.core.config import PromoteParams
 from tasks.core.errors import InputError
 from tasks.core.reports import (
     CvReport,
@@ -19,13 +21,16 @@ from tasks.core.reports import (
     read_report,
     write_report,
 )
+from tasks.modelling.reports import ChoiceSource, TrainReport, TuningReport
 from tasks.quality.reports import ValidateReport
+from tasks.reporting.card_report import ModelCard
 from tasks.reporting.explain_report import ExplainReport, ExplainSummary
 from tasks.reporting.promotion_report import GateOutcome, PromotionReport, PromotionStatus, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_METRICS = ROOT / "reports" / "metrics.json"
 COMMITTED_PROMOTION = ROOT / "reports" / "promotion.json"
+COMMITTED_CARD = ROOT / "reports" / "model_card.json"
 
 
 def test_committed_metrics_json_is_byte_identical_through_the_model(tmp_path):
@@ -99,21 +104,64 @@ def test_an_unknown_status_is_refused(tmp_path):
 
 
 def test_model_card_sections_read_through_the_models_equal_the_committed_card():
-    from tasks.reporting import model_card
+    from tasks.reporting import card_sections
+    from tasks.reporting.card_inputs import read_card_inputs
 
-    card = io.read_json(ROOT / "reports" / "model_card.json")
+    card = read_report(ModelCard, COMMITTED_CARD)
     promotion = read_report(PromotionReport, COMMITTED_PROMOTION)
-    inputs = model_card.read_card_inputs(ROOT / "reports")
-    gate = model_card.gate_section(promotion.decision, promotion.status, card["version_id"],
-                                   promotion.production_version)
-    assert io.to_json(gate) == io.to_json(card["gate"])
-    assert io.to_json(model_card.metrics_section(inputs)) == io.to_json(card["metrics"])
-    assert io.to_json(model_card.segments_section(inputs, "roc_auc")) == io.to_json(card["segments"])
+    inputs = read_card_inputs(ROOT / "reports")
+    assert inputs.missing == [] and inputs.train is not None  # train.json read through TrainReport too
+    gate = card_sections.gate_section(promotion.decision, promotion.status, card.version_id,
+                                      promotion.production_version)
+    assert gate == card.gate and io.to_json(gate.to_data()) == io.to_json(card.gate.to_data())
+    assert card_sections.metrics_section(inputs) == card.metrics
+    segments = card_sections.segments_section(inputs, "roc_auc")
+    assert io.to_json({c: [r.to_data() for r in rows] for c, rows in segments.items()}) == \
+        io.to_json(card.to_data()["segments"])
+    assert card_sections.cv_section(inputs, "roc_auc") == card.cv
+    assert card_sections.weaknesses_section(inputs, PromoteParams()) == card.weaknesses
+    assert card_sections.findings_section(promotion.suspects) == card.findings
 
 
-def test_findings_of_the_committed_reports_are_typed_and_feed_the_model_card_as_before():
-    from tasks.reporting import model_card
+def test_committed_model_card_is_byte_identical_through_the_model_and_renders_the_committed_markdown(tmp_path):
+    from tasks.reporting.card_markdown import render_model_card
 
+    card = read_report(ModelCard, COMMITTED_CARD)
+    write_report(card, tmp_path / "model_card.json")
+    assert (tmp_path / "model_card.json").read_bytes() == COMMITTED_CARD.read_bytes()
+    assert build_report(ModelCard, io.read_json(COMMITTED_CARD)) == card
+    assert render_model_card(card) == (ROOT / "reports" / "model_card.md").read_text()
+    assert card.status is PromotionStatus.PROMOTED and card.gate.outcome is GateOutcome.PROMOTE  # enums
+
+
+@pytest.mark.parametrize(("name", "model"), [("train", TrainReport), ("tuning", TuningReport)])
+def test_committed_train_reports_are_byte_identical_through_their_models(name, model, tmp_path):
+    committed = ROOT / "reports" / f"{name}.json"
+    report = read_report(model, committed)
+    write_report(report, tmp_path / f"{name}.json")
+    assert (tmp_path / f"{name}.json").read_bytes() == committed.read_bytes()
+    assert build_report(model, io.read_json(committed)) == report
+
+
+def test_tuning_json_of_a_run_without_tuning_keeps_its_one_key(tmp_path):
+    write_report(build_report(TuningReport, {"enabled": False}), tmp_path / "tuning.json")
+    assert (tmp_path / "tuning.json").read_text() == io.to_json({"enabled": False})
+
+
+def test_train_json_fields_are_typed_not_string_keys():
+    train = read_report(TrainReport, ROOT / "reports" / "train.json")
+    assert train.refit is not None and train.tree_count is not None and train.threshold_choice is not None
+    assert train.refit.tree_count == train.tree_count and train.tree_count.source is ChoiceSource.VALIDATION
+    assert train.threshold("lightgbm") == train.threshold_choice.chosen == train.validation_metrics["lightgbm"].threshold
+    assert train.tuning is not None and train.tuned and train.choices.tuning_objective.source is ChoiceSource.FOLDS
+    assert isinstance(train.lightgbm_params["num_leaves"], int)  # an int stays an int (same bytes)
+    data = io.read_json(ROOT / "reports" / "train.json")
+    data["tree_counts"] = data.pop("tree_count")
+    with pytest.raises(ValidationError, match="tree_count"):
+        TrainReport.model_validate(data)
+
+
+def test_findings_of_the_committed_reports_are_typed():
     promotion = read_report(PromotionReport, COMMITTED_PROMOTION)
     validate = read_report(ValidateReport, ROOT / "reports" / "validate.json")
     split = read_report(SplitReport, ROOT / "reports" / "split.json")
@@ -121,9 +169,6 @@ def test_findings_of_the_committed_reports_are_typed_and_feed_the_model_card_as_
     assert findings and all(isinstance(f, Finding) and isinstance(f.severity, FindingSeverity) for f in findings)
     assert validate.leakage is not None and validate.leakage.suspects == validate.suspects  # no value error here
     assert [f for f in promotion.suspects if f.severity is FindingSeverity.WARN] == split.suspects
-    card = io.read_json(ROOT / "reports" / "model_card.json")
-    shown = model_card.findings_section([f.to_data() for f in promotion.suspects])  # what write_cards hands the card
-    assert io.to_json(shown) == io.to_json(card["findings"])
 
 
 @pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport),

@@ -24,14 +24,14 @@ def prepare(tmp_path, task="binary", n=900):
 def test_train_fits_all_models_and_lightgbm_beats_dummy(tmp_path, task):
     cfg = prepare(tmp_path, task)
     report = train.run(cfg)
-    vm = report["validation_metrics"]
+    vm = report.validation_metrics
     if task == "regression":
-        assert vm["lightgbm"]["rmse"] < vm["dummy"]["rmse"]
+        assert vm["lightgbm"].rmse < vm["dummy"].rmse
     elif task == "binary":
-        assert vm["lightgbm"]["roc_auc"] > 0.75 > vm["dummy"]["roc_auc"]
-        assert 0 < report["thresholds"]["lightgbm"] < 1
+        assert vm["lightgbm"].roc_auc > 0.75 > vm["dummy"].roc_auc
+        assert 0 < report.thresholds["lightgbm"] < 1
     else:
-        assert vm["lightgbm"]["log_loss"] < vm["dummy"]["log_loss"]
+        assert vm["lightgbm"].log_loss < vm["dummy"].log_loss
     for name in bundle.MODEL_NAMES:
         assert (cfg.paths.models_dir / name / "meta.json").exists()
 

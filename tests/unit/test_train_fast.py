@@ -134,15 +134,15 @@ def test_train_records_the_baseline_sample_and_scores_once(tmp_path):
     split.run(cfg)
     preprocess.run(cfg)
     report = train.run(cfg)
-    n_train = report["train_rows"]
-    assert n_train > 200 and report["baseline_fit_rows"] == 200
+    n_train = report.train_rows
+    assert n_train > 200 and report.baseline_fit_rows == 200
     bundles = {name: load_bundle(cfg.paths.models_dir / name) for name in bundle.MODEL_NAMES}
     assert bundles["baseline"].meta["fit_rows"] == 200 and bundles["baseline"].meta["train_rows"] == n_train
     valid = io.read_frame(cfg.paths.valid)
     scores = bundle.score_bundles(bundles, valid)
     for name, b in bundles.items():
         np.testing.assert_array_equal(scores[name], b.predict_scores(valid))
-    assert training.validation_metrics(bundles, valid, cfg.data) == report["validation_metrics"]
+    assert training.validation_metrics(bundles, valid, cfg.data) == {n: m.computed() for n, m in report.validation_metrics.items()}
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])

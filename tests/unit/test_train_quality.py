@@ -69,12 +69,12 @@ def test_final_model_is_refitted_on_train_and_valid_with_the_scaled_best_iterati
     split.run(cfg)
     preprocess.run(cfg)
     report = train.run(cfg)
-    n_train, n_valid = report["train_rows"], report["valid_rows"]
+    n_train, n_valid = report.train_rows, report.valid_rows
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")
     refit = bundle.meta["refit"]
     expected = estimators.refit_rounds(refit["early_stopping_iteration"], n_train, n_train + n_valid)
     assert expected == round(refit["early_stopping_iteration"] * (n_train + n_valid) / n_train)
-    assert refit["n_estimators"] == expected == bundle.meta["best_iteration"] == report["best_iteration"]
+    assert refit["n_estimators"] == expected == bundle.meta["best_iteration"] == report.best_iteration
     assert bundle.estimator.current_iteration() == expected  # all trees are used, none trained past the count
     trees = bundle.estimator.dump_model()["tree_info"]
     assert {t["tree_structure"].get("internal_count", t["tree_structure"].get("leaf_count")) for t in trees[:3]} == {
@@ -89,9 +89,9 @@ def test_refit_keeps_the_threshold_chosen_before_it_and_can_be_switched_off(tmp_
     preprocess.run(cfg)
     refitted = train.run(cfg)
     plain = train.run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"refit": False})}))
-    assert plain["refit"] is None and refitted["refit"]["early_stopping_iteration"] == plain["best_iteration"]
-    assert refitted["thresholds"] == plain["thresholds"]
-    assert refitted["validation_metrics"] == plain["validation_metrics"]  # honest: measured before the refit
+    assert plain.refit is None and refitted.refit is not None and refitted.refit.early_stopping_iteration == plain.best_iteration
+    assert refitted.thresholds == plain.thresholds
+    assert refitted.validation_metrics == plain.validation_metrics  # honest: measured before the refit
 
 
 def test_model_file_does_not_depend_on_the_machines_core_count(monkeypatch):

@@ -3,6 +3,7 @@
 
 from tasks import cv, preprocess, split, train
 from tasks.modelling.bundle import load_bundle
+from tasks.modelling.reports import ChoiceSource
 from tasks.modelling.training import DISAGREEMENT_RATIO, TREE_FLOOR, choose_tree_count
 from tests.support.drifting import drifting_project
 
@@ -13,12 +14,13 @@ def test_refit_keeps_the_fold_count_when_a_drifting_slice_stops_after_a_handful_
     preprocess.run(cfg)
     cv.run(cfg)
     report = train.run(cfg)
-    tc = report["tree_count"]
-    assert tc["validation_best_iteration"] <= 5  # the drifting slice stopped after a handful of trees
-    assert len(tc["fold_best_iterations"]) == 3 and tc["fold_median"] > DISAGREEMENT_RATIO * tc["validation_best_iteration"]
-    assert tc["source"] == "folds" and tc["chosen"] == tc["fold_median"] and "folds decide" in tc["why"]
+    tc = report.tree_count
+    assert tc is not None and tc.fold_median is not None and report.refit is not None
+    assert tc.validation_best_iteration <= 5  # the drifting slice stopped after a handful of trees
+    assert len(tc.fold_best_iterations) == 3 and tc.fold_median > DISAGREEMENT_RATIO * tc.validation_best_iteration
+    assert tc.source is ChoiceSource.FOLDS and tc.chosen == tc.fold_median and "folds decide" in tc.why
     model = load_bundle(cfg.paths.models_dir / "lightgbm")
-    assert model.estimator.num_trees() == report["refit"]["n_estimators"] >= tc["fold_median"]  # the shipped model
+    assert model.estimator.num_trees() == report.refit.n_estimators >= tc.fold_median  # the shipped model
 
 
 def test_tree_count_rule_keeps_validation_when_it_agrees_and_floors_the_folds():

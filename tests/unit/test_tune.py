@@ -6,8 +6,10 @@ import pytest
 from tasks.core import io
 from tasks.core.config import TuneParams
 from tasks.core.errors import TuneBudgetExceeded
+from tasks.core.reports import read_report
 from tasks.core.step_inputs import CvInput
 from tasks.modelling import tuning as tune
+from tasks.modelling.reports import TuningReport
 from tests.conftest import make_config, synthetic_frame
 
 
@@ -40,11 +42,14 @@ def test_train_step_records_tuning_and_uses_the_best_params(tmp_path):
     preprocess.run(cfg)
     report = train.run(cfg)
     tuning = io.read_json(cfg.paths.reports_dir / "tuning.json")
-    assert report["tuned"] and len(tuning["trials"]) == 3 == tuning["n_trials"]
+    assert report.tuned and len(tuning["trials"]) == 3 == tuning["n_trials"]
     assert "seconds" not in tuning  # a DVC output: wall time would change dvc.lock between identical runs
     chosen = tuning["trials"][tuning["chosen_trial"]]
     assert tuning["chosen_trial"] == (0 if tuning["kept_defaults"] else tuning["best_trial"])
-    assert report["lightgbm_params"]["num_leaves"] == chosen["num_leaves"]
+    assert report.lightgbm_params["num_leaves"] == chosen["num_leaves"]
+    typed = read_report(TuningReport, cfg.paths.reports_dir / "tuning.json")
+    assert report.tuning is not None and report.tuning.chosen_trial == typed.chosen_trial == tuning["chosen_trial"]
+    assert typed.trials is not None and typed.trials[typed.chosen_trial].params()["num_leaves"] == chosen["num_leaves"]
 
 
 def test_trial_zero_is_the_configured_lightgbm_exactly(tmp_path):
