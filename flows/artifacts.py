@@ -16,7 +16,7 @@ from prefect.exceptions import MissingContextError
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
-from tasks.core.reports import CvReport, EvaluateReport, SplitReport, read_report
+from tasks.core.reports import CvReport, EvaluateReport, Finding, FindingSeverity, SplitReport, read_report
 from tasks.quality.data_docs import docs_index
 from tasks.quality.reports import LeakageScreen, ValidateReport
 from tasks.quality.validation import ensure_data_docs
@@ -259,14 +259,14 @@ def validation_markdown(report: ValidateReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def findings_table(findings: list[dict]) -> list[str]:
+def findings_table(findings: list[Finding]) -> list[str]:
     """Return Markdown table lines, one row per finding: columns, check, value, threshold, effect, detail."""
     lines = ["| columns | check | value | threshold | effect | detail |", "|---|---|---|---|---|---|"]
     for f in findings:
-        effect = f"excused: {f.get('reason')}" if f.get("excused") else \
-            "blocks promotion" if f.get("severity") == "suspect" else f.get("severity")
-        lines.append(f"| {_cell(', '.join(f.get('columns') or []) or '(rows)')} | {f.get('check')} | "
-                     f"{_fmt(f.get('value'))} | {_fmt(f.get('threshold'))} | {_cell(effect)} | {_cell(f.get('detail'))} |")
+        effect = f"excused: {f.reason}" if f.excused else \
+            "blocks promotion" if f.severity is FindingSeverity.SUSPECT else f.severity.value
+        lines.append(f"| {_cell(', '.join(f.columns) or '(rows)')} | {f.check} | "
+                     f"{_fmt(f.value)} | {_fmt(f.threshold)} | {_cell(effect)} | {_cell(f.detail)} |")
     return lines
 
 

@@ -351,7 +351,8 @@ def plan_table(args: argparse.Namespace, folder: Path):
     from tasks.core.config import IngestParams, parse_config
     from tasks.core.errors import ConfigError, InputError
     from tasks.data.file_sets import is_glob, set_root, source_files
-    from tasks.data.profiling import FILE_COLUMN, plan_init, read_head, render_params, sniff_reader
+    from tasks.data.profiling import FILE_COLUMN, plan_init, render_params
+    from tasks.data.reader_guess import read_head, sniff_reader
     from tasks.data.sources import read_source, type_table
 
     if len(args.source) > 1:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import BaseModel
 
 from tasks.core.errors import InputError
 
@@ -136,6 +137,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def _clean_nans(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):  # a typed report or record inside plain data: its fields, as its file holds them
+        return _clean_nans(obj.model_dump(mode="json", by_alias=True, exclude_unset=True))
     if isinstance(obj, float) and (np.isnan(obj) or np.isinf(obj)):
         return None
     if isinstance(obj, dict):

@@ -179,6 +179,48 @@ class EvaluateReport(Report):
         return self.intervals.get(model, {}).get(metric)
 
 
+# ---------------------------------------------------------------- findings: the `suspects` of validate, split, promote
+
+Number = float | int | None  # ints stay ints, so a report read and written back keeps its bytes
+
+
+class FindingSeverity(StrEnum):
+    """What a finding does: error stops the run, suspect blocks promotion until excused, warn is reported."""
+
+    ERROR = "error"
+    SUSPECT = "suspect"
+    WARN = "warn"
+
+
+class Finding(Report):
+    """One finding of a data check (validate's values and leakage screen, split's train-vs-test comparison, promote's
+    near-perfect model); the evidence fields are set by the checks that measure them, and written only then."""
+
+    columns: list[str]
+    check: str
+    value: Number
+    threshold: Number
+    severity: FindingSeverity
+    detail: str
+    excused: bool = False
+    reason: str | None = None  # set when excused: each column's reason
+    rows: int | None = None  # rows the check measured on
+    share: Number = None  # declared bounds / impossible values: share of rows outside
+    examples: list[Any] | None = None  # impossible values / declared bounds: values found
+    limits: list[Number] | None = None  # declared bounds: [min, max]
+    formula: str | None = None  # target / feature relations
+    exact: bool | None = None  # target / feature relations: within float tolerance
+    model: str | None = None  # reconstruction: the probe (linear, tree); near_perfect_model: the model judged
+    scores_without: dict[str, Number] | None = None  # reconstruction: the probe's score without each column tried
+    score_lost: Number = None  # dominance: what the score loses without the column
+    metrics: dict[str, Number] | None = None  # near_perfect_model: the test metrics at or beyond the threshold
+
+    @property
+    def blocks_promotion(self) -> bool:
+        """Whether this finding stops promotion: an unexcused suspect."""
+        return self.severity is FindingSeverity.SUSPECT and not self.excused
+
+
 # ---------------------------------------------------------------- split: reports/split.json
 
 
@@ -194,7 +236,8 @@ class PartSummary(Report):
 class SplitReport(Report):
     """reports/split.json: how the test set was held out, the three parts, and whether test is like training.
 
-    suspects are tasks.quality.findings dicts; train_vs_test is tasks.quality.shift.compare_train_test's evidence.
+    suspects are the train-vs-test findings (tasks.quality.shift.shift_findings); train_vs_test is
+    tasks.quality.shift.compare_train_test's evidence.
     """
 
     step_version: str
@@ -206,7 +249,7 @@ class SplitReport(Report):
     test_fingerprint: str
     duplicate_rows_shared_train_test: int
     ids_shared_train_test: int | None = None
-    suspects: list[dict[str, Any]] = []
+    suspects: list[Finding] = []
     train_vs_test: dict[str, Any] = {}
 
 
@@ -235,7 +278,6 @@ class PreprocessReport(Report):
 
 # ---------------------------------------------------------------- cv: reports/cv.json
 
-Number = float | int | None  # ints stay ints, so a report read and written back keeps its bytes
 
 
 class MeanStd(Report):

@@ -21,7 +21,7 @@ from tasks.core.metrics import (
     compute_metrics,
     iter_bootstrap_indices,
 )
-from tasks.quality.findings import SUSPECT, blocking, make_finding
+from tasks.quality.findings import SUSPECT, Finding, blocking, make_finding
 from tasks.registry.records import GateOutcome
 from tasks.reporting.promotion_report import Decision, RuleResult
 
@@ -288,7 +288,7 @@ class GateInput:
     segments: pd.DataFrame | None = None
     segment_min_rows: int = 50
     latency: Latency | None = None
-    suspects: list[dict] | None = None
+    suspects: list[Finding] | None = None
 
 
 def decide_promotion(g: GateInput, p: PromoteParams) -> Decision:
@@ -332,7 +332,7 @@ def champion_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScor
 
 
 def near_perfect_findings(model: str, metrics: Mapping[str, float | None], dummy: Mapping[str, float | None] | None,
-                          threshold: float, drivers: list[str], excuses: Mapping[str, str]) -> list[dict]:
+                          threshold: float, drivers: list[str], excuses: Mapping[str, str]) -> list[Finding]:
     """Return a near_perfect_model suspect when a test metric is at least threshold (or at most 1 - threshold for
     log loss and Brier) while the dummy model's is not: a model that good usually has the answer among its inputs.
     The finding names the model's strongest drivers; it is excused when all of them are (validate.keep_suspects)."""
@@ -359,24 +359,24 @@ def near_perfect_findings(model: str, metrics: Mapping[str, float | None], dummy
                          metrics=hits)]
 
 
-def suspect_rules(suspects: list[dict] | None) -> list[RuleResult]:
+def suspect_rules(suspects: list[Finding] | None) -> list[RuleResult]:
     """Return the two finding rules: unexcused leak suspects of the data, and a near-perfect model."""
     if suspects is None:
         why = "n/a: reports/validate.json was not available, leak suspects could not be checked"
         return [RuleResult.of("leak suspects", None, None, 0.0, None, why),
                 RuleResult.of("near-perfect model", None, None, 0.0, None, why)]
     out = []
-    for name, picked in (("leak suspects", [f for f in suspects if f.get("check") != NEAR_PERFECT]),
-                         ("near-perfect model", [f for f in suspects if f.get("check") == NEAR_PERFECT])):
+    for name, picked in (("leak suspects", [f for f in suspects if f.check != NEAR_PERFECT]),
+                         ("near-perfect model", [f for f in suspects if f.check == NEAR_PERFECT])):
         blocked = blocking(picked)
-        excused = [f for f in picked if f.get("severity") == SUSPECT and f.get("excused")]
+        excused = [f for f in picked if f.severity is SUSPECT and f.excused]
         if blocked:
-            reason = "; ".join(f"{', '.join(f['columns']) or '(table)'} [{f['check']}]: {f['detail']}" for f in blocked)
+            reason = "; ".join(f"{', '.join(f.columns) or '(table)'} [{f.check}]: {f.detail}" for f in blocked)
             reason += ("; drop each column (data.drop_columns) or, if it is known at prediction time, list it with the "
                        "reason in validate.keep_suspects")
         else:
             reason = ("none" if not excused else
-                      "none unexcused; excused: " + "; ".join(f"{', '.join(f['columns'])} [{f['check']}]: {f['reason']}"
+                      "none unexcused; excused: " + "; ".join(f"{', '.join(f.columns)} [{f.check}]: {f.reason}"
                                                               for f in excused))
         out.append(RuleResult.of(name, None, float(len(blocked)), 0.0, not blocked, reason))
     return out

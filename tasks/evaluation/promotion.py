@@ -24,13 +24,13 @@ from tasks.evaluation.diagnosis import diagnose_loss, diagnosis_markdown
 from tasks.evaluation.gate import FIRST_MODEL, Latency, ModelScores, format_metric, near_perfect_findings
 from tasks.modelling.bundle import ModelBundle, bundle_digest, load_bundle
 from tasks.modelling.reports import TrainReport
-from tasks.quality.findings import SUSPECT, WARN, excuse_all
+from tasks.quality.findings import SUSPECT, WARN, Finding, excuse_all
 from tasks.quality.reports import ValidateReport
 from tasks.registry.catalog import production_version
 from tasks.registry.lifecycle import attach_model_card, register_version, set_production
 from tasks.registry.manifest import production_bundle_dir
 from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
-from tasks.registry.records import Action, GateOutcome, PromotionStatus, RecordStatus
+from tasks.registry.records import Action, CandidateRecord, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
 from tasks.reporting.card_inputs import read_card_inputs
 from tasks.reporting.card_report import ModelCard
@@ -101,7 +101,7 @@ def top_drivers(explain: ExplainReport | None, meta: Mapping[str, Any], k: int =
 
 
 def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[str, Any]
-                    ) -> tuple[list[dict] | None, list[dict]]:
+                    ) -> tuple[list[Finding] | None, list[Finding]]:
     """Return (the findings the gate judges, or None without reports/validate.json; every finding to show).
 
     Judged: validate's leak suspects and a near-perfect model, excused against the current validate.keep_suspects.
@@ -117,35 +117,35 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     near = [f for m in ("lightgbm", "baseline") if m in models
             for f in near_perfect_findings(m, models[m].computed(), dummy, cfg.promote.near_perfect, drivers, keep)]
     data = excuse_all(validate.leakage.suspects if validate and validate.leakage else [], keep)
-    judged = None if validate is None else [f for f in data if f.get("severity") == SUSPECT] + near
-    shown = data + near + excuse_all([f for f in (split.suspects if split else []) if f.get("severity") == WARN],
+    judged = None if validate is None else [f for f in data if f.severity is SUSPECT] + near
+    shown = data + near + excuse_all([f for f in (split.suspects if split else []) if f.severity is WARN],
                                      cfg.split.expected_shift)
     return judged, shown
 
 
-def loss_diagnosis(cfg: Config, decision: Decision, shown: Sequence[Mapping[str, Any]]) -> LossDiagnosis | None:
+def loss_diagnosis(cfg: Config, decision: Decision, shown: Sequence[Finding]) -> LossDiagnosis | None:
     """Return why the challenger lost to the baseline from train.json, cv.json and split.json (None when it did not)."""
     reports = cfg.paths.reports_dir
     split = read_optional_report(SplitReport, reports / "split.json")
     cv = read_optional_report(CvReport, reports / "cv.json")
-    shifted = [c for f in shown if f.get("check") == "feature_shift" and not f.get("excused") for c in f.get("columns") or []]
+    shifted = [c for f in shown if f.check == "feature_shift" and not f.excused for c in f.columns]
     train = read_optional_report(TrainReport, reports / "train.json")
     return diagnose_loss(decision.rules, decision.primary_metric, train, split.strategy if split else None,
                          split.train_vs_test if split else None, shifted, cv.notes if cv else [])
 
 
-def findings_markdown(findings: Sequence[Mapping[str, Any]]) -> list[str]:
+def findings_markdown(findings: Sequence[Finding]) -> list[str]:
     """Return Markdown lines: one row per finding with what it does to promotion."""
     if not findings:
         return ["No findings: no leak suspect, no near-perfect model, no train-vs-test warning."]
     lines = ["| columns | check | value | threshold | effect | detail |", "|---|---|---|---|---|---|"]
     for f in findings:
-        if f.get("excused"):
-            effect = f"excused: {f.get('reason')}"
+        if f.excused:
+            effect = f"excused: {f.reason}"
         else:
-            effect = "**blocks promotion**" if f.get("severity") == SUSPECT else str(f.get("severity"))
-        cells = [", ".join(f.get("columns") or []) or "(rows)", f.get("check"), format_metric(f.get("value")),
-                 format_metric(f.get("threshold")), effect, f.get("detail")]
+            effect = "**blocks promotion**" if f.severity is SUSPECT else f.severity.value
+        cells = [", ".join(f.columns) or "(rows)", f.check, format_metric(f.value), format_metric(f.threshold), effect,
+                 f.detail]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return lines
 
@@ -177,30 +177,31 @@ def render_markdown(report: PromotionReport) -> str:
 
 
 def build_record(cfg: Config, decision: Decision, status: RecordStatus | None, metrics_report: EvaluateReport,
-                 latency: Latency | None, production_vid: str | None) -> dict[str, Any]:
-    """Return the registry record of a gated challenger (timestamps are added by the registry).
+                 latency: Latency | None, production_vid: str | None) -> CandidateRecord:
+    """Return the registry record of a gated challenger (the version id, digest and timestamps are the registry's).
 
     `dvc` says where DVC keeps the same bytes (see tasks.registry.provenance.dvc_provenance), so the version can be
     fetched on a machine without this registry.
     """
-    return {
-        "status": status, "kind": "lightgbm", "task": cfg.data.task, "primary_metric": decision.primary_metric,
-        "metrics": decision.metrics.get("challenger", {}),
-        "evaluate_metrics": metrics_report.models["lightgbm"].to_data() if "lightgbm" in metrics_report.models else None,
-        "data_version": io.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
-        "git_commit": git_commit(),
-        "git_dirty": git_dirty(),
-        "params_digest": params_digest(cfg),
-        "dvc": dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm").to_json_dict(),
-        "test_fingerprint": metrics_report.test_fingerprint,
-        "test_rows": metrics_report.test_rows,
-        "compared_with": production_vid,
-        "decision": decision.summary(),
-        "latency": asdict(latency) if latency else None,
-    }
+    evaluated = metrics_report.models.get("lightgbm")
+    return CandidateRecord(
+        status=status, kind="lightgbm", task=cfg.data.task, primary_metric=decision.primary_metric,
+        metrics=decision.metrics.get("challenger", {}),
+        evaluate_metrics=evaluated.to_data() if evaluated is not None else None,
+        data_version=io.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
+        git_commit=git_commit(),
+        git_dirty=git_dirty(),
+        params_digest=params_digest(cfg),
+        dvc=dvc_provenance(cfg.paths.models_dir, cfg.paths.models_dir / "lightgbm"),
+        test_fingerprint=metrics_report.test_fingerprint,
+        test_rows=metrics_report.test_rows,
+        compared_with=production_vid,
+        decision=decision.summary(),
+        latency=asdict(latency) if latency else None,
+    )
 
 
-def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: dict[str, Any],
+def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: CandidateRecord,
                    production_vid: str | None) -> tuple[PromotionStatus, str | None]:
     """Register and (unless approval is required) switch production; return (status, version_id)."""
     p, reg = cfg.promote, cfg.paths.registry_dir
@@ -210,9 +211,9 @@ def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record
         if not p.register_rejected:
             return PromotionStatus.REJECTED, None
         return PromotionStatus.REJECTED, register_version(
-            reg, challenger_dir, {**record, "status": RecordStatus.REJECTED}, p.lock_timeout_seconds)
+            reg, challenger_dir, record.model_copy(update={"status": RecordStatus.REJECTED}), p.lock_timeout_seconds)
     status = RecordStatus.PENDING_APPROVAL if p.require_approval else RecordStatus.APPROVED
-    vid = register_version(reg, challenger_dir, {**record, "status": status}, p.lock_timeout_seconds)
+    vid = register_version(reg, challenger_dir, record.model_copy(update={"status": status}), p.lock_timeout_seconds)
     if p.require_approval:
         return PromotionStatus.PENDING_APPROVAL, vid
     primary = decision.primary_metric
@@ -259,15 +260,14 @@ def read_scored_test(cfg: Config) -> pd.DataFrame:
     return scored
 
 
-CARD_VERSION_KEYS = ("git_commit", "git_dirty", "data_version", "params_digest", "dvc")
-
-
-def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, record: Mapping[str, Any]
+def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, record: CandidateRecord
                 ) -> ModelCard:
     """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
     inputs = read_card_inputs(cfg.paths.reports_dir)
     status, vid = report.status, report.version_id
-    versions = {**{k: record.get(k) for k in CARD_VERSION_KEYS}, "bundle_digest": report.challenger_digest}
+    versions = {"git_commit": record.git_commit, "git_dirty": record.git_dirty, "data_version": record.data_version,
+                "params_digest": record.params_digest, "dvc": record.dvc.to_json_dict() if record.dvc else None,
+                "bundle_digest": report.challenger_digest}
     card = model_card.build_model_card(
         data=cfg.data, source=cfg.ingest.source, p=cfg.promote,
         meta=meta, inputs=inputs, decision=report.decision, status=status, version_id=vid,

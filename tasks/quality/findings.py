@@ -1,9 +1,8 @@
-"""Findings: one machine-readable shape for what the data checks flag, and how a finding is excused.
+"""Findings: one typed shape for what the data checks flag, and how a finding is excused.
 
-Every report lists its findings under `suspects`, one dict per finding:
-  {"columns": [...], "check": name, "value": number, "threshold": number, "severity": ..., "excused": bool,
-   "detail": one sentence a user can act on, ["reason": why it is excused], ...evidence}
-Severities:
+Every report lists its findings under `suspects`, one `Finding` per finding: the columns, the check, value against
+threshold, severity, whether it is excused (and why), one sentence a user can act on, and the check's evidence.
+Severities (`FindingSeverity`):
 - "error":   stops the run (impossible values, values outside declared bounds);
 - "suspect": the run goes on, promotion is blocked until every column is dropped (data.drop_columns) or
              listed with a reason in validate.keep_suspects (leak suspects, a near-perfect model);
@@ -17,9 +16,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tasks.core.errors import ConfigError
+from tasks.core.reports import Finding, FindingSeverity, build_report
 
-ERROR, SUSPECT, WARN = "error", "suspect", "warn"
-SEVERITIES = (ERROR, SUSPECT, WARN)
+__all__ = ["ERROR", "SUSPECT", "WARN", "Finding", "FindingSeverity", "make_finding", "with_excuse", "excuse_all",
+           "blocking", "stopping", "unexcused_columns", "finding_line", "check_named_columns"]
+
+
+ERROR, SUSPECT, WARN = FindingSeverity.ERROR, FindingSeverity.SUSPECT, FindingSeverity.WARN
+SEVERITIES = tuple(FindingSeverity)
 
 
 def _number(v: Any) -> Any:
@@ -27,52 +31,57 @@ def _number(v: Any) -> Any:
 
 
 def make_finding(columns: Iterable[str], check: str, value: Any, threshold: Any, severity: str, detail: str,
-                 excuses: Mapping[str, str], **evidence: Any) -> dict:
-    """Return one finding in the shared shape, excused when every column has a reason in excuses."""
+                 excuses: Mapping[str, str], **evidence: Any) -> Finding:
+    """Return one finding, excused when every column has a reason in excuses; built from its JSON form (numpy
+    numbers and timestamps become what the report file holds). ValueError for an unknown severity."""
     if severity not in SEVERITIES:
-        raise ValueError(f"severity {severity!r} is not one of {SEVERITIES}")
+        raise ValueError(f"severity {severity!r} is not one of {[s.value for s in SEVERITIES]}")
     cols = [str(c) for c in columns]
-    out = {"columns": cols, "check": check, "value": _number(value), "threshold": _number(threshold),
-           "severity": severity, "detail": detail, **evidence}
-    return with_excuse(out, excuses)
+    data = {"columns": cols, "check": check, "value": _number(value), "threshold": _number(threshold),
+            "severity": severity, "detail": detail, **evidence}
+    return build_report(Finding, {**data, **_excuse(cols, FindingSeverity(severity), excuses)})
 
 
-def with_excuse(finding: Mapping[str, Any], excuses: Mapping[str, str]) -> dict:
+def _excuse(columns: list[str], severity: FindingSeverity, excuses: Mapping[str, str]) -> dict[str, Any]:
+    """Return `excused` (and `reason`) of a finding on these columns; errors are never excused."""
+    excused = bool(columns) and severity is not ERROR and all(c in excuses for c in columns)
+    if not excused:
+        return {"excused": False}
+    reason = excuses[columns[0]] if len(columns) == 1 else "; ".join(f"{c}: {excuses[c]}" for c in columns)
+    return {"excused": True, "reason": reason}
+
+
+def with_excuse(finding: Finding, excuses: Mapping[str, str]) -> Finding:
     """Return the finding with `excused` (and `reason`) set from excuses; errors are never excused."""
-    out = {k: v for k, v in finding.items() if k not in ("excused", "reason")}
-    cols = list(out.get("columns") or [])
-    excused = bool(cols) and out.get("severity") != ERROR and all(c in excuses for c in cols)
-    out["excused"] = excused
-    if excused:
-        out["reason"] = excuses[cols[0]] if len(cols) == 1 else "; ".join(f"{c}: {excuses[c]}" for c in cols)
-    return out
+    data = {k: v for k, v in finding.to_data().items() if k not in ("excused", "reason")}
+    return Finding.model_validate({**data, **_excuse(finding.columns, finding.severity, excuses)})
 
 
-def excuse_all(findings: Iterable[Mapping[str, Any]], excuses: Mapping[str, str]) -> list[dict]:
+def excuse_all(findings: Iterable[Finding], excuses: Mapping[str, str]) -> list[Finding]:
     """Return every finding re-excused against the current excuses (a params change needs no re-screen)."""
     return [with_excuse(f, excuses) for f in findings]
 
 
-def blocking(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
+def blocking(findings: Iterable[Finding]) -> list[Finding]:
     """Return the unexcused suspects: the findings that stop promotion."""
-    return [dict(f) for f in findings if f.get("severity") == SUSPECT and not f.get("excused")]
+    return [f for f in findings if f.blocks_promotion]
 
 
-def stopping(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
+def stopping(findings: Iterable[Finding]) -> list[Finding]:
     """Return the errors: the findings that stop the run."""
-    return [dict(f) for f in findings if f.get("severity") == ERROR]
+    return [f for f in findings if f.severity is ERROR]
 
 
-def unexcused_columns(findings: Iterable[Mapping[str, Any]]) -> list[str]:
+def unexcused_columns(findings: Iterable[Finding]) -> list[str]:
     """Return the sorted columns named by unexcused suspects."""
-    return sorted({c for f in blocking(findings) for c in f["columns"]})
+    return sorted({c for f in blocking(findings) for c in f.columns})
 
 
-def finding_line(f: Mapping[str, Any]) -> str:
+def finding_line(f: Finding) -> str:
     """Return one line for logs and messages: columns, check, value against threshold, detail, excuse."""
-    cols = ", ".join(f"'{c}'" for c in f.get("columns") or []) or "(table)"
-    excuse = f" [excused: {f['reason']}]" if f.get("excused") else ""
-    return f"{f.get('severity')} {cols} [{f.get('check')}]: {f.get('detail')}{excuse}"
+    cols = ", ".join(f"'{c}'" for c in f.columns) or "(table)"
+    excuse = f" [excused: {f.reason}]" if f.excused else ""
+    return f"{f.severity.value} {cols} [{f.check}]: {f.detail}{excuse}"
 
 
 def check_named_columns(columns: list[str], named: Mapping[str, object], key: str) -> None:

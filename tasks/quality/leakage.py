@@ -35,7 +35,7 @@ from tasks.core.schema import (
     infer_feature_types,
     is_categorical_dtype,
 )
-from tasks.quality.findings import SUSPECT, WARN, make_finding, unexcused_columns
+from tasks.quality.findings import SUSPECT, WARN, Finding, make_finding, unexcused_columns
 from tasks.quality.probes import (
     Fit,
     ProbeData,
@@ -194,7 +194,7 @@ CHECK_TEXT = {
 }
 
 
-def _finding(column: str, check: str, value: float, threshold: float, rows: int, p: ValidateParams) -> dict:
+def _finding(column: str, check: str, value: float, threshold: float, rows: int, p: ValidateParams) -> Finding:
     detail = CHECK_TEXT[check].format(value=float(value), threshold=threshold, rows=rows)
     return make_finding([column], check, value, threshold, SUSPECT, detail, p.keep_suspects, rows=rows)
 
@@ -213,7 +213,7 @@ def score_features(df: pd.DataFrame, y_codes: np.ndarray, data: DataParams, p: V
     return dict(sorted(scores.items()))
 
 
-def after_event_findings(df: pd.DataFrame, data: DataParams, p: ValidateParams) -> list[dict]:
+def after_event_findings(df: pd.DataFrame, data: DataParams, p: ValidateParams) -> list[Finding]:
     """Return after_event_time findings for date columns that mostly fall after data.time_column."""
     if not data.time_column or data.time_column not in df.columns:
         return []
@@ -243,7 +243,7 @@ def label_codes(y: pd.Series, task: str) -> np.ndarray:
 
 
 def relation_findings(df: pd.DataFrame, data: DataParams, features: list[str], p: ValidateParams
-                      ) -> tuple[list[dict], list[Relation]]:
+                      ) -> tuple[list[Finding], list[Relation]]:
     """Return target_relation suspects (numeric label = a op b) and feature_relation warnings, with the relations."""
     rows = len(df)
     found_target = (target_relations(df, data.target, features, p.leakage_relation_r2,
@@ -267,7 +267,7 @@ def relation_findings(df: pd.DataFrame, data: DataParams, features: list[str], p
     return out, found_target + relations
 
 
-def reconstruction_findings(d: ProbeData, columns: list[str], base: dict[str, Fit], p: ValidateParams) -> list[dict]:
+def reconstruction_findings(d: ProbeData, columns: list[str], base: dict[str, Fit], p: ValidateParams) -> list[Finding]:
     """Return a reconstruction suspect per probe (linear, tree) at or above leakage_near_perfect, naming the columns
     responsible (dropped one at a time, strongest first, until the score falls)."""
     out = []
@@ -287,7 +287,7 @@ def reconstruction_findings(d: ProbeData, columns: list[str], base: dict[str, Fi
     return out
 
 
-def dominance_findings(d: ProbeData, columns: list[str], tree: Fit, p: ValidateParams) -> tuple[list[dict], dict]:
+def dominance_findings(d: ProbeData, columns: list[str], tree: Fit, p: ValidateParams) -> tuple[list[Finding], dict]:
     """Return dominance suspects (features that carry far more than any other) and the shares measured."""
     if len(columns) < 2 or not np.isfinite(tree.score):
         return [], {}
@@ -308,7 +308,7 @@ def dominance_findings(d: ProbeData, columns: list[str], tree: Fit, p: ValidateP
     return out, measured
 
 
-def probe_findings(df: pd.DataFrame, data: DataParams, flagged: set[str], p: ValidateParams) -> tuple[list[dict], dict]:
+def probe_findings(df: pd.DataFrame, data: DataParams, flagged: set[str], p: ValidateParams) -> tuple[list[Finding], dict]:
     """Return reconstruction and dominance suspects from quick models on the features not already flagged,
     and what the probes measured (scores, gain shares, drops)."""
     rows = subsample_rows(df, p.leakage_model_max_rows, p.random_state)
@@ -332,7 +332,7 @@ def probe_findings(df: pd.DataFrame, data: DataParams, flagged: set[str], p: Val
     return found + dominance, info
 
 
-def single_column_findings(df: pd.DataFrame, data: DataParams, p: ValidateParams, report: dict) -> list[dict]:
+def single_column_findings(df: pd.DataFrame, data: DataParams, p: ValidateParams, report: dict) -> list[Finding]:
     """Return the per-column suspects (single-feature score, copy of the label, after the event) and fill the
     report's scores, metric and notes."""
     regression = data.task == "regression"
@@ -356,7 +356,7 @@ def single_column_findings(df: pd.DataFrame, data: DataParams, p: ValidateParams
 
 def screen_leakage(train: pd.DataFrame, data: DataParams, p: ValidateParams) -> dict:
     """Return the leakage screen of training rows: per-feature scores, relations, quick-model probes, suspects
-    with evidence (tasks/quality/findings.py shape) and the configured exclusions."""
+    as Findings with evidence (tasks/quality/findings.py) and the configured exclusions."""
     rows_training = int(len(train))
     df = subsample_rows(train[train[data.target].notna()], p.leakage_max_rows, p.random_state)
     report: dict = {"rows_training": rows_training, "rows_screened": int(len(df)), "folds": p.leakage_folds,
@@ -366,17 +366,17 @@ def screen_leakage(train: pd.DataFrame, data: DataParams, p: ValidateParams) -> 
     suspects = single_column_findings(df, data, p, report)
     timings = {"single_column": time.perf_counter() - started}
     ft = infer_feature_types(df, data)
-    flagged = {c for f in suspects for c in f["columns"]}
+    flagged = {c for f in suspects for c in f.columns}
     started = time.perf_counter()
     relations, _ = relation_findings(df, data, [c for c in ft.numeric if c not in flagged], p)
     timings["relations"] = time.perf_counter() - started
     suspects += relations
-    flagged |= {c for f in relations if f["severity"] == SUSPECT for c in f["columns"]}
+    flagged |= {c for f in relations if f.severity is SUSPECT for c in f.columns}
     started = time.perf_counter()
     probed, report["probes"] = probe_findings(df, data, flagged, p)
     timings["probes"] = time.perf_counter() - started
     suspects += probed
-    report["suspects"] = sorted(suspects, key=lambda f: (f["columns"], f["check"]))
+    report["suspects"] = sorted(suspects, key=lambda f: (f.columns, f.check))
     report["unexcused"] = unexcused_columns(report["suspects"])
     log.info("leakage screen on %d rows: %s", len(df), ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return report

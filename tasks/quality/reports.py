@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from tasks.core.reports import Number, Report
+from tasks.core.reports import Finding, Number, Report
 
 
 class Severity(StrEnum):
@@ -104,7 +104,7 @@ class SuiteFiles(Report):
 class LeakageScreen(Report):
     """The leakage screen on the training rows (tasks.quality.leakage.screen_leakage), or why it was skipped.
 
-    suspects are tasks.quality.findings dicts; probes is the quick-model evidence (tasks.quality.probes).
+    suspects are Findings (tasks.quality.findings); probes is the quick-model evidence (tasks.quality.probes).
     """
 
     rows_training: int | None = None
@@ -112,7 +112,7 @@ class LeakageScreen(Report):
     folds: int | None = None
     excluded_by_configuration: dict[str, str] = {}
     notes: list[str] = []
-    suspects: list[dict[str, Any]] = []
+    suspects: list[Finding] = []
     scores: dict[str, Number] = {}
     metric: str | None = None
     threshold: Number = None
@@ -125,14 +125,14 @@ class ValidateReport(Report):
     """reports/validate.json: whether the data gate passed, and the evidence (counts, failures, drift, leakage).
 
     validate_frame fills everything but leakage and step_version, which the validate step adds; suspects are
-    tasks.quality.findings dicts (impossible values, then the leakage screen's); profile is
+    Findings (tasks.quality.findings: impossible values, then the leakage screen's); profile is
     tasks.quality.table_profile.profile_frame's summary of the table.
     """
 
     passed: bool
     counts: ValidateCounts
     failures: list[Failure]
-    suspects: list[dict[str, Any]]
+    suspects: list[Finding]
     drift: DriftSummary
     profile: dict[str, Any]
     data_docs: str

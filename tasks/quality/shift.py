@@ -24,7 +24,7 @@ import pandas as pd
 from tasks.core.config import DataParams, SplitParams
 from tasks.core.schema import infer_feature_types
 from tasks.quality.drift import column_drift, profile_column
-from tasks.quality.findings import WARN, make_finding
+from tasks.quality.findings import WARN, Finding, make_finding
 from tasks.quality.probes import fit_tree, probe_data
 
 BINS = 10
@@ -165,7 +165,7 @@ def sample_positions(idx: np.ndarray, max_rows: int, random_state: int) -> np.nd
     return np.sort(np.random.default_rng(random_state).choice(idx, max_rows, replace=False))
 
 
-def shift_findings(report: dict, target: str, p: SplitParams) -> list[dict]:
+def shift_findings(report: dict, target: str, p: SplitParams) -> list[Finding]:
     """Return a warning finding for every measure above its split.* threshold (expected shifts excused)."""
     ex, out = p.expected_shift, []
     label = report["label"]
@@ -191,7 +191,7 @@ def shift_findings(report: dict, target: str, p: SplitParams) -> list[dict]:
     return out + shared_findings(report, p)
 
 
-def shared_findings(report: dict, p: SplitParams) -> list[dict]:
+def shared_findings(report: dict, p: SplitParams) -> list[Finding]:
     """Return warnings for test rows that copy training rows, and for entities on both sides of the split."""
     out = []
     rows = report.get("shared_rows") or {}

@@ -23,7 +23,7 @@ from tasks.data.splitting import holdout_split, labelled_rows
 from tasks.quality.data_docs import build_docs, docs_index, kept_results, shows_a_validation
 from tasks.quality.drift import drift_report
 from tasks.quality.findings import ERROR as FINDING_ERROR
-from tasks.quality.findings import make_finding
+from tasks.quality.findings import Finding, make_finding
 from tasks.quality.gx_store import (
     gx_sample,
     open_context,
@@ -163,7 +163,7 @@ def leakage_on_training_rows(df: pd.DataFrame, data: DataParams, p: ValidatePara
                                             "excluded_by_configuration": dict(sorted(data.drop_columns.items()))})
 
 
-def value_findings(failures: list[dict], factor: float) -> list[dict]:
+def value_findings(failures: list[dict], factor: float) -> list[Finding]:
     """Return impossible-value and declared-bounds failures as findings (severity error: they stop the run).
 
     An impossible value's finding measures the farthest value in reference ranges beyond the range (threshold:

@@ -47,6 +47,7 @@ from tasks.registry.records import (
     VERSION_RE,
     VERSIONS,
     Action,
+    CandidateRecord,
     GateOutcome,
     ModelStatus,
     ProductionPointer,
@@ -124,13 +125,13 @@ def _next_sequence(registry_dir: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def _refresh_record(registry_dir: Path, version_id: str, digest: str, record: dict[str, Any]) -> None:
+def _refresh_record(registry_dir: Path, version_id: str, digest: str, record: CandidateRecord) -> None:
     """Refresh the record of an already registered bundle, keeping earlier decisions (caller holds the lock)."""
     path = Path(registry_dir) / VERSIONS / version_id / RECORD
     old = io.read_json(path)
     earlier = {"status": old.get("status"), "decision": old.get("decision"), "compared_with": old.get("compared_with"),
                "at": old.get("updated_at") or old.get("created_at")}
-    merged = {**old, **record, "version_id": version_id, "bundle_digest": digest,
+    merged = {**old, **record.to_json_dict(), "version_id": version_id, "bundle_digest": digest,
               "created_at": old.get("created_at"), "updated_at": utc_now(),
               "earlier_decisions": [*old.get("earlier_decisions", []), earlier]}
     io.write_json(merged, path, durable=True)
@@ -139,7 +140,7 @@ def _refresh_record(registry_dir: Path, version_id: str, digest: str, record: di
     log.info("registry: bundle already registered as %s; record refreshed", version_id)
 
 
-def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: dict[str, Any]) -> str:
+def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: CandidateRecord) -> str:
     """Copy the bundle and record into a hidden temp dir, then rename it into place (caller holds the lock)."""
     versions = Path(registry_dir) / VERSIONS
     version_id = f"v{_next_sequence(registry_dir):04d}-{digest[:8]}"
@@ -149,7 +150,8 @@ def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: 
         verify_bundle(tmp / BUNDLE)
         if bundle_digest(tmp / BUNDLE) != digest:
             raise PromotionError(f"{bundle_dir}: the bundle changed while it was being copied; retry")
-        io.write_json({**record, "version_id": version_id, "bundle_digest": digest, "created_at": utc_now()},
+        io.write_json({**record.to_json_dict(), "version_id": version_id, "bundle_digest": digest,
+                       "created_at": utc_now()},
                       tmp / RECORD, durable=True)
         io.write_json(build_version_manifest(tmp / BUNDLE, version_id, digest), tmp / MANIFEST, durable=True)
         manifest_sha = integrity.sha256_bytes((tmp / MANIFEST).read_bytes())
@@ -161,12 +163,12 @@ def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     append_history(registry_dir, {"at": utc_now(), "action": Action.REGISTER, "version_id": version_id,
-                                  "status": record.get("status"), "manifest_sha256": manifest_sha})
+                                  "status": record.status, "manifest_sha256": manifest_sha})
     return version_id
 
 
 def register_version(
-    registry_dir: Path, bundle_dir: Path, record: dict[str, Any], lock_timeout: float = LOCK_TIMEOUT_SECONDS
+    registry_dir: Path, bundle_dir: Path, record: CandidateRecord, lock_timeout: float = LOCK_TIMEOUT_SECONDS
 ) -> str:
     """Copy a verified bundle into the registry with its record; return its version id ("v0003-1a2b3c4d").
 

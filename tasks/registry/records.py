@@ -7,8 +7,8 @@ Layout of `paths.registry_dir`:
                                       the skops types of each .skops file, the bundle digest, and an
                                       HMAC-SHA256 when TABGATE_MANIFEST_KEY is set. Every load checks
                                       every file against it (tasks.modelling.integrity)
-    versions/<version_id>/record.json what the version is (VersionRecord): metrics, data version, git commit,
-                                      params digest, test fingerprint, the gate's decision, and `dvc`
+    versions/<version_id>/record.json what the version is (VersionRecord; promote hands a CandidateRecord): metrics,
+                                      data version, git commit, params digest, test fingerprint, the gate's decision, and `dvc`
                                       (DvcProvenance): where DVC keeps the same bytes, so another machine can fetch them
     versions/<version_id>/model_card.{md,json}  the model card written at promotion (tasks.reporting.model_card)
     production.json                   the pointer (ProductionPointer); manifest_sha256 pins the version's
@@ -140,13 +140,10 @@ class GateSummary(_Stored):
         return [str(r.get("rule")) for r in self.failed_rules]
 
 
-class VersionRecord(_Stored):
-    """versions/<id>/record.json: what a registered version is."""
+class CandidateRecord(_Stored):
+    """What a gated challenger is, as the promote step hands it to the registry (tasks.evaluation.promotion.
+    build_record): record.json's fields but those the registry adds (version id, bundle digest, timestamps)."""
 
-    version_id: str
-    bundle_digest: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
     status: RecordStatus | None = None
     kind: str | None = None
     task: str | None = None
@@ -163,13 +160,22 @@ class VersionRecord(_Stored):
     test_rows: int | None = None
     latency: dict[str, Any] | None = None
     dvc: DvcProvenance | None = None
-    earlier_decisions: list[dict[str, Any]] = Field(default_factory=list)  # when the same bundle was registered again
-    rejection: dict[str, Any] | None = None  # a person's rejection of a pending version: at, actor, reason, run_id
 
     @field_validator("status", mode="before")
     @classmethod
     def _empty_status(cls, value: Any) -> Any:
         return value or None
+
+
+class VersionRecord(CandidateRecord):
+    """versions/<id>/record.json: what a registered version is (a CandidateRecord with the registry's own fields)."""
+
+    version_id: str
+    bundle_digest: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    earlier_decisions: list[dict[str, Any]] = Field(default_factory=list)  # when the same bundle was registered again
+    rejection: dict[str, Any] | None = None  # a person's rejection of a pending version: at, actor, reason, run_id
 
     def short_metrics(self) -> dict[str, float]:
         """Return the primary metric and two more of the version's test metrics, primary first."""

@@ -90,10 +90,10 @@ def finding_lines(report: PromotionReport | None) -> list[str]:
         return ["No findings: no leak suspect, no near-perfect model, no train-vs-test warning."]
     lines = []
     for f in report.suspects:
-        effect = f"excused: {text(f.get('reason'))}" if f.get("excused") else f"**{text(f.get('severity'))}**"
-        columns = ", ".join(f.get("columns") or []) or "(rows)"
-        lines.append(f"- **{text(columns)}** {text(f.get('check'))} {relation(f.get('value'), f.get('threshold'))}"
-                     f" — {effect}" + (f"; {text(f.get('detail'))}" if f.get("detail") else ""))
+        effect = f"excused: {text(f.reason)}" if f.excused else f"**{text(f.severity.value)}**"
+        columns = ", ".join(f.columns) or "(rows)"
+        lines.append(f"- **{text(columns)}** {text(f.check)} {relation(f.value, f.threshold)}"
+                     f" — {effect}" + (f"; {text(f.detail)}" if f.detail else ""))
     return lines
 
 

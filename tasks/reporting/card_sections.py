@@ -9,7 +9,7 @@ from typing import Any
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.core.reports import Interval
+from tasks.core.reports import Finding, FindingSeverity, Interval
 from tasks.reporting.card_inputs import CardInputs
 from tasks.reporting.card_report import (
     CardCv,
@@ -155,13 +155,13 @@ def gate_section(decision: Decision, status: PromotionStatus, version_id: str | 
                     first_model=decision.first_model, notes=list(decision.notes), rules=list(decision.rules))
 
 
-def findings_section(findings: Sequence[Mapping[str, Any]]) -> list[CardFinding]:
+def findings_section(findings: Sequence[Finding]) -> list[CardFinding]:
     """Return the findings the promote step gathered (leak suspects, a near-perfect model, train-vs-test warnings),
     each with what it does to promotion."""
-    keys = ("columns", "check", "severity", "value", "threshold", "excused", "reason", "detail")
     out = []
     for f in findings:
-        effect = (f"excused: {f.get('reason')}" if f.get("excused") else
-                  "blocks promotion" if f.get("severity") == "suspect" else str(f.get("severity")))
-        out.append(CardFinding(**{k: f.get(k) for k in keys}, effect=effect))
+        effect = (f"excused: {f.reason}" if f.excused else
+                  "blocks promotion" if f.severity is FindingSeverity.SUSPECT else f.severity.value)
+        out.append(CardFinding(columns=f.columns, check=f.check, severity=f.severity.value, value=f.value,
+                               threshold=f.threshold, excused=f.excused, reason=f.reason, detail=f.detail, effect=effect))
     return out

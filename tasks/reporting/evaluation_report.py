@@ -105,8 +105,8 @@ def shift_section(split: SplitReport | None) -> list[str]:
              + (f"; entities on both sides: {ents['entities']} ({_pct(ents['test_share'])} of test rows)" if ents else "")]
     warnings = split.suspects if split else []
     if warnings:
-        lines += ["", "**Warnings:**", *[f"- {', '.join(f['columns']) or '(rows)'} [{f['check']}]: {f['detail']}"
-                                         + (f" (expected: {f['reason']})" if f.get("excused") else "")
+        lines += ["", "**Warnings:**", *[f"- {', '.join(f.columns) or '(rows)'} [{f.check}]: {f.detail}"
+                                         + (f" (expected: {f.reason})" if f.excused else "")
                                          for f in warnings]]
     return lines
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from tasks.core import io
 from tasks.core.config import DataParams, PromoteParams
-from tasks.core.reports import write_report
+from tasks.core.reports import Finding, write_report
 from tasks.reporting.card_inputs import CardInputs
 from tasks.reporting.card_markdown import render_model_card
 from tasks.reporting.card_report import CardVersions, ModelCard
@@ -39,7 +39,7 @@ CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model
 def build_model_card(*, data: DataParams, source: str, p: PromoteParams,
                      meta: Mapping[str, Any], inputs: CardInputs, decision: Decision, status: PromotionStatus,
                      version_id: str | None, production_version: str | None,
-                     versions: Mapping[str, Any], findings: Sequence[Mapping[str, Any]] | None = None) -> ModelCard:
+                     versions: Mapping[str, Any], findings: Sequence[Finding] | None = None) -> ModelCard:
     """Return the whole card; what is missing is listed under `notes`."""
     metrics = metrics_section(inputs)
     primary = metrics.primary_metric or decision.primary_metric

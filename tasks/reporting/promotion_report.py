@@ -8,10 +8,9 @@ card, the Prefect artifacts and the training flow. The gate's outcome and the st
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
-from tasks.core.reports import Report
-from tasks.registry.records import GateOutcome, PromotionStatus
+from tasks.core.reports import Finding, Report
+from tasks.registry.records import GateOutcome, GateSummary, PromotionStatus
 
 __all__ = ["Decision", "GateOutcome", "LossDiagnosis", "PromotionReport", "PromotionStatus", "RuleResult", "Verdict"]
 
@@ -62,10 +61,11 @@ class Decision(Report):
         """The rules that failed."""
         return [r for r in self.rules if r.verdict is Verdict.FAIL]
 
-    def summary(self) -> dict[str, Any]:
-        """Return the short form kept in the registry record."""
-        return {"outcome": self.outcome.value, "first_model": self.first_model, "notes": list(self.notes),
-                "failed_rules": [r.to_data() for r in self.failed], "rules_checked": len(self.rules)}
+    def summary(self) -> GateSummary:
+        """Return the short form kept in the registry record (record.json `decision`)."""
+        return GateSummary.model_validate({"outcome": self.outcome.value, "first_model": self.first_model,
+                                           "notes": list(self.notes), "failed_rules": [r.to_data() for r in self.failed],
+                                           "rules_checked": len(self.rules)})
 
 
 class LossDiagnosis(Report):
@@ -91,7 +91,7 @@ class PromotionReport(Report):
     step_version: str | None = None
     test_rows: int | None = None
     test_fingerprint: str | None = None
-    suspects: list[dict[str, Any]] = []
+    suspects: list[Finding] = []
     notes: list[str] = []
     diagnosis: LossDiagnosis | None = None  # set when the challenger lost to the baseline
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tasks.core.config import DataParams
-from tasks.registry.records import MODEL_ARTIFACT
+from tasks.registry.records import MODEL_ARTIFACT, CandidateRecord
 from tests.conftest import tiny_lightgbm_bundle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,17 +44,27 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def record(status: str = "approved") -> dict:
-    """Return the record a gated challenger is registered with (the gate passed unless status is rejected)."""
+def record_data(status: str = "approved") -> dict:
+    """Return the JSON form of the record a gated challenger is registered with (the gate passed unless rejected)."""
     return {"status": status, "decision": {"outcome": "promote" if status != "rejected" else "reject",
                                            "failed_rules": []}}
 
 
-def dvc_record(status: str = "approved", md5: str | None = "feed.dir") -> dict:
-    """Return a record with metrics, a code commit and (unless md5 is None) a `dvc` block."""
-    rec = {**record(status), "task": "binary", "primary_metric": "roc_auc", "git_commit": "c0ffee" * 6 + "c0ff",
-           "metrics": {"roc_auc": 0.91, "pr_auc": 0.8, "f1": 0.7, "brier": 0.1, "threshold": 0.3}}
+def record(status: str = "approved") -> CandidateRecord:
+    """Return the record a gated challenger is registered with (the gate passed unless status is rejected)."""
+    return CandidateRecord.model_validate(record_data(status))
+
+
+def approved_record() -> CandidateRecord:
+    """Return the least record of a model that passed the gate: approved, outcome promote."""
+    return CandidateRecord.model_validate({"status": "approved", "decision": {"outcome": "promote"}})
+
+
+def dvc_record(status: str = "approved", md5: str | None = "feed.dir", **fields: object) -> CandidateRecord:
+    """Return a record with metrics, a code commit and (unless md5 is None) a `dvc` block, and any other fields."""
+    rec = {**record_data(status), "task": "binary", "primary_metric": "roc_auc", "git_commit": "c0ffee" * 6 + "c0ff",
+           "metrics": {"roc_auc": 0.91, "pr_auc": 0.8, "f1": 0.7, "brier": 0.1, "threshold": 0.3}, **fields}
     if md5:
         rec["dvc"] = {"output": "artifacts/models", "path": "artifacts/models/lightgbm", "md5": md5,
                       "artifact": MODEL_ARTIFACT, "revision": None}
-    return rec
+    return CandidateRecord.model_validate(rec)

@@ -104,7 +104,7 @@ def promotion_report(version_id: str) -> PromotionReport:
     suspects = [{"columns": ["x2"], "check": "single_feature_auc", "value": 0.97, "threshold": 0.95,
                  "severity": "suspect", "excused": True, "reason": "x2 is known at booking time", "detail": "d"},
                 {"columns": ["noise"], "check": "near_duplicate", "value": 0.99, "threshold": 0.9,
-                 "severity": "blocking", "excused": False, "detail": "copy of the label"}]
+                 "severity": "suspect", "excused": False, "detail": "copy of the label"}]
     return PromotionReport(status="pending_approval", decision=decision, challenger_digest="ab" * 32,
                            version_id=version_id, suspects=suspects)
 
@@ -122,7 +122,7 @@ def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspect
     reg = tmp_path / "registry"
     prod = lifecycle.register_version(reg, bundles["a"], dvc_record())
     lifecycle.set_production(reg, prod, "first", "tester")
-    pending = lifecycle.register_version(reg, bundles["b"], {**dvc_record("pending_approval"), "compared_with": prod})
+    pending = lifecycle.register_version(reg, bundles["b"], dvc_record("pending_approval", compared_with=prod))
     reports = tmp_path / "reports"
     io.write_json(promotion_report(pending).to_data(), reports / "promotion.json")
     io.write_json(evaluate_report(prod).to_data(), reports / "metrics.json")
@@ -134,7 +134,7 @@ def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspect
                  "- **roc_auc** (primary): 0.9100 [0.8800, 0.9300] vs production 0.8900 [0.8600, 0.9100]",
                  "- **pr_auc**: 0.8000 vs production 0.7000", "- **f1**: 0.7000 (no production value)",
                  "- **x2** single_feature_auc 0.9700 > 0.9500 — excused: x2 is known at booking time; d",
-                 "- **noise** near_duplicate 0.9900 > 0.9000 — **blocking**; copy of the label"):
+                 "- **noise** near_duplicate 0.9900 > 0.9000 — **suspect**; copy of the label"):
         assert line in lines, f"{line!r} not a line of\n{md}"
     for text in ("model_card.md", "report.html", f"production now: `{prod}`"):
         assert text in md, text

@@ -50,13 +50,13 @@ def telco() -> tuple[Config, pd.DataFrame]:
 
 
 def named(report: dict, check: str) -> list[list[str]]:
-    return [f["columns"] for f in report["suspects"] if f["check"] == check]
+    return [f.columns for f in report["suspects"] if f.check == check]
 
 
 def old_screen_misses(report: dict, column: str) -> bool:
     """True when the single-column checks (the whole screen before issue 15) do not flag the column."""
     single = {"single_feature_auc", "single_feature_r2", "copy_of_label", "after_event_time"}
-    return not any(column in f["columns"] for f in report["suspects"] if f["check"] in single)
+    return not any(column in f.columns for f in report["suspects"] if f.check in single)
 
 
 def post_outcome(y: np.ndarray, seed: int) -> np.ndarray:
@@ -72,8 +72,8 @@ def test_clean_hotel_sample_blocks_nothing(hotel):
     report = screen_leakage(train, cfg.data, cfg.validate)
     assert blocking(report["suspects"]) == [] and report["unexcused"] == []
     # what it names is excused with the reason params.yaml records
-    assert {tuple(f["columns"]) for f in report["suspects"]} <= {("country",)}
-    assert all(f["excused"] and "soft leak" in f["reason"] for f in report["suspects"])
+    assert {tuple(f.columns) for f in report["suspects"]} <= {("country",)}
+    assert all(f.excused and "soft leak" in f.reason for f in report["suspects"])
     assert 0.9 < report["probes"]["tree"]["score"] < 0.99  # no near-perfect reconstruction
 
 
@@ -81,8 +81,8 @@ def test_clean_kc_house_blocks_nothing_and_reports_the_documented_relation(kc):
     cfg, train = kc
     report = screen_leakage(train, cfg.data, cfg.validate)
     assert blocking(report["suspects"]) == []
-    relation = [f for f in report["suspects"] if f["check"] == "feature_relation"]
-    assert [(f["columns"], f["formula"], f["exact"], f["severity"]) for f in relation] == [
+    relation = [f for f in report["suspects"] if f.check == "feature_relation"]
+    assert [(f.columns, f.formula, f.exact, f.severity) for f in relation] == [
         (["sqft_living", "sqft_above", "sqft_basement"], "sqft_living = sqft_above + sqft_basement", True, "warn")]
 
 
@@ -90,9 +90,9 @@ def test_clean_telco_blocks_nothing_and_reports_total_charges(telco):
     cfg, train = telco
     report = screen_leakage(train, cfg.data, cfg.validate)
     assert blocking(report["suspects"]) == []
-    relation = next(f for f in report["suspects"] if f["check"] == "feature_relation")
-    assert relation["formula"] == "TotalCharges ≈ tenure × MonthlyCharges" and relation["exact"] is False
-    assert relation["value"] >= 0.995
+    relation = next(f for f in report["suspects"] if f.check == "feature_relation")
+    assert relation.formula == "TotalCharges ≈ tenure × MonthlyCharges" and relation.exact is False
+    assert relation.value >= 0.995
 
 
 # ---------------------------------------------------------------- a post-outcome column that dominates
@@ -107,9 +107,9 @@ def test_post_outcome_column_in_hotel_is_named_by_dominance(hotel):
     assert old_screen_misses(report, "status_days") and report["scores"]["status_days"] < 0.9
     assert ["status_days"] in named(report, "dominance")
     assert report["unexcused"] == ["status_days"]  # country beside it is excused by params.yaml
-    finding = next(f for f in report["suspects"] if f["columns"] == ["status_days"])
-    assert finding["severity"] == "suspect" and finding["value"] >= finding["threshold"] >= 0.1
-    assert "confirm it is known at prediction time" in finding["detail"]
+    finding = next(f for f in report["suspects"] if f.columns == ["status_days"])
+    assert finding.severity == "suspect" and finding.value >= finding.threshold >= 0.1
+    assert "confirm it is known at prediction time" in finding.detail
 
 
 def test_post_outcome_column_in_telco_is_named_by_dominance(telco):
@@ -145,9 +145,9 @@ def test_label_equal_to_the_sum_of_two_columns_is_a_relation(kc):
     report = screen_leakage(planted, cfg.data, cfg.validate)
     assert old_screen_misses(report, "land_value") and old_screen_misses(report, "building_value")
     assert max(report["scores"]["land_value"], report["scores"]["building_value"]) < 0.98
-    relation = next(f for f in report["suspects"] if f["check"] == "target_relation")
-    assert relation["columns"] == ["land_value", "building_value"] and relation["exact"] is True
-    assert relation["formula"] == "price = land_value + building_value" and relation["value"] == 1.0
+    relation = next(f for f in report["suspects"] if f.check == "target_relation")
+    assert relation.columns == ["land_value", "building_value"] and relation.exact is True
+    assert relation.formula == "price = land_value + building_value" and relation.value == 1.0
     assert report["unexcused"] == ["building_value", "land_value"]
 
 
@@ -159,9 +159,9 @@ def test_label_rebuilt_linearly_from_three_columns_names_all_three(kc):
     planted = train.assign(land=land, building=building, fees=price - land - building)
     report = screen_leakage(planted, cfg.data, cfg.validate)
     assert named(report, "target_relation") == []  # three operands: no relation of two columns
-    recon = next(f for f in report["suspects"] if f["check"] == "reconstruction" and f["model"] == "linear")
-    assert sorted(recon["columns"]) == ["building", "fees", "land"] and recon["value"] >= 0.999
-    assert all(recon["scores_without"][c] < 0.999 for c in recon["columns"])
+    recon = next(f for f in report["suspects"] if f.check == "reconstruction" and f.model == "linear")
+    assert sorted(recon.columns) == ["building", "fees", "land"] and recon.value >= 0.999
+    assert all(recon.scores_without[c] < 0.999 for c in recon.columns)
 
 
 # ---------------------------------------------------------------- noisy copies of the label

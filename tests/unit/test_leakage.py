@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tasks.core.config import DataParams, SplitParams, ValidateParams
+from tasks.quality.findings import Finding
 from tasks.quality.leakage import (
     screen_leakage,
     shared_duplicate_rows,
@@ -50,8 +51,8 @@ def bookings(n: int = 2000, seed: int = 0) -> pd.DataFrame:
 DATA = DataParams(target="is_canceled", time_column="arrival_date")
 
 
-def finding(report: dict, column: str, check: str) -> dict | None:
-    return next((f for f in report["suspects"] if column in f["columns"] and f["check"] == check), None)
+def finding(report: dict, column: str, check: str) -> Finding | None:
+    return next((f for f in report["suspects"] if column in f.columns and f.check == check), None)
 
 
 @pytest.fixture(scope="module")
@@ -62,22 +63,22 @@ def report() -> dict:
 def test_copy_of_label_is_flagged_with_evidence(report):
     copy = finding(report, "label_copy", "copy_of_label")
     auc = finding(report, "label_copy", "single_feature_auc")
-    assert {k: copy[k] for k in ("columns", "check", "value", "threshold", "severity", "rows", "excused")} == {
+    assert {k: copy.to_data()[k] for k in ("columns", "check", "value", "threshold", "severity", "rows", "excused")} == {
         "columns": ["label_copy"], "check": "copy_of_label", "value": 1.0, "threshold": 1.0, "severity": "suspect",
         "rows": 2000, "excused": False}
-    assert "label under another name" in copy["detail"]
-    assert auc["value"] == 1.0 and auc["threshold"] == 0.98 and auc["rows"] == 2000
+    assert "label under another name" in copy.detail
+    assert auc.value == 1.0 and auc.threshold == 0.98 and auc.rows == 2000
 
 
 def test_perfect_categorical_proxy_is_flagged(report):
     auc = finding(report, "reservation_status", "single_feature_auc")
-    assert auc is not None and auc["value"] >= 0.999
+    assert auc is not None and auc.value >= 0.999
     assert finding(report, "reservation_status", "copy_of_label") is None  # 3 values for 2 classes: not a copy
     assert "reservation_status" in report["unexcused"]
 
 
 def test_honest_features_are_not_flagged(report):
-    flagged = {c for f in report["suspects"] for c in f["columns"]}
+    flagged = {c for f in report["suspects"] for c in f.columns}
     assert {"lead_time", "special_requests", "parking", "noise", "hotel", "guest_id", "booking_date"}.isdisjoint(flagged)
     assert 0.55 < report["scores"]["lead_time"] < 0.9
     # the quick models ran on the honest features only (the flagged columns were set aside) and found no leak
@@ -90,7 +91,7 @@ def test_honest_features_are_not_flagged(report):
 
 def test_date_written_after_the_event_is_flagged(report):
     after = finding(report, "status_date", "after_event_time")
-    assert after["value"] == 1.0 and after["threshold"] == 0.5 and after["rows"] == 2000
+    assert after.value == 1.0 and after.threshold == 0.5 and after.rows == 2000
     assert report["unexcused"] == ["label_copy", "reservation_status", "status_date"]
 
 
@@ -99,7 +100,7 @@ def test_keep_suspects_reports_but_excuses():
                                       "label_copy": "test", "status_date": "test"})
     report = screen_leakage(bookings(), DATA, p)
     proxy = finding(report, "reservation_status", "single_feature_auc")
-    assert proxy["excused"] is True and proxy["reason"] == "known at booking time in our system"
+    assert proxy.excused is True and proxy.reason == "known at booking time in our system"
     assert report["unexcused"] == []
 
 
@@ -139,7 +140,7 @@ def test_regression_copy_and_linear_proxy_are_flagged():
     report = screen_leakage(df, DataParams(target="price", task="regression"), ValidateParams())
     assert report["metric"] == "r2_out_of_fold"
     assert finding(report, "log_price", "copy_of_label") is not None
-    assert finding(report, "price_k", "single_feature_r2")["value"] >= 0.98
+    assert finding(report, "price_k", "single_feature_r2").value >= 0.98
     assert report["unexcused"] == ["log_price", "price_k"]
     assert report["scores"]["noise"] < 0.05
     assert 0.2 < report["scores"]["sqft"] < 0.9
@@ -200,7 +201,7 @@ def test_real_hotel_table_flags_reservation_status():
     train = training_rows(df, data, SplitParams(test_start=date(2017, 3, 1)))
     report = screen_leakage(train, data, ValidateParams())
     status = finding(report, "reservation_status", "single_feature_auc")
-    assert status is not None and status["value"] >= 0.99 and status["rows"] == 50_000
+    assert status is not None and status.value >= 0.99 and status.rows == 50_000
     assert "reservation_status" in report["unexcused"]
     assert finding(report, "reservation_status_date", "after_event_time") is not None
     assert report["rows_training"] == len(train) and report["rows_screened"] == 50_000

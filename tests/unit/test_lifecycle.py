@@ -171,6 +171,7 @@ KILL_SCRIPT = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import tasks.registry.lifecycle as r
+    from tasks.registry.records import CandidateRecord
 
     reg, bundle, marker = (Path(a) for a in sys.argv[1:4])
     real_copy = r._copy_file
@@ -181,7 +182,8 @@ KILL_SCRIPT = textwrap.dedent(
         time.sleep(120)
 
     r._copy_file = slow_copy
-    vid = r.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
+    record = CandidateRecord.model_validate({"status": "approved", "decision": {"outcome": "promote"}})
+    vid = r.register_version(reg, bundle, record)
     r.set_production(reg, vid, "should never happen", "killed-run")
     """
 )

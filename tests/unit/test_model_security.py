@@ -25,8 +25,9 @@ from tasks.core.errors import ModelIntegrityError
 from tasks.modelling import integrity
 from tasks.modelling.bundle import load_skops
 from tasks.registry import catalog, lifecycle, manifest, migrate
-from tasks.registry.records import Action
+from tasks.registry.records import Action, CandidateRecord, RecordStatus
 from tests.conftest import make_config, scoring_frame, synthetic_frame, tiny_lightgbm_bundle
+from tests.support.registry_world import approved_record
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", categorical_columns=["agent"])
 
@@ -143,7 +144,7 @@ def world(tmp_path_factory) -> dict:
     bundle = tiny_lightgbm_bundle(make_frame(300, 1), root / "bundle", ("x1", "x2"), ("hotel", "agent"), DATA, 10,
                                   threshold=0.5)
     reg = root / "registry"
-    vid = lifecycle.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
+    vid = lifecycle.register_version(reg, bundle, approved_record())
     lifecycle.set_production(reg, vid, "test", "tester")
     batch = root / "batch.csv"
     make_frame(40, 2).drop(columns="label").to_csv(batch, index=False)
@@ -233,7 +234,7 @@ def test_a_preprocessor_naming_the_old_tasks_preprocess_coder_still_loads_and_se
     meta["checksums"]["preprocessor.skops"] = integrity.sha256_bytes(pre.read_bytes())
     (bundle / "meta.json").write_text(json.dumps(meta))
     reg = tmp_path / "old-registry"
-    vid = lifecycle.register_version(reg, bundle, {"status": "approved", "decision": {"outcome": "promote"}})
+    vid = lifecycle.register_version(reg, bundle, approved_record())
     lifecycle.set_production(reg, vid, "test", "tester")
     (reg / "versions" / vid / "manifest.json").unlink()  # as written before manifests existed
     pointer = json.loads((reg / "production.json").read_text())
@@ -285,7 +286,7 @@ def test_a_bundle_holding_an_untrusted_type_is_never_registered(world, tmp_path)
     meta["checksums"]["preprocessor.skops"] = integrity.sha256_bytes(pre.read_bytes())
     (bundle / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ModelIntegrityError, match=r"builtins\.eval"):
-        lifecycle.register_version(tmp_path / "registry", bundle, {"status": "approved"})
+        lifecycle.register_version(tmp_path / "registry", bundle, CandidateRecord(status=RecordStatus.APPROVED))
     assert catalog.list_versions(tmp_path / "registry") == []
     assert side_effects(marker) == []
 
@@ -344,7 +345,7 @@ def test_changing_any_file_of_the_production_version_is_refused_with_exit_4(reg,
 def test_a_forged_manifest_is_refused_when_the_registry_is_signed(world, tmp_path, monkeypatch):
     monkeypatch.setenv(integrity.MANIFEST_KEY_ENV, "k" * 32)
     reg = tmp_path / "signed"
-    vid = lifecycle.register_version(reg, world["bundle"], {"status": "approved", "decision": {"outcome": "promote"}})
+    vid = lifecycle.register_version(reg, world["bundle"], approved_record())
     lifecycle.set_production(reg, vid, "test", "tester")
     assert manifest.load_production(reg) is not None
     edit_threshold(reg / "versions" / vid / "bundle" / "meta.json")
@@ -381,7 +382,7 @@ def test_migrate_refuses_a_version_whose_meta_json_was_edited_before_migration(r
 
 def test_rollback_and_promotion_pin_the_manifest_of_the_version_they_install(reg, world, tmp_path):
     other = tiny_lightgbm_bundle(make_frame(300, 5), tmp_path / "other", ("x1",), (), DATA, 5)
-    v2 = lifecycle.register_version(reg, other, {"status": "approved", "decision": {"outcome": "promote"}})
+    v2 = lifecycle.register_version(reg, other, approved_record())
     lifecycle.set_production(reg, v2, "second", "tester")
     assert catalog.read_pointer(reg).manifest_sha256 == manifest.read_version_manifest(reg, v2)[1]
     append_byte(reg / "versions" / world["version"] / "bundle" / "model.txt")

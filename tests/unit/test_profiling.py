@@ -12,7 +12,7 @@ import yaml
 from flows.cli import build_parser, dispatch
 from tasks.core.config import parse_config
 from tasks.core.errors import ConfigError, SchemaError
-from tasks.data import profiling
+from tasks.data import column_roles, profiling, reader_guess
 from tasks.data.sources import apply_label_map, type_table
 
 
@@ -47,7 +47,7 @@ def test_binary_text_label_time_id_and_constant(tmp_path: Path) -> None:
 
 def test_minority_class_is_positive_without_a_spelling() -> None:
     y = pd.Series(["stay"] * 70 + ["leave"] * 30)
-    assert profiling.infer_task(y, "y", "t.csv")[:2] == ("binary", "leave")
+    assert column_roles.infer_task(y, "y", "t.csv")[:2] == ("binary", "leave")
 
 
 def test_regression_multiclass_and_thresholds_fit_the_task() -> None:
@@ -75,8 +75,8 @@ def test_date_parts_and_numbers_in_text() -> None:
 
 def test_sniffs_semicolon_decimal_comma_and_latin1() -> None:
     head = "naam;prijs;stad\nJosé;1,50;Zürich\nAna;2,75;Köln\n".encode("cp1252")
-    assert profiling.sniff_reader(head) == profiling.ReaderGuess(separator=";", encoding="cp1252", decimal=",")
-    assert profiling.sniff_reader(b"a,b\n1.5,2\n3.5,4\n") == profiling.ReaderGuess()
+    assert reader_guess.sniff_reader(head) == reader_guess.ReaderGuess(separator=";", encoding="cp1252", decimal=",")
+    assert reader_guess.sniff_reader(b"a,b\n1.5,2\n3.5,4\n") == reader_guess.ReaderGuess()
 
 
 def test_init_reads_a_semicolon_file_end_to_end(tmp_path: Path) -> None:
@@ -120,9 +120,9 @@ def test_a_file_that_does_not_parse_exits_3_naming_it(tmp_path: Path, caplog) ->
 
 def test_one_class_and_text_regression_raise_directly() -> None:
     with pytest.raises(SchemaError):
-        profiling.infer_task(pd.Series([1, 1, 1]), "y", "t.csv")
+        column_roles.infer_task(pd.Series([1, 1, 1]), "y", "t.csv")
     with pytest.raises(ConfigError):
-        profiling.infer_task(pd.Series(["a", "b", "c"]), "y", "t.csv", "regression")
+        column_roles.infer_task(pd.Series(["a", "b", "c"]), "y", "t.csv", "regression")
 
 
 def test_label_spelt_two_ways_is_mapped_by_init_and_at_ingest(tmp_path: Path) -> None:

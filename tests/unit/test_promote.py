@@ -395,11 +395,11 @@ def test_near_perfect_model_is_a_finding_unless_the_dummy_is_as_good():
                                              {"roc_auc": 0.5, "accuracy": 0.9995, "log_loss": 0.7}, 0.999,
                                              ["x1", "x2"], {})
     [f] = found
-    assert f["check"] == "near_perfect_model" and f["columns"] == ["x1", "x2"] and f["severity"] == "suspect"
-    assert f["metrics"] == {"log_loss": 0.0004, "roc_auc": 0.9995}  # accuracy: the dummy gets there too
-    assert "the strongest drivers are x1, x2" in f["detail"]
+    assert f.check == "near_perfect_model" and f.columns == ["x1", "x2"] and f.severity == "suspect"
+    assert f.metrics == {"log_loss": 0.0004, "roc_auc": 0.9995}  # accuracy: the dummy gets there too
+    assert "the strongest drivers are x1, x2" in f.detail
     assert gate_rules.near_perfect_findings("lightgbm", {"r2": 0.95}, None, 0.999, ["x1"], {}) == []
-    assert gate_rules.near_perfect_findings("baseline", {"r2": 1.0}, None, 0.999, ["x1"], {"x1": "ok"})[0]["excused"]
+    assert gate_rules.near_perfect_findings("baseline", {"r2": 1.0}, None, 0.999, ["x1"], {"x1": "ok"})[0].excused
 
 
 def test_near_perfect_challenger_is_rejected_by_the_gate():

@@ -11,6 +11,8 @@ from tasks.core.errors import InputError
 from tasks.core.reports import (
     CvReport,
     EvaluateReport,
+    Finding,
+    FindingSeverity,
     IngestReport,
     Metrics,
     PreprocessReport,
@@ -157,6 +159,16 @@ def test_train_json_fields_are_typed_not_string_keys():
     data["tree_counts"] = data.pop("tree_count")
     with pytest.raises(ValidationError, match="tree_count"):
         TrainReport.model_validate(data)
+
+
+def test_findings_of_the_committed_reports_are_typed():
+    promotion = read_report(PromotionReport, COMMITTED_PROMOTION)
+    validate = read_report(ValidateReport, ROOT / "reports" / "validate.json")
+    split = read_report(SplitReport, ROOT / "reports" / "split.json")
+    findings = [*promotion.suspects, *validate.suspects, *split.suspects]
+    assert findings and all(isinstance(f, Finding) and isinstance(f.severity, FindingSeverity) for f in findings)
+    assert validate.leakage is not None and validate.leakage.suspects == validate.suspects  # no value error here
+    assert [f for f in promotion.suspects if f.severity is FindingSeverity.WARN] == split.suspects
 
 
 @pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport),

@@ -15,6 +15,7 @@ from tasks.registry import lifecycle
 from tasks.serving.score import quarantine_path, read_table, score_file
 from tests.conftest import scoring_frame as make_frame
 from tests.conftest import tiny_lightgbm_bundle
+from tests.support.registry_world import approved_record
 
 DATA = DataParams(target="label", task="binary", positive_label="yes", id_column="booking_id",
                   categorical_columns=["agent"])
@@ -34,7 +35,7 @@ def setup(tmp_path_factory) -> dict:
     prod = make_bundle(train, root / "prod", ("x1", "x2"), ("hotel", "agent"), rounds=20)
     challenger = make_bundle(train, root / "challenger", ("x1", "x2"), ("hotel", "agent"), rounds=5)
     reg = root / "registry"
-    vid = lifecycle.register_version(reg, prod, {"status": "approved", "decision": {"outcome": "promote"}})
+    vid = lifecycle.register_version(reg, prod, approved_record())
     lifecycle.set_production(reg, vid, "test", "tester")
     return {"registry": reg, "version": vid, "prod": prod, "challenger": challenger}
 

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 def checks(report: dict) -> dict[str, list[list[str]]]:
     out: dict[str, list[list[str]]] = {}
     for f in report["suspects"]:
-        out.setdefault(f["check"], []).append(f["columns"])
+        out.setdefault(f.check, []).append(f.columns)
     return out
 
 
@@ -74,7 +74,7 @@ def test_split_step_writes_the_comparison_and_its_warnings(tmp_path):
     io.write_frame(df, cfg.paths.ingested)
     report = split_step.run(cfg)
     saved = io.read_json(cfg.paths.reports_dir / "split.json")
-    assert saved["suspects"] == report.suspects
+    assert saved["suspects"] == [f.to_data() for f in report.suspects]
     x2 = next(f for f in saved["suspects"] if f["columns"] == ["x2"])
     assert x2["check"] == "feature_shift" and x2["excused"] and x2["reason"] == "drifts on purpose in this test"
     assert "x2" in saved["train_vs_test"]["adversarial"]["left_out"]
@@ -105,8 +105,8 @@ def test_hotel_time_split_as_configured_warns_only_about_real_drift(hotel):
     report = compare_train_test(df, h.train_idx, h.test_idx, cfg.data, cfg.split)
     found = checks(report)
     assert "label_shift" not in found and "shared_rows" not in found  # 37% vs 39% cancelled, no copied rows
-    calendar = [f for f in report["suspects"] if f["columns"][0].startswith("arrival_date_")]
-    assert calendar and all(f["excused"] for f in calendar)  # split.expected_shift explains them
+    calendar = [f for f in report["suspects"] if f.columns[0].startswith("arrival_date_")]
+    assert calendar and all(f.excused for f in calendar)  # split.expected_shift explains them
     assert report["adversarial"]["left_out"] == ["arrival_date_month", "arrival_date_week_number", "arrival_date_year"]
 
 
@@ -119,10 +119,10 @@ def test_hotel_label_that_drifts_between_train_and_test_warns(hotel):
     y[h.train_idx] = np.where(y[h.train_idx] == 1, keep.astype(int), 0)
     drifted = df.assign(is_canceled=y)
     report = compare_train_test(drifted, h.train_idx, h.test_idx, cfg.data, cfg.split)
-    label = next(f for f in report["suspects"] if f["check"] == "label_shift")
-    assert label["columns"] == ["is_canceled"] and label["severity"] == "warn" and not label["excused"]
-    assert label["value"] >= cfg.split.shift_warn
-    assert "class 1: 4." in label["detail"] and "in training" in label["detail"] and "in test" in label["detail"]
+    label = next(f for f in report["suspects"] if f.check == "label_shift")
+    assert label.columns == ["is_canceled"] and label.severity == "warn" and not label.excused
+    assert label.value >= cfg.split.shift_warn
+    assert "class 1: 4." in label.detail and "in training" in label.detail and "in test" in label.detail
     rates = report["label"]
     assert rates["train"]["1"]["high"] < rates["test"]["1"]["low"]
 
@@ -132,8 +132,8 @@ def test_rows_duplicated_across_a_random_split_warn(hotel):
     random = cfg.split.model_copy(update={"strategy": "random"})
     h = holdout_split(df, cfg.data, random)
     report = compare_train_test(df, h.train_idx, h.test_idx, cfg.data, random)
-    rows = next(f for f in report["suspects"] if f["check"] == "shared_rows")
-    assert rows["value"] > 0.05 and rows["severity"] == "warn"  # the hotel table repeats many bookings verbatim
+    rows = next(f for f in report["suspects"] if f.check == "shared_rows")
+    assert rows.value > 0.05 and rows.severity == "warn"  # the hotel table repeats many bookings verbatim
 
 
 def test_planted_duplicates_in_kc_house_warn_and_entities_on_both_sides_are_named():
@@ -146,8 +146,8 @@ def test_planted_duplicates_in_kc_house_warn_and_entities_on_both_sides_are_name
     planted = pd.concat([df, copies], ignore_index=True)
     h = holdout_split(planted, cfg.data, by_house)
     report = compare_train_test(planted, h.train_idx, h.test_idx, cfg.data, by_house)
-    rows = next(f for f in report["suspects"] if f["check"] == "shared_rows")
-    assert rows["value"] > cfg.split.shared_rows_warn and report["shared_rows"]["same_label"] > 0
+    rows = next(f for f in report["suspects"] if f.check == "shared_rows")
+    assert rows.value > cfg.split.shared_rows_warn and report["shared_rows"]["same_label"] > 0
     time_split = holdout_split(df, cfg.data, cfg.split)  # by time: repeat sales of a house land on both sides
     entities = compare_train_test(df, time_split.train_idx, time_split.test_idx, cfg.data, cfg.split)
     assert checks(entities)["shared_entities"] == [["id"]]
