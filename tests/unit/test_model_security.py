@@ -341,6 +341,44 @@ def test_changing_any_file_of_the_production_version_is_refused_with_exit_4(reg,
     assert str(target) in caplog.text
 
 
+
+def load_for_monitoring(reg: Path, tmp_path: Path, fresh: Path) -> None:
+    from tasks.serving.monitor import production_reference
+
+    production_reference(reg)
+
+
+def load_for_evaluation(reg: Path, tmp_path: Path, fresh: Path) -> None:
+    from tasks.evaluation.holdout import load_models
+    from tasks.modelling.bundle import MODEL_NAMES
+
+    models = tmp_path / "models"
+    for name in MODEL_NAMES:  # the freshly trained bundles load; only the production one was tampered with
+        shutil.copytree(fresh, models / name)
+    load_models(models, reg)
+
+
+def load_for_the_gate(reg: Path, tmp_path: Path, fresh: Path) -> None:
+    from tasks.evaluation.promotion import champion_scores
+
+    scored = make_frame(40, 2).drop(columns="label")
+    champion_scores(make_config(tmp_path, paths={"registry_dir": str(reg)}), scored, "binary")
+
+
+PRODUCTION_LOADERS = {"monitor": load_for_monitoring, "evaluate": load_for_evaluation, "promote": load_for_the_gate}
+
+
+@pytest.mark.parametrize("loader", sorted(PRODUCTION_LOADERS))
+@pytest.mark.parametrize("name", sorted(TAMPERING))
+def test_every_step_that_loads_production_refuses_a_changed_file(reg, world, tmp_path, name, loader):
+    """Monitor, evaluate and promote load the production model too: each checks the version's manifest first."""
+    PRODUCTION_LOADERS[loader](reg, tmp_path / "untouched", world["bundle"])  # the world is what the test claims: it loads
+    target = reg / "versions" / world["version"] / name
+    TAMPERING[name](target)
+    with pytest.raises(ModelIntegrityError, match=re.escape(str(target))):
+        PRODUCTION_LOADERS[loader](reg, tmp_path / "tampered", world["bundle"])
+
+
 def test_a_forged_manifest_is_refused_when_the_registry_is_signed(world, tmp_path, monkeypatch):
     monkeypatch.setenv(integrity.MANIFEST_KEY_ENV, "k" * 32)
     reg = tmp_path / "signed"
