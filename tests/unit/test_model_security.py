@@ -379,6 +379,29 @@ def test_every_step_that_loads_production_refuses_a_changed_file(reg, world, tmp
         PRODUCTION_LOADERS[loader](reg, tmp_path / "tampered", world["bundle"])
 
 
+
+FRESH_CHANGES = {
+    "model.txt": TAMPERING["bundle/model.txt"],
+    "preprocessor.skops": append_byte,
+    "model.txt removed": Path.unlink,
+}
+
+
+@pytest.mark.parametrize("change", sorted(FRESH_CHANGES))
+def test_evaluate_refuses_a_freshly_trained_bundle_changed_after_train_saved_it(world, tmp_path, change):
+    """The bundles train writes carry their checksums in meta.json; evaluate (load_models) checks them on load."""
+    from tasks.evaluation.holdout import load_models
+    from tasks.modelling.bundle import MODEL_NAMES
+
+    models = tmp_path / "models"
+    for model in MODEL_NAMES:
+        shutil.copytree(world["bundle"], models / model)
+    assert set(load_models(models, tmp_path / "no-registry")) == set(MODEL_NAMES)
+    target = models / "lightgbm" / change.split()[0]
+    FRESH_CHANGES[change](target)
+    with pytest.raises(ModelIntegrityError, match=re.escape(str(target))):
+        load_models(models, tmp_path / "no-registry")
+
 def test_a_forged_manifest_is_refused_when_the_registry_is_signed(world, tmp_path, monkeypatch):
     monkeypatch.setenv(integrity.MANIFEST_KEY_ENV, "k" * 32)
     reg = tmp_path / "signed"
