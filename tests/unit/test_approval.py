@@ -381,3 +381,21 @@ def test_the_approve_version_deployment_refuses_a_version_that_is_not_pending(wo
     assert failures and not artifacts  # a run-failure, no artifact claiming an approval
     assert (reg / "production.json").read_bytes() == production
     assert ((reg / "history.jsonl").read_bytes() if (reg / "history.jsonl").exists() else b"") == history
+
+
+def test_the_training_flow_refuses_require_approval_false_before_it_reads_params(tmp_path, monkeypatch):
+    """A run form may add approval, never switch it off: the flow stops before any step (or the config) is touched."""
+    import logging
+
+    from flows import training
+    from tasks.core.errors import UnsafeParameter
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("promote:\n  require_approval: true\n")
+    failures, loads = [], []
+    monkeypatch.setattr(training, "get_run_logger", lambda: logging.getLogger("test"))
+    monkeypatch.setattr(training, "publish_failure", failures.append)
+    monkeypatch.setattr(training, "load_config", lambda params: loads.append(params) or pytest.fail("params read"))
+    with pytest.raises(UnsafeParameter, match="require_approval=false"):
+        training.training_flow.fn(params="params.yaml", require_approval=False)
+    assert loads == [] and [type(e) for e in failures] == [UnsafeParameter]

@@ -140,3 +140,18 @@ def test_walk_forward_never_trains_on_the_future_through_the_cv_call(days, n_spl
     for tr, va in folds:
         assert len(tr) and len(va)
         assert df["when"].iloc[tr].max() < df["when"].iloc[va].min() - pd.Timedelta(days=gap)
+
+
+@pytest.mark.parametrize("scheme,task", [("stratified", "binary"), ("kfold", "regression")])
+def test_shuffled_folds_come_from_cv_random_state_alone(scheme, task):
+    """Same cv.random_state, same folds (whatever else drew random numbers in between); another seed, other folds."""
+    df = synthetic_frame(n=300, seed=1, task=task)
+    y = df["label"].to_numpy()
+    data = DataParams(target="label", task=task)
+
+    def folds(seed: int, global_seed: int) -> list[list[int]]:
+        np.random.seed(global_seed)  # numpy's global state, left as some library left it, must not matter
+        return [valid.tolist() for _, valid in cv_folds.fold_indices(df, y, scheme, data, CVParams(random_state=seed))]
+
+    assert folds(3, 0) == folds(3, 1)
+    assert folds(3, 0) != folds(4, 0)

@@ -114,3 +114,16 @@ def test_every_step_of_the_project_is_downstream_of_its_snapshot():
     root = Path(__file__).resolve().parents[2]
     assert dvc_sync.downstream_closure({"ingest"}, root) >= set(dvc_sync.STEPS)
     assert dvc_sync.downstream_closure({"promote"}, root) == {"promote"}
+
+
+def test_the_training_flow_runs_the_stale_steps_and_everything_downstream_in_order(monkeypatch):
+    """The flow, not only the graph: a changed train re-runs evaluate, explain and promote after it."""
+    from flows.training import steps_to_run
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the project's own dvc.yaml
+    assert steps_to_run({"train"}, False) == ["train", "evaluate", "explain", "promote"]
+    assert steps_to_run({"explain", "split"}, False) == ["split", "preprocess", "cv", "train", "evaluate", "explain",
+                                                          "promote"]
+    assert steps_to_run({"promote"}, False) == ["promote"]
+    assert steps_to_run(set(), False) == []
+    assert steps_to_run(set(), True) == steps_to_run(None, False) == list(dvc_sync.STEPS)

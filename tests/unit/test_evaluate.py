@@ -39,6 +39,9 @@ def test_metrics_fit_the_task_and_intervals_bracket_the_value(tmp_path, task, me
     value = report.models["lightgbm"].value(metric)
     ci = report.intervals["lightgbm"][metric]
     assert ci.low <= value <= ci.high
+    for model in ("lightgbm", "baseline"):  # every interval is of the whole test set, not of some part of it
+        assert {name: iv.rows for name, iv in report.intervals[model].items()} == dict.fromkeys(
+            report.intervals[model], report.test_rows), model
     scored = pd.read_parquet(cfg.paths.scored_test)
     assert len(scored) == report.test_rows and "y_true" in scored
     if task == "binary":

@@ -122,3 +122,31 @@ def test_scoring_without_a_production_model_exits_4_saying_what_to_run(project, 
 def test_serve_without_a_prefect_server_exits_5_saying_how_to_start_one(project, caplog):
     assert tabgate("serve") == 5
     assert "prefect server start" in errors_logged(caplog) and "PREFECT_API_URL" in errors_logged(caplog)
+
+
+class _Finished:
+    """A Prefect task state stand-in whose result() raises what the step raised."""
+
+    def __init__(self, err: BaseException | None):
+        self.err = err
+
+    def result(self):
+        if self.err is not None:
+            raise self.err
+
+
+BAD_INPUT = {errors.ConfigError, errors.UnsafeParameter, errors.TuneBudgetExceeded, errors.InputError,
+             errors.SchemaError, errors.ValidationFailed, errors.ModelIntegrityError, errors.PromotionError}
+
+
+@pytest.mark.parametrize("step", ["ingest", "promote"])
+def test_flow_steps_retry_outages_and_bugs_but_never_bad_input(step):
+    """A retry of bad input (exit 2-4) fails the same way; a lock held, a server away or a bug may pass next time."""
+    from flows.training import step_task
+
+    should_retry = step_task(step).retry_condition_fn
+    assert step_task(step).retries > 0  # the world is what the test claims: this step does retry
+    for cls in sorted(every_error_class(), key=lambda c: c.__name__):
+        assert should_retry(None, None, _Finished(cls("from the step"))) is (cls not in BAD_INPUT), cls.__name__
+    assert should_retry(None, None, _Finished(OSError("network blip"))) is True
+    assert should_retry(None, None, _Finished(None)) is False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tasks.core import io
@@ -98,3 +100,19 @@ def test_fetch_via_dvc_clears_an_empty_destination_so_dvc_get_does_not_nest(tmp_
     (tmp_path / "empty").mkdir()
     result = fetch.fetch_version(reg, vid, tmp_path / "empty", repo_url=str(tmp_path / "not-a-repo"))
     assert not result.restored and not (tmp_path / "empty").exists()
+
+
+def test_fetch_verifies_the_copy_it_wrote_not_only_the_registrys(tmp_path, bundles, monkeypatch):
+    """A copy that goes wrong on the way (a short write, a full disk) is refused at the destination."""
+    reg = tmp_path / "registry"
+    vid = lifecycle.register_version(reg, bundles["b"], dvc_record())
+    real = fetch.copy_bundle
+
+    def damaging_copy(src, dest):
+        real(src, dest)
+        with open(dest / "meta.json", "ab") as fh:
+            fh.write(b" ")
+
+    monkeypatch.setattr(fetch, "copy_bundle", damaging_copy)
+    with pytest.raises(ModelIntegrityError, match=re.escape(str(tmp_path / "out"))):
+        fetch.fetch_version(reg, vid, tmp_path / "out")

@@ -62,3 +62,35 @@ def test_better_challenger_passes_and_worse_one_fails_every_rule(task, metric):
     worse = gate(task, metric, y, bad, good, limit)
     assert not any(rules_on(worse, metric).values()), [r.reason for r in worse.rules if r.passed]
     assert worse.outcome == "reject"
+
+
+def test_a_gain_whose_interval_straddles_zero_is_rejected_and_judged_by_its_lower_end():
+    """The gain over production is judged by the lower end of its paired-bootstrap CI, not the point or upper end."""
+    rng = np.random.default_rng(11)
+    y = (rng.random(N) < 0.4).astype(int)
+    production = np.clip(0.5 * y + rng.normal(0.25, 0.3, N), 0, 1)
+    challenger = np.clip(production + rng.normal(0, 0.02, N), 0, 1)  # the same model give or take noise
+    p = PromoteParams(thresholds={"roc_auc": 0.5}, bootstrap_samples=100)
+    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(challenger, digest="new"), None,
+                                   ModelScores(production, digest="old")), p)
+    [rule] = [r for r in d.rules if r.rule == "gain over production (CI low)"]
+    low, high = (float(x) for x in rule.reason.split("95% CI [")[1].split("]")[0].split(", "))
+    assert low < 0 < high  # the world is what the test claims: no clear gain either way
+    assert rule.value == pytest.approx(low, abs=1e-4) and rule.passed is False
+    assert d.outcome == "reject"
+
+
+def test_segment_drops_in_label_units_are_measured_relative_to_production():
+    """RMSE and MAE are in label units: a segment's drop is judged as a share of production's value there."""
+    rng = np.random.default_rng(5)
+    y = rng.normal(1000, 300, N)
+    noise = rng.normal(size=N)
+    production, challenger = y + 10 * noise, y + 10.5 * noise  # 5% worse everywhere: 0.5 label units of RMSE
+    segments = pd.DataFrame({"half": np.where(np.arange(N) % 2 == 0, "even", "odd")})
+    for tolerance, passed in ((0.1, True), (0.02, False)):
+        d = decide_promotion(GateInput("regression", "rmse", y, ModelScores(challenger, digest="new"), None,
+                                       ModelScores(production, digest="old"), segments, 100),
+                             PromoteParams(segment_tolerance=tolerance, bootstrap_samples=0))
+        seg = [r for r in d.rules if r.rule.startswith("segment half=")]
+        assert [r.value for r in seg] == pytest.approx([0.05, 0.05]) and all("(relative)" in r.reason for r in seg)
+        assert [r.passed for r in seg] == [passed, passed], tolerance

@@ -40,3 +40,20 @@ def test_declared_bounds_are_errors_and_missing_columns_are_skipped():
     [f] = impossible_failures(df, {"absent": (0.0, 1.0)}, {"rate": (0.0, 1.0), "absent": (0.0, None)}, 100)
     assert f["rule"] == "declared_bounds" and f["unexpected_count"] == 2 and f["unexpected_share"] == pytest.approx(0.5)
     assert "outside the declared bounds [0, 1] (validate.bounds.rate)" in f["detail"]
+
+
+def test_a_value_exactly_at_the_limit_is_possible_one_beyond_it_is_not():
+    """`More than` factor ranges beyond: the limits themselves are still possible values (boundary of `>`)."""
+    ranges = {"adr": (0.0, 10.0)}  # factor 100: limits -1000 and 1010
+    at_limits = pd.DataFrame({"adr": [-1000.0, 5.0, 1010.0]})
+    assert impossible_failures(at_limits, ranges, {}, 100) == []
+    [f] = impossible_failures(pd.DataFrame({"adr": [-1000.5, 5.0, 1010.5]}), ranges, {}, 100)
+    assert f["unexpected_count"] == 2 and (f["limit_min"], f["limit_max"]) == (-1000.0, 1010.0)
+
+
+def test_the_factor_given_is_the_factor_used():
+    df = pd.DataFrame({"adr": [5.0, 45.0]})  # 45 is 3.5 ranges above [0, 10]
+    [f] = impossible_failures(df, {"adr": (0.0, 10.0)}, {}, 3)
+    assert (f["limit_min"], f["limit_max"], f["examples"]) == (-30.0, 40.0, [45.0])
+    assert "more than 3x the reference range" in f["detail"]
+    assert impossible_failures(df, {"adr": (0.0, 10.0)}, {}, 4) == []

@@ -207,3 +207,24 @@ def test_real_hotel_table_flags_reservation_status():
     assert report["rows_training"] == len(train) and report["rows_screened"] == 50_000
     # honest hotel features stay well below the threshold
     assert report["scores"]["lead_time"] < 0.9 and report["scores"]["adr"] < 0.9
+
+
+def boundary_table(n: int = 400) -> pd.DataFrame:
+    """A score that alone ranks the label perfectly (ROC-AUC exactly 1) and a date after the event on exactly half
+    the rows."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(n) < 0.4).astype(int)
+    when = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    return pd.DataFrame({"label": y, "score": y * 2.0 + rng.random(n) * 0.5, "noise": rng.normal(size=n),
+                         "when": when, "later": when + pd.to_timedelta(np.where(np.arange(n) % 2 == 0, 3, -3), "D")})
+
+
+def test_a_score_at_the_threshold_is_a_leak_and_a_share_at_the_threshold_is_not():
+    """leakage_auc_threshold: `at or above` is a leak; leakage_after_event_share: `more than` is."""
+    data = DataParams(target="label", time_column="when")
+    at = screen_leakage(boundary_table(), data, ValidateParams(leakage_auc_threshold=1.0))
+    assert at["scores"]["score"] == 1.0
+    assert finding(at, "score", "single_feature_auc")["threshold"] == 1.0
+    assert finding(at, "later", "after_event_time") is None  # 0.5 of its dates after the event, limit 0.5
+    below = screen_leakage(boundary_table(), data, ValidateParams(leakage_after_event_share=0.49))
+    assert finding(below, "later", "after_event_time")["value"] == 0.5

@@ -342,6 +342,67 @@ def test_changing_any_file_of_the_production_version_is_refused_with_exit_4(reg,
     assert str(target) in caplog.text
 
 
+
+def load_for_monitoring(reg: Path, tmp_path: Path, fresh: Path) -> None:
+    from tasks.serving.monitor import production_reference
+
+    production_reference(reg)
+
+
+def load_for_evaluation(reg: Path, tmp_path: Path, fresh: Path) -> None:
+    from tasks.evaluation.holdout import load_models
+    from tasks.modelling.bundle import MODEL_NAMES
+
+    models = tmp_path / "models"
+    for name in MODEL_NAMES:  # the freshly trained bundles load; only the production one was tampered with
+        shutil.copytree(fresh, models / name)
+    load_models(models, reg)
+
+
+def load_for_the_gate(reg: Path, tmp_path: Path, fresh: Path) -> None:
+    from tasks.evaluation.promotion import champion_scores
+
+    scored = make_frame(40, 2).drop(columns="label")
+    champion_scores(make_config(tmp_path, paths={"registry_dir": str(reg)}), scored, "binary")
+
+
+PRODUCTION_LOADERS = {"monitor": load_for_monitoring, "evaluate": load_for_evaluation, "promote": load_for_the_gate}
+
+
+@pytest.mark.parametrize("loader", sorted(PRODUCTION_LOADERS))
+@pytest.mark.parametrize("name", sorted(TAMPERING))
+def test_every_step_that_loads_production_refuses_a_changed_file(reg, world, tmp_path, name, loader):
+    """Monitor, evaluate and promote load the production model too: each checks the version's manifest first."""
+    PRODUCTION_LOADERS[loader](reg, tmp_path / "untouched", world["bundle"])  # the world is what the test claims: it loads
+    target = reg / "versions" / world["version"] / name
+    TAMPERING[name](target)
+    with pytest.raises(ModelIntegrityError, match=re.escape(str(target))):
+        PRODUCTION_LOADERS[loader](reg, tmp_path / "tampered", world["bundle"])
+
+
+
+FRESH_CHANGES = {
+    "model.txt": TAMPERING["bundle/model.txt"],
+    "preprocessor.skops": append_byte,
+    "model.txt removed": Path.unlink,
+}
+
+
+@pytest.mark.parametrize("change", sorted(FRESH_CHANGES))
+def test_evaluate_refuses_a_freshly_trained_bundle_changed_after_train_saved_it(world, tmp_path, change):
+    """The bundles train writes carry their checksums in meta.json; evaluate (load_models) checks them on load."""
+    from tasks.evaluation.holdout import load_models
+    from tasks.modelling.bundle import MODEL_NAMES
+
+    models = tmp_path / "models"
+    for model in MODEL_NAMES:
+        shutil.copytree(world["bundle"], models / model)
+    assert set(load_models(models, tmp_path / "no-registry")) == set(MODEL_NAMES)
+    target = models / "lightgbm" / change.split()[0]
+    FRESH_CHANGES[change](target)
+    with pytest.raises(ModelIntegrityError, match=re.escape(str(target))):
+        load_models(models, tmp_path / "no-registry")
+
 def test_a_forged_manifest_is_refused_when_the_registry_is_signed(world, tmp_path, monkeypatch):
     monkeypatch.setenv(integrity.MANIFEST_KEY_ENV, "k" * 32)
     reg = tmp_path / "signed"

@@ -98,3 +98,25 @@ def test_refusal_is_a_config_error_and_approval_cannot_be_switched_off() -> None
     check_no_approval_switch_off(True)
     with pytest.raises(UnsafeParameter, match="require_approval"):
         check_no_approval_switch_off(False)
+
+
+@pytest.mark.parametrize("check", [check_input_path, check_output_path])
+def test_a_sibling_folder_whose_name_starts_with_the_projects_is_outside_it(project: Path, check) -> None:
+    """Inside means a parent folder, not a name prefix: proj-evil/ is not inside proj/, nor allowed-x/ inside allowed/."""
+    for folder in ("proj-evil", "allowed-x"):
+        (project.parent / folder).mkdir()
+        (project.parent / folder / "in.csv").write_text("x")
+    (project.parent / "allowed").mkdir()
+    for value in (project.parent / "proj-evil" / "in.csv", project.parent / "allowed-x" / "in.csv"):
+        with pytest.raises(UnsafeParameter, match="outside the project folder"):
+            check("path", str(value), project, [project.parent / "allowed"])
+    (project.parent / "allowed" / "in.csv").write_text("x")
+    inside = project.parent / "allowed" / ("in.csv" if check is check_input_path else "new.csv")  # outputs are new
+    assert check("path", str(inside), project, [project.parent / "allowed"]) == inside.resolve()
+
+
+@pytest.mark.parametrize("check", [check_input_path, check_output_path])
+def test_the_project_folder_itself_is_owned_by_tabgate(project: Path, check) -> None:
+    for value in (".", str(project), "tasks/.."):
+        with pytest.raises(UnsafeParameter, match="which tabgate owns"):
+            check("path", value, project)

@@ -140,3 +140,28 @@ def test_unseen_categories_are_counted_per_column_and_warned_above_the_share(tmp
     make_frame(40, 9).drop(columns="label").to_csv(tmp_path / "known.csv", index=False)
     summary = score_file(tmp_path / "known.csv", tmp_path / "out.csv", setup["registry"], None, DATA)
     assert summary["unseen_categories"] == {} and summary["warnings"] == []
+
+
+def test_multiclass_predictions_are_the_original_labels_of_the_most_likely_class(tmp_path):
+    """Scoring maps the model's class index back to the label values it was trained on (not 0, 1, 2)."""
+    from tasks import preprocess, split, train
+    from tasks.core import io
+    from tests.conftest import make_config, synthetic_frame
+
+    cfg = make_config(tmp_path, task="multiclass", train={"lightgbm": {"n_estimators": 15, "num_leaves": 7}})
+    df = synthetic_frame(n=600, seed=2, task="multiclass")
+    df["label"] = df["label"].map({0: "low", 1: "mid", 2: "high"})
+    io.write_frame(df, cfg.paths.ingested)
+    for step in (split, preprocess, train):
+        step.run(cfg)
+    reg = tmp_path / "registry"
+    vid = lifecycle.register_version(reg, cfg.paths.models_dir / "lightgbm",
+                                     {"status": "approved", "decision": {"outcome": "promote"}})
+    lifecycle.set_production(reg, vid, "test", "tester")
+    df.drop(columns="label").head(60).to_csv(tmp_path / "in.csv", index=False)
+    score_file(tmp_path / "in.csv", tmp_path / "preds.csv", reg, None, cfg.data)
+    preds = read_table(tmp_path / "preds.csv")
+    proba = preds[[f"proba_{c}" for c in ("high", "low", "mid")]].to_numpy()
+    expected = np.array(["high", "low", "mid"])[proba.argmax(axis=1)]
+    assert preds["prediction"].astype(str).tolist() == expected.tolist()
+    assert len(set(expected)) > 1  # the world is what the test claims: more than one class is predicted

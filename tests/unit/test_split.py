@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,31 @@ def test_row_order_split_holds_out_the_last_rows_and_validates_on_the_latest_tra
     assert h.train_idx.tolist() == list(range(150))
     fit, valid = splitting.carve_validation(df.iloc[h.train_idx].reset_index(drop=True), data, p)
     assert valid.tolist() == list(range(120, 150)) and fit.tolist() == list(range(120))
+
+
+@pytest.mark.parametrize("strategy,data", [
+    ("random", {"time_column": None}),
+    ("group", {"time_column": None, "id_column": "customer"}),
+    ("time", {}),
+    ("row_order", {"time_column": None}),
+])
+def test_the_split_step_writes_three_disjoint_parts_that_cover_the_table(tmp_path, strategy, data):
+    """The step, not only the helpers: train, valid and test share no row (nor entity) and together are the table."""
+    from tasks import split
+    from tasks.core import io
+    from tests.conftest import make_config
+
+    cfg = make_config(tmp_path, data=data, split={"strategy": strategy})
+    df = synthetic_frame(n=400, seed=5).assign(row=np.arange(400))
+    io.write_frame(df, cfg.paths.ingested)
+    split.run(cfg)
+    parts = {name: io.read_frame(getattr(cfg.paths, name)) for name in ("train", "valid", "test")}
+    rows = {name: set(part["row"]) for name, part in parts.items()}
+    assert all(rows.values()) and sum(map(len, rows.values())) == len(set().union(*rows.values())) == len(df)
+    for name, part in parts.items():  # each part holds the rows it names, unchanged
+        pd.testing.assert_frame_equal(part.reset_index(drop=True),
+                                      df.set_index("row").loc[part["row"]].reset_index()[list(df.columns)]
+                                      .reset_index(drop=True), check_categorical=False, obj=name)
+    if strategy == "group":
+        ids = {name: set(part["customer"]) for name, part in parts.items()}
+        assert not (ids["train"] | ids["valid"]) & ids["test"]

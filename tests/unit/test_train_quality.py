@@ -116,3 +116,19 @@ def test_model_file_does_not_depend_on_the_machines_core_count(monkeypatch):
         texts.append(est.booster_.model_to_string())
     assert texts[0] == texts[1]
     assert f"[num_threads: {lp.num_threads}]" in texts[0]
+
+
+def test_the_shipped_model_file_records_determinism_and_the_seed_of_params(tmp_path):
+    """The train step's LightGBM model is deterministic by construction: the flags and train.random_state are in the
+    model file itself (force_row_wise and deterministic fix the histogram path; the seed fixes bagging)."""
+    cfg = make_config(tmp_path, train={"random_state": 7, "lightgbm": {"n_estimators": 20, "num_leaves": 7,
+                                                                       "subsample": 0.8, "subsample_freq": 1}})
+    io.write_frame(synthetic_frame(n=600, seed=4), cfg.paths.ingested)
+    for step in (split, preprocess, train):
+        step.run(cfg)
+    text = (cfg.paths.models_dir / "lightgbm" / "model.txt").read_text()
+    for flag in ("[deterministic: 1]", "[force_row_wise: 1]", "[seed: 7]", "[num_threads: 1]"):
+        assert flag in text, flag
+    first = (cfg.paths.models_dir / "lightgbm" / "model.txt").read_bytes()
+    train.run(cfg)
+    assert (cfg.paths.models_dir / "lightgbm" / "model.txt").read_bytes() == first  # same seed, same bytes

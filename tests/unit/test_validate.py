@@ -484,3 +484,24 @@ def test_bootstrap_suite_for_each_shared_table(table, tmp_path):
         assert rule_of(suite, "hotel", "category_set")["kwargs"]["value_set"] == ["City Hotel", "Resort Hotel"]
         assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "reservation_status"]
         assert report.profile["class_balance"]["1"] == pytest.approx(0.3704, abs=1e-4)
+
+
+def test_the_validate_step_uses_validate_impossible_factor(project):
+    """The step, not only the library: a value about 10 reference ranges out stops the run at factor 2, not at 100."""
+    io.write_frame(bookings(), make_config(None).paths.ingested)
+    validate.run(make_config(None))  # bootstraps the suite from the clean table (adr up to ~160)
+    bad = bookings()
+    bad.loc[bad.index[:3], "adr"] = 2000.0
+    io.write_frame(bad, make_config(None).paths.ingested)
+
+    def impossible(factor: float) -> list[dict]:
+        try:
+            validate.run(make_config(None, validate={"impossible_factor": factor}))
+        except ValidationFailed:
+            pass
+        saved = io.read_json(project / "reports/validate.json")
+        return [f for f in saved["failures"] if f["rule"] == "impossible_value"]
+
+    [f] = impossible(2.0)
+    assert f["column"] == "adr" and f["unexpected_count"] == 3 and "more than 2x the reference range" in f["detail"]
+    assert impossible(100.0) == []
