@@ -224,7 +224,7 @@ def test_a_score_at_the_threshold_is_a_leak_and_a_share_at_the_threshold_is_not(
     data = DataParams(target="label", time_column="when")
     at = screen_leakage(boundary_table(), data, ValidateParams(leakage_auc_threshold=1.0))
     assert at["scores"]["score"] == 1.0
-    assert finding(at, "score", "single_feature_auc")["threshold"] == 1.0
+    assert finding(at, "score", "single_feature_auc").threshold == 1.0
     assert finding(at, "later", "after_event_time") is None  # 0.5 of its dates after the event, limit 0.5
     below = screen_leakage(boundary_table(), data, ValidateParams(leakage_after_event_share=0.49))
-    assert finding(below, "later", "after_event_time")["value"] == 0.5
+    assert finding(below, "later", "after_event_time").value == 0.5

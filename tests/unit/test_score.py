@@ -155,8 +155,7 @@ def test_multiclass_predictions_are_the_original_labels_of_the_most_likely_class
     for step in (split, preprocess, train):
         step.run(cfg)
     reg = tmp_path / "registry"
-    vid = lifecycle.register_version(reg, cfg.paths.models_dir / "lightgbm",
-                                     {"status": "approved", "decision": {"outcome": "promote"}})
+    vid = lifecycle.register_version(reg, cfg.paths.models_dir / "lightgbm", approved_record())
     lifecycle.set_production(reg, vid, "test", "tester")
     df.drop(columns="label").head(60).to_csv(tmp_path / "in.csv", index=False)
     score_file(tmp_path / "in.csv", tmp_path / "preds.csv", reg, None, cfg.data)
