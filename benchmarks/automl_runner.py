@@ -30,8 +30,9 @@ def read_frames(work: Path, categorical: list[str]) -> tuple[pd.DataFrame, pd.Da
     fit, test = pd.read_parquet(work / "fit.parquet"), pd.read_parquet(work / "test.parquet")
     for c in categorical:
         cats = sorted(fit[c].dropna().astype(str).unique())
-        fit[c] = pd.Categorical(fit[c].astype("object").where(fit[c].notna()).map(lambda v: v if v is None else str(v)),
-                                categories=cats)
+        fit[c] = pd.Categorical(
+            fit[c].astype("object").where(fit[c].notna()).map(lambda v: v if v is None else str(v)), categories=cats
+        )
         seen = test[c].astype("object").where(test[c].notna()).map(lambda v: v if v is None else str(v))
         test[c] = pd.Categorical(seen.where(seen.isin(cats)), categories=cats)
     return fit, test
@@ -43,8 +44,16 @@ def run_flaml(task: str, fit: pd.DataFrame, test: pd.DataFrame, budget: float, n
 
     metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
     automl = AutoML()
-    automl.fit(fit.drop(columns=[LABEL]), fit[LABEL].to_numpy(), task="regression" if task == "regression" else "classification",
-               metric=metric, time_budget=budget, n_jobs=n_jobs, seed=0, verbose=0)
+    automl.fit(
+        fit.drop(columns=[LABEL]),
+        fit[LABEL].to_numpy(),
+        task="regression" if task == "regression" else "classification",
+        metric=metric,
+        time_budget=budget,
+        n_jobs=n_jobs,
+        seed=0,
+        verbose=0,
+    )
     x = test.drop(columns=[LABEL])
     scores = automl.predict(x) if task == "regression" else automl.predict_proba(x)
     return np.asarray(scores), str(automl.best_estimator)
@@ -55,10 +64,12 @@ def run_autogluon(task: str, fit: pd.DataFrame, test: pd.DataFrame, budget: floa
     from autogluon.tabular import TabularPredictor
 
     metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "root_mean_squared_error"}[task]
-    predictor = TabularPredictor(label=LABEL, problem_type=task, eval_metric=metric, verbosity=0,
-                                 path=tempfile.mkdtemp(prefix="tabgate-autogluon-models-"))
-    predictor.fit(fit, time_limit=budget, presets="medium_quality", excluded_model_types=["NN_TORCH", "FASTAI"],
-                  num_cpus=n_jobs, num_gpus=0)
+    predictor = TabularPredictor(
+        label=LABEL, problem_type=task, eval_metric=metric, verbosity=0, path=tempfile.mkdtemp(prefix="tabgate-autogluon-models-")
+    )
+    predictor.fit(
+        fit, time_limit=budget, presets="medium_quality", excluded_model_types=["NN_TORCH", "FASTAI"], num_cpus=n_jobs, num_gpus=0
+    )
     x = test.drop(columns=[LABEL])
     best = f"{predictor.model_best} of {','.join(predictor.model_names())}"
     if task == "regression":

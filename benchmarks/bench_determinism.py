@@ -39,8 +39,9 @@ def sha256(path: Path) -> str:
 def git_commit() -> str:
     """Return the repository's HEAD commit (with '+dirty' when the tree has changes)."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     return head.strip() + ("+dirty" if dirty else "")
 
 
@@ -49,8 +50,7 @@ def run_steps(root: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(root)}
     start = time.perf_counter()
     for step in ("train", "evaluate"):
-        subprocess.run([sys.executable, "-m", f"tasks.{step}"], cwd=root, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", f"tasks.{step}"], cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
     return round(time.perf_counter() - start, 1)
 
 
@@ -68,11 +68,15 @@ def one_run(root: Path, busy: int) -> dict:
     metrics = json.loads((root / "reports/metrics.json").read_text())
     tuning_report = read_optional_report(TuningReport, root / "reports/tuning.json")
     tuning = tuning_report.to_data() if tuning_report else {}
-    return {"busy_loops": busy, "load_at_start": load, "train_evaluate_seconds": seconds,
-            "model_txt_sha256": sha256(root / "artifacts/models/lightgbm/model.txt"),
-            "test_scored_sha256": sha256(root / "artifacts/evaluate/test_scored.parquet"),
-            "test_metrics_lightgbm": metrics["models"]["lightgbm"],
-            "tuning": {k: tuning.get(k) for k in ("n_trials", "chosen_trial", "kept_defaults", "best_value")}}
+    return {
+        "busy_loops": busy,
+        "load_at_start": load,
+        "train_evaluate_seconds": seconds,
+        "model_txt_sha256": sha256(root / "artifacts/models/lightgbm/model.txt"),
+        "test_scored_sha256": sha256(root / "artifacts/evaluate/test_scored.parquet"),
+        "test_metrics_lightgbm": metrics["models"]["lightgbm"],
+        "tuning": {k: tuning.get(k) for k in ("n_trials", "chosen_trial", "kept_defaults", "best_value")},
+    }
 
 
 def main() -> int:
@@ -87,13 +91,23 @@ def main() -> int:
     for name, busy in (("A", 0), ("B", args.busy)):
         with tempfile.TemporaryDirectory(prefix=f"tabgate-determinism-{name}-") as tmp:
             runs[name] = one_run(Path(tmp), busy)
-        print(f"run {name}: {busy} busy loops, load {runs[name]['load_at_start']}, "
-              f"{runs[name]['train_evaluate_seconds']} s, model.txt {runs[name]['model_txt_sha256'][:12]}")
-    same = {key: runs["A"][key] == runs["B"][key]
-            for key in ("model_txt_sha256", "test_scored_sha256", "test_metrics_lightgbm", "tuning")}
-    result = {"what": "train + evaluate on copies of the same split/preprocess files; run B beside busy CPU loops",
-              "commit": git_commit(), "python": platform.python_version(), "cpus": os.cpu_count(),
-              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs, "identical": same}
+        print(
+            f"run {name}: {busy} busy loops, load {runs[name]['load_at_start']}, "
+            f"{runs[name]['train_evaluate_seconds']} s, model.txt {runs[name]['model_txt_sha256'][:12]}"
+        )
+    same = {
+        key: runs["A"][key] == runs["B"][key]
+        for key in ("model_txt_sha256", "test_scored_sha256", "test_metrics_lightgbm", "tuning")
+    }
+    result = {
+        "what": "train + evaluate on copies of the same split/preprocess files; run B beside busy CPU loops",
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runs": runs,
+        "identical": same,
+    }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print("identical:", same)
     return 0 if all(same.values()) else 1

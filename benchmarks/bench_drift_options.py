@@ -63,10 +63,21 @@ def fold_model_scores(cfg, train_valid: pd.DataFrame, test: pd.DataFrame, scheme
         fit_df, es_df = fold.iloc[fit_idx], fold.iloc[es_idx]
         ft = infer_feature_types(fit_df, data)
         y_fit, y_es = (encode_target(f[data.target], classes, data) for f in (fit_df, es_df))
-        pre = fit_preprocessors(fit_df, ft, cfg.preprocess, baseline_rows(y_fit, data.task, tp.baseline_max_rows,
-                                                                          tp.random_state))["tree"]
-        est = fit_lightgbm(pre, fit_df, y_fit, es_df, y_es, ft, data.task, tp.lightgbm,
-                           resolve_class_weight(y_fit, data.task, tp), tp.random_state)
+        pre = fit_preprocessors(
+            fit_df, ft, cfg.preprocess, baseline_rows(y_fit, data.task, tp.baseline_max_rows, tp.random_state)
+        )["tree"]
+        est = fit_lightgbm(
+            pre,
+            fit_df,
+            y_fit,
+            es_df,
+            y_es,
+            ft,
+            data.task,
+            tp.lightgbm,
+            resolve_class_weight(y_fit, data.task, tp),
+            tp.random_state,
+        )
         x = lightgbm_matrix(pre, test, ft)[0]
         scores = est.predict(x) if data.task == "regression" else est.predict_proba(x)
         out.append(scores[:, 1] if data.task == "binary" else scores)

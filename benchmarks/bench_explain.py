@@ -36,15 +36,34 @@ from tasks.modelling.bundle import ModelBundle, save_bundle  # noqa: E402
 from tasks.modelling.preprocessing import build_tree_preprocessor
 
 SHARED = Path("/work/shared/data/hotel_bookings.csv.gz")
-MONTHS = {m: i for i, m in enumerate(
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"], 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ],
+        1,
+    )
+}
 
 
 def load_hotel(path: Path) -> pd.DataFrame:
     """Return the hotel table with the arrival_date column ingest builds."""
     df = pd.read_csv(path)
-    df["arrival_date"] = pd.to_datetime(dict(
-        year=df["arrival_date_year"], month=df["arrival_date_month"].map(MONTHS), day=df["arrival_date_day_of_month"]))
+    df["arrival_date"] = pd.to_datetime(
+        dict(year=df["arrival_date_year"], month=df["arrival_date_month"].map(MONTHS), day=df["arrival_date_day_of_month"])
+    )
     return df
 
 
@@ -66,10 +85,19 @@ def enlarge(df: pd.DataFrame, n_rows: int, cfg: Config, random_state: int = 0) -
 def lgb_params(cfg: Config) -> dict:
     """Return lgb.train parameters from params.yaml train.lightgbm."""
     p = cfg.train.lightgbm
-    return {"objective": "binary", "learning_rate": p.learning_rate, "num_leaves": p.num_leaves,
-            "min_data_in_leaf": p.min_child_samples, "bagging_fraction": p.subsample, "bagging_freq": p.subsample_freq,
-            "feature_fraction": p.colsample_bytree, "lambda_l2": p.reg_lambda, "seed": cfg.train.random_state,
-            "num_threads": os.cpu_count() or 2, "verbose": -1}
+    return {
+        "objective": "binary",
+        "learning_rate": p.learning_rate,
+        "num_leaves": p.num_leaves,
+        "min_data_in_leaf": p.min_child_samples,
+        "bagging_fraction": p.subsample,
+        "bagging_freq": p.subsample_freq,
+        "feature_fraction": p.colsample_bytree,
+        "lambda_l2": p.reg_lambda,
+        "seed": cfg.train.random_state,
+        "num_threads": os.cpu_count() or 2,
+        "verbose": -1,
+    }
 
 
 def prepare(df: pd.DataFrame, cfg: Config, root: Path, max_rounds: int) -> tuple[Config, dict]:
@@ -81,7 +109,7 @@ def prepare(df: pd.DataFrame, cfg: Config, root: Path, max_rounds: int) -> tuple
     is_test = df[data.time_column] >= pd.Timestamp(cfg.split.test_start)
     fit_part, test = df[~is_test], df[is_test].reset_index(drop=True)
     n_valid = int(len(fit_part) * cfg.split.valid_size)
-    train, valid = fit_part.iloc[: len(fit_part) - n_valid], fit_part.iloc[len(fit_part) - n_valid:]
+    train, valid = fit_part.iloc[: len(fit_part) - n_valid], fit_part.iloc[len(fit_part) - n_valid :]
     ft = infer_feature_types(train, data)
     classes = label_classes(train[data.target], data)
     pre = build_tree_preprocessor(ft, cfg.preprocess).fit(train[ft.all])
@@ -89,7 +117,8 @@ def prepare(df: pd.DataFrame, cfg: Config, root: Path, max_rounds: int) -> tuple
     y_train, y_valid = encode_target(train[data.target], classes, data), encode_target(valid[data.target], classes, data)
     t0 = time.perf_counter()
     booster = lgb.train(
-        lgb_params(cfg), lgb.Dataset(x_train, y_train, categorical_feature=list(ft.categorical)),
+        lgb_params(cfg),
+        lgb.Dataset(x_train, y_train, categorical_feature=list(ft.categorical)),
         num_boost_round=min(cfg.train.lightgbm.n_estimators, max_rounds),
         valid_sets=[lgb.Dataset(x_valid, y_valid, categorical_feature=list(ft.categorical))],
         callbacks=[lgb.early_stopping(cfg.train.lightgbm.early_stopping_rounds, verbose=False)],
@@ -97,19 +126,46 @@ def prepare(df: pd.DataFrame, cfg: Config, root: Path, max_rounds: int) -> tuple
     train_seconds = time.perf_counter() - t0
     best = int(booster.best_iteration or booster.current_iteration())
     threshold = choose_threshold(y_valid, booster.predict(x_valid, num_iteration=best), cfg.train.threshold_objective)
-    meta = {"task": data.task, "target": data.target, "classes": classes, "features": ft.all, "numeric": list(ft.numeric),
-            "categorical": list(ft.categorical), "threshold": threshold, "best_iteration": best}
+    meta = {
+        "task": data.task,
+        "target": data.target,
+        "classes": classes,
+        "features": ft.all,
+        "numeric": list(ft.numeric),
+        "categorical": list(ft.categorical),
+        "threshold": threshold,
+        "best_iteration": best,
+    }
     save_bundle(ModelBundle("lightgbm", pre, booster, meta), root / "models" / "lightgbm")
     scores = booster.predict(pre.transform(test[ft.all]), num_iteration=best)
-    scored = pd.concat([test, pd.DataFrame({"y_true": encode_target(test[data.target], classes, data)}),
-                        score_frame("lightgbm", data.task, scores, threshold)], axis=1)
+    scored = pd.concat(
+        [
+            test,
+            pd.DataFrame({"y_true": encode_target(test[data.target], classes, data)}),
+            score_frame("lightgbm", data.task, scores, threshold),
+        ],
+        axis=1,
+    )
     io.write_frame(scored, root / "test_scored.parquet")
     io.write_frame(valid, root / "valid.parquet")
-    paths = cfg.paths.model_copy(update={"scored_test": root / "test_scored.parquet", "valid": root / "valid.parquet",
-                                         "models_dir": root / "models", "reports_dir": root / "reports"})
-    sizes = {"rows_total": len(df), "rows_train": len(train), "rows_valid": len(valid), "rows_test": len(test),
-             "features": len(ft.all), "best_iteration": best, "max_rounds": min(cfg.train.lightgbm.n_estimators, max_rounds),
-             "train_seconds": round(train_seconds, 2)}
+    paths = cfg.paths.model_copy(
+        update={
+            "scored_test": root / "test_scored.parquet",
+            "valid": root / "valid.parquet",
+            "models_dir": root / "models",
+            "reports_dir": root / "reports",
+        }
+    )
+    sizes = {
+        "rows_total": len(df),
+        "rows_train": len(train),
+        "rows_valid": len(valid),
+        "rows_test": len(test),
+        "features": len(ft.all),
+        "best_iteration": best,
+        "max_rounds": min(cfg.train.lightgbm.n_estimators, max_rounds),
+        "train_seconds": round(train_seconds, 2),
+    }
     return cfg.model_copy(update={"paths": paths}), sizes
 
 
@@ -132,17 +188,25 @@ def time_explain(cfg: Config) -> dict:
     shap_s = time.perf_counter() - t
     xv, yv = feature_importance.validation_matrix(bundle, valid, cfg.data, cfg.explain)
     t = time.perf_counter()
-    feature_importance.permutation_importance(bundle, xv, yv, "roc_auc", cfg.explain.permutation_repeats, cfg.explain.random_state)
+    feature_importance.permutation_importance(
+        bundle, xv, yv, "roc_auc", cfg.explain.permutation_repeats, cfg.explain.random_state
+    )
     perm_s = time.perf_counter() - t
     numeric, categorical = error_analysis.slice_columns(scored, bundle.meta, cfg.data)
     t = time.perf_counter()
     find_error_slices(scored, out.error_value, numeric, categorical, cfg.explain)
     slices_s = time.perf_counter() - t
-    return {"explain_seconds": round(total, 2), "shap_seconds": round(shap_s, 2), "permutation_seconds": round(perm_s, 2),
-            "slices_seconds": round(slices_s, 2), "n_sampled": report.sample.sampled,
-            "n_slices_flagged": report.slices.n_flagged,
-            "top_segment": report.slices.top[0].segment if report.slices.top else None,
-            "top_feature": report.global_importance[0].feature, "warnings": len(report.warnings)}
+    return {
+        "explain_seconds": round(total, 2),
+        "shap_seconds": round(shap_s, 2),
+        "permutation_seconds": round(perm_s, 2),
+        "slices_seconds": round(slices_s, 2),
+        "n_sampled": report.sample.sampled,
+        "n_slices_flagged": report.slices.n_flagged,
+        "top_segment": report.slices.top[0].segment if report.slices.top else None,
+        "top_feature": report.global_importance[0].feature,
+        "warnings": len(report.warnings),
+    }
 
 
 def bench(name: str, df: pd.DataFrame, cfg: Config, max_rounds: int) -> dict:
@@ -157,8 +221,19 @@ def bench(name: str, df: pd.DataFrame, cfg: Config, max_rounds: int) -> dict:
 
 def print_table(rows: list[dict]) -> None:
     """Print the key numbers as an aligned text table."""
-    cols = ["table", "rows_train", "rows_test", "best_iteration", "train_seconds", "explain_seconds", "shap_seconds",
-            "permutation_seconds", "slices_seconds", "explain_over_train", "top_segment"]
+    cols = [
+        "table",
+        "rows_train",
+        "rows_test",
+        "best_iteration",
+        "train_seconds",
+        "explain_seconds",
+        "shap_seconds",
+        "permutation_seconds",
+        "slices_seconds",
+        "explain_over_train",
+        "top_segment",
+    ]
     widths = [max(len(c), *(len(str(r.get(c))) for r in rows)) for c in cols]
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
     for r in rows:

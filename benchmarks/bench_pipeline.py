@@ -27,15 +27,25 @@ from _scratch import copy_repo_items  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
-ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
-       "DVC_NO_ANALYTICS": "1"}
+ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg", "DVC_NO_ANALYTICS": "1"}
 
 
 def scratch_project(params: Path) -> Path:
     """Return a temporary git + DVC project holding a copy of the code, the sample, the suite and params."""
     root = Path(tempfile.mkdtemp(prefix="tabgate-bench-"))
-    copy_repo_items(root, ("tasks", "flows", "dvc.yaml", ".dvcignore", "sample", "gx/expectations",
-                           "gx/reference_profile.json", "gx/great_expectations.yml"))
+    copy_repo_items(
+        root,
+        (
+            "tasks",
+            "flows",
+            "dvc.yaml",
+            ".dvcignore",
+            "sample",
+            "gx/expectations",
+            "gx/reference_profile.json",
+            "gx/great_expectations.yml",
+        ),
+    )
     shutil.copy(params, root / "params.yaml")
     env = {**os.environ, **ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for cmd in (["git", "init", "-q"], [str(Path(sys.executable).with_name("dvc")), "init", "-q"]):
@@ -95,8 +105,12 @@ def main() -> None:
     print(f"tabgate pipeline benchmark on {machine}")
     steps_root = scratch_project(args.params.resolve())
     rows = time_steps(steps_root)
-    result = {"machine": machine, "params": str(args.params), "steps": rows,
-              "steps_total_seconds": sum(r["seconds"] for r in rows)}
+    result = {
+        "machine": machine,
+        "params": str(args.params),
+        "steps": rows,
+        "steps_total_seconds": sum(r["seconds"] for r in rows),
+    }
     if not args.skip_flow:
         print("  timing the Prefect flow (tabgate run) in a fresh scratch project ...", flush=True)
         result |= time_flow(scratch_project(args.params.resolve()))

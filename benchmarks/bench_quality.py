@@ -61,8 +61,9 @@ def shared_data_dir() -> Path:
     env = os.environ.get("TABGATE_SHARED_DATA")
     if env:
         return Path(env)
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO,
-                            capture_output=True, text=True).stdout.strip()
+    common = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     for base in (REPO, Path(common).parent if common else REPO):
         if (base.parent / "shared" / "data").is_dir():
             return base.parent / "shared" / "data"
@@ -70,10 +71,20 @@ def shared_data_dir() -> Path:
 
 
 STEPS = ("snapshot", "ingest", "split", "preprocess", "cv", "train", "evaluate")
-ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
-       "DVC_NO_ANALYTICS": "1"}
-PATH_KEYS = ("data_dir", "ingested", "train", "valid", "test", "preprocess_dir", "models_dir", "scored_test",
-             "reports_dir", "gx_dir", "registry_dir")
+ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg", "DVC_NO_ANALYTICS": "1"}
+PATH_KEYS = (
+    "data_dir",
+    "ingested",
+    "train",
+    "valid",
+    "test",
+    "preprocess_dir",
+    "models_dir",
+    "scored_test",
+    "reports_dir",
+    "gx_dir",
+    "registry_dir",
+)
 
 
 def sklearn_source(name: str, dest: Path) -> Path:
@@ -89,8 +100,12 @@ def sklearn_source(name: str, dest: Path) -> Path:
 
 def sklearn_params(name: str, task: str, source: Path) -> dict:
     """Return the minimal params for a bundled scikit-learn dataset: label, task, source, random split."""
-    return {"data": {"target": "target", "task": task}, "ingest": {"source": str(source)},
-            "split": {"strategy": "random", "test_size": 0.2}, "validate": {"suite_name": name, "min_rows": 100}}
+    return {
+        "data": {"target": "target", "task": task},
+        "ingest": {"source": str(source)},
+        "split": {"strategy": "random", "test_size": 0.2},
+        "validate": {"suite_name": name, "min_rows": 100},
+    }
 
 
 def table_params(name: str, root: Path) -> dict | None:
@@ -117,8 +132,9 @@ def table_params(name: str, root: Path) -> dict | None:
 def scratch_params(raw: dict, root: Path) -> dict:
     """Return raw params with every path under root and the source absolute (read from the repository)."""
     raw = {**raw, "paths": {k: str(root / Path(raw.get("paths", {}).get(k, k)).name) for k in PATH_KEYS}}
-    raw["paths"].update(train=str(root / "split/train.parquet"), valid=str(root / "split/valid.parquet"),
-                        test=str(root / "split/test.parquet"))
+    raw["paths"].update(
+        train=str(root / "split/train.parquet"), valid=str(root / "split/valid.parquet"), test=str(root / "split/test.parquet")
+    )
     src = Path(raw["ingest"]["source"])
     raw["ingest"] = {**raw["ingest"], "source": str(src if src.is_absolute() else REPO / src)}
     return raw
@@ -128,13 +144,14 @@ def run_step(step: str, root: Path) -> dict:
     """Run one tabgate step in a fresh process in root; return its STEP_JSON line plus the process wall time."""
     env = {**os.environ, **ENV, "PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "step_runner.py"), step], cwd=root, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "step_runner.py"), step], cwd=root, env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"step {step} failed in {root}:\n{proc.stderr[-3000:]}")
     line = next(l for l in proc.stdout.splitlines() if l.startswith("STEP_JSON "))
-    return {**json.loads(line[len("STEP_JSON "):]), "wall_seconds": round(wall, 2)}
+    return {**json.loads(line[len("STEP_JSON ") :]), "wall_seconds": round(wall, 2)}
 
 
 def feature_frames(root: Path, raw: dict) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, list]:
@@ -151,8 +168,13 @@ def feature_frames(root: Path, raw: dict) -> tuple[pd.DataFrame, np.ndarray, pd.
         x_fit[c] = pd.Categorical(x_fit[c].astype("string"), categories=cats)
         seen = x_test[c].astype("string")
         x_test[c] = pd.Categorical(seen.where(seen.isin(cats)), categories=cats)  # unseen -> missing
-    return (x_fit, encode_target(fit[cfg.data.target], classes, cfg.data), x_test,
-            encode_target(test[cfg.data.target], classes, cfg.data), classes)
+    return (
+        x_fit,
+        encode_target(fit[cfg.data.target], classes, cfg.data),
+        x_test,
+        encode_target(test[cfg.data.target], classes, cfg.data),
+        classes,
+    )
 
 
 def test_metric(task: str, y: np.ndarray, scores: np.ndarray) -> float:
@@ -173,9 +195,11 @@ def default_lightgbm(task: str, x_fit, y_fit, x_test, y_test) -> dict:
 
 
 AUTOML_TOOLS = ("flaml", "autogluon")
-AUTOML_INSTALL = {"flaml": 'pip install "flaml[automl]"',
-                  "autogluon": 'in a separate venv (it pins pandas<2.4): python3.11 -m venv .venv-automl && '
-                               '.venv-automl/bin/pip install "autogluon.tabular[lightgbm,catboost,xgboost]" "flaml[automl]"'}
+AUTOML_INSTALL = {
+    "flaml": 'pip install "flaml[automl]"',
+    "autogluon": "in a separate venv (it pins pandas<2.4): python3.11 -m venv .venv-automl && "
+    '.venv-automl/bin/pip install "autogluon.tabular[lightgbm,catboost,xgboost]" "flaml[automl]"',
+}
 AUTOML_MODULE = {"flaml": "flaml", "autogluon": "autogluon.tabular"}
 
 
@@ -193,8 +217,10 @@ def automl_missing(tool: str, python: str) -> str | None:
     proc = subprocess.run([python, "-c", f"import {AUTOML_MODULE[tool]}"], capture_output=True, text=True)
     if proc.returncode == 0:
         return None
-    return (f"{tool} not importable by {python} (`{AUTOML_INSTALL[tool]}`, see docs/quality.md): no {tool} column; "
-            f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}")
+    return (
+        f"{tool} not importable by {python} (`{AUTOML_INSTALL[tool]}`, see docs/quality.md): no {tool} column; "
+        f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}"
+    )
 
 
 def whole_pipeline_seconds(steps: dict[str, dict]) -> float:
@@ -215,8 +241,9 @@ def automl(tool: str, python: str, task: str, x_fit, y_fit, x_test, y_test, budg
     work = Path(tempfile.mkdtemp(prefix=f"tabgate-{tool}-"))
     x_fit.assign(__label__=y_fit).to_parquet(work / "fit.parquet")
     x_test.assign(__label__=y_test).to_parquet(work / "test.parquet")
-    (work / "spec.json").write_text(json.dumps({"tool": tool, "task": task, "budget_seconds": budget,
-                                                "categorical": categorical, "n_jobs": 2}))
+    (work / "spec.json").write_text(
+        json.dumps({"tool": tool, "task": task, "budget_seconds": budget, "categorical": categorical, "n_jobs": 2})
+    )
     t0 = time.perf_counter()
     proc = subprocess.run([python, str(REPO / "benchmarks" / "automl_runner.py"), str(work)], capture_output=True, text=True)
     wall = round(time.perf_counter() - t0, 1)
@@ -226,8 +253,13 @@ def automl(tool: str, python: str, task: str, x_fit, y_fit, x_test, y_test, budg
     scores = scores[:, 0] if scores.shape[1] == 1 else scores
     result = json.loads((work / "result.json").read_text())
     shutil.rmtree(work, ignore_errors=True)
-    return {"metric": test_metric(task, y_test, scores), "time_budget": budget, "seconds": result["seconds"],
-            "wall_seconds": wall, "best_estimator": result["best_model"]}
+    return {
+        "metric": test_metric(task, y_test, scores),
+        "time_budget": budget,
+        "seconds": result["seconds"],
+        "wall_seconds": wall,
+        "best_estimator": result["best_model"],
+    }
 
 
 def split_hash(x_fit: pd.DataFrame, y_fit: np.ndarray, x_test: pd.DataFrame, y_test: np.ndarray) -> str:
@@ -273,16 +305,40 @@ def bench_table(name: str, tools: tuple[str, ...], python: str, previous: dict[s
     task, pm = metrics["task"], metrics["primary_metric"]
     x_fit, y_fit, x_test, y_test, _ = feature_frames(root, raw)
     budget, digest = equal_time_budget(steps), split_hash(x_fit, y_fit, x_test, y_test)
-    row = {"table": name, "task": task, "metric": pm, "rows_fit": int(len(x_fit)), "rows_test": int(len(x_test)),
-           "tabgate": metrics["models"]["lightgbm"][pm], "baseline": metrics["models"]["baseline"][pm],
-           "default_lightgbm": default_lightgbm(task, x_fit, y_fit, x_test, y_test),
-           "train_seconds": steps["train"]["run_seconds"], "pipeline_seconds": whole_pipeline_seconds(steps),
-           "automl_budget_seconds": budget, "split_hash": digest, "steps": steps, "provenance": provenance(name),
-           "train_report": {k: train_report.get(k) for k in ("best_iteration", "class_weight", "tuned", "lightgbm_params",
-                                                               "tuning", "refit", "n_estimators_final", "tree_count",
-                                                               "threshold_choice", "validation_vs_folds", "choices",
-                                                               "recency_half_life")},
-           "scratch": str(root)}
+    row = {
+        "table": name,
+        "task": task,
+        "metric": pm,
+        "rows_fit": int(len(x_fit)),
+        "rows_test": int(len(x_test)),
+        "tabgate": metrics["models"]["lightgbm"][pm],
+        "baseline": metrics["models"]["baseline"][pm],
+        "default_lightgbm": default_lightgbm(task, x_fit, y_fit, x_test, y_test),
+        "train_seconds": steps["train"]["run_seconds"],
+        "pipeline_seconds": whole_pipeline_seconds(steps),
+        "automl_budget_seconds": budget,
+        "split_hash": digest,
+        "steps": steps,
+        "provenance": provenance(name),
+        "train_report": {
+            k: train_report.get(k)
+            for k in (
+                "best_iteration",
+                "class_weight",
+                "tuned",
+                "lightgbm_params",
+                "tuning",
+                "refit",
+                "n_estimators_final",
+                "tree_count",
+                "threshold_choice",
+                "validation_vs_folds",
+                "choices",
+                "recency_half_life",
+            )
+        },
+        "scratch": str(root),
+    }
     categorical = [c for c in x_fit.columns if isinstance(x_fit[c].dtype, pd.CategoricalDtype)]
     for tool in tools:
         reused = reusable_automl(previous or {}, name, tool, digest)
@@ -299,8 +355,15 @@ def provenance(name: str) -> dict | None:
     t = TIME_TABLES.get(name)
     if t is None:
         return None
-    return {"package": t.package, "version": t.package_version(), "source": t.source, "target": t.target,
-            "split": t.split, "why_time_ordered": t.why_time_ordered, "licence": t.licence}
+    return {
+        "package": t.package,
+        "version": t.package_version(),
+        "source": t.source,
+        "target": t.target,
+        "split": t.split,
+        "why_time_ordered": t.why_time_ordered,
+        "licence": t.licence,
+    }
 
 
 def versions() -> dict:
@@ -318,9 +381,11 @@ def versions() -> dict:
 
 def automl_versions(python: str) -> dict:
     """Return the versions of FLAML, AutoGluon and what they run on, as the AutoML interpreter sees them."""
-    code = ("import json, importlib.metadata as md\nout = {}\n"
-            "for p in ('flaml', 'autogluon.tabular', 'lightgbm', 'catboost', 'xgboost', 'pandas', 'scikit-learn', 'torch'):\n"
-            "    try: out[p] = md.version(p)\n    except md.PackageNotFoundError: out[p] = None\nprint(json.dumps(out))")
+    code = (
+        "import json, importlib.metadata as md\nout = {}\n"
+        "for p in ('flaml', 'autogluon.tabular', 'lightgbm', 'catboost', 'xgboost', 'pandas', 'scikit-learn', 'torch'):\n"
+        "    try: out[p] = md.version(p)\n    except md.PackageNotFoundError: out[p] = None\nprint(json.dumps(out))"
+    )
     proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
     return {"python": python, **(json.loads(proc.stdout) if proc.returncode == 0 else {"error": proc.stderr[-500:]})}
 
@@ -346,14 +411,18 @@ def better(metric: str, a: float, b: float) -> bool:
 
 def print_table(rows: list[dict]) -> None:
     """Print one line per table: metric, tabgate, default LightGBM, baseline, FLAML, AutoGluon, budget, ok."""
-    print(f"{'table':<22}{'metric':<9}{'tabgate':>12}{'default':>12}{'baseline':>12}{'flaml':>12}{'autogluon':>12}"
-          f"{'budget s':>10}  >=default")
+    print(
+        f"{'table':<22}{'metric':<9}{'tabgate':>12}{'default':>12}{'baseline':>12}{'flaml':>12}{'autogluon':>12}"
+        f"{'budget s':>10}  >=default"
+    )
     for r in rows:
         fl, ag = r.get("flaml") or {}, r.get("autogluon") or {}
         ok = better(r["metric"], r["tabgate"], r["default_lightgbm"]["metric"])
-        print(f"{r['table']:<22}{r['metric']:<9}{r['tabgate']:>12.4f}{r['default_lightgbm']['metric']:>12.4f}"
-              f"{r['baseline']:>12.4f}{fl.get('metric', float('nan')):>12.4f}{ag.get('metric', float('nan')):>12.4f}"
-              f"{r.get('automl_budget_seconds', float('nan')):>10.1f}  {'yes' if ok else 'NO'}")
+        print(
+            f"{r['table']:<22}{r['metric']:<9}{r['tabgate']:>12.4f}{r['default_lightgbm']['metric']:>12.4f}"
+            f"{r['baseline']:>12.4f}{fl.get('metric', float('nan')):>12.4f}{ag.get('metric', float('nan')):>12.4f}"
+            f"{r.get('automl_budget_seconds', float('nan')):>10.1f}  {'yes' if ok else 'NO'}"
+        )
 
 
 def fmt(metric: str, value: float | None) -> str:
@@ -365,31 +434,47 @@ def fmt(metric: str, value: float | None) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     """Return the docs/quality.md table of a results file: every model's test metric, the AutoML budget and seconds used."""
-    lines = ["| table | metric | tabgate | default LightGBM | linear baseline | FLAML | AutoGluon | budget s (FLAML / AutoGluon used) | commit |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| table | metric | tabgate | default LightGBM | linear baseline | FLAML | AutoGluon | budget s (FLAML / AutoGluon used) | commit |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         fl, ag = r.get("flaml") or {}, r.get("autogluon") or {}
         used = f"{r.get('automl_budget_seconds', 0):.0f} ({fl.get('wall_seconds', '-')} / {ag.get('wall_seconds', '-')})"
-        lines.append(f"| {r['table']} | {r['metric']} | {fmt(r['metric'], r['tabgate'])} | {fmt(r['metric'], r['default_lightgbm']['metric'])} | "
-                     f"{fmt(r['metric'], r['baseline'])} | {fmt(r['metric'], fl.get('metric'))} | {fmt(r['metric'], ag.get('metric'))} | "
-                     f"{used} | {r['commit'][:7]} |")
+        lines.append(
+            f"| {r['table']} | {r['metric']} | {fmt(r['metric'], r['tabgate'])} | {fmt(r['metric'], r['default_lightgbm']['metric'])} | "
+            f"{fmt(r['metric'], r['baseline'])} | {fmt(r['metric'], fl.get('metric'))} | {fmt(r['metric'], ag.get('metric'))} | "
+            f"{used} | {r['commit'][:7]} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", dest="table_set", choices=sorted(SETS), default="dev",
-                        help="dev: the tables you may tune on; confirm: run only to confirm a change chosen on dev")
+    parser.add_argument(
+        "--set",
+        dest="table_set",
+        choices=sorted(SETS),
+        default="dev",
+        help="dev: the tables you may tune on; confirm: run only to confirm a change chosen on dev",
+    )
     parser.add_argument("--tables", help="comma-separated subset of the set's tables (default: the whole set)")
     parser.add_argument("--no-flaml", action="store_true")
     parser.add_argument("--no-autogluon", action="store_true")
-    parser.add_argument("--automl-python", default=default_automl_python(),
-                        help="interpreter with FLAML/AutoGluon (default $TABGATE_AUTOML_PYTHON, else .venv-automl/bin/python)")
+    parser.add_argument(
+        "--automl-python",
+        default=default_automl_python(),
+        help="interpreter with FLAML/AutoGluon (default $TABGATE_AUTOML_PYTHON, else .venv-automl/bin/python)",
+    )
     parser.add_argument("--out", type=Path, help="results JSON (default benchmarks/results/quality_<set>.json)")
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the rows of the tables not run now from --out (each row names its commit)")
-    parser.add_argument("--automl-from", type=Path,
-                        help="earlier results file: reuse its FLAML/AutoGluon results on tables whose split is unchanged")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the rows of the tables not run now from --out (each row names its commit)"
+    )
+    parser.add_argument(
+        "--automl-from",
+        type=Path,
+        help="earlier results file: reuse its FLAML/AutoGluon results on tables whose split is unchanged",
+    )
     parser.add_argument("--print", dest="print_only", type=Path, help="print the table of an existing results file")
     parser.add_argument("--markdown", action="store_true", help="with --print: the docs/quality.md table instead")
     args = parser.parse_args()
@@ -401,8 +486,10 @@ def main() -> None:
         return
     order = SETS[args.table_set]
     if not order:
-        parser.error(f"--set {args.table_set}: no tables in this checkout (the confirm set lives in benchmarks/confirm_tables.py, "
-                     "kept off branches where modelling is chosen)")
+        parser.error(
+            f"--set {args.table_set}: no tables in this checkout (the confirm set lives in benchmarks/confirm_tables.py, "
+            "kept off branches where modelling is chosen)"
+        )
     names = args.tables.split(",") if args.tables else list(order)
     unknown = [n for n in names if n not in order]
     if unknown:
@@ -433,18 +520,31 @@ def main() -> None:
         row["commit"] = commit()
         row["set"] = args.table_set
         rows.append(row)
-        print(f"{name}: tabgate {row['tabgate']:.4f} default {row['default_lightgbm']['metric']:.4f} "
-              f"flaml {(row.get('flaml') or {}).get('metric', float('nan')):.4f} "
-              f"autogluon {(row.get('autogluon') or {}).get('metric', float('nan')):.4f} "
-              f"budget {row['automl_budget_seconds']:.0f}s ({row['wall_seconds']:.0f}s)", flush=True)
+        print(
+            f"{name}: tabgate {row['tabgate']:.4f} default {row['default_lightgbm']['metric']:.4f} "
+            f"flaml {(row.get('flaml') or {}).get('metric', float('nan')):.4f} "
+            f"autogluon {(row.get('autogluon') or {}).get('metric', float('nan')):.4f} "
+            f"budget {row['automl_budget_seconds']:.0f}s ({row['wall_seconds']:.0f}s)",
+            flush=True,
+        )
     if args.merge and out.exists():
         ran = {r["table"] for r in rows}
         rows = [r for r in json.loads(out.read_text())["tables"] if r["table"] not in ran] + rows
         rows.sort(key=lambda r: order.index(r["table"]) if r["table"] in order else len(order))
     print_table(rows)
-    result = {"set": args.table_set, "commit": commit(), "tasks_tree": tree_hash("tasks"), "versions": versions(), "automl": automl_versions(args.automl_python),
-              "cpus": os.cpu_count(), "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
-              "total_seconds": round(time.perf_counter() - started, 1), "tables": rows, "failed": failed}
+    result = {
+        "set": args.table_set,
+        "commit": commit(),
+        "tasks_tree": tree_hash("tasks"),
+        "versions": versions(),
+        "automl": automl_versions(args.automl_python),
+        "cpus": os.cpu_count(),
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "tables": rows,
+        "failed": failed,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out}")

@@ -57,24 +57,59 @@ from _scratch import copy_repo_items  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
-STEPS = ("snapshot", "bootstrap", "ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain",
-         "promote")
+STEPS = ("snapshot", "bootstrap", "ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
 ONE_TIME = {"bootstrap"}  # learning the validation suite: a project's first run only, reported, not in the totals
 # issue 19's targets: pipeline / plain script time ratios (in one process: run() seconds; per process: wall with a
 # fresh process per step, as dvc repro), peak RSS against the table and the plain script, start-up and no-op re-run
-TARGETS = {"ratio_in_process": {"1m": 1.25, "5m": 1.15}, "ratio_per_process": {"1m": 1.4},
-           "peak_over_table": {"5m": 3.0}, "peak_below_plain": ("1m",), "noop_rerun_seconds": 3.0, "help_seconds": 0.3}
+TARGETS = {
+    "ratio_in_process": {"1m": 1.25, "5m": 1.15},
+    "ratio_per_process": {"1m": 1.4},
+    "peak_over_table": {"5m": 3.0},
+    "peak_below_plain": ("1m",),
+    "noop_rerun_seconds": 3.0,
+    "help_seconds": 0.3,
+}
 SOURCES = (REPO.parent / "shared" / "data" / "hotel_bookings.csv.gz", REPO / "sample" / "hotel_bookings.csv.gz")
-ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg",
-       "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"}
-PACKAGES = ("pandas", "numpy", "pyarrow", "lightgbm", "shap", "scikit-learn", "prefect", "dvc", "great_expectations",
-            "optuna", "dask", "distributed")
-MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-               "November", "December"]
+ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MPLBACKEND": "Agg",
+    "DVC_NO_ANALYTICS": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+PACKAGES = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "lightgbm",
+    "shap",
+    "scikit-learn",
+    "prefect",
+    "dvc",
+    "great_expectations",
+    "optuna",
+    "dask",
+    "distributed",
+)
+MONTH_NAMES = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 KEEP_CELLS = ("reservation_status", "reservation_status_date")  # tied to the label / outcome: copied, never swapped
 
 
 # ----------------------------------------------------------------------------------------------- tables
+
 
 def parse_size(text: str) -> int:
     """Return the row count of '100k', '1m', '5M' or '250000'."""
@@ -135,10 +170,14 @@ def enlarge_table(src: pd.DataFrame, n: int, params: dict, random_state: int = 0
     dates = arrival_dates(src, parts)
     lo, hi = dates.min(), dates.max()
     new = (dates.iloc[idx].reset_index(drop=True) + pd.to_timedelta(rng.integers(-3, 4, n), unit="D")).clip(lo, hi)
-    time_parts = {parts["year"]: new.dt.year.astype("int64"), parts["day"]: new.dt.day.astype("int64"),
-                  parts["month"]: pd.Series(pd.Categorical(np.asarray(MONTH_NAMES)[new.dt.month.to_numpy() - 1],
-                                                           dtype=src[parts["month"]].dtype)),
-                  "arrival_date_week_number": new.dt.isocalendar().week.astype("int64").reset_index(drop=True)}
+    time_parts = {
+        parts["year"]: new.dt.year.astype("int64"),
+        parts["day"]: new.dt.day.astype("int64"),
+        parts["month"]: pd.Series(
+            pd.Categorical(np.asarray(MONTH_NAMES)[new.dt.month.to_numpy() - 1], dtype=src[parts["month"]].dtype)
+        ),
+        "arrival_date_week_number": new.dt.isocalendar().week.astype("int64").reset_index(drop=True),
+    }
     cols = {}
     for col in out.columns:
         s = out[col]
@@ -161,11 +200,15 @@ def write_table(src: pd.DataFrame, n: int, params: dict, work: Path) -> tuple[Pa
     path = work / "tables" / f"hotel_{size_label(n)}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(path, index=False)
-    return path, {"generate_seconds": round(time.perf_counter() - t0, 2), "parquet_mb": round(path.stat().st_size / 2**20, 1),
-                  "source_table_mb": round(float(df.memory_usage(deep=True).sum()) / 2**20, 1)}
+    return path, {
+        "generate_seconds": round(time.perf_counter() - t0, 2),
+        "parquet_mb": round(path.stat().st_size / 2**20, 1),
+        "source_table_mb": round(float(df.memory_usage(deep=True).sum()) / 2**20, 1),
+    }
 
 
 # ------------------------------------------------------------------------------------------- processes
+
 
 def bench_env(root: Path | None = None) -> dict[str, str]:
     """Return the environment of a user with the venv active (and the scratch project first on sys.path)."""
@@ -214,15 +257,18 @@ def run_measured(cmd: list[str], cwd: Path, env: dict, log: Path) -> dict:
         poller.join()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_seconds": round(time.perf_counter() - t0, 3),
-            "peak_rss_mb": round(peak[0] or usage.ru_maxrss / 1024, 1),
-            "exit_code": proc.returncode, "stdout": out}
+    return {
+        "wall_seconds": round(time.perf_counter() - t0, 3),
+        "peak_rss_mb": round(peak[0] or usage.ru_maxrss / 1024, 1),
+        "exit_code": proc.returncode,
+        "stdout": out,
+    }
 
 
 def tagged_json(stdout: str, tag: str) -> dict:
     """Return the JSON payload of the last `TAG {...}` line in stdout ({} if none)."""
     lines = [line for line in stdout.splitlines() if line.startswith(tag + " ")]
-    return json.loads(lines[-1][len(tag) + 1:]) if lines else {}
+    return json.loads(lines[-1][len(tag) + 1 :]) if lines else {}
 
 
 def scratch_params(table: Path, tune_trials: int, dask_workers: int = 0) -> dict:
@@ -251,11 +297,17 @@ def time_steps(root: Path, rows: int) -> list[dict]:
         r = run_measured([sys.executable, str(BENCH / "step_runner.py"), step], root, bench_env(root), root / "bench.log")
         inner = tagged_json(r["stdout"], "STEP_JSON")
         peak = inner.get("peak_rss_mb") or r["peak_rss_mb"]  # the step's own VmHWM; wait4's includes the parent's
-        row = {"step": step, "wall_seconds": r["wall_seconds"], "run_seconds": inner.get("run_seconds"),
-               "import_seconds": inner.get("import_seconds"), "peak_rss_mb": round(peak, 1),
-               "import_rss_mb": inner.get("import_rss_mb"),
-               "run_rss_increase_mb": round(peak - inner["import_rss_mb"], 1) if inner.get("import_rss_mb") else None,
-               "rows_per_second": round(rows / r["wall_seconds"]) if r["wall_seconds"] else None, "exit_code": r["exit_code"]}
+        row = {
+            "step": step,
+            "wall_seconds": r["wall_seconds"],
+            "run_seconds": inner.get("run_seconds"),
+            "import_seconds": inner.get("import_seconds"),
+            "peak_rss_mb": round(peak, 1),
+            "import_rss_mb": inner.get("import_rss_mb"),
+            "run_rss_increase_mb": round(peak - inner["import_rss_mb"], 1) if inner.get("import_rss_mb") else None,
+            "rows_per_second": round(rows / r["wall_seconds"]) if r["wall_seconds"] else None,
+            "exit_code": r["exit_code"],
+        }
         out.append(row)
         print(f"    {step:<11}{row['wall_seconds']:>9.1f} s{row['peak_rss_mb']:>9.0f} MiB", flush=True)
         if r["exit_code"] != 0:
@@ -280,28 +332,42 @@ def bench_size(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) 
     root = scratch_project(work / f"project_{label}", sp)
     steps = time_steps(root, n)
     recurring = [s for s in steps if s["step"] not in ONE_TIME]
-    result = {"rows": n, "label": label, "table": gen, "steps": steps,
-              "pipeline_wall_seconds": round(sum(s["wall_seconds"] for s in recurring), 2),
-              "pipeline_run_seconds": round(sum(s["run_seconds"] or 0 for s in recurring), 2),
-              "completed": all(s["exit_code"] == 0 for s in steps) and len(steps) == len(STEPS)}
+    result = {
+        "rows": n,
+        "label": label,
+        "table": gen,
+        "steps": steps,
+        "pipeline_wall_seconds": round(sum(s["wall_seconds"] for s in recurring), 2),
+        "pipeline_run_seconds": round(sum(s["run_seconds"] or 0 for s in recurring), 2),
+        "completed": all(s["exit_code"] == 0 for s in steps) and len(steps) == len(STEPS),
+    }
     ingested = root / sp["paths"]["ingested"]
     if ingested.exists():
         result["table_memory_mb"] = frame_memory_mb(ingested)
         result["max_peak_rss_mb"] = max(s["peak_rss_mb"] for s in recurring)
         result["max_peak_over_table"] = round(result["max_peak_rss_mb"] / result["table_memory_mb"], 2)
-        result["max_added_over_table"] = round(max(s["run_rss_increase_mb"] or 0 for s in recurring)
-                                               / result["table_memory_mb"], 2)
+        result["max_added_over_table"] = round(
+            max(s["run_rss_increase_mb"] or 0 for s in recurring) / result["table_memory_mb"], 2
+        )
         for s in steps:
             s["peak_over_table"] = round(s["peak_rss_mb"] / result["table_memory_mb"], 2)
             if s["run_rss_increase_mb"] is not None:  # what run(cfg) added on top of the interpreter and its imports
                 s["increase_over_table"] = round(s["run_rss_increase_mb"] / result["table_memory_mb"], 2)
     if not args.skip_plain:
         print("  plain baseline ...", flush=True)
-        r = run_measured([sys.executable, str(BENCH / "plain_baseline.py"), str(table), "--params", str(root / "params.yaml")],
-                         root, bench_env(), root / "bench.log")
+        r = run_measured(
+            [sys.executable, str(BENCH / "plain_baseline.py"), str(table), "--params", str(root / "params.yaml")],
+            root,
+            bench_env(),
+            root / "bench.log",
+        )
         plain = tagged_json(r["stdout"], "PLAIN_JSON")
-        result["plain"] = {"wall_seconds": r["wall_seconds"], "exit_code": r["exit_code"],
-                           **plain, "peak_rss_mb": plain.get("peak_rss_mb") or r["peak_rss_mb"]}
+        result["plain"] = {
+            "wall_seconds": r["wall_seconds"],
+            "exit_code": r["exit_code"],
+            **plain,
+            "peak_rss_mb": plain.get("peak_rss_mb") or r["peak_rss_mb"],
+        }
         if r["exit_code"] == 0 and result["completed"]:
             result["ratio_per_process"] = round(result["pipeline_wall_seconds"] / r["wall_seconds"], 3)
             plain_work = plain.get("total_seconds") or r["wall_seconds"]  # the plain script's work, without imports
@@ -316,13 +382,16 @@ def bench_size(src: pd.DataFrame, n: int, args: argparse.Namespace, work: Path) 
 
 # ------------------------------------------------------------------------------------- cold start, re-run
 
+
 def time_cold_start(repeats: int = 3) -> dict:
     """Return the best of `repeats` wall times of `tabgate --help` and of importing the training flow."""
     env = bench_env()
     tabgate = str(Path(sys.executable).with_name("tabgate"))
     out = {}
-    for key, cmd in (("tabgate_help_seconds", [tabgate, "--help"]),
-                     ("import_flows_training_seconds", [sys.executable, "-c", "import flows.training"])):
+    for key, cmd in (
+        ("tabgate_help_seconds", [tabgate, "--help"]),
+        ("import_flows_training_seconds", [sys.executable, "-c", "import flows.training"]),
+    ):
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -340,9 +409,14 @@ def git_dvc_project(src: pd.DataFrame, n: int, args: argparse.Namespace, work: P
     root = scratch_project(work / f"{name}_{size_label(n)}", scratch_params(table, args.tune_trials))
     env = bench_env(root)
     dvc = str(Path(sys.executable).with_name("dvc"))
-    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@example.com"],
-                ["git", "config", "user.name", "bench"], [dvc, "init", "-q"], ["git", "add", "-A"],
-                ["git", "commit", "-qm", "bench project"]):
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "config", "user.email", "bench@example.com"],
+        ["git", "config", "user.name", "bench"],
+        [dvc, "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "bench project"],
+    ):
         subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
     return root, env
 
@@ -371,9 +445,11 @@ def time_no_change_rerun(src: pd.DataFrame, n: int, args: argparse.Namespace, wo
     dvc, tabgate = str(Path(sys.executable).with_name("dvc")), str(Path(sys.executable).with_name("tabgate"))
     print(f"  no-change re-run on {size_label(n)}: first full `tabgate run --engine dvc` ...", flush=True)
     runs = {"rows": n, "first_run_dvc": run_measured([tabgate, "run", "--engine", "dvc"], root, env, log)}
-    for key, cmd in (("noop_tabgate_run_dvc_no_snapshot", [tabgate, "run", "--engine", "dvc", "--no-snapshot"]),
-                     ("noop_dvc_repro", [dvc, "repro"]),
-                     ("noop_tabgate_run_prefect", [tabgate, "run"])):
+    for key, cmd in (
+        ("noop_tabgate_run_dvc_no_snapshot", [tabgate, "run", "--engine", "dvc", "--no-snapshot"]),
+        ("noop_dvc_repro", [dvc, "repro"]),
+        ("noop_tabgate_run_prefect", [tabgate, "run"]),
+    ):
         runs[key] = run_measured(cmd, root, env, log)
         print(f"    {key:<36}{runs[key]['wall_seconds']:>8.1f} s (exit {runs[key]['exit_code']})", flush=True)
     status = subprocess.run([dvc, "status"], cwd=root, env=env, capture_output=True, text=True)
@@ -386,6 +462,7 @@ def time_no_change_rerun(src: pd.DataFrame, n: int, args: argparse.Namespace, wo
 
 # ---------------------------------------------------------------------------------------------- report
 
+
 def machine() -> dict:
     """Return cpus, RAM, python, platform and the versions of the packages that matter here."""
     import psutil
@@ -396,14 +473,20 @@ def machine() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"cpus": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version(), "platform": platform.platform(), "packages": versions,
-            "tabgate_commit": tabgate_commit()}
+    return {
+        "cpus": os.cpu_count(),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "tabgate_commit": tabgate_commit(),
+    }
 
 
 def tabgate_commit() -> str:
     """Return the commit of the code measured (git HEAD, '+changes' when the work tree differs from it)."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
@@ -416,16 +499,23 @@ def scaling_lines(result: dict) -> list[str]:
     sizes = [s for s in result["sizes"] if s["completed"]]
     if len(sizes) < 2:
         return []
-    lines = ["## Growth with rows", "", "run() seconds per million rows (flat along a row = linear; falling = "
-             "sub-linear, e.g. fixed costs or capped samples).", "",
-             "| step | " + " | ".join(s["label"] for s in sizes) + " | largest / smallest |",
-             "|---|" + "---:|" * (len(sizes) + 1)]
+    lines = [
+        "## Growth with rows",
+        "",
+        "run() seconds per million rows (flat along a row = linear; falling = sub-linear, e.g. fixed costs or capped samples).",
+        "",
+        "| step | " + " | ".join(s["label"] for s in sizes) + " | largest / smallest |",
+        "|---|" + "---:|" * (len(sizes) + 1),
+    ]
     for step in STEPS:
         per = [next((r["run_seconds"] for r in s["steps"] if r["step"] == step), None) for s in sizes]
         rates = [v / (s["rows"] / 1e6) if v is not None else None for v, s in zip(per, sizes)]
         ratio = rates[-1] / rates[0] if rates[0] and rates[-1] else None
-        lines.append(f"| {step} | " + " | ".join(f"{r:.1f}" if r is not None else "" for r in rates)
-                     + f" | {ratio:.2f} |" if ratio is not None else " | |")
+        lines.append(
+            f"| {step} | " + " | ".join(f"{r:.1f}" if r is not None else "" for r in rates) + f" | {ratio:.2f} |"
+            if ratio is not None
+            else " | |"
+        )
     return lines + [""]
 
 
@@ -433,8 +523,10 @@ def target_lines(result: dict) -> list[str]:
     """Return issue 19's targets next to what was measured, met or not (sizes not run are left out)."""
     by_label = {s["label"]: s for s in result["sizes"]}
     rows = []
-    for key, what in (("ratio_in_process", "pipeline / plain, work in one process (run() s)"),
-                      ("ratio_per_process", "pipeline / plain, a fresh process per step (wall s)")):
+    for key, what in (
+        ("ratio_in_process", "pipeline / plain, work in one process (run() s)"),
+        ("ratio_per_process", "pipeline / plain, a fresh process per step (wall s)"),
+    ):
         for label, goal in TARGETS[key].items():
             if key in by_label.get(label, {}):
                 value = by_label[label][key]
@@ -449,8 +541,9 @@ def target_lines(result: dict) -> list[str]:
             rows.append((f"largest step peak RSS / plain script's peak RSS at {label} rows", "< 1", value, value < 1))
     for s in result["sizes"]:  # for information: every size's memory ratio
         if "max_peak_over_table" in s and s["label"] not in TARGETS["peak_over_table"]:
-            rows.append((f"(information) largest step peak RSS / table at {s['label']} rows", "-",
-                         s["max_peak_over_table"], None))
+            rows.append(
+                (f"(information) largest step peak RSS / table at {s['label']} rows", "-", s["max_peak_over_table"], None)
+            )
     if "5m" in by_label:
         rows.append(("5M-row table completes", "yes", by_label["5m"]["completed"], by_label["5m"]["completed"]))
     if "cold_start" in result:
@@ -459,70 +552,123 @@ def target_lines(result: dict) -> list[str]:
     if "no_change_rerun" in result:
         for key in ("noop_tabgate_run_dvc_no_snapshot", "noop_dvc_repro", "noop_tabgate_run_prefect"):
             w = result["no_change_rerun"][key]["wall_seconds"]
-            rows.append((f"no-change re-run: {key.removeprefix('noop_')}", f"<= {TARGETS['noop_rerun_seconds']} s", w,
-                         w <= TARGETS["noop_rerun_seconds"]))
+            rows.append(
+                (
+                    f"no-change re-run: {key.removeprefix('noop_')}",
+                    f"<= {TARGETS['noop_rerun_seconds']} s",
+                    w,
+                    w <= TARGETS["noop_rerun_seconds"],
+                )
+            )
     if not rows:
         return []
     met = {True: "yes", False: "**no**", None: ""}
-    return ["## Targets (issue 19)", "", "| target | goal | measured | met |", "|---|---|---:|---|",
-            *[f"| {name} | {goal} | {value} | {met[ok]} |" for name, goal, value, ok in rows], ""]
+    return [
+        "## Targets (issue 19)",
+        "",
+        "| target | goal | measured | met |",
+        "|---|---|---:|---|",
+        *[f"| {name} | {goal} | {value} | {met[ok]} |" for name, goal, value, ok in rows],
+        "",
+    ]
 
 
 def markdown(result: dict) -> str:
     """Return the results as Markdown tables."""
     m = result["machine"]
-    lines = [f"# tabgate scale benchmark ({result['started']})", "",
-             f"Machine: {m['cpus']} CPUs, {m['ram_gib']} GiB RAM, load average at start {m['load_average_at_start']}, "
-             f"Python {m['python']}, {m['platform']}. Code: tabgate {m.get('tabgate_commit', 'unknown')}.", "",
-             "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v), "",
-             f"Tuning: {'off' if not result['tune_trials'] else str(result['tune_trials']) + ' trials'}. "
-             f"CV / tuning folds: {'local Dask cluster of ' + str(result['dask_workers']) + ' workers' if result.get('dask_workers') else 'in-process'}. "
-             "Each step runs in a fresh process (as under `dvc repro`); wall includes imports.", ""]
+    lines = [
+        f"# tabgate scale benchmark ({result['started']})",
+        "",
+        f"Machine: {m['cpus']} CPUs, {m['ram_gib']} GiB RAM, load average at start {m['load_average_at_start']}, "
+        f"Python {m['python']}, {m['platform']}. Code: tabgate {m.get('tabgate_commit', 'unknown')}.",
+        "",
+        "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v),
+        "",
+        f"Tuning: {'off' if not result['tune_trials'] else str(result['tune_trials']) + ' trials'}. "
+        f"CV / tuning folds: {'local Dask cluster of ' + str(result['dask_workers']) + ' workers' if result.get('dask_workers') else 'in-process'}. "
+        "Each step runs in a fresh process (as under `dvc repro`); wall includes imports.",
+        "",
+    ]
     for s in result["sizes"]:
-        lines += [f"## {s['label']} rows", "",
-                  f"Table in memory (ingested, deep): {s.get('table_memory_mb', '?')} MiB; Parquet {s['table']['parquet_mb']} MiB; "
-                  f"largest step peak RSS / table: {s.get('max_peak_over_table', '?')}x. "
-                  "'run() added' is the peak RSS minus the RSS after imports (what the step's work itself needed).", "",
-                  "| step | wall s | run() s | import s | peak RSS MiB | peak / table | run() added MiB | added / table | rows/s |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {s['label']} rows",
+            "",
+            f"Table in memory (ingested, deep): {s.get('table_memory_mb', '?')} MiB; Parquet {s['table']['parquet_mb']} MiB; "
+            f"largest step peak RSS / table: {s.get('max_peak_over_table', '?')}x. "
+            "'run() added' is the peak RSS minus the RSS after imports (what the step's work itself needed).",
+            "",
+            "| step | wall s | run() s | import s | peak RSS MiB | peak / table | run() added MiB | added / table | rows/s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in s["steps"]:
-            lines.append(f"| {r['step']} | {r['wall_seconds']:.1f} | {r['run_seconds'] or float('nan'):.1f} | "
-                         f"{r['import_seconds'] or float('nan'):.1f} | {r['peak_rss_mb']:.0f} | {r.get('peak_over_table', '')} | "
-                         f"{r.get('run_rss_increase_mb', '')} | {r.get('increase_over_table', '')} | {r['rows_per_second']:,} |")
-        lines.append(f"| **pipeline** | **{s['pipeline_wall_seconds']:.1f}** | {s['pipeline_run_seconds']:.1f} | | | | | | "
-                     f"{round(s['rows'] / s['pipeline_wall_seconds']):,} |")
+            lines.append(
+                f"| {r['step']} | {r['wall_seconds']:.1f} | {r['run_seconds'] or float('nan'):.1f} | "
+                f"{r['import_seconds'] or float('nan'):.1f} | {r['peak_rss_mb']:.0f} | {r.get('peak_over_table', '')} | "
+                f"{r.get('run_rss_increase_mb', '')} | {r.get('increase_over_table', '')} | {r['rows_per_second']:,} |"
+            )
+        lines.append(
+            f"| **pipeline** | **{s['pipeline_wall_seconds']:.1f}** | {s['pipeline_run_seconds']:.1f} | | | | | | "
+            f"{round(s['rows'] / s['pipeline_wall_seconds']):,} |"
+        )
         if "plain" in s:
             p = s["plain"]
-            lines.append(f"| plain script | {p['wall_seconds']:.1f} | {p.get('total_seconds') or float('nan'):.1f} | | "
-                         f"{p['peak_rss_mb']:.0f} | | | | |")
-            lines += ["", f"Pipeline / plain script: **{s.get('ratio_per_process', 'n/a')}** with every step in a fresh "
-                          "process as `dvc repro` runs them (wall, imports included); "
-                          f"**{s.get('ratio_in_process', 'n/a')}** on the work alone (run() seconds against the plain "
-                          "script's timed parts, as the in-process engine runs them in one process). Largest step peak "
-                          f"RSS / plain script's peak RSS: {s.get('peak_over_plain', 'n/a')}. Plain parts: {p.get('seconds')}."]
+            lines.append(
+                f"| plain script | {p['wall_seconds']:.1f} | {p.get('total_seconds') or float('nan'):.1f} | | "
+                f"{p['peak_rss_mb']:.0f} | | | | |"
+            )
+            lines += [
+                "",
+                f"Pipeline / plain script: **{s.get('ratio_per_process', 'n/a')}** with every step in a fresh "
+                "process as `dvc repro` runs them (wall, imports included); "
+                f"**{s.get('ratio_in_process', 'n/a')}** on the work alone (run() seconds against the plain "
+                "script's timed parts, as the in-process engine runs them in one process). Largest step peak "
+                f"RSS / plain script's peak RSS: {s.get('peak_over_plain', 'n/a')}. Plain parts: {p.get('seconds')}.",
+            ]
         lines.append("")
     lines += scaling_lines(result) + target_lines(result)
     if "cold_start" in result:
         c = result["cold_start"]
-        lines += ["## Cold start", "", f"`tabgate --help`: {c['tabgate_help_seconds']} s; "
-                  f"`python -c \"import flows.training\"`: {c['import_flows_training_seconds']} s (best of 3).", ""]
+        lines += [
+            "## Cold start",
+            "",
+            f"`tabgate --help`: {c['tabgate_help_seconds']} s; "
+            f'`python -c "import flows.training"`: {c["import_flows_training_seconds"]} s (best of 3).',
+            "",
+        ]
     if result.get("flow_runs"):
-        lines += ["## The pipeline as users run it: a first full `tabgate run` (Prefect flow)", "",
-                  "One process; includes starting a temporary Prefect server, the DVC snapshot (`dvc add`), the first-run "
-                  "suite bootstrap, every step, the Prefect artifacts and `dvc commit`. Peak RSS: the `tabgate run` process "
-                  "itself (VmHWM; the temporary server and dvc run in child processes).", "",
-                  "| rows | wall s | peak RSS MiB | peak / table | exit |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "## The pipeline as users run it: a first full `tabgate run` (Prefect flow)",
+            "",
+            "One process; includes starting a temporary Prefect server, the DVC snapshot (`dvc add`), the first-run "
+            "suite bootstrap, every step, the Prefect artifacts and `dvc commit`. Peak RSS: the `tabgate run` process "
+            "itself (VmHWM; the temporary server and dvc run in child processes).",
+            "",
+            "| rows | wall s | peak RSS MiB | peak / table | exit |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for f in result["flow_runs"]:
-            table_mb = next((s["table_memory_mb"] for s in result["sizes"] if s["rows"] == f["rows"] and "table_memory_mb" in s), None)
+            table_mb = next(
+                (s["table_memory_mb"] for s in result["sizes"] if s["rows"] == f["rows"] and "table_memory_mb" in s), None
+            )
             ratio = f"{f['peak_rss_mb'] / table_mb:.2f}" if table_mb else ""
-            lines.append(f"| {size_label(f['rows'])} | {f['wall_seconds']:.1f} | {f['peak_rss_mb']:.0f} | {ratio} | {f['exit_code']} |")
+            lines.append(
+                f"| {size_label(f['rows'])} | {f['wall_seconds']:.1f} | {f['peak_rss_mb']:.0f} | {ratio} | {f['exit_code']} |"
+            )
         lines.append("")
     if "no_change_rerun" in result:
         r = result["no_change_rerun"]
-        lines += [f"## No-change re-run ({size_label(r['rows'])} rows, after a full `tabgate run --engine dvc` "
-                  f"of {r['first_run_dvc']['wall_seconds']:.0f} s)", "", "| command | wall s | exit |", "|---|---:|---:|"]
-        for key, label in (("noop_tabgate_run_dvc_no_snapshot", "`tabgate run --engine dvc --no-snapshot`"),
-                           ("noop_dvc_repro", "`dvc repro`"), ("noop_tabgate_run_prefect", "`tabgate run` (Prefect)")):
+        lines += [
+            f"## No-change re-run ({size_label(r['rows'])} rows, after a full `tabgate run --engine dvc` "
+            f"of {r['first_run_dvc']['wall_seconds']:.0f} s)",
+            "",
+            "| command | wall s | exit |",
+            "|---|---:|---:|",
+        ]
+        for key, label in (
+            ("noop_tabgate_run_dvc_no_snapshot", "`tabgate run --engine dvc --no-snapshot`"),
+            ("noop_dvc_repro", "`dvc repro`"),
+            ("noop_tabgate_run_prefect", "`tabgate run` (Prefect)"),
+        ):
             lines.append(f"| {label} | {r[key]['wall_seconds']:.1f} | {r[key]['exit_code']} |")
         lines += ["", f"`dvc status` afterwards: `{r['dvc_status_after'] or '(empty)'}`", ""]
     return "\n".join(lines) + "\n"
@@ -532,14 +678,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100k,1m,5m", help="comma-separated row counts: 100k,1m,5m")
     parser.add_argument("--tune-trials", type=int, default=0, help="Optuna trials in train (0: tuning off)")
-    parser.add_argument("--dask-workers", type=int, default=0,
-                        help="run cv / tuning folds on a local Dask cluster of this many workers (0: in-process)")
+    parser.add_argument(
+        "--dask-workers",
+        type=int,
+        default=0,
+        help="run cv / tuning folds on a local Dask cluster of this many workers (0: in-process)",
+    )
     parser.add_argument("--skip-plain", action="store_true", help="do not run the plain baseline")
     parser.add_argument("--skip-rerun", action="store_true", help="do not time the no-change re-run")
     parser.add_argument("--skip-cold-start", action="store_true")
-    parser.add_argument("--flow-sizes", default="1m",
-                        help="sizes at which to also time a full `tabgate run` (Prefect flow) in a git + DVC project "
-                             "('' for none)")
+    parser.add_argument(
+        "--flow-sizes",
+        default="1m",
+        help="sizes at which to also time a full `tabgate run` (Prefect flow) in a git + DVC project ('' for none)",
+    )
     parser.add_argument("--rerun-size", default=None, help="table size of the no-change re-run (default: the smallest)")
     parser.add_argument("--work", type=Path, default=None, help="scratch directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory and artifacts")
@@ -548,9 +700,14 @@ def main() -> None:
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     work = args.work or Path(tempfile.mkdtemp(prefix="tabgate-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    result = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "tune_trials": args.tune_trials,
-              "dask_workers": args.dask_workers,
-              "work_dir": str(work), "sizes": []}
+    result = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine(),
+        "tune_trials": args.tune_trials,
+        "dask_workers": args.dask_workers,
+        "work_dir": str(work),
+        "sizes": [],
+    }
     print(f"tabgate scale benchmark, scratch dir {work}\n{json.dumps(result['machine'])}", flush=True)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     src = load_source(params)
@@ -562,8 +719,9 @@ def main() -> None:
         for n in [parse_size(x) for x in args.flow_sizes.split(",") if x.strip()]:
             result.setdefault("flow_runs", []).append(time_flow_run(src, n, args, work))
         if not args.skip_rerun:
-            result["no_change_rerun"] = time_no_change_rerun(src, parse_size(args.rerun_size) if args.rerun_size else min(sizes),
-                                                             args, work)
+            result["no_change_rerun"] = time_no_change_rerun(
+                src, parse_size(args.rerun_size) if args.rerun_size else min(sizes), args, work
+            )
     finally:
         result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         args.out_dir.mkdir(parents=True, exist_ok=True)

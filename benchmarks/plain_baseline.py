@@ -29,8 +29,26 @@ import pandas as pd
 
 from tasks.core.config import effective_params
 
-MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
-                                      "september", "october", "november", "december"], start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
 
 
 def load_table(path: Path, params: dict) -> pd.DataFrame:
@@ -39,8 +57,9 @@ def load_table(path: Path, params: dict) -> pd.DataFrame:
     parts, time_col = params["ingest"]["time_from_parts"], params["data"]["time_column"]
     month = df[parts["month"]]
     month = month.astype("string").str.lower().map(MONTHS) if not pd.api.types.is_numeric_dtype(month) else month
-    df[time_col] = pd.to_datetime(pd.DataFrame({"year": df[parts["year"]], "month": month.astype("float64"),
-                                                "day": df[parts["day"]]}), errors="coerce")
+    df[time_col] = pd.to_datetime(
+        pd.DataFrame({"year": df[parts["year"]], "month": month.astype("float64"), "day": df[parts["day"]]}), errors="coerce"
+    )
     return df
 
 
@@ -49,8 +68,11 @@ def feature_frame(df: pd.DataFrame, params: dict) -> pd.DataFrame:
     data = params["data"]
     drop = {data["target"], data["time_column"], *data.get("drop_columns", {})}
     x = df[[c for c in df.columns if c not in drop]]
-    cats = {c: x[c].astype("category") for c in x.columns
-            if c in data.get("categorical_columns", []) or not pd.api.types.is_numeric_dtype(x[c])}
+    cats = {
+        c: x[c].astype("category")
+        for c in x.columns
+        if c in data.get("categorical_columns", []) or not pd.api.types.is_numeric_dtype(x[c])
+    }
     return x.assign(**cats) if cats else x
 
 
@@ -58,7 +80,7 @@ def latest_slice(times: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarra
     """Return (fit, valid) positions: valid is the latest `share` of rows by time."""
     order = np.argsort(times, kind="stable")
     n_valid = max(1, int(round(len(times) * share)))
-    return np.sort(order[: len(times) - n_valid]), np.sort(order[len(times) - n_valid:])
+    return np.sort(order[: len(times) - n_valid]), np.sort(order[len(times) - n_valid :])
 
 
 def cv_folds(y: np.ndarray, times: np.ndarray, n_splits: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -81,10 +103,20 @@ def lightgbm_classifier(n_rows: int, lp: dict, random_state: int, n_estimators: 
 
     threads = 1 if n_rows < 20_000 else int(lp.get("num_threads") or max(1, min(os.cpu_count() or 1, 8)))
     return lgb.LGBMClassifier(
-        n_estimators=n_estimators or lp["n_estimators"], learning_rate=lp["learning_rate"], num_leaves=lp["num_leaves"],
-        min_child_samples=lp["min_child_samples"], subsample=lp["subsample"], subsample_freq=lp["subsample_freq"],
-        colsample_bytree=lp["colsample_bytree"], reg_lambda=lp["reg_lambda"], random_state=random_state,
-        deterministic=True, force_row_wise=True, n_jobs=threads, verbose=-1)
+        n_estimators=n_estimators or lp["n_estimators"],
+        learning_rate=lp["learning_rate"],
+        num_leaves=lp["num_leaves"],
+        min_child_samples=lp["min_child_samples"],
+        subsample=lp["subsample"],
+        subsample_freq=lp["subsample_freq"],
+        colsample_bytree=lp["colsample_bytree"],
+        reg_lambda=lp["reg_lambda"],
+        random_state=random_state,
+        deterministic=True,
+        force_row_wise=True,
+        n_jobs=threads,
+        verbose=-1,
+    )
 
 
 def fit_lightgbm(x: pd.DataFrame, y: np.ndarray, x_es: pd.DataFrame, y_es: np.ndarray, lp: dict, random_state: int):
@@ -144,9 +176,15 @@ def run(path: Path, params: dict) -> dict:
         warnings.simplefilter("ignore", UserWarning)
         shap.TreeExplainer(final.booster_).shap_values(sample, check_additivity=False)
     secs["shap"] = time.perf_counter() - t
-    return {"rows": int(len(df)), "train_rows": int(len(x_tr)), "test_rows": int(len(x_te)),
-            "best_iteration": best, "final_trees": int(final.booster_.num_trees()),
-            "seconds": {k: round(v, 3) for k, v in secs.items()}, "total_seconds": round(sum(secs.values()), 3)}
+    return {
+        "rows": int(len(df)),
+        "train_rows": int(len(x_tr)),
+        "test_rows": int(len(x_te)),
+        "best_iteration": best,
+        "final_trees": int(final.booster_.num_trees()),
+        "seconds": {k: round(v, 3) for k, v in secs.items()},
+        "total_seconds": round(sum(secs.values()), 3),
+    }
 
 
 def main() -> None:

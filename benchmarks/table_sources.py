@@ -67,8 +67,12 @@ class TimeTable:
 
     def params(self, source: Path) -> dict:
         """Return the minimal params of this table read from source: label, task, time column, split."""
-        return {"data": {"target": self.target, "task": self.task, **(self.data or {})}, "ingest": {"source": str(source)},
-                "split": dict(self.split), "validate": {"suite_name": self.name, "min_rows": 100}}
+        return {
+            "data": {"target": self.target, "task": self.task, **(self.data or {})},
+            "ingest": {"source": str(source)},
+            "split": dict(self.split),
+            "validate": {"suite_name": self.name, "min_rows": 100},
+        }
 
     def write(self, dest: Path) -> Path:
         """Build the table and write it as dest/<name>.csv; return the path."""

@@ -26,51 +26,102 @@ RETRAIN_STARTED = "tabgate.monitoring.retrain"
 # a Late run that reached one of these has started (or was ended by hand): not late any more
 UNRESPONSIVE = "tabgate: mark unresponsive runs crashed"
 # after a heartbeat, one of these is expected before alerts.unresponsive_after_seconds (else: the run is a zombie)
-ALIVE = ["prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
-         "prefect.flow-run.Crashed", "prefect.flow-run.Cancelling", "prefect.flow-run.Cancelled",
-         "prefect.flow-run.Paused", "prefect.flow-run.Suspended", "prefect.flow-run.AwaitingRetry"]
-STARTED = ["prefect.flow-run.Pending", "prefect.flow-run.Running", "prefect.flow-run.Completed",
-           "prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.Cancelling",
-           "prefect.flow-run.Cancelled"]
+ALIVE = [
+    "prefect.flow-run.heartbeat",
+    "prefect.flow-run.Completed",
+    "prefect.flow-run.Failed",
+    "prefect.flow-run.Crashed",
+    "prefect.flow-run.Cancelling",
+    "prefect.flow-run.Cancelled",
+    "prefect.flow-run.Paused",
+    "prefect.flow-run.Suspended",
+    "prefect.flow-run.AwaitingRetry",
+]
+STARTED = [
+    "prefect.flow-run.Pending",
+    "prefect.flow-run.Running",
+    "prefect.flow-run.Completed",
+    "prefect.flow-run.Failed",
+    "prefect.flow-run.Crashed",
+    "prefect.flow-run.Cancelling",
+    "prefect.flow-run.Cancelled",
+]
 
 LINK = "Run in the UI: {{ flow_run|ui_url }}"
 RUN = "Run: {{ flow_run.name }} ({{ flow_run.id }})"
 STATE_DEPLOYMENT = "Deployment: {{ deployment.name if deployment else 'none (started outside a deployment)' }}"
-TAG_VERSIONS = ("Model version: {% for t in flow_run.tags if t[:6] == 'model:' %}{{ t[6:] }}{% else %}not known"
-                "{% endfor %}\n"
-                "Data version: {% for t in flow_run.tags if t[:5] == 'data:' %}{{ t[5:] }}{% else %}not known"
-                "{% endfor %}")
-PAYLOAD = ("Deployment: {{ event.payload.deployment }}\n" + RUN + "\n"
-           "Model version: {{ event.payload.model_version }}\nData version: {{ event.payload.data_version }}")
+TAG_VERSIONS = (
+    "Model version: {% for t in flow_run.tags if t[:6] == 'model:' %}{{ t[6:] }}{% else %}not known"
+    "{% endfor %}\n"
+    "Data version: {% for t in flow_run.tags if t[:5] == 'data:' %}{{ t[5:] }}{% else %}not known"
+    "{% endfor %}"
+)
+PAYLOAD = (
+    "Deployment: {{ event.payload.deployment }}\n" + RUN + "\n"
+    "Model version: {{ event.payload.model_version }}\nData version: {{ event.payload.data_version }}"
+)
 
 # event name (alerts.events) -> (title, subject, body)
 MESSAGES: dict[str, tuple[str, str, str]] = {
-    "failed": ("run failed", "tabgate: run {{ flow_run.name }} failed",
-               "A tabgate run failed.\n" + STATE_DEPLOYMENT + "\n" + RUN + "\n" + TAG_VERSIONS
-               + "\nReason: {{ flow_run.state.message }}\n" + LINK),
-    "crashed": ("run crashed", "tabgate: run {{ flow_run.name }} crashed",
-                "A tabgate run crashed (its process died: killed, or out of memory).\n"
-                + STATE_DEPLOYMENT + "\n" + RUN + "\n" + TAG_VERSIONS
-                + "\nReason: {{ flow_run.state.message }}\n" + LINK),
-    "pending_approval": ("model waits for approval",
-                         "tabgate: model {{ event.payload.model_version }} waits for approval",
-                         "A model passed the gate and waits for a person's approval.\n" + PAYLOAD
-                         + "\nReason: {{ event.payload.reason }}\n"
-                           "Decide: Resume the approval-{{ event.payload.model_version }} run (flow tabgate-approval, "
-                           "Suspended) in the Prefect UI, or: tabgate models promote {{ event.payload.model_version }} "
-                           "--reason ... (reject: tabgate models reject {{ event.payload.model_version }} --reason ...)"
-                           "\n" + LINK),
-    "gate_rejected": ("gate rejected a challenger", "tabgate: the gate rejected model {{ event.payload.model_version }}",
-                      "The promotion gate rejected a challenger; production is unchanged "
-                      "({{ event.payload.production_version }}).\n" + PAYLOAD
-                      + "\nReason: {{ event.payload.reason }}\n" + LINK),
-    "retrain_started": ("monitoring started a retrain", "tabgate: monitoring started a retrain",
-                        "Monitoring started a retrain on batch {{ event.payload.batch }}.\n" + PAYLOAD
-                        + "\nReason: {{ event.payload.reason }}\n" + LINK),
-    "late": ("scheduled run late", "tabgate: scheduled run {{ flow_run.name }} is late",
-             "A scheduled tabgate run has not started (is `tabgate serve` running?).\n" + STATE_DEPLOYMENT + "\n"
-             + RUN + "\n" + TAG_VERSIONS + "\nReason: scheduled for {{ flow_run.expected_start_time }}, "
-             "not started; state {{ flow_run.state.name }}\n" + LINK),
+    "failed": (
+        "run failed",
+        "tabgate: run {{ flow_run.name }} failed",
+        "A tabgate run failed.\n"
+        + STATE_DEPLOYMENT
+        + "\n"
+        + RUN
+        + "\n"
+        + TAG_VERSIONS
+        + "\nReason: {{ flow_run.state.message }}\n"
+        + LINK,
+    ),
+    "crashed": (
+        "run crashed",
+        "tabgate: run {{ flow_run.name }} crashed",
+        "A tabgate run crashed (its process died: killed, or out of memory).\n"
+        + STATE_DEPLOYMENT
+        + "\n"
+        + RUN
+        + "\n"
+        + TAG_VERSIONS
+        + "\nReason: {{ flow_run.state.message }}\n"
+        + LINK,
+    ),
+    "pending_approval": (
+        "model waits for approval",
+        "tabgate: model {{ event.payload.model_version }} waits for approval",
+        "A model passed the gate and waits for a person's approval.\n" + PAYLOAD + "\nReason: {{ event.payload.reason }}\n"
+        "Decide: Resume the approval-{{ event.payload.model_version }} run (flow tabgate-approval, "
+        "Suspended) in the Prefect UI, or: tabgate models promote {{ event.payload.model_version }} "
+        "--reason ... (reject: tabgate models reject {{ event.payload.model_version }} --reason ...)"
+        "\n" + LINK,
+    ),
+    "gate_rejected": (
+        "gate rejected a challenger",
+        "tabgate: the gate rejected model {{ event.payload.model_version }}",
+        "The promotion gate rejected a challenger; production is unchanged "
+        "({{ event.payload.production_version }}).\n" + PAYLOAD + "\nReason: {{ event.payload.reason }}\n" + LINK,
+    ),
+    "retrain_started": (
+        "monitoring started a retrain",
+        "tabgate: monitoring started a retrain",
+        "Monitoring started a retrain on batch {{ event.payload.batch }}.\n"
+        + PAYLOAD
+        + "\nReason: {{ event.payload.reason }}\n"
+        + LINK,
+    ),
+    "late": (
+        "scheduled run late",
+        "tabgate: scheduled run {{ flow_run.name }} is late",
+        "A scheduled tabgate run has not started (is `tabgate serve` running?).\n"
+        + STATE_DEPLOYMENT
+        + "\n"
+        + RUN
+        + "\n"
+        + TAG_VERSIONS
+        + "\nReason: scheduled for {{ flow_run.expected_start_time }}, "
+        "not started; state {{ flow_run.state.name }}\n" + LINK,
+    ),
 }
 
 
@@ -81,8 +132,17 @@ def tabgate_runs() -> dict[str, Any]:
 
 def reactive(event: str, match: dict[str, Any], related: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return an EventTrigger that fires on every matching `event`."""
-    return {"type": "event", "match": match, "match_related": related or {}, "after": [], "expect": [event],
-            "for_each": [], "posture": "Reactive", "threshold": 1, "within": 0}
+    return {
+        "type": "event",
+        "match": match,
+        "match_related": related or {},
+        "after": [],
+        "expect": [event],
+        "for_each": [],
+        "posture": "Reactive",
+        "threshold": 1,
+        "within": 0,
+    }
 
 
 def late_trigger(late_after_seconds: int) -> dict[str, Any]:
@@ -91,9 +151,17 @@ def late_trigger(late_after_seconds: int) -> dict[str, Any]:
     match = {"prefect.resource.id": "prefect.flow-run.*"}
     if late_after_seconds == 0:
         return reactive("prefect.flow-run.Late", match, tabgate_runs())
-    return {"type": "event", "match": match, "match_related": tabgate_runs(), "after": ["prefect.flow-run.Late"],
-            "expect": STARTED, "for_each": ["prefect.resource.id"], "posture": "Proactive", "threshold": 1,
-            "within": late_after_seconds}
+    return {
+        "type": "event",
+        "match": match,
+        "match_related": tabgate_runs(),
+        "after": ["prefect.flow-run.Late"],
+        "expect": STARTED,
+        "for_each": ["prefect.resource.id"],
+        "posture": "Proactive",
+        "threshold": 1,
+        "within": late_after_seconds,
+    }
 
 
 def trigger_for(event: str, p: AlertsParams) -> dict[str, Any]:
@@ -111,12 +179,16 @@ def automation_spec(event: str, p: AlertsParams, block_document_id: str) -> dict
     """Return the JSON body of the automation that alerts on `event` through the given notification block."""
     title, subject, body = MESSAGES[event]
     spec: dict[str, Any] = {
-        "name": f"{PREFIX}{title}", "enabled": True, "tags": [OWNER_TAG, f"tabgate-alert:{event}"],
+        "name": f"{PREFIX}{title}",
+        "enabled": True,
+        "tags": [OWNER_TAG, f"tabgate-alert:{event}"],
         "trigger": trigger_for(event, p),
-        "actions": [{"type": "send-notification", "block_document_id": block_document_id, "subject": subject,
-                     "body": body}]}
-    note = (f"Created by `tabgate serve` from params.yaml alerts (alerts.block {p.block}): edit params.yaml, not "
-            "this (serve puts an edited copy back).")
+        "actions": [{"type": "send-notification", "block_document_id": block_document_id, "subject": subject, "body": body}],
+    }
+    note = (
+        f"Created by `tabgate serve` from params.yaml alerts (alerts.block {p.block}): edit params.yaml, not "
+        "this (serve puts an edited copy back)."
+    )
     return {**spec, "description": note}
 
 
@@ -124,15 +196,33 @@ def unresponsive_spec(p: AlertsParams) -> dict[str, Any]:
     """Return the automation that marks a run Crashed when its heartbeats stop (its process and `tabgate serve`
     died, so nobody else can): the crashed alert then follows. Prefect's zombie-flow recipe, for tabgate runs."""
     wait = p.unresponsive_after_seconds
-    return {"name": UNRESPONSIVE, "enabled": True, "tags": [OWNER_TAG, "tabgate-alert:unresponsive"],
-            "description": f"Created by `tabgate serve`: a tabgate run with no heartbeat for {wait} s is marked "
-                           "Crashed (alerts.unresponsive_after_seconds in params.yaml).",
-            "trigger": {"type": "event", "match": {"prefect.resource.id": "prefect.flow-run.*"},
-                        "match_related": tabgate_runs(), "after": ["prefect.flow-run.heartbeat"], "expect": ALIVE,
-                        "for_each": ["prefect.resource.id"], "posture": "Proactive", "threshold": 1, "within": wait},
-            "actions": [{"type": "change-flow-run-state", "state": "CRASHED", "force": True,
-                         "message": f"no heartbeat for {wait} s: the run's process and the `tabgate serve` that "
-                                    "started it died (marked Crashed by the automation '" + UNRESPONSIVE + "')"}]}
+    return {
+        "name": UNRESPONSIVE,
+        "enabled": True,
+        "tags": [OWNER_TAG, "tabgate-alert:unresponsive"],
+        "description": f"Created by `tabgate serve`: a tabgate run with no heartbeat for {wait} s is marked "
+        "Crashed (alerts.unresponsive_after_seconds in params.yaml).",
+        "trigger": {
+            "type": "event",
+            "match": {"prefect.resource.id": "prefect.flow-run.*"},
+            "match_related": tabgate_runs(),
+            "after": ["prefect.flow-run.heartbeat"],
+            "expect": ALIVE,
+            "for_each": ["prefect.resource.id"],
+            "posture": "Proactive",
+            "threshold": 1,
+            "within": wait,
+        },
+        "actions": [
+            {
+                "type": "change-flow-run-state",
+                "state": "CRASHED",
+                "force": True,
+                "message": f"no heartbeat for {wait} s: the run's process and the `tabgate serve` that "
+                "started it died (marked Crashed by the automation '" + UNRESPONSIVE + "')",
+            }
+        ],
+    }
 
 
 def wanted_specs(p: AlertsParams, block_document_id: str | None) -> dict[str, dict[str, Any]]:
@@ -150,8 +240,7 @@ def is_owned(name: str, tags: list[str]) -> bool:
     return name.startswith(PREFIX) and OWNER_TAG in tags
 
 
-def plan(wanted: dict[str, dict[str, Any]], existing: list[tuple[str, str, list[str], dict[str, Any]]]
-         ) -> dict[str, list[Any]]:
+def plan(wanted: dict[str, dict[str, Any]], existing: list[tuple[str, str, list[str], dict[str, Any]]]) -> dict[str, list[Any]]:
     """Return what to do: create (specs), update ((id, spec)), delete (ids), keep (names).
 
     wanted and existing hold the automations in the same normal form (flows.alerts.normal_form); existing holds
@@ -184,8 +273,9 @@ def promotion_reason(status: str, failed_rules: list[tuple[str, str]], notes: li
     """Return the reason line of a promotion alert: the failed rules (rejected) or why a person must decide."""
     if status == "rejected":
         return "; ".join(f"{rule}: {why}" for rule, why in failed_rules) or "; ".join(notes) or "the gate rejected it"
-    return ("passed every gate rule; promote.require_approval (or an automatic retrain) asks a person to approve"
-            + (f" ({'; '.join(notes)})" if notes else ""))
+    return "passed every gate rule; promote.require_approval (or an automatic retrain) asks a person to approve" + (
+        f" ({'; '.join(notes)})" if notes else ""
+    )
 
 
 def event_resource(model_version: str | None) -> dict[str, str]:

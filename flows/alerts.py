@@ -34,11 +34,14 @@ def block_document_id(client: Any, block: str) -> str:
         raise ConfigError(
             f"alerts.block {block!r} in params.yaml: the Prefect server has no {slug!r} block named {name!r}. Create "
             "it in the UI (Blocks > + > e.g. Custom Webhook, Slack Webhook or Email), or fix alerts.block, then "
-            "restart `tabgate serve`") from None
+            "restart `tabgate serve`"
+        ) from None
     capabilities = getattr(getattr(doc, "block_schema", None), "capabilities", None) or []
     if capabilities and "notify" not in capabilities:
-        raise ConfigError(f"alerts.block {block!r} in params.yaml is not a notification block (it cannot notify): "
-                          "name a Custom Webhook, Slack Webhook or Email block")
+        raise ConfigError(
+            f"alerts.block {block!r} in params.yaml is not a notification block (it cannot notify): "
+            "name a Custom Webhook, Slack Webhook or Email block"
+        )
     return str(doc.id)
 
 
@@ -94,8 +97,11 @@ def describe(cfg: Config) -> list[str]:
         return [reason]
     names = specs.wanted_specs(cfg.alerts, "dry-run")
     wait = cfg.alerts.unresponsive_after_seconds
-    return [f"alert automation '{name}' -> " + (f"Crashed after {wait} s without heartbeat" if name == specs.UNRESPONSIVE
-                                                else str(cfg.alerts.block)) for name in names]
+    return [
+        f"alert automation '{name}' -> "
+        + (f"Crashed after {wait} s without heartbeat" if name == specs.UNRESPONSIVE else str(cfg.alerts.block))
+        for name in names
+    ]
 
 
 def reconcile(cfg: Config, client: Any = None) -> dict[str, list[Any]]:
@@ -110,12 +116,21 @@ def reconcile(cfg: Config, client: Any = None) -> dict[str, list[Any]]:
     wanted = {name: normal_form(spec) for name, spec in specs.wanted_specs(cfg.alerts, block_id).items()}
     todo = specs.plan(wanted, existing_automations(client))
     apply(client, todo)
-    done = {"created": [s["name"] for s in todo["create"]], "updated": [s["name"] for _, s in todo["update"]],
-            "deleted": list(todo["delete"]), "kept": todo["keep"]}
+    done = {
+        "created": [s["name"] for s in todo["create"]],
+        "updated": [s["name"] for _, s in todo["update"]],
+        "deleted": list(todo["delete"]),
+        "kept": todo["keep"],
+    }
     if not reason:  # the reason there are none is among the lines serve prints first (describe)
-        log.info("alerts to %s on %s: %d created, %d updated, %d unchanged", cfg.alerts.block,
-                 ", ".join(dict.fromkeys(cfg.alerts.events)), len(done["created"]), len(done["updated"]),
-                 len(done["kept"]))
+        log.info(
+            "alerts to %s on %s: %d created, %d updated, %d unchanged",
+            cfg.alerts.block,
+            ", ".join(dict.fromkeys(cfg.alerts.events)),
+            len(done["created"]),
+            len(done["updated"]),
+            len(done["kept"]),
+        )
     if done["deleted"]:
         log.info("removed %d tabgate alert automation(s) params no longer want", len(done["deleted"]))
     return done
@@ -133,8 +148,11 @@ def emit(event: str, model_version: str | None, payload: dict[str, Any]) -> None
     try:
         from prefect.events import emit_event
 
-        emit_event(event, resource=specs.event_resource(model_version),
-                   payload={"deployment": deployment_name(), "model_version": model_version or "none", **payload})
+        emit_event(
+            event,
+            resource=specs.event_resource(model_version),
+            payload={"deployment": deployment_name(), "model_version": model_version or "none", **payload},
+        )
     except Exception as err:  # an alert must never fail the run it is about
         log.warning("could not emit the %s alert event: %s", event, err)
 
@@ -149,10 +167,16 @@ def alert_on_promotion(cfg: Config, ran: list[str], data_version: str | None) ->
     if event is None:
         return
     failed = [(r.rule, r.reason) for r in report.decision.failed]
-    emit(event, report.version_id, {
-        "status": report.status.value, "data_version": (data_version or "unversioned")[:12],
-        "production_version": report.production_version or "none",
-        "reason": specs.promotion_reason(report.status.value, failed, list(report.decision.notes))})
+    emit(
+        event,
+        report.version_id,
+        {
+            "status": report.status.value,
+            "data_version": (data_version or "unversioned")[:12],
+            "production_version": report.production_version or "none",
+            "reason": specs.promotion_reason(report.status.value, failed, list(report.decision.notes)),
+        },
+    )
 
 
 def alert_on_retrain(cfg: Config, batch: str, monitoring: dict[str, Any]) -> None:
@@ -160,6 +184,12 @@ def alert_on_retrain(cfg: Config, batch: str, monitoring: dict[str, Any]) -> Non
 
     `monitoring` is the monitor step's summary (reports/monitor.json's dict; not yet a typed report)."""
     data_version = io.data_version(Path(f"{cfg.paths.data_dir}.dvc"))
-    emit(specs.RETRAIN_STARTED, monitoring.get("production_version"), {
-        "batch": batch, "data_version": (data_version or "unversioned")[:12],
-        "reason": "; ".join(monitoring.get("reasons") or []) or "monitoring asked for a retrain"})
+    emit(
+        specs.RETRAIN_STARTED,
+        monitoring.get("production_version"),
+        {
+            "batch": batch,
+            "data_version": (data_version or "unversioned")[:12],
+            "reason": "; ".join(monitoring.get("reasons") or []) or "monitoring asked for a retrain",
+        },
+    )

@@ -83,17 +83,28 @@ def artifact_key(version: str) -> str:
 
 def cli_hint(version: str) -> str:
     """Return the commands that decide a pending version without the UI."""
-    return (f"tabgate models promote {version} --reason \"...\"  (or: tabgate models reject {version} "
-            "--reason \"...\")")
+    return f'tabgate models promote {version} --reason "..."  (or: tabgate models reject {version} --reason "...")'
 
 
 def schedule_expiry(version: str, params: str, approval_run_id: str, timeout_seconds: float) -> UUID | None:
     """Schedule the expire run of this approval at its expiry time (once per approval run); return its id."""
-    run = cast(FlowRun, run_deployment(EXPIRE_DEPLOYMENT, timeout=0, as_subflow=False,
-                         scheduled_time=datetime.now(UTC) + timedelta(seconds=timeout_seconds),
-                         idempotency_key=f"approval-expire-{approval_run_id}", tags=["tabgate", "approval"],
-                         parameters={"approval_run_id": approval_run_id, "version": version, "params": params,
-                                     "timeout_seconds": timeout_seconds}))
+    run = cast(
+        FlowRun,
+        run_deployment(
+            EXPIRE_DEPLOYMENT,
+            timeout=0,
+            as_subflow=False,
+            scheduled_time=datetime.now(UTC) + timedelta(seconds=timeout_seconds),
+            idempotency_key=f"approval-expire-{approval_run_id}",
+            tags=["tabgate", "approval"],
+            parameters={
+                "approval_run_id": approval_run_id,
+                "version": version,
+                "params": params,
+                "timeout_seconds": timeout_seconds,
+            },
+        ),
+    )
     return run.id
 
 
@@ -123,15 +134,22 @@ def waiting_runs(client: Any, version: str) -> list[FlowRun]:
     the deployment's form has no model:<version> tag)."""
     runs = client.read_flow_runs(
         flow_filter=FlowFilter(name=FlowFilterName(any_=[APPROVAL_FLOW])),
-        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))),
+    )
     return [r for r in runs if (r.parameters or {}).get("version") == version]
 
 
 def expire_runs(client: Any, approval_run_id: UUID) -> list[FlowRun]:
     """Return the not yet started `tabgate-approval-expire` run(s) scheduled by one approval run."""
-    return cast(list[FlowRun], client.read_flow_runs(flow_run_filter=FlowRunFilter(
-        idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"approval-expire-{approval_run_id}"]),
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])))))
+    return cast(
+        list[FlowRun],
+        client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"approval-expire-{approval_run_id}"]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])),
+            )
+        ),
+    )
 
 
 def cancel_waiting_approval(version: str, decision: str, actor: str, where: str, client: Any = None) -> list[UUID]:
@@ -145,8 +163,9 @@ def cancel_waiting_approval(version: str, decision: str, actor: str, where: str,
             with get_client(sync_client=True) as own:
                 return cancel_waiting_approval(version, decision, actor, where, own)
         except Exception as err:
-            log.warning("could not cancel the waiting approval run of %s (the decision stands): %s: %s",
-                        version, type(err).__name__, err)
+            log.warning(
+                "could not cancel the waiting approval run of %s (the decision stands): %s: %s", version, type(err).__name__, err
+            )
             return []
     message = f"decided elsewhere: {decision} by {actor} ({where})"
     cancelled = []
@@ -164,8 +183,9 @@ def not_pending(cfg: Config, version: str) -> dict[str, Any]:
     status = current_status(cfg.paths.registry_dir, version)
     note = f"`{version}` is {status.label}, no longer pending approval: nothing to decide (`tabgate models list`)."
     get_run_logger().info("%s", note)
-    create_markdown_artifact(key=artifact_key(version), markdown=f"## Approval of `{version}`\n\n{note}\n",
-                             description=f"{version}: {status.label}")
+    create_markdown_artifact(
+        key=artifact_key(version), markdown=f"## Approval of `{version}`\n\n{note}\n", description=f"{version}: {status.label}"
+    )
     return {"version": version, "decided": False, "status": status.value}
 
 
@@ -187,39 +207,57 @@ def approval_flow(version: str, params: str = "params.yaml") -> dict[str, Any]:
     try:
         expire_id = schedule_expiry(version, params, run_id, timeout)
     except Exception as err:
-        logger.warning("could not schedule the approval's expiry (%s); Prefect's suspend timeout of %gs applies "
-                       "instead (the run then ends Failed, the version stays pending)", err, timeout)
+        logger.warning(
+            "could not schedule the approval's expiry (%s); Prefect's suspend timeout of %gs applies "
+            "instead (the run then ends Failed, the version stays pending)",
+            err,
+            timeout,
+        )
         expire_id = None
-    logger.info("%s waits for approval (expires in %gs); decide in the UI (Resume) or with %s",
-                version, timeout, cli_hint(version))
+    logger.info(
+        "%s waits for approval (expires in %gs); decide in the UI (Resume) or with %s", version, timeout, cli_hint(version)
+    )
     if not already_suspended(artifact_key(version)):  # the restart after Resume: the evidence is published already
-        create_markdown_artifact(key=artifact_key(version), markdown=evidence,
-                                 description=f"{version}: waiting for approval (Resume this run to decide)")
-    answer = suspend_flow_run(wait_for_input=ApprovalInput.with_initial_data(description=evidence),
-                              key=artifact_key(version), timeout=None if expire_id else int(timeout))
+        create_markdown_artifact(
+            key=artifact_key(version),
+            markdown=evidence,
+            description=f"{version}: waiting for approval (Resume this run to decide)",
+        )
+    answer = suspend_flow_run(
+        wait_for_input=ApprovalInput.with_initial_data(description=evidence),
+        key=artifact_key(version),
+        timeout=None if expire_id else int(timeout),
+    )
     if not pending_now(cfg.paths.registry_dir, version):  # decided elsewhere while the form was open
         cancel_run(expire_id, "approval decided elsewhere")
         return not_pending(cfg, version)
     try:
-        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, what=f"approval of {version}",
-                          logger=logger):
-            result = decide(cfg.paths.registry_dir, version, ApprovalDecision(
-                decision=Choice(answer.decision), reason=answer.reason, approver=answer.approver), run_id,
-                cfg.promote.lock_timeout_seconds)
+        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, what=f"approval of {version}", logger=logger):
+            result = decide(
+                cfg.paths.registry_dir,
+                version,
+                ApprovalDecision(decision=Choice(answer.decision), reason=answer.reason, approver=answer.approver),
+                run_id,
+                cfg.promote.lock_timeout_seconds,
+            )
     except Exception as err:
         publish_failure(err)
         raise
     cancel_run(expire_id, f"approval decided: {result.decision.value} by {answer.approver}")
     publish_registry_table(cfg)
-    create_markdown_artifact(key=artifact_key(version), description=f"{version}: {result.decision.value.rstrip('e')}ed",
-                             markdown=f"## Approval of `{version}`: {result.decision.value.upper()}\n\n"
-                                      f"{result.message}\n\nproduction: `{result.production or 'none'}`\n")
+    create_markdown_artifact(
+        key=artifact_key(version),
+        description=f"{version}: {result.decision.value.rstrip('e')}ed",
+        markdown=f"## Approval of `{version}`: {result.decision.value.upper()}\n\n"
+        f"{result.message}\n\nproduction: `{result.production or 'none'}`\n",
+    )
     return {"version": version, "decided": True, **result.model_dump(mode="json")}
 
 
 @flow(name="tabgate-approval-expire", flow_run_name="approval-expire-{version}", validate_parameters=False)
-def approval_expire_flow(approval_run_id: str, version: str, params: str = "params.yaml",
-                         timeout_seconds: float = 0.0) -> dict[str, Any]:
+def approval_expire_flow(
+    approval_run_id: str, version: str, params: str = "params.yaml", timeout_seconds: float = 0.0
+) -> dict[str, Any]:
     """At an approval's expiry time: cancel it if it still waits, and say on it that it expired (version stays)."""
     try:
         check_params_file(params, Path("."))
@@ -233,13 +271,21 @@ def approval_expire_flow(approval_run_id: str, version: str, params: str = "para
             return {"expired": False, "note": f"the approval run is {state.name if state else 'unknown'}"}
         at = utc_now()
         pending = pending_now(cfg.paths.registry_dir, version)
-        message = (f"approval expired at {at}: {version} is still pending; decide with {cli_hint(version)}"
-                   if pending else f"approval expired at {at}: {version} was decided elsewhere")
+        message = (
+            f"approval expired at {at}: {version} is still pending; decide with {cli_hint(version)}"
+            if pending
+            else f"approval expired at {at}: {version} was decided elsewhere"
+        )
         client.set_flow_run_state(UUID(approval_run_id), Cancelled(message=message), force=True)
-        client.create_artifact(ArtifactCreate(
-            key=artifact_key(version), type="markdown", flow_run_id=UUID(approval_run_id),
-            description=f"{version}: approval expired" + (", still pending" if pending else ""),
-            data=expired_markdown(version, at, timeout_seconds) if pending else f"## Approval expired\n\n{message}\n"))
+        client.create_artifact(
+            ArtifactCreate(
+                key=artifact_key(version),
+                type="markdown",
+                flow_run_id=UUID(approval_run_id),
+                description=f"{version}: approval expired" + (", still pending" if pending else ""),
+                data=expired_markdown(version, at, timeout_seconds) if pending else f"## Approval expired\n\n{message}\n",
+            )
+        )
     get_run_logger().warning("%s", message)
     return {"expired": True, "pending": pending, "message": message}
 
@@ -250,13 +296,25 @@ def request_approval(version: str, params: str) -> str | None:
     logger = get_run_logger()
     parent = flow_run.get_id()
     try:
-        run = cast(FlowRun, run_deployment(
-            APPROVAL_DEPLOYMENT, parameters={"version": version, "params": params}, timeout=0, as_subflow=False,
-            tags=["tabgate", "approval", f"model:{version}"], idempotency_key=f"approval-{version}-{parent}"))
+        run = cast(
+            FlowRun,
+            run_deployment(
+                APPROVAL_DEPLOYMENT,
+                parameters={"version": version, "params": params},
+                timeout=0,
+                as_subflow=False,
+                tags=["tabgate", "approval", f"model:{version}"],
+                idempotency_key=f"approval-{version}-{parent}",
+            ),
+        )
     except Exception as err:
-        logger.info("%s is pending approval; no `tabgate-approval` deployment reachable (%s: %s): approve with %s",
-                    version, type(err).__name__, err, cli_hint(version))
+        logger.info(
+            "%s is pending approval; no `tabgate-approval` deployment reachable (%s: %s): approve with %s",
+            version,
+            type(err).__name__,
+            err,
+            cli_hint(version),
+        )
         return None
-    logger.info("%s is pending approval: approval run %s waits in the Prefect UI (or: %s)", version, run.id,
-                cli_hint(version))
+    logger.info("%s is pending approval: approval run %s waits in the Prefect UI (or: %s)", version, run.id, cli_hint(version))
     return str(run.id)

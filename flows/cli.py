@@ -67,8 +67,10 @@ def run_flow(args: argparse.Namespace, cfg, params: str) -> int:
             if snapshot_source and status != {}:  # changed, or outside DVC (version_snapshot says so)
                 dvc_sync.version_snapshot(cfg.paths.data_dir)
         if status == {}:
-            log.info("nothing to do: data, code and params are unchanged since the last run "
-                     "(no Prefect server was started; `tabgate run --force` re-runs everything)")
+            log.info(
+                "nothing to do: data, code and params are unchanged since the last run "
+                "(no Prefect server was started; `tabgate run --force` re-runs everything)"
+            )
             return EXIT_OK
         snapshot_source = False  # just taken
     start_watched_server()
@@ -105,16 +107,16 @@ def run_dvc_repro(cfg, args: argparse.Namespace) -> int:
             dvc_sync.take_snapshot(cfg)
         fd = lock_fd()
         env = {k: v for k, v in os.environ.items() if k != "TABGATE_PARAMS"}  # the stages read params.yaml, as DVC does
-        return subprocess.call([dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else []),
-                               pass_fds=() if fd is None else (fd,), env=env)
+        return subprocess.call(
+            [dvc_sync.dvc_bin(), "repro"] + (["--force"] if args.force else []), pass_fds=() if fd is None else (fd,), env=env
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the training, scoring and monitoring flows on params.yaml's monitor.schedules (needs PREFECT_API_URL)."""
     from flows.deploy import serve_flows
 
-    return serve_flows(args.params or "params.yaml", limit=args.limit, keep_schedules=args.keep_schedules,
-                       dry_run=args.dry_run)
+    return serve_flows(args.params or "params.yaml", limit=args.limit, keep_schedules=args.keep_schedules, dry_run=args.dry_run)
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -123,8 +125,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from tasks.serving.monitor import summary_lines
 
     start_watched_server()
-    result = monitoring_flow(batch=args.file or "", params=params_path(args),
-                             retrain=False if args.no_retrain else None, force=True if args.force else None)
+    result = monitoring_flow(
+        batch=args.file or "",
+        params=params_path(args),
+        retrain=False if args.no_retrain else None,
+        force=True if args.force else None,
+    )
     ran = result["training"]["ran"] if result["training"] else None
     for line in summary_lines(result["report"], result["retrain_started"], result["disabled_by"], ran):
         print(f"monitor: {line}")
@@ -151,8 +157,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     cfg = load_config(args.params)
     with project_lock_for(cfg, "tabgate ingest"):
         info = dvc_sync.take_snapshot(cfg)
-    print(f"snapshot {info['file']} ({info['bytes']} bytes) in {cfg.paths.data_dir}/; "
-          f"data version {info['data_version'] or 'unversioned'}")
+    print(
+        f"snapshot {info['file']} ({info['bytes']} bytes) in {cfg.paths.data_dir}/; "
+        f"data version {info['data_version'] or 'unversioned'}"
+    )
     return EXIT_OK
 
 
@@ -177,11 +185,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from tasks.core.io import read_frame
 
         with project_lock_for(cfg, "tabgate validate --bootstrap"):  # rewrites the suite a running validate reads
-            df = read_frame(cfg.paths.ingested) if args.file is None else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
+            df = (
+                read_frame(cfg.paths.ingested)
+                if args.file is None
+                else type_table(read_snapshot(Path(args.file), cfg.ingest), cfg.ingest, cfg.data)[0]
+            )
             info = bootstrap_suite(df, cfg.paths, cfg.data, cfg.validate)
-        print(f"expectation suite '{info['suite']}' ({info['expectations']} expectations from {info['rows']} rows) "
-              f"written under {cfg.paths.gx_dir}/expectations/, reference profile {info['reference_profile']}; "
-              "review and commit them")
+        print(
+            f"expectation suite '{info['suite']}' ({info['expectations']} expectations from {info['rows']} rows) "
+            f"written under {cfg.paths.gx_dir}/expectations/, reference profile {info['reference_profile']}; "
+            "review and commit them"
+        )
         return EXIT_OK
     if args.file is None:
         with project_lock_for(cfg, "tabgate validate"):  # the validate step: writes reports/validate.json
@@ -191,8 +205,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
     print(_short_json(report.to_data()))
     if report.suite_mismatch:
-        print(mismatch_message(report.suite_mismatch, report.suite.file,
-                               f"tabgate validate --bootstrap {args.file}"), file=sys.stderr)
+        print(
+            mismatch_message(report.suite_mismatch, report.suite.file, f"tabgate validate --bootstrap {args.file}"),
+            file=sys.stderr,
+        )
     return EXIT_OK if report.passed else EXIT_INPUT
 
 
@@ -222,9 +238,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "history":
         for h in read_history(reg):
-            print(f"{h.at or ''}  {h.action or '':<10} {h.version_id or '':<18} "
-                  f"from {h.from_version or '-':<18} {h.reason or ''}"
-                  + (f"  [by {h.actor}" + (f", Prefect run {h.run_id}" if h.run_id else "") + "]" if h.actor else ""))
+            print(
+                f"{h.at or ''}  {h.action or '':<10} {h.version_id or '':<18} "
+                f"from {h.from_version or '-':<18} {h.reason or ''}"
+                + (f"  [by {h.actor}" + (f", Prefect run {h.run_id}" if h.run_id else "") + "]" if h.actor else "")
+            )
         return EXIT_OK
     if args.action == "migrate":
         with project_lock_for(cfg, "tabgate models migrate"):
@@ -293,8 +311,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     from tasks.serving import score
 
     cfg = load_config(args.params)
-    summary = score.score_file(Path(args.input), Path(args.output), cfg.paths.registry_dir,
-                               Path(args.shadow) if args.shadow else None, cfg.data, cfg.monitor)
+    summary = score.score_file(
+        Path(args.input),
+        Path(args.output),
+        cfg.paths.registry_dir,
+        Path(args.shadow) if args.shadow else None,
+        cfg.data,
+        cfg.monitor,
+    )
     print(_short_json(summary))
     return EXIT_OK
 
@@ -316,6 +340,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 # --- tabgate init: a params.yaml for your own table ------------------------------------------------------------
 
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Read a table, propose its settings, write a short params.yaml, and bootstrap the expectation suite."""
     from tasks.core.errors import ConfigError
@@ -323,21 +348,23 @@ def cmd_init(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     target = folder / "params.yaml"
     if target.exists() and not args.force:
-        raise ConfigError(f"{target} exists; pass --force to replace it (its expectation suite in gx/ is replaced "
-                          "too), or --dir another folder")
+        raise ConfigError(
+            f"{target} exists; pass --force to replace it (its expectation suite in gx/ is replaced too), or --dir another folder"
+        )
     plan, cfg, df = plan_table(args, folder)
     from tasks.core import io
     from tasks.data.profiling import render_params, summary_lines
     from tasks.quality.validation import bootstrap_suite
 
     io.write_text(render_params(plan), target)
-    at = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={
-        k: folder / v for k, v in cfg.paths.model_dump().items()})})
+    at = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={k: folder / v for k, v in cfg.paths.model_dump().items()})})
     info = bootstrap_suite(df, at.paths, at.data, at.validate)
     for line in summary_lines(plan):
         print(f"init: {line}")
-    print(f"init: wrote {target} and the expectation suite {info['suite']} ({info['expectations']} expectations) "
-          f"with the reference profile {info['reference_profile']}, learnt from {info['rows']} rows")
+    print(
+        f"init: wrote {target} and the expectation suite {info['suite']} ({info['expectations']} expectations) "
+        f"with the reference profile {info['reference_profile']}, learnt from {info['rows']} rows"
+    )
     print("init: next: `tabgate run` (or `tabgate run --engine dvc`); the gate's verdict is in reports/promotion.md")
     return EXIT_OK
 
@@ -356,9 +383,11 @@ def plan_table(args: argparse.Namespace, folder: Path):
     from tasks.data.sources import read_source, type_table
 
     if len(args.source) > 1:
-        raise ConfigError(f"SOURCE: got {len(args.source)} paths ({args.source[0]}, {args.source[1]}, ...): the shell "
-                          "expanded a glob? Quote it (e.g. 'raw/*.csv') or pass the folder: its files are read as one "
-                          "table in sorted path order")
+        raise ConfigError(
+            f"SOURCE: got {len(args.source)} paths ({args.source[0]}, {args.source[1]}, ...): the shell "
+            "expanded a glob? Quote it (e.g. 'raw/*.csv') or pass the folder: its files are read as one "
+            "table in sorted path order"
+        )
     text, path = args.source[0], Path(args.source[0])
     several = is_glob(text) or path.is_dir()
     if not several and not path.exists():
@@ -369,8 +398,11 @@ def plan_table(args: argparse.Namespace, folder: Path):
     except (OSError, EOFError, ValueError) as err:
         raise InputError(f"{head}: cannot be read ({type(err).__name__}: {err})") from None
     file_column = FILE_COLUMN if several else None
-    raw = read_source(IngestParams(source=text, separator=reader.separator, encoding=reader.encoding,
-                                   decimal=reader.decimal, file_column=file_column))
+    raw = read_source(
+        IngestParams(
+            source=text, separator=reader.separator, encoding=reader.encoding, decimal=reader.decimal, file_column=file_column
+        )
+    )
     root = set_root(text) if is_glob(text) else path
     rel = os.path.relpath(root.resolve(), folder.resolve())
     source = root.resolve().as_posix() if rel.startswith("..") else Path(rel).as_posix()
@@ -402,26 +434,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the whole pipeline (Prefect flow by default)", description=cmd_run.__doc__)
-    p.add_argument("--engine", choices=["prefect", "dvc"], default="prefect",
-                   help="prefect: a Prefect flow run (local temporary server unless PREFECT_API_URL is set); dvc: dvc repro")
+    p.add_argument(
+        "--engine",
+        choices=["prefect", "dvc"],
+        default="prefect",
+        help="prefect: a Prefect flow run (local temporary server unless PREFECT_API_URL is set); dvc: dvc repro",
+    )
     p.add_argument("--force", action="store_true", help="re-run every step even when up to date")
     p.add_argument("--no-snapshot", action="store_true", help="use the snapshot already in data/ (do not re-read the source)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("serve", help="serve the flows on the schedules in params.yaml (monitor.schedules)",
-                       description=cmd_serve.__doc__)
+    p = sub.add_parser(
+        "serve", help="serve the flows on the schedules in params.yaml (monitor.schedules)", description=cmd_serve.__doc__
+    )
     p.add_argument("--limit", type=int, default=2, help="at most this many flow runs at once (default 2)")
     p.add_argument("--keep-schedules", action="store_true", help="do not pause the schedules when serve stops")
     p.add_argument("--dry-run", action="store_true", help="print the deployments and schedules, serve nothing")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("monitor", help="check a batch for drift / performance drop; retrain when needed",
-                       description=cmd_monitor.__doc__)
+    p = sub.add_parser(
+        "monitor", help="check a batch for drift / performance drop; retrain when needed", description=cmd_monitor.__doc__
+    )
     p.add_argument("file", nargs="?", help="CSV/Parquet batch in the source's layout (default: monitor.batch_path)")
-    p.add_argument("--no-retrain", action="store_true", help="report only, never start the training flow "
-                   "(says when retraining would be advised)")
-    p.add_argument("--force", action="store_true", help="a retrain re-runs every step (default: only what DVC finds "
-                   "stale, or monitor.retrain_force)")
+    p.add_argument(
+        "--no-retrain",
+        action="store_true",
+        help="report only, never start the training flow (says when retraining would be advised)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="a retrain re-runs every step (default: only what DVC finds stale, or monitor.retrain_force)",
+    )
     p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("step", help="run one step directly", description=cmd_step.__doc__)
@@ -431,13 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="snapshot the source into data/ and version it (data.dvc)", description=cmd_ingest.__doc__)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("validate", help="validate a file against the expectation suite, or bootstrap the suite",
-                       description=cmd_validate.__doc__)
+    p = sub.add_parser(
+        "validate", help="validate a file against the expectation suite, or bootstrap the suite", description=cmd_validate.__doc__
+    )
     p.add_argument("file", nargs="?", help="CSV or Parquet file (default: the ingested snapshot)")
     p.add_argument("--bootstrap", action="store_true", help="write a new suite from the file (or the ingested table)")
-    p.add_argument("--data-docs", action="store_true",
-                   help="build the Great Expectations Data Docs when this machine has none (a fresh clone): from the "
-                        "kept GX results, else by validating the ingested table again; print their path")
+    p.add_argument(
+        "--data-docs",
+        action="store_true",
+        help="build the Great Expectations Data Docs when this machine has none (a fresh clone): from the "
+        "kept GX results, else by validating the ingested table again; print their path",
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("models", help="list, promote or roll back model versions", description=cmd_models.__doc__)
@@ -454,8 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
     mj = msub.add_parser("reject", help="reject a version pending approval (production unchanged)")
     mj.add_argument("version")
     mj.add_argument("--reason", required=True, help="why (recorded in the registry history)")
-    mm = msub.add_parser("migrate", help="record the bytes of versions registered before manifests existed "
-                         "(and sign manifests when TABGATE_MANIFEST_KEY is set)")
+    mm = msub.add_parser(
+        "migrate",
+        help="record the bytes of versions registered before manifests existed "
+        "(and sign manifests when TABGATE_MANIFEST_KEY is set)",
+    )
     mm.add_argument("--reason", required=True, help="why (recorded)")
     mr = msub.add_parser("rollback", help="restore the previous production version")
     mr.add_argument("--reason", required=True, help="why (recorded)")
@@ -469,23 +520,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
     add_init_parser(sub)
 
-    p = sub.add_parser("config", help="print the effective configuration, or --check it against the table's columns",
-                       description=cmd_config.__doc__)
-    p.add_argument("--check", action="store_true", help="check that every column params.yaml names is in the table "
-                   "(ingest.source's header; exit 2 naming the key, the column and the file)")
+    p = sub.add_parser(
+        "config",
+        help="print the effective configuration, or --check it against the table's columns",
+        description=cmd_config.__doc__,
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check that every column params.yaml names is in the table "
+        "(ingest.source's header; exit 2 naming the key, the column and the file)",
+    )
     p.set_defaults(func=cmd_config)
     return parser
 
 
 def add_init_parser(sub) -> None:
     """Add `tabgate init SOURCE --target COLUMN`."""
-    p = sub.add_parser("init", help="write a params.yaml for your own table and bootstrap its expectation suite",
-                       description=cmd_init.__doc__)
-    p.add_argument("source", nargs="+", help="the table: a CSV (separator, encoding, decimal mark sniffed) or Parquet "
-                   "file, or a folder or quoted glob ('raw/*.csv') of such files with the same columns, read as one")
+    p = sub.add_parser(
+        "init", help="write a params.yaml for your own table and bootstrap its expectation suite", description=cmd_init.__doc__
+    )
+    p.add_argument(
+        "source",
+        nargs="+",
+        help="the table: a CSV (separator, encoding, decimal mark sniffed) or Parquet "
+        "file, or a folder or quoted glob ('raw/*.csv') of such files with the same columns, read as one",
+    )
     p.add_argument("--target", required=True, help="the label column")
-    p.add_argument("--task", choices=["binary", "multiclass", "regression"], default=None,
-                   help="default: inferred from the label's values")
+    p.add_argument(
+        "--task", choices=["binary", "multiclass", "regression"], default=None, help="default: inferred from the label's values"
+    )
     p.add_argument("--time", default=None, help="the time column (default: a date column, or year/month/day parts)")
     p.add_argument("--id", default=None, help="the id / entity column (default: one named like an id)")
     p.add_argument("--dir", default=".", help="the project folder to write params.yaml and gx/ into (default: .)")

@@ -39,7 +39,8 @@ def run_dvc(*args: str, cwd: Path | None = None, check: bool = True) -> subproce
 def is_dvc_repo(root: Path = Path(".")) -> bool:
     """Return True when root holds a DVC project inside a git work tree."""
     return (root / ".dvc").is_dir() and subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True).returncode == 0
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True
+    ).returncode == 0
 
 
 def version_snapshot(data_dir: Path, root: Path = Path(".")) -> str | None:
@@ -71,8 +72,9 @@ def unpin_sample_remote(pointer: Path, version: str | None, root: Path = Path(".
         return
     pointer.write_text(text.replace("  remote: sample\n", "").replace("  push: false\n", ""))
     _git("add", pointer.relative_to(root).as_posix(), cwd=root)  # as DVC's autostage did for `dvc add`
-    log.info("%s: a new snapshot: no longer pinned to the bundled sample's remote; `dvc push` sends it to the "
-             "default remote", pointer)
+    log.info(
+        "%s: a new snapshot: no longer pinned to the bundled sample's remote; `dvc push` sends it to the default remote", pointer
+    )
 
 
 def take_snapshot(cfg, version: bool = True) -> dict:
@@ -164,7 +166,8 @@ def require_paths_in_dvc_yaml(params: str) -> None:
             f"{params}: key `paths`: dvc.yaml sets where the steps read and write (its `vars: paths`), and DVC refuses "
             "a second `paths` in params.yaml (every `dvc` command would fail to read dvc.yaml). Remove the `paths` "
             "section from params.yaml; to move an output, edit the `paths` of dvc.yaml's vars (the Prefect engine "
-            "with `tabgate --params OTHER.yaml run` may set paths in OTHER.yaml)")
+            "with `tabgate --params OTHER.yaml run` may set paths in OTHER.yaml)"
+        )
 
 
 def require_project_params(params: str) -> None:
@@ -180,7 +183,8 @@ def require_project_params(params: str) -> None:
         f"--params {params} (or $TABGATE_PARAMS): `tabgate run --engine dvc` runs `dvc repro`, which always reads "
         "params.yaml (dvc.yaml's ${...} values and each stage's params, recorded in dvc.lock). Copy the file to "
         "params.yaml, try single values with `dvc exp run -S section.key=value`, or run it outside DVC with "
-        f"`tabgate --params {params} run` (the Prefect engine runs every step and records nothing in dvc.lock)")
+        f"`tabgate --params {params} run` (the Prefect engine runs every step and records nothing in dvc.lock)"
+    )
 
 
 def project_status(root: Path = Path(".")) -> dict | None:

@@ -35,7 +35,9 @@ def _locked(path: Path, what: str, timeout: float) -> Callable[[str, float], Run
         return RunLocked(
             f"another run holds the project lock {path.resolve()} ({holder}); this {what} waited "
             f"{waited:.0f}s (monitor.run_lock_timeout_seconds={timeout:g}) and gave up. Let that run "
-            "finish and start again; the lock is released automatically when its process exits")
+            "finish and start again; the lock is released automatically when its process exits"
+        )
+
     return error
 
 
@@ -61,8 +63,12 @@ def lock_fd(root: Path = Path(".")) -> int | None:
 
 
 @contextmanager
-def project_lock(root: Path = Path("."), timeout: float = 1800.0, what: str = "training run",
-                 logger: logging.Logger | logging.LoggerAdapter | None = None) -> Iterator[float]:
+def project_lock(
+    root: Path = Path("."),
+    timeout: float = 1800.0,
+    what: str = "training run",
+    logger: logging.Logger | logging.LoggerAdapter | None = None,
+) -> Iterator[float]:
     """Hold the exclusive project lock; yield the seconds waited (0 when this process holds it already).
 
     RunLocked (exit 5) after `timeout` seconds, naming the lock file and the holder.
@@ -80,8 +86,9 @@ def project_lock(root: Path = Path("."), timeout: float = 1800.0, what: str = "t
             _held[path] = [1, fd]
 
     try:
-        with exclusive_lock(path, timeout, what, _locked(path, what, timeout), logger or log, POLL_SECONDS,
-                            "project lock", on_acquired=remember) as waited:
+        with exclusive_lock(
+            path, timeout, what, _locked(path, what, timeout), logger or log, POLL_SECONDS, "project lock", on_acquired=remember
+        ) as waited:
             yield waited
     finally:
         with _guard:

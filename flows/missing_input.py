@@ -24,7 +24,12 @@ def missing_input_note(path: str | Path, what: str) -> str | None:
 def publish_missing_input(note: str, key: str, setting: str) -> dict[str, str]:
     """Log note and publish it as the markdown artifact `key`; return {"skipped": note} (the run completes)."""
     get_run_logger().warning("%s: the scheduled run completes without doing anything", note)
-    create_markdown_artifact(key=key, description=note, markdown=(
-        f"## Nothing to do\n\n{note}\n\nThe schedule fired but no file is there. Put the batch at this path "
-        f"(params.yaml `{setting}`, relative to the folder `tabgate serve` runs in) before the next scheduled run.\n"))
+    create_markdown_artifact(
+        key=key,
+        description=note,
+        markdown=(
+            f"## Nothing to do\n\n{note}\n\nThe schedule fired but no file is there. Put the batch at this path "
+            f"(params.yaml `{setting}`, relative to the folder `tabgate serve` runs in) before the next scheduled run.\n"
+        ),
+    )
     return {"skipped": note}

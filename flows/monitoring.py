@@ -33,14 +33,15 @@ def drift_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the features that drifted beyond the warning level, worst first."""
     cols = report["drift"]["columns"]
     moved = [(c, d) for c, d in cols.items() if d["level"] != "ok"]
-    return [{"feature": c, "value": d.get("value"), "level": d["level"], "note": d.get("note", "")}
-            for c, d in sorted(moved, key=lambda cd: -(cd[1].get("value") or float("inf")))]
+    return [
+        {"feature": c, "value": d.get("value"), "level": d["level"], "note": d.get("note", "")}
+        for c, d in sorted(moved, key=lambda cd: -(cd[1].get("value") or float("inf")))
+    ]
 
 
 def decision_markdown(report: dict[str, Any], started: bool, disabled_by: str | None) -> str:
     """Return the monitoring decision as Markdown: the same lines the CLI prints (tasks.serving.monitor.summary_lines)."""
-    head = ("retraining started" if started else "retraining advised, disabled" if report["retrain"]
-            else "no action")
+    head = "retraining started" if started else "retraining advised, disabled" if report["retrain"] else "no action"
     body = "\n".join(f"- {line.strip()}" for line in summary_lines(report, started, disabled_by))
     return f"## Monitoring: {head}\n\n{body}\n"
 
@@ -55,8 +56,9 @@ def retrain_switch(cfg_retrain: bool, retrain: bool | None) -> tuple[bool, str |
 
 
 @flow(name="tabgate-monitoring", log_prints=True, validate_parameters=False, flow_run_name="monitor-{batch}")
-def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool | None = None,
-                    missing_ok: bool = False, force: bool | None = None) -> dict[str, Any]:
+def monitoring_flow(
+    batch: str = "", params: str = "params.yaml", retrain: bool | None = None, missing_ok: bool = False, force: bool | None = None
+) -> dict[str, Any]:
     """Monitor a batch (default monitor.batch_path); start the training flow when it says retrain.
 
     retrain=False never starts it (None: monitor.retrain decides); force re-runs every step of the retrain
@@ -79,26 +81,41 @@ def monitoring_flow(batch: str = "", params: str = "params.yaml", retrain: bool 
         report = monitor(batch, params)
         publish_monitoring_trend(cfg)
         if drift_rows(report):
-            create_table_artifact(key="monitor-drift", table=drift_rows(report),
-                                  description=f"Features drifted beyond warn in {batch}")
+            create_table_artifact(
+                key="monitor-drift", table=drift_rows(report), description=f"Features drifted beyond warn in {batch}"
+            )
         started = bool(report["retrain"] and do_retrain)
-        create_markdown_artifact(key="monitor-decision", markdown=decision_markdown(report, started, disabled_by),
-                                 description="Monitoring decision and reasons")
+        create_markdown_artifact(
+            key="monitor-decision",
+            markdown=decision_markdown(report, started, disabled_by),
+            description="Monitoring decision and reasons",
+        )
         training = None
         if started:
-
             logger.warning("retraining: %s", "; ".join(report["reasons"]))
-            create_markdown_artifact(key="retrain-trigger", markdown=(
-                f"## Retraining triggered\n\nby batch `{batch}`\n\n" + "".join(f"- {r}\n" for r in report["reasons"])
-                + f"\npromote.require_approval forced: {cfg.monitor.retrain_require_approval}\n"),
-                description="Why monitoring started the training flow")
+            create_markdown_artifact(
+                key="retrain-trigger",
+                markdown=(
+                    f"## Retraining triggered\n\nby batch `{batch}`\n\n"
+                    + "".join(f"- {r}\n" for r in report["reasons"])
+                    + f"\npromote.require_approval forced: {cfg.monitor.retrain_require_approval}\n"
+                ),
+                description="Why monitoring started the training flow",
+            )
             alert_on_retrain(cfg, batch, report)
-            training = training_flow(params=params, force=cfg.monitor.retrain_force if force is None else force,
-                                     require_approval=True if cfg.monitor.retrain_require_approval else None)
+            training = training_flow(
+                params=params,
+                force=cfg.monitor.retrain_force if force is None else force,
+                require_approval=True if cfg.monitor.retrain_require_approval else None,
+            )
     except Exception as err:
         publish_failure(err)
         raise
-    return {"retrain": report["retrain"], "reasons": report["reasons"], "retrain_started": started,
-            "disabled_by": disabled_by,
-            "training": None if training is None else {k: training[k] for k in ("ran", "model_version")},
-            "report": report}
+    return {
+        "retrain": report["retrain"],
+        "reasons": report["reasons"],
+        "retrain_started": started,
+        "disabled_by": disabled_by,
+        "training": None if training is None else {k: training[k] for k in ("ran", "model_version")},
+        "report": report,
+    }

@@ -31,12 +31,10 @@ def end_waiting_approval(version: str, decision: str, actor: str, run_id: str) -
     """Cancel the version's Suspended `tabgate-approval` run (and its expire run): decided by this run instead."""
     cancelled = cancel_waiting_approval(version, decision, actor, f"{flow_run.get_flow_name()} run {run_id}")
     if cancelled:
-        get_run_logger().info("cancelled the waiting approval run(s) of %s: %s", version,
-                              ", ".join(str(c) for c in cancelled))
+        get_run_logger().info("cancelled the waiting approval run(s) of %s: %s", version, ", ".join(str(c) for c in cancelled))
 
 
-def run_action(what: str, params: str, reason: str, actor: str, action: Callable[[Config, str, str, str], str]
-               ) -> dict[str, Any]:
+def run_action(what: str, params: str, reason: str, actor: str, action: Callable[[Config, str, str, str], str]) -> dict[str, Any]:
     """Check the parameters, hold the project lock, run action(cfg, reason, actor, run_id); publish what it did."""
     logger = get_run_logger()
     try:
@@ -52,32 +50,41 @@ def run_action(what: str, params: str, reason: str, actor: str, action: Callable
     production = production_version(cfg.paths.registry_dir)
     publish_registry_table(cfg)
     logger.info("%s", message)
-    create_markdown_artifact(key="registry-action", description=message,
-                             markdown=f"## {what}\n\n{message}\n\n- by: {actor}\n- reason: {reason}\n"
-                                      f"- production now: `{production or 'none'}`\n")
+    create_markdown_artifact(
+        key="registry-action",
+        description=message,
+        markdown=f"## {what}\n\n{message}\n\n- by: {actor}\n- reason: {reason}\n- production now: `{production or 'none'}`\n",
+    )
     return {"message": message, "production": production, "actor": actor, "reason": reason}
 
 
 @flow(name="tabgate-rollback", flow_run_name="rollback", log_prints=True, validate_parameters=False)
-def rollback_flow(reason: str = "", actor: str = "", to_version: str = "", params: str = "params.yaml"
-                  ) -> dict[str, Any]:
+def rollback_flow(reason: str = "", actor: str = "", to_version: str = "", params: str = "params.yaml") -> dict[str, Any]:
     """Restore the previous production version (or to_version, an earlier production version)."""
+
     def act(cfg: Config, why: str, who: str, run_id: str) -> str:
-        restored = rollback(cfg.paths.registry_dir, why, who, cfg.promote.lock_timeout_seconds,
-                            to_version=to_version.strip() or None, run_id=run_id)
+        restored = rollback(
+            cfg.paths.registry_dir,
+            why,
+            who,
+            cfg.promote.lock_timeout_seconds,
+            to_version=to_version.strip() or None,
+            run_id=run_id,
+        )
         return f"rolled back: {restored} is now in production"
 
     return run_action("rollback", params, reason, actor, act)
 
 
 @flow(name="tabgate-approve-version", flow_run_name="approve-{version}", log_prints=True, validate_parameters=False)
-def approve_version_flow(version: str = "", reason: str = "", actor: str = "", params: str = "params.yaml"
-                         ) -> dict[str, Any]:
+def approve_version_flow(version: str = "", reason: str = "", actor: str = "", params: str = "params.yaml") -> dict[str, Any]:
     """Make a version pending approval production (as `tabgate models promote VERSION`, never --force); any other
     status (production, archived, rejected) is refused with a run-failure artifact, nothing changed."""
+
     def act(cfg: Config, why: str, who: str, run_id: str) -> str:
-        approve_version(cfg.paths.registry_dir, version.strip(), why, who, cfg.promote.lock_timeout_seconds,
-                        run_id=run_id, only_pending=True)  # a version already in production or archived is refused
+        approve_version(
+            cfg.paths.registry_dir, version.strip(), why, who, cfg.promote.lock_timeout_seconds, run_id=run_id, only_pending=True
+        )  # a version already in production or archived is refused
         end_waiting_approval(version.strip(), "approve", who, run_id)
         return f"{version} approved: now in production"
 
@@ -85,12 +92,11 @@ def approve_version_flow(version: str = "", reason: str = "", actor: str = "", p
 
 
 @flow(name="tabgate-reject-version", flow_run_name="reject-{version}", log_prints=True, validate_parameters=False)
-def reject_version_flow(version: str = "", reason: str = "", actor: str = "", params: str = "params.yaml"
-                        ) -> dict[str, Any]:
+def reject_version_flow(version: str = "", reason: str = "", actor: str = "", params: str = "params.yaml") -> dict[str, Any]:
     """Reject a version pending approval (as `tabgate models reject VERSION`); production unchanged."""
+
     def act(cfg: Config, why: str, who: str, run_id: str) -> str:
-        reject_version(cfg.paths.registry_dir, version.strip(), why, who, cfg.promote.lock_timeout_seconds,
-                       run_id=run_id)
+        reject_version(cfg.paths.registry_dir, version.strip(), why, who, cfg.promote.lock_timeout_seconds, run_id=run_id)
         end_waiting_approval(version.strip(), "reject", who, run_id)
         return f"{version} rejected; production unchanged"
 

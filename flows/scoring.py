@@ -17,13 +17,19 @@ from tasks.core.safe_paths import check_input_path, check_output_path, check_par
 from tasks.serving.score import quarantine_path, score_file
 
 
-@task(name="score", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
-      retry_condition_fn=lambda t, r, s: not _is_user_error(s))
+@task(
+    name="score",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=lambda t, r, s: not _is_user_error(s),
+)
 def score(input_path: str, output_path: str, params: str, shadow: str | None) -> dict[str, Any]:
     """Score input_path with the production model into output_path (bad rows to the quarantine file)."""
     cfg = load_config(params)
-    return score_file(Path(input_path), Path(output_path), cfg.paths.registry_dir,
-                      Path(shadow) if shadow else None, cfg.data, cfg.monitor)
+    return score_file(
+        Path(input_path), Path(output_path), cfg.paths.registry_dir, Path(shadow) if shadow else None, cfg.data, cfg.monitor
+    )
 
 
 def check_scoring_parameters(input_path: str, output_path: str, params: str, shadow: str | None) -> None:
@@ -49,16 +55,17 @@ def _is_user_error(state) -> bool:
 def summary_markdown(s: dict[str, Any]) -> str:
     """Return the scoring summary as Markdown: rows read, scored, quarantined and why, files written."""
     reasons = "".join(f"\n  - {k}: {v}" for k, v in (s.get("quarantine_reasons") or {}).items())
-    return (f"## Batch scoring with `{s['model_version']}`\n\n- input: `{s['input']}`\n- output: `{s['output']}`\n"
-            f"- rows read {s['rows_read']}, scored {s['rows_scored']}, quarantined {s['rows_quarantined']} "
-            f"(`{s['quarantine']}`){reasons}\n"
-            + "".join(f"- **warning**: {w}\n" for w in s.get("warnings") or []))
+    return (
+        f"## Batch scoring with `{s['model_version']}`\n\n- input: `{s['input']}`\n- output: `{s['output']}`\n"
+        f"- rows read {s['rows_read']}, scored {s['rows_scored']}, quarantined {s['rows_quarantined']} "
+        f"(`{s['quarantine']}`){reasons}\n" + "".join(f"- **warning**: {w}\n" for w in s.get("warnings") or [])
+    )
 
 
-@flow(name="tabgate-scoring", log_prints=True, validate_parameters=False,
-      flow_run_name="score-{input_path}")
-def scoring_flow(input_path: str, output_path: str, params: str = "params.yaml",
-                 shadow: str | None = None, missing_ok: bool = False) -> dict[str, Any]:
+@flow(name="tabgate-scoring", log_prints=True, validate_parameters=False, flow_run_name="score-{input_path}")
+def scoring_flow(
+    input_path: str, output_path: str, params: str = "params.yaml", shadow: str | None = None, missing_ok: bool = False
+) -> dict[str, Any]:
     """Score a CSV/Parquet batch with the production model; publish the `scoring-summary` artifact.
 
     missing_ok (set on the served deployment): a missing input completes with a "nothing to score" note."""
@@ -77,6 +84,5 @@ def scoring_flow(input_path: str, output_path: str, params: str = "params.yaml",
     except Exception as err:
         publish_failure(err)
         raise
-    create_markdown_artifact(key="scoring-summary", markdown=summary_markdown(summary),
-                             description="Rows scored and quarantined")
+    create_markdown_artifact(key="scoring-summary", markdown=summary_markdown(summary), description="Rows scored and quarantined")
     return summary

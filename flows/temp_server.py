@@ -51,9 +51,11 @@ def start_lock_path() -> Path:
 
 
 def _start_timed_out(holder: str, waited: float) -> RunLocked:
-    return RunLocked(f"another temporary Prefect server has been starting for {waited:.0f}s ({holder}; lock "
-                     f"{start_lock_path()}); set PREFECT_API_URL to a long-lived server, or raise "
-                     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+    return RunLocked(
+        f"another temporary Prefect server has been starting for {waited:.0f}s ({holder}; lock "
+        f"{start_lock_path()}); set PREFECT_API_URL to a long-lived server, or raise "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    )
 
 
 def start_temporary_server() -> SubprocessASGIServer:
@@ -61,12 +63,21 @@ def start_temporary_server() -> SubprocessASGIServer:
     this process dies; return it."""
     server = WatchedServer()  # registered for port None: the flow's own SubprocessASGIServer() returns this instance
     wait = 2.0 * float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())  # one other start ahead of us
-    with exclusive_lock(start_lock_path(), wait, "temporary Prefect server start", _start_timed_out, log,
-                        lock_name="Prefect server start lock",
-                        why="two temporary servers migrating one database at once fail; the runs then proceed together"):
+    with exclusive_lock(
+        start_lock_path(),
+        wait,
+        "temporary Prefect server start",
+        _start_timed_out,
+        log,
+        lock_name="Prefect server start lock",
+        why="two temporary servers migrating one database at once fail; the runs then proceed together",
+    ):
         server.start()
     if server.server_process is not None:  # also when a Prefect upgrade stops calling _run_uvicorn_command
         process_watchdog().watch(server.server_process.pid)
-    log.debug("temporary Prefect server %s (pid %s) is watched", server.api_url,
-              server.server_process.pid if server.server_process else "?")
+    log.debug(
+        "temporary Prefect server %s (pid %s) is watched",
+        server.api_url,
+        server.server_process.pid if server.server_process else "?",
+    )
     return server

@@ -41,8 +41,9 @@ from tasks.registry.records import PromotionStatus
 from tasks.reporting.promotion_report import PromotionReport
 from tasks.reporting.registry_table import changed_registry
 
-STEP_MODULES = {m.__name__.rpartition(".")[2]: m
-                for m in (ingest, validate, split, preprocess, cv, train, evaluate, explain, promote)}
+STEP_MODULES = {
+    m.__name__.rpartition(".")[2]: m for m in (ingest, validate, split, preprocess, cv, train, evaluate, explain, promote)
+}
 assert tuple(STEP_MODULES) == STEPS, "flows.training.STEP_MODULES must list tasks.core.steps.STEPS in order"
 # Steps that touch external sources or the registry get retries with backoff; the rest fail fast.
 RETRIES = {"ingest": 2, "promote": 2}
@@ -63,15 +64,26 @@ def step_task(name: str):
     """Return the Prefect task wrapping tasks.<name>.run, carrying the step's version."""
     module = STEP_MODULES[name]
     return task(
-        module.run, name=name, version=getattr(module, "STEP_VERSION", None),
-        retries=RETRIES.get(name, 0), retry_delay_seconds=[2, 10] if name in RETRIES else 0,
-        retry_condition_fn=retry_unless_bad_input, timeout_seconds=TIMEOUT_SECONDS.get(name, DEFAULT_TIMEOUT),
-        cache_policy=NO_CACHE, task_run_name=f"{name}",
+        module.run,
+        name=name,
+        version=getattr(module, "STEP_VERSION", None),
+        retries=RETRIES.get(name, 0),
+        retry_delay_seconds=[2, 10] if name in RETRIES else 0,
+        retry_condition_fn=retry_unless_bad_input,
+        timeout_seconds=TIMEOUT_SECONDS.get(name, DEFAULT_TIMEOUT),
+        cache_policy=NO_CACHE,
+        task_run_name=f"{name}",
     )
 
 
-@task(name="snapshot", task_run_name="snapshot", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_unless_bad_input,
-      cache_policy=NO_CACHE)
+@task(
+    name="snapshot",
+    task_run_name="snapshot",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_unless_bad_input,
+    cache_policy=NO_CACHE,
+)
 def snapshot(cfg: Config, version: bool = True) -> str | None:
     """Snapshot the source into data/ and (in the DVC project) version it; return the data version."""
     return dvc_sync.take_snapshot(cfg, version)["data_version"]
@@ -109,8 +121,10 @@ def label_flow_run(data_version: str | None, model_version: str | None) -> None:
     try:
         with get_client(sync_client=True) as client:
             current = client.read_flow_run(UUID(str(run_id)))
-            tags_ = sorted({t for t in current.tags if not t.startswith(("data:", "model:"))}
-                           | set(version_tags(data_version, model_version)))
+            tags_ = sorted(
+                {t for t in current.tags if not t.startswith(("data:", "model:"))}
+                | set(version_tags(data_version, model_version))
+            )
             client.update_flow_run(UUID(str(run_id)), name=name, tags=tags_)
     except Exception as err:  # labelling is a convenience: never fail a run for it
         get_run_logger().warning("could not label the flow run with its versions: %s", err)
@@ -130,8 +144,9 @@ def with_approval(cfg: Config, require_approval: bool | None) -> Config:
 
 
 @flow(name="tabgate-training", log_prints=True, validate_parameters=False, flow_run_name=run_name)
-def training_flow(params: str = "params.yaml", force: bool = False, snapshot_source: bool = True,
-                  require_approval: bool | None = None) -> dict[str, Any]:
+def training_flow(
+    params: str = "params.yaml", force: bool = False, snapshot_source: bool = True, require_approval: bool | None = None
+) -> dict[str, Any]:
     """Run the pipeline: snapshot, then ingest .. promote as tasks; return each step's report.
 
     require_approval overrides promote.require_approval for this run (the monitoring flow sets it for
@@ -148,8 +163,10 @@ def training_flow(params: str = "params.yaml", force: bool = False, snapshot_sou
         raise
     cfg = with_approval(load_config(params), require_approval)
     try:
-        with project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, logger=logger) as waited, \
-                dvc_sync.restore_snapshot_on_failure(cfg.paths.data_dir):
+        with (
+            project_lock(Path("."), cfg.monitor.run_lock_timeout_seconds, logger=logger) as waited,
+            dvc_sync.restore_snapshot_on_failure(cfg.paths.data_dir),
+        ):
             result = run_pipeline(cfg, params, force, snapshot_source)
     except Exception as err:
         publish_failure(err)
@@ -219,8 +236,7 @@ def run_pipeline(cfg: Config, params: str, force: bool, snapshot_source: bool) -
     model_version = model_version_of(cfg)
     label_flow_run(data_version, model_version)
     alert_on_promotion(cfg, todo, data_version)  # pending approval / gate rejected: the server sends the alert
-    return {"data_version": data_version, "model_version": model_version, "ran": todo, "skipped": skipped,
-            "reports": results}
+    return {"data_version": data_version, "model_version": model_version, "ran": todo, "skipped": skipped, "reports": results}
 
 
 if __name__ == "__main__":

@@ -64,9 +64,13 @@ class Watchdog:
         read_end, self._write_end = os.pipe()  # non-inheritable: only the watchdog gets the read end
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", WATCHDOG, str(read_end), marker, str(grace)], pass_fds=(read_end,),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True)  # a Ctrl-C to the run's process group does not stop it before it acts
+                [sys.executable, "-c", WATCHDOG, str(read_end), marker, str(grace)],
+                pass_fds=(read_end,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # a Ctrl-C to the run's process group does not stop it before it acts
         finally:
             os.close(read_end)
         # The write end is never closed here: the kernel closes it when this process ends.

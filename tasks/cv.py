@@ -29,9 +29,18 @@ def run(cfg: Config) -> CvReport:
     notes = compare_schemes(schemes, primary_metric(cfg.data.task))
     for note in notes:
         log.warning("cv: %s", note)
-    report = build_report(CvReport, {"step_version": STEP_VERSION, "rows": int(len(df)), "n_splits": cfg.cv.n_splits,
-              "baseline_max_rows": cfg.train.baseline_max_rows, "schemes": schemes, "notes": notes,
-              "compute": {"engine": cfg.compute.engine}})  # where the folds ran (local or dask: the same numbers)
+    report = build_report(
+        CvReport,
+        {
+            "step_version": STEP_VERSION,
+            "rows": int(len(df)),
+            "n_splits": cfg.cv.n_splits,
+            "baseline_max_rows": cfg.train.baseline_max_rows,
+            "schemes": schemes,
+            "notes": notes,
+            "compute": {"engine": cfg.compute.engine},
+        },
+    )  # where the folds ran (local or dask: the same numbers)
     write_report(report, cfg.paths.reports_dir / "cv.json")
     return report
 

@@ -21,28 +21,44 @@ from tasks.reporting.plots import write_evaluation_plots, write_plot_data
 STEP_VERSION = "2"
 log = logging.getLogger(__name__)
 
+
 def run(cfg: Config) -> EvaluateReport:
     """Score every model on the test set (read once), write metrics, plots and the scored test table."""
     models = load_models(cfg.paths.models_dir, cfg.paths.registry_dir)
     test = io.read_frame(cfg.paths.test)
     log.info("evaluate: scoring %s on %d test rows (the only read of the test set)", sorted(models), len(test))
     scores, scored = evaluate_models(test, models, cfg.data, cfg.evaluate)
-    report = scores.model_copy(update={
-        "step_version": STEP_VERSION, "test_fingerprint": fingerprint_rows(test),
-        "production_version": production_version(cfg.paths.registry_dir) if "production" in models else None})
+    report = scores.model_copy(
+        update={
+            "step_version": STEP_VERSION,
+            "test_fingerprint": fingerprint_rows(test),
+            "production_version": production_version(cfg.paths.registry_dir) if "production" in models else None,
+        }
+    )
     io.write_frame(scored, cfg.paths.scored_test)
     write_report(report, cfg.paths.reports_dir / "metrics.json")
 
-    io.write_text(render_evaluation(report, read_optional_report(CvReport, cfg.paths.reports_dir / "cv.json"),
-                                    read_optional_report(SplitReport, cfg.paths.reports_dir / "split.json")),
-                  cfg.paths.reports_dir / "evaluate" / "report.md")
+    io.write_text(
+        render_evaluation(
+            report,
+            read_optional_report(CvReport, cfg.paths.reports_dir / "cv.json"),
+            read_optional_report(SplitReport, cfg.paths.reports_dir / "split.json"),
+        ),
+        cfg.paths.reports_dir / "evaluate" / "report.md",
+    )
     write_evaluation_plots(scored, report, list(models), cfg.paths.reports_dir / "evaluate")
     write_plot_data(scored, report.task, cfg.paths.reports_dir / "plots")
     pm = report.primary_metric
     production = report.models.get("production")
-    log.info("evaluate: test %s lightgbm %.4f, baseline %.4f%s", pm, report.model("lightgbm").value(pm),
-             report.model("baseline").value(pm), f", production {production.value(pm):.4f}" if production else "")
+    log.info(
+        "evaluate: test %s lightgbm %.4f, baseline %.4f%s",
+        pm,
+        report.model("lightgbm").value(pm),
+        report.model("baseline").value(pm),
+        f", production {production.value(pm):.4f}" if production else "",
+    )
     return report
+
 
 if __name__ == "__main__":
     from tasks import (

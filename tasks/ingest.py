@@ -22,15 +22,22 @@ from tasks.data.sources import read_snapshot, snapshot_file, snapshot_parts, sna
 STEP_VERSION = "1"
 log = logging.getLogger(__name__)
 
+
 def run(cfg: Config) -> IngestReport:
     """Read the snapshot in data/, type it, and write the ingested Parquet table and its report."""
     path = snapshot_file(cfg.paths.data_dir)
     raw = read_snapshot(path, cfg.ingest)
     df, notes = type_table(raw, cfg.ingest, cfg.data)
     io.write_frame(df, cfg.paths.ingested)
-    data = {"step_version": STEP_VERSION, "snapshot": path.name, "snapshot_sha256": snapshot_sha256(path),
-            "rows": int(len(df)), "columns": int(df.shape[1]),
-            "dtypes": {c: str(t) for c, t in df.dtypes.items()}, **notes}
+    data = {
+        "step_version": STEP_VERSION,
+        "snapshot": path.name,
+        "snapshot_sha256": snapshot_sha256(path),
+        "rows": int(len(df)),
+        "columns": int(df.shape[1]),
+        "dtypes": {c: str(t) for c, t in df.dtypes.items()},
+        **notes,
+    }
     if path.is_dir():  # several files read as one table: each, in the order read, with its md5
         data["files"] = file_listing(snapshot_parts(path), path)
     if cfg.data.time_column:

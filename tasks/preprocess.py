@@ -34,16 +34,23 @@ def run(cfg: Config) -> PreprocessReport:
             save_preprocessor(pre, tmp / f"{kind}.skops")
         io.write_json({"numeric": list(ft.numeric), "categorical": list(ft.categorical)}, tmp / "features.json")
         write_manifest(tmp, step="preprocess")  # sha256 of every file; train loads nothing that differs
-    report = build_report(PreprocessReport, {
-        "step_version": STEP_VERSION,
-        "train_rows": int(len(train)),
-        "linear_fit_rows": int(len(train) if linear_rows is None else len(linear_rows)),
-        "linear": summarize_preprocessor(fitted["linear"], ft),
-        "tree_output_features": list(fitted["tree"].get_feature_names_out()),
-    })
+    report = build_report(
+        PreprocessReport,
+        {
+            "step_version": STEP_VERSION,
+            "train_rows": int(len(train)),
+            "linear_fit_rows": int(len(train) if linear_rows is None else len(linear_rows)),
+            "linear": summarize_preprocessor(fitted["linear"], ft),
+            "tree_output_features": list(fitted["tree"].get_feature_names_out()),
+        },
+    )
     write_report(report, cfg.paths.reports_dir / "preprocess.json")
-    log.info("preprocess: fitted on %d training rows, %d numeric and %d categorical features",
-             len(train), len(ft.numeric), len(ft.categorical))
+    log.info(
+        "preprocess: fitted on %d training rows, %d numeric and %d categorical features",
+        len(train),
+        len(ft.numeric),
+        len(ft.categorical),
+    )
     return report
 
 

@@ -77,9 +77,21 @@ def run(cfg: Config) -> PromotionReport:
     notes = [f"segment column(s) {absent} are not in the scored test frame"] if absent else []
     latency = measure_latency(bundle, scored.iloc[: p.latency_rows])
     judged, shown = gather_suspects(cfg, metrics_report, bundle.meta)
-    decision = decide_promotion(GateInput(task, primary, scored["y_true"].to_numpy(), challenger, baseline, production,
-                                          scored[seg_cols] if seg_cols else None, cfg.evaluate.segment_min_rows,
-                                          latency, judged), p)
+    decision = decide_promotion(
+        GateInput(
+            task,
+            primary,
+            scored["y_true"].to_numpy(),
+            challenger,
+            baseline,
+            production,
+            scored[seg_cols] if seg_cols else None,
+            cfg.evaluate.segment_min_rows,
+            latency,
+            judged,
+        ),
+        p,
+    )
 
     record = build_record(cfg, decision, None, metrics_report, latency, production_vid)
     experiment = os.environ.get(EXPERIMENT_ENV) or None
@@ -87,16 +99,30 @@ def run(cfg: Config) -> PromotionReport:
         status, vid = EXPERIMENT, None
     else:
         status, vid = apply_decision(cfg, decision, cfg.paths.models_dir / "lightgbm", record, production_vid)
-    report = PromotionReport(step_version=STEP_VERSION, status=status, version_id=vid,
-                             production_version=production_vid, experiment=experiment,
-                             challenger_digest=challenger.digest or "", test_rows=int(len(scored)),
-                             test_fingerprint=metrics_report.test_fingerprint, decision=decision, suspects=shown,
-                             notes=notes, diagnosis=loss_diagnosis(cfg, decision, shown))
+    report = PromotionReport(
+        step_version=STEP_VERSION,
+        status=status,
+        version_id=vid,
+        production_version=production_vid,
+        experiment=experiment,
+        challenger_digest=challenger.digest or "",
+        test_rows=int(len(scored)),
+        test_fingerprint=metrics_report.test_fingerprint,
+        decision=decision,
+        suspects=shown,
+        notes=notes,
+        diagnosis=loss_diagnosis(cfg, decision, shown),
+    )
     write_report(report, reports / "promotion.json")
     io.write_text(render_markdown(report), reports / "promotion.md")
     ingest = read_optional_report(IngestReport, reports / "ingest.json")
-    headline = headline_metrics(metrics_report, read_optional_report(CvReport, reports / "cv.json"),
-                                read_optional_report(SplitReport, reports / "split.json"), ingest, report)
+    headline = headline_metrics(
+        metrics_report,
+        read_optional_report(CvReport, reports / "cv.json"),
+        read_optional_report(SplitReport, reports / "split.json"),
+        ingest,
+        report,
+    )
     io.write_json(headline, reports / "headline.json")
     write_cards(cfg, bundle.meta, report, record)
     log_outcome(status, vid, production_vid, decision, latency, experiment, report.diagnosis)

@@ -52,7 +52,10 @@ def run(cfg: Config) -> SplitReport:
     features = [c for c in df.columns if c != cfg.data.target]
     hashes = pd.util.hash_pandas_object(df[features], index=False).to_numpy()
     data: dict = {
-        "step_version": STEP_VERSION, "strategy": holdout.strategy, "detail": holdout.detail, **described,
+        "step_version": STEP_VERSION,
+        "strategy": holdout.strategy,
+        "detail": holdout.detail,
+        **described,
         "test_fingerprint": fingerprint,
         "duplicate_rows_shared_train_test": shared_hashes(hashes[holdout.train_idx], hashes[holdout.test_idx]),
     }
@@ -65,8 +68,12 @@ def run(cfg: Config) -> SplitReport:
     data["train_vs_test"] = comparison
     report = build_report(SplitReport, data)
     write_report(report, cfg.paths.reports_dir / "split.json")
-    log.info("split (%s): train %d, valid %d, test %d rows; train vs test compared in %.1f s", holdout.strategy,
-             *(len(positions[k]) for k in paths), time.perf_counter() - started)
+    log.info(
+        "split (%s): train %d, valid %d, test %d rows; train vs test compared in %.1f s",
+        holdout.strategy,
+        *(len(positions[k]) for k in paths),
+        time.perf_counter() - started,
+    )
     for finding in report.suspects:
         log.warning("  %s", finding_line(finding))
     return report

@@ -31,6 +31,7 @@ from tasks.modelling.tuning import tune_lightgbm
 STEP_VERSION = TRAINING_VERSION
 log = logging.getLogger(__name__)
 
+
 def fold_evidence(cfg: Config) -> tuple[str | None, list[dict]]:
     """Return the CV scheme the split implies and LightGBM's numbers in each of its folds (reports/cv.json), if cv ran.
 
@@ -61,8 +62,13 @@ def run(cfg: Config) -> TrainReport:
     train, valid = io.read_frame(cfg.paths.train), io.read_frame(cfg.paths.valid)
     pre, ft = load_preprocessors(cfg.paths.preprocess_dir)
     params, tuning = tuned_params(train, cfg)
-    log.info("train: fitting dummy, linear baseline and LightGBM on %d rows (%d features); the baseline on %d of "
-             "them (train.baseline_max_rows)", len(train), len(ft.all), baseline_fit_rows(len(train), params))
+    log.info(
+        "train: fitting dummy, linear baseline and LightGBM on %d rows (%d features); the baseline on %d of "
+        "them (train.baseline_max_rows)",
+        len(train),
+        len(ft.all),
+        baseline_fit_rows(len(train), params),
+    )
     scheme, folds = fold_evidence(cfg)
     best = [int(v) for v in fold_values(folds, "best_iteration")] or None
     bundles, valid_scores = fit_models(train, valid, pre, ft, cfg.data, params, cfg.compute, best)
@@ -73,9 +79,13 @@ def run(cfg: Config) -> TrainReport:
     for name, bundle in bundles.items():
         save_bundle(bundle, cfg.paths.models_dir / name)
     report = {
-        "step_version": STEP_VERSION, "train_rows": int(len(train)), "valid_rows": int(len(valid)),
-        "features": ft.all, "class_weight": bundles["lightgbm"].meta.get("class_weight"),
-        "best_iteration": bundles["lightgbm"].meta["best_iteration"], "refit": bundles["lightgbm"].meta.get("refit"),
+        "step_version": STEP_VERSION,
+        "train_rows": int(len(train)),
+        "valid_rows": int(len(valid)),
+        "features": ft.all,
+        "class_weight": bundles["lightgbm"].meta.get("class_weight"),
+        "best_iteration": bundles["lightgbm"].meta["best_iteration"],
+        "refit": bundles["lightgbm"].meta.get("refit"),
         # why the refit has the trees it has: validation's best iteration against the CV folds' (choose_tree_count)
         "tree_count": tree_count,
         "thresholds": {n: b.meta.get("threshold") for n, b in bundles.items()},
@@ -83,19 +93,20 @@ def run(cfg: Config) -> TrainReport:
         "threshold_choice": threshold_choice,
         "validation_metrics": valid_metrics,
         # the primary metric on the validation slice against the folds' mean and std: is the latest slice an outlier?
-        "validation_vs_folds": validation_vs_folds(primary, valid_metrics["lightgbm"].get(primary),
-                                                   fold_values(folds, primary)),
+        "validation_vs_folds": validation_vs_folds(primary, valid_metrics["lightgbm"].get(primary), fold_values(folds, primary)),
         # which evidence each choice followed (validation slice, CV folds, or params.yaml) and why
         "choices": choice_evidence(tree_count, threshold_choice, tuning is not None, scheme),
         "baseline_fit_rows": bundles["baseline"].meta["fit_rows"],
         "left_out_columns": dict(cfg.data.drop_columns),
-        "lightgbm_params": params.lightgbm.model_dump(), "tuned": tuning is not None,
+        "lightgbm_params": params.lightgbm.model_dump(),
+        "tuned": tuning is not None,
         "recency_half_life": params.recency_half_life,  # None: every training row weighs the same
         "compute": {"engine": cfg.compute.engine, "lightgbm_dask": cfg.compute.lightgbm_dask},  # tuning folds, final fit
     }
     if cfg.compute.lightgbm_dask:
-        report["lightgbm_trained_with"] = ("lightgbm.dask (all rounds, best iteration chosen on valid afterwards"
-                                           + ("; refitted on train + valid with lightgbm.dask)" if params.refit else ")"))
+        report["lightgbm_trained_with"] = "lightgbm.dask (all rounds, best iteration chosen on valid afterwards" + (
+            "; refitted on train + valid with lightgbm.dask)" if params.refit else ")"
+        )
     if tuning is not None:
         # train.json and tuning.json are DVC outputs: no wall time in them (the log says the seconds spent),
         # so two runs on the same inputs write the same bytes and dvc.lock does not change
@@ -105,8 +116,11 @@ def run(cfg: Config) -> TrainReport:
     typed = build_report(TrainReport, report)
     write_report(typed, cfg.paths.reports_dir / "train.json")
     shown = typed.validation_metrics["lightgbm"].computed()
-    log.info("train: LightGBM final model has %d trees; validation (before refit) %s", typed.best_iteration,
-             {k: round(v, 4) for k, v in shown.items() if k in ("roc_auc", "rmse", "log_loss") and v is not None})
+    log.info(
+        "train: LightGBM final model has %d trees; validation (before refit) %s",
+        typed.best_iteration,
+        {k: round(v, 4) for k, v in shown.items() if k in ("roc_auc", "rmse", "log_loss") and v is not None},
+    )
     return typed
 
 

@@ -44,20 +44,36 @@ def run(cfg: Config) -> ValidateReport:
     check_named_columns(columns, dict(cfg.validate.bounds), "validate.bounds")
     if not suite_path(cfg.paths, cfg.validate).exists():
         info = bootstrap_suite(df, cfg.paths, cfg.data, cfg.validate)
-        log.info("validate: first run - bootstrapped suite %s (%d expectations) and %s from %s (%d rows); "
-                 "review and commit them", info["suite"], info["expectations"], info["reference_profile"],
-                 cfg.paths.ingested, info["rows"])
+        log.info(
+            "validate: first run - bootstrapped suite %s (%d expectations) and %s from %s (%d rows); review and commit them",
+            info["suite"],
+            info["expectations"],
+            info["reference_profile"],
+            cfg.paths.ingested,
+            info["rows"],
+        )
     checked = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
     leakage = leakage_on_training_rows(df, cfg.data, cfg.validate, cfg.split, tolerate_errors=not checked.passed)
-    report = ValidateReport.model_validate({**checked.to_data(), "leakage": leakage.to_data(),
-                                            "suspects": checked.suspects + leakage.suspects,
-                                            "step_version": STEP_VERSION})
+    report = ValidateReport.model_validate(
+        {
+            **checked.to_data(),
+            "leakage": leakage.to_data(),
+            "suspects": checked.suspects + leakage.suspects,
+            "step_version": STEP_VERSION,
+        }
+    )
     report_file = cfg.paths.reports_dir / "validate.json"
     write_report(report, report_file)
     log.info("%s", summary_line(report))
     for f in [] if report.suite_mismatch else report.failures:  # another table: the error says so, once
-        log.log(logging.ERROR if f.severity is Severity.ERROR else logging.WARNING, "  %s %s [%s]: %s",
-                f.severity.value, f.column, f.rule, f.detail)
+        log.log(
+            logging.ERROR if f.severity is Severity.ERROR else logging.WARNING,
+            "  %s %s [%s]: %s",
+            f.severity.value,
+            f.column,
+            f.rule,
+            f.detail,
+        )
     for finding in leakage.suspects:
         log.warning("  %s", finding_line(finding))
     raise_for_report(report, report_file)

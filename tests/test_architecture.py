@@ -17,10 +17,23 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ("tasks", "flows")
 STEPS = ("ingest", "validate", "split", "preprocess", "cv", "train", "evaluate", "explain", "promote")
-LAYERS = {"core": 0, "data": 1, "quality": 2, "modelling": 3, "registry": 4, "reporting": 5, "evaluation": 6,
-          "serving": 7}
-CONFIG_SECTIONS = {"paths", "data", "ingest", "validate", "validate_", "split", "preprocess", "cv", "train", "evaluate",
-                   "explain", "promote", "monitor", "compute"}
+LAYERS = {"core": 0, "data": 1, "quality": 2, "modelling": 3, "registry": 4, "reporting": 5, "evaluation": 6, "serving": 7}
+CONFIG_SECTIONS = {
+    "paths",
+    "data",
+    "ingest",
+    "validate",
+    "validate_",
+    "split",
+    "preprocess",
+    "cv",
+    "train",
+    "evaluate",
+    "explain",
+    "promote",
+    "monitor",
+    "compute",
+}
 # Sections dvc.yaml need not list: `paths` enters every stage through ${paths.*} in its deps and outs.
 IMPLIED_SECTIONS = {"paths"}
 
@@ -68,8 +81,12 @@ def imports_of(module: str) -> list[tuple[str, int, bool]]:
                     d = deepest(f"{child.module}.{a.name}") or deepest(child.module)
                     if d:
                         found.append((d, child.lineno, f))
-            elif isinstance(child, ast.Call) and getattr(child.func, "attr", getattr(child.func, "id", "")) in (
-                    "import_module", "__import__") and child.args and isinstance(child.args[0], ast.JoinedStr):
+            elif (
+                isinstance(child, ast.Call)
+                and getattr(child.func, "attr", getattr(child.func, "id", "")) in ("import_module", "__import__")
+                and child.args
+                and isinstance(child.args[0], ast.JoinedStr)
+            ):
                 found.append(("<dynamic>", child.lineno, f))
             visit(child, f)
 
@@ -163,8 +180,13 @@ def config_reads(modules: set[str]) -> set[str]:
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "cfg":
                 if node.attr in CONFIG_SECTIONS:
                     reads.add("validate" if node.attr == "validate_" else node.attr)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "model_dump" \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "cfg":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "model_dump"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "cfg"
+            ):
                 reads.add("*")
     return reads
 
@@ -209,8 +231,13 @@ def test_tasks_never_import_prefect_or_dvc():
         if not m.startswith("tasks"):
             continue
         for node in ast.walk(tree_of(m)):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             bad += [f"{m}: {n}" for n in names if n.split(".")[0] in ("prefect", "dvc", "dvclive")]
     assert bad == []
 
@@ -226,8 +253,9 @@ def test_dvc_stage_deps_cover_the_code_each_stage_imports():
     stale = {}
     for name, stage in dvc_stages().items():
         deps = {d for d in stage.get("deps", []) if isinstance(d, str)}
-        missing = sorted(p for p in needed_code_deps(stage)
-                         if p not in deps and not any(p.startswith(d.rstrip("/") + "/") for d in deps))
+        missing = sorted(
+            p for p in needed_code_deps(stage) if p not in deps and not any(p.startswith(d.rstrip("/") + "/") for d in deps)
+        )
         if missing:
             stale[name] = missing
     assert stale == {}, "dvc.yaml deps are missing code the stage imports (python tests/test_architecture.py lists them)"
@@ -239,7 +267,7 @@ def test_dvc_stage_params_cover_what_each_stage_reads():
         declared = {str(p).split(".")[0] for p in stage.get("params", []) if isinstance(p, str)}
         need = needed_params(stage)
         if "*" in need:
-            need = (CONFIG_SECTIONS - {"validate_"} - IMPLIED_SECTIONS)
+            need = CONFIG_SECTIONS - {"validate_"} - IMPLIED_SECTIONS
         if need - declared:
             short[name] = sorted(need - declared)
     assert short == {}
@@ -250,11 +278,11 @@ def test_one_base_exception():
     for m in MODULES:
         for node in ast.walk(tree_of(m)):
             if isinstance(node, ast.ClassDef) and any(
-                    getattr(b, "id", getattr(b, "attr", "")).endswith(("Error", "Exception", "Failed", "Locked",
-                                                                         "Required")) for b in node.bases):
+                getattr(b, "id", getattr(b, "attr", "")).endswith(("Error", "Exception", "Failed", "Locked", "Required"))
+                for b in node.bases
+            ):
                 from_errors[f"{m}.{node.name}"] = [ast.unparse(b) for b in node.bases]
-    outside = {k: v for k, v in from_errors.items()
-               if k != "tasks.core.errors.TabgateError" and "TabgateError" not in v[0]}
+    outside = {k: v for k, v in from_errors.items() if k != "tasks.core.errors.TabgateError" and "TabgateError" not in v[0]}
     assert outside == {}
 
 

@@ -16,11 +16,20 @@ UNTYPED_STEPS: set[str] = set()  # steps whose run() still returns a dict (none 
 GATE_MODULES = ("tasks/evaluation/gate.py", "tasks/evaluation/promotion.py")
 # Functions of the gate's modules that may still return loose dicts, with why.
 UNTYPED_GATE_FUNCTIONS: dict[str, str] = {}  # none now
-TYPED_REPORTS = {"metrics.json": "EvaluateReport", "promotion.json": "PromotionReport", "split.json": "SplitReport",
-                 "cv.json": "CvReport", "preprocess.json": "PreprocessReport", "ingest.json": "IngestReport",
-                 "validate.json": "ValidateReport", "explain.json": "ExplainReport",
-                 "explain_summary.json": "ExplainSummary", "train.json": "TrainReport", "tuning.json": "TuningReport",
-                 "model_card.json": "ModelCard"}
+TYPED_REPORTS = {
+    "metrics.json": "EvaluateReport",
+    "promotion.json": "PromotionReport",
+    "split.json": "SplitReport",
+    "cv.json": "CvReport",
+    "preprocess.json": "PreprocessReport",
+    "ingest.json": "IngestReport",
+    "validate.json": "ValidateReport",
+    "explain.json": "ExplainReport",
+    "explain_summary.json": "ExplainSummary",
+    "train.json": "TrainReport",
+    "tuning.json": "TuningReport",
+    "model_card.json": "ModelCard",
+}
 
 
 def functions(path: str) -> dict[str, ast.FunctionDef]:
@@ -33,8 +42,9 @@ def loose(annotation: ast.expr | None) -> bool:
     if annotation is None:
         return True
     text = ast.unparse(annotation)
-    return text == "Any" or any(isinstance(n, ast.Name) and n.id in ("dict", "Dict") and not _typed_values(annotation, n)
-                                for n in ast.walk(annotation))
+    return text == "Any" or any(
+        isinstance(n, ast.Name) and n.id in ("dict", "Dict") and not _typed_values(annotation, n) for n in ast.walk(annotation)
+    )
 
 
 def _typed_values(root: ast.expr, name: ast.Name) -> bool:
@@ -84,8 +94,13 @@ def _names_bound_to(scope: ast.AST, wanted) -> set[str]:
     (the module's scope includes its functions': a name is then checked in both, which only repeats an offender)."""
     names = set()
     for n in ast.walk(scope):
-        targets, value = ((n.targets, n.value) if isinstance(n, ast.Assign) else
-                          ([n.target], n.value) if isinstance(n, (ast.NamedExpr, ast.AnnAssign)) and n.value else ([], None))
+        targets, value = (
+            (n.targets, n.value)
+            if isinstance(n, ast.Assign)
+            else ([n.target], n.value)
+            if isinstance(n, (ast.NamedExpr, ast.AnnAssign)) and n.value
+            else ([], None)
+        )
         if value is not None and wanted(value):
             names |= {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
     return names
@@ -100,8 +115,9 @@ def _raw_mention(node: ast.AST, paths: set[str]) -> bool:
     or writer (render(read_report(M, "cv.json")) passes a model, not the file)."""
     if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in (*READERS, "write_report"):
         return False
-    if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.rsplit("/", 1)[-1] in TYPED_REPORTS) \
-            or (isinstance(node, ast.Name) and node.id in paths):
+    if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.rsplit("/", 1)[-1] in TYPED_REPORTS) or (
+        isinstance(node, ast.Name) and node.id in paths
+    ):
         return True
     return any(_raw_mention(child, paths) for child in ast.iter_child_nodes(node))
 
@@ -129,10 +145,20 @@ def test_a_report_read_through_its_model_is_never_used_by_string_key():
         for scope in _scopes(ast.parse(path.read_text(encoding="utf-8"))):
             models = _names_bound_to(scope, _reads_a_model)
             for n in ast.walk(scope):
-                keyed = (isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id in models
-                         and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str))
-                got = (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get"
-                       and isinstance(n.func.value, ast.Name) and n.func.value.id in models)
+                keyed = (
+                    isinstance(n, ast.Subscript)
+                    and isinstance(n.value, ast.Name)
+                    and n.value.id in models
+                    and isinstance(n.slice, ast.Constant)
+                    and isinstance(n.slice.value, str)
+                )
+                got = (
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Attribute)
+                    and n.func.attr == "get"
+                    and isinstance(n.func.value, ast.Name)
+                    and n.func.value.id in models
+                )
                 if keyed or got:
                     offenders.append(f"{path.relative_to(ROOT)}:{n.lineno} {ast.unparse(n)}")
     assert offenders == [], "read fields, not string keys: " + "; ".join(sorted(set(offenders)))
@@ -150,13 +176,19 @@ LOOSE_INPUT_FUNCTIONS = {
 
 def _section_parameters(fn: ast.FunctionDef) -> list[str]:
     """Return the parameters of fn annotated with a config section (a *Params class)."""
-    return [a.arg for a in [*fn.args.args, *fn.args.kwonlyargs]
-            if a.annotation is not None and "Params" in ast.unparse(a.annotation)]
+    return [
+        a.arg for a in [*fn.args.args, *fn.args.kwonlyargs] if a.annotation is not None and "Params" in ast.unparse(a.annotation)
+    ]
 
 
 def test_steps_hand_their_library_calls_one_typed_input_not_loose_config_sections():
-    found = {name for path in sorted((ROOT / "tasks").rglob("*.py"))
-             for name, fn in functions(str(path.relative_to(ROOT))).items() if len(_section_parameters(fn)) >= 4}
-    assert found <= set(LOOSE_INPUT_FUNCTIONS), \
+    found = {
+        name
+        for path in sorted((ROOT / "tasks").rglob("*.py"))
+        for name, fn in functions(str(path.relative_to(ROOT))).items()
+        if len(_section_parameters(fn)) >= 4
+    }
+    assert found <= set(LOOSE_INPUT_FUNCTIONS), (
         f"take one input model (tasks/core/step_inputs.py), not loose sections: {sorted(found - set(LOOSE_INPUT_FUNCTIONS))}"
+    )
     assert found == set(LOOSE_INPUT_FUNCTIONS), f"typed now, remove: {sorted(set(LOOSE_INPUT_FUNCTIONS) - found)}"

@@ -14,8 +14,10 @@ MAX_LINES = 500
 
 def line_counts(folder: Path) -> dict[str, int]:
     """Return {path relative to the project: number of lines} for every Python module under folder."""
-    return {path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
-            for path in sorted(folder.rglob("*.py"))}
+    return {
+        path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for path in sorted(folder.rglob("*.py"))
+    }
 
 
 def test_line_counts_see_every_module_of_tasks():
@@ -26,5 +28,4 @@ def test_line_counts_see_every_module_of_tasks():
 
 def test_no_module_in_tasks_is_over_500_lines():
     too_long = {path: n for path, n in line_counts(ROOT / "tasks").items() if n > MAX_LINES}
-    assert too_long == {}, (f"modules over {MAX_LINES} lines (split each along its seams into modules of one "
-                            f"purpose): {too_long}")
+    assert too_long == {}, f"modules over {MAX_LINES} lines (split each along its seams into modules of one purpose): {too_long}"

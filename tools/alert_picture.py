@@ -45,13 +45,31 @@ def main() -> int:
     colour = "#d97706" if "approval" in msg["subject"] else "#dc2626"
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "alert.html"
-        page.write_text(PAGE.format(colour=colour, automation=html.escape(args.automation),
-                                    subject=html.escape(msg["subject"]), body=html.escape(msg["body"])))
+        page.write_text(
+            PAGE.format(
+                colour=colour,
+                automation=html.escape(args.automation),
+                subject=html.escape(msg["subject"]),
+                body=html.escape(msg["body"]),
+            )
+        )
         lines = msg["body"].count("\n") + 1
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        f"--user-data-dir={tmp}/profile", f"--screenshot={args.out}",
-                        f"--window-size=1110,{175 + 22 * lines}", page.as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--user-data-dir={tmp}/profile",
+                f"--screenshot={args.out}",
+                f"--window-size=1110,{175 + 22 * lines}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     print(f"wrote {args.out}")
     return 0
 

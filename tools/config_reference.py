@@ -120,8 +120,10 @@ def render() -> str:
         comments = field_comments(Config)
         for attr, field in top:
             name = field.alias or attr
-            out.append(f"| `{name}` | `{cell(type_name(field.annotation))}` | {cell(default_text(field))} | "
-                       f"{cell(describe(name, field, comments, attr))} |")
+            out.append(
+                f"| `{name}` | `{cell(type_name(field.annotation))}` | {cell(default_text(field))} | "
+                f"{cell(describe(name, field, comments, attr))} |"
+            )
     for attr, field in Config.model_fields.items():
         sub = nested_model(field.annotation)
         if sub is not None:

@@ -48,8 +48,18 @@ BIN = Path(sys.executable).parent
 SIZE = (1400, 900)
 RUN_PAGE_SIZE = (1400, 1340)  # a run's header, timeline and all ten artifact cards of a training run
 MAX_PNG_BYTES = 400_000
-COPIED = ("tasks", "flows", "dvc.yaml", ".dvcignore", "params.yaml", "sample", "gx/expectations",
-          "gx/reference_profile.json", "gx/great_expectations.yml", "gx/plugins")
+COPIED = (
+    "tasks",
+    "flows",
+    "dvc.yaml",
+    ".dvcignore",
+    "params.yaml",
+    "sample",
+    "gx/expectations",
+    "gx/reference_profile.json",
+    "gx/great_expectations.yml",
+    "gx/plugins",
+)
 
 
 def free_port() -> int:
@@ -91,10 +101,17 @@ def make_project(root: Path, first_run: datetime) -> Path:
 
 def env_for(home: Path, api: str | None = None) -> dict[str, str]:
     """Return the environment of the server and of `tabgate serve`: own PREFECT_HOME and SQLite, analytics off."""
-    e = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-         "GX_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1", "MPLBACKEND": "Agg",
-         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
-         "PREFECT_RUNNER_POLL_FREQUENCY": "2", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    e = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DVC_NO_ANALYTICS": "1",
+        "MPLBACKEND": "Agg",
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+    }
     e.pop("PYTHONPATH", None)  # serve runs the scratch project's copy of the code
     if api:
         e["PREFECT_API_URL"] = api
@@ -105,11 +122,20 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     """Start `prefect server start` on a free loopback port; return the process and the UI base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    e = {**env_for(home), "PREFECT_UI_API_URL": f"{base}/api", "PREFECT_SERVER_API_HOST": "127.0.0.1",
-         "PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS": "10"}
+    e = {
+        **env_for(home),
+        "PREFECT_UI_API_URL": f"{base}/api",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS": "10",
+    }
     log = open(home / "server.log", "w")
-    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=e,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     wait_for(lambda: ok(f"{base}/api/health"), 120, "the Prefect server to answer", home / "server.log")
     return proc, base
 
@@ -146,8 +172,11 @@ def deployments(api: str) -> dict[str, dict]:
 
 def runs_of(api: str, deployment_id: str) -> list[dict]:
     """Return the flow runs of one deployment, earliest expected start first."""
-    return post(api, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployment_id]}},
-                                           "sort": "EXPECTED_START_TIME_ASC", "limit": 100})
+    return post(
+        api,
+        "/flow_runs/filter",
+        {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC", "limit": 100},
+    )
 
 
 def finished(api: str, run_id: str) -> dict | None:
@@ -174,22 +203,40 @@ def leaf_with_text(text: str, action: str) -> str:
                if (hit) {{ hit.{action}; return true; }} return false;"""
 
 
-def shoot(driver: WebDriver, chromium: Path, profile: Path, url: str, dest: Path, tab: str | None = None,
-          scroll_to: str | None = None, size: tuple[int, int] = SIZE, settle: float = 6.0) -> None:
+def shoot(
+    driver: WebDriver,
+    chromium: Path,
+    profile: Path,
+    url: str,
+    dest: Path,
+    tab: str | None = None,
+    scroll_to: str | None = None,
+    size: tuple[int, int] = SIZE,
+    settle: float = 6.0,
+) -> None:
     """Open url headless at size, click the tab named tab and scroll the heading scroll_to to the top (when given),
     wait settle seconds, save a screenshot."""
     with driver.session(chromium, profile, f"{size[0]},{size[1]}") as s:
-        driver.call("POST", f"/session/{s}/goog/cdp/execute", {"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-            "width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False}})
+        driver.call(
+            "POST",
+            f"/session/{s}/goog/cdp/execute",
+            {
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
+            },
+        )
         driver.call("POST", f"/session/{s}/url", {"url": url})
         time.sleep(settle)
         if tab:
-            wait_for(lambda: driver.script(s, leaf_with_text(tab, "click()")), 60, f"a tab named {tab!r} on {url}",
-                     Path("-"))
+            wait_for(lambda: driver.script(s, leaf_with_text(tab, "click()")), 60, f"a tab named {tab!r} on {url}", Path("-"))
             time.sleep(settle)
         if scroll_to:
-            wait_for(lambda: driver.script(s, leaf_with_text(scroll_to, "scrollIntoView(true)")), 60,
-                     f"a heading {scroll_to!r} on {url}", Path("-"))
+            wait_for(
+                lambda: driver.script(s, leaf_with_text(scroll_to, "scrollIntoView(true)")),
+                60,
+                f"a heading {scroll_to!r} on {url}",
+                Path("-"),
+            )
             time.sleep(1)
         png = base64.b64decode(driver.call("GET", f"/session/{s}/screenshot"))
     print(f"{dest}: {save_png(png, dest)} bytes")
@@ -209,40 +256,70 @@ def shoot_upcoming(driver: WebDriver, chromium: Path, work: Path, base: str, out
     """Wait for the three deployments and the scheduler's upcoming runs; shoot the training deployment's Upcoming
     tab; return the deployments."""
     api = f"{base}/api"
-    deps = wait_for(lambda: (d := deployments(api)) and len(d) == 3 and d, 120, "tabgate serve's deployments",
-                    work / "prefect_home" / "serve.log")
-    wait_for(lambda: all(runs_of(api, d["id"]) for d in deps.values()), 120, "the scheduler's upcoming runs",
-             work / "prefect_home" / "server.log")
-    shoot(driver, chromium, work / "p1", f"{base}/deployments/deployment/{deps['tabgate-training']['id']}",
-          out / "prefect-deployments.png", tab="Upcoming")
+    deps = wait_for(
+        lambda: (d := deployments(api)) and len(d) == 3 and d,
+        120,
+        "tabgate serve's deployments",
+        work / "prefect_home" / "serve.log",
+    )
+    wait_for(
+        lambda: all(runs_of(api, d["id"]) for d in deps.values()),
+        120,
+        "the scheduler's upcoming runs",
+        work / "prefect_home" / "server.log",
+    )
+    shoot(
+        driver,
+        chromium,
+        work / "p1",
+        f"{base}/deployments/deployment/{deps['tabgate-training']['id']}",
+        out / "prefect-deployments.png",
+        tab="Upcoming",
+    )
     return deps
 
 
 def shoot_scheduled_run(driver: WebDriver, chromium: Path, work: Path, base: str, out: Path, training: str) -> None:
     """Wait for the first run the scheduler created for the training deployment to complete; shoot its artifacts."""
     api, log = f"{base}/api", work / "prefect_home" / "serve.log"
-    scheduled = wait_for(lambda: [r for r in runs_of(api, training) if r["auto_scheduled"]], 60,
-                         "the scheduled training run", log)[0]
+    scheduled = wait_for(
+        lambda: [r for r in runs_of(api, training) if r["auto_scheduled"]], 60, "the scheduled training run", log
+    )[0]
     print(f"scheduled training run {scheduled['name']} expected at {scheduled['expected_start_time']}")
     run = wait_for(lambda: finished(api, scheduled["id"]), 3600, "the scheduled training run to finish", log)
     if run["state_type"] != "COMPLETED":
         raise RuntimeError(f"the scheduled training run ended {run['state_type']}; see {log}")
-    shoot(driver, chromium, work / "p2", f"{base}/runs/flow-run/{run['id']}", out / "prefect-scheduled-run.png",
-          tab="Artifacts", size=RUN_PAGE_SIZE)
+    shoot(
+        driver,
+        chromium,
+        work / "p2",
+        f"{base}/runs/flow-run/{run['id']}",
+        out / "prefect-scheduled-run.png",
+        tab="Artifacts",
+        size=RUN_PAGE_SIZE,
+    )
 
 
-def shoot_failed_validation(driver: WebDriver, chromium: Path, work: Path, base: str, out: Path, training: str,
-                            root: Path) -> None:
+def shoot_failed_validation(
+    driver: WebDriver, chromium: Path, work: Path, base: str, out: Path, training: str, root: Path
+) -> None:
     """Break the project's source, start a training run from the deployment, shoot the failed run's artifacts."""
     api = f"{base}/api"
     break_source(root)
     manual = post(api, f"/deployments/{training}/create_flow_run", {"name": "broken-source"})
-    failed = wait_for(lambda: finished(api, manual["id"]), 900, "the broken-source run to finish",
-                      work / "prefect_home" / "serve.log")
+    failed = wait_for(
+        lambda: finished(api, manual["id"]), 900, "the broken-source run to finish", work / "prefect_home" / "serve.log"
+    )
     if failed["state_type"] != "FAILED":
         raise RuntimeError(f"the broken-source run ended {failed['state_type']}, not FAILED")
-    shoot(driver, chromium, work / "p3", f"{base}/runs/flow-run/{failed['id']}", out / "prefect-failed-validation.png",
-          tab="Artifacts")
+    shoot(
+        driver,
+        chromium,
+        work / "p3",
+        f"{base}/runs/flow-run/{failed['id']}",
+        out / "prefect-failed-validation.png",
+        tab="Artifacts",
+    )
 
 
 def main() -> int:
@@ -262,8 +339,14 @@ def main() -> int:
     root = make_project(work / "project", first_run)
     server, base = start_server(home)
     serve_log = open(home / "serve.log", "w")
-    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=env_for(home, f"{base}/api"),
-                             stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve"],
+        cwd=root,
+        env=env_for(home, f"{base}/api"),
+        stdout=serve_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         with running_chromedriver(chromedriver, work / "chromedriver.log") as driver:
             training = shoot_upcoming(driver, chromium, work, base, out)["tabgate-training"]["id"]

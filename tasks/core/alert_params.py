@@ -38,27 +38,34 @@ class AlertsParams(Section):
     def _known_events(cls, events: list[str]) -> list[str]:
         unknown = [e for e in events if e not in ALERT_EVENTS]
         if unknown:
-            raise ValueError(f"unknown alert event(s) {', '.join(map(repr, unknown))} in alerts.events; "
-                             f"known: {', '.join(ALERT_EVENTS)}")
+            raise ValueError(
+                f"unknown alert event(s) {', '.join(map(repr, unknown))} in alerts.events; known: {', '.join(ALERT_EVENTS)}"
+            )
         return events
 
     @field_validator("block")
     @classmethod
     def _block_slug(cls, block: str | None) -> str | None:
         if block is not None and not _SLUG.match(block):
-            raise ValueError(f"alerts.block {block!r} must be block-type-slug/block-name of a Prefect "
-                             "notification block, e.g. custom-webhook/ops-alerts (the Blocks page of the UI lists "
-                             "them)")
+            raise ValueError(
+                f"alerts.block {block!r} must be block-type-slug/block-name of a Prefect "
+                "notification block, e.g. custom-webhook/ops-alerts (the Blocks page of the UI lists "
+                "them)"
+            )
         return block
 
     @model_validator(mode="after")
     def _late_wait(self) -> AlertsParams:
         if 0 < self.late_after_seconds < PROACTIVE_MIN_SECONDS:
-            raise ValueError(f"alerts.late_after_seconds ({self.late_after_seconds}) must be 0 (alert when the "
-                             f"run is marked Late) or at least {PROACTIVE_MIN_SECONDS} (the Prefect server's minimum)")
+            raise ValueError(
+                f"alerts.late_after_seconds ({self.late_after_seconds}) must be 0 (alert when the "
+                f"run is marked Late) or at least {PROACTIVE_MIN_SECONDS} (the Prefect server's minimum)"
+            )
         if 0 < self.unresponsive_after_seconds < 2 * MIN_HEARTBEAT_SECONDS:
-            raise ValueError(f"alerts.unresponsive_after_seconds ({self.unresponsive_after_seconds}) must be 0 (off) or "
-                             f"at least {2 * MIN_HEARTBEAT_SECONDS} (two of Prefect's shortest heartbeat intervals)")
+            raise ValueError(
+                f"alerts.unresponsive_after_seconds ({self.unresponsive_after_seconds}) must be 0 (off) or "
+                f"at least {2 * MIN_HEARTBEAT_SECONDS} (two of Prefect's shortest heartbeat intervals)"
+            )
         return self
 
     @property

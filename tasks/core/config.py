@@ -72,12 +72,15 @@ class ValidateParams(Section):
     def _reasons_and_bounds(self) -> ValidateParams:
         for column, reason in self.keep_suspects.items():
             if not reason.strip():
-                raise ValueError(f"validate.keep_suspects.{column}: give the reason it is known at prediction time "
-                                 "(an empty reason excuses nothing)")
+                raise ValueError(
+                    f"validate.keep_suspects.{column}: give the reason it is known at prediction time "
+                    "(an empty reason excuses nothing)"
+                )
         for column, (lo, hi) in self.bounds.items():
             if lo is None and hi is None or (lo is not None and hi is not None and lo > hi):
-                raise ValueError(f"validate.bounds.{column}: expected [min, max] with min <= max (null for open), "
-                                 f"got [{lo}, {hi}]")
+                raise ValueError(
+                    f"validate.bounds.{column}: expected [min, max] with min <= max (null for open), got [{lo}, {hi}]"
+                )
         return self
 
 
@@ -127,7 +130,8 @@ class CVParams(Section):
     schemes: list[Literal["auto", "stratified", "kfold", "walk_forward", "group"]] = Field(
         default_factory=lambda: ["auto"],  # type: ignore[arg-type]  # a list of one literal
         description="CV schemes to run; auto: stratified k-fold (k-fold for regression), plus walk-forward with a "
-                    "time column (or a row-order split) and group k-fold with an id column that repeats")
+        "time column (or a row-order split) and group k-fold with an id column that repeats",
+    )
     window: Literal["expanding", "sliding"] = "expanding"  # walk-forward: train on all earlier rows (expanding) or a
     # window of fixed length (sliding)
     gap_days: int = Field(0, ge=0)  # days left out between training and test (time split) or between folds (walk-
@@ -185,7 +189,7 @@ class TrainParams(Section):
     baseline_c: float = Field(1.0, gt=0)  # inverse L2 strength of the logistic/ridge baseline
     baseline_max_iter: int = Field(1000, ge=10)  # solver iterations of the linear baseline
     baseline_max_rows: int = Field(100_000, ge=100)  # the linear baseline is fitted on a sample of this many rows
-                                                     # (stratified by class; all rows when there are fewer)
+    # (stratified by class; all rows when there are fewer)
     class_weight: Literal["none", "balanced", "auto"] = "none"  # none | balanced | auto (balanced when the classes
     # are at train.imbalance_ratio or more majority/minority); weights only when asked
     imbalance_ratio: float = Field(3.0, ge=1)  # majority/minority ratio at or above which class_weight auto balances
@@ -208,7 +212,7 @@ class EvaluateParams(Section):
     bootstrap_samples: int = Field(200, ge=0)  # resamples of the bootstrap intervals (ROC-AUC's interval is DeLong's,
     # analytic)
     bootstrap_max_rows: int = Field(20_000, ge=100)  # rows per resample above this many test rows: the interval is
-                                                     # scaled by sqrt(rows / test rows) (m-out-of-n bootstrap)
+    # scaled by sqrt(rows / test rows) (m-out-of-n bootstrap)
     segment_min_rows: int = Field(50, ge=1)  # segment values with fewer test rows are not reported
     random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
@@ -216,30 +220,28 @@ class EvaluateParams(Section):
 class ExplainParams(Section):
     """SHAP error analysis on a deliberate sample, error slices over every scored test row."""
 
-    sample_size: int = Field(2000, ge=10)          # rows explained with SHAP in all (errors included)
-    max_errors: int = Field(500, ge=0)             # of which at most this many errors
-    top_errors: int = Field(10, ge=1)              # worst errors listed per kind (FP / FN, over / under)
-    error_top_features: int = Field(5, ge=1)       # contributing features shown per worst error
-    max_waterfalls: int = Field(6, ge=0)           # waterfall PNGs (the worst errors, kinds alternating)
-    slice_min_support: int = Field(100, ge=1)      # rows a segment needs to be reported
-    numeric_bins: int = Field(5, ge=2)             # quantile bins per numeric feature
-    slice_max_categories: int = Field(20, ge=1)    # most frequent categories per feature tried as segments
-    slice_pair_candidates: int = Field(8, ge=0)    # strongest single segments combined in pairs
-    slice_min_z: float = Field(3.0, ge=0)          # segment vs rest z-score to count as clearly worse
-    slice_min_lift: float = Field(1.2, ge=1)       # and segment error rate / overall at least this
-    slice_top: int = Field(10, ge=1)               # segments in the report
-    permutation_rows: int = Field(5000, ge=100)    # validation rows used for permutation importance
+    sample_size: int = Field(2000, ge=10)  # rows explained with SHAP in all (errors included)
+    max_errors: int = Field(500, ge=0)  # of which at most this many errors
+    top_errors: int = Field(10, ge=1)  # worst errors listed per kind (FP / FN, over / under)
+    error_top_features: int = Field(5, ge=1)  # contributing features shown per worst error
+    max_waterfalls: int = Field(6, ge=0)  # waterfall PNGs (the worst errors, kinds alternating)
+    slice_min_support: int = Field(100, ge=1)  # rows a segment needs to be reported
+    numeric_bins: int = Field(5, ge=2)  # quantile bins per numeric feature
+    slice_max_categories: int = Field(20, ge=1)  # most frequent categories per feature tried as segments
+    slice_pair_candidates: int = Field(8, ge=0)  # strongest single segments combined in pairs
+    slice_min_z: float = Field(3.0, ge=0)  # segment vs rest z-score to count as clearly worse
+    slice_min_lift: float = Field(1.2, ge=1)  # and segment error rate / overall at least this
+    slice_top: int = Field(10, ge=1)  # segments in the report
+    permutation_rows: int = Field(5000, ge=100)  # validation rows used for permutation importance
     permutation_repeats: int = Field(3, ge=1)  # shuffles per feature in permutation importance
     min_rank_correlation: float = Field(0.5, ge=-1, le=1)  # warn below: SHAP vs gain / permutation ranks
-    max_feature_share: float = Field(0.5, gt=0, le=1)      # warn above: one feature's share of total |SHAP|
+    max_feature_share: float = Field(0.5, gt=0, le=1)  # warn above: one feature's share of total |SHAP|
     random_state: int = 42  # seed of this step's random choices (same seed, same result)
 
     @model_validator(mode="after")
     def _errors_fit_in_sample(self) -> ExplainParams:
         if self.max_errors > self.sample_size:
-            raise ValueError(
-                f"explain.max_errors ({self.max_errors}) must not exceed explain.sample_size ({self.sample_size})"
-            )
+            raise ValueError(f"explain.max_errors ({self.max_errors}) must not exceed explain.sample_size ({self.sample_size})")
         return self
 
 
@@ -289,22 +291,22 @@ class SchedulesParams(Section):
 class MonitorParams(Section):
     """Operations: schedules, the batch files the served flows read, drift / performance triggers, the run lock."""
 
-    batch_path: Path = Path("incoming/batch.csv")            # the file the scheduled monitoring run checks
-    scoring_input: Path = Path("incoming/batch.csv")         # the file the scheduled scoring run scores
+    batch_path: Path = Path("incoming/batch.csv")  # the file the scheduled monitoring run checks
+    scoring_input: Path = Path("incoming/batch.csv")  # the file the scheduled scoring run scores
     scoring_output: Path = Path("outputs/predictions.parquet")  # where a scheduled scoring run writes its predictions
     # (inside the project)
     passthrough_columns: list[str] = Field(default_factory=list)  # input columns copied into the scored output
     unseen_category_warn_share: float = Field(0.01, ge=0, le=1)  # warn when more rows of a column have a new category
-    retrain_on_drift: bool = True        # a feature at validate.drift_error triggers retraining
+    retrain_on_drift: bool = True  # a feature at validate.drift_error triggers retraining
     ignore_drift: dict[str, str] = Field(default_factory=dict)  # column: why its drift is expected (not a trigger)
     seasonal_reference: Literal["month", "week", "none"] = "month"  # compare a batch with the training rows of
     #   the same months (ISO weeks) of the year, by data.time_column, weighted like the batch; none: all training rows
     seasonal_min_rows: int = Field(100, ge=1)  # a season with fewer training rows is compared with all of them
     max_metric_drop: float = Field(0.05, ge=0)  # primary metric drop vs promotion (oriented) that triggers retraining
-    min_labelled_rows: int = Field(200, ge=1)   # fewer labelled batch rows: performance is not judged
-    retrain: bool = True                 # false: the monitoring flow only reports, never retrains
+    min_labelled_rows: int = Field(200, ge=1)  # fewer labelled batch rows: performance is not judged
+    retrain: bool = True  # false: the monitoring flow only reports, never retrains
     retrain_require_approval: bool = True  # an automatic retrain registers the model pending a person's approval
-    retrain_force: bool = False          # re-run every step on retrain (else only what DVC finds stale)
+    retrain_force: bool = False  # re-run every step on retrain (else only what DVC finds stale)
     run_lock_timeout_seconds: float = Field(1800.0, gt=0)  # a training run waits this long for .tabgate.lock
     schedules: SchedulesParams = SchedulesParams()  # cron (minute hour day month weekday), time zone, enabled
 
@@ -313,11 +315,11 @@ class ComputeParams(Section):
     """Where fold work (cv folds, tuning trials' folds) runs: in-process, or on a Dask cluster (optional extra)."""
 
     engine: Literal["local", "dask"] = "local"  # local | dask (needs `pip install -e '.[dask]'`)
-    scheduler_address: str | None = None   # an existing Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster
-    n_workers: int = Field(2, ge=1)        # worker processes of the local cluster (scheduler_address unset)
+    scheduler_address: str | None = None  # an existing Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster
+    n_workers: int = Field(2, ge=1)  # worker processes of the local cluster (scheduler_address unset)
     threads_per_worker: int = Field(1, ge=1)  # threads of each Dask worker (compute.engine dask)
     connect_timeout_seconds: float = Field(30.0, gt=0)  # how long to wait for the Dask scheduler before failing
-    lightgbm_dask: bool = False            # train's final LightGBM with lightgbm.dask (not bit-identical to local)
+    lightgbm_dask: bool = False  # train's final LightGBM with lightgbm.dask (not bit-identical to local)
     dashboard_address: str = "127.0.0.1:0"  # the local cluster's dashboard: loopback, a free port ("0.0.0.0:8787": all)
 
 
@@ -345,7 +347,7 @@ class Config(Section):
     def _thresholds_fit_the_task(self) -> Config:
         """promote.thresholds may name only metrics data.task computes: a mismatch fails at load, not at promote."""
         check_thresholds_fit(self.data.task, self.promote.thresholds)  # a ConfigError is a ValueError: pydantic reports
-    # it
+        # it
         return self
 
     @model_validator(mode="after")
@@ -355,17 +357,24 @@ class Config(Section):
         if col is None:
             return self
         if self.ingest.is_sql:
-            raise ValueError(f"ingest.file_column '{col}' is set but ingest.source is a SQL source: a file column "
-                             "names the file each row came from; remove ingest.file_column")
-        taken = {"data.target": self.data.target, "data.time_column": self.data.time_column,
-                 "data.id_column": self.data.id_column}
+            raise ValueError(
+                f"ingest.file_column '{col}' is set but ingest.source is a SQL source: a file column "
+                "names the file each row came from; remove ingest.file_column"
+            )
+        taken = {
+            "data.target": self.data.target,
+            "data.time_column": self.data.time_column,
+            "data.id_column": self.data.id_column,
+        }
         for key, value in taken.items():
             if value == col:
                 raise ValueError(f"ingest.file_column '{col}' is also {key}: name the file column something else")
         if col not in self.data.drop_columns:
-            raise ValueError(f"ingest.file_column '{col}' must also be listed in data.drop_columns (which file a row "
-                             f"came from is not known at prediction time): add `{col}: which file the row came from` "
-                             "under data.drop_columns in params.yaml")
+            raise ValueError(
+                f"ingest.file_column '{col}' must also be listed in data.drop_columns (which file a row "
+                f"came from is not known at prediction time): add `{col}: which file the row came from` "
+                "under data.drop_columns in params.yaml"
+            )
         return self
 
     @property

@@ -64,8 +64,7 @@ def nested_model(annotation: Any) -> type[BaseModel] | None:
 
 def _flow(value: Any) -> str:
     """Return one value in YAML flow style (quoted where YAML would read it as something else)."""
-    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip() \
-        .removesuffix("...").strip()
+    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip().removesuffix("...").strip()
 
 
 REQUIRED = object()  # the "default" of a key that has none
@@ -73,8 +72,15 @@ REQUIRED = object()  # the "default" of a key that has none
 
 def _note(set_here: bool, value: Any, default: Any, text: str) -> str:
     """Return the comment of one key: where its value comes from (when params.yaml sets it) and what it means."""
-    origin = "" if not set_here else "[params.yaml; required] " if default is REQUIRED else \
-        "[params.yaml] " if value == default else f"[params.yaml; default {_flow(default)}] "
+    origin = (
+        ""
+        if not set_here
+        else "[params.yaml; required] "
+        if default is REQUIRED
+        else "[params.yaml] "
+        if value == default
+        else f"[params.yaml; default {_flow(default)}] "
+    )
     text = " ".join(f"{origin}{text}".split())
     return f"  # {text}" if text else ""
 
@@ -125,9 +131,12 @@ def render_effective(cfg: Config, raw: dict[str, Any], source: str = "params.yam
     """Return the effective configuration as YAML: every key with its value and what it means; a key params.yaml
     sets says so (with the default when it differs). The text loads back into the same Config."""
     values = cfg.model_dump(mode="json", by_alias=True)
-    lines = [f"# The effective configuration of {source}: every key, from {source} where it is set there",
-             "# ([params.yaml], with the default when it differs), else its default from tasks/core/config.py.",
-             "# The comment beside each key says what it does (docs/configuration.md has the same text).", ""]
+    lines = [
+        f"# The effective configuration of {source}: every key, from {source} where it is set there",
+        "# ([params.yaml], with the default when it differs), else its default from tasks/core/config.py.",
+        "# The comment beside each key says what it does (docs/configuration.md has the same text).",
+        "",
+    ]
     for attr, field in Config.model_fields.items():
         name = field.alias or attr
         sub = nested_model(field.annotation)

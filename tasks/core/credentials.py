@@ -47,9 +47,11 @@ def parse_source_url(source: str, key: str = "ingest.source") -> Any:
     try:
         return make_url(source.strip())
     except (ArgumentError, ValueError) as err:  # neither the value nor the parser's message is repeated: both may hold a password
-        raise ConfigError(f"{key}: {unparsed_label(source)} is not a valid SQLAlchemy URL ({type(err).__name__}); "
-                          "expected dialect[+driver]://user@host:port/database, e.g. "
-                          "postgresql://reader@db-host:5432/sales") from None
+        raise ConfigError(
+            f"{key}: {unparsed_label(source)} is not a valid SQLAlchemy URL ({type(err).__name__}); "
+            "expected dialect[+driver]://user@host:port/database, e.g. "
+            "postgresql://reader@db-host:5432/sales"
+        ) from None
 
 
 def unparsed_label(source: str) -> str:
@@ -75,9 +77,11 @@ def check_source_url(source: str, password_env: str | None, key: str = "ingest.s
     where = password_in_url(url)
     if where:
         env = password_env or "TABGATE_DB_PASSWORD"
-        raise ValueError(f"{key} carries a password ({where}) in {redact_url(source)}; a password in params.yaml "
-                         f"ends up in dvc.lock, git history and reports. Remove it from the URL, set "
-                         f"ingest.password_env: {env} and export {env}=... in the environment that runs tabgate")
+        raise ValueError(
+            f"{key} carries a password ({where}) in {redact_url(source)}; a password in params.yaml "
+            f"ends up in dvc.lock, git history and reports. Remove it from the URL, set "
+            f"ingest.password_env: {env} and export {env}=... in the environment that runs tabgate"
+        )
 
 
 def with_default_driver(url: Any) -> Any:
@@ -96,8 +100,10 @@ def connection_url(source: str, password_env: str | None, environ: Mapping[str, 
         return url, []
     password = environ.get(password_env)
     if password is None:
-        raise ConfigError(f"ingest.password_env: the environment variable {password_env} is not set; export it with "
-                          f"the password for {redact_url(source)} (it is never read from params.yaml)")
+        raise ConfigError(
+            f"ingest.password_env: the environment variable {password_env} is not set; export it with "
+            f"the password for {redact_url(source)} (it is never read from params.yaml)"
+        )
     return url.set(password=password), [password] if password else []
 
 
@@ -126,7 +132,7 @@ def secret_forms(secret: str) -> set[str]:
     from sqlalchemy.engine import URL
 
     rendered = URL.create("x", username="u", password=secret, host="h").render_as_string(hide_password=False)
-    sqla = rendered[len("x://u:"):rendered.rindex("@h")]
+    sqla = rendered[len("x://u:") : rendered.rindex("@h")]
     return {f for f in (secret, quote(secret, safe=""), quote(secret), quote_plus(secret), sqla) if f}
 
 
@@ -143,6 +149,8 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
 def check_env_name(name: str | None, key: str = "ingest.password_env") -> None:
     """Raise ValueError when name is not a valid environment variable name."""
     if name is not None and not ENV_NAME.match(name):
-        raise ValueError(f"{key} is not an environment variable name (letters, digits and _, not starting with a "
-                         "digit); it names the variable that holds the password, it is not the password (the value "
-                         "is not repeated here in case it is one)")
+        raise ValueError(
+            f"{key} is not an environment variable name (letters, digits and _, not starting with a "
+            "digit); it names the variable that holds the password, it is not the password (the value "
+            "is not repeated here in case it is one)"
+        )

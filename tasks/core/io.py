@@ -208,11 +208,7 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 def sha256_tree(root: Path) -> dict[str, str]:
     """Return {relative path: sha256} for every file below root, sorted."""
     root = Path(root)
-    return {
-        str(p.relative_to(root)): sha256_file(p)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def data_version(dvc_file: Path) -> str | None:

@@ -30,12 +30,17 @@ def lock_holder(path: Path) -> str:
 
 
 @contextmanager
-def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[str, float], TabgateError],
-                   logger: logging.Logger | logging.LoggerAdapter | None = None,
-                   poll_seconds: float = 0.5, lock_name: str = "lock",
-                   on_acquired: Callable[[int], None] | None = None,
-                   why: str = "two runs at once would overwrite each other's outputs and registry entries",
-                   ) -> Iterator[float]:
+def exclusive_lock(
+    path: Path,
+    timeout: float,
+    what: str,
+    on_timeout: Callable[[str, float], TabgateError],
+    logger: logging.Logger | logging.LoggerAdapter | None = None,
+    poll_seconds: float = 0.5,
+    lock_name: str = "lock",
+    on_acquired: Callable[[int], None] | None = None,
+    why: str = "two runs at once would overwrite each other's outputs and registry entries",
+) -> Iterator[float]:
     """Hold an exclusive lock on path; yield the seconds waited; raise on_timeout(holder, waited) after timeout.
 
     The first wait is logged once (naming the holder), so a queued run says why it is not starting.
@@ -57,8 +62,9 @@ def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[
                 if waited >= timeout:
                     raise on_timeout(lock_holder(path), waited) from None
                 if not announced:
-                    logger.warning("waiting for the %s %s: another run holds it (%s); %s", lock_name, path,
-                                   lock_holder(path), why)
+                    logger.warning(
+                        "waiting for the %s %s: another run holds it (%s); %s", lock_name, path, lock_holder(path), why
+                    )
                     announced = True
                 time.sleep(poll_seconds)
         waited = time.monotonic() - start
@@ -66,8 +72,7 @@ def exclusive_lock(path: Path, timeout: float, what: str, on_timeout: Callable[[
             logger.info("%s acquired after waiting %.1fs", lock_name, waited)
         fh.seek(0)
         fh.truncate()
-        fh.write(f"{what}: pid {os.getpid()} on {socket.gethostname()} since "
-                 f"{datetime.now(UTC).isoformat(timespec='seconds')}\n")
+        fh.write(f"{what}: pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC).isoformat(timespec='seconds')}\n")
         fh.flush()
         if on_acquired is not None:
             on_acquired(fh.fileno())

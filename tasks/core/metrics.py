@@ -13,9 +13,19 @@ from sklearn import metrics as skm
 from tasks.core.errors import ConfigError
 
 HIGHER_IS_BETTER = {
-    "roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False, "precision": True,
-    "recall": True, "f1": True, "accuracy": True, "balanced_accuracy": True, "macro_f1": True,
-    "mae": False, "rmse": False, "r2": True,
+    "roc_auc": True,
+    "pr_auc": True,
+    "log_loss": False,
+    "brier": False,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "macro_f1": True,
+    "mae": False,
+    "rmse": False,
+    "r2": True,
 }
 PRIMARY_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
@@ -49,9 +59,12 @@ def thresholded_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     is_pos = y == 1
     if not np.all(is_pos | (y == 0)):
         pred = pred.astype(int)
-        return {"precision": float(skm.precision_score(y, pred, zero_division=0)),
-                "recall": float(skm.recall_score(y, pred, zero_division=0)),
-                "f1": float(skm.f1_score(y, pred, zero_division=0)), "accuracy": float(skm.accuracy_score(y, pred))}
+        return {
+            "precision": float(skm.precision_score(y, pred, zero_division=0)),
+            "recall": float(skm.recall_score(y, pred, zero_division=0)),
+            "f1": float(skm.f1_score(y, pred, zero_division=0)),
+            "accuracy": float(skm.accuracy_score(y, pred)),
+        }
     tp, n_pred = float(np.count_nonzero(pred & is_pos)), float(np.count_nonzero(pred))
     n_pos = float(np.count_nonzero(is_pos))
     tn = len(y) - n_pred - n_pos + tp
@@ -231,12 +244,12 @@ def tie_groups(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class ResampleTerms:
     """One model's per-row terms of the binary metrics, computed once and reused by every bootstrap resample."""
 
-    order: np.ndarray      # rows by descending score (tie_groups)
-    cell: np.ndarray       # along order, 2 * (index of the row's group of equal scores) + (1 if positive else 0)
+    order: np.ndarray  # rows by descending score (tie_groups)
+    cell: np.ndarray  # along order, 2 * (index of the row's group of equal scores) + (1 if positive else 0)
     n_groups: int
-    log_term: np.ndarray   # y log p + (1 - y) log(1 - p), p clipped as in log_loss
-    sq_err: np.ndarray     # (p - y)^2
-    groups_above: int      # groups scored >= the threshold (the first ones along order)
+    log_term: np.ndarray  # y log p + (1 - y) log(1 - p), p clipped as in log_loss
+    sq_err: np.ndarray  # (p - y)^2
+    groups_above: int  # groups scored >= the threshold (the first ones along order)
 
 
 def resample_terms(y: np.ndarray, p: np.ndarray, threshold: float) -> ResampleTerms:
@@ -245,8 +258,9 @@ def resample_terms(y: np.ndarray, p: np.ndarray, threshold: float) -> ResampleTe
     pc = _clip(p)
     above = int(np.count_nonzero(p >= threshold))  # NaN scores sort last and are never above
     log_term = y * np.log(pc) + (1 - y) * np.log(1 - pc)  # as in SINGLE_METRICS' log_loss, row by row
-    return ResampleTerms(order, 2 * group + (y[order] == 1), int(group[-1]) + 1, log_term, (p - y) ** 2,
-                         int(group[above - 1]) + 1 if above else 0)
+    return ResampleTerms(
+        order, 2 * group + (y[order] == 1), int(group[-1]) + 1, log_term, (p - y) ** 2, int(group[above - 1]) + 1 if above else 0
+    )
 
 
 def weighted_binary_metrics(t: ResampleTerms, w: np.ndarray) -> dict[str, float] | None:
@@ -275,8 +289,9 @@ def weighted_binary_metrics(t: ResampleTerms, w: np.ndarray) -> dict[str, float]
     }
 
 
-def append_resample_values(values: dict[str, list[float]], m: dict[str, float] | None, y: np.ndarray, p: np.ndarray,
-                           threshold: float, idx: np.ndarray) -> None:
+def append_resample_values(
+    values: dict[str, list[float]], m: dict[str, float] | None, y: np.ndarray, p: np.ndarray, threshold: float, idx: np.ndarray
+) -> None:
     """Append one resample's value of each named metric; a resample with one class is scored row by row."""
     for name, column in values.items():
         if m is not None:
@@ -288,8 +303,9 @@ def append_resample_values(values: dict[str, list[float]], m: dict[str, float] |
             continue
 
 
-def binary_bootstrap_intervals(y: np.ndarray, p: np.ndarray, threshold: float, names: list[str], n_samples: int,
-                               random_state: int, level: float = 0.95) -> dict[str, dict[str, float]]:
+def binary_bootstrap_intervals(
+    y: np.ndarray, p: np.ndarray, threshold: float, names: list[str], n_samples: int, random_state: int, level: float = 0.95
+) -> dict[str, dict[str, float]]:
     """Return bootstrap_interval of each named binary metric, from one pass over the resamples.
 
     The resamples are bootstrap_interval's; each is scored from its row counts (weighted_binary_metrics) instead of
@@ -298,9 +314,14 @@ def binary_bootstrap_intervals(y: np.ndarray, p: np.ndarray, threshold: float, n
     return shared_binary_bootstrap_intervals(y, {"m": (p, threshold)}, names, n_samples, random_state, level)["m"]
 
 
-def shared_binary_bootstrap_intervals(y: np.ndarray, models: dict[str, tuple[np.ndarray, float]], names: list[str],
-                                      n_samples: int, random_state: int,
-                                      level: float = 0.95) -> dict[str, dict[str, dict[str, float]]]:
+def shared_binary_bootstrap_intervals(
+    y: np.ndarray,
+    models: dict[str, tuple[np.ndarray, float]],
+    names: list[str],
+    n_samples: int,
+    random_state: int,
+    level: float = 0.95,
+) -> dict[str, dict[str, dict[str, float]]]:
     """Return binary_bootstrap_intervals of several models' (scores, threshold) on the same rows y, per model.
 
     Each model alone would draw the very same resamples (same row count, same random_state), so they are drawn
@@ -308,8 +329,9 @@ def shared_binary_bootstrap_intervals(y: np.ndarray, models: dict[str, tuple[np.
     """
     n = len(y)
     if n_samples <= 0 or n < 2:
-        return {m: {name: bootstrap_interval(lambda idx: 0.0, n, n_samples, random_state, level) for name in names}
-                for m in models}
+        return {
+            m: {name: bootstrap_interval(lambda idx: 0.0, n, n_samples, random_state, level) for name in names} for m in models
+        }
     terms = {m: resample_terms(y, p, threshold) for m, (p, threshold) in models.items()}
     values: dict[str, dict[str, list[float]]] = {m: {name: [] for name in names} for m in models}
     for idx in iter_bootstrap_indices(n, n_samples, random_state):
@@ -330,8 +352,8 @@ def delong_auc_variance(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     if m == 0 or n == 0:
         raise ValueError("ROC-AUC needs both classes")
     ranks_all = stats.rankdata(np.concatenate([pos, neg]))
-    v_pos = (ranks_all[:m] - stats.rankdata(pos)) / n          # per positive: share of negatives scored below it
-    v_neg = 1.0 - (ranks_all[m:] - stats.rankdata(neg)) / m    # per negative: share of positives scored above it
+    v_pos = (ranks_all[:m] - stats.rankdata(pos)) / n  # per positive: share of negatives scored below it
+    v_neg = 1.0 - (ranks_all[m:] - stats.rankdata(neg)) / m  # per negative: share of positives scored above it
     auc = float(v_pos.mean())
     var = (float(np.var(v_pos, ddof=1)) / m if m > 1 else 0.0) + (float(np.var(v_neg, ddof=1)) / n if n > 1 else 0.0)
     return auc, var
@@ -366,9 +388,15 @@ def scaled_percentile_interval(values: list[float], point: float, scale: float, 
     return {**iv, "low": point + scale * (iv["low"] - point), "high": point + scale * (iv["high"] - point)}
 
 
-def capped_binary_bootstrap_intervals(y: np.ndarray, models: dict[str, tuple[np.ndarray, float]], names: list[str],
-                                      n_samples: int, max_rows: int, random_state: int,
-                                      level: float = 0.95) -> dict[str, dict[str, dict]]:
+def capped_binary_bootstrap_intervals(
+    y: np.ndarray,
+    models: dict[str, tuple[np.ndarray, float]],
+    names: list[str],
+    n_samples: int,
+    max_rows: int,
+    random_state: int,
+    level: float = 0.95,
+) -> dict[str, dict[str, dict]]:
     """Return, per model and named binary metric, a bootstrap interval whose cost is bounded by max_rows.
 
     Up to max_rows rows: shared_binary_bootstrap_intervals (every resample has n rows). Above: each resample draws
@@ -389,14 +417,27 @@ def capped_binary_bootstrap_intervals(y: np.ndarray, models: dict[str, tuple[np.
         for model, (p, threshold) in models.items():
             ps = p[idx]
             one = np.ones(m)
-            append_resample_values(values[model], weighted_binary_metrics(resample_terms(ys, ps, threshold), one),
-                                   ys, ps, threshold, np.arange(m))
-    return {model: {name: {**scaled_percentile_interval(v, points[model].get(name, float("nan")), scale, level), **info}
-                    for name, v in by_name.items()} for model, by_name in values.items()}
+            append_resample_values(
+                values[model], weighted_binary_metrics(resample_terms(ys, ps, threshold), one), ys, ps, threshold, np.arange(m)
+            )
+    return {
+        model: {
+            name: {**scaled_percentile_interval(v, points[model].get(name, float("nan")), scale, level), **info}
+            for name, v in by_name.items()
+        }
+        for model, by_name in values.items()
+    }
 
 
-def capped_bootstrap_interval(metric: Callable[[np.ndarray], float], point: float, n: int, n_samples: int,
-                              max_rows: int, random_state: int, level: float = 0.95) -> dict:
+def capped_bootstrap_interval(
+    metric: Callable[[np.ndarray], float],
+    point: float,
+    n: int,
+    n_samples: int,
+    max_rows: int,
+    random_state: int,
+    level: float = 0.95,
+) -> dict:
     """Return bootstrap_interval of metric(idx) on resamples of at most max_rows rows, scaled as bootstrap_plan says."""
     m, scale = bootstrap_plan(n, max_rows)
     info = {"method": "bootstrap", "rows": int(n), "resample_rows": int(m), "resamples": int(n_samples)}
@@ -430,8 +471,11 @@ def score_frame(model: str, task: str, scores: np.ndarray, threshold: float) -> 
     return out
 
 
-HEADLINE = {"binary": ["roc_auc", "pr_auc", "log_loss", "brier", "f1"], "multiclass": ["log_loss", "accuracy", "macro_f1"],
-            "regression": ["rmse", "mae", "r2"]}
+HEADLINE = {
+    "binary": ["roc_auc", "pr_auc", "log_loss", "brier", "f1"],
+    "multiclass": ["log_loss", "accuracy", "macro_f1"],
+    "regression": ["rmse", "mae", "r2"],
+}
 
 # The metrics each task computes (what promote.thresholds may name).
 TASK_METRICS = {
@@ -450,4 +494,5 @@ def check_thresholds_fit(task: str, thresholds: Iterable[str]) -> None:
     if bad:
         raise ConfigError(
             f"promote.thresholds names {', '.join(bad)}, which a {task} task (data.task) does not compute; "
-            f"use some of {', '.join(m for m in TASK_METRICS[task] if m in HIGHER_IS_BETTER)}")
+            f"use some of {', '.join(m for m in TASK_METRICS[task] if m in HIGHER_IS_BETTER)}"
+        )

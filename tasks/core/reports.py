@@ -56,8 +56,10 @@ def read_report(model: type[R], path: Path) -> R:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise InputError(f"{path}: not a {model.__name__} ({err.error_count()} problem(s): {err.errors()[0]['loc']} "
-                         f"{err.errors()[0]['msg']}); re-run the step that writes it") from None
+        raise InputError(
+            f"{path}: not a {model.__name__} ({err.error_count()} problem(s): {err.errors()[0]['loc']} "
+            f"{err.errors()[0]['msg']}); re-run the step that writes it"
+        ) from None
 
 
 # ---------------------------------------------------------------- ingest: reports/ingest.json
@@ -277,7 +279,6 @@ class PreprocessReport(Report):
 
 
 # ---------------------------------------------------------------- cv: reports/cv.json
-
 
 
 class MeanStd(Report):

@@ -13,9 +13,34 @@ from pathlib import Path
 from tasks.core.errors import UnsafeParameter
 
 # What tabgate owns at the project root: no run parameter may point into or onto these.
-OWNED = ("registry", "data", "artifacts", "gx", "reports", ".git", ".dvc", "dvc.lock", "dvc.yaml", "params.yaml",
-         "data.dvc", "tasks", "flows", "tests", "tools", "benchmarks", "examples", "docs", "pyproject.toml",
-         "Makefile", "README.md", "SECURITY.md", ".tabgate.lock", ".venv", ".dvcignore", ".gitignore")
+OWNED = (
+    "registry",
+    "data",
+    "artifacts",
+    "gx",
+    "reports",
+    ".git",
+    ".dvc",
+    "dvc.lock",
+    "dvc.yaml",
+    "params.yaml",
+    "data.dvc",
+    "tasks",
+    "flows",
+    "tests",
+    "tools",
+    "benchmarks",
+    "examples",
+    "docs",
+    "pyproject.toml",
+    "Makefile",
+    "README.md",
+    "SECURITY.md",
+    ".tabgate.lock",
+    ".venv",
+    ".dvcignore",
+    ".gitignore",
+)
 # Inputs may be read from tabgate's own data folders (a batch in artifacts/ is fine), never from these.
 SECRET_INPUTS = (".git", ".dvc", "registry", ".venv")
 SCORING_RECORD = ".tabgate-scoring-outputs.json"
@@ -43,14 +68,18 @@ def _check_place(name: str, value: str | Path, root: Path, allowed: Iterable[Pat
     path = _resolve(root, value)
     extra = [_resolve(root, a) for a in allowed]
     if not (_inside(path, root) or any(_inside(path, a) for a in extra)):
-        raise UnsafeParameter(f"parameter {name}={value!s}: resolves to {path}, outside the project folder {root}"
-                              + (f" and the allowed folders {', '.join(map(str, extra))}" if extra else "")
-                              + "; use a path inside the project")
+        raise UnsafeParameter(
+            f"parameter {name}={value!s}: resolves to {path}, outside the project folder {root}"
+            + (f" and the allowed folders {', '.join(map(str, extra))}" if extra else "")
+            + "; use a path inside the project"
+        )
     if _inside(path, root):
         top = "." if path == root else path.relative_to(root).parts[0]
         if top in forbidden or top == ".":
-            raise UnsafeParameter(f"parameter {name}={value!s}: resolves to {path}, inside `{top}` which tabgate owns;"
-                                  " choose another path (for outputs e.g. predictions/out.csv)")
+            raise UnsafeParameter(
+                f"parameter {name}={value!s}: resolves to {path}, inside `{top}` which tabgate owns;"
+                " choose another path (for outputs e.g. predictions/out.csv)"
+            )
     return path
 
 
@@ -64,8 +93,10 @@ def check_output_path(name: str, value: str | Path, root: Path, allowed: Iterabl
     file that exists and is not an earlier scoring output (recorded in SCORING_RECORD)."""
     path = _check_place(name, value, root, allowed, OWNED)
     if path.exists() and str(path) not in scoring_outputs(root):
-        raise UnsafeParameter(f"parameter {name}={value!s}: {path} already exists and is not an earlier scoring "
-                              "output; a scoring run never replaces it: choose a new file name or delete it yourself")
+        raise UnsafeParameter(
+            f"parameter {name}={value!s}: {path} already exists and is not an earlier scoring "
+            "output; a scoring run never replaces it: choose a new file name or delete it yourself"
+        )
     return path
 
 
@@ -74,8 +105,10 @@ def check_params_file(value: str | Path, root: Path) -> Path:
     root = root.resolve()
     path = _resolve(root, value)
     if not _inside(path, root) or path == root:
-        raise UnsafeParameter(f"parameter params={value!s}: resolves to {path}, outside the project folder {root};"
-                              " name a params file inside the project (params.yaml)")
+        raise UnsafeParameter(
+            f"parameter params={value!s}: resolves to {path}, outside the project folder {root};"
+            " name a params file inside the project (params.yaml)"
+        )
     if path.suffix not in (".yaml", ".yml"):
         raise UnsafeParameter(f"parameter params={value!s}: not a .yaml params file")
     if _owned_by(path, root) in SECRET_INPUTS:
@@ -86,8 +119,10 @@ def check_params_file(value: str | Path, root: Path) -> Path:
 def check_no_approval_switch_off(require_approval: bool | None) -> None:
     """Refuse require_approval=False: a run parameter may add approval, never switch it off."""
     if require_approval is False:
-        raise UnsafeParameter("parameter require_approval=false: a run parameter cannot switch off approval;"
-                              " set promote.require_approval in params.yaml (reviewed in git) instead")
+        raise UnsafeParameter(
+            "parameter require_approval=false: a run parameter cannot switch off approval;"
+            " set promote.require_approval in params.yaml (reviewed in git) instead"
+        )
 
 
 def scoring_outputs(root: Path) -> set[str]:

@@ -78,8 +78,7 @@ def label_classes(y: pd.Series, data: DataParams) -> list:
     if data.task == "binary":
         if len(values) != 2:
             raise SchemaError(
-                f"label '{data.target}' must have exactly 2 classes for a binary task, "
-                f"found {len(values)}: {values[:10]}"
+                f"label '{data.target}' must have exactly 2 classes for a binary task, found {len(values)}: {values[:10]}"
             )
         positive = data.positive_label if data.positive_label is not None else values[-1]
         if positive not in values:

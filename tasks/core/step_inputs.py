@@ -29,5 +29,4 @@ class CvInput(BaseModel):
     @classmethod
     def from_config(cls, cfg: Config) -> CvInput:
         """Return the sections of cfg that fold-based work reads."""
-        return cls(data=cfg.data, cv=cfg.cv, preprocess=cfg.preprocess, train=cfg.train, split=cfg.split,
-                   compute=cfg.compute)
+        return cls(data=cfg.data, cv=cfg.cv, preprocess=cfg.preprocess, train=cfg.train, split=cfg.split, compute=cfg.compute)

@@ -44,9 +44,13 @@ class DataParams(Section):
     categorical_columns: list[str] = Field(default_factory=list)  # numeric codes to treat as categories, not quantities
     segment_columns: list[str] = Field(default_factory=list)  # columns evaluate reports metrics per value of (and the
     # gate checks)
-    label_map: dict[str | int, str | int | float | bool] = Field(default_factory=dict, description=(
-        'label value as spelt in the file -> the value it means, e.g. {">50K.": ">50K"}; applied where a table is '
-        "typed (ingest, and monitoring's labelled batches), with the rows changed per spelling in reports/ingest.json"))
+    label_map: dict[str | int, str | int | float | bool] = Field(
+        default_factory=dict,
+        description=(
+            'label value as spelt in the file -> the value it means, e.g. {">50K.": ">50K"}; applied where a table is '
+            "typed (ingest, and monitoring's labelled batches), with the rows changed per spelling in reports/ingest.json"
+        ),
+    )
 
     @model_validator(mode="after")
     def _target_not_dropped(self) -> DataParams:

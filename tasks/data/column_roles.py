@@ -19,10 +19,10 @@ from tasks.core.errors import ConfigError, SchemaError
 
 POSITIVE_SPELLINGS = ("1", "1.0", "yes", "y", "true", "t", "positive", "pos")
 ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^(id|key|uuid)([_\s-]|$)|[a-z0-9](Id|ID|Key)$")
-MAX_TEXT_CLASSES = 100          # a text label with more values than this is not taken as classes without --task
-REGRESSION_MIN_VALUES = 20      # a numeric label with more distinct values than this is a quantity
-TIME_PARSE_SHARE = 0.95         # a text column counts as a time column when this share of its values parse as dates
-NUMERIC_PARSE_SHARE = 0.95      # a text column counts as numbers when this share of its non-blank values parse
+MAX_TEXT_CLASSES = 100  # a text label with more values than this is not taken as classes without --task
+REGRESSION_MIN_VALUES = 20  # a numeric label with more distinct values than this is a quantity
+TIME_PARSE_SHARE = 0.95  # a text column counts as a time column when this share of its values parse as dates
+NUMERIC_PARSE_SHARE = 0.95  # a text column counts as numbers when this share of its non-blank values parse
 
 
 class TimeGuess(BaseModel):
@@ -40,20 +40,23 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def infer_task(y: pd.Series, target: str, source: str, task: TaskType | None = None
-               ) -> tuple[TaskType, Any, str]:
+def infer_task(y: pd.Series, target: str, source: str, task: TaskType | None = None) -> tuple[TaskType, Any, str]:
     """Return (task, positive class or None, reason) from the label's values; a label that cannot be one raises."""
     values = y.dropna()
     distinct = pd.unique(values)
     if len(distinct) < 2:
-        raise SchemaError(f"{source}: label '{target}' (--target) has {len(distinct)} distinct value(s) "
-                          f"{[str(v) for v in distinct[:3]]}: nothing to learn; pick another column")
+        raise SchemaError(
+            f"{source}: label '{target}' (--target) has {len(distinct)} distinct value(s) "
+            f"{[str(v) for v in distinct[:3]]}: nothing to learn; pick another column"
+        )
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if task == "regression" and not numeric:
         parsed = pd.to_numeric(values, errors="coerce")
         if parsed.isna().mean() > 0.01:
-            raise ConfigError(f"{source}: --task regression, but label '{target}' is text "
-                              f"(e.g. {str(values[parsed.isna()].iloc[0])!r}); use --task binary or multiclass")
+            raise ConfigError(
+                f"{source}: --task regression, but label '{target}' is text "
+                f"(e.g. {str(values[parsed.isna()].iloc[0])!r}); use --task binary or multiclass"
+            )
     if task is None:
         whole = numeric and bool((values.astype("float64") % 1 == 0).all())
         if len(distinct) == 2:
@@ -63,11 +66,15 @@ def infer_task(y: pd.Series, target: str, source: str, task: TaskType | None = N
         elif len(distinct) <= MAX_TEXT_CLASSES:
             task = "multiclass"
         else:
-            raise ConfigError(f"{source}: label '{target}' is text with {len(distinct)} distinct values, too many to "
-                              "take as classes; pass --task multiclass if they are, or pick another --target")
+            raise ConfigError(
+                f"{source}: label '{target}' is text with {len(distinct)} distinct values, too many to "
+                "take as classes; pass --task multiclass if they are, or pick another --target"
+            )
     if task == "binary" and len(distinct) != 2:
-        raise ConfigError(f"{source}: --task binary, but label '{target}' has {len(distinct)} distinct values; "
-                          "use --task multiclass or regression")
+        raise ConfigError(
+            f"{source}: --task binary, but label '{target}' has {len(distinct)} distinct values; "
+            "use --task multiclass or regression"
+        )
     if task == "regression":
         return task, None, f"numeric label with {len(distinct)} distinct values"
     if task == "multiclass":
@@ -128,16 +135,25 @@ def time_parts(df: pd.DataFrame) -> TimeGuess | None:
             continue
         prefix = match.group(1)
         month = next((c for c in df.columns if str(c).lower() == f"{prefix}month".lower()), None)
-        day = next((c for c in df.columns if str(c).lower() in
-                    (f"{prefix}day_of_month".lower(), f"{prefix}day".lower(), f"{prefix}dayofmonth".lower())), None)
+        day = next(
+            (
+                c
+                for c in df.columns
+                if str(c).lower() in (f"{prefix}day_of_month".lower(), f"{prefix}day".lower(), f"{prefix}dayofmonth".lower())
+            ),
+            None,
+        )
         years = df[col].dropna()
         if month is None or day is None or years.empty or not years.between(1800, 2200).all():
             continue
         column = prefix.rstrip("_- ") or "event_time"
         if column in df.columns:
             column = f"{column}_time"
-        return TimeGuess(column=column, parts={"year": name, "month": str(month), "day": str(day)},
-                         reason=f"built from the date parts {name} / {month} / {day}")
+        return TimeGuess(
+            column=column,
+            parts={"year": name, "month": str(month), "day": str(day)},
+            reason=f"built from the date parts {name} / {month} / {day}",
+        )
     return None
 
 
@@ -148,26 +164,31 @@ def infer_time(df: pd.DataFrame, target: str, source: str, time: str | None = No
             raise ConfigError(f"{source}: --time '{time}' is not a column (columns: {list(df.columns)[:20]})")
         share = parses_as_time(df[time])
         if share < TIME_PARSE_SHARE:
-            raise ConfigError(f"{source}: --time '{time}': only {share:.0%} of its values parse as dates "
-                              f"(e.g. {str(df[time].dropna().iloc[0]) if df[time].notna().any() else 'all missing'!r})")
+            raise ConfigError(
+                f"{source}: --time '{time}': only {share:.0%} of its values parse as dates "
+                f"(e.g. {str(df[time].dropna().iloc[0]) if df[time].notna().any() else 'all missing'!r})"
+            )
         return TimeGuess(column=time, reason="given with --time"), []
     dated = [str(c) for c in df.columns if c != target and parses_as_time(df[c]) >= TIME_PARSE_SHARE]
     parts = time_parts(df)
     if parts is not None:
-        notes = [f"other date column(s) {dated}: dates that may come after the outcome (validate screens them)"] \
-            if dated else []
+        notes = [f"other date column(s) {dated}: dates that may come after the outcome (validate screens them)"] if dated else []
         return parts, notes
     if not dated:
-        return None, ["no time column found: the test set is a random (stratified) 20% of the rows; if rows are "
-                      "ordered in time, set data.time_column (or --time) so the test set is the latest rows"]
+        return None, [
+            "no time column found: the test set is a random (stratified) 20% of the rows; if rows are "
+            "ordered in time, set data.time_column (or --time) so the test set is the latest rows"
+        ]
     best = min(dated, key=lambda c: (int(df[c].isna().sum()), dated.index(c)))
-    notes = [f"other date column(s) {[c for c in dated if c != best]}: check that {best!r} is the time of the event "
-             "you predict from"] if len(dated) > 1 else []
+    notes = (
+        [f"other date column(s) {[c for c in dated if c != best]}: check that {best!r} is the time of the event you predict from"]
+        if len(dated) > 1
+        else []
+    )
     return TimeGuess(column=best, reason=f"{parses_as_time(df[best]):.0%} of its values parse as dates"), notes
 
 
-def infer_ids(df: pd.DataFrame, target: str, skip: set[str], source: str, given: str | None = None
-              ) -> tuple[str | None, str]:
+def infer_ids(df: pd.DataFrame, target: str, skip: set[str], source: str, given: str | None = None) -> tuple[str | None, str]:
     """Return the id column (unique per row, or an entity id that repeats) and why; a named id must be a column."""
     if given is not None:
         if given not in df.columns:
@@ -182,12 +203,21 @@ def infer_ids(df: pd.DataFrame, target: str, skip: set[str], source: str, given:
         if named and distinct == n:
             return str(col), "named like an id, one value per row"
         if named and 2 <= distinct < n:
-            return str(col), (f"named like an id, {distinct} distinct values in {n} rows: an entity that repeats "
-                              "(split reports entities shared by train and test)")
+            return str(col), (
+                f"named like an id, {distinct} distinct values in {n} rows: an entity that repeats "
+                "(split reports entities shared by train and test)"
+            )
     for col in df.columns:
         s = df[col]
-        if col != target and col not in skip and is_text(s) and s.notna().all() and s.nunique() == n \
-                and numeric_share(s) < NUMERIC_PARSE_SHARE and parses_as_time(s) < TIME_PARSE_SHARE:
+        if (
+            col != target
+            and col not in skip
+            and is_text(s)
+            and s.notna().all()
+            and s.nunique() == n
+            and numeric_share(s) < NUMERIC_PARSE_SHARE
+            and parses_as_time(s) < TIME_PARSE_SHARE
+        ):
             return str(col), "text with one value per row"
     return None, ""
 
@@ -209,8 +239,13 @@ def never_learn(df: pd.DataFrame, keep: set[str]) -> dict[str, str]:
         if distinct <= 1:
             shown = "missing" if s.isna().all() else repr(_plain(s.dropna().iloc[0]))
             out[str(col)] = f"constant: {shown} in every row, nothing to learn"
-        elif is_text(s) and n >= 20 and int(s.nunique()) >= 0.95 * n and parses_as_time(s) < TIME_PARSE_SHARE \
-                and numeric_share(s) < NUMERIC_PARSE_SHARE:
+        elif (
+            is_text(s)
+            and n >= 20
+            and int(s.nunique()) >= 0.95 * n
+            and parses_as_time(s) < TIME_PARSE_SHARE
+            and numeric_share(s) < NUMERIC_PARSE_SHARE
+        ):
             out[str(col)] = f"text with {int(s.nunique())} distinct values in {n} rows: an identifier or free text"
     return out
 

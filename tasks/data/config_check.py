@@ -20,14 +20,25 @@ def named_columns(cfg: Config) -> dict[str, list[str]]:
     d, i, v, s, m = cfg.data, cfg.ingest, cfg.validate, cfg.split, cfg.monitor
     built = i.time_from_parts is not None  # data.time_column is then built from the parts, which must exist
     named: dict[str, list[str]] = {
-        "data.target": [d.target], "data.time_column": [d.time_column] if d.time_column and not built else [],
-        "data.id_column": [d.id_column] if d.id_column else [], "data.drop_columns": list(d.drop_columns),
-        "data.categorical_columns": d.categorical_columns, "data.segment_columns": d.segment_columns}
+        "data.target": [d.target],
+        "data.time_column": [d.time_column] if d.time_column and not built else [],
+        "data.id_column": [d.id_column] if d.id_column else [],
+        "data.drop_columns": list(d.drop_columns),
+        "data.categorical_columns": d.categorical_columns,
+        "data.segment_columns": d.segment_columns,
+    }
     if i.time_from_parts is not None:
         named.update({f"ingest.time_from_parts.{k}": [c] for k, c in i.time_from_parts.model_dump().items() if c})
-    named.update({"ingest.numeric_columns": i.numeric_columns, "validate.keep_suspects": list(v.keep_suspects),
-                  "validate.bounds": list(v.bounds), "split.expected_shift": list(s.expected_shift),
-                  "monitor.passthrough_columns": m.passthrough_columns, "monitor.ignore_drift": list(m.ignore_drift)})
+    named.update(
+        {
+            "ingest.numeric_columns": i.numeric_columns,
+            "validate.keep_suspects": list(v.keep_suspects),
+            "validate.bounds": list(v.bounds),
+            "split.expected_shift": list(s.expected_shift),
+            "monitor.passthrough_columns": m.passthrough_columns,
+            "monitor.ignore_drift": list(m.ignore_drift),
+        }
+    )
     return {k: cols for k, cols in named.items() if cols}
 
 
@@ -39,16 +50,14 @@ def column_problems(cfg: Config, columns: list[str], where: str) -> list[str]:
         for col in cols:
             if col in known:
                 continue
-            close = [c for c in columns if c.lower() == col.lower()] or \
-                difflib.get_close_matches(col, columns, n=1, cutoff=0.75)
+            close = [c for c in columns if c.lower() == col.lower()] or difflib.get_close_matches(col, columns, n=1, cutoff=0.75)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             entry = f"{key}.{col}" if key in MAPPING_KEYS else key
             problems.append(f"{entry}: no column '{col}' in {where}{hint}")
     return problems
 
 
-MAPPING_KEYS = {"data.drop_columns", "validate.keep_suspects", "validate.bounds", "split.expected_shift",
-                "monitor.ignore_drift"}
+MAPPING_KEYS = {"data.drop_columns", "validate.keep_suspects", "validate.bounds", "split.expected_shift", "monitor.ignore_drift"}
 
 
 def table_header(cfg: Config) -> tuple[list[str], str]:
@@ -61,8 +70,10 @@ def table_header(cfg: Config) -> tuple[list[str], str]:
         path = snapshot_file(data_dir)
         return source_columns(cfg.ingest.model_copy(update={"source": str(path), "format": "auto"})), str(path)
     what = "a SQL URL" if cfg.ingest.is_sql else "not there"
-    raise InputError(f"ingest.source {source} is {what} and {data_dir}/ holds no snapshot: nothing to check the "
-                     "columns against; run `tabgate ingest` (or `dvc pull data.dvc`) first")
+    raise InputError(
+        f"ingest.source {source} is {what} and {data_dir}/ holds no snapshot: nothing to check the "
+        "columns against; run `tabgate ingest` (or `dvc pull data.dvc`) first"
+    )
 
 
 def check_columns(cfg: Config, params: str) -> str:
@@ -71,9 +82,12 @@ def check_columns(cfg: Config, params: str) -> str:
     columns, where = table_header(cfg)
     problems = column_problems(cfg, columns, where)
     if problems:
-        raise ConfigError(f"{params}: {len(problems)} key(s) name a column the table does not have ({where} has "
-                          f"{len(columns)} columns: {columns[:15]}{' ...' if len(columns) > 15 else ''}):\n  - "
-                          + "\n  - ".join(problems))
+        raise ConfigError(
+            f"{params}: {len(problems)} key(s) name a column the table does not have ({where} has "
+            f"{len(columns)} columns: {columns[:15]}{' ...' if len(columns) > 15 else ''}):\n  - " + "\n  - ".join(problems)
+        )
     keys = named_columns(cfg)
-    return (f"{params}: OK: the {sum(len(c) for c in keys.values())} column(s) named by {len(keys)} key(s) "
-            f"({', '.join(keys)}) are all in {where} ({len(columns)} columns)")
+    return (
+        f"{params}: OK: the {sum(len(c) for c in keys.values())} column(s) named by {len(keys)} key(s) "
+        f"({', '.join(keys)}) are all in {where} ({len(columns)} columns)"
+    )

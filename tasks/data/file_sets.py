@@ -34,7 +34,7 @@ def is_glob(source: str) -> bool:
 def glob_root(pattern: str) -> Path:
     """Return the leading folder of a glob, the part before the first component with a wildcard ('.' if none)."""
     parts = Path(pattern).parts
-    fixed = parts[:next((i for i, part in enumerate(parts) if is_glob(part)), len(parts))]
+    fixed = parts[: next((i for i, part in enumerate(parts) if is_glob(part)), len(parts))]
     return Path(*fixed) if fixed else Path(".")
 
 
@@ -82,10 +82,15 @@ def source_files(source: str) -> list[Path]:
     """Return the files of a folder or glob source in sorted path order; none is an InputError naming the source."""
     files = glob_files(source) if is_glob(source) else folder_files(Path(source))
     if not files:
-        what = "matches no file" if is_glob(source) else \
-            f"is a folder with no CSV ({', '.join(CSV_SUFFIXES)}) or .parquet files below it"
-        raise InputError(f"ingest.source {source} {what}: name a table file, a folder of CSV or Parquet files "
-                         "with the same columns, or a glob such as 'raw/*.csv'")
+        what = (
+            "matches no file"
+            if is_glob(source)
+            else f"is a folder with no CSV ({', '.join(CSV_SUFFIXES)}) or .parquet files below it"
+        )
+        raise InputError(
+            f"ingest.source {source} {what}: name a table file, a folder of CSV or Parquet files "
+            "with the same columns, or a glob such as 'raw/*.csv'"
+        )
     return files
 
 
@@ -94,8 +99,10 @@ def files_format(files: Sequence[Path], source: str) -> str:
     parquet = [f for f in files if is_parquet(f)]
     text = [f for f in files if not is_parquet(f)]
     if parquet and text:
-        raise ConfigError(f"ingest.source {source}: mixes Parquet ({parquet[0]}) and text files ({text[0]}); "
-                          "files read as one table must share one format: narrow ingest.source (e.g. 'raw/*.csv')")
+        raise ConfigError(
+            f"ingest.source {source}: mixes Parquet ({parquet[0]}) and text files ({text[0]}); "
+            "files read as one table must share one format: narrow ingest.source (e.g. 'raw/*.csv')"
+        )
     return "parquet" if parquet else "csv"
 
 
@@ -129,38 +136,46 @@ def check_same_columns(columns: Sequence[Sequence[str]], names: Sequence[str], s
         extra = [c for c in cols if c not in first]
         missing = [c for c in first if c not in cols]
         if extra or missing:
-            what = f"has column '{extra[0]}' that {names[0]} (the first file) lacks" if extra else \
-                f"lacks column '{missing[0]}' that {names[0]} (the first file) has"
+            what = (
+                f"has column '{extra[0]}' that {names[0]} (the first file) lacks"
+                if extra
+                else f"lacks column '{missing[0]}' that {names[0]} (the first file) has"
+            )
             more = [*extra[1:], *missing] if extra else missing[1:]
-            raise InputError(f"ingest.source {source}: {name} {what}" + (f" (also differ: {more})" if more else "")
-                             + "; files read as one table must have the same columns: fix the file, or narrow "
-                             "ingest.source to the files that belong together")
+            raise InputError(
+                f"ingest.source {source}: {name} {what}"
+                + (f" (also differ: {more})" if more else "")
+                + "; files read as one table must have the same columns: fix the file, or narrow "
+                "ingest.source to the files that belong together"
+            )
 
 
-def concat_files(files: Sequence[Path], root: Path, read_one: Callable[[Path], pd.DataFrame],
-                 source: str, file_column: str | None = None) -> pd.DataFrame:
+def concat_files(
+    files: Sequence[Path], root: Path, read_one: Callable[[Path], pd.DataFrame], source: str, file_column: str | None = None
+) -> pd.DataFrame:
     """Return the files read one by one and concatenated in order (columns in the first file's order); with
     file_column, a last column holding each row's file (its path below root, the same for the source and its snapshot)."""
     frames = [read_one(f) for f in files]
     names = [relative_name(f, root) for f in files]
     check_same_columns([list(f.columns) for f in frames], names, source)
     order = list(frames[0].columns)
-    return with_file_column(pd.concat([f[order] for f in frames], ignore_index=True), file_column, names,
-                            [len(f) for f in frames])
+    return with_file_column(
+        pd.concat([f[order] for f in frames], ignore_index=True), file_column, names, [len(f) for f in frames]
+    )
 
 
-def with_file_column(frame: pd.DataFrame, file_column: str | None, names: Sequence[str],
-                     rows: Sequence[int]) -> pd.DataFrame:
+def with_file_column(frame: pd.DataFrame, file_column: str | None, names: Sequence[str], rows: Sequence[int]) -> pd.DataFrame:
     """Return frame with file_column (ingest.file_column) holding names[i] on the rows[i] rows of file i, in order
     (a category column, its categories in file order); file_column None: frame unchanged."""
     if file_column is None:
         return frame
     if file_column in frame.columns:
-        raise ConfigError(f"ingest.file_column '{file_column}': {names[0]} already has a column of that name; "
-                          "choose another name in params.yaml")
+        raise ConfigError(
+            f"ingest.file_column '{file_column}': {names[0]} already has a column of that name; "
+            "choose another name in params.yaml"
+        )
     if sum(rows) != len(frame):
-        raise InputError(f"{names[0]}...: the files hold {sum(rows)} rows but read as {len(frame)}; "
-                         "run `tabgate ingest` again")
+        raise InputError(f"{names[0]}...: the files hold {sum(rows)} rows but read as {len(frame)}; run `tabgate ingest` again")
     out = frame.copy()
     out[file_column] = pd.Categorical(np.repeat(list(names), list(rows)), categories=list(dict.fromkeys(names)))
     return out

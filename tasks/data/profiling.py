@@ -60,14 +60,23 @@ FILE_COLUMN = "source_file"  # the column init adds for a table read from severa
 FILE_COLUMN_REASON = "which file the row came from (ingest.file_column): not known at prediction time"
 
 
-def plan_init(df: pd.DataFrame, source: str, target: str, reader: ReaderGuess = ReaderGuess(),
-              task: TaskType | None = None, time: str | None = None, id_column: str | None = None,
-              file_column: str | None = None) -> InitPlan:
+def plan_init(
+    df: pd.DataFrame,
+    source: str,
+    target: str,
+    reader: ReaderGuess = ReaderGuess(),
+    task: TaskType | None = None,
+    time: str | None = None,
+    id_column: str | None = None,
+    file_column: str | None = None,
+) -> InitPlan:
     """Return the settings `tabgate init` proposes for a table; a bad --target/--task/--time/--id raises.
     file_column: the column the reader added naming each row's file (several files), dropped from learning."""
     if target not in df.columns:
-        raise ConfigError(f"{source}: --target '{target}' is not a column; the table has {df.shape[1]} columns: "
-                          f"{[str(c) for c in df.columns][:30]}")
+        raise ConfigError(
+            f"{source}: --target '{target}' is not a column; the table has {df.shape[1]} columns: "
+            f"{[str(c) for c in df.columns][:30]}"
+        )
     label_map = label_spellings(df[target])
     y = df[target].replace(label_map) if label_map else df[target]
     task, positive, task_reason = infer_task(y, target, source, task)
@@ -80,15 +89,35 @@ def plan_init(df: pd.DataFrame, source: str, target: str, reader: ReaderGuess = 
     counts = {str(k): int(v) for k, v in y.value_counts().items()} if task != "regression" else {}
     thresholds, why = task_thresholds(task, len(counts))
     if df[target].isna().any():
-        review.append(f"label '{target}' is missing in {int(df[target].isna().sum())} row(s): drop or fill them "
-                      "before training (train stops on a missing label)")
-    review.append("the expectation suite and reference profile were learnt from this very table: open them in "
-                  "gx/ and tighten what you know about your data")
-    return InitPlan(source=source, rows=len(df), columns=df.shape[1] - bool(file_column), reader=reader, target=target, task=task,
-                    task_reason=task_reason, positive_label=positive, class_counts=counts, label_map=label_map, time=guess,
-                    id_column=ident, id_reason=id_reason, drop_columns=drops, file_column=file_column,
-                    numeric_columns=numeric,
-                    thresholds=thresholds, thresholds_reason=why, review=review)
+        review.append(
+            f"label '{target}' is missing in {int(df[target].isna().sum())} row(s): drop or fill them "
+            "before training (train stops on a missing label)"
+        )
+    review.append(
+        "the expectation suite and reference profile were learnt from this very table: open them in "
+        "gx/ and tighten what you know about your data"
+    )
+    return InitPlan(
+        source=source,
+        rows=len(df),
+        columns=df.shape[1] - bool(file_column),
+        reader=reader,
+        target=target,
+        task=task,
+        task_reason=task_reason,
+        positive_label=positive,
+        class_counts=counts,
+        label_map=label_map,
+        time=guess,
+        id_column=ident,
+        id_reason=id_reason,
+        drop_columns=drops,
+        file_column=file_column,
+        numeric_columns=numeric,
+        thresholds=thresholds,
+        thresholds_reason=why,
+        review=review,
+    )
 
 
 def _yaml(value: Any) -> str:
@@ -102,9 +131,12 @@ def _comment(text: str) -> str:
 
 def render_params(plan: InitPlan) -> str:
     """Return params.yaml text: the table's settings and the choices that differ from the defaults, each explained."""
-    lines = [f"# Written by `tabgate init` for {plan.source} ({plan.rows} rows, {plan.columns} columns).",
-             "# Only this table's settings and the choices that differ from the defaults are here; every other key",
-             "# has its default in tasks/core/config.py. Review each choice (the comment says why), then `tabgate run`.", ""]
+    lines = [
+        f"# Written by `tabgate init` for {plan.source} ({plan.rows} rows, {plan.columns} columns).",
+        "# Only this table's settings and the choices that differ from the defaults are here; every other key",
+        "# has its default in tasks/core/config.py. Review each choice (the comment says why), then `tabgate run`.",
+        "",
+    ]
     lines += ["data:", f"  target: {_yaml(plan.target)}", f"  task: {plan.task}" + _comment(plan.task_reason)]
     if plan.label_map:
         lines.append("  label_map:" + _comment("the same label spelt two ways in the file: read as one value"))
@@ -130,11 +162,17 @@ def render_params(plan: InitPlan) -> str:
         lines.append("  time_from_parts:" + _comment(f"builds data.time_column {plan.time.column}"))
         lines += [f"    {k}: {_yaml(v)}" for k, v in plan.time.parts.items()]
     if plan.numeric_columns:
-        lines.append(f"  numeric_columns: {_yaml(list(plan.numeric_columns))}" +
-                     _comment("; ".join(f"{c}: {why}" for c, why in plan.numeric_columns.items())))
+        lines.append(
+            f"  numeric_columns: {_yaml(list(plan.numeric_columns))}"
+            + _comment("; ".join(f"{c}: {why}" for c, why in plan.numeric_columns.items()))
+        )
     lines += ["", "validate:", "  suite_name: tabgate" + _comment("dvc.yaml names the suite file through it")]
-    lines += ["", "train:" + _comment("listed by name in dvc.yaml's preprocess stage, so DVC needs them here"),
-              "  baseline_max_rows: 100000", "  random_state: 42"]
+    lines += [
+        "",
+        "train:" + _comment("listed by name in dvc.yaml's preprocess stage, so DVC needs them here"),
+        "  baseline_max_rows: 100000",
+        "  random_state: 42",
+    ]
     lines += ["", "promote:", "  thresholds:" + _comment(plan.thresholds_reason)]
     lines += [f"    {m}: {v}" for m, v in plan.thresholds.items()]
     lines += ["", "# Sections at their defaults, present because dvc.yaml's stages list them:"]
@@ -144,9 +182,11 @@ def render_params(plan: InitPlan) -> str:
 
 def summary_lines(plan: InitPlan) -> list[str]:
     """Return what init decided and what to review, one line each, for the terminal."""
-    out = [f"table: {plan.source}: {plan.rows} rows x {plan.columns} columns "
-           f"(separator {plan.reader.separator!r}, encoding {plan.reader.encoding}, decimal {plan.reader.decimal!r})",
-           f"label: {plan.target}: {plan.task} ({plan.task_reason})"]
+    out = [
+        f"table: {plan.source}: {plan.rows} rows x {plan.columns} columns "
+        f"(separator {plan.reader.separator!r}, encoding {plan.reader.encoding}, decimal {plan.reader.decimal!r})",
+        f"label: {plan.target}: {plan.task} ({plan.task_reason})",
+    ]
     out += [f"label spelling: {k!r} read as {v!r} (data.label_map)" for k, v in plan.label_map.items()]
     out.append(f"time: {plan.time.column} ({plan.time.reason})" if plan.time else "time: none")
     out.append(f"id: {plan.id_column} ({plan.id_reason})" if plan.id_column else "id: none")

@@ -32,7 +32,7 @@ def sniff_reader(head: bytes) -> ReaderGuess:
         text, encoding = head.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as err:
         if err.start >= len(head) - 4:  # a multi-byte character cut at the end of the sample
-            text, encoding = head[:err.start].decode("utf-8"), "utf-8"
+            text, encoding = head[: err.start].decode("utf-8"), "utf-8"
         else:
             text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
     lines = [line for line in text.splitlines()[:50] if line.strip()]
@@ -58,7 +58,8 @@ def read_head(path: Path, size: int = 65_536) -> bytes:
     if name.endswith(".zip"):
         with zipfile.ZipFile(path) as z, z.open(z.namelist()[0]) as f:
             return f.read(size)
-    opener = gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else \
-        lzma.open if name.endswith(".xz") else open
+    opener = (
+        gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else lzma.open if name.endswith(".xz") else open
+    )
     with opener(path, "rb") as f:
         return f.read(size)

@@ -96,9 +96,11 @@ def read_sql_source(p: IngestParams, environ: Mapping[str, str] | None = None) -
     try:
         engine = sa.create_engine(url)
     except (sa.exc.NoSuchModuleError, ImportError) as err:
-        raise ConfigError(f"ingest.source {label}: cannot load the database driver ({type(err).__name__}: "
-                          f"{redact_text(str(err), secrets)[:300]}); install it (PostgreSQL: pip install "
-                          "'psycopg[binary]')") from None
+        raise ConfigError(
+            f"ingest.source {label}: cannot load the database driver ({type(err).__name__}: "
+            f"{redact_text(str(err), secrets)[:300]}); install it (PostgreSQL: pip install "
+            "'psycopg[binary]')"
+        ) from None
     try:
         with engine.connect() as conn:
             if p.query:
@@ -106,8 +108,10 @@ def read_sql_source(p: IngestParams, environ: Mapping[str, str] | None = None) -
             return pd.read_sql_table(p.table, conn)
     except (sa.exc.SQLAlchemyError, ValueError) as err:
         detail = str(getattr(err, "orig", None) or err).strip().splitlines() or [""]
-        raise InputError(f"ingest.source {label}: cannot read table/query ({type(err).__name__}: "
-                         f"{redact_text(' '.join(detail), secrets)[:500]})") from None
+        raise InputError(
+            f"ingest.source {label}: cannot read table/query ({type(err).__name__}: "
+            f"{redact_text(' '.join(detail), secrets)[:500]})"
+        ) from None
     finally:
         engine.dispose()
 
@@ -130,16 +134,26 @@ def snapshot_source(p: IngestParams, data_dir: Path) -> dict:
                 copy_file_set(p.source, dest, fmt)
             else:
                 shutil.copyfile(src, dest)
-        info = {"source": source_label(p), "format": fmt, "file": dest.name, "bytes": snapshot_bytes(dest),
-                "sha256": snapshot_sha256(dest)}
+        info = {
+            "source": source_label(p),
+            "format": fmt,
+            "file": dest.name,
+            "bytes": snapshot_bytes(dest),
+            "sha256": snapshot_sha256(dest),
+        }
     log.info("ingest: snapshot of %s -> %s/%s (%d bytes)", source_label(p), data_dir, info["file"], info["bytes"])
     return info
 
 
 def parquet_parts(root: Path) -> list[Path]:
     """Return the Parquet part files below root in path order (hidden and `_`-prefixed files, as readers skip them)."""
-    return [f for f in sorted(Path(root).rglob("*")) if f.is_file() and f.suffix in (".parquet", ".pq")
-            and not any(part.startswith((".", "_")) for part in f.relative_to(root).parts)]
+    return [
+        f
+        for f in sorted(Path(root).rglob("*"))
+        if f.is_file()
+        and f.suffix in (".parquet", ".pq")
+        and not any(part.startswith((".", "_")) for part in f.relative_to(root).parts)
+    ]
 
 
 def copy_file_set(source: str, dest: Path, fmt: str) -> None:
@@ -152,8 +166,10 @@ def copy_file_set(source: str, dest: Path, fmt: str) -> None:
         files = source_files(source)
         found = files_format(files, source)
     if fmt != found:
-        raise ConfigError(f"ingest.source {source} is a {'glob' if is_glob(source) else 'folder'} of {found} files; "
-                          f"ingest.format is {fmt!r}: set it to {found} (or auto)")
+        raise ConfigError(
+            f"ingest.source {source} is a {'glob' if is_glob(source) else 'folder'} of {found} files; "
+            f"ingest.format is {fmt!r}: set it to {found} (or auto)"
+        )
     if found == "parquet" and not is_glob(source):
         shutil.copytree(src, dest)  # the dataset's tree as it is (markers such as _SUCCESS too): readers skip them
     else:
@@ -196,8 +212,9 @@ def read_parquet_dataset(path: Path, file_column: str | None = None) -> pd.DataF
 
 def snapshot_parts(path: Path) -> list[Path]:
     """Return the files a snapshot folder is read from, in order: its Parquet parts, else every file not hidden."""
-    return parquet_parts(path) or sorted((f for f in Path(path).rglob("*") if f.is_file() and not hidden(f, path)),
-                                         key=lambda f: relative_name(f, path))
+    return parquet_parts(path) or sorted(
+        (f for f in Path(path).rglob("*") if f.is_file() and not hidden(f, path)), key=lambda f: relative_name(f, path)
+    )
 
 
 def read_snapshot(path: Path, p: IngestParams) -> pd.DataFrame:
@@ -250,17 +267,25 @@ def read_table_file(path: Path, p: IngestParams) -> pd.DataFrame:
 def csv_options(path: Path, p: IngestParams) -> dict[str, Any]:
     """Return the pandas.read_csv options the reader settings (ingest.separator, encoding, decimal, na) give."""
     sniff = p.separator is None and path.name.endswith((".tsv", ".txt"))
-    engine: dict[str, Any] = {"sep": None, "engine": "python"} if sniff else \
-        {"sep": p.separator or ",", "engine": "c", "low_memory": False}
-    return {"na_values": [*p.na_values, *p.extra_na_values], "keep_default_na": False, "encoding": p.encoding,
-            "decimal": p.decimal, **engine}
+    engine: dict[str, Any] = (
+        {"sep": None, "engine": "python"} if sniff else {"sep": p.separator or ",", "engine": "c", "low_memory": False}
+    )
+    return {
+        "na_values": [*p.na_values, *p.extra_na_values],
+        "keep_default_na": False,
+        "encoding": p.encoding,
+        "decimal": p.decimal,
+        **engine,
+    }
 
 
 def unreadable(path: Path, err: Exception) -> InputError:
     """Return the InputError for a file that is not a table with these reader options."""
-    hint = ("check that the file is a complete Parquet file (re-export it) or that ingest.source names the right file"
-            if path.suffix in (".parquet", ".pq") else
-            "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml")
+    hint = (
+        "check that the file is a complete Parquet file (re-export it) or that ingest.source names the right file"
+        if path.suffix in (".parquet", ".pq")
+        else "check ingest.separator, ingest.encoding and ingest.decimal in params.yaml"
+    )
     return InputError(f"{path}: cannot be read as a table ({err.__class__.__name__}: {str(err)[:200]}); {hint}")
 
 
@@ -313,14 +338,33 @@ def check_not_glued(frame: pd.DataFrame, path: Path) -> None:
     found = [sep for sep in (";", "\t", "|", ",") if header.count(sep) >= 1]
     if found:
         shown = {"\t": "\\t"}.get(found[0], found[0])
-        raise ConfigError(f"{path}: read as one column named {header[:80]!r}, which contains '{shown}': the file is "
-                          f"probably separated by '{shown}'. Set ingest.separator: \"{shown}\" in params.yaml "
-                          "and run `tabgate ingest` again")
+        raise ConfigError(
+            f"{path}: read as one column named {header[:80]!r}, which contains '{shown}': the file is "
+            f"probably separated by '{shown}'. Set ingest.separator: \"{shown}\" in params.yaml "
+            "and run `tabgate ingest` again"
+        )
 
 
-MONTHS = {m.lower(): i for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-     "november", "december"], start=1)}
+MONTHS = {
+    m.lower(): i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
 
 
 def month_numbers(month: pd.Series) -> pd.Series:
@@ -329,8 +373,9 @@ def month_numbers(month: pd.Series) -> pd.Series:
         return month.astype("float64")
     if isinstance(month.dtype, pd.CategoricalDtype):  # parse the few categories once, not every row
         per_category = month_numbers(pd.Series(month.cat.categories.astype("string")))
-        return pd.Series(per_category.to_numpy()[month.cat.codes.to_numpy()], index=month.index, dtype="float64") \
-            .where(month.cat.codes.to_numpy() >= 0)
+        return pd.Series(per_category.to_numpy()[month.cat.codes.to_numpy()], index=month.index, dtype="float64").where(
+            month.cat.codes.to_numpy() >= 0
+        )
     text = month.astype("string").str.strip().str.lower()
     full = text.map(MONTHS)
     short = text.str[:3].map({k[:3]: v for k, v in MONTHS.items()})
@@ -343,13 +388,16 @@ def time_from_parts(df: pd.DataFrame, parts: TimeParts) -> pd.Series:
     missing = [c for c in names.values() if c not in df.columns]
     if missing:
         raise InputError(f"ingest.time_from_parts: column(s) {missing} are not in the snapshot")
-    frame = pd.DataFrame({k: month_numbers(df[c]) if k == "month" else pd.to_numeric(df[c], errors="coerce")
-                          for k, c in names.items()})
+    frame = pd.DataFrame(
+        {k: month_numbers(df[c]) if k == "month" else pd.to_numeric(df[c], errors="coerce") for k, c in names.items()}
+    )
     for key, col in names.items():
         bad = frame[key].isna() & df[col].notna()
         if bad.any():
-            raise ConfigError(f"ingest.time_from_parts.{key}: column '{col}' has {int(bad.sum())} value(s) that are not "
-                              f"numbers{' or month names' if key == 'month' else ''}, e.g. {df.loc[bad, col].iloc[0]!r}")
+            raise ConfigError(
+                f"ingest.time_from_parts.{key}: column '{col}' has {int(bad.sum())} value(s) that are not "
+                f"numbers{' or month names' if key == 'month' else ''}, e.g. {df.loc[bad, col].iloc[0]!r}"
+            )
     return pd.to_datetime(frame, errors="coerce")
 
 
@@ -395,8 +443,9 @@ def apply_label_map(y: pd.Series, mapping: Mapping[Any, Any]) -> tuple[pd.Series
         out[hit] = mapped.to_numpy()
     for spelling, rows in counts.items():
         if rows:
-            log.info("ingest: data.label_map: %d row(s) of label %r spelt %r read as %r", rows, y.name, spelling,
-                     lookup[spelling])
+            log.info(
+                "ingest: data.label_map: %d row(s) of label %r spelt %r read as %r", rows, y.name, spelling, lookup[spelling]
+            )
     return out, counts
 
 
@@ -415,8 +464,10 @@ def type_table(raw: pd.DataFrame, p: IngestParams, data: DataParams) -> tuple[pd
         bad = int(df[data.time_column].isna().sum())
         notes["time_unparsed_rows"] = bad
         if bad == len(df):
-            raise InputError(f"data.time_column '{data.time_column}': no value could be parsed as a date "
-                             f"(set ingest.time_format, e.g. '%Y-%m-%d')")
+            raise InputError(
+                f"data.time_column '{data.time_column}': no value could be parsed as a date "
+                f"(set ingest.time_format, e.g. '%Y-%m-%d')"
+            )
     for col in df.columns:
         s = df[col]
         if col != data.target and (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
@@ -426,11 +477,12 @@ def type_table(raw: pd.DataFrame, p: IngestParams, data: DataParams) -> tuple[pd
 
 def snapshot_file(data_dir: Path) -> Path:
     """Return the one table inside data_dir: a file, or a directory of Parquet parts."""
-    files = sorted(f for f in Path(data_dir).iterdir() if not f.name.startswith(".")) \
-        if Path(data_dir).is_dir() else []
+    files = sorted(f for f in Path(data_dir).iterdir() if not f.name.startswith(".")) if Path(data_dir).is_dir() else []
     if not files:
-        raise InputError(f"{data_dir}/: no snapshot; run `tabgate ingest` (or `make run`) first: {data_dir}/ is the "
-                         "snapshot of ingest.source (or `dvc pull` it when the DVC remote is reachable)")
+        raise InputError(
+            f"{data_dir}/: no snapshot; run `tabgate ingest` (or `make run`) first: {data_dir}/ is the "
+            "snapshot of ingest.source (or `dvc pull` it when the DVC remote is reachable)"
+        )
     if len(files) > 1:
         raise InputError(f"{data_dir}/: expected one snapshot file, found {[f.name for f in files]}")
     return files[0]

@@ -59,19 +59,31 @@ def split_by_time(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout
     """Return a holdout where every training time is before cutoff - gap and every test time at or after cutoff."""
     times = df[data.time_column]
     if times.isna().any():
-        raise SchemaError(f"data.time_column '{data.time_column}' has {int(times.isna().sum())} missing or "
-                          "unparsable timestamps; fix them (see reports/ingest.json) before a temporal split")
+        raise SchemaError(
+            f"data.time_column '{data.time_column}' has {int(times.isna().sum())} missing or "
+            "unparsable timestamps; fix them (see reports/ingest.json) before a temporal split"
+        )
     cutoff = time_cutoff(times, p)
     train_end = cutoff - pd.Timedelta(days=p.gap_days)
     test_mask = (times >= cutoff).to_numpy()
     train_mask = (times < train_end).to_numpy()
     if not test_mask.any() or not train_mask.any():
-        raise SchemaError(f"split: cutoff {cutoff.date()} leaves {int(train_mask.sum())} training and "
-                          f"{int(test_mask.sum())} test rows (times run {times.min()} .. {times.max()}); "
-                          "change split.test_start or split.test_size")
-    return Holdout(np.flatnonzero(train_mask), np.flatnonzero(test_mask), "time",
-                   {"cutoff": cutoff, "train_end": train_end, "gap_days": p.gap_days,
-                    "dropped_in_gap": int((~test_mask & ~train_mask).sum())})
+        raise SchemaError(
+            f"split: cutoff {cutoff.date()} leaves {int(train_mask.sum())} training and "
+            f"{int(test_mask.sum())} test rows (times run {times.min()} .. {times.max()}); "
+            "change split.test_start or split.test_size"
+        )
+    return Holdout(
+        np.flatnonzero(train_mask),
+        np.flatnonzero(test_mask),
+        "time",
+        {
+            "cutoff": cutoff,
+            "train_end": train_end,
+            "gap_days": p.gap_days,
+            "dropped_in_gap": int((~test_mask & ~train_mask).sum()),
+        },
+    )
 
 
 def split_by_group(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
@@ -85,8 +97,9 @@ def split_at_random(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdo
     """Return a random holdout, stratified on the label for classification."""
     positions = np.arange(len(df))
     strat = stratify_labels(df[data.target], data.task)
-    train_idx, test_idx = train_test_split(positions, test_size=p.test_size, random_state=p.random_state,
-                                           stratify=None if strat is None else strat.to_numpy())
+    train_idx, test_idx = train_test_split(
+        positions, test_size=p.test_size, random_state=p.random_state, stratify=None if strat is None else strat.to_numpy()
+    )
     return Holdout(np.sort(train_idx), np.sort(test_idx), "random", {"stratified": strat is not None})
 
 
@@ -94,8 +107,9 @@ def split_by_row_order(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Ho
     """Return the last split.test_size of the rows, in file order, as the test set (tables kept in time order)."""
     n_test = max(1, int(round(len(df) * p.test_size)))
     positions = np.arange(len(df))
-    return Holdout(positions[: len(df) - n_test], positions[len(df) - n_test:], "row_order",
-                   {"first_test_row": int(len(df) - n_test)})
+    return Holdout(
+        positions[: len(df) - n_test], positions[len(df) - n_test :], "row_order", {"first_test_row": int(len(df) - n_test)}
+    )
 
 
 def holdout_split(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout:
@@ -106,8 +120,9 @@ def holdout_split(df: pd.DataFrame, data: DataParams, p: SplitParams) -> Holdout
         raise SchemaError("split.strategy 'time' needs data.time_column")
     if strategy == "group" and not data.id_column:
         raise SchemaError("split.strategy 'group' needs data.id_column")
-    return {"time": split_by_time, "group": split_by_group, "random": split_at_random,
-            "row_order": split_by_row_order}[strategy](df, data, p)
+    return {"time": split_by_time, "group": split_by_group, "random": split_at_random, "row_order": split_by_row_order}[strategy](
+        df, data, p
+    )
 
 
 def training_rows(df: pd.DataFrame, data: DataParams, p: SplitParams) -> pd.DataFrame:
@@ -124,14 +139,15 @@ def carve_validation(train: pd.DataFrame, data: DataParams, p: SplitParams) -> t
     if data.time_column:
         order = np.argsort(train[data.time_column].to_numpy(), kind="stable")
         n_valid = max(1, int(round(n * p.valid_size)))
-        return np.sort(order[: n - n_valid]), np.sort(order[n - n_valid:])
+        return np.sort(order[: n - n_valid]), np.sort(order[n - n_valid :])
     if data.id_column and train[data.id_column].duplicated().any():
         gss = GroupShuffleSplit(n_splits=1, test_size=p.valid_size, random_state=p.random_state)
         fit_idx, valid_idx = next(gss.split(train, groups=train[data.id_column].to_numpy()))
         return np.sort(fit_idx), np.sort(valid_idx)
     strat = stratify_labels(train[data.target], data.task)
-    fit_idx, valid_idx = train_test_split(np.arange(n), test_size=p.valid_size, random_state=p.random_state,
-                                          stratify=None if strat is None else strat.to_numpy())
+    fit_idx, valid_idx = train_test_split(
+        np.arange(n), test_size=p.valid_size, random_state=p.random_state, stratify=None if strat is None else strat.to_numpy()
+    )
     return np.sort(fit_idx), np.sort(valid_idx)
 
 
@@ -145,8 +161,9 @@ def describe_part(df: pd.DataFrame, data: DataParams) -> dict:
     """Return rows, label balance and time range of one part of the split."""
     out: dict = {"rows": int(len(df))}
     if data.task != "regression":
-        out["label_balance"] = {str(k): round(float(v), 4) for k, v in
-                                df[data.target].value_counts(normalize=True).sort_index().items()}
+        out["label_balance"] = {
+            str(k): round(float(v), 4) for k, v in df[data.target].value_counts(normalize=True).sort_index().items()
+        }
     else:
         out["label_mean"] = float(df[data.target].mean())
     if data.time_column:
@@ -165,8 +182,7 @@ def part_positions(df: pd.DataFrame, data: DataParams, p: SplitParams) -> tuple[
     holdout = holdout_split(df, data, p)
     keys = [c for c in dict.fromkeys((data.time_column, data.id_column, data.target)) if c]
     fit_idx, valid_idx = carve_validation(df[keys].iloc[holdout.train_idx].reset_index(drop=True), data, p)
-    return holdout, {"train": holdout.train_idx[fit_idx], "valid": holdout.train_idx[valid_idx],
-                     "test": holdout.test_idx}
+    return holdout, {"train": holdout.train_idx[fit_idx], "valid": holdout.train_idx[valid_idx], "test": holdout.test_idx}
 
 
 def shared_hashes(train_hashes: np.ndarray, test_hashes: np.ndarray) -> int:
@@ -176,5 +192,7 @@ def shared_hashes(train_hashes: np.ndarray, test_hashes: np.ndarray) -> int:
 
 def shared_duplicates(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> int:
     """Return how many test rows are exact copies (on the given columns) of a training row."""
-    return shared_hashes(pd.util.hash_pandas_object(train[columns], index=False).to_numpy(),
-                         pd.util.hash_pandas_object(test[columns], index=False).to_numpy())
+    return shared_hashes(
+        pd.util.hash_pandas_object(train[columns], index=False).to_numpy(),
+        pd.util.hash_pandas_object(test[columns], index=False).to_numpy(),
+    )

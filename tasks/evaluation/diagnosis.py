@@ -36,8 +36,10 @@ def tree_evidence(train: TrainReport | None) -> tuple[list[str], bool]:
     line = f"the shipped LightGBM has {trees} trees"
     if tc:
         median = tc.fold_median if tc.fold_median is not None else "-"
-        line += (f" (validation stopped at {tc.validation_best_iteration}, the CV folds' median is "
-                 f"{median}; followed: {tc.source.value})")
+        line += (
+            f" (validation stopped at {tc.validation_best_iteration}, the CV folds' median is "
+            f"{median}; followed: {tc.source.value})"
+        )
     return [line], trees <= FEW_TREES
 
 
@@ -60,9 +62,16 @@ def shift_evidence(train_vs_test: Mapping[str, Any], shifted: Sequence[str]) -> 
     if auc is not None:
         drifted = auc >= SEPARABLE_AUC
         top = ", ".join(str(f.get("feature")) for f in (adv.get("top_features") or [])[:3])
-        lines.append(f"a classifier tells test rows from training rows with ROC-AUC {auc:.3f}"
-                     + (f" (mostly by {top}): the test period differs from training" if drifted and top else
-                        ": the test period differs from training" if drifted else ": no clear shift"))
+        lines.append(
+            f"a classifier tells test rows from training rows with ROC-AUC {auc:.3f}"
+            + (
+                f" (mostly by {top}): the test period differs from training"
+                if drifted and top
+                else ": the test period differs from training"
+                if drifted
+                else ": no clear shift"
+            )
+        )
     label_psi = (train_vs_test.get("label") or {}).get("psi")
     if label_psi is not None and label_psi >= LABEL_PSI:
         drifted = True
@@ -76,23 +85,35 @@ def next_steps(strategy: str | None, few_trees: bool, outlier: bool, drifted: bo
     """Return what to try, most specific first."""
     steps = []
     if strategy == "random" and (drifted or outlier):
-        steps.append("the split is random but the data looks time-ordered: hold out the latest period "
-                     "(split.strategy: time with data.time_column, or row_order when the file is in time order)")
+        steps.append(
+            "the split is random but the data looks time-ordered: hold out the latest period "
+            "(split.strategy: time with data.time_column, or row_order when the file is in time order)"
+        )
     if (drifted or outlier or few_trees) and not recency:
         steps.append("weigh recent rows more: train.recency_half_life (e.g. 0.25, a quarter of the training period)")
     if few_trees:
-        steps.append("a handful of trees: check the folds in reports/cv.json; a lower train.lightgbm.learning_rate "
-                     "or more train.lightgbm.early_stopping_rounds give early stopping more room")
+        steps.append(
+            "a handful of trees: check the folds in reports/cv.json; a lower train.lightgbm.learning_rate "
+            "or more train.lightgbm.early_stopping_rounds give early stopping more room"
+        )
     if drifted:
-        steps.append("drop or excuse the features that moved most (split.expected_shift, data.drop_columns) if "
-                     "they will not look like training at prediction time")
+        steps.append(
+            "drop or excuse the features that moved most (split.expected_shift, data.drop_columns) if "
+            "they will not look like training at prediction time"
+        )
     steps.append("the linear baseline may simply fit this table better: compare both on reports/cv.json's folds")
     return steps
 
 
-def diagnose_loss(rules: Sequence[Any], primary: str, train: TrainReport | None, strategy: str | None,
-                  train_vs_test: Mapping[str, Any] | None, shifted: Sequence[str],
-                  cv_notes: Sequence[str]) -> LossDiagnosis | None:
+def diagnose_loss(
+    rules: Sequence[Any],
+    primary: str,
+    train: TrainReport | None,
+    strategy: str | None,
+    train_vs_test: Mapping[str, Any] | None,
+    shifted: Sequence[str],
+    cv_notes: Sequence[str],
+) -> LossDiagnosis | None:
     """Return the diagnosis when the gate's lift-over-baseline rule failed, else None.
 
     rules: the gate's RuleResults; train: train.json (None when train has not run); strategy: split.strategy; train_vs_test: split.json's
@@ -106,17 +127,32 @@ def diagnose_loss(rules: Sequence[Any], primary: str, train: TrainReport | None,
     slice_lines, outlier = slice_evidence(train)
     shift_lines, drifted = shift_evidence(train_vs_test or {}, shifted)
     lift = lost.value if lost.value is not None else float("nan")
-    head = (f"the challenger loses to the linear baseline on {primary} by {abs(lift):.4f}" if not lift >= 0 else
-            f"the challenger beats the linear baseline on {primary} by only {lift:.4f} (the gate needs {lost.threshold:g})")
-    evidence = [head,
-                *trees, *slice_lines, *shift_lines, *cv_notes]
-    return LossDiagnosis(lost_to="baseline", primary_metric=primary, lift=lost.value, evidence=evidence,
-                         try_next=next_steps(strategy, few, outlier, drifted, train.recency_half_life if train else None))
+    head = (
+        f"the challenger loses to the linear baseline on {primary} by {abs(lift):.4f}"
+        if not lift >= 0
+        else f"the challenger beats the linear baseline on {primary} by only {lift:.4f} (the gate needs {lost.threshold:g})"
+    )
+    evidence = [head, *trees, *slice_lines, *shift_lines, *cv_notes]
+    return LossDiagnosis(
+        lost_to="baseline",
+        primary_metric=primary,
+        lift=lost.value,
+        evidence=evidence,
+        try_next=next_steps(strategy, few, outlier, drifted, train.recency_half_life if train else None),
+    )
 
 
 def diagnosis_markdown(d: LossDiagnosis | None) -> list[str]:
     """Return the promotion.md section on why the model lost to the baseline (nothing when it did not)."""
     if d is None:
         return []
-    return ["", f"## Why the model lost to the {d.lost_to}", "", "What the reports show:",
-            *[f"- {e}" for e in d.evidence], "", "What to try:", *[f"- {s}" for s in d.try_next]]
+    return [
+        "",
+        f"## Why the model lost to the {d.lost_to}",
+        "",
+        "What the reports show:",
+        *[f"- {e}" for e in d.evidence],
+        "",
+        "What to try:",
+        *[f"- {s}" for s in d.try_next],
+    ]

@@ -60,8 +60,13 @@ def top_contributions(values: np.ndarray, raw: pd.Series, features: list[str], n
 
 
 def describe_worst_errors(
-    scored: pd.DataFrame, out: Outcomes, sample: Sample, shap_res: ShapResult, meta: dict[str, Any],
-    data: DataParams, p: ExplainParams,
+    scored: pd.DataFrame,
+    out: Outcomes,
+    sample: Sample,
+    shap_res: ShapResult,
+    meta: dict[str, Any],
+    data: DataParams,
+    p: ExplainParams,
 ) -> dict[str, list[dict[str, Any]]]:
     """Return, per error kind, the worst sampled errors with label, prediction, score and top raw-valued contributions.
 
@@ -83,15 +88,21 @@ def describe_worst_errors(
                 break
             raw = scored.iloc[int(r)]
             item = {
-                "row": int(r), "kind": kind, "y_true": decode_label(out.y_true[r], classes, task),
-                "prediction": decode_label(out.pred[r], classes, task), "score": float(out.score[r]),
-                "severity": float(out.severity[r]), "base_value": float(shap_res.base[k]),
+                "row": int(r),
+                "kind": kind,
+                "y_true": decode_label(out.y_true[r], classes, task),
+                "prediction": decode_label(out.pred[r], classes, task),
+                "score": float(out.score[r]),
+                "severity": float(out.severity[r]),
+                "base_value": float(shap_res.base[k]),
                 "top_features": top_contributions(shap_res.values[k], raw, shap_res.features, p.error_top_features),
                 "id": json_scalar(raw[data.id_column]) if data.id_column in scored else None,
                 "time": json_scalar(raw[data.time_column]) if data.time_column in scored else None,
             }
             if shap_res.true_values is not None:
-                item["top_features_true_class"] = top_contributions(shap_res.true_values[k], raw, shap_res.features, p.error_top_features)
+                item["top_features_true_class"] = top_contributions(
+                    shap_res.true_values[k], raw, shap_res.features, p.error_top_features
+                )
             item["identical_rows"] = 0
             seen[key] = item
             items.append(item)
@@ -108,8 +119,14 @@ def slice_columns(scored: pd.DataFrame, meta: dict[str, Any], data: DataParams) 
 
 
 def analyse_slices(
-    scored: pd.DataFrame, out: Outcomes, sample: Sample, shap_res: ShapResult, global_mean: np.ndarray,
-    meta: dict[str, Any], data: DataParams, p: ExplainParams,
+    scored: pd.DataFrame,
+    out: Outcomes,
+    sample: Sample,
+    shap_res: ShapResult,
+    global_mean: np.ndarray,
+    meta: dict[str, Any],
+    data: DataParams,
+    p: ExplainParams,
 ) -> dict[str, Any]:
     """Return the slice summary: the top flagged segments with stats, conditions and SHAP drivers of their errors."""
     numeric, categorical = slice_columns(scored, meta, data)
@@ -125,9 +142,15 @@ def analyse_slices(
     ]
     return {
         "measure": "mean_abs_residual" if meta["task"] == "regression" else "error_rate",
-        "overall_rate": float(out.error_value.mean()), "rows": int(len(scored)), "n_candidates": int(len(table)),
-        "n_flagged": int(table["flagged"].sum()) if len(table) else 0, "min_support": p.slice_min_support,
-        "min_z": p.slice_min_z, "min_lift": p.slice_min_lift, "columns": numeric + categorical, "top": entries,
+        "overall_rate": float(out.error_value.mean()),
+        "rows": int(len(scored)),
+        "n_candidates": int(len(table)),
+        "n_flagged": int(table["flagged"].sum()) if len(table) else 0,
+        "min_support": p.slice_min_support,
+        "min_z": p.slice_min_z,
+        "min_lift": p.slice_min_lift,
+        "columns": numeric + categorical,
+        "top": entries,
     }
 
 
@@ -146,10 +169,16 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     s, g, a = report["sample"], report["global_importance"], report["agreement"]
     top = report["slices"]["top"]
     return {
-        "test_rows": s["test_rows"], "n_sampled": s["sampled"], "n_errors": s["errors_total"], "n_errors_sampled": s["errors_sampled"],
-        "overall_error": report["slices"]["overall_rate"], "top_feature_share": g[0]["share"] if g else None,
-        "spearman_shap_gain": a["spearman_shap_gain"], "spearman_shap_permutation": a["spearman_shap_permutation"],
-        "n_slices_flagged": report["slices"]["n_flagged"], "top_slice_lift": top[0]["lift"] if top else None,
+        "test_rows": s["test_rows"],
+        "n_sampled": s["sampled"],
+        "n_errors": s["errors_total"],
+        "n_errors_sampled": s["errors_sampled"],
+        "overall_error": report["slices"]["overall_rate"],
+        "top_feature_share": g[0]["share"] if g else None,
+        "spearman_shap_gain": a["spearman_shap_gain"],
+        "spearman_shap_permutation": a["spearman_shap_permutation"],
+        "n_slices_flagged": report["slices"]["n_flagged"],
+        "top_slice_lift": top[0]["lift"] if top else None,
         "n_warnings": len(report["warnings"]),
     }
 
@@ -166,7 +195,11 @@ def round_floats(obj: Any, digits: int = 6) -> Any:
 
 
 def explain_model(
-    scored: pd.DataFrame, valid: pd.DataFrame, bundle: ModelBundle, data: DataParams, p: ExplainParams,
+    scored: pd.DataFrame,
+    valid: pd.DataFrame,
+    bundle: ModelBundle,
+    data: DataParams,
+    p: ExplainParams,
     step_version: str = "1",
 ) -> tuple[ExplainReport, dict[str, bytes]]:
     """Return the explain report and its PNGs for a scored test frame, validation rows and the bundle."""
@@ -182,20 +215,33 @@ def explain_model(
     warns = importance_warnings(table, agreement, p)
     mismatch = score_mismatch(bundle, x_sample, out, sample.rows)
     if mismatch > SCORE_TOLERANCE:
-        warns.append(f"the {MODEL} bundle's scores differ from the scored test frame by up to {mismatch:.3g}: "
-                     "the model was retrained after evaluate; re-run evaluate before explain")
+        warns.append(
+            f"the {MODEL} bundle's scores differ from the scored test frame by up to {mismatch:.3g}: "
+            "the model was retrained after evaluate; re-run evaluate before explain"
+        )
     report: dict[str, Any] = {
-        "step_version": step_version, "model": MODEL, "task": task, "error_definition": out.definition,
-        "shap_units": SHAP_UNITS[task], "sample": sample.sizes, "global_importance": table, "agreement": agreement,
+        "step_version": step_version,
+        "model": MODEL,
+        "task": task,
+        "error_definition": out.definition,
+        "shap_units": SHAP_UNITS[task],
+        "sample": sample.sizes,
+        "global_importance": table,
+        "agreement": agreement,
         "worst_errors": describe_worst_errors(scored, out, sample, shap_res, meta, data, p),
-        "slices": analyse_slices(scored, out, sample, shap_res, mean_abs, meta, data, p), "warnings": warns,
+        "slices": analyse_slices(scored, out, sample, shap_res, mean_abs, meta, data, p),
+        "warnings": warns,
         "columns_left_out": columns_left_out(data),
     }
     images = render_figures(report, shap_res, x_sample, sample.rows, scored, set(meta.get("numeric", [])), p)
     report["figures"] = sorted(images)
     report["summary"] = summarize(report)
-    log.info("explain: done in %.1fs, %d flagged segments, %d warnings", time.perf_counter() - t0,
-             report["slices"]["n_flagged"], len(warns))
+    log.info(
+        "explain: done in %.1fs, %d flagged segments, %d warnings",
+        time.perf_counter() - t0,
+        report["slices"]["n_flagged"],
+        len(warns),
+    )
     return build_report(ExplainReport, round_floats(report)), images
 
 

@@ -20,7 +20,7 @@ MODEL = "lightgbm"
 
 REGRESSION_ERROR_QUANTILE = 0.9  # regression rows with |residual| in the top 10% count as errors
 
-REGRESSION_STRATA = 5            # quantile bins of y used to stratify the regression sample
+REGRESSION_STRATA = 5  # quantile bins of y used to stratify the regression sample
 
 ERROR_KINDS = {
     "binary": ("false_positive", "false_negative"),
@@ -73,7 +73,9 @@ def multiclass_outcomes(scored: pd.DataFrame, y: np.ndarray) -> Outcomes:
     conf = proba[np.arange(len(pred)), pred]
     err = pred != y
     kind = np.where(err, "misclassified", "correct")
-    return Outcomes(y, pred, conf, err, kind, np.where(err, conf, 0.0), err.astype(float), f"pred_{MODEL} != y_true (arg-max class)")
+    return Outcomes(
+        y, pred, conf, err, kind, np.where(err, conf, 0.0), err.astype(float), f"pred_{MODEL} != y_true (arg-max class)"
+    )
 
 
 def regression_outcomes(scored: pd.DataFrame, y: np.ndarray) -> Outcomes:
@@ -85,8 +87,16 @@ def regression_outcomes(scored: pd.DataFrame, y: np.ndarray) -> Outcomes:
     cut = float(np.quantile(abs_res, REGRESSION_ERROR_QUANTILE)) if len(abs_res) else 0.0
     err = (abs_res >= cut) & (abs_res > 0)
     kind = np.where(~err, "correct", np.where(resid > 0, "over_prediction", "under_prediction"))
-    return Outcomes(y.astype(float), pred, pred, err, kind, abs_res, abs_res,
-                    f"|y_true - pred_{MODEL}| >= {cut:.4g} (top {100 * (1 - REGRESSION_ERROR_QUANTILE):.0f}% of residuals)")
+    return Outcomes(
+        y.astype(float),
+        pred,
+        pred,
+        err,
+        kind,
+        abs_res,
+        abs_res,
+        f"|y_true - pred_{MODEL}| >= {cut:.4g} (top {100 * (1 - REGRESSION_ERROR_QUANTILE):.0f}% of residuals)",
+    )
 
 
 def derive_outcomes(scored: pd.DataFrame, meta: dict[str, Any]) -> Outcomes:
@@ -172,9 +182,14 @@ def sample_rows(out: Outcomes, task: str, p: ExplainParams) -> Sample:
     picked_correct = pick_stratified(correct, strata[correct], p.sample_size - len(picked_errors), rng)
     rows = np.union1d(picked_errors, picked_correct).astype(int)
     sizes = {
-        "test_rows": int(len(out.is_error)), "errors_total": int(out.is_error.sum()), "errors_sampled": int(len(picked_errors)),
-        "correct_total": int(len(correct)), "correct_sampled": int(len(picked_correct)), "sampled": int(len(rows)),
-        "cap_sample_size": p.sample_size, "cap_max_errors": p.max_errors,
+        "test_rows": int(len(out.is_error)),
+        "errors_total": int(out.is_error.sum()),
+        "errors_sampled": int(len(picked_errors)),
+        "correct_total": int(len(correct)),
+        "correct_sampled": int(len(picked_correct)),
+        "sampled": int(len(rows)),
+        "cap_sample_size": p.sample_size,
+        "cap_max_errors": p.max_errors,
         "errors_by_kind": {k: int((out.kind == k).sum()) for k in ERROR_KINDS[task]},
         "errors_sampled_by_kind": {k: int((out.kind[rows] == k).sum()) for k in ERROR_KINDS[task]},
     }

@@ -66,7 +66,9 @@ def gain_importance(bundle: ModelBundle, n_features: int) -> np.ndarray:
     """Return LightGBM total gain per feature (model-matrix column order) up to the best iteration."""
     gain = np.asarray(bundle.estimator.feature_importance(importance_type="gain", iteration=best_iteration(bundle)), dtype=float)
     if len(gain) != n_features:
-        raise SchemaError(f"the booster has {len(gain)} features but the preprocessor gives {n_features}; the bundle is inconsistent")
+        raise SchemaError(
+            f"the booster has {len(gain)} features but the preprocessor gives {n_features}; the bundle is inconsistent"
+        )
     return gain
 
 
@@ -91,8 +93,9 @@ def unchanged_rows(values: np.ndarray, shuffled: np.ndarray) -> np.ndarray:
     return np.zeros(len(values), dtype=bool)
 
 
-def permuted_scores(bundle: ModelBundle, x: pd.DataFrame, base_scores: np.ndarray, col: str,
-                    shuffles: list[np.ndarray]) -> list[np.ndarray]:
+def permuted_scores(
+    bundle: ModelBundle, x: pd.DataFrame, base_scores: np.ndarray, col: str, shuffles: list[np.ndarray]
+) -> list[np.ndarray]:
     """Return the bundle's scores of x with column col replaced by each shuffle.
 
     A LightGBM score depends on its own row alone, so only the rows whose value a shuffle changed are
@@ -138,7 +141,9 @@ def permutation_importance(
     return base, drops
 
 
-def validation_matrix(bundle: ModelBundle, valid: pd.DataFrame, data: DataParams, p: ExplainParams) -> tuple[pd.DataFrame, np.ndarray]:
+def validation_matrix(
+    bundle: ModelBundle, valid: pd.DataFrame, data: DataParams, p: ExplainParams
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Return at most permutation_rows validation rows as the model matrix, with their encoded labels."""
     require_columns(valid, [*bundle.features, data.target], "validation split")
     if len(valid) > p.permutation_rows:
@@ -171,9 +176,16 @@ def global_importance(shap_res: ShapResult, weights: np.ndarray, gain: np.ndarra
     total = float(mean_abs.sum())
     shap_rank, gain_rank, perm_rank = importance_ranks(mean_abs), importance_ranks(gain), importance_ranks(perm)
     table = [
-        {"feature": f, "mean_abs_shap": float(mean_abs[j]), "share": float(mean_abs[j] / total) if total > 0 else 0.0,
-         "shap_rank": int(shap_rank[j]), "gain": float(gain[j]), "gain_rank": int(gain_rank[j]),
-         "permutation_drop": float(perm[j]), "permutation_rank": int(perm_rank[j])}
+        {
+            "feature": f,
+            "mean_abs_shap": float(mean_abs[j]),
+            "share": float(mean_abs[j] / total) if total > 0 else 0.0,
+            "shap_rank": int(shap_rank[j]),
+            "gain": float(gain[j]),
+            "gain_rank": int(gain_rank[j]),
+            "permutation_drop": float(perm[j]),
+            "permutation_rank": int(perm_rank[j]),
+        }
         for j, f in enumerate(shap_res.features)
     ]
     return sorted(table, key=lambda g: g["shap_rank"])
@@ -211,8 +223,11 @@ def analyse_importance(
     by_feature = {g["feature"]: g for g in table}
     mean_abs = np.array([by_feature[f]["mean_abs_shap"] for f in shap_res.features])
     agreement = {
-        "spearman_shap_gain": rank_correlation(mean_abs, gain), "spearman_shap_permutation": rank_correlation(mean_abs, perm),
-        "permutation_metric": metric, "permutation_baseline": base_metric, "permutation_rows": int(len(y_valid)),
+        "spearman_shap_gain": rank_correlation(mean_abs, gain),
+        "spearman_shap_permutation": rank_correlation(mean_abs, perm),
+        "permutation_metric": metric,
+        "permutation_baseline": base_metric,
+        "permutation_rows": int(len(y_valid)),
         "permutation_repeats": p.permutation_repeats,
     }
     return table, agreement, mean_abs

@@ -37,8 +37,6 @@ PERFECT_AT_ZERO = ("log_loss", "brier")
 NEAR_PERFECT = "near_perfect_model"
 
 
-
-
 @dataclass(frozen=True)
 class ModelScores:
     """One model's scores on the test rows, its decision threshold and (for bundles) its meta and digest."""
@@ -116,16 +114,16 @@ def weighted_roc_auc(r: RankedScores, counts: np.ndarray) -> float:
     return float(skm.auc(fps / fps[-1], tps / tps[-1]))
 
 
-def rows_value(task: str, metric: str, y: np.ndarray, model: ModelScores, ranked: RankedScores | None,
-               idx: np.ndarray) -> float:
+def rows_value(task: str, metric: str, y: np.ndarray, model: ModelScores, ranked: RankedScores | None, idx: np.ndarray) -> float:
     """Return metric_value on the rows idx (repeats allowed); through the ranking when there is one."""
     if ranked is not None:
         return weighted_roc_auc(ranked, np.bincount(idx, minlength=len(y)))
     return metric_value(task, metric, y[idx], model.scores[idx], model.threshold)
 
 
-def paired_bootstrap_gain(task: str, metric: str, y: np.ndarray, challenger: ModelScores, champion: ModelScores,
-                          n_samples: int, random_state: int) -> dict[str, float]:
+def paired_bootstrap_gain(
+    task: str, metric: str, y: np.ndarray, challenger: ModelScores, champion: ModelScores, n_samples: int, random_state: int
+) -> dict[str, float]:
     """Return the 95% percentile CI of gain(challenger, champion), both scored on the same resampled rows.
 
     Binary ROC-AUC is computed from each resample's row counts over scores sorted once (weighted_roc_auc):
@@ -169,36 +167,60 @@ def absolute_rules(challenger_metrics: Mapping[str, float], p: PromoteParams) ->
     return out
 
 
-def lift_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScores, baseline: ModelScores | None,
-              p: PromoteParams) -> RuleResult:
+def lift_rule(
+    task: str, primary: str, y: np.ndarray, challenger: ModelScores, baseline: ModelScores | None, p: PromoteParams
+) -> RuleResult:
     """Return the challenger's lift over the baseline on the primary metric against min_lift_over_baseline."""
     if baseline is None:
         return RuleResult.of("lift over baseline", primary, None, p.min_lift_over_baseline, None, "n/a: no baseline scores")
-    lift = gain(primary, metric_value(task, primary, y, challenger.scores, challenger.threshold),
-                metric_value(task, primary, y, baseline.scores, baseline.threshold))
+    lift = gain(
+        primary,
+        metric_value(task, primary, y, challenger.scores, challenger.threshold),
+        metric_value(task, primary, y, baseline.scores, baseline.threshold),
+    )
     ok = bool(np.isfinite(lift) and lift >= p.min_lift_over_baseline)
     reason = f"challenger beats the baseline by {format_metric(lift)} {primary} (needs >= {p.min_lift_over_baseline:g})"
     return RuleResult.of("lift over baseline", primary, lift, p.min_lift_over_baseline, ok, reason)
 
 
-def champion_rule(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores,
-                  p: PromoteParams) -> RuleResult:
+def champion_rule(
+    task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores, p: PromoteParams
+) -> RuleResult:
     """Return the paired-bootstrap rule: the CI lower bound of the gain over production must exceed the minimum."""
-    point = gain(primary, metric_value(task, primary, y, challenger.scores, challenger.threshold),
-                 metric_value(task, primary, y, production.scores, production.threshold))
+    point = gain(
+        primary,
+        metric_value(task, primary, y, challenger.scores, challenger.threshold),
+        metric_value(task, primary, y, production.scores, production.threshold),
+    )
     ci = paired_bootstrap_gain(task, primary, y, challenger, production, p.bootstrap_samples, p.random_state)
     if ci["n_samples"] == 0:
         ok = bool(np.isfinite(point) and point > p.min_gain_over_production)
-        return RuleResult.of("gain over production", primary, point, p.min_gain_over_production, ok,
-                          f"no bootstrap (bootstrap_samples=0 or undefined); point gain {format_metric(point)}")
+        return RuleResult.of(
+            "gain over production",
+            primary,
+            point,
+            p.min_gain_over_production,
+            ok,
+            f"no bootstrap (bootstrap_samples=0 or undefined); point gain {format_metric(point)}",
+        )
     ok = ci["low"] > p.min_gain_over_production
-    reason = (f"gain {format_metric(point)} {primary}, 95% CI [{format_metric(ci['low'])}, {format_metric(ci['high'])}] over "
-              f"{ci['n_samples']} paired resamples; lower bound must exceed {p.min_gain_over_production:g}")
+    reason = (
+        f"gain {format_metric(point)} {primary}, 95% CI [{format_metric(ci['low'])}, {format_metric(ci['high'])}] over "
+        f"{ci['n_samples']} paired resamples; lower bound must exceed {p.min_gain_over_production:g}"
+    )
     return RuleResult.of("gain over production (CI low)", primary, ci["low"], p.min_gain_over_production, ok, reason)
 
 
-def segment_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores,
-                  segments: pd.DataFrame, min_rows: int, p: PromoteParams) -> list[RuleResult]:
+def segment_rules(
+    task: str,
+    primary: str,
+    y: np.ndarray,
+    challenger: ModelScores,
+    production: ModelScores,
+    segments: pd.DataFrame,
+    min_rows: int,
+    p: PromoteParams,
+) -> list[RuleResult]:
     """Return one rule per segment with >= min_rows rows: the challenger may trail production by <= tolerance."""
     out = []
     relative = primary in RELATIVE_METRICS
@@ -216,12 +238,22 @@ def segment_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScore
             drop = gain(primary, pr, ch) / (max(abs(pr), 1e-12) if relative else 1.0)
             ok = drop <= p.segment_tolerance
             unit = " (relative)" if relative else ""
-            reason = (f"{col}={value} ({len(idx)} rows): challenger {format_metric(ch)} vs production {format_metric(pr)}; "
-                      f"drop {format_metric(drop)}{unit}, tolerance {p.segment_tolerance:g}")
+            reason = (
+                f"{col}={value} ({len(idx)} rows): challenger {format_metric(ch)} vs production {format_metric(pr)}; "
+                f"drop {format_metric(drop)}{unit}, tolerance {p.segment_tolerance:g}"
+            )
             out.append(RuleResult.of(f"segment {col}={value}", primary, drop, p.segment_tolerance, ok, reason))
     if not out:
-        out.append(RuleResult.of("segments", primary, None, p.segment_tolerance, None,
-                              f"n/a: no segment of {list(segments.columns)} has >= {min_rows} rows with a defined {primary}"))
+        out.append(
+            RuleResult.of(
+                "segments",
+                primary,
+                None,
+                p.segment_tolerance,
+                None,
+                f"n/a: no segment of {list(segments.columns)} has >= {min_rows} rows with a defined {primary}",
+            )
+        )
     return out
 
 
@@ -243,10 +275,17 @@ def schema_rule(challenger_meta: Mapping[str, Any], production_meta: Mapping[str
     if ok:
         reason = f"all {len(new)} input columns are ones production already receives"
     else:
-        reason = "; ".join(filter(None, [
-            f"new required column(s) callers do not send yet: {added}" if added else "",
-            f"column(s) that production takes as categories but the challenger needs as numbers: {retyped}" if retyped else "",
-        ]))
+        reason = "; ".join(
+            filter(
+                None,
+                [
+                    f"new required column(s) callers do not send yet: {added}" if added else "",
+                    f"column(s) that production takes as categories but the challenger needs as numbers: {retyped}"
+                    if retyped
+                    else "",
+                ],
+            )
+        )
     return RuleResult.of("input schema compatible", None, float(len(added) + len(retyped)), 0.0, ok, reason)
 
 
@@ -261,13 +300,23 @@ def latency_rules(latency: Latency | None, p: PromoteParams) -> list[RuleResult]
     p95_ok = latency.p95_ms <= p.max_p95_latency_ms
     tput_ok = latency.rows_per_second >= p.min_rows_per_second
     return [
-        RuleResult.of("latency p95", "latency_ms", None if p95_ok else latency.p95_ms, p.max_p95_latency_ms, p95_ok,
-                   f"single-row p95 {'within' if p95_ok else f'{latency.p95_ms:.1f} ms over'} the budget "
-                   f"of {p.max_p95_latency_ms:g} ms"),
-        RuleResult.of("throughput", "rows_per_second", None if tput_ok else latency.rows_per_second,
-                   p.min_rows_per_second, tput_ok,
-                   f"batch throughput {'meets' if tput_ok else f'{latency.rows_per_second:.0f} rows/s misses'} "
-                   f"the budget of {p.min_rows_per_second:g} rows/s"),
+        RuleResult.of(
+            "latency p95",
+            "latency_ms",
+            None if p95_ok else latency.p95_ms,
+            p.max_p95_latency_ms,
+            p95_ok,
+            f"single-row p95 {'within' if p95_ok else f'{latency.p95_ms:.1f} ms over'} the budget of {p.max_p95_latency_ms:g} ms",
+        ),
+        RuleResult.of(
+            "throughput",
+            "rows_per_second",
+            None if tput_ok else latency.rows_per_second,
+            p.min_rows_per_second,
+            tput_ok,
+            f"batch throughput {'meets' if tput_ok else f'{latency.rows_per_second:.0f} rows/s misses'} "
+            f"the budget of {p.min_rows_per_second:g} rows/s",
+        ),
     ]
 
 
@@ -303,26 +352,45 @@ def decide_promotion(g: GateInput, p: PromoteParams) -> Decision:
         metrics["production"] = compute_metrics(task, y, production.scores, production.threshold)
     first = production is None
     if production is not None and challenger.digest and challenger.digest == production.digest:
-        return Decision(outcome=GateOutcome.ALREADY_IN_PRODUCTION, primary_metric=primary, first_model=False, rules=[],
-                        notes=["the challenger is byte-identical to the production model; nothing to change"],
-                        metrics=metrics)
-    rules = [*absolute_rules(metrics["challenger"], p), lift_rule(task, primary, y, challenger, baseline, p),
-             *champion_rules(task, primary, y, challenger, production, p, g.segments, g.segment_min_rows),
-             *latency_rules(g.latency, p), *suspect_rules(g.suspects)]
+        return Decision(
+            outcome=GateOutcome.ALREADY_IN_PRODUCTION,
+            primary_metric=primary,
+            first_model=False,
+            rules=[],
+            notes=["the challenger is byte-identical to the production model; nothing to change"],
+            metrics=metrics,
+        )
+    rules = [
+        *absolute_rules(metrics["challenger"], p),
+        lift_rule(task, primary, y, challenger, baseline, p),
+        *champion_rules(task, primary, y, challenger, production, p, g.segments, g.segment_min_rows),
+        *latency_rules(g.latency, p),
+        *suspect_rules(g.suspects),
+    ]
     notes = [f"{FIRST_MODEL}: gated on absolute thresholds, baseline lift and latency only"] if first else []
     outcome = GateOutcome.REJECT if any(r.passed is False for r in rules) else GateOutcome.PROMOTE
-    return Decision(outcome=outcome, primary_metric=primary, first_model=first, rules=rules, notes=notes,
-                    metrics=metrics)
+    return Decision(outcome=outcome, primary_metric=primary, first_model=first, rules=rules, notes=notes, metrics=metrics)
 
 
-def champion_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScores, production: ModelScores | None,
-                   p: PromoteParams, segments: pd.DataFrame | None, segment_min_rows: int) -> list[RuleResult]:
+def champion_rules(
+    task: str,
+    primary: str,
+    y: np.ndarray,
+    challenger: ModelScores,
+    production: ModelScores | None,
+    p: PromoteParams,
+    segments: pd.DataFrame | None,
+    segment_min_rows: int,
+) -> list[RuleResult]:
     """Return the rules that compare with production: bootstrap gain, segments, input schema (n/a without one)."""
     if production is None:
-        return [RuleResult.of("gain over production (CI low)", primary, None, p.min_gain_over_production, None,
-                           f"n/a: {FIRST_MODEL}"),
-                RuleResult.of("segments", primary, None, p.segment_tolerance, None, f"n/a: {FIRST_MODEL}"),
-                RuleResult.of("input schema compatible", None, None, 0.0, None, f"n/a: {FIRST_MODEL}")]
+        return [
+            RuleResult.of(
+                "gain over production (CI low)", primary, None, p.min_gain_over_production, None, f"n/a: {FIRST_MODEL}"
+            ),
+            RuleResult.of("segments", primary, None, p.segment_tolerance, None, f"n/a: {FIRST_MODEL}"),
+            RuleResult.of("input schema compatible", None, None, 0.0, None, f"n/a: {FIRST_MODEL}"),
+        ]
     rules = [champion_rule(task, primary, y, challenger, production, p)]
     if segments is not None and len(segments.columns):
         rules += segment_rules(task, primary, y, challenger, production, segments, segment_min_rows, p)
@@ -331,8 +399,14 @@ def champion_rules(task: str, primary: str, y: np.ndarray, challenger: ModelScor
     return [*rules, schema_rule(challenger.meta or {}, production.meta or {})]
 
 
-def near_perfect_findings(model: str, metrics: Mapping[str, float | None], dummy: Mapping[str, float | None] | None,
-                          threshold: float, drivers: list[str], excuses: Mapping[str, str]) -> list[Finding]:
+def near_perfect_findings(
+    model: str,
+    metrics: Mapping[str, float | None],
+    dummy: Mapping[str, float | None] | None,
+    threshold: float,
+    drivers: list[str],
+    excuses: Mapping[str, str],
+) -> list[Finding]:
     """Return a near_perfect_model suspect when a test metric is at least threshold (or at most 1 - threshold for
     log loss and Brier) while the dummy model's is not: a model that good usually has the answer among its inputs.
     The finding names the model's strongest drivers; it is excused when all of them are (validate.keep_suspects)."""
@@ -344,39 +418,47 @@ def near_perfect_findings(model: str, metrics: Mapping[str, float | None], dummy
         dummy_value = ref.get(m)
         if m in PERFECT_AT_ONE and v >= threshold and not (dummy_value is not None and dummy_value >= threshold):
             hits[m] = float(v)
-        elif m in PERFECT_AT_ZERO and v <= 1 - threshold and not (dummy_value is not None
-                                                                   and dummy_value <= 1 - threshold):
+        elif m in PERFECT_AT_ZERO and v <= 1 - threshold and not (dummy_value is not None and dummy_value <= 1 - threshold):
             hits[m] = float(v)
     if not hits:
         return []
     shown = ", ".join(f"{m} {format_metric(v)}" for m, v in hits.items())
     named = ", ".join(drivers) or "unknown (no explain report)"
-    detail = (f"{model} test {shown} at or beyond {threshold:g} (the dummy model does not get there): a model this "
-              f"good usually has the answer among its inputs; the strongest drivers are {named}. Confirm they are "
-              "known at prediction time, then drop the leak (data.drop_columns) or excuse them (validate.keep_suspects)")
+    detail = (
+        f"{model} test {shown} at or beyond {threshold:g} (the dummy model does not get there): a model this "
+        f"good usually has the answer among its inputs; the strongest drivers are {named}. Confirm they are "
+        "known at prediction time, then drop the leak (data.drop_columns) or excuse them (validate.keep_suspects)"
+    )
     first = next(iter(hits))
-    return [make_finding(drivers, NEAR_PERFECT, hits[first], threshold, SUSPECT, detail, excuses, model=model,
-                         metrics=hits)]
+    return [make_finding(drivers, NEAR_PERFECT, hits[first], threshold, SUSPECT, detail, excuses, model=model, metrics=hits)]
 
 
 def suspect_rules(suspects: list[Finding] | None) -> list[RuleResult]:
     """Return the two finding rules: unexcused leak suspects of the data, and a near-perfect model."""
     if suspects is None:
         why = "n/a: reports/validate.json was not available, leak suspects could not be checked"
-        return [RuleResult.of("leak suspects", None, None, 0.0, None, why),
-                RuleResult.of("near-perfect model", None, None, 0.0, None, why)]
+        return [
+            RuleResult.of("leak suspects", None, None, 0.0, None, why),
+            RuleResult.of("near-perfect model", None, None, 0.0, None, why),
+        ]
     out = []
-    for name, picked in (("leak suspects", [f for f in suspects if f.check != NEAR_PERFECT]),
-                         ("near-perfect model", [f for f in suspects if f.check == NEAR_PERFECT])):
+    for name, picked in (
+        ("leak suspects", [f for f in suspects if f.check != NEAR_PERFECT]),
+        ("near-perfect model", [f for f in suspects if f.check == NEAR_PERFECT]),
+    ):
         blocked = blocking(picked)
         excused = [f for f in picked if f.severity is SUSPECT and f.excused]
         if blocked:
             reason = "; ".join(f"{', '.join(f.columns) or '(table)'} [{f.check}]: {f.detail}" for f in blocked)
-            reason += ("; drop each column (data.drop_columns) or, if it is known at prediction time, list it with the "
-                       "reason in validate.keep_suspects")
+            reason += (
+                "; drop each column (data.drop_columns) or, if it is known at prediction time, list it with the "
+                "reason in validate.keep_suspects"
+            )
         else:
-            reason = ("none" if not excused else
-                      "none unexcused; excused: " + "; ".join(f"{', '.join(f.columns)} [{f.check}]: {f.reason}"
-                                                              for f in excused))
+            reason = (
+                "none"
+                if not excused
+                else "none unexcused; excused: " + "; ".join(f"{', '.join(f.columns)} [{f.check}]: {f.reason}" for f in excused)
+            )
         out.append(RuleResult.of(name, None, float(len(blocked)), 0.0, not blocked, reason))
     return out

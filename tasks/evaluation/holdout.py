@@ -60,8 +60,7 @@ def model_intervals(task: str, y: np.ndarray, models: dict[str, tuple[np.ndarray
     """
     if task == "binary":
         names = [n for n in HEADLINE[task] if n != "roc_auc"]
-        boot = capped_binary_bootstrap_intervals(y, models, names, p.bootstrap_samples, p.bootstrap_max_rows,
-                                                 p.random_state)
+        boot = capped_binary_bootstrap_intervals(y, models, names, p.bootstrap_samples, p.bootstrap_max_rows, p.random_state)
         return {model: {"roc_auc": delong_interval(y, scores), **boot[model]} for model, (scores, _) in models.items()}
     out: dict = {}
     everything = np.arange(len(y))
@@ -70,13 +69,15 @@ def model_intervals(task: str, y: np.ndarray, models: dict[str, tuple[np.ndarray
         for name in HEADLINE[task]:
             metric = single_metric(task, name)
             value = lambda idx: metric(y[idx], scores[idx], threshold)  # noqa: B023, E731 (called at once)
-            out[model][name] = capped_bootstrap_interval(value, value(everything), len(y), p.bootstrap_samples,
-                                                         p.bootstrap_max_rows, p.random_state)
+            out[model][name] = capped_bootstrap_interval(
+                value, value(everything), len(y), p.bootstrap_samples, p.bootstrap_max_rows, p.random_state
+            )
     return out
 
 
-def segment_metrics(test: pd.DataFrame, y: np.ndarray, scores: np.ndarray, threshold: float, data: DataParams,
-                    p: EvaluateParams) -> dict:
+def segment_metrics(
+    test: pd.DataFrame, y: np.ndarray, scores: np.ndarray, threshold: float, data: DataParams, p: EvaluateParams
+) -> dict:
     """Return, per segment column and value with enough rows, the row count and the headline metrics.
 
     One grouped pass per column: the rows are ordered by segment once (stable, so each segment keeps its row order)
@@ -92,7 +93,7 @@ def segment_metrics(test: pd.DataFrame, y: np.ndarray, scores: np.ndarray, thres
         starts = np.cumsum(counts) - counts
         per_value = {}
         for code in np.flatnonzero(counts >= p.segment_min_rows):
-            rows = order[starts[code]:starts[code] + counts[code]]
+            rows = order[starts[code] : starts[code] + counts[code]]
             try:
                 m = compute_metrics(data.task, y[rows], scores[rows], threshold)
             except ValueError:
@@ -118,8 +119,9 @@ def scored_table(test: pd.DataFrame, y: np.ndarray, models: dict[str, ModelBundl
     return pd.concat(parts, axis=1)
 
 
-def evaluate_models(test: pd.DataFrame, models: dict[str, ModelBundle], data: DataParams, p: EvaluateParams
-                    ) -> tuple[EvaluateReport, pd.DataFrame]:
+def evaluate_models(
+    test: pd.DataFrame, models: dict[str, ModelBundle], data: DataParams, p: EvaluateParams
+) -> tuple[EvaluateReport, pd.DataFrame]:
     """Return the metrics report (without the step's provenance fields) and the scored test table."""
     ref = models["lightgbm"]
     y = encode_target(test[data.target], ref.meta["classes"], data)
@@ -128,10 +130,14 @@ def evaluate_models(test: pd.DataFrame, models: dict[str, ModelBundle], data: Da
     metrics = {n: compute_metrics(data.task, y, s, models[n].meta.get("threshold", 0.5)) for n, s in scores.items()}
     threshold = ref.meta.get("threshold", 0.5)
     report: dict = {
-        "task": data.task, "primary_metric": primary_metric(data.task), "test_rows": int(len(test)),
-        "models": metrics, "lift": lift(metrics, primary_metric(data.task)),
-        "intervals": model_intervals(data.task, y, {n: (scores[n], models[n].meta.get("threshold", 0.5))
-                                                    for n in ("lightgbm", "baseline")}, p),
+        "task": data.task,
+        "primary_metric": primary_metric(data.task),
+        "test_rows": int(len(test)),
+        "models": metrics,
+        "lift": lift(metrics, primary_metric(data.task)),
+        "intervals": model_intervals(
+            data.task, y, {n: (scores[n], models[n].meta.get("threshold", 0.5)) for n in ("lightgbm", "baseline")}, p
+        ),
         "segments": segment_metrics(test, y, scores["lightgbm"], threshold, data, p),
     }
     if data.task != "regression":

@@ -79,10 +79,13 @@ def production_scores(scored: pd.DataFrame, bundle: ModelBundle, task: str, samp
         return recorded
     missing = [c for c in bundle.features if c not in scored.columns]
     if missing:
-        raise io.InputError(f"{scored.attrs.get('path', 'scored test frame')}: lacks production model inputs "
-                            f"{missing[:10]}; re-run evaluate")
-    log.warning("promote: evaluate's production scores are missing or from another model; rescoring the "
-                "current production model on the scored test rows")
+        raise io.InputError(
+            f"{scored.attrs.get('path', 'scored test frame')}: lacks production model inputs {missing[:10]}; re-run evaluate"
+        )
+    log.warning(
+        "promote: evaluate's production scores are missing or from another model; rescoring the "
+        "current production model on the scored test rows"
+    )
     return bundle.predict_scores(scored)
 
 
@@ -100,8 +103,9 @@ def top_drivers(explain: ExplainReport | None, meta: Mapping[str, Any], k: int =
     return ranked[:k] if ranked else [str(c) for c in (meta.get("features") or [])[:k]]
 
 
-def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[str, Any]
-                    ) -> tuple[list[Finding] | None, list[Finding]]:
+def gather_suspects(
+    cfg: Config, metrics_report: EvaluateReport, meta: Mapping[str, Any]
+) -> tuple[list[Finding] | None, list[Finding]]:
     """Return (the findings the gate judges, or None without reports/validate.json; every finding to show).
 
     Judged: validate's leak suspects and a near-perfect model, excused against the current validate.keep_suspects.
@@ -114,12 +118,17 @@ def gather_suspects(cfg: Config, metrics_report: EvaluateReport, meta: Mapping[s
     models = metrics_report.models
     dummy = models["dummy"].computed() if "dummy" in models else None
     drivers = top_drivers(explain, meta)
-    near = [f for m in ("lightgbm", "baseline") if m in models
-            for f in near_perfect_findings(m, models[m].computed(), dummy, cfg.promote.near_perfect, drivers, keep)]
+    near = [
+        f
+        for m in ("lightgbm", "baseline")
+        if m in models
+        for f in near_perfect_findings(m, models[m].computed(), dummy, cfg.promote.near_perfect, drivers, keep)
+    ]
     data = excuse_all(validate.leakage.suspects if validate and validate.leakage else [], keep)
     judged = None if validate is None else [f for f in data if f.severity is SUSPECT] + near
-    shown = data + near + excuse_all([f for f in (split.suspects if split else []) if f.severity is WARN],
-                                     cfg.split.expected_shift)
+    shown = (
+        data + near + excuse_all([f for f in (split.suspects if split else []) if f.severity is WARN], cfg.split.expected_shift)
+    )
     return judged, shown
 
 
@@ -130,8 +139,15 @@ def loss_diagnosis(cfg: Config, decision: Decision, shown: Sequence[Finding]) ->
     cv = read_optional_report(CvReport, reports / "cv.json")
     shifted = [c for f in shown if f.check == "feature_shift" and not f.excused for c in f.columns]
     train = read_optional_report(TrainReport, reports / "train.json")
-    return diagnose_loss(decision.rules, decision.primary_metric, train, split.strategy if split else None,
-                         split.train_vs_test if split else None, shifted, cv.notes if cv else [])
+    return diagnose_loss(
+        decision.rules,
+        decision.primary_metric,
+        train,
+        split.strategy if split else None,
+        split.train_vs_test if split else None,
+        shifted,
+        cv.notes if cv else [],
+    )
 
 
 def findings_markdown(findings: Sequence[Finding]) -> list[str]:
@@ -144,8 +160,7 @@ def findings_markdown(findings: Sequence[Finding]) -> list[str]:
             effect = f"excused: {f.reason}"
         else:
             effect = "**blocks promotion**" if f.severity is SUSPECT else f.severity.value
-        cells = [", ".join(f.columns) or "(rows)", f.check, format_metric(f.value), format_metric(f.threshold), effect,
-                 f.detail]
+        cells = [", ".join(f.columns) or "(rows)", f.check, format_metric(f.value), format_metric(f.threshold), effect, f.detail]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return lines
 
@@ -155,20 +170,29 @@ def render_markdown(report: PromotionReport) -> str:
     status = report.status.value.replace("_", " ").upper()
     champion = report.production_version or FIRST_MODEL
     decision = report.decision
-    lines = [f"# Promotion: {status}", "",
-             f"- challenger: `{report.challenger_digest[:12]}` -> version `{report.version_id or '-'}`",
-             f"- champion (production): `{champion}`",
-             f"- primary metric: `{decision.primary_metric}`; test rows: {report.test_rows}",
-             *([f"- experiment: production unchanged (`dvc exp run` experiment `{report.experiment}`; the gate's "
-                f"verdict was **{decision.outcome.value.replace('_', ' ')}**, nothing was registered)"]
-               if report.experiment else []), "",
-             "| rule | metric | value | threshold | result | reason |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Promotion: {status}",
+        "",
+        f"- challenger: `{report.challenger_digest[:12]}` -> version `{report.version_id or '-'}`",
+        f"- champion (production): `{champion}`",
+        f"- primary metric: `{decision.primary_metric}`; test rows: {report.test_rows}",
+        *(
+            [
+                f"- experiment: production unchanged (`dvc exp run` experiment `{report.experiment}`; the gate's "
+                f"verdict was **{decision.outcome.value.replace('_', ' ')}**, nothing was registered)"
+            ]
+            if report.experiment
+            else []
+        ),
+        "",
+        "| rule | metric | value | threshold | result | reason |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in decision.rules:
         result = "n/a" if r.passed is None else ("pass" if r.passed else "**FAIL**")
         cells = [r.rule, r.metric or "", format_metric(r.value), format_metric(r.threshold), result, r.reason]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    lines += ["", "## Findings (validate, split, the model's test metrics)", "",
-              *findings_markdown(report.suspects)]
+    lines += ["", "## Findings (validate, split, the model's test metrics)", "", *findings_markdown(report.suspects)]
     notes = decision.notes + report.notes
     if notes:
         lines += ["", "Notes:", *[f"- {n}" for n in notes]]
@@ -176,8 +200,14 @@ def render_markdown(report: PromotionReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_record(cfg: Config, decision: Decision, status: RecordStatus | None, metrics_report: EvaluateReport,
-                 latency: Latency | None, production_vid: str | None) -> CandidateRecord:
+def build_record(
+    cfg: Config,
+    decision: Decision,
+    status: RecordStatus | None,
+    metrics_report: EvaluateReport,
+    latency: Latency | None,
+    production_vid: str | None,
+) -> CandidateRecord:
     """Return the registry record of a gated challenger (the version id, digest and timestamps are the registry's).
 
     `dvc` says where DVC keeps the same bytes (see tasks.registry.provenance.dvc_provenance), so the version can be
@@ -185,7 +215,10 @@ def build_record(cfg: Config, decision: Decision, status: RecordStatus | None, m
     """
     evaluated = metrics_report.models.get("lightgbm")
     return CandidateRecord(
-        status=status, kind="lightgbm", task=cfg.data.task, primary_metric=decision.primary_metric,
+        status=status,
+        kind="lightgbm",
+        task=cfg.data.task,
+        primary_metric=decision.primary_metric,
         metrics=decision.metrics.get("challenger", {}),
         evaluate_metrics=evaluated.to_data() if evaluated is not None else None,
         data_version=io.data_version(Path(f"{cfg.paths.data_dir}.dvc")),
@@ -201,8 +234,9 @@ def build_record(cfg: Config, decision: Decision, status: RecordStatus | None, m
     )
 
 
-def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record: CandidateRecord,
-                   production_vid: str | None) -> tuple[PromotionStatus, str | None]:
+def apply_decision(
+    cfg: Config, decision: Decision, challenger_dir: Path, record: CandidateRecord, production_vid: str | None
+) -> tuple[PromotionStatus, str | None]:
     """Register and (unless approval is required) switch production; return (status, version_id)."""
     p, reg = cfg.promote, cfg.paths.registry_dir
     if decision.outcome == GateOutcome.ALREADY_IN_PRODUCTION:
@@ -211,29 +245,41 @@ def apply_decision(cfg: Config, decision: Decision, challenger_dir: Path, record
         if not p.register_rejected:
             return PromotionStatus.REJECTED, None
         return PromotionStatus.REJECTED, register_version(
-            reg, challenger_dir, record.model_copy(update={"status": RecordStatus.REJECTED}), p.lock_timeout_seconds)
+            reg, challenger_dir, record.model_copy(update={"status": RecordStatus.REJECTED}), p.lock_timeout_seconds
+        )
     status = RecordStatus.PENDING_APPROVAL if p.require_approval else RecordStatus.APPROVED
     vid = register_version(reg, challenger_dir, record.model_copy(update={"status": status}), p.lock_timeout_seconds)
     if p.require_approval:
         return PromotionStatus.PENDING_APPROVAL, vid
     primary = decision.primary_metric
-    reason = (f"gate passed: {primary} {format_metric(decision.metrics['challenger'].get(primary))}"
-              + (f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"))
-    set_production(reg, vid, reason, "tabgate promote", action=Action.PROMOTE, expected_current=production_vid,
-                   lock_timeout=p.lock_timeout_seconds)
+    reason = f"gate passed: {primary} {format_metric(decision.metrics['challenger'].get(primary))}" + (
+        f" ({FIRST_MODEL})" if decision.first_model else f", better than {production_vid}"
+    )
+    set_production(
+        reg,
+        vid,
+        reason,
+        "tabgate promote",
+        action=Action.PROMOTE,
+        expected_current=production_vid,
+        lock_timeout=p.lock_timeout_seconds,
+    )
     return PromotionStatus.PROMOTED, vid
 
 
-def challenger_scores(cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Metrics]
-                      ) -> tuple[ModelBundle, ModelScores]:
+def challenger_scores(
+    cfg: Config, scored: pd.DataFrame, task: str, models: Mapping[str, Metrics]
+) -> tuple[ModelBundle, ModelScores]:
     """Return the LightGBM bundle and its test scores; InputError when evaluate scored another model."""
     challenger_dir = cfg.paths.models_dir / "lightgbm"
     bundle = load_bundle(challenger_dir)
     scores = score_columns(scored, "lightgbm", task)
     sample = scored.iloc[: cfg.promote.latency_rows]
     if not scores_match(bundle, sample, scores[: len(sample)]):
-        raise io.InputError(f"{cfg.paths.scored_test}: was scored by a different model than {challenger_dir}; "
-                            "re-run evaluate so the gate judges the model it would register")
+        raise io.InputError(
+            f"{cfg.paths.scored_test}: was scored by a different model than {challenger_dir}; "
+            "re-run evaluate so the gate judges the model it would register"
+        )
     threshold = model_threshold(bundle.meta, models.get("lightgbm"))
     return bundle, ModelScores(scores, threshold, bundle.meta, bundle_digest(challenger_dir))
 
@@ -260,18 +306,31 @@ def read_scored_test(cfg: Config) -> pd.DataFrame:
     return scored
 
 
-def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, record: CandidateRecord
-                ) -> ModelCard:
+def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, record: CandidateRecord) -> ModelCard:
     """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
     inputs = read_card_inputs(cfg.paths.reports_dir)
     status, vid = report.status, report.version_id
-    versions = {"git_commit": record.git_commit, "git_dirty": record.git_dirty, "data_version": record.data_version,
-                "params_digest": record.params_digest, "dvc": record.dvc.to_json_dict() if record.dvc else None,
-                "bundle_digest": report.challenger_digest}
+    versions = {
+        "git_commit": record.git_commit,
+        "git_dirty": record.git_dirty,
+        "data_version": record.data_version,
+        "params_digest": record.params_digest,
+        "dvc": record.dvc.to_json_dict() if record.dvc else None,
+        "bundle_digest": report.challenger_digest,
+    }
     card = model_card.build_model_card(
-        data=cfg.data, source=cfg.ingest.source, p=cfg.promote,
-        meta=meta, inputs=inputs, decision=report.decision, status=status, version_id=vid,
-        production_version=report.production_version, versions=versions, findings=report.suspects)
+        data=cfg.data,
+        source=cfg.ingest.source,
+        p=cfg.promote,
+        meta=meta,
+        inputs=inputs,
+        decision=report.decision,
+        status=status,
+        version_id=vid,
+        production_version=report.production_version,
+        versions=versions,
+        findings=report.suspects,
+    )
     md = model_card.write_model_card(card, cfg.paths.reports_dir / CARD_MD, cfg.paths.reports_dir / CARD_JSON)
     if vid is not None and status != PromotionStatus.ALREADY_IN_PRODUCTION:
         attach_model_card(cfg.paths.registry_dir, vid, md, card.to_data(), cfg.promote.lock_timeout_seconds)
@@ -280,24 +339,46 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, r
     return card
 
 
-def log_outcome(status: PromotionStatus, vid: str | None, production_vid: str | None, decision: Decision,
-                latency: Latency | None, experiment: str | None = None, diagnosis: LossDiagnosis | None = None) -> None:
+def log_outcome(
+    status: PromotionStatus,
+    vid: str | None,
+    production_vid: str | None,
+    decision: Decision,
+    latency: Latency | None,
+    experiment: str | None = None,
+    diagnosis: LossDiagnosis | None = None,
+) -> None:
     """Log the verdict clearly; a rejection is a warning, not an error."""
     if latency:
         log.info("promote: challenger latency p95 %.1f ms, %.0f rows/s", latency.p95_ms, latency.rows_per_second)
     if status == PromotionStatus.EXPERIMENT:
-        log.info("promote: experiment %s: production unchanged (%s); the gate's verdict was %s, nothing registered",
-                 experiment, production_vid or "none", decision.outcome.value)
+        log.info(
+            "promote: experiment %s: production unchanged (%s); the gate's verdict was %s, nothing registered",
+            experiment,
+            production_vid or "none",
+            decision.outcome.value,
+        )
     elif status == PromotionStatus.REJECTED:
-        log.warning("promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
-                    vid or "-", production_vid or "none",
-                    "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed))
+        log.warning(
+            "promote: challenger REJECTED (registered as %s); production stays %s. Failed rules: %s",
+            vid or "-",
+            production_vid or "none",
+            "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed),
+        )
     if diagnosis is not None:
-        log.warning("promote: why it lost to the %s: %s. Try: %s", diagnosis.lost_to, "; ".join(diagnosis.evidence),
-                    "; ".join(diagnosis.try_next))
+        log.warning(
+            "promote: why it lost to the %s: %s. Try: %s",
+            diagnosis.lost_to,
+            "; ".join(diagnosis.evidence),
+            "; ".join(diagnosis.try_next),
+        )
     elif status == PromotionStatus.PENDING_APPROVAL:
-        log.info("promote: challenger passed the gate; registered %s pending approval "
-                 "(approve with `tabgate models promote %s --reason \"...\"`)", vid, vid)
+        log.info(
+            "promote: challenger passed the gate; registered %s pending approval "
+            '(approve with `tabgate models promote %s --reason "..."`)',
+            vid,
+            vid,
+        )
     elif status == PromotionStatus.PROMOTED:
         log.info("promote: %s is now production (was %s)", vid, production_vid or "none")
     else:

@@ -20,8 +20,22 @@ from tasks.core.config import ExplainParams
 
 MISSING = "(missing)"
 SLICE_COLUMNS = [
-    "segment", "n_conditions", "feature_1", "level_1", "feature_2", "level_2", "rows", "errors",
-    "error_rate", "overall_rate", "lift", "z", "z_vs_parent", "excess_errors", "flagged", "variance",
+    "segment",
+    "n_conditions",
+    "feature_1",
+    "level_1",
+    "feature_2",
+    "level_2",
+    "rows",
+    "errors",
+    "error_rate",
+    "overall_rate",
+    "lift",
+    "z",
+    "z_vs_parent",
+    "excess_errors",
+    "flagged",
+    "variance",
 ]
 
 
@@ -123,10 +137,18 @@ def score_segments(rows: np.ndarray, sums: np.ndarray, err: np.ndarray, p: Expla
         lift = np.where(overall > 0, rate / overall, np.where(rate > 0, np.inf, 1.0))
     excess = rows * (rate - overall)
     flagged = (rows >= p.slice_min_support) & (z >= p.slice_min_z) & (lift >= p.slice_min_lift)
-    return pd.DataFrame({
-        "rows": rows.astype(np.int64), "errors": sums, "error_rate": rate, "overall_rate": overall,
-        "lift": lift, "z": z, "excess_errors": excess, "flagged": flagged,
-    })
+    return pd.DataFrame(
+        {
+            "rows": rows.astype(np.int64),
+            "errors": sums,
+            "error_rate": rate,
+            "overall_rate": overall,
+            "lift": lift,
+            "z": z,
+            "excess_errors": excess,
+            "flagged": flagged,
+        }
+    )
 
 
 def single_slices(levels: list[Levels], err: np.ndarray, p: ExplainParams) -> pd.DataFrame:
@@ -232,8 +254,12 @@ def slice_conditions(table: pd.DataFrame, levels: list[Levels]) -> list[list[dic
 
 
 def slice_drivers(
-    member: np.ndarray, is_error: np.ndarray, abs_shap: np.ndarray, global_mean: np.ndarray,
-    features: list[str], top_n: int = 3,
+    member: np.ndarray,
+    is_error: np.ndarray,
+    abs_shap: np.ndarray,
+    global_mean: np.ndarray,
+    features: list[str],
+    top_n: int = 3,
 ) -> list[dict[str, Any]]:
     """Return, per slice, the features whose mean |SHAP| on the slice's sampled errors most exceeds the global mean."""
     w = (member & is_error[:, None]).astype(float)
@@ -248,10 +274,14 @@ def slice_drivers(
             for j in np.lexsort((np.arange(len(features)), -excess))[:top_n]:
                 if not excess[j] > 0:
                     break
-                drivers.append({
-                    "feature": features[j], "mean_abs_shap_errors": float(seg_mean[k, j]),
-                    "global_mean_abs_shap": float(global_mean[j]), "excess": float(excess[j]),
-                    "ratio": float(seg_mean[k, j] / global_mean[j]) if global_mean[j] > 0 else None,
-                })
+                drivers.append(
+                    {
+                        "feature": features[j],
+                        "mean_abs_shap_errors": float(seg_mean[k, j]),
+                        "global_mean_abs_shap": float(global_mean[j]),
+                        "excess": float(excess[j]),
+                        "ratio": float(seg_mean[k, j] / global_mean[j]) if global_mean[j] > 0 else None,
+                    }
+                )
         out.append({"n_sampled_errors": int(counts[k]), "drivers": drivers})
     return out

@@ -75,8 +75,10 @@ def import_distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise ComputeError("compute.engine is 'dask' but dask.distributed is not installed: "
-                           "pip install -e '.[dask]' (or set compute.engine: local in params.yaml)") from None
+        raise ComputeError(
+            "compute.engine is 'dask' but dask.distributed is not installed: "
+            "pip install -e '.[dask]' (or set compute.engine: local in params.yaml)"
+        ) from None
     return distributed
 
 
@@ -88,10 +90,15 @@ def dask_client(p: ComputeParams) -> Generator[Any, None, None]:
         try:
             client = distributed.Client(p.scheduler_address, timeout=p.connect_timeout_seconds)
         except (OSError, TimeoutError) as err:
-            raise ComputeError(f"compute.scheduler_address {p.scheduler_address!r}: cannot connect ({err}); "
-                               "start the scheduler or set compute.engine: local") from None
-        log.info("compute: using the Dask scheduler at %s (%d workers)", p.scheduler_address,
-                 len(client.scheduler_info().get("workers", {})))
+            raise ComputeError(
+                f"compute.scheduler_address {p.scheduler_address!r}: cannot connect ({err}); "
+                "start the scheduler or set compute.engine: local"
+            ) from None
+        log.info(
+            "compute: using the Dask scheduler at %s (%d workers)",
+            p.scheduler_address,
+            len(client.scheduler_info().get("workers", {})),
+        )
         try:
             yield client
         finally:
@@ -99,11 +106,22 @@ def dask_client(p: ComputeParams) -> Generator[Any, None, None]:
         return
     # Loopback only: anyone who reaches the scheduler can run code on the workers, and the dashboard shows task
     # names, logs and worker details. The dashboard moves off 127.0.0.1 only when compute.dashboard_address says so.
-    with distributed.LocalCluster(n_workers=p.n_workers, threads_per_worker=p.threads_per_worker, processes=True,
-                                  host="127.0.0.1", dashboard_address=p.dashboard_address) as cluster, \
-            distributed.Client(cluster) as client:
-        log.info("compute: local Dask cluster of %d worker processes x %d threads (dashboard %s)", p.n_workers,
-                 p.threads_per_worker, cluster.dashboard_link)
+    with (
+        distributed.LocalCluster(
+            n_workers=p.n_workers,
+            threads_per_worker=p.threads_per_worker,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=p.dashboard_address,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        log.info(
+            "compute: local Dask cluster of %d worker processes x %d threads (dashboard %s)",
+            p.n_workers,
+            p.threads_per_worker,
+            cluster.dashboard_link,
+        )
         yield client
 
 
@@ -135,7 +153,9 @@ def staged_best_iteration(booster: Any, x_valid: Any, y_valid: Any, task: str) -
         if task == "regression":
             losses.append(float(np.mean((raw[:, 0] - y) ** 2)))
         elif task == "binary":
-            losses.append(-float(roc_auc_score(y, raw[:, 0])))  # the gate's metric (tasks.modelling.estimators.early_stopping_metric)
+            losses.append(
+                -float(roc_auc_score(y, raw[:, 0]))
+            )  # the gate's metric (tasks.modelling.estimators.early_stopping_metric)
         else:
             z = raw - raw.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -169,13 +189,15 @@ def pinned_partitions(client: Any, frame: Any, workers: list[str]) -> Any:
     import numpy as np
 
     blocks = np.array_split(np.arange(len(frame)), len(workers))
-    futures = [client.scatter(frame.iloc[rows], workers=[worker], hash=False)
-               for rows, worker in zip(blocks, workers, strict=True)]
+    futures = [
+        client.scatter(frame.iloc[rows], workers=[worker], hash=False) for rows, worker in zip(blocks, workers, strict=True)
+    ]
     return dd.from_delayed(futures, meta=frame.iloc[:0], verify_meta=False)
 
 
-def train_lightgbm_dask(client: Any, x: Any, y: Any, ft: Any, task: str, lp: Any, class_weight: str | None,
-                        random_state: int) -> Any:
+def train_lightgbm_dask(
+    client: Any, x: Any, y: Any, ft: Any, task: str, lp: Any, class_weight: str | None, random_state: int
+) -> Any:
     """Return the local estimator of a lightgbm.dask fit of all lp.n_estimators rounds on x, y.
 
     Block i of the rows goes to the i-th worker by address and LightGBM's rank i is that worker
@@ -192,8 +214,9 @@ def train_lightgbm_dask(client: Any, x: Any, y: Any, ft: Any, task: str, lp: Any
     cls = lgbd.DaskLGBMRegressor if task == "regression" else lgbd.DaskLGBMClassifier
     ranked: Any = RankOrderedClient(client)  # duck-typed: lightgbm.dask only calls the client's methods
     model = cls(client=ranked, **params).fit(x_parts, y_parts, categorical_feature=list(ft.categorical) or "auto")
-    log.info("compute: lightgbm.dask trained %d rounds on %d rows in %d blocks, one per worker", lp.n_estimators, len(x),
-             len(workers))
+    log.info(
+        "compute: lightgbm.dask trained %d rounds on %d rows in %d blocks, one per worker", lp.n_estimators, len(x), len(workers)
+    )
     est = model.to_local()
     est._Booster = without_run_addresses(est.booster_)  # the sklearn wrapper's booster_ reads _Booster
     return est
@@ -204,24 +227,51 @@ def without_run_addresses(booster: Any) -> Any:
     local_listen_port), so the same trees make the same model file."""
     import lightgbm as lgb
 
-    text = "\n".join(line for line in booster.model_to_string().splitlines()
-                     if not line.startswith(("[machines: ", "[local_listen_port: ")))
+    text = "\n".join(
+        line for line in booster.model_to_string().splitlines() if not line.startswith(("[machines: ", "[local_listen_port: "))
+    )
     return lgb.Booster(model_str=text + "\n")
 
 
 class LocalLightGBM:
     """Fit (early-stopped) and refit train's LightGBM in this process (the default)."""
 
-    def fit(self, pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
-            class_weight: str | None, random_state: int, sample_weight: Any = None) -> Any:
+    def fit(
+        self,
+        pre: Any,
+        fit_df: Any,
+        y_fit: Any,
+        es_df: Any,
+        y_es: Any,
+        ft: Any,
+        task: str,
+        lp: Any,
+        class_weight: str | None,
+        random_state: int,
+        sample_weight: Any = None,
+    ) -> Any:
         """Return LightGBM fitted on fit_df, early-stopped on es_df (estimators.fit_lightgbm)."""
         return fit_lightgbm(pre, fit_df, y_fit, es_df, y_es, ft, task, lp, class_weight, random_state, sample_weight)
 
-    def refit(self, pre: Any, train: Any, y_train: Any, valid: Any, y_valid: Any, ft: Any, task: str, lp: Any,
-              class_weight: str | None, random_state: int, rounds: int, sample_weight: Any = None) -> Any:
+    def refit(
+        self,
+        pre: Any,
+        train: Any,
+        y_train: Any,
+        valid: Any,
+        y_valid: Any,
+        ft: Any,
+        task: str,
+        lp: Any,
+        class_weight: str | None,
+        random_state: int,
+        rounds: int,
+        sample_weight: Any = None,
+    ) -> Any:
         """Return LightGBM fitted on train + valid with exactly `rounds` trees (estimators.refit_lightgbm)."""
-        return refit_lightgbm(pre, train, y_train, valid, y_valid, ft, task, lp, class_weight, random_state, rounds,
-                              sample_weight)
+        return refit_lightgbm(
+            pre, train, y_train, valid, y_valid, ft, task, lp, class_weight, random_state, rounds, sample_weight
+        )
 
 
 class DaskLightGBM(LocalLightGBM):
@@ -236,30 +286,62 @@ class DaskLightGBM(LocalLightGBM):
     def __init__(self, client: Any):
         self.client = client
 
-    def fit(self, pre: Any, fit_df: Any, y_fit: Any, es_df: Any, y_es: Any, ft: Any, task: str, lp: Any,
-            class_weight: str | None, random_state: int, sample_weight: Any = None) -> Any:
+    def fit(
+        self,
+        pre: Any,
+        fit_df: Any,
+        y_fit: Any,
+        es_df: Any,
+        y_es: Any,
+        ft: Any,
+        task: str,
+        lp: Any,
+        class_weight: str | None,
+        random_state: int,
+        sample_weight: Any = None,
+    ) -> Any:
         """Return the local estimator of all rounds, with _best_iteration chosen on es_df as early stopping would.
 
         sample_weight (train.recency_half_life) is not applied under lightgbm.dask: the log says so."""
         if sample_weight is not None:
             log.warning("compute: train.recency_half_life is ignored with compute.lightgbm_dask (equal weights)")
-        est = train_lightgbm_dask(self.client, pre.transform(fit_df[ft.all]), y_fit, ft, task, lp, class_weight,
-                                  random_state)
+        est = train_lightgbm_dask(self.client, pre.transform(fit_df[ft.all]), y_fit, ft, task, lp, class_weight, random_state)
         # the sklearn wrapper's best_iteration_ reads _best_iteration (set by early stopping in a local fit)
         est._best_iteration = staged_best_iteration(est.booster_, pre.transform(es_df[ft.all]), y_es, task)
         log.info("compute: best iteration on the validation rows %d of %d", est._best_iteration, lp.n_estimators)
         return est
 
-    def refit(self, pre: Any, train: Any, y_train: Any, valid: Any, y_valid: Any, ft: Any, task: str, lp: Any,
-              class_weight: str | None, random_state: int, rounds: int, sample_weight: Any = None) -> Any:
+    def refit(
+        self,
+        pre: Any,
+        train: Any,
+        y_train: Any,
+        valid: Any,
+        y_valid: Any,
+        ft: Any,
+        task: str,
+        lp: Any,
+        class_weight: str | None,
+        random_state: int,
+        rounds: int,
+        sample_weight: Any = None,
+    ) -> Any:
         """Return the local estimator of a lightgbm.dask fit on train + valid with exactly `rounds` trees (equal
         weights: sample_weight is not applied)."""
         import numpy as np
         import pandas as pd
 
         x = pd.concat([pre.transform(train[ft.all]), pre.transform(valid[ft.all])], ignore_index=True)
-        return train_lightgbm_dask(self.client, x, np.concatenate([y_train, y_valid]), ft, task,
-                                   lp.model_copy(update={"n_estimators": rounds}), class_weight, random_state)
+        return train_lightgbm_dask(
+            self.client,
+            x,
+            np.concatenate([y_train, y_valid]),
+            ft,
+            task,
+            lp.model_copy(update={"n_estimators": rounds}),
+            class_weight,
+            random_state,
+        )
 
 
 @contextmanager

@@ -46,19 +46,30 @@ def choose_threshold(validation: float, fold_thresholds: Sequence[float] | None)
     folds = [float(t) for t in (fold_thresholds or []) if t is not None and np.isfinite(t)]
     evidence: dict[str, Any] = {"validation": float(validation), "folds": folds}
     if len(folds) < MIN_FOLDS:
-        return float(validation), evidence | {"source": "validation", "chosen": float(validation),
-                                              "why": f"fewer than {MIN_FOLDS} CV folds with a threshold to compare with"}
+        return float(validation), evidence | {
+            "source": "validation",
+            "chosen": float(validation),
+            "why": f"fewer than {MIN_FOLDS} CV folds with a threshold to compare with",
+        }
     median, std = float(np.median(folds)), folds_std(folds)
     limit = max(THRESHOLD_MIN_GAP, THRESHOLD_STD_MULT * std)
     gap = abs(float(validation) - median)
     evidence |= {"folds_median": median, "folds_std": std, "gap": gap, "limit": limit}
     if gap > limit:
-        return median, evidence | {"source": "folds", "chosen": median, "why": (
-            f"the validation slice's threshold {validation:.3f} is {gap:.3f} from the folds' median {median:.3f}, "
-            f"beyond max({THRESHOLD_MIN_GAP:g}, {THRESHOLD_STD_MULT:g} x std {std:.3f}) = {limit:.3f}: one drifting "
-            "slice disagrees with the folds, so the folds' median ships")}
-    return float(validation), evidence | {"source": "validation", "chosen": float(validation), "why": (
-        f"the validation slice's threshold {validation:.3f} is within {limit:.3f} of the folds' median {median:.3f}")}
+        return median, evidence | {
+            "source": "folds",
+            "chosen": median,
+            "why": (
+                f"the validation slice's threshold {validation:.3f} is {gap:.3f} from the folds' median {median:.3f}, "
+                f"beyond max({THRESHOLD_MIN_GAP:g}, {THRESHOLD_STD_MULT:g} x std {std:.3f}) = {limit:.3f}: one drifting "
+                "slice disagrees with the folds, so the folds' median ships"
+            ),
+        }
+    return float(validation), evidence | {
+        "source": "validation",
+        "chosen": float(validation),
+        "why": (f"the validation slice's threshold {validation:.3f} is within {limit:.3f} of the folds' median {median:.3f}"),
+    }
 
 
 def validation_vs_folds(metric: str, validation: float | None, fold_values: Sequence[float] | None) -> dict[str, Any]:
@@ -68,8 +79,7 @@ def validation_vs_folds(metric: str, validation: float | None, fold_values: Sequ
     `outlier` is |z| > METRIC_Z_LIMIT (with at least MIN_FOLDS folds and a nonzero std).
     """
     folds = [float(v) for v in (fold_values or []) if v is not None and np.isfinite(v)]
-    out: dict[str, Any] = {"metric": metric, "validation": None if validation is None else float(validation),
-                           "folds": folds}
+    out: dict[str, Any] = {"metric": metric, "validation": None if validation is None else float(validation), "folds": folds}
     if validation is None or len(folds) < MIN_FOLDS:
         return out | {"outlier": False, "why": "no validation value or fewer than 2 folds to compare with"}
     mean, std = float(np.mean(folds)), folds_std(folds)
@@ -77,20 +87,28 @@ def validation_vs_folds(metric: str, validation: float | None, fold_values: Sequ
     z = sign * (float(validation) - mean) / std if std > 0 else 0.0
     outlier = bool(std > 0 and abs(z) > METRIC_Z_LIMIT)
     side = "better" if z > 0 else "worse"
-    why = (f"validation {metric} {validation:.4f} is {abs(z):.1f} fold std {side} than the folds' mean {mean:.4f} "
-           f"(std {std:.4f}): " + ("the latest slice is not like the folds" if outlier
-                                   else f"within {METRIC_Z_LIMIT:g} std"))
+    why = (
+        f"validation {metric} {validation:.4f} is {abs(z):.1f} fold std {side} than the folds' mean {mean:.4f} "
+        f"(std {std:.4f}): " + ("the latest slice is not like the folds" if outlier else f"within {METRIC_Z_LIMIT:g} std")
+    )
     return out | {"folds_mean": mean, "folds_std": std, "z": round(z, 3), "outlier": outlier, "why": why}
 
 
-def choice_evidence(tree_count: dict[str, Any] | None, threshold: dict[str, Any] | None, tuned: bool,
-                    scheme: str | None) -> dict[str, dict[str, str]]:
+def choice_evidence(
+    tree_count: dict[str, Any] | None, threshold: dict[str, Any] | None, tuned: bool, scheme: str | None
+) -> dict[str, dict[str, str]]:
     """Return, per model choice, the evidence it followed (validation | folds | configured) and why (train.json)."""
     folds_name = f"the {scheme} CV folds" if scheme else "the CV folds"
     out: dict[str, dict[str, str]] = {
-        "tuning_objective": ({"source": "folds", "why": f"tuning scores each trial by its mean over {folds_name} of "
-                              "the train split (never the validation slice alone)"} if tuned
-                             else {"source": "configured", "why": "train.tune.enabled is false: params.yaml's values"}),
+        "tuning_objective": (
+            {
+                "source": "folds",
+                "why": f"tuning scores each trial by its mean over {folds_name} of "
+                "the train split (never the validation slice alone)",
+            }
+            if tuned
+            else {"source": "configured", "why": "train.tune.enabled is false: params.yaml's values"}
+        ),
     }
     if tree_count is not None:
         out["tree_count"] = {"source": str(tree_count.get("source")), "why": str(tree_count.get("why"))}

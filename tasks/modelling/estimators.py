@@ -54,10 +54,19 @@ def lightgbm_estimator(task: str, lp: LightGBMParams, class_weight: str | None, 
     import lightgbm as lgb
 
     common: dict[str, Any] = dict(
-        n_estimators=lp.n_estimators, learning_rate=lp.learning_rate, num_leaves=lp.num_leaves,
-        min_child_samples=lp.min_child_samples, subsample=lp.subsample, subsample_freq=lp.subsample_freq,
-        colsample_bytree=lp.colsample_bytree, reg_lambda=lp.reg_lambda, random_state=random_state,
-        deterministic=True, force_row_wise=True, n_jobs=n_jobs, verbose=-1,
+        n_estimators=lp.n_estimators,
+        learning_rate=lp.learning_rate,
+        num_leaves=lp.num_leaves,
+        min_child_samples=lp.min_child_samples,
+        subsample=lp.subsample,
+        subsample_freq=lp.subsample_freq,
+        colsample_bytree=lp.colsample_bytree,
+        reg_lambda=lp.reg_lambda,
+        random_state=random_state,
+        deterministic=True,
+        force_row_wise=True,
+        n_jobs=n_jobs,
+        verbose=-1,
         metric=early_stopping_metric(task),
     )
     if task == "regression":
@@ -90,9 +99,19 @@ def recency_weights(times: pd.Series | None, n: int, half_life: float | None) ->
     return np.asarray(0.5 ** (age / half_life))
 
 
-def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFrame, y_es: np.ndarray,
-                 ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int,
-                 sample_weight: np.ndarray | None = None):
+def fit_lightgbm(
+    pre,
+    fit_df: pd.DataFrame,
+    y_fit: np.ndarray,
+    es_df: pd.DataFrame,
+    y_es: np.ndarray,
+    ft: FeatureTypes,
+    task: str,
+    lp: LightGBMParams,
+    class_weight: str | None,
+    random_state: int,
+    sample_weight: np.ndarray | None = None,
+):
     """Return a LightGBM estimator fitted on fit_df with early stopping on es_df (pre is already fitted).
 
     Early stopping watches the gate's metric on es_df (early_stopping_metric), unweighted as the gate computes it.
@@ -103,9 +122,16 @@ def fit_lightgbm(pre, fit_df: pd.DataFrame, y_fit: np.ndarray, es_df: pd.DataFra
     est = lightgbm_estimator(task, lp, class_weight, random_state, lightgbm_threads(len(fit_df), lp))
     x_fit, names = lightgbm_matrix(pre, fit_df, ft)
     x_es, _ = lightgbm_matrix(pre, es_df, ft)
-    est.fit(x_fit, y_fit, sample_weight=sample_weight, eval_X=(x_es,), eval_y=(y_es,), feature_name=names,
-            categorical_feature=list(ft.categorical) or "auto",
-            callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)])
+    est.fit(
+        x_fit,
+        y_fit,
+        sample_weight=sample_weight,
+        eval_X=(x_es,),
+        eval_y=(y_es,),
+        feature_name=names,
+        categorical_feature=list(ft.categorical) or "auto",
+        callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)],
+    )
     return est
 
 
@@ -114,9 +140,20 @@ def refit_rounds(best_iteration: int, n_fit: int, n_full: int) -> int:
     return max(1, int(round(best_iteration * n_full / max(n_fit, 1))))
 
 
-def refit_lightgbm(pre, train: pd.DataFrame, y_train: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray,
-                   ft: FeatureTypes, task: str, lp: LightGBMParams, class_weight: str | None, random_state: int,
-                   rounds: int, sample_weight: np.ndarray | None = None):
+def refit_lightgbm(
+    pre,
+    train: pd.DataFrame,
+    y_train: np.ndarray,
+    valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    ft: FeatureTypes,
+    task: str,
+    lp: LightGBMParams,
+    class_weight: str | None,
+    random_state: int,
+    rounds: int,
+    sample_weight: np.ndarray | None = None,
+):
     """Return LightGBM fitted on the train and valid rows together with exactly `rounds` trees (no early stopping).
 
     sample_weight (train's rows then valid's) weighs the rows, e.g. recency_weights; None: equal weights.
@@ -124,10 +161,16 @@ def refit_lightgbm(pre, train: pd.DataFrame, y_train: np.ndarray, valid: pd.Data
     x_train, names = lightgbm_matrix(pre, train, ft)
     x = np.concatenate([x_train, lightgbm_matrix(pre, valid, ft)[0]])
     del x_train
-    est = lightgbm_estimator(task, lp.model_copy(update={"n_estimators": rounds}), class_weight, random_state,
-                             lightgbm_threads(len(x), lp))
-    return est.fit(x, np.concatenate([y_train, y_valid]), sample_weight=sample_weight, feature_name=names,
-                   categorical_feature=list(ft.categorical) or "auto")
+    est = lightgbm_estimator(
+        task, lp.model_copy(update={"n_estimators": rounds}), class_weight, random_state, lightgbm_threads(len(x), lp)
+    )
+    return est.fit(
+        x,
+        np.concatenate([y_train, y_valid]),
+        sample_weight=sample_weight,
+        feature_name=names,
+        categorical_feature=list(ft.categorical) or "auto",
+    )
 
 
 def baseline_fit_rows(n_rows: int, p: TrainParams) -> int:
@@ -135,8 +178,7 @@ def baseline_fit_rows(n_rows: int, p: TrainParams) -> int:
     return min(n_rows, p.baseline_max_rows)
 
 
-def fit_linear(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
-               class_weight: str | None):
+def fit_linear(pre, fit_df: pd.DataFrame, y: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams, class_weight: str | None):
     """Return a logistic regression (classification) or ridge regression fitted on fit_df (pre is already fitted).
 
     Fitted on baseline_rows of fit_df (all of them up to train.baseline_max_rows): only those rows are transformed.

@@ -98,8 +98,9 @@ def by_row_order(sp: SplitParams | None) -> bool:
     return sp is not None and sp.strategy == "row_order"
 
 
-def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams, p: CVParams,
-                 sp: SplitParams | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def fold_indices(
+    df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams, p: CVParams, sp: SplitParams | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return the (train, valid) positions of every fold of a scheme (walk_forward by time, else by row order)."""
     if scheme == "stratified":
         return list(StratifiedKFold(p.n_splits, shuffle=True, random_state=p.random_state).split(df, y))
@@ -116,8 +117,15 @@ def fold_indices(df: pd.DataFrame, y: np.ndarray, scheme: str, data: DataParams,
     raise ValueError("cv scheme 'walk_forward' needs data.time_column or split.strategy row_order")
 
 
-def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFrame, classes: list, data: DataParams,
-               pp: PreprocessParams, tp: TrainParams) -> dict[str, dict[str, float]]:
+def score_fold(
+    fit_df: pd.DataFrame,
+    es_df: pd.DataFrame,
+    fold_valid: pd.DataFrame,
+    classes: list,
+    data: DataParams,
+    pp: PreprocessParams,
+    tp: TrainParams,
+) -> dict[str, dict[str, float]]:
     """Return metrics of the linear baseline and LightGBM fitted on the fold's training rows only, scored on fold_valid.
 
     fit_df trains, es_df (the fold's own latest / held-out slice of its training rows) stops LightGBM early. The
@@ -136,18 +144,22 @@ def score_fold(fit_df: pd.DataFrame, es_df: pd.DataFrame, fold_valid: pd.DataFra
     linear_df, y_linear = (fit_df, y_fit) if rows is None else (fit_df.iloc[rows], y_fit[rows])  # drawn once
     linear = fit_linear(pre["linear"], linear_df, y_linear, ft, data.task, tp, cw)
     score_rows = baseline_rows(y_valid, data.task, tp.baseline_max_rows, tp.random_state)
-    baseline_valid, y_baseline = ((fold_valid, y_valid) if score_rows is None
-                                  else (fold_valid.iloc[score_rows], y_valid[score_rows]))
-    out = {"lightgbm": fold_metrics(lgbm, pre["tree"], fold_valid, y_valid, ft, data.task, tp.threshold_objective),
-           "baseline": fold_metrics(linear, pre["linear"], baseline_valid, y_baseline, ft, data.task)}
+    baseline_valid, y_baseline = (
+        (fold_valid, y_valid) if score_rows is None else (fold_valid.iloc[score_rows], y_valid[score_rows])
+    )
+    out = {
+        "lightgbm": fold_metrics(lgbm, pre["tree"], fold_valid, y_valid, ft, data.task, tp.threshold_objective),
+        "baseline": fold_metrics(linear, pre["linear"], baseline_valid, y_baseline, ft, data.task),
+    }
     out["lightgbm"]["best_iteration"] = float(lgbm.best_iteration_ or tp.lightgbm.n_estimators)
     out["baseline"]["fit_rows"] = float(len(linear_df))  # the capped stratified samples (train.baseline_max_rows)
     out["baseline"]["score_rows"] = float(len(baseline_valid))
     return out
 
 
-def fold_metrics(est, pre, valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str,
-                 threshold_objective: str | None = None) -> dict[str, float]:
+def fold_metrics(
+    est, pre, valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str, threshold_objective: str | None = None
+) -> dict[str, float]:
     """Return the metrics of a fitted estimator on the validation rows, through its preprocessor (threshold 0.5).
 
     With threshold_objective (binary), also `threshold`: the decision threshold that objective picks on these rows,
@@ -167,8 +179,17 @@ def key_columns(data: DataParams) -> list[str]:
     return [c for c in dict.fromkeys((data.time_column, data.id_column, data.target)) if c]
 
 
-def score_fold_at(df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray, label: str, classes: list,
-                  data: DataParams, pp: PreprocessParams, tp: TrainParams, sp: SplitParams) -> dict[str, dict[str, float]]:
+def score_fold_at(
+    df: pd.DataFrame,
+    train_pos: np.ndarray,
+    valid_pos: np.ndarray,
+    label: str,
+    classes: list,
+    data: DataParams,
+    pp: PreprocessParams,
+    tp: TrainParams,
+    sp: SplitParams,
+) -> dict[str, dict[str, float]]:
     """Return score_fold on the rows of df at train_pos / valid_pos (the unit of work a fold runner ships).
 
     The early-stopping slice is carved from the fold's training rows as split does it for the whole training part;
@@ -189,8 +210,10 @@ def summarize_folds(folds: list[dict[str, dict[str, float]]], high_std: float, p
     summary: dict = {}
     for model in folds[0]:
         frame = pd.DataFrame([f[model] for f in folds])
-        summary[model] = {m: {"mean": float(frame[m].mean()), "std": float(frame[m].std(ddof=1)) if len(frame) > 1 else 0.0}
-                          for m in frame.columns}
+        summary[model] = {
+            m: {"mean": float(frame[m].mean()), "std": float(frame[m].std(ddof=1)) if len(frame) > 1 else 0.0}
+            for m in frame.columns
+        }
     stats = summary["lightgbm"].get(primary, {"mean": 0.0, "std": 0.0})
     summary["spread"] = fold_spread(stats["mean"], stats["std"], primary)
     summary["high_variance"] = bool(summary["spread"] > high_std)
@@ -219,12 +242,20 @@ def cross_validate(df: pd.DataFrame, inp: CvInput) -> dict:
     classes = label_classes(df[data.target], data)
     y = encode_target(df[data.target], classes, data)
     schemes = resolve_schemes(df, data, p, sp)
-    jobs = [(scheme, k, tr, va) for scheme in schemes
-            for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p, sp), start=1)]
+    jobs = [
+        (scheme, k, tr, va) for scheme in schemes for k, (tr, va) in enumerate(fold_indices(df, y, scheme, data, p, sp), start=1)
+    ]
     with fold_runner(inp.compute) as runner:
         shared = runner.share(df)
-        results = runner.map(score_fold_at, [(shared, tr, va, f"{scheme} fold {k}/{p.n_splits}") for scheme, k, tr, va in jobs],
-                             classes, data, pp, tp, sp)
+        results = runner.map(
+            score_fold_at,
+            [(shared, tr, va, f"{scheme} fold {k}/{p.n_splits}") for scheme, k, tr, va in jobs],
+            classes,
+            data,
+            pp,
+            tp,
+            sp,
+        )
     report: dict = {}
     for scheme in schemes:
         folds = [r for (s, *_), r in zip(jobs, results) if s == scheme]
@@ -235,21 +266,27 @@ def cross_validate(df: pd.DataFrame, inp: CvInput) -> dict:
             report[scheme]["short"] = fold_shortfall_note(scheme, len(folds), p)
             log.warning("cv: %s", report[scheme]["short"])
         if report[scheme]["summary"]["high_variance"]:
-            log.warning("cv: %s folds vary a lot (%s); the test number may not be stable",
-                        scheme, spread_text(primary_metric(data.task), report[scheme]["summary"]["spread"], p.high_variance_std))
+            log.warning(
+                "cv: %s folds vary a lot (%s); the test number may not be stable",
+                scheme,
+                spread_text(primary_metric(data.task), report[scheme]["summary"]["spread"], p.high_variance_std),
+            )
     return report
 
 
 def fold_shortfall_note(scheme: str, ran: int, p: CVParams) -> str:
     """Return why a scheme ran fewer folds than cv.n_splits asked for."""
-    why = (f"cv.gap_days={p.gap_days} leaves no training rows before the earliest validation period(s)"
-           if scheme == "walk_forward" and p.gap_days else "too few rows or groups for that many folds")
+    why = (
+        f"cv.gap_days={p.gap_days} leaves no training rows before the earliest validation period(s)"
+        if scheme == "walk_forward" and p.gap_days
+        else "too few rows or groups for that many folds"
+    )
     return f"{scheme} ran {ran} of the {p.n_splits} folds asked for (cv.n_splits): {why}; lower cv.n_splits or cv.gap_days"
 
 
 def difference_se(std_a: float, n_a: int, std_b: float, n_b: int) -> float:
     """Return the standard error of the difference of two fold means (n folds each, at least 2 assumed)."""
-    return max(float(np.sqrt(std_a ** 2 / max(n_a, 2) + std_b ** 2 / max(n_b, 2))), 1e-12)
+    return max(float(np.sqrt(std_a**2 / max(n_a, 2) + std_b**2 / max(n_b, 2))), 1e-12)
 
 
 def compare_schemes(schemes: dict, metric: str) -> list[str]:
@@ -263,9 +300,12 @@ def compare_schemes(schemes: dict, metric: str) -> list[str]:
             continue
         other = schemes[name]["summary"]["lightgbm"][metric]
         gain = (other["mean"] - wf["mean"]) * (1 if HIGHER_IS_BETTER[metric] else -1)  # + when random folds look better
-        if gain > 2 * difference_se(wf["std"], len(schemes["walk_forward"].get("folds", [])),
-                                    other["std"], len(schemes[name].get("folds", []))):
-            notes.append(f"{name} folds score {metric} {other['mean']:.4f} against walk-forward {wf['mean']:.4f}: "
-                         "random folds mix future rows into training and are optimistic when the data drifts "
-                         "over time; trust walk-forward (and the time-based test set)")
+        if gain > 2 * difference_se(
+            wf["std"], len(schemes["walk_forward"].get("folds", [])), other["std"], len(schemes[name].get("folds", []))
+        ):
+            notes.append(
+                f"{name} folds score {metric} {other['mean']:.4f} against walk-forward {wf['mean']:.4f}: "
+                "random folds mix future rows into training and are optimistic when the data drifts "
+                "over time; trust walk-forward (and the time-based test set)"
+            )
     return notes

@@ -34,11 +34,13 @@ log = logging.getLogger(__name__)
 # CategoryCoder is ours under both of its names: files saved since the library move name
 # tasks.modelling.preprocessing.CategoryCoder, files saved before (existing registries) name
 # tasks.preprocess.CategoryCoder, which that step module re-exports. Adding a type is a reviewed code change.
-TRUSTED_SKOPS_TYPES: frozenset[str] = frozenset({
-    "numpy.dtype",
-    "tasks.modelling.preprocessing.CategoryCoder",
-    "tasks.preprocess.CategoryCoder",
-})
+TRUSTED_SKOPS_TYPES: frozenset[str] = frozenset(
+    {
+        "numpy.dtype",
+        "tasks.modelling.preprocessing.CategoryCoder",
+        "tasks.preprocess.CategoryCoder",
+    }
+)
 MANIFEST_KEY_ENV = "TABGATE_MANIFEST_KEY"
 MANIFEST_FORMAT = 1
 
@@ -53,8 +55,9 @@ def skops_types(data: bytes, where: Path) -> list[str]:
     try:
         return sorted(sio.get_untrusted_types(data=data))
     except Exception as err:  # noqa: BLE001  any parse failure: the file is not one tabgate wrote
-        raise ModelIntegrityError(f"{where}: not a readable skops file ({err.__class__.__name__}: "
-                                  f"{str(err)[:200]}); refusing to load it") from None
+        raise ModelIntegrityError(
+            f"{where}: not a readable skops file ({err.__class__.__name__}: {str(err)[:200]}); refusing to load it"
+        ) from None
 
 
 def refuse_untrusted_types(types: list[str], where: Path) -> None:
@@ -128,11 +131,15 @@ def check_manifest_hmac(manifest: Mapping[str, Any], where: Path) -> None:
             log.warning("%s: signed, but %s is not set here; the HMAC was not checked", where, MANIFEST_KEY_ENV)
         return
     if not manifest.get("hmac"):
-        raise ModelIntegrityError(f"{where}: has no HMAC but {MANIFEST_KEY_ENV} is set; refusing to trust it "
-                                  "(sign existing manifests with `tabgate models migrate`)")
+        raise ModelIntegrityError(
+            f"{where}: has no HMAC but {MANIFEST_KEY_ENV} is set; refusing to trust it "
+            "(sign existing manifests with `tabgate models migrate`)"
+        )
     if not hmac.compare_digest(str(manifest["hmac"]), manifest_hmac(manifest, key)):
-        raise ModelIntegrityError(f"{where}: HMAC does not verify with {MANIFEST_KEY_ENV}; the manifest was changed "
-                                  "or signed with another key; refusing to load")
+        raise ModelIntegrityError(
+            f"{where}: HMAC does not verify with {MANIFEST_KEY_ENV}; the manifest was changed "
+            "or signed with another key; refusing to load"
+        )
 
 
 def read_manifest_bytes(data: bytes, where: Path) -> dict[str, Any]:
@@ -158,8 +165,7 @@ def read_verified_files(root: Path, expected: Mapping[str, str], record: str) ->
         raise ModelIntegrityError(f"{root}: missing; {record} lists {sorted(expected)}")
     extra = sorted(set(list_files(root)) - set(expected))
     if extra:
-        raise ModelIntegrityError(f"{root / extra[0]}: not in {record}; files were added after it was written; "
-                                  "refusing to load")
+        raise ModelIntegrityError(f"{root / extra[0]}: not in {record}; files were added after it was written; refusing to load")
     out = {}
     for name, sha in sorted(expected.items()):
         path = root / name
@@ -168,9 +174,11 @@ def read_verified_files(root: Path, expected: Mapping[str, str], record: str) ->
         data = path.read_bytes()
         actual = sha256_bytes(data)
         if not hmac.compare_digest(actual, str(sha)):
-            raise ModelIntegrityError(f"{path}: checksum mismatch against {record} (expected {str(sha)[:12]}..., "
-                                      f"found {actual[:12]}...); the file was changed after it was recorded; "
-                                      "refusing to load it")
+            raise ModelIntegrityError(
+                f"{path}: checksum mismatch against {record} (expected {str(sha)[:12]}..., "
+                f"found {actual[:12]}...); the file was changed after it was recorded; "
+                "refusing to load it"
+            )
         out[name] = data
     return out
 
@@ -191,8 +199,9 @@ def read_verified_dir(root: Path, name: str = "manifest.json") -> dict[str, byte
     root = Path(root)
     path = root / name
     if not path.is_file():
-        raise ModelIntegrityError(f"{path}: missing; re-run the step that writes {root} (files without a "
-                                  "manifest are not loaded)")
+        raise ModelIntegrityError(
+            f"{path}: missing; re-run the step that writes {root} (files without a manifest are not loaded)"
+        )
     data = path.read_bytes()
     manifest = read_manifest_bytes(data, path)
     files = read_verified_files(root, {**manifest["files"], name: sha256_bytes(data)}, str(path))

@@ -249,8 +249,12 @@ def _tree_plan(pre: Any) -> list[tuple[CategoryCoder | None, list[str]]] | None:
             return None
         if not cols:  # scikit-learn neither fits nor calls a transformer of no columns
             continue
-        passthrough = (type(trans) is FunctionTransformer and trans.func is None and not trans.validate
-                       and trans.feature_names_out == "one-to-one")
+        passthrough = (
+            type(trans) is FunctionTransformer
+            and trans.func is None
+            and not trans.validate
+            and trans.feature_names_out == "one-to-one"
+        )
         coder = type(trans) is CategoryCoder and list(trans.feature_names_in_) == cols
         if not (passthrough or coder):
             return None
@@ -264,11 +268,13 @@ def build_linear_preprocessor(ft: FeatureTypes, p: PreprocessParams) -> ColumnTr
     numeric_steps: list = [("impute", SimpleImputer(strategy=p.numeric_impute, add_indicator=True))]
     if p.scale_numeric:
         numeric_steps.append(("scale", StandardScaler()))
-    categorical = Pipeline([
-        ("codes", CategoryCoder(p.min_category_frequency, p.max_categories)),
-        # sparse: ColumnTransformer goes sparse when density < 0.3: ~5x less memory, faster fits
-        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=True)),
-    ])
+    categorical = Pipeline(
+        [
+            ("codes", CategoryCoder(p.min_category_frequency, p.max_categories)),
+            # sparse: ColumnTransformer goes sparse when density < 0.3: ~5x less memory, faster fits
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=True)),
+        ]
+    )
     return ColumnTransformer(
         [("num", Pipeline(numeric_steps), list(ft.numeric)), ("cat", categorical, list(ft.categorical))],
         remainder="drop",
@@ -279,16 +285,19 @@ def build_linear_preprocessor(ft: FeatureTypes, p: PreprocessParams) -> ColumnTr
 def build_tree_preprocessor(ft: FeatureTypes, p: PreprocessParams) -> ColumnTransformer:
     """Return numbers as they are and categories as integer codes (rare and unseen: "other"; missing: NaN), for trees."""
     transformer = ColumnTransformer(
-        [("num", "passthrough", list(ft.numeric)),
-         ("cat", CategoryCoder(p.min_category_frequency, p.max_categories), list(ft.categorical))],
+        [
+            ("num", "passthrough", list(ft.numeric)),
+            ("cat", CategoryCoder(p.min_category_frequency, p.max_categories), list(ft.categorical)),
+        ],
         remainder="drop",
         verbose_feature_names_out=False,
     )
     return transformer.set_output(transform="pandas")
 
 
-def fit_preprocessors(train: pd.DataFrame, ft: FeatureTypes, p: PreprocessParams,
-                      linear_rows: np.ndarray | None = None) -> dict[str, ColumnTransformer]:
+def fit_preprocessors(
+    train: pd.DataFrame, ft: FeatureTypes, p: PreprocessParams, linear_rows: np.ndarray | None = None
+) -> dict[str, ColumnTransformer]:
     """Return the linear and tree preprocessors, both fitted on the training rows only.
 
     linear_rows: the positions in train the linear preprocessor is fitted on (the rows the linear baseline is
@@ -308,6 +317,8 @@ def summarize_preprocessor(pre: ColumnTransformer, ft: FeatureTypes) -> dict:
     if ft.numeric:
         out["impute_values"] = dict(zip(ft.numeric, num.named_steps["impute"].statistics_.tolist()))
         if "scale" in num.named_steps:
-            out["scale_means"] = dict(zip(num.named_steps["impute"].get_feature_names_out(), num.named_steps["scale"].mean_.tolist()))
+            out["scale_means"] = dict(
+                zip(num.named_steps["impute"].get_feature_names_out(), num.named_steps["scale"].mean_.tolist())
+            )
     out["n_output_features"] = int(len(pre.get_feature_names_out()))
     return out

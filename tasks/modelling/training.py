@@ -46,11 +46,17 @@ class Labels:
 def model_meta(kind: str, data: DataParams, ft: FeatureTypes, labels: Labels, train_df: pd.DataFrame) -> dict:
     """Return the description saved with a model: label, classes, features and their input types."""
     return {
-        "kind": kind, "task": data.task, "target": data.target, "classes": labels.classes,
+        "kind": kind,
+        "task": data.task,
+        "target": data.target,
+        "classes": labels.classes,
         "positive_label": labels.classes[-1] if data.task == "binary" else None,
-        "features": ft.all, "numeric": list(ft.numeric), "categorical": list(ft.categorical),
+        "features": ft.all,
+        "numeric": list(ft.numeric),
+        "categorical": list(ft.categorical),
         "input_schema": {c: ("numeric" if c in ft.numeric else "categorical") for c in ft.all},
-        "train_rows": int(len(train_df)), "step_version": TRAINING_VERSION,
+        "train_rows": int(len(train_df)),
+        "step_version": TRAINING_VERSION,
     }
 
 
@@ -88,23 +94,41 @@ def choose_tree_count(valid_best: int, fold_best: list[int] | None, n_estimators
     and the evidence: best iteration per fold, validation's, the chosen count and why."""
     evidence: dict = {"validation_best_iteration": int(valid_best), "fold_best_iterations": list(fold_best or [])}
     if not fold_best:
-        return int(valid_best), evidence | {"chosen": int(valid_best), "source": "validation",
-                                            "why": "no CV folds of the implied scheme to compare with"}
+        return int(valid_best), evidence | {
+            "chosen": int(valid_best),
+            "source": "validation",
+            "why": "no CV folds of the implied scheme to compare with",
+        }
     median = int(np.median(fold_best))
     ratio = max(median, 1) / max(valid_best, 1)
     evidence |= {"fold_median": median, "ratio_folds_to_validation": round(ratio, 3)}
     if ratio > DISAGREEMENT_RATIO or ratio < 1 / DISAGREEMENT_RATIO:
         chosen = max(median, min(TREE_FLOOR, n_estimators))
-        return chosen, evidence | {"chosen": chosen, "source": "folds", "why": (
-            f"validation stopped at {valid_best} trees, the folds' median is {median} (ratio {ratio:.2f}, beyond "
-            f"{DISAGREEMENT_RATIO:g}x): one drifting slice disagrees with the folds, so the folds decide")}
-    return int(valid_best), evidence | {"chosen": int(valid_best), "source": "validation", "why": (
-        f"validation ({valid_best}) and the folds' median ({median}) agree within {DISAGREEMENT_RATIO:g}x")}
+        return chosen, evidence | {
+            "chosen": chosen,
+            "source": "folds",
+            "why": (
+                f"validation stopped at {valid_best} trees, the folds' median is {median} (ratio {ratio:.2f}, beyond "
+                f"{DISAGREEMENT_RATIO:g}x): one drifting slice disagrees with the folds, so the folds decide"
+            ),
+        }
+    return int(valid_best), evidence | {
+        "chosen": int(valid_best),
+        "source": "validation",
+        "why": (f"validation ({valid_best}) and the folds' median ({median}) agree within {DISAGREEMENT_RATIO:g}x"),
+    }
 
 
-def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams, p: TrainParams,
-               compute: ComputeParams | None = None,
-               fold_best: list[int] | None = None) -> tuple[dict[str, ModelBundle], dict[str, np.ndarray]]:
+def fit_models(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    pre: dict,
+    ft: FeatureTypes,
+    data: DataParams,
+    p: TrainParams,
+    compute: ComputeParams | None = None,
+    fold_best: list[int] | None = None,
+) -> tuple[dict[str, ModelBundle], dict[str, np.ndarray]]:
     """Return train_models' bundles and their scores of the validation rows (scored once: thresholds and metrics).
 
     fold_best (the CV folds' best iterations) decides the refit's tree count with validation's (choose_tree_count).
@@ -115,27 +139,59 @@ def fit_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureT
     labels = Labels(y_train, classes)
     cw = resolve_class_weight(y_train, data.task, p)
     with lightgbm_trainer(compute) as trainer:
-        lgbm = trainer.fit(pre["tree"], train, y_train, valid, y_valid, ft, data.task, p.lightgbm, cw, p.random_state,
-                           recency_weights(time_key(train, data), len(train), p.recency_half_life))
+        lgbm = trainer.fit(
+            pre["tree"],
+            train,
+            y_train,
+            valid,
+            y_valid,
+            ft,
+            data.task,
+            p.lightgbm,
+            cw,
+            p.random_state,
+            recency_weights(time_key(train, data), len(train), p.recency_half_life),
+        )
         meta = lambda kind: model_meta(kind, data, ft, labels, train) | {"class_weight": cw}
         bundles = {
-            "lightgbm": ModelBundle("lightgbm", pre["tree"], lgbm.booster_,
-                                    meta("lightgbm") | {"best_iteration": int(lgbm.best_iteration_ or p.lightgbm.n_estimators)}),
-            "baseline": ModelBundle("linear", pre["linear"], fit_linear(pre["linear"], train, y_train, ft, data.task, p, cw),
-                                    meta("linear") | {"fit_rows": baseline_fit_rows(len(train), p)}),
+            "lightgbm": ModelBundle(
+                "lightgbm",
+                pre["tree"],
+                lgbm.booster_,
+                meta("lightgbm") | {"best_iteration": int(lgbm.best_iteration_ or p.lightgbm.n_estimators)},
+            ),
+            "baseline": ModelBundle(
+                "linear",
+                pre["linear"],
+                fit_linear(pre["linear"], train, y_train, ft, data.task, p, cw),
+                meta("linear") | {"fit_rows": baseline_fit_rows(len(train), p)},
+            ),
             "dummy": ModelBundle("dummy", pre["linear"], fit_dummy(pre["linear"], train, y_train, ft, data.task), meta("dummy")),
         }
         scores = score_bundles(bundles, valid)
         bundles = {name: with_threshold(b, scores[name], y_valid, p.threshold_objective) for name, b in bundles.items()}
         if p.refit:
-            bundles["lightgbm"] = refitted_bundle(bundles["lightgbm"], trainer, pre["tree"], train, y_train, valid,
-                                                  y_valid, ft, data.task, p, cw, fold_best, data)
+            bundles["lightgbm"] = refitted_bundle(
+                bundles["lightgbm"], trainer, pre["tree"], train, y_train, valid, y_valid, ft, data.task, p, cw, fold_best, data
+            )
     return bundles, scores
 
 
-def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: pd.DataFrame, y_train: np.ndarray,
-                    valid: pd.DataFrame, y_valid: np.ndarray, ft: FeatureTypes, task: str, p: TrainParams,
-                    cw: str | None, fold_best: list[int] | None = None, data: DataParams | None = None) -> ModelBundle:
+def refitted_bundle(
+    es_bundle: ModelBundle,
+    trainer: LocalLightGBM,
+    pre,
+    train: pd.DataFrame,
+    y_train: np.ndarray,
+    valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    ft: FeatureTypes,
+    task: str,
+    p: TrainParams,
+    cw: str | None,
+    fold_best: list[int] | None = None,
+    data: DataParams | None = None,
+) -> ModelBundle:
     """Return the early-stopped bundle's model refitted (by trainer) on train + valid with its best iteration scaled
     to the rows.
 
@@ -149,12 +205,25 @@ def refitted_bundle(es_bundle: ModelBundle, trainer: LocalLightGBM, pre, train: 
     both = pd.concat([train, valid], ignore_index=True) if p.recency_half_life and data else train
     weights = recency_weights(time_key(both, data), len(both), p.recency_half_life) if data else None
     est = trainer.refit(pre, train, y_train, valid, y_valid, ft, task, p.lightgbm, cw, p.random_state, rounds, weights)
-    refit = {"rows": int(len(train) + len(valid)), "early_stopping_iteration": int(es_bundle.meta["best_iteration"]),
-             "n_estimators": rounds, "tree_count": evidence}
-    log.info("train: LightGBM refitted on train + valid (%d rows) with %d trees (early stopping chose %d on %d rows)",
-             refit["rows"], rounds, best, len(train))
-    return ModelBundle(es_bundle.kind, es_bundle.preprocessor, est.booster_,
-                       {**es_bundle.meta, "best_iteration": rounds, "train_rows": refit["rows"], "refit": refit})
+    refit = {
+        "rows": int(len(train) + len(valid)),
+        "early_stopping_iteration": int(es_bundle.meta["best_iteration"]),
+        "n_estimators": rounds,
+        "tree_count": evidence,
+    }
+    log.info(
+        "train: LightGBM refitted on train + valid (%d rows) with %d trees (early stopping chose %d on %d rows)",
+        refit["rows"],
+        rounds,
+        best,
+        len(train),
+    )
+    return ModelBundle(
+        es_bundle.kind,
+        es_bundle.preprocessor,
+        est.booster_,
+        {**es_bundle.meta, "best_iteration": rounds, "train_rows": refit["rows"], "refit": refit},
+    )
 
 
 def time_key(df: pd.DataFrame, data: DataParams | None) -> pd.Series | None:
@@ -163,8 +232,15 @@ def time_key(df: pd.DataFrame, data: DataParams | None) -> pd.Series | None:
     return df[col].reset_index(drop=True) if col and col in df.columns else None
 
 
-def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: FeatureTypes, data: DataParams,
-                 p: TrainParams, compute: ComputeParams | None = None) -> dict[str, ModelBundle]:
+def train_models(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    pre: dict,
+    ft: FeatureTypes,
+    data: DataParams,
+    p: TrainParams,
+    compute: ComputeParams | None = None,
+) -> dict[str, ModelBundle]:
     """Return the lightgbm, baseline and dummy bundles, fitted on train (early stopping and thresholds on valid).
 
     With train.refit (the default) LightGBM is then refitted on train + valid with the early-stopped number of
@@ -177,8 +253,9 @@ def train_models(train: pd.DataFrame, valid: pd.DataFrame, pre: dict, ft: Featur
     return fit_models(train, valid, pre, ft, data, p, compute)[0]
 
 
-def validation_metrics(bundles: dict[str, ModelBundle], valid: pd.DataFrame, data: DataParams,
-                       scores: dict[str, np.ndarray] | None = None) -> dict:
+def validation_metrics(
+    bundles: dict[str, ModelBundle], valid: pd.DataFrame, data: DataParams, scores: dict[str, np.ndarray] | None = None
+) -> dict:
     """Return each model's metrics on the validation slice (never the test set), from its scores of it if given."""
     scores = score_bundles(bundles, valid) if scores is None else scores
     out = {}
@@ -197,7 +274,4 @@ def load_preprocessors(pre_dir: Path) -> tuple[dict, FeatureTypes]:
     files = read_verified_dir(Path(pre_dir))
     features = json.loads(files["features.json"].decode("utf-8"))
     ft = FeatureTypes(tuple(features["numeric"]), tuple(features["categorical"]))
-    return {kind: load_skops_bytes(files[f"{kind}.skops"], Path(pre_dir) / f"{kind}.skops")
-            for kind in ("linear", "tree")}, ft
-
-
+    return {kind: load_skops_bytes(files[f"{kind}.skops"], Path(pre_dir) / f"{kind}.skops") for kind in ("linear", "tree")}, ft

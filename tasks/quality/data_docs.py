@@ -22,8 +22,9 @@ from tasks.core import io
 from tasks.core.config import PathsParams, ValidateParams
 from tasks.core.errors import InputError
 
-REMOTE_TAG = re.compile(r"""<(link|script|img)\b[^>]*?\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>(?:\s*</script>)?""",
-                        re.IGNORECASE | re.DOTALL)
+REMOTE_TAG = re.compile(
+    r"""<(link|script|img)\b[^>]*?\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>(?:\s*</script>)?""", re.IGNORECASE | re.DOTALL
+)
 REMOTE_CSS_URL = re.compile(r"""url\(\s*["']?(?:https?:)?//[^)]*\)""", re.IGNORECASE)
 SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
 TABLE_CALL = re.compile(r"""\$\(\s*['"]#(?P<id>[\w-]+)['"]\s*\)\.bootstrapTable\(\s*Object\.assign\(\s*\{\s*columns:\s*""")
@@ -158,8 +159,9 @@ def offline_page(page: str) -> str:
 
 def remote_references(page: str) -> list[str]:
     """Return the tags and CSS url()s of page that would load from another host (links to click are not counted)."""
-    tags = [m[0] for m in re.finditer(r"<(?:link|script|img|iframe|source)\b[^>]*>", page, re.IGNORECASE)
-            if REMOTE_URL.search(m[0])]
+    tags = [
+        m[0] for m in re.finditer(r"<(?:link|script|img|iframe|source)\b[^>]*>", page, re.IGNORECASE) if REMOTE_URL.search(m[0])
+    ]
     return tags + REMOTE_CSS_URL.findall(page)
 
 

@@ -79,8 +79,11 @@ def profile_column(values: pd.Series, bins: int, max_categories: int, categorica
         counts = text_counts(values)
         ordered = sorted(counts.index, key=lambda c: (-int(counts[c]), c))[:max_categories]
         categories = sorted(ordered)
-        return {"kind": "categorical", "categories": categories,
-                "frequencies": _rounded(category_frequencies(values, categories))}
+        return {
+            "kind": "categorical",
+            "categories": categories,
+            "frequencies": _rounded(category_frequencies(values, categories)),
+        }
     edges = numeric_edges(values, bins)
     out: dict = {"kind": "numeric", "edges": edges, "frequencies": _rounded(numeric_frequencies(values, edges))}
     x = pd.to_numeric(values, errors="coerce").dropna()
@@ -89,8 +92,7 @@ def profile_column(values: pd.Series, bins: int, max_categories: int, categorica
     return out
 
 
-def reference_profile(df: pd.DataFrame, numeric: list[str], categorical: list[str], bins: int,
-                      max_categories: int) -> dict:
+def reference_profile(df: pd.DataFrame, numeric: list[str], categorical: list[str], bins: int, max_categories: int) -> dict:
     """Return {"rows": n, "columns": {col: profile}} for the given columns of the reference frame."""
     columns = {c: profile_column(df[c], bins, max_categories, categorical=False) for c in numeric}
     columns.update({c: profile_column(df[c], bins, max_categories, categorical=True) for c in categorical})
@@ -154,8 +156,7 @@ def with_tails(expected: np.ndarray, actual: np.ndarray, excess: dict) -> tuple[
     return np.append(expected, [0.0, 0.0]), np.append(np.clip(actual, 0, None), [excess["below"], excess["above"]])
 
 
-def column_drift(values: pd.Series, spec: dict, metric: str, warn: float, error: float,
-                 far: float | None = None) -> dict:
+def column_drift(values: pd.Series, spec: dict, metric: str, warn: float, error: float, far: float | None = None) -> dict:
     """Return {"value", "level"[, "outside"]} of one column's drift from its reference spec; with far, a value more
     than far reference ranges outside the reference range makes the level error."""
     if spec["kind"] == "numeric" and is_categorical_dtype(values) and not values.isna().all():
@@ -171,13 +172,14 @@ def column_drift(values: pd.Series, spec: dict, metric: str, warn: float, error:
         out["outside"] = {"share": round(excess["share"], 6), "ranges_beyond": round(excess["ranges_beyond"], 3)}
         if far is not None and excess["ranges_beyond"] >= far:
             out["level"] = "error"
-            out["note"] = (f"values up to {excess['ranges_beyond']:.3g} reference ranges beyond the reference "
-                           f"[{spec['min']:g}, {spec['max']:g}]")
+            out["note"] = (
+                f"values up to {excess['ranges_beyond']:.3g} reference ranges beyond the reference "
+                f"[{spec['min']:g}, {spec['max']:g}]"
+            )
     return out
 
 
-def drift_report(df: pd.DataFrame, profile: dict, metric: str, warn: float, error: float,
-                 far: float | None = None) -> dict:
+def drift_report(df: pd.DataFrame, profile: dict, metric: str, warn: float, error: float, far: float | None = None) -> dict:
     """Return drift per profiled column of df ({"value", "level"}; missing columns are level error); with far, a
     value that many reference ranges outside a numeric column's reference range is level error too."""
     columns: dict[str, dict] = {}

@@ -18,8 +18,21 @@ from typing import Any
 from tasks.core.errors import ConfigError
 from tasks.core.reports import Finding, FindingSeverity, build_report
 
-__all__ = ["ERROR", "SUSPECT", "WARN", "Finding", "FindingSeverity", "make_finding", "with_excuse", "excuse_all",
-           "blocking", "stopping", "unexcused_columns", "finding_line", "check_named_columns"]
+__all__ = [
+    "ERROR",
+    "SUSPECT",
+    "WARN",
+    "Finding",
+    "FindingSeverity",
+    "make_finding",
+    "with_excuse",
+    "excuse_all",
+    "blocking",
+    "stopping",
+    "unexcused_columns",
+    "finding_line",
+    "check_named_columns",
+]
 
 
 ERROR, SUSPECT, WARN = FindingSeverity.ERROR, FindingSeverity.SUSPECT, FindingSeverity.WARN
@@ -30,15 +43,30 @@ def _number(v: Any) -> Any:
     return round(float(v), 6) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
-def make_finding(columns: Iterable[str], check: str, value: Any, threshold: Any, severity: str, detail: str,
-                 excuses: Mapping[str, str], **evidence: Any) -> Finding:
+def make_finding(
+    columns: Iterable[str],
+    check: str,
+    value: Any,
+    threshold: Any,
+    severity: str,
+    detail: str,
+    excuses: Mapping[str, str],
+    **evidence: Any,
+) -> Finding:
     """Return one finding, excused when every column has a reason in excuses; built from its JSON form (numpy
     numbers and timestamps become what the report file holds). ValueError for an unknown severity."""
     if severity not in SEVERITIES:
         raise ValueError(f"severity {severity!r} is not one of {[s.value for s in SEVERITIES]}")
     cols = [str(c) for c in columns]
-    data = {"columns": cols, "check": check, "value": _number(value), "threshold": _number(threshold),
-            "severity": severity, "detail": detail, **evidence}
+    data = {
+        "columns": cols,
+        "check": check,
+        "value": _number(value),
+        "threshold": _number(threshold),
+        "severity": severity,
+        "detail": detail,
+        **evidence,
+    }
     return build_report(Finding, {**data, **_excuse(cols, FindingSeverity(severity), excuses)})
 
 
@@ -88,6 +116,8 @@ def check_named_columns(columns: list[str], named: Mapping[str, object], key: st
     """Raise ConfigError naming the params key of any entry that names a column the table does not have."""
     missing = sorted(c for c in named if c not in columns)
     if missing:
-        raise ConfigError(f"params.yaml {key}.{missing[0]}: no column '{missing[0]}' in the table"
-                          + (f" (also {missing[1:]})" if len(missing) > 1 else "")
-                          + f"; it has {len(columns)} columns, e.g. {columns[:12]}. Fix the name or remove the entry")
+        raise ConfigError(
+            f"params.yaml {key}.{missing[0]}: no column '{missing[0]}' in the table"
+            + (f" (also {missing[1:]})" if len(missing) > 1 else "")
+            + f"; it has {len(columns)} columns, e.g. {columns[:12]}. Fix the name or remove the entry"
+        )

@@ -35,8 +35,10 @@ def profile_path(paths: PathsParams) -> Path:
 def open_context(paths: PathsParams) -> Any:
     """Return the file-backed GX context rooted at paths.gx_dir's parent, progress bars off."""
     if paths.gx_dir.name != "gx":
-        raise ConfigError(f"paths.gx_dir '{paths.gx_dir}': Great Expectations keeps its project in a "
-                          "folder named 'gx'; use e.g. 'gx' or 'quality/gx'")
+        raise ConfigError(
+            f"paths.gx_dir '{paths.gx_dir}': Great Expectations keeps its project in a "
+            "folder named 'gx'; use e.g. 'gx' or 'quality/gx'"
+        )
     apply_environment_defaults()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -54,8 +56,9 @@ def save_suite(ctx: Any, definition: dict) -> None:
     """Write the suite definition into the GX project (gx/expectations/<name>.json), replacing any old one."""
     import great_expectations as gx
 
-    ctx.suites.add_or_update(gx.ExpectationSuite(name=definition["name"],
-                                                 expectations=[dict(e) for e in definition["expectations"]]))
+    ctx.suites.add_or_update(
+        gx.ExpectationSuite(name=definition["name"], expectations=[dict(e) for e in definition["expectations"]])
+    )
 
 
 def batch_definition(ctx: Any) -> Any:
@@ -74,16 +77,20 @@ def batch_definition(ctx: Any) -> Any:
         return asset.add_batch_definition_whole_dataframe(BATCH)
 
 
-def run_suite(ctx: Any, suite_name: str, df: pd.DataFrame, parameters: dict[str, str],
-              run_time: datetime | None = None) -> list[dict]:
+def run_suite(
+    ctx: Any, suite_name: str, df: pd.DataFrame, parameters: dict[str, str], run_time: datetime | None = None
+) -> list[dict]:
     """Validate df with Great Expectations against the stored suite (results stored for Data Docs under run_time, or
     now); return them as JSON."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     vd = validation_definition(ctx, suite_name)
-    result = vd.run(batch_parameters={"dataframe": gx_view(df)}, expectation_parameters=parameters,
-                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
-                    run_id=RunIdentifier(run_time=run_time or datetime.now(UTC)))
+    result = vd.run(
+        batch_parameters={"dataframe": gx_view(df)},
+        expectation_parameters=parameters,
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+        run_id=RunIdentifier(run_time=run_time or datetime.now(UTC)),
+    )
     return [r.to_json_dict() for r in result.results]
 
 
@@ -92,12 +99,13 @@ def stored_result_key(ctx: Any, suite_name: str, run_time: datetime) -> Any:
     for key in ctx.validation_results_store.list_keys():
         if key.expectation_suite_identifier.name == suite_name and key.run_id.run_time == run_time:
             return key
-    raise InputError(f"{ctx.root_directory}/uncommitted/validations: no stored result of suite '{suite_name}' "
-                     f"at {run_time.isoformat()}; Great Expectations did not store the run Data Docs should show")
+    raise InputError(
+        f"{ctx.root_directory}/uncommitted/validations: no stored result of suite '{suite_name}' "
+        f"at {run_time.isoformat()}; Great Expectations did not store the run Data Docs should show"
+    )
 
 
-def store_whole_table_result(ctx: Any, suite_name: str, run_time: datetime, results: list[dict],
-                             counts: dict[str, int]) -> None:
+def store_whole_table_result(ctx: Any, suite_name: str, run_time: datetime, results: list[dict], counts: dict[str, int]) -> None:
     """Replace the stored GX result of the run at run_time by the verdicts recounted on every row, so Data Docs show
     what the report says; counts ({"rows", "gx_sample_rows"}) go into its meta."""
     from great_expectations.validator.validation_statistics import calc_validation_statistics

@@ -63,14 +63,25 @@ def examples(values: pd.Series) -> list[float]:
 def failure(column: str, rule: str, bad: pd.Series, n_values: int, detail: str, **limits: float | None) -> dict:
     """Return one failure in the validation report's shape (severity error), with its limits."""
     share = len(bad) / n_values if n_values else 0.0
-    return {"column": column, "rule": rule, "severity": ERROR, "expectation": "counted by tabgate (no GX rule)",
-            "unexpected_count": int(len(bad)), "unexpected_share": round(share, 6), "examples": examples(bad),
-            "detail": detail, **{k: (None if v is None or not math.isfinite(v) else round(v, 6))
-                                 for k, v in limits.items()}}
+    return {
+        "column": column,
+        "rule": rule,
+        "severity": ERROR,
+        "expectation": "counted by tabgate (no GX rule)",
+        "unexpected_count": int(len(bad)),
+        "unexpected_share": round(share, 6),
+        "examples": examples(bad),
+        "detail": detail,
+        **{k: (None if v is None or not math.isfinite(v) else round(v, 6)) for k, v in limits.items()},
+    }
 
 
-def impossible_failures(df: pd.DataFrame, ranges: Mapping[str, tuple[float, float]],
-                        bounds: Mapping[str, tuple[float | None, float | None]], factor: float) -> list[dict]:
+def impossible_failures(
+    df: pd.DataFrame,
+    ranges: Mapping[str, tuple[float, float]],
+    bounds: Mapping[str, tuple[float | None, float | None]],
+    factor: float,
+) -> list[dict]:
     """Return an error per column with values impossible by the reference range or outside declared bounds."""
     out = []
     for column, (lo, hi) in sorted(ranges.items()):
@@ -80,19 +91,26 @@ def impossible_failures(df: pd.DataFrame, ranges: Mapping[str, tuple[float, floa
         bad = outside(df[column], low, high)
         if len(bad):
             n = int(df[column].notna().sum())
-            detail = (f"{len(bad)} value(s) ({len(bad) / max(n, 1):.2%}) beyond [{_g(low)}, {_g(high)}], more than "
-                      f"{factor:g}x the reference range [{_g(lo)}, {_g(hi)}] outside it (validate.impossible_factor): "
-                      "a sentinel, a unit change or a shifted decimal point? Fix or remove those rows; if the range "
-                      "really changed, bootstrap the suite again (tabgate validate --bootstrap)")
-            out.append(failure(column, "impossible_value", bad, n, detail, reference_min=lo, reference_max=hi,
-                               limit_min=low, limit_max=high))
+            detail = (
+                f"{len(bad)} value(s) ({len(bad) / max(n, 1):.2%}) beyond [{_g(low)}, {_g(high)}], more than "
+                f"{factor:g}x the reference range [{_g(lo)}, {_g(hi)}] outside it (validate.impossible_factor): "
+                "a sentinel, a unit change or a shifted decimal point? Fix or remove those rows; if the range "
+                "really changed, bootstrap the suite again (tabgate validate --bootstrap)"
+            )
+            out.append(
+                failure(
+                    column, "impossible_value", bad, n, detail, reference_min=lo, reference_max=hi, limit_min=low, limit_max=high
+                )
+            )
     for column, (lo_b, hi_b) in sorted(bounds.items()):
         if column not in df.columns:
             continue
         bad = outside(df[column], lo_b, hi_b)
         if len(bad):
             n = int(df[column].notna().sum())
-            detail = (f"{len(bad)} value(s) ({len(bad) / max(n, 1):.2%}) outside the declared bounds "
-                      f"[{_g(lo_b)}, {_g(hi_b)}] (validate.bounds.{column}); fix or remove those rows")
+            detail = (
+                f"{len(bad)} value(s) ({len(bad) / max(n, 1):.2%}) outside the declared bounds "
+                f"[{_g(lo_b)}, {_g(hi_b)}] (validate.bounds.{column}); fix or remove those rows"
+            )
             out.append(failure(column, "declared_bounds", bad, n, detail, limit_min=lo_b, limit_max=hi_b))
     return out

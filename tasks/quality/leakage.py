@@ -103,7 +103,7 @@ def numeric_scores(x: pd.Series) -> np.ndarray:
 def macro_auc(y: np.ndarray, scores: np.ndarray, n_classes: int, flip: bool) -> float:
     """Return ROC-AUC (binary) or macro one-vs-rest ROC-AUC; with flip, each AUC is max(auc, 1 - auc)."""
     aucs = []
-    for k in ([1] if n_classes == 2 else range(n_classes)):
+    for k in [1] if n_classes == 2 else range(n_classes):
         col = scores[:, min(k, scores.shape[1] - 1)] if scores.ndim == 2 else scores
         auc = float(roc_auc_score((y == k).astype(int), col))
         aucs.append(max(auc, 1 - auc) if flip else auc)
@@ -123,7 +123,9 @@ def single_feature_auc(x: pd.Series, y: np.ndarray, categorical: bool, folds: in
 def quantile_codes(x: pd.Series, bins: int = NUMERIC_BINS) -> np.ndarray:
     """Return bin codes of a numeric feature by its own quantiles (no label used), missing as a bin."""
     v = pd.to_numeric(x, errors="coerce").astype(float)
-    edges: np.ndarray | list[float] = np.unique(np.nanquantile(v.to_numpy(), np.linspace(0, 1, bins + 1)[1:-1])) if v.notna().any() else []
+    edges: np.ndarray | list[float] = (
+        np.unique(np.nanquantile(v.to_numpy(), np.linspace(0, 1, bins + 1)[1:-1])) if v.notna().any() else []
+    )
     codes = np.searchsorted(edges, v.to_numpy(), side="left")
     return np.where(v.isna().to_numpy(), len(edges) + 1, codes).astype(np.int64)
 
@@ -188,8 +190,7 @@ def after_event_share(dates: pd.Series, event: pd.Series) -> tuple[float, int]:
 CHECK_TEXT = {
     "single_feature_auc": "alone it scores ROC-AUC {value:.4f} >= {threshold} on {rows} training rows",
     "single_feature_r2": "alone it scores out-of-fold R^2 {value:.4f} >= {threshold} on {rows} training rows",
-    "copy_of_label": "it is the label under another name (one-to-one relabelling or monotone transform) on "
-                     "{rows} training rows",
+    "copy_of_label": "it is the label under another name (one-to-one relabelling or monotone transform) on {rows} training rows",
     "after_event_time": "{value:.0%} of its dates fall after the event time (> {threshold:.0%}): written later",
 }
 
@@ -242,28 +243,58 @@ def label_codes(y: pd.Series, task: str) -> np.ndarray:
     return y.map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64)
 
 
-def relation_findings(df: pd.DataFrame, data: DataParams, features: list[str], p: ValidateParams
-                      ) -> tuple[list[Finding], list[Relation]]:
+def relation_findings(
+    df: pd.DataFrame, data: DataParams, features: list[str], p: ValidateParams
+) -> tuple[list[Finding], list[Relation]]:
     """Return target_relation suspects (numeric label = a op b) and feature_relation warnings, with the relations."""
     rows = len(df)
-    found_target = (target_relations(df, data.target, features, p.leakage_relation_r2,
-                                     p.leakage_relation_max_columns, p.random_state)
-                    if data.task == "regression" else [])
+    found_target = (
+        target_relations(df, data.target, features, p.leakage_relation_r2, p.leakage_relation_max_columns, p.random_state)
+        if data.task == "regression"
+        else []
+    )
     out = []
     for r in found_target:
         kind = "exactly" if r.exact else "almost"
-        detail = (f"the label is {kind} {r.left} {r.op} {r.right}: {r.formula} (R^2 {r.r2:.6f}, within float "
-                  f"tolerance on {r.exact_share:.1%} of {r.rows} rows); drop one of them or confirm both are known "
-                  "at prediction time")
-        out.append(make_finding([r.left, r.right], "target_relation", r.r2, p.leakage_relation_r2, SUSPECT, detail,
-                                p.keep_suspects, rows=rows, formula=r.formula, exact=r.exact))
-    relations = feature_relations(df, features, p.leakage_relation_r2, p.leakage_relation_max_columns,
-                                  p.random_state)
+        detail = (
+            f"the label is {kind} {r.left} {r.op} {r.right}: {r.formula} (R^2 {r.r2:.6f}, within float "
+            f"tolerance on {r.exact_share:.1%} of {r.rows} rows); drop one of them or confirm both are known "
+            "at prediction time"
+        )
+        out.append(
+            make_finding(
+                [r.left, r.right],
+                "target_relation",
+                r.r2,
+                p.leakage_relation_r2,
+                SUSPECT,
+                detail,
+                p.keep_suspects,
+                rows=rows,
+                formula=r.formula,
+                exact=r.exact,
+            )
+        )
+    relations = feature_relations(df, features, p.leakage_relation_r2, p.leakage_relation_max_columns, p.random_state)
     for r in relations:
-        detail = (f"{r.formula} (R^2 {r.r2:.6f}, within float tolerance on {r.exact_share:.1%} of rows): one column "
-                  "is computed from two others; confirm all three are known at prediction time")
-        out.append(make_finding([r.column, r.left, r.right], "feature_relation", r.r2, p.leakage_relation_r2, WARN,
-                                detail, p.keep_suspects, rows=rows, formula=r.formula, exact=r.exact))
+        detail = (
+            f"{r.formula} (R^2 {r.r2:.6f}, within float tolerance on {r.exact_share:.1%} of rows): one column "
+            "is computed from two others; confirm all three are known at prediction time"
+        )
+        out.append(
+            make_finding(
+                [r.column, r.left, r.right],
+                "feature_relation",
+                r.r2,
+                p.leakage_relation_r2,
+                WARN,
+                detail,
+                p.keep_suspects,
+                rows=rows,
+                formula=r.formula,
+                exact=r.exact,
+            )
+        )
     return out, found_target + relations
 
 
@@ -276,14 +307,29 @@ def reconstruction_findings(d: ProbeData, columns: list[str], base: dict[str, Fi
         score = base[name].score
         if not score >= p.leakage_near_perfect:
             continue
-        responsible, seen = responsible_columns(partial(fitter, d), columns, p.leakage_near_perfect,
-                                                p.leakage_dominance_candidates)
+        responsible, seen = responsible_columns(
+            partial(fitter, d), columns, p.leakage_near_perfect, p.leakage_dominance_candidates
+        )
         named = responsible or ["(unresolved)"]
-        detail = (f"a {name} model on all {len(columns)} features rebuilds the label: out-of-fold {metric} {score:.4f} "
-                  f">= {p.leakage_near_perfect}; without {', '.join(named)} it falls below (scores without each "
-                  f"column tried: {seen}); confirm they are known at prediction time")
-        out.append(make_finding(responsible, "reconstruction", score, p.leakage_near_perfect, SUSPECT, detail,
-                                p.keep_suspects, rows=int(len(d.y)), model=name, scores_without=seen))
+        detail = (
+            f"a {name} model on all {len(columns)} features rebuilds the label: out-of-fold {metric} {score:.4f} "
+            f">= {p.leakage_near_perfect}; without {', '.join(named)} it falls below (scores without each "
+            f"column tried: {seen}); confirm they are known at prediction time"
+        )
+        out.append(
+            make_finding(
+                responsible,
+                "reconstruction",
+                score,
+                p.leakage_near_perfect,
+                SUSPECT,
+                detail,
+                p.keep_suspects,
+                rows=int(len(d.y)),
+                model=name,
+                scores_without=seen,
+            )
+        )
     return out
 
 
@@ -298,12 +344,25 @@ def dominance_findings(d: ProbeData, columns: list[str], tree: Fit, p: ValidateP
     threshold = round(max(p.leakage_dominance_min_share, p.leakage_dominance_ratio * outside), 6)
     out = []
     for c in group:
-        detail = (f"it alone resolves {shares[c]:.1%} of what the other features leave unexplained (out-of-fold "
-                  f"{metric} {tree.score:.4f} with it, {tree.score - drops[c][1]:.4f} without); no feature outside "
-                  f"{group} resolves more than {outside:.1%}: it carries far more than any other, confirm it is "
-                  "known at prediction time")
-        out.append(make_finding([c], "dominance", shares[c], threshold, SUSPECT, detail, p.keep_suspects,
-                                rows=int(len(d.y)), score_lost=round(drops[c][1], 6)))
+        detail = (
+            f"it alone resolves {shares[c]:.1%} of what the other features leave unexplained (out-of-fold "
+            f"{metric} {tree.score:.4f} with it, {tree.score - drops[c][1]:.4f} without); no feature outside "
+            f"{group} resolves more than {outside:.1%}: it carries far more than any other, confirm it is "
+            "known at prediction time"
+        )
+        out.append(
+            make_finding(
+                [c],
+                "dominance",
+                shares[c],
+                threshold,
+                SUSPECT,
+                detail,
+                p.keep_suspects,
+                rows=int(len(d.y)),
+                score_lost=round(drops[c][1], 6),
+            )
+        )
     measured = {c: {"share": round(v[0], 6), "score_lost": round(v[1], 6)} for c, v in drops.items()}
     return out, measured
 
@@ -325,8 +384,9 @@ def probe_findings(df: pd.DataFrame, data: DataParams, flagged: set[str], p: Val
     base = {"linear": fit_linear(d, columns), "tree": fit_tree(d, columns)}
     info |= {name: {"score": round(f.score, 6), "explained": round(f.explained, 6)} for name, f in base.items()}
     total = sum(base["tree"].importance.values()) or 1.0
-    info["gain_share"] = {c: round(v / total, 4) for c, v in sorted(base["tree"].importance.items(),
-                                                                      key=lambda kv: (-kv[1], kv[0]))[:10]}
+    info["gain_share"] = {
+        c: round(v / total, 4) for c, v in sorted(base["tree"].importance.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    }
     found = reconstruction_findings(d, columns, base, p)
     dominance, info["drops"] = dominance_findings(d, columns, base["tree"], p)
     return found + dominance, info
@@ -359,9 +419,15 @@ def screen_leakage(train: pd.DataFrame, data: DataParams, p: ValidateParams) -> 
     as Findings with evidence (tasks/quality/findings.py) and the configured exclusions."""
     rows_training = int(len(train))
     df = subsample_rows(train[train[data.target].notna()], p.leakage_max_rows, p.random_state)
-    report: dict = {"rows_training": rows_training, "rows_screened": int(len(df)), "folds": p.leakage_folds,
-                    "excluded_by_configuration": dict(sorted(data.drop_columns.items())), "notes": [],
-                    "suspects": [], "scores": {}}
+    report: dict = {
+        "rows_training": rows_training,
+        "rows_screened": int(len(df)),
+        "folds": p.leakage_folds,
+        "excluded_by_configuration": dict(sorted(data.drop_columns.items())),
+        "notes": [],
+        "suspects": [],
+        "scores": {},
+    }
     started = time.perf_counter()
     suspects = single_column_findings(df, data, p, report)
     timings = {"single_column": time.perf_counter() - started}

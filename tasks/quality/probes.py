@@ -30,8 +30,17 @@ MAX_CATEGORY_LEVELS = 63  # most frequent levels kept per category column (the r
 LINEAR_MAX_LEVELS = 20  # one-hot levels per category column in the linear probe
 MAX_GROUP = 2  # features that may dominate together (two leaks side by side)
 MAX_STEPS = 4  # rounds of "drop the strongest, look again" when no single column is responsible alone
-TREE_PARAMS = {"num_leaves": 15, "max_depth": 5, "learning_rate": 0.1, "min_data_in_leaf": 20, "verbose": -1,
-               "deterministic": True, "force_row_wise": True, "num_threads": 1, "max_bin": 127}
+TREE_PARAMS = {
+    "num_leaves": 15,
+    "max_depth": 5,
+    "learning_rate": 0.1,
+    "min_data_in_leaf": 20,
+    "verbose": -1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 1,
+    "max_bin": 127,
+}
 TREE_ROUNDS = 100
 
 
@@ -70,8 +79,7 @@ def encode_features(df: pd.DataFrame, numeric: list[str], categorical: list[str]
     return pd.DataFrame(out, index=np.arange(len(df)))
 
 
-def fold_positions(y: np.ndarray, classification: bool, folds: int, random_state: int
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+def fold_positions(y: np.ndarray, classification: bool, folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return (fit, held) positions of shuffled folds, stratified by class when every class has enough rows."""
     if classification and np.bincount(y).min() >= folds:
         splitter: StratifiedKFold | KFold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
@@ -80,13 +88,21 @@ def fold_positions(y: np.ndarray, classification: bool, folds: int, random_state
     return [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(np.zeros(len(y)), y)]
 
 
-def probe_data(df: pd.DataFrame, y: np.ndarray, task: str, numeric: list[str], categorical: list[str],
-               folds: int, random_state: int) -> ProbeData:
+def probe_data(
+    df: pd.DataFrame, y: np.ndarray, task: str, numeric: list[str], categorical: list[str], folds: int, random_state: int
+) -> ProbeData:
     """Return the probe's view of df (label codes y: floats for regression, 0..K-1 for classes)."""
     classification = task != "regression"
     n_classes = int(y.max()) + 1 if classification else 0
-    return ProbeData(encode_features(df, numeric, categorical), y, task, n_classes,
-                     fold_positions(y, classification, folds, random_state), tuple(categorical), random_state)
+    return ProbeData(
+        encode_features(df, numeric, categorical),
+        y,
+        task,
+        n_classes,
+        fold_positions(y, classification, folds, random_state),
+        tuple(categorical),
+        random_state,
+    )
 
 
 def prior_predictions(d: ProbeData) -> np.ndarray:
@@ -119,8 +135,9 @@ def score_predictions(d: ProbeData, pred: np.ndarray) -> tuple[float, float]:
     return auc, float(1 - loss / loss0) if loss0 > 0 else 0.0
 
 
-def out_of_fold(d: ProbeData, fit_predict: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-                ) -> tuple[np.ndarray, np.ndarray]:
+def out_of_fold(
+    d: ProbeData, fit_predict: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Return out-of-fold predictions of every row and the importances summed over folds, from
     fit_predict(fit rows, held rows) -> (held predictions, importance vector)."""
     pred = np.zeros(len(d.y)) if d.task in ("regression", "binary") else np.zeros((len(d.y), d.n_classes))
@@ -139,7 +156,8 @@ def fit_tree(d: ProbeData, columns: list[str]) -> Fit:
     if not columns:
         return Fit(float("nan"), 0.0, {})
     objective = {"regression": {"objective": "regression"}, "binary": {"objective": "binary"}}.get(
-        d.task, {"objective": "multiclass", "num_class": d.n_classes})
+        d.task, {"objective": "multiclass", "num_class": d.n_classes}
+    )
     params = {**TREE_PARAMS, **objective, "seed": d.random_state}
     X = d.X[columns]
 
@@ -203,8 +221,9 @@ def ranked(importance: dict[str, float], k: int) -> list[str]:
     return sorted(importance, key=lambda c: (-importance[c], c))[:k]
 
 
-def responsible_columns(fit: Callable[[list[str]], Fit], columns: list[str], threshold: float, candidates: int
-                        ) -> tuple[list[str], dict[str, float]]:
+def responsible_columns(
+    fit: Callable[[list[str]], Fit], columns: list[str], threshold: float, candidates: int
+) -> tuple[list[str], dict[str, float]]:
     """Return the smallest set of columns without which the probe falls below threshold, and the score seen
     without each column tried. Strongest first: a column whose removal alone breaks the score is responsible;
     when none does (copies of each other), the strongest is set aside and the rest looked at again."""

@@ -50,8 +50,7 @@ def numeric_matrix(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Return the columns as a float matrix (rows x columns), missing or non-numeric values as NaN."""
     if not columns:
         return np.empty((len(df), 0))
-    return np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                            for c in columns])
+    return np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan) for c in columns])
 
 
 def apply_op(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,8 +103,9 @@ def candidate_pairs(t: np.ndarray, X: np.ndarray, threshold: float) -> list[tupl
     return out
 
 
-def confirm(column: str, t: np.ndarray, X: np.ndarray, names: list[str], pair: tuple[int, str, int],
-            threshold: float) -> Relation | None:
+def confirm(
+    column: str, t: np.ndarray, X: np.ndarray, names: list[str], pair: tuple[int, str, int], threshold: float
+) -> Relation | None:
     """Return the relation when it holds on every row given (R^2, coverage) and needs both operands; else None."""
     i, op, j = pair
     f = apply_op(op, X[:, i], X[:, j])
@@ -119,8 +119,9 @@ def confirm(column: str, t: np.ndarray, X: np.ndarray, names: list[str], pair: t
     return Relation(column, names[i], op, names[j], r2, float(close.mean()) if ok.any() else 0.0, int(ok.sum()))
 
 
-def relations_of(column: str, t: np.ndarray, X: np.ndarray, names: list[str], threshold: float,
-                 prescreen: np.ndarray) -> list[Relation]:
+def relations_of(
+    column: str, t: np.ndarray, X: np.ndarray, names: list[str], threshold: float, prescreen: np.ndarray
+) -> list[Relation]:
     """Return the relations column = a op b over the columns of X (names), best first."""
     finite = t[np.isfinite(t)]
     if len(finite) < 3 or np.std(finite) == 0:
@@ -144,8 +145,9 @@ def prescreen_rows(n: int, random_state: int) -> np.ndarray:
     return np.sort(np.random.default_rng(random_state).choice(n, PRESCREEN_ROWS, replace=False))
 
 
-def target_relations(df: pd.DataFrame, target: str, features: list[str], threshold: float, limit: int,
-                     random_state: int) -> list[Relation]:
+def target_relations(
+    df: pd.DataFrame, target: str, features: list[str], threshold: float, limit: int, random_state: int
+) -> list[Relation]:
     """Return relations target = a op b over the numeric features (best first; one per pair of operands)."""
     names = varied_columns(df, features, limit)
     t = numeric_matrix(df, [target])[:, 0]
@@ -159,8 +161,7 @@ def target_relations(df: pd.DataFrame, target: str, features: list[str], thresho
     return out
 
 
-def feature_relations(df: pd.DataFrame, features: list[str], threshold: float, limit: int,
-                      random_state: int) -> list[Relation]:
+def feature_relations(df: pd.DataFrame, features: list[str], threshold: float, limit: int, random_state: int) -> list[Relation]:
     """Return relations among the numeric features, one per set of three columns (the simplest form kept)."""
     names = varied_columns(df, features, limit)
     X = numeric_matrix(df, names)
@@ -172,7 +173,6 @@ def feature_relations(df: pd.DataFrame, features: list[str], threshold: float, l
         for r in found:
             key = frozenset((r.column, r.left, r.right))
             old = best.get(key)
-            if old is None or (not r.exact, OPERATIONS.index(r.op), -r.r2) < (not old.exact, OPERATIONS.index(old.op),
-                                                                                  -old.r2):
+            if old is None or (not r.exact, OPERATIONS.index(r.op), -r.r2) < (not old.exact, OPERATIONS.index(old.op), -old.r2):
                 best[key] = r
     return sorted(best.values(), key=lambda r: (names.index(r.column), r.left, r.right))

@@ -37,9 +37,13 @@ def _map_verdict(col: pd.Series, unexpected: pd.Series, mostly: float | None, ba
     """Return the GX map-expectation result for a boolean mask of unexpected values among `base` counted rows."""
     count = int(unexpected.sum())
     share_ok = (base - count) / base if base else 1.0
-    return {"success": bool(share_ok >= (1.0 if mostly is None else mostly)), "unexpected_count": count,
-            "unexpected_percent": 100.0 * count / base if base else 0.0, "element_count": int(len(col)),
-            "partial_unexpected_list": _examples(col[unexpected])}
+    return {
+        "success": bool(share_ok >= (1.0 if mostly is None else mostly)),
+        "unexpected_count": count,
+        "unexpected_percent": 100.0 * count / base if base else 0.0,
+        "element_count": int(len(col)),
+        "partial_unexpected_list": _examples(col[unexpected]),
+    }
 
 
 def not_null(col: pd.Series, kw: dict, parameters: dict) -> dict:
@@ -149,8 +153,9 @@ COLUMN_RULES: dict[str, Callable[[pd.Series, dict, dict], dict | None]] = {
 }
 
 
-def whole_table_verdict(expectation_type: str, kw: dict, df: pd.DataFrame, column: Callable[[str], pd.Series],
-                        parameters: dict) -> dict | None:
+def whole_table_verdict(
+    expectation_type: str, kw: dict, df: pd.DataFrame, column: Callable[[str], pd.Series], parameters: dict
+) -> dict | None:
     """Return {success, counts...} of one expectation on every row of df, or None when GX's sample result stands.
 
     `column(name)` returns a column as GX sees it (tasks.validate.gx_column), so values compare as in GX.

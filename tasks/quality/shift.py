@@ -50,8 +50,7 @@ def mean_interval(x: np.ndarray) -> dict[str, float]:
     if not len(x):
         return {"mean": float("nan"), "low": float("nan"), "high": float("nan"), "rows": 0}
     half = Z95 * float(np.std(x, ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
-    return {"mean": float(np.mean(x)), "low": float(np.mean(x)) - half, "high": float(np.mean(x)) + half,
-            "rows": int(len(x))}
+    return {"mean": float(np.mean(x)), "low": float(np.mean(x)) - half, "high": float(np.mean(x)) + half, "rows": int(len(x))}
 
 
 def class_rates(y: pd.Series, classes: list[str]) -> dict[str, dict[str, float]]:
@@ -77,29 +76,40 @@ def label_shift(y_train: pd.Series, y_test: pd.Series, task: str) -> dict:
     if task == "regression":
         a = pd.to_numeric(y_train, errors="coerce").to_numpy(dtype=float)
         b = pd.to_numeric(y_test, errors="coerce").to_numpy(dtype=float)
-        return {"kind": "mean", "train": mean_interval(a), "test": mean_interval(b),
-                "psi": psi_between(pd.Series(a), pd.Series(b), categorical=False)}
+        return {
+            "kind": "mean",
+            "train": mean_interval(a),
+            "test": mean_interval(b),
+            "psi": psi_between(pd.Series(a), pd.Series(b), categorical=False),
+        }
     classes = sorted({str(v) for v in pd.unique(pd.concat([y_train, y_test]).dropna())})
-    return {"kind": "rates", "train": class_rates(y_train, classes), "test": class_rates(y_test, classes),
-            "psi": psi_between(y_train.astype(str), y_test.astype(str), categorical=True)}
+    return {
+        "kind": "rates",
+        "train": class_rates(y_train, classes),
+        "test": class_rates(y_test, classes),
+        "psi": psi_between(y_train.astype(str), y_test.astype(str), categorical=True),
+    }
 
 
 def label_text(shift: dict) -> str:
     """Return the label comparison in words, e.g. "class 1: 4.8% [4.5%, 5.1%] in training, 25.0% [..] in test"."""
     if shift["kind"] == "mean":
         a, b = shift["train"], shift["test"]
-        return (f"mean {a['mean']:.6g} [{a['low']:.6g}, {a['high']:.6g}] in training, {b['mean']:.6g} "
-                f"[{b['low']:.6g}, {b['high']:.6g}] in test")
+        return (
+            f"mean {a['mean']:.6g} [{a['low']:.6g}, {a['high']:.6g}] in training, {b['mean']:.6g} "
+            f"[{b['low']:.6g}, {b['high']:.6g}] in test"
+        )
     parts = []
     for c in shift["train"]:
         a, b = shift["train"][c], shift["test"][c]
-        parts.append(f"class {c}: {a['rate']:.1%} [{a['low']:.1%}, {a['high']:.1%}] in training, {b['rate']:.1%} "
-                     f"[{b['low']:.1%}, {b['high']:.1%}] in test")
+        parts.append(
+            f"class {c}: {a['rate']:.1%} [{a['low']:.1%}, {a['high']:.1%}] in training, {b['rate']:.1%} "
+            f"[{b['low']:.1%}, {b['high']:.1%}] in test"
+        )
     return "; ".join(parts)
 
 
-def new_categories(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, categorical: list[str]
-                   ) -> dict[str, dict]:
+def new_categories(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, categorical: list[str]) -> dict[str, dict]:
     """Return, per category column, the values the test rows have and no training row has (every row counted),
     and the share of test rows with one."""
     out = {}
@@ -111,8 +121,11 @@ def new_categories(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray
         counts = counts[counts > 0]
         new = {str(v): int(k) for v, k in counts.items() if str(v) not in seen}
         if new:
-            out[c] = {"values": sorted(new)[:MAX_NEW_VALUES], "n_values": len(new),
-                      "test_share": round(sum(new.values()) / max(len(test_idx), 1), 6)}
+            out[c] = {
+                "values": sorted(new)[:MAX_NEW_VALUES],
+                "n_values": len(new),
+                "test_share": round(sum(new.values()) / max(len(test_idx), 1), 6),
+            }
     return out
 
 
@@ -121,8 +134,7 @@ def row_hashes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return pd.util.hash_pandas_object(df[columns], index=False).to_numpy()
 
 
-def shared_rows(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, features: list[str],
-                target: str) -> dict:
+def shared_rows(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, features: list[str], target: str) -> dict:
     """Return how many test rows copy a training row on every feature, and how many of those with the same label."""
     if not features or not len(test_idx):
         return {"test_rows": 0, "test_share": 0.0, "same_label": 0}
@@ -138,12 +150,15 @@ def shared_entities(ids: pd.Series, train_idx: np.ndarray, test_idx: np.ndarray)
     on_train = pd.unique(ids.iloc[train_idx].dropna())
     test_ids = ids.iloc[test_idx]
     both = test_ids.isin(on_train)
-    return {"column": str(ids.name), "entities": int(test_ids[both].nunique()),
-            "test_rows": int(both.sum()), "test_share": round(float(both.mean()) if len(test_ids) else 0.0, 6)}
+    return {
+        "column": str(ids.name),
+        "entities": int(test_ids[both].nunique()),
+        "test_rows": int(both.sum()),
+        "test_share": round(float(both.mean()) if len(test_ids) else 0.0, 6),
+    }
 
 
-def adversarial(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str], categorical: list[str],
-                random_state: int) -> dict:
+def adversarial(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str], categorical: list[str], random_state: int) -> dict:
     """Return the out-of-fold ROC-AUC of a shallow LightGBM telling test rows from training rows, and its strongest
     features by share of gain."""
     columns = numeric + categorical
@@ -154,8 +169,11 @@ def adversarial(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str], cat
     fit = fit_tree(probe_data(both, y, "binary", numeric, categorical, FOLDS, random_state), columns)
     total = sum(fit.importance.values()) or 1.0
     top = sorted(fit.importance, key=lambda c: (-fit.importance[c], c))[:TOP_FEATURES]
-    return {"roc_auc": round(fit.score, 6), "rows": {"train": int(len(train)), "test": int(len(test))},
-            "top_features": [{"feature": c, "gain_share": round(fit.importance[c] / total, 4)} for c in top]}
+    return {
+        "roc_auc": round(fit.score, 6),
+        "rows": {"train": int(len(train)), "test": int(len(test))},
+        "top_features": [{"feature": c, "gain_share": round(fit.importance[c] / total, 4)} for c in top],
+    }
 
 
 def sample_positions(idx: np.ndarray, max_rows: int, random_state: int) -> np.ndarray:
@@ -170,24 +188,48 @@ def shift_findings(report: dict, target: str, p: SplitParams) -> list[Finding]:
     ex, out = p.expected_shift, []
     label = report["label"]
     if label["psi"] >= p.shift_warn:
-        out.append(make_finding([target], "label_shift", label["psi"], p.shift_warn, WARN,
-                                f"{label_text(label)} (PSI {label['psi']:.3f}): the test set is not like training, "
-                                "so cross-validation does not predict the test numbers", ex))
+        out.append(
+            make_finding(
+                [target],
+                "label_shift",
+                label["psi"],
+                p.shift_warn,
+                WARN,
+                f"{label_text(label)} (PSI {label['psi']:.3f}): the test set is not like training, "
+                "so cross-validation does not predict the test numbers",
+                ex,
+            )
+        )
     for c, v in report["feature_psi"].items():
         if v >= p.shift_warn:
-            out.append(make_finding([c], "feature_shift", v, p.shift_warn, WARN,
-                                    f"PSI {v:.3f} from training to test", ex))
+            out.append(make_finding([c], "feature_shift", v, p.shift_warn, WARN, f"PSI {v:.3f} from training to test", ex))
     adv = report["adversarial"]
     if adv.get("roc_auc") is not None and adv["roc_auc"] >= p.adversarial_warn:
         top = [t["feature"] for t in adv["top_features"][:3]]
-        out.append(make_finding(top, "adversarial", adv["roc_auc"], p.adversarial_warn, WARN,
-                                f"a model tells test rows from training rows with ROC-AUC {adv['roc_auc']:.3f}, "
-                                f"mostly by {', '.join(top)}", ex))
+        out.append(
+            make_finding(
+                top,
+                "adversarial",
+                adv["roc_auc"],
+                p.adversarial_warn,
+                WARN,
+                f"a model tells test rows from training rows with ROC-AUC {adv['roc_auc']:.3f}, mostly by {', '.join(top)}",
+                ex,
+            )
+        )
     for c, v in report["new_categories"].items():
         if v["test_share"] >= p.new_category_warn and v["test_share"] > 0:
-            out.append(make_finding([c], "new_categories", v["test_share"], p.new_category_warn, WARN,
-                                    f"{v['test_share']:.1%} of test rows carry {v['n_values']} value(s) training "
-                                    f"never had, e.g. {v['values']}", ex))
+            out.append(
+                make_finding(
+                    [c],
+                    "new_categories",
+                    v["test_share"],
+                    p.new_category_warn,
+                    WARN,
+                    f"{v['test_share']:.1%} of test rows carry {v['n_values']} value(s) training never had, e.g. {v['values']}",
+                    ex,
+                )
+            )
     return out + shared_findings(report, p)
 
 
@@ -196,20 +238,37 @@ def shared_findings(report: dict, p: SplitParams) -> list[Finding]:
     out = []
     rows = report.get("shared_rows") or {}
     if rows.get("test_share", 0.0) > p.shared_rows_warn:
-        out.append(make_finding([], "shared_rows", rows["test_share"], p.shared_rows_warn, WARN,
-                                f"{rows['test_rows']} test row(s) ({rows['test_share']:.2%}) copy a training row on every "
-                                f"model feature ({rows['same_label']} with the same label): the test score partly "
-                                "measures memory", {}))
+        out.append(
+            make_finding(
+                [],
+                "shared_rows",
+                rows["test_share"],
+                p.shared_rows_warn,
+                WARN,
+                f"{rows['test_rows']} test row(s) ({rows['test_share']:.2%}) copy a training row on every "
+                f"model feature ({rows['same_label']} with the same label): the test score partly "
+                "measures memory",
+                {},
+            )
+        )
     ents = report.get("shared_entities") or {}
     if ents.get("test_share", 0.0) > p.shared_entities_warn:
-        out.append(make_finding([ents["column"]], "shared_entities", ents["test_share"], p.shared_entities_warn, WARN,
-                                f"{ents['entities']} entit(ies) are on both sides of the split ({ents['test_share']:.2%} "
-                                "of test rows): the model may recognise them", p.expected_shift))
+        out.append(
+            make_finding(
+                [ents["column"]],
+                "shared_entities",
+                ents["test_share"],
+                p.shared_entities_warn,
+                WARN,
+                f"{ents['entities']} entit(ies) are on both sides of the split ({ents['test_share']:.2%} "
+                "of test rows): the model may recognise them",
+                p.expected_shift,
+            )
+        )
     return out
 
 
-def compare_train_test(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, data: DataParams,
-                       p: SplitParams) -> dict:
+def compare_train_test(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, data: DataParams, p: SplitParams) -> dict:
     """Return the train-vs-test comparison of df's rows at train_idx and test_idx: label, feature PSI and adversarial
     validation on samples of at most split.shift_max_rows rows a side; new categories, shared rows and entities
     on every row; its findings under `suspects`."""
@@ -217,12 +276,15 @@ def compare_train_test(df: pd.DataFrame, train_idx: np.ndarray, test_idx: np.nda
     b = df.iloc[sample_positions(test_idx, p.shift_max_rows, p.random_state)]
     ft = infer_feature_types(a, data)
     numeric, categorical = list(ft.numeric), list(ft.categorical)
-    report: dict = {"rows_compared": {"train": int(len(a)), "test": int(len(b))},
-                    "label": label_shift(a[data.target], b[data.target], data.task)}
+    report: dict = {
+        "rows_compared": {"train": int(len(a)), "test": int(len(b))},
+        "label": label_shift(a[data.target], b[data.target], data.task),
+    }
     report["feature_psi"] = {c: round(psi_between(a[c], b[c], c in categorical), 6) for c in numeric + categorical}
     kept = [c for c in numeric + categorical if c not in p.expected_shift]
-    report["adversarial"] = adversarial(a, b, [c for c in numeric if c in kept], [c for c in categorical if c in kept],
-                                        p.random_state)
+    report["adversarial"] = adversarial(
+        a, b, [c for c in numeric if c in kept], [c for c in categorical if c in kept], p.random_state
+    )
     report["adversarial"]["left_out"] = sorted(c for c in p.expected_shift if c in numeric + categorical)
     report["new_categories"] = new_categories(df, train_idx, test_idx, categorical)
     report["shared_rows"] = shared_rows(df, train_idx, test_idx, ft.all, data.target)

@@ -23,8 +23,21 @@ ERROR, WARN = "error", "warn"
 GX_SEVERITY = {ERROR: "critical", WARN: "warning"}
 
 TYPE_FAMILIES: dict[str, list[str]] = {  # as GX checks them on the gx_view of a frame
-    "numeric": ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
-                "float64", "int", "float"],
+    "numeric": [
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "int",
+        "float",
+    ],
     "boolean": ["bool"],
     "datetime": ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"],
     "text": ["str"],
@@ -48,8 +61,11 @@ def gx_column(s: pd.Series) -> pd.Series:
         return s.astype(object).where(s.notna(), None)
     if isinstance(dtype, pd.DatetimeTZDtype):
         return s.dt.tz_convert("UTC").dt.tz_localize(None)
-    if pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype) \
-            and not pd.api.types.is_bool_dtype(dtype):
+    if (
+        pd.api.types.is_extension_array_dtype(dtype)
+        and pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+    ):
         return pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index, name=s.name)
     if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_extension_array_dtype(dtype):
         return s.astype(object).where(s.notna(), None)
@@ -102,22 +118,30 @@ def table_expectations(df: pd.DataFrame, p: ValidateParams) -> list[dict]:
     return [
         expectation("table_row_count_to_be_between", ERROR, "min_rows", min_value=p.min_rows),
         expectation("table_row_count_to_be_between", WARN, "row_count_range", min_value=n // 2, max_value=2 * n),
-        expectation("table_columns_to_match_set", WARN, "column_set", column_set=sorted(map(str, df.columns)),
-                    exact_match=True),
+        expectation("table_columns_to_match_set", WARN, "column_set", column_set=sorted(map(str, df.columns)), exact_match=True),
     ]
 
 
 def presence_expectations(col: str, s: pd.Series, p: ValidateParams) -> list[dict]:
     """Return existence and type (error), not-all-null (error) and null-rate (warn) rules for one column."""
     family = type_family(s)
-    out = [expectation("column_to_exist", ERROR, "column_exists", column=col),
-           expectation("column_values_to_be_in_type_list", ERROR, "column_type", column=col,
-                       type_list=TYPE_FAMILIES[family])]
+    out = [
+        expectation("column_to_exist", ERROR, "column_exists", column=col),
+        expectation("column_values_to_be_in_type_list", ERROR, "column_type", column=col, type_list=TYPE_FAMILIES[family]),
+    ]
     out[1]["meta"]["family"] = family
     null_rate = float(s.isna().mean()) if len(s) else 0.0
     if s.notna().any():
-        out.append(expectation("column_proportion_of_non_null_values_to_be_between", ERROR, "not_all_null",
-                               column=col, min_value=0.0, strict_min=True))
+        out.append(
+            expectation(
+                "column_proportion_of_non_null_values_to_be_between",
+                ERROR,
+                "not_all_null",
+                column=col,
+                min_value=0.0,
+                strict_min=True,
+            )
+        )
     mostly = round(1.0 - null_rate - p.null_tolerance, 6)
     if mostly > 0:
         out.append(expectation("column_values_to_not_be_null", WARN, "null_rate", column=col, mostly=mostly))
@@ -133,12 +157,23 @@ def numeric_expectations(col: str, s: pd.Series, p: ValidateParams, severity: st
     margin = p.range_margin * (hi - lo) if hi > lo else max(abs(lo) * p.range_margin, p.range_margin)
     q_lo, q_hi = (float(v) for v in np.quantile(x.to_numpy(), CENTRAL_QUANTILES))
     inside = float(x.between(q_lo, q_hi).mean())
-    out = [expectation("column_values_to_be_between", severity, "value_range", column=col,
-                       min_value=round(lo - margin, 6), max_value=round(hi + margin, 6))]
+    out = [
+        expectation(
+            "column_values_to_be_between",
+            severity,
+            "value_range",
+            column=col,
+            min_value=round(lo - margin, 6),
+            max_value=round(hi + margin, 6),
+        )
+    ]
     mostly = round(inside - p.range_tolerance, 6)
     if mostly > 0 and q_hi > q_lo:
-        out.append(expectation("column_values_to_be_between", WARN, "central_range", column=col,
-                               min_value=q_lo, max_value=q_hi, mostly=mostly))
+        out.append(
+            expectation(
+                "column_values_to_be_between", WARN, "central_range", column=col, min_value=q_lo, max_value=q_hi, mostly=mostly
+            )
+        )
     return out
 
 
@@ -151,28 +186,30 @@ def category_expectations(col: str, s: pd.Series, p: ValidateParams) -> list[dic
     """Return the category-set rule (warn) for a low-cardinality column; none above max_categories_in_suite."""
     if pd.api.types.is_bool_dtype(s) or s.nunique() > p.max_categories_in_suite or s.notna().sum() == 0:
         return []
-    return [expectation("column_values_to_be_in_set", WARN, "category_set", column=col,
-                        value_set=category_values(s))]
+    return [expectation("column_values_to_be_in_set", WARN, "category_set", column=col, value_set=category_values(s))]
 
 
 def label_expectations(s: pd.Series, data: DataParams, p: ValidateParams) -> list[dict]:
     """Return label rules: not null, known classes, at least two classes (errors), all classes present (warn)."""
     col = data.target
     family = type_family(s)
-    out = [expectation("column_to_exist", ERROR, "column_exists", column=col),
-           expectation("column_values_to_be_in_type_list", ERROR, "column_type", column=col,
-                       type_list=TYPE_FAMILIES[family]),
-           expectation("column_values_to_not_be_null", ERROR, "label_not_null", column=col)]
+    out = [
+        expectation("column_to_exist", ERROR, "column_exists", column=col),
+        expectation("column_values_to_be_in_type_list", ERROR, "column_type", column=col, type_list=TYPE_FAMILIES[family]),
+        expectation("column_values_to_not_be_null", ERROR, "label_not_null", column=col),
+    ]
     out[1]["meta"]["family"] = family
     if data.task == "regression":
         return out + numeric_expectations(col, s, p)
     classes = category_values(s)
-    out += [expectation("column_values_to_be_in_set", ERROR, "label_domain", column=col, value_set=classes),
-            expectation("column_unique_value_count_to_be_between", ERROR, "label_two_classes", column=col,
-                        min_value=2)]
+    out += [
+        expectation("column_values_to_be_in_set", ERROR, "label_domain", column=col, value_set=classes),
+        expectation("column_unique_value_count_to_be_between", ERROR, "label_two_classes", column=col, min_value=2),
+    ]
     if len(classes) > 2:
-        out.append(expectation("column_distinct_values_to_contain_set", WARN, "label_classes_present",
-                               column=col, value_set=classes))
+        out.append(
+            expectation("column_distinct_values_to_contain_set", WARN, "label_classes_present", column=col, value_set=classes)
+        )
     return out
 
 
@@ -180,13 +217,11 @@ def time_expectations(col: str, s: pd.Series) -> list[dict]:
     """Return time rules: parsable, never after now (errors), not before the reference start (warn)."""
     if type_family(s) != "datetime":
         return [expectation("column_values_to_be_dateutil_parseable", ERROR, "time_parsable", column=col)]
-    out = [expectation("column_values_to_be_between", ERROR, "time_not_future", column=col,
-                       max_value={"$PARAMETER": "now"})]
+    out = [expectation("column_values_to_be_between", ERROR, "time_not_future", column=col, max_value={"$PARAMETER": "now"})]
     t = s.dropna()
     if not t.empty:
         start = t.min() - (t.max() - t.min()) * 0.1
-        out.append(expectation("column_values_to_be_between", WARN, "time_range", column=col,
-                               min_value=start.isoformat()))
+        out.append(expectation("column_values_to_be_between", WARN, "time_range", column=col, min_value=start.isoformat()))
     return out
 
 

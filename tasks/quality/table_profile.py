@@ -33,9 +33,12 @@ def duplicate_rows(df: pd.DataFrame) -> int:
 
 def profile_frame(df: pd.DataFrame, data: DataParams) -> dict:
     """Return rows, class balance (or label summary), missing per column, duplicate rows and IQR outliers."""
-    out: dict = {"rows": int(len(df)), "columns": int(df.shape[1]),
-                 "missing": {str(c): int(df[c].isna().sum()) for c in sorted(df.columns, key=str)},
-                 "duplicate_rows": duplicate_rows(df)}
+    out: dict = {
+        "rows": int(len(df)),
+        "columns": int(df.shape[1]),
+        "missing": {str(c): int(df[c].isna().sum()) for c in sorted(df.columns, key=str)},
+        "duplicate_rows": duplicate_rows(df),
+    }
     ft = infer_feature_types(df, data)
     out["outliers_iqr"] = {c: iqr_outliers(df[c]) for c in sorted(ft.numeric)}
     if data.target in df.columns and len(df):
@@ -45,6 +48,5 @@ def profile_frame(df: pd.DataFrame, data: DataParams) -> dict:
             out["label"] = {k: round(float(getattr(v, k)()), 6) for k in ("mean", "median", "min", "max")}
         else:
             shares = y.value_counts(normalize=True, dropna=False)
-            out["class_balance"] = {str(k): round(float(v), 6)
-                                    for k, v in sorted(shares.items(), key=lambda kv: str(kv[0]))}
+            out["class_balance"] = {str(k): round(float(v), 6) for k, v in sorted(shares.items(), key=lambda kv: str(kv[0]))}
     return out

@@ -55,8 +55,12 @@ def bootstrap_suite(df: pd.DataFrame, paths: PathsParams, data: DataParams, p: V
     definition = build_suite(df, data, p)
     save_suite(open_context(paths), definition)
     io.write_json(build_reference_profile(df, data, p), profile_path(paths))
-    return {"suite": suite_path(paths, p).as_posix(), "reference_profile": profile_path(paths).as_posix(),
-            "expectations": len(definition["expectations"]), "rows": int(len(df))}
+    return {
+        "suite": suite_path(paths, p).as_posix(),
+        "reference_profile": profile_path(paths).as_posix(),
+        "expectations": len(definition["expectations"]),
+        "rows": int(len(df)),
+    }
 
 
 def ensure_suite(paths: PathsParams, ingest: IngestParams, data: DataParams, p: ValidateParams) -> dict | None:
@@ -66,8 +70,12 @@ def ensure_suite(paths: PathsParams, ingest: IngestParams, data: DataParams, p: 
 
     df, _ = type_table(read_snapshot(snapshot_file(paths.data_dir), ingest), ingest, data)
     info = bootstrap_suite(df, paths, data, p)
-    log.warning("validate: no expectation suite yet; bootstrapped %s (%d expectations) from the snapshot; "
-                "review it and commit it with the reference profile", info["suite"], info["expectations"])
+    log.warning(
+        "validate: no expectation suite yet; bootstrapped %s (%d expectations) from the snapshot; "
+        "review it and commit it with the reference profile",
+        info["suite"],
+        info["expectations"],
+    )
     return info
 
 
@@ -89,50 +97,70 @@ def drift_against_reference(df: pd.DataFrame, paths: PathsParams, p: ValidatePar
     """Return drift per profiled column, or a note when there is no reference profile."""
     path = profile_path(paths)
     if not path.exists():
-        return {"note": f"{path.as_posix()} missing; delete {suite_path(paths, p).as_posix()} to bootstrap both again",
-                "columns": {}}
+        return {
+            "note": f"{path.as_posix()} missing; delete {suite_path(paths, p).as_posix()} to bootstrap both again",
+            "columns": {},
+        }
     return drift_report(df, io.read_json(path), p.drift_metric, p.drift_warn, p.drift_error, p.impossible_factor)
 
 
-def validate_frame(df: pd.DataFrame, paths: PathsParams, data: DataParams, p: ValidateParams, *,
-                   require_label: bool = True) -> ValidateReport:
+def validate_frame(
+    df: pd.DataFrame, paths: PathsParams, data: DataParams, p: ValidateParams, *, require_label: bool = True
+) -> ValidateReport:
     """Validate any frame against the stored suite and reference profile; return the report (no raise; without the
     leakage screen and step version, which the validate step adds).
 
     Rebuilds Data Docs. With require_label=False the label rules are skipped (for unlabelled scoring files).
     """
     if not suite_path(paths, p).exists():
-        raise InputError(f"{suite_path(paths, p)}: no validation suite yet; run the validate step on the ingested "
-                         "table first (it bootstraps the suite)")
+        raise InputError(
+            f"{suite_path(paths, p)}: no validation suite yet; run the validate step on the ingested "
+            "table first (it bootstraps the suite)"
+        )
     ctx = open_context(paths)
     run_time = datetime.now(UTC)
     parameters = time_parameters(run_time)
     sample = gx_sample(df, p)
     results = with_whole_table_verdicts(run_suite(ctx, p.suite_name, sample, parameters, run_time), df, parameters)
-    store_whole_table_result(ctx, p.suite_name, run_time, results,
-                             {"rows": int(len(df)), "gx_sample_rows": int(len(sample))})
+    store_whole_table_result(ctx, p.suite_name, run_time, results, {"rows": int(len(df)), "gx_sample_rows": int(len(sample))})
     if not require_label:
         results = [r for r in results if r["expectation_config"]["kwargs"].get("column") != data.target]
     known = suite_columns(results)
     mismatch = suite_mismatch([c for c in known if require_label or c != data.target], df)
     failures = failed_expectations(results, df, known)
     impossible = impossible_failures(df, reference_ranges(results), p.bounds, p.impossible_factor)
-    failures = sorted(failures + impossible, key=lambda f: (f["severity"] != ERROR, f["column"] != TABLE,
-                                                            f["column"], f["rule"]))
+    failures = sorted(failures + impossible, key=lambda f: (f["severity"] != ERROR, f["column"] != TABLE, f["column"], f["rule"]))
     drift = drift_against_reference(df, paths, p)
     drift_errors = sorted(c for c, d in drift["columns"].items() if d["level"] == ERROR)
-    counts = {"rows": int(len(df)), "gx_sample_rows": int(len(sample)), "columns": int(df.shape[1]),
-              **count_failures(failures, len(results)),
-              "drift_warn": sum(1 for d in drift["columns"].values() if d["level"] == WARN),
-              "drift_error": len(drift_errors)}
+    counts = {
+        "rows": int(len(df)),
+        "gx_sample_rows": int(len(sample)),
+        "columns": int(df.shape[1]),
+        **count_failures(failures, len(results)),
+        "drift_warn": sum(1 for d in drift["columns"].values() if d["level"] == WARN),
+        "drift_error": len(drift_errors),
+    }
     passed = counts["failed_error"] == 0 and mismatch is None and not (p.fail_on_drift and drift_errors)
     suspects = value_findings(impossible, p.impossible_factor)
-    return build_report(ValidateReport, {
-        "passed": passed, "counts": counts, "failures": failures, "suspects": suspects, "drift": drift,
-        "profile": profile_frame(df, data), "data_docs": build_docs(ctx, paths, p),
-        "fail_on_drift": p.fail_on_drift, "suite_mismatch": mismatch,
-        "suite": {"name": p.suite_name, "file": suite_path(paths, p).as_posix(),
-                  "reference_profile": profile_path(paths).as_posix()}})
+    return build_report(
+        ValidateReport,
+        {
+            "passed": passed,
+            "counts": counts,
+            "failures": failures,
+            "suspects": suspects,
+            "drift": drift,
+            "profile": profile_frame(df, data),
+            "data_docs": build_docs(ctx, paths, p),
+            "fail_on_drift": p.fail_on_drift,
+            "suite_mismatch": mismatch,
+            "suite": {
+                "name": p.suite_name,
+                "file": suite_path(paths, p).as_posix(),
+                "reference_profile": profile_path(paths).as_posix(),
+            },
+        },
+    )
 
 
 def screened_positions(train_idx: np.ndarray, max_rows: int, random_state: int) -> np.ndarray:
@@ -144,8 +172,9 @@ def screened_positions(train_idx: np.ndarray, max_rows: int, random_state: int) 
     return np.sort(train_idx[picked])
 
 
-def leakage_on_training_rows(df: pd.DataFrame, data: DataParams, p: ValidateParams, sp: SplitParams,
-                             tolerate_errors: bool) -> LeakageScreen:
+def leakage_on_training_rows(
+    df: pd.DataFrame, data: DataParams, p: ValidateParams, sp: SplitParams, tolerate_errors: bool
+) -> LeakageScreen:
     """Return the leakage screen of df's training rows (the split step's holdout, sp); with tolerate_errors a broken
     table skips it with a note."""
     try:
@@ -158,9 +187,15 @@ def leakage_on_training_rows(df: pd.DataFrame, data: DataParams, p: ValidatePara
     except (SchemaError, KeyError, ValueError, TypeError) as err:
         if not tolerate_errors:
             raise
-        return build_report(LeakageScreen, {"skipped": f"{type(err).__name__}: {str(err)[:300]}", "suspects": [],
-                                            "unexcused": [],
-                                            "excluded_by_configuration": dict(sorted(data.drop_columns.items()))})
+        return build_report(
+            LeakageScreen,
+            {
+                "skipped": f"{type(err).__name__}: {str(err)[:300]}",
+                "suspects": [],
+                "unexcused": [],
+                "excluded_by_configuration": dict(sorted(data.drop_columns.items())),
+            },
+        )
 
 
 def value_findings(failures: list[dict], factor: float) -> list[Finding]:
@@ -179,7 +214,19 @@ def value_findings(failures: list[dict], factor: float) -> list[Finding]:
             value, threshold = float(f["unexpected_count"]), 0.0
         else:
             continue
-        out.append(make_finding([f["column"]], f["rule"], value, threshold, FINDING_ERROR, f["detail"], {},
-                                rows=f["unexpected_count"], share=f["unexpected_share"], examples=f["examples"],
-                                limits=[f.get("limit_min"), f.get("limit_max")]))
+        out.append(
+            make_finding(
+                [f["column"]],
+                f["rule"],
+                value,
+                threshold,
+                FINDING_ERROR,
+                f["detail"],
+                {},
+                rows=f["unexpected_count"],
+                share=f["unexpected_share"],
+                examples=f["examples"],
+                limits=[f.get("limit_min"), f.get("limit_max")],
+            )
+        )
     return out

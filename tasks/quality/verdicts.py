@@ -17,9 +17,16 @@ NULL_RULES = ("null_rate", "label_not_null", "not_all_null")
 
 TABLE = "(table)"
 
-SAMPLE_ONLY_KEYS = frozenset({  # counts GX took on its sample that a whole-table verdict does not recount: dropped
-    "missing_count", "missing_percent", "unexpected_percent_total", "unexpected_percent_nonmissing",
-    "partial_unexpected_counts", "partial_unexpected_index_list"})
+SAMPLE_ONLY_KEYS = frozenset(
+    {  # counts GX took on its sample that a whole-table verdict does not recount: dropped
+        "missing_count",
+        "missing_percent",
+        "unexpected_percent_total",
+        "unexpected_percent_nonmissing",
+        "partial_unexpected_counts",
+        "partial_unexpected_index_list",
+    }
+)
 
 OTHER_TABLE_SHARE = 0.5  # this share of the suite's columns (or more) missing: the table is not the one the suite knows
 
@@ -34,23 +41,20 @@ def with_whole_table_verdicts(results: list[dict], df: pd.DataFrame, parameters:
     def column(name: str) -> pd.Series:
         if name not in views:
             s = df[name]
-            text_categories = isinstance(s.dtype, pd.CategoricalDtype) and type_family(
-                pd.Series(s.cat.categories)) == "text"
+            text_categories = isinstance(s.dtype, pd.CategoricalDtype) and type_family(pd.Series(s.cat.categories)) == "text"
             views[name] = s if text_categories else gx_column(s)  # categories compare as their text: no per-row copy
         return views[name]
 
     out = []
     for res in results:
         conf = res["expectation_config"]
-        verdict = None if exception_message(res) else whole_table_verdict(conf["type"], conf["kwargs"], df, column,
-                                                                          parameters)
+        verdict = None if exception_message(res) else whole_table_verdict(conf["type"], conf["kwargs"], df, column, parameters)
         if verdict is None:
             out.append(res)
             continue
         success = verdict.pop("success")
         sample_result = {k: v for k, v in (res.get("result") or {}).items() if k not in SAMPLE_ONLY_KEYS}
-        out.append({**res, "success": success,
-                    "result": {**sample_result, **verdict, "sample_success": res.get("success")}})
+        out.append({**res, "success": success, "result": {**sample_result, **verdict, "sample_success": res.get("success")}})
     return out
 
 
@@ -71,8 +75,13 @@ def read_result(res: dict, df: pd.DataFrame, known_columns: list[str]) -> dict:
     meta["_known_columns"] = known_columns
     result = res.get("result") or {}
     rule = meta.get("rule", conf["type"])
-    out = {"column": kw.get("column", TABLE), "rule": rule, "severity": meta.get("severity", ERROR),
-           "expectation": conf["type"], "unexpected_count": result.get("unexpected_count")}
+    out = {
+        "column": kw.get("column", TABLE),
+        "rule": rule,
+        "severity": meta.get("severity", ERROR),
+        "expectation": conf["type"],
+        "unexpected_count": result.get("unexpected_count"),
+    }
     examples = result.get("partial_unexpected_list") or result.get("partial_missing_list") or []
     if rule == "column_type":
         out["examples"] = column_examples(df, kw["column"])

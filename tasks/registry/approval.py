@@ -53,8 +53,9 @@ def require_approver(approver: str | None) -> str:
     """Return the stripped approver name; PromotionError when it is empty."""
     name = (approver or "").strip()
     if not name:
-        raise PromotionError("an approval decision needs the approver's name (field `approver`); it is kept in "
-                             "the registry history")
+        raise PromotionError(
+            "an approval decision needs the approver's name (field `approver`); it is kept in the registry history"
+        )
     return name
 
 
@@ -63,8 +64,13 @@ def pending_now(registry_dir: Path, version_id: str) -> bool:
     return current_status(registry_dir, version_id) == ModelStatus.PENDING_APPROVAL
 
 
-def decide(registry_dir: Path, version_id: str, choice: ApprovalDecision, run_id: str | None = None,
-           lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> DecisionResult:
+def decide(
+    registry_dir: Path,
+    version_id: str,
+    choice: ApprovalDecision,
+    run_id: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> DecisionResult:
     """Approve (switch production) or reject (record it, production untouched) a version pending approval.
 
     Refused, with nothing changed, when the reason or the approver is empty or the version is not pending
@@ -80,5 +86,6 @@ def decide(registry_dir: Path, version_id: str, choice: ApprovalDecision, run_id
         reject_version(registry_dir, version_id, reason, approver, lock_timeout, run_id=run_id)
         message = f"{version_id} rejected by {approver} ({reason}); production unchanged"
     log.info("approval: %s", message)
-    return DecisionResult(version_id=version_id, decision=choice.decision,
-                          production=production_version(registry_dir), message=message)
+    return DecisionResult(
+        version_id=version_id, decision=choice.decision, production=production_version(registry_dir), message=message
+    )

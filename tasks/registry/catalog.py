@@ -113,11 +113,18 @@ def list_versions(registry_dir: Path) -> list[VersionEntry]:
         vdir = Path(registry_dir) / VERSIONS / vid
         record = read_record_file(vdir / RECORD)
         card = vdir / MODEL_CARD_MD
-        out.append(VersionEntry(version_id=vid, created_at=record.created_at,
-                                status=display_status(record, vid == current, vid in served),
-                                production=vid == current, metrics=record.short_metrics(),
-                                bundle_dir=str(vdir / BUNDLE), model_card=str(card) if card.exists() else None,
-                                record=record))
+        out.append(
+            VersionEntry(
+                version_id=vid,
+                created_at=record.created_at,
+                status=display_status(record, vid == current, vid in served),
+                production=vid == current,
+                metrics=record.short_metrics(),
+                bundle_dir=str(vdir / BUNDLE),
+                model_card=str(card) if card.exists() else None,
+                record=record,
+            )
+        )
     return out
 
 

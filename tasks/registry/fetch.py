@@ -39,11 +39,11 @@ class FetchResult:
 
     version_id: str
     dest: Path
-    restored: bool                      # True: dest now holds the bundle, checksums verified
-    source: str                         # "registry" (copied) or "dvc" (commands to run)
+    restored: bool  # True: dest now holds the bundle, checksums verified
+    source: str  # "registry" (copied) or "dvc" (commands to run)
     message: str
     commands: list[list[str]] = field(default_factory=list)  # argv lists, the recommended one first
-    dvc_file: str | None = None         # .dvc file text for the by-hash fallback (see message)
+    dvc_file: str | None = None  # .dvc file text for the by-hash fallback (see message)
 
     def shell_commands(self) -> list[str]:
         """Return the commands as shell-quoted lines."""
@@ -85,11 +85,12 @@ def _local_repo(repo_url: str) -> Path | None:
 def posixpath_relative(path: str, output: str) -> str:
     """Return path inside output ("artifacts/models/lightgbm" in "artifacts/models" -> "lightgbm")."""
     p, o = path.strip("/"), output.strip("/")
-    return p[len(o) + 1:] if p.startswith(o + "/") else ("" if p == o else p)
+    return p[len(o) + 1 :] if p.startswith(o + "/") else ("" if p == o else p)
 
 
-def dvc_fetch_commands(version_id: str, record: VersionRecord, dest: Path, repo_url: str = "."
-                       ) -> tuple[list[list[str]], str, str | None]:
+def dvc_fetch_commands(
+    version_id: str, record: VersionRecord, dest: Path, repo_url: str = "."
+) -> tuple[list[list[str]], str, str | None]:
     """Return (commands, explanation, .dvc file text) that fetch a version's bundle from DVC storage.
 
     The revision given to `dvc get` is a commit whose dvc.lock records the version's md5: looked up
@@ -106,18 +107,24 @@ def dvc_fetch_commands(version_id: str, record: VersionRecord, dest: Path, repo_
     if rev:
         commands.append(["dvc", "get", repo_url, path, "--rev", rev, "-o", str(dest)])
         commands.append(["dvc", "artifacts", "get", repo_url, artifact, "--rev", version, "-o", str(dest)])
-        lines += [f"{version_id} is in DVC storage: commit {rev[:12]}'s dvc.lock records {output} = {md5}.",
-                  f"`dvc artifacts get` needs the GTO tag once: git tag -a {artifact}@{version} "
-                  f"-m \"registry {version_id}\" {rev} && git push origin {artifact}@{version}"]
+        lines += [
+            f"{version_id} is in DVC storage: commit {rev[:12]}'s dvc.lock records {output} = {md5}.",
+            f"`dvc artifacts get` needs the GTO tag once: git tag -a {artifact}@{version} "
+            f'-m "registry {version_id}" {rev} && git push origin {artifact}@{version}',
+        ]
     elif md5:
-        lines.append(f"no commit of {repo_url} records {output} = {md5} in dvc.lock yet (commit dvc.lock after the run "
-                     f"that made {version_id}); fetch it by hash instead, in a clone of the repository:")
+        lines.append(
+            f"no commit of {repo_url} records {output} = {md5} in dvc.lock yet (commit dvc.lock after the run "
+            f"that made {version_id}); fetch it by hash instead, in a clone of the repository:"
+        )
     else:
         commit = record.git_commit
         if commit:
             commands.append(["dvc", "get", repo_url, path, "--rev", commit, "-o", str(dest)])
-        lines.append(f"{version_id}'s record predates DVC provenance (no md5); the command uses the code commit "
-                     f"{(commit or '?')[:12]}, whose dvc.lock may describe another model: the checksums decide")
+        lines.append(
+            f"{version_id}'s record predates DVC provenance (no md5); the command uses the code commit "
+            f"{(commit or '?')[:12]}, whose dvc.lock may describe another model: the checksums decide"
+        )
     dvc_file = None
     if md5 and output:
         stem = f"{artifact}-{version_id}"
@@ -125,8 +132,10 @@ def dvc_fetch_commands(version_id: str, record: VersionRecord, dest: Path, repo_
         sub = posixpath_relative(path, output)
         commands.append(["dvc", "pull", f"{stem}.dvc"])
         inside = f"{stem}/{sub}" if sub else stem
-        lines.append(f"by hash (any clone with the DVC remote): write {stem}.dvc as below, run `dvc pull {stem}.dvc`, "
-                     f"then move {inside} to {dest}:\n{dvc_file}")
+        lines.append(
+            f"by hash (any clone with the DVC remote): write {stem}.dvc as below, run `dvc pull {stem}.dvc`, "
+            f"then move {inside} to {dest}:\n{dvc_file}"
+        )
     lines.append(f"the fetched bundle is checked against the registry record with verify_fetched({version_id!r}, ...)")
     return commands, "\n".join(lines), dvc_file
 
@@ -142,8 +151,9 @@ def fetch_version(registry_dir: Path, version_id: str, dest: Path, repo_url: str
         raise PromotionError(f"{dest}: already exists and is not empty; choose another --to or remove it")
     record = read_record(registry_dir, version_id)
     if _restore_from_registry(registry_dir, version_id, record, dest):
-        return FetchResult(version_id, dest, True, "registry",
-                           f"{version_id} restored to {dest} from the registry (checksums verified)")
+        return FetchResult(
+            version_id, dest, True, "registry", f"{version_id} restored to {dest} from the registry (checksums verified)"
+        )
     if dest.is_dir():
         dest.rmdir()  # empty: `dvc get -o DIR` would nest the bundle inside an existing directory
     commands, message, dvc_file = dvc_fetch_commands(version_id, record, dest, repo_url)

@@ -71,7 +71,7 @@ def require_reason(reason: str | None, what: str) -> str:
     """Return the stripped reason; PromotionError when it is empty."""
     text = (reason or "").strip()
     if not text:
-        raise PromotionError(f"{what} needs a written reason (pass --reason \"why\"); it is kept in the registry history")
+        raise PromotionError(f'{what} needs a written reason (pass --reason "why"); it is kept in the registry history')
     return text
 
 
@@ -83,10 +83,10 @@ def registry_lock(registry_dir: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> 
     def error(holder: str, waited: float) -> PromotionError:
         return PromotionError(
             f"another run holds the registry lock {path} ({holder}); waited {timeout:g}s. "
-            "Let it finish and retry (the lock is released automatically when that process exits)")
+            "Let it finish and retry (the lock is released automatically when that process exits)"
+        )
 
-    with exclusive_lock(path, timeout, "registry change", error, log, poll_seconds=0.05,
-                        lock_name="registry lock"):
+    with exclusive_lock(path, timeout, "registry change", error, log, poll_seconds=0.05, lock_name="registry lock"):
         yield
 
 
@@ -129,14 +129,32 @@ def _refresh_record(registry_dir: Path, version_id: str, digest: str, record: Ca
     """Refresh the record of an already registered bundle, keeping earlier decisions (caller holds the lock)."""
     path = Path(registry_dir) / VERSIONS / version_id / RECORD
     old = io.read_json(path)
-    earlier = {"status": old.get("status"), "decision": old.get("decision"), "compared_with": old.get("compared_with"),
-               "at": old.get("updated_at") or old.get("created_at")}
-    merged = {**old, **record.to_json_dict(), "version_id": version_id, "bundle_digest": digest,
-              "created_at": old.get("created_at"), "updated_at": utc_now(),
-              "earlier_decisions": [*old.get("earlier_decisions", []), earlier]}
+    earlier = {
+        "status": old.get("status"),
+        "decision": old.get("decision"),
+        "compared_with": old.get("compared_with"),
+        "at": old.get("updated_at") or old.get("created_at"),
+    }
+    merged = {
+        **old,
+        **record.to_json_dict(),
+        "version_id": version_id,
+        "bundle_digest": digest,
+        "created_at": old.get("created_at"),
+        "updated_at": utc_now(),
+        "earlier_decisions": [*old.get("earlier_decisions", []), earlier],
+    }
     io.write_json(merged, path, durable=True)
-    append_history(registry_dir, {"at": utc_now(), "action": Action.REGISTER, "version_id": version_id,
-                                  "status": merged.get("status"), "note": "same bundle registered again"})
+    append_history(
+        registry_dir,
+        {
+            "at": utc_now(),
+            "action": Action.REGISTER,
+            "version_id": version_id,
+            "status": merged.get("status"),
+            "note": "same bundle registered again",
+        },
+    )
     log.info("registry: bundle already registered as %s; record refreshed", version_id)
 
 
@@ -150,9 +168,11 @@ def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: 
         verify_bundle(tmp / BUNDLE)
         if bundle_digest(tmp / BUNDLE) != digest:
             raise PromotionError(f"{bundle_dir}: the bundle changed while it was being copied; retry")
-        io.write_json({**record.to_json_dict(), "version_id": version_id, "bundle_digest": digest,
-                       "created_at": utc_now()},
-                      tmp / RECORD, durable=True)
+        io.write_json(
+            {**record.to_json_dict(), "version_id": version_id, "bundle_digest": digest, "created_at": utc_now()},
+            tmp / RECORD,
+            durable=True,
+        )
         io.write_json(build_version_manifest(tmp / BUNDLE, version_id, digest), tmp / MANIFEST, durable=True)
         manifest_sha = integrity.sha256_bytes((tmp / MANIFEST).read_bytes())
         io.fsync_dir(tmp / BUNDLE)
@@ -162,8 +182,16 @@ def _install_version(registry_dir: Path, bundle_dir: Path, digest: str, record: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    append_history(registry_dir, {"at": utc_now(), "action": Action.REGISTER, "version_id": version_id,
-                                  "status": record.status, "manifest_sha256": manifest_sha})
+    append_history(
+        registry_dir,
+        {
+            "at": utc_now(),
+            "action": Action.REGISTER,
+            "version_id": version_id,
+            "status": record.status,
+            "manifest_sha256": manifest_sha,
+        },
+    )
     return version_id
 
 
@@ -193,19 +221,37 @@ def register_version(
 _ANY = object()
 
 
-def _switch(registry_dir: Path, version_id: str, reason: str, actor: str, action: Action,
-            lineage: list[str], run_id: str | None = None) -> ProductionPointer:
+def _switch(
+    registry_dir: Path, version_id: str, reason: str, actor: str, action: Action, lineage: list[str], run_id: str | None = None
+) -> ProductionPointer:
     """Point production at version_id (caller holds the lock); return the new pointer."""
     version_dir(registry_dir, version_id)
     _, manifest_sha = verified_version_files(registry_dir, version_id)
     current = read_pointer(registry_dir)
-    pointer = ProductionPointer(version_id=version_id, manifest_sha256=manifest_sha, promoted_at=utc_now(),
-                                reason=reason, actor=actor, action=action,
-                                previous=lineage[-2] if len(lineage) >= 2 else None, lineage=lineage)
+    pointer = ProductionPointer(
+        version_id=version_id,
+        manifest_sha256=manifest_sha,
+        promoted_at=utc_now(),
+        reason=reason,
+        actor=actor,
+        action=action,
+        previous=lineage[-2] if len(lineage) >= 2 else None,
+        lineage=lineage,
+    )
     io.write_json(pointer.to_json_dict(), Path(registry_dir) / PRODUCTION, durable=True)
-    append_history(registry_dir, {"at": pointer.promoted_at, "action": action, "version_id": version_id,
-                                  "from": current.version_id if current else None, "reason": reason, "actor": actor,
-                                  "manifest_sha256": manifest_sha, **({"run_id": run_id} if run_id else {})})
+    append_history(
+        registry_dir,
+        {
+            "at": pointer.promoted_at,
+            "action": action,
+            "version_id": version_id,
+            "from": current.version_id if current else None,
+            "reason": reason,
+            "actor": actor,
+            "manifest_sha256": manifest_sha,
+            **({"run_id": run_id} if run_id else {}),
+        },
+    )
     log.info("registry: production -> %s (%s by %s: %s)", version_id, action, actor, reason)
     return pointer
 
@@ -244,13 +290,17 @@ def set_production(
             log.info("registry: %s is already production; nothing to switch", version_id)
             return pointer
         earlier = pointer.lineage if pointer and pointer.lineage is not None else ([current] if current else [])
-        return _switch(registry_dir, version_id, reason, actor or default_actor(), Action(action),
-                       [*earlier, version_id], run_id)
+        return _switch(registry_dir, version_id, reason, actor or default_actor(), Action(action), [*earlier, version_id], run_id)
 
 
 def approve_version(
-    registry_dir: Path, version_id: str, reason: str, actor: str | None = None,
-    lock_timeout: float = LOCK_TIMEOUT_SECONDS, run_id: str | None = None, only_pending: bool = False,
+    registry_dir: Path,
+    version_id: str,
+    reason: str,
+    actor: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    run_id: str | None = None,
+    only_pending: bool = False,
 ) -> ProductionPointer:
     """Promote a version that passed the gate (e.g. one pending approval); return the new pointer.
 
@@ -272,8 +322,16 @@ def approve_version(
         if only_pending:
             require_pending(registry_dir, version_id)
 
-    return set_production(registry_dir, version_id, reason, actor, action=Action.APPROVE, lock_timeout=lock_timeout,
-                          run_id=run_id, precondition=check)
+    return set_production(
+        registry_dir,
+        version_id,
+        reason,
+        actor,
+        action=Action.APPROVE,
+        lock_timeout=lock_timeout,
+        run_id=run_id,
+        precondition=check,
+    )
 
 
 def _refuse_rejected(registry_dir: Path, version_id: str) -> None:
@@ -284,7 +342,8 @@ def _refuse_rejected(registry_dir: Path, version_id: str) -> None:
         raise PromotionError(
             f"{version_id} was rejected by {rejection.get('actor')} at {rejection.get('at')} "
             f"({rejection.get('reason')}); it cannot be approved. To put it in production anyway use "
-            f"`tabgate models promote {version_id} --force --reason \"...\"`")
+            f'`tabgate models promote {version_id} --force --reason "..."`'
+        )
 
 
 def require_pending(registry_dir: Path, version_id: str) -> None:
@@ -292,13 +351,17 @@ def require_pending(registry_dir: Path, version_id: str) -> None:
     status = current_status(registry_dir, version_id)
     if status != ModelStatus.PENDING_APPROVAL:
         raise PromotionError(
-            f"{version_id} is {status.label}, not pending approval: nothing to decide "
-            "(see `tabgate models list`)")
+            f"{version_id} is {status.label}, not pending approval: nothing to decide (see `tabgate models list`)"
+        )
 
 
 def reject_version(
-    registry_dir: Path, version_id: str, reason: str, actor: str | None = None,
-    lock_timeout: float = LOCK_TIMEOUT_SECONDS, run_id: str | None = None,
+    registry_dir: Path,
+    version_id: str,
+    reason: str,
+    actor: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    run_id: str | None = None,
 ) -> None:
     """Record that a person rejected a version pending approval (record status and a history line); production
     is untouched. Refused for a version that is not pending approval."""
@@ -309,27 +372,43 @@ def reject_version(
         path = version_dir(registry_dir, version_id) / RECORD
         at = utc_now()
         rejection = {"at": at, "actor": actor, "reason": reason, **({"run_id": run_id} if run_id else {})}
-        io.write_json({**io.read_json(path), "status": RecordStatus.REJECTED, "updated_at": at,
-                       "rejection": rejection}, path, durable=True)
-        append_history(registry_dir, {"at": at, "action": Action.REJECT, "version_id": version_id,
-                                      "status": RecordStatus.REJECTED, "reason": reason, "actor": actor,
-                                      **({"run_id": run_id} if run_id else {})})
+        io.write_json(
+            {**io.read_json(path), "status": RecordStatus.REJECTED, "updated_at": at, "rejection": rejection}, path, durable=True
+        )
+        append_history(
+            registry_dir,
+            {
+                "at": at,
+                "action": Action.REJECT,
+                "version_id": version_id,
+                "status": RecordStatus.REJECTED,
+                "reason": reason,
+                "actor": actor,
+                **({"run_id": run_id} if run_id else {}),
+            },
+        )
     log.info("registry: %s rejected by %s: %s (production unchanged)", version_id, actor, reason)
 
 
 def force_promote(
-    registry_dir: Path, version_id: str, reason: str, actor: str | None = None,
+    registry_dir: Path,
+    version_id: str,
+    reason: str,
+    actor: str | None = None,
     lock_timeout: float = LOCK_TIMEOUT_SECONDS,
 ) -> ProductionPointer:
     """Make any registered version production regardless of the gate; the written reason is required and logged."""
     reason = require_reason(reason, f"force-promoting {version_id}")
-    return set_production(registry_dir, version_id, reason, actor, action=Action.FORCE_PROMOTE,
-                          lock_timeout=lock_timeout)
+    return set_production(registry_dir, version_id, reason, actor, action=Action.FORCE_PROMOTE, lock_timeout=lock_timeout)
 
 
 def rollback(
-    registry_dir: Path, reason: str, actor: str | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS,
-    to_version: str | None = None, run_id: str | None = None,
+    registry_dir: Path,
+    reason: str,
+    actor: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    to_version: str | None = None,
+    run_id: str | None = None,
 ) -> str:
     """Restore the production version installed before the current one (or to_version, an earlier production
     version in the lineage); return its version id."""
@@ -357,12 +436,14 @@ def _rollback_lineage(registry_dir: Path, lineage: list[str], to_version: str | 
     if to_version not in lineage[:-1]:
         raise PromotionError(
             f"{registry_dir}: {to_version!r} was not an earlier production model (earlier: {lineage[:-1]}); "
-            "roll back only to one of those, or approve/force-promote it with `tabgate models promote`")
+            "roll back only to one of those, or approve/force-promote it with `tabgate models promote`"
+        )
     return lineage[: len(lineage) - 1 - lineage[:-1][::-1].index(to_version)]
 
 
-def attach_model_card(registry_dir: Path, version_id: str, markdown: str, card: dict[str, Any],
-                      lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> Path:
+def attach_model_card(
+    registry_dir: Path, version_id: str, markdown: str, card: dict[str, Any], lock_timeout: float = LOCK_TIMEOUT_SECONDS
+) -> Path:
     """Write versions/<id>/model_card.md and model_card.json (durably, under the lock); return the .md path."""
     with registry_lock(registry_dir, lock_timeout):
         vdir = version_dir(registry_dir, version_id)

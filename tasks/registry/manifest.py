@@ -30,13 +30,18 @@ def build_version_manifest(bundle_dir: Path, version_id: str, digest: str, **ext
     described = integrity.describe_files(bundle_dir)
     for name, types in described["skops_types"].items():
         integrity.refuse_untrusted_types(types, Path(bundle_dir) / name)
-    fields = {"format": integrity.MANIFEST_FORMAT, "version_id": version_id, "bundle_digest": digest,
-              "created_at": utc_now(), **extra, **described}
+    fields = {
+        "format": integrity.MANIFEST_FORMAT,
+        "version_id": version_id,
+        "bundle_digest": digest,
+        "created_at": utc_now(),
+        **extra,
+        **described,
+    }
     return integrity.sign_manifest(fields)
 
 
-def read_version_manifest(registry_dir: Path, version_id: str, expected_sha256: str | None = None
-                          ) -> tuple[dict[str, Any], str]:
+def read_version_manifest(registry_dir: Path, version_id: str, expected_sha256: str | None = None) -> tuple[dict[str, Any], str]:
     """Return (manifest, sha256 of its bytes); ModelIntegrityError when missing, not the expected bytes or unsigned."""
     path = manifest_path(registry_dir, version_id)
     if not path.is_file():
@@ -44,16 +49,19 @@ def read_version_manifest(registry_dir: Path, version_id: str, expected_sha256: 
     data = path.read_bytes()
     sha = integrity.sha256_bytes(data)
     if expected_sha256 is not None and sha != expected_sha256:
-        raise ModelIntegrityError(f"{path}: checksum mismatch against {PRODUCTION}'s manifest_sha256 (expected "
-                                  f"{expected_sha256[:12]}..., found {sha[:12]}...); refusing to load")
+        raise ModelIntegrityError(
+            f"{path}: checksum mismatch against {PRODUCTION}'s manifest_sha256 (expected "
+            f"{expected_sha256[:12]}..., found {sha[:12]}...); refusing to load"
+        )
     manifest = integrity.read_manifest_bytes(data, path)
     if manifest.get("version_id") != version_id:
         raise ModelIntegrityError(f"{path}: is the manifest of {manifest.get('version_id')!r}, not {version_id}")
     return manifest, sha
 
 
-def verified_version_files(registry_dir: Path, version_id: str, expected_sha256: str | None = None
-                           ) -> tuple[dict[str, bytes], str]:
+def verified_version_files(
+    registry_dir: Path, version_id: str, expected_sha256: str | None = None
+) -> tuple[dict[str, bytes], str]:
     """Return ({file: bytes} of the version's bundle checked against its manifest, the manifest's sha256)."""
     manifest, sha = read_version_manifest(registry_dir, version_id, expected_sha256)
     bundle_dir = Path(registry_dir) / VERSIONS / version_id / BUNDLE
@@ -68,8 +76,7 @@ def verified_production_files(registry_dir: Path) -> tuple[str, Path, dict[str, 
         return None
     version_id = pointer.version_id
     if not pointer.manifest_sha256:
-        raise ModelIntegrityError(f"{Path(registry_dir) / PRODUCTION}: names {version_id} but no manifest_sha256; "
-                                  f"{MIGRATE_HINT}")
+        raise ModelIntegrityError(f"{Path(registry_dir) / PRODUCTION}: names {version_id} but no manifest_sha256; {MIGRATE_HINT}")
     files, _ = verified_version_files(registry_dir, version_id, pointer.manifest_sha256)
     return version_id, Path(registry_dir) / VERSIONS / version_id / BUNDLE, files
 

@@ -53,15 +53,18 @@ def _migrate_version(registry_dir: Path, version_id: str, pinned_sha: str | None
     digest = bundle_digest(bundle_dir)
     recorded = read_record_file(Path(registry_dir) / VERSIONS / version_id / RECORD).bundle_digest
     if digest != recorded or not version_id.endswith(digest[:8]):
-        raise ModelIntegrityError(f"{bundle_dir}: its files do not match the digest in {RECORD} "
-                                  f"({str(recorded)[:12]}...); not migrated; restore the "
-                                  f"version with `tabgate models fetch` or leave it out of production")
+        raise ModelIntegrityError(
+            f"{bundle_dir}: its files do not match the digest in {RECORD} "
+            f"({str(recorded)[:12]}...); not migrated; restore the "
+            f"version with `tabgate models fetch` or leave it out of production"
+        )
     io.write_json(build_version_manifest(bundle_dir, version_id, digest, migrated=True), path, durable=True)
     return "recorded"
 
 
-def migrate_registry(registry_dir: Path, reason: str, actor: str | None = None,
-                     lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> dict[str, str]:
+def migrate_registry(
+    registry_dir: Path, reason: str, actor: str | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS
+) -> dict[str, str]:
     """Record versions registered before manifests existed (and sign unsigned ones when a key is set); return {id: what}.
 
     production.json then gets the manifest_sha256 of its version.
@@ -76,19 +79,35 @@ def migrate_registry(registry_dir: Path, reason: str, actor: str | None = None,
             what = _migrate_version(registry_dir, vid, pinned)
             if what:
                 done[vid] = what
-                append_history(registry_dir, {"at": utc_now(), "action": Action.MIGRATE, "version_id": vid,
-                                              "reason": reason, "actor": actor,
-                                              "note": f"manifest {what} from the bytes on disk",
-                                              "manifest_sha256": read_version_manifest(registry_dir, vid)[1]})
+                append_history(
+                    registry_dir,
+                    {
+                        "at": utc_now(),
+                        "action": Action.MIGRATE,
+                        "version_id": vid,
+                        "reason": reason,
+                        "actor": actor,
+                        "note": f"manifest {what} from the bytes on disk",
+                        "manifest_sha256": read_version_manifest(registry_dir, vid)[1],
+                    },
+                )
         pointer = read_pointer(registry_dir)
         if pointer is not None and (not pointer.manifest_sha256 or pointer.version_id in done):
             prod = pointer.version_id
             _, sha = verified_version_files(registry_dir, prod)
-            io.write_json({**pointer.to_json_dict(), "manifest_sha256": sha}, Path(registry_dir) / PRODUCTION,
-                          durable=True)
-            append_history(registry_dir, {"at": utc_now(), "action": Action.MIGRATE, "version_id": prod,
-                                          "reason": reason, "actor": actor,
-                                          "note": "production.json pins the manifest", "manifest_sha256": sha})
+            io.write_json({**pointer.to_json_dict(), "manifest_sha256": sha}, Path(registry_dir) / PRODUCTION, durable=True)
+            append_history(
+                registry_dir,
+                {
+                    "at": utc_now(),
+                    "action": Action.MIGRATE,
+                    "version_id": prod,
+                    "reason": reason,
+                    "actor": actor,
+                    "note": "production.json pins the manifest",
+                    "manifest_sha256": sha,
+                },
+            )
             done.setdefault(prod, "pinned")
     log.info("registry: migrated %s", done or "nothing (every version already has its manifest)")
     return done

@@ -62,8 +62,7 @@ def dvc_dir_md5(path: Path) -> str:
     dvc.lock for outputs that .dvcignore does not filter (the models directory).
     """
     root = Path(path)
-    entries = [{"md5": dvc_file_md5(p), "relpath": p.relative_to(root).as_posix()}
-               for p in root.rglob("*") if p.is_file()]
+    entries = [{"md5": dvc_file_md5(p), "relpath": p.relative_to(root).as_posix()} for p in root.rglob("*") if p.is_file()]
     entries.sort(key=lambda e: e["relpath"])
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
 
@@ -91,8 +90,7 @@ def repo_relative(path: Path, repo_dir: Path | None = None) -> str:
         return path.as_posix()
 
 
-def find_locked_revision(repo_dir: Path | None, out_path: str, md5: str, lock_name: str = LOCK_FILE
-                         ) -> str | None:
+def find_locked_revision(repo_dir: Path | None, out_path: str, md5: str, lock_name: str = LOCK_FILE) -> str | None:
     """Return the oldest commit whose dvc.lock records md5 for out_path (what `dvc get --rev` needs), or None.
 
     Uses `git log -S` (commits that add or remove the hash), so it is one git call plus one `git show`
@@ -107,8 +105,9 @@ def find_locked_revision(repo_dir: Path | None, out_path: str, md5: str, lock_na
     return None
 
 
-def dvc_provenance(models_dir: Path, bundle_dir: Path, repo_dir: Path | None = None,
-                   lock_file: Path | None = None) -> DvcProvenance:
+def dvc_provenance(
+    models_dir: Path, bundle_dir: Path, repo_dir: Path | None = None, lock_file: Path | None = None
+) -> DvcProvenance:
     """Return the record's `dvc` block: what DVC needs to hand back this bundle on another machine.
 
     `md5` is computed from the files (under `dvc repro` dvc.lock is rewritten only after the stage,
@@ -121,7 +120,11 @@ def dvc_provenance(models_dir: Path, bundle_dir: Path, repo_dir: Path | None = N
     md5 = dvc_dir_md5(models_dir) if Path(models_dir).is_dir() else None
     lock_md5 = locked_out_md5(lock_file.read_text(encoding="utf-8"), output) if lock_file.exists() else None
     return DvcProvenance(
-        output=output, path=path, md5=md5, lock_md5=lock_md5,
-        lock_current=bool(md5 and md5 == lock_md5), artifact=MODEL_ARTIFACT,
+        output=output,
+        path=path,
+        md5=md5,
+        lock_md5=lock_md5,
+        lock_current=bool(md5 and md5 == lock_md5),
+        artifact=MODEL_ARTIFACT,
         revision=find_locked_revision(root, output, md5) if md5 else None,
     )

@@ -42,11 +42,14 @@ MODEL_CARD_JSON = "model_card.json"
 INCOMING_PREFIX = ".incoming-"
 LOCK_TIMEOUT_SECONDS = 60.0
 VERSION_RE = re.compile(r"^v(\d{4,})-[0-9a-f]{8}$")
-MIGRATE_HINT = "run `tabgate models migrate --reason \"...\"` once to record the existing versions"
+MIGRATE_HINT = 'run `tabgate models migrate --reason "..."` once to record the existing versions'
 MODEL_ARTIFACT = "tabgate-model"  # the name under dvc.yaml `artifacts:` (and of GTO tags name@vN.0.0)
 DEFAULT_MODEL_PATH = "artifacts/models/lightgbm"  # for records written before the `dvc` block existed
-SHORT_METRICS = {"binary": ("roc_auc", "pr_auc", "f1"), "multiclass": ("log_loss", "accuracy", "macro_f1"),
-                 "regression": ("rmse", "mae", "r2")}
+SHORT_METRICS = {
+    "binary": ("roc_auc", "pr_auc", "f1"),
+    "multiclass": ("log_loss", "accuracy", "macro_f1"),
+    "regression": ("rmse", "mae", "r2"),
+}
 
 
 class RecordStatus(StrEnum):

@@ -52,10 +52,15 @@ def gate_lines(report: PromotionReport | None, record: VersionRecord) -> list[st
     report of this version, else the record's summary."""
     if report is None:
         failed = record.decision.failed_rule_names() if record.decision else []
-        return ["The promote report on this machine describes another run; the registry record says: outcome "
-                f"`{record.decision.outcome if record.decision else 'none'}`, failed rules: {failed or 'none'}."]
-    return [f"- **{text(r.rule)}**: {relation(r.value, r.threshold)} — {RESULT[r.verdict]}"
-            + (f"; {text(r.reason)}" if r.reason else "") for r in report.decision.rules]
+        return [
+            "The promote report on this machine describes another run; the registry record says: outcome "
+            f"`{record.decision.outcome if record.decision else 'none'}`, failed rules: {failed or 'none'}."
+        ]
+    return [
+        f"- **{text(r.rule)}**: {relation(r.value, r.threshold)} — {RESULT[r.verdict]}"
+        + (f"; {text(r.reason)}" if r.reason else "")
+        for r in report.decision.rules
+    ]
 
 
 def interval_text(metrics: EvaluateReport | None, model: str, name: str) -> str:
@@ -67,18 +72,19 @@ def interval_text(metrics: EvaluateReport | None, model: str, name: str) -> str:
 def metric_lines(record: VersionRecord, report: PromotionReport | None, metrics: EvaluateReport | None) -> list[str]:
     """Return the test metrics of this version with their 95% intervals beside production's, one line each."""
     production = (report.decision.metrics.get("production") or {}) if report else {}
-    prod_ci = metrics if metrics and metrics.production_version and \
-        metrics.production_version == record.compared_with else None
+    prod_ci = metrics if metrics and metrics.production_version and metrics.production_version == record.compared_with else None
     names = [n for n in record.metrics if isinstance(record.metrics.get(n), (int, float))]
     if not names:
         return ["No test metrics in the registry record."]
     lines = []
     for name in names:
         mark = " (primary)" if name == record.primary_metric else ""
-        beside = (f" vs production {fmt(production.get(name))}{interval_text(prod_ci, 'production', name)}"
-                  if production.get(name) is not None else " (no production value)")
-        lines.append(f"- **{text(name)}**{mark}: {fmt(record.metrics[name])}{interval_text(metrics, 'lightgbm', name)}"
-                     f"{beside}")
+        beside = (
+            f" vs production {fmt(production.get(name))}{interval_text(prod_ci, 'production', name)}"
+            if production.get(name) is not None
+            else " (no production value)"
+        )
+        lines.append(f"- **{text(name)}**{mark}: {fmt(record.metrics[name])}{interval_text(metrics, 'lightgbm', name)}{beside}")
     return [*lines, "", "_[low, high]: 95% interval on the test rows._"]
 
 
@@ -92,8 +98,10 @@ def finding_lines(report: PromotionReport | None) -> list[str]:
     for f in report.suspects:
         effect = f"excused: {text(f.reason)}" if f.excused else f"**{text(f.severity.value)}**"
         columns = ", ".join(f.columns) or "(rows)"
-        lines.append(f"- **{text(columns)}** {text(f.check)} {relation(f.value, f.threshold)}"
-                     f" — {effect}" + (f"; {text(f.detail)}" if f.detail else ""))
+        lines.append(
+            f"- **{text(columns)}** {text(f.check)} {relation(f.value, f.threshold)}"
+            f" — {effect}" + (f"; {text(f.detail)}" if f.detail else "")
+        )
     return lines
 
 
@@ -112,27 +120,44 @@ def approval_evidence(registry_dir: Path, reports_dir: Path, version_id: str) ->
         metrics = None
     card = model_card_path(registry_dir, version_id)
     explain = (Path(reports_dir) / "explain" / "report.html").resolve()
-    lines = [f"### Approve or reject `{version_id}`", "",
-             f"- registered {record.created_at}; task `{record.task}`, primary metric `{record.primary_metric}`",
-             f"- production now: `{production_version(registry_dir) or 'none'}`; the gate compared it with "
-             f"`{record.compared_with or 'no production model (first model)'}`",
-             f"- data version `{record.data_version or 'unversioned'}`, code `{(record.git_commit or '?')[:12]}`"
-             f"{' (uncommitted changes)' if record.git_dirty else ''}, test rows {record.test_rows}", "",
-             "#### Gate rules", "", *gate_lines(report, record), "",
-             "#### Test metrics", "", *metric_lines(record, report, metrics), "",
-             "#### Leak suspects and findings", "", *finding_lines(report), "",
-             "#### Reports", "",
-             f"- model card: `{card.resolve()}`" + ("" if card.exists() else " (not written)"),
-             f"- explain report: [{explain.name}]({explain.as_uri()}) `{explain}`"
-             + ("" if explain.exists() else " (not on this machine)"), "",
-             "Approve switches production exactly as `tabgate models promote` does; reject records it and leaves "
-             "production alone. Both need a reason and your name."]
+    lines = [
+        f"### Approve or reject `{version_id}`",
+        "",
+        f"- registered {record.created_at}; task `{record.task}`, primary metric `{record.primary_metric}`",
+        f"- production now: `{production_version(registry_dir) or 'none'}`; the gate compared it with "
+        f"`{record.compared_with or 'no production model (first model)'}`",
+        f"- data version `{record.data_version or 'unversioned'}`, code `{(record.git_commit or '?')[:12]}`"
+        f"{' (uncommitted changes)' if record.git_dirty else ''}, test rows {record.test_rows}",
+        "",
+        "#### Gate rules",
+        "",
+        *gate_lines(report, record),
+        "",
+        "#### Test metrics",
+        "",
+        *metric_lines(record, report, metrics),
+        "",
+        "#### Leak suspects and findings",
+        "",
+        *finding_lines(report),
+        "",
+        "#### Reports",
+        "",
+        f"- model card: `{card.resolve()}`" + ("" if card.exists() else " (not written)"),
+        f"- explain report: [{explain.name}]({explain.as_uri()}) `{explain}`"
+        + ("" if explain.exists() else " (not on this machine)"),
+        "",
+        "Approve switches production exactly as `tabgate models promote` does; reject records it and leaves "
+        "production alone. Both need a reason and your name.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def expired_markdown(version_id: str, expired_at: str, timeout_seconds: float) -> str:
     """Return the artifact text of an approval left waiting past promote.approval_timeout_seconds."""
-    return (f"## Approval of `{version_id}` EXPIRED\n\nexpired at {expired_at} after {timeout_seconds:g} s without a "
-            f"decision. `{version_id}` is still pending approval; production is unchanged.\n\nDecide with "
-            f"`tabgate models promote {version_id} --reason \"...\"` or `tabgate models reject {version_id} "
-            "--reason \"...\"`, or run the `tabgate-approve-version` / `tabgate-reject-version` deployment.\n")
+    return (
+        f"## Approval of `{version_id}` EXPIRED\n\nexpired at {expired_at} after {timeout_seconds:g} s without a "
+        f"decision. `{version_id}` is still pending approval; production is unchanged.\n\nDecide with "
+        f'`tabgate models promote {version_id} --reason "..."` or `tabgate models reject {version_id} '
+        '--reason "..."`, or run the `tabgate-approve-version` / `tabgate-reject-version` deployment.\n'
+    )

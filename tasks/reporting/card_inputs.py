@@ -12,8 +12,14 @@ from tasks.modelling.reports import TrainReport
 from tasks.reporting.explain_report import ExplainReport
 
 # In the order their notes appear in a card's `notes` when absent.
-REPORTS = {"train": "train.json", "metrics": "metrics.json", "ingest": "ingest.json", "split": "split.json",
-           "cv": "cv.json", "explain": "explain/explain.json"}
+REPORTS = {
+    "train": "train.json",
+    "metrics": "metrics.json",
+    "ingest": "ingest.json",
+    "split": "split.json",
+    "cv": "cv.json",
+    "explain": "explain/explain.json",
+}
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,15 @@ def read_card_inputs(reports_dir: Path) -> CardInputs:
     """Return every report the card uses; an absent or broken one is noted, not raised."""
     missing: list[str] = []
     train = _read_noted(TrainReport, reports_dir, "train", missing)
-    return CardInputs(missing, metrics=_read_noted(EvaluateReport, reports_dir, "metrics", missing),
-                      ingest=_read_noted(IngestReport, reports_dir, "ingest", missing),
-                      split=_read_noted(SplitReport, reports_dir, "split", missing),
-                      cv=_read_noted(CvReport, reports_dir, "cv", missing),
-                      explain=_read_noted(ExplainReport, reports_dir, "explain", missing), train=train)
+    return CardInputs(
+        missing,
+        metrics=_read_noted(EvaluateReport, reports_dir, "metrics", missing),
+        ingest=_read_noted(IngestReport, reports_dir, "ingest", missing),
+        split=_read_noted(SplitReport, reports_dir, "split", missing),
+        cv=_read_noted(CvReport, reports_dir, "cv", missing),
+        explain=_read_noted(ExplainReport, reports_dir, "explain", missing),
+        train=train,
+    )
 
 
 def _read_noted(model: type[R], reports_dir: Path, name: str, missing: list[str]) -> R | None:

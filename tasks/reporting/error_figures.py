@@ -35,8 +35,13 @@ def waterfall_order(worst: dict[str, list[dict[str, Any]]], cap: int) -> list[di
 
 
 def render_figures(
-    report: dict[str, Any], shap_res: ShapValues, x_sample: pd.DataFrame, sample_rows_: np.ndarray,
-    scored: pd.DataFrame, numeric: set[str], p: ExplainParams,
+    report: dict[str, Any],
+    shap_res: ShapValues,
+    x_sample: pd.DataFrame,
+    sample_rows_: np.ndarray,
+    scored: pd.DataFrame,
+    numeric: set[str],
+    p: ExplainParams,
 ) -> dict[str, bytes]:
     """Return the PNGs by file name: importance, beeswarm, one waterfall per worst error (capped), slices."""
 
@@ -52,9 +57,16 @@ def render_figures(
         k = row_pos[e["row"]]
         raw = scored.iloc[e["row"]][shap_res.features].tolist()
         title = f"{e['kind'].replace('_', ' ')}: test row {e['row']}, true {e['y_true']}, predicted {e['prediction']}"
-        images[f"waterfall_{i}_{e['kind']}_row{e['row']}.png"] = rh.plot_waterfall(shap_res.values[k], shap_res.base[k], raw, shap_res.features, title)
+        images[f"waterfall_{i}_{e['kind']}_row{e['row']}.png"] = rh.plot_waterfall(
+            shap_res.values[k], shap_res.base[k], raw, shap_res.features, title
+        )
     s = report["slices"]
     if s["top"]:
-        images["slices.png"] = rh.plot_slices([e["segment"] for e in s["top"]], [e["error_rate"] for e in s["top"]],
-                                              [e["rows"] for e in s["top"]], s["overall_rate"], s["measure"])
+        images["slices.png"] = rh.plot_slices(
+            [e["segment"] for e in s["top"]],
+            [e["error_rate"] for e in s["top"]],
+            [e["rows"] for e in s["top"]],
+            s["overall_rate"],
+            s["measure"],
+        )
     return images

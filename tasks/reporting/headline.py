@@ -37,16 +37,27 @@ def cv_numbers(cv: CvReport | None, metric: str) -> dict:
     return out
 
 
-def headline_metrics(metrics_report: EvaluateReport, cv: CvReport | None, split: SplitReport | None,
-                     ingest: IngestReport | None, promotion: PromotionReport) -> dict:
+def headline_metrics(
+    metrics_report: EvaluateReport,
+    cv: CvReport | None,
+    split: SplitReport | None,
+    ingest: IngestReport | None,
+    promotion: PromotionReport,
+) -> dict:
     """Return the headline: row counts, test metrics with CIs, CV mean/std of the primary metric, promotion status."""
     primary = metrics_report.primary_metric
     return {
         "primary_metric": primary,
-        "rows": {"ingested": ingest.rows if ingest else None, "train": split.train.rows if split else None,
-                 "valid": split.valid.rows if split else None, "test": metrics_report.test_rows},
-        "test": {"lightgbm": test_numbers(metrics_report, "lightgbm", tuple(HEADLINE[metrics_report.task]), interval=True),
-                 "baseline": test_numbers(metrics_report, "baseline", (primary,), interval=False)},
+        "rows": {
+            "ingested": ingest.rows if ingest else None,
+            "train": split.train.rows if split else None,
+            "valid": split.valid.rows if split else None,
+            "test": metrics_report.test_rows,
+        },
+        "test": {
+            "lightgbm": test_numbers(metrics_report, "lightgbm", tuple(HEADLINE[metrics_report.task]), interval=True),
+            "baseline": test_numbers(metrics_report, "baseline", (primary,), interval=False),
+        },
         "lift_over_baseline": metrics_report.lift.over_baseline,
         "cv": cv_numbers(cv, primary),
         "promotion": {"status": promotion.status.value, "outcome": promotion.decision.outcome.value},

@@ -36,19 +36,36 @@ from tasks.reporting.promotion_report import Decision, PromotionStatus
 CARD_VERSION = "2"  # 2: the findings section (leak suspects, near-perfect model, train vs test)
 
 
-def build_model_card(*, data: DataParams, source: str, p: PromoteParams,
-                     meta: Mapping[str, Any], inputs: CardInputs, decision: Decision, status: PromotionStatus,
-                     version_id: str | None, production_version: str | None,
-                     versions: Mapping[str, Any], findings: Sequence[Finding] | None = None) -> ModelCard:
+def build_model_card(
+    *,
+    data: DataParams,
+    source: str,
+    p: PromoteParams,
+    meta: Mapping[str, Any],
+    inputs: CardInputs,
+    decision: Decision,
+    status: PromotionStatus,
+    version_id: str | None,
+    production_version: str | None,
+    versions: Mapping[str, Any],
+    findings: Sequence[Finding] | None = None,
+) -> ModelCard:
     """Return the whole card; what is missing is listed under `notes`."""
     metrics = metrics_section(inputs)
     primary = metrics.primary_metric or decision.primary_metric
     return ModelCard(
-        card_version=CARD_VERSION, version_id=version_id, status=status, target=data.target, task=data.task,
+        card_version=CARD_VERSION,
+        version_id=version_id,
+        status=status,
+        target=data.target,
+        task=data.task,
         data=data_section(data, source, versions.get("data_version"), inputs),
-        training=training_section(meta, inputs), metrics=metrics,
-        cv=cv_section(inputs, primary), segments=segments_section(inputs, primary),
-        weaknesses=weaknesses_section(inputs, p), findings=findings_section(list(findings or [])),
+        training=training_section(meta, inputs),
+        metrics=metrics,
+        cv=cv_section(inputs, primary),
+        segments=segments_section(inputs, primary),
+        weaknesses=weaknesses_section(inputs, p),
+        findings=findings_section(list(findings or [])),
         gate=gate_section(decision, status, version_id, production_version),
         versions=CardVersions.model_validate(dict(versions)),
         notes=[f"input not available: {m}" for m in inputs.missing],

@@ -127,9 +127,11 @@ def binary_curve_tables(y: np.ndarray, scores: np.ndarray) -> dict[str, pd.DataF
     fpr, tpr, _ = roc_curve(y, scores)
     prec, rec, _ = precision_recall_curve(y, scores)
     observed, predicted = calibration_curve(y, scores, n_bins=10, strategy="quantile")
-    return {"roc": thin_curve(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
-            "pr": thin_curve(pd.DataFrame({"recall": rec[::-1], "precision": prec[::-1]})),
-            "calibration": pd.DataFrame({"predicted": predicted, "observed": observed})}
+    return {
+        "roc": thin_curve(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
+        "pr": thin_curve(pd.DataFrame({"recall": rec[::-1], "precision": prec[::-1]})),
+        "calibration": pd.DataFrame({"predicted": predicted, "observed": observed}),
+    }
 
 
 def residual_table(y: np.ndarray, pred: np.ndarray, bins: int = 20) -> pd.DataFrame:

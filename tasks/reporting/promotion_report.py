@@ -34,8 +34,9 @@ class RuleResult(Report):
     reason: str
 
     @classmethod
-    def of(cls, rule: str, metric: str | None, value: float | None, threshold: float | None, passed: bool | None,
-           reason: str) -> RuleResult:
+    def of(
+        cls, rule: str, metric: str | None, value: float | None, threshold: float | None, passed: bool | None, reason: str
+    ) -> RuleResult:
         """Return a rule result from its six fields in order."""
         return cls(rule=rule, metric=metric, value=value, threshold=threshold, passed=passed, reason=reason)
 
@@ -63,9 +64,15 @@ class Decision(Report):
 
     def summary(self) -> GateSummary:
         """Return the short form kept in the registry record (record.json `decision`)."""
-        return GateSummary.model_validate({"outcome": self.outcome.value, "first_model": self.first_model,
-                                           "notes": list(self.notes), "failed_rules": [r.to_data() for r in self.failed],
-                                           "rules_checked": len(self.rules)})
+        return GateSummary.model_validate(
+            {
+                "outcome": self.outcome.value,
+                "first_model": self.first_model,
+                "notes": list(self.notes),
+                "failed_rules": [r.to_data() for r in self.failed],
+                "rules_checked": len(self.rules),
+            }
+        )
 
 
 class LossDiagnosis(Report):

@@ -77,17 +77,22 @@ def short_time(at: str | None) -> str:
     return f"{at[:10]} {at[11:16]} UTC" if len(at) >= 16 and at[10] == "T" else at
 
 
-def registry_row(record: VersionRecord, history: list[HistoryLine], production: str | None,
-                 served: set[str]) -> RegistryRow:
+def registry_row(record: VersionRecord, history: list[HistoryLine], production: str | None, served: set[str]) -> RegistryRow:
     """Return the table row of one version."""
     vid = record.version_id
     line = latest_line(vid, history)
     status = display_status(record, vid == production, vid in served)
-    return RegistryRow(version=vid, status=status.label, production="yes" if vid == production else "",
-                       test_metric=test_metric_text(record),
-                       when=short_time(line.at if line and line.at else record.updated_at or record.created_at),
-                       who=(line.actor if line else None) or "", action=describe_action(vid, line), why=why_of(line),
-                       data_version=(record.data_version or "")[:DATA_VERSION_CHARS])
+    return RegistryRow(
+        version=vid,
+        status=status.label,
+        production="yes" if vid == production else "",
+        test_metric=test_metric_text(record),
+        when=short_time(line.at if line and line.at else record.updated_at or record.created_at),
+        who=(line.actor if line else None) or "",
+        action=describe_action(vid, line),
+        why=why_of(line),
+        data_version=(record.data_version or "")[:DATA_VERSION_CHARS],
+    )
 
 
 def registry_rows(records: list[VersionRecord], history: list[HistoryLine], production: str | None) -> list[RegistryRow]:

@@ -71,9 +71,7 @@ def swarm_offsets(values: np.ndarray, n_bins: int = 60, step: float = 0.035, wid
     return signed * (min(step, width / widest) if widest else step)
 
 
-def plot_beeswarm(
-    shap_values: np.ndarray, x: np.ndarray, features: Sequence[str], numeric: set[str], top: int = 15
-) -> bytes:
+def plot_beeswarm(shap_values: np.ndarray, x: np.ndarray, features: Sequence[str], numeric: set[str], top: int = 15) -> bytes:
     """Return a beeswarm: one row per top feature, SHAP on x, numeric feature value as colour (grey: category)."""
     plt = _pyplot()
     order = np.argsort(-np.abs(shap_values).mean(axis=0), kind="mergesort")[:top]
@@ -114,8 +112,9 @@ def format_raw(value: Any, width: int = 24) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def waterfall_rows(values: np.ndarray, raw: Sequence[Any], features: Sequence[str], max_display: int = 10
-                   ) -> tuple[list[str], np.ndarray]:
+def waterfall_rows(
+    values: np.ndarray, raw: Sequence[Any], features: Sequence[str], max_display: int = 10
+) -> tuple[list[str], np.ndarray]:
     """Return bar labels and SHAP values bottom-up: the smallest |SHAP| summed as 'N other features' at the
     bottom (when there are more than max_display features), then one bar per feature, the largest on top."""
     values = np.asarray(values, dtype=float)
@@ -125,12 +124,13 @@ def waterfall_rows(values: np.ndarray, raw: Sequence[Any], features: Sequence[st
     vals = values[shown]
     if len(shown) < len(values):
         labels.append(f"{len(values) - len(shown)} other features")
-        vals = np.append(vals, values[order[len(shown):]].sum())
+        vals = np.append(vals, values[order[len(shown) :]].sum())
     return labels[::-1], vals[::-1]
 
 
-def plot_waterfall(values: np.ndarray, base: float, raw: Sequence[Any], features: Sequence[str], title: str,
-                   max_display: int = 10) -> bytes:
+def plot_waterfall(
+    values: np.ndarray, base: float, raw: Sequence[Any], features: Sequence[str], title: str, max_display: int = 10
+) -> bytes:
     """Return a SHAP waterfall for one row: from the base value (bottom) each bar adds one feature's SHAP value
     (red pushes the output up, blue down) up to the row's output; labels carry the row's raw values."""
     plt = _pyplot()
@@ -222,7 +222,7 @@ def contributions_html(items: Sequence[Contribution]) -> str:
     parts = []
     for it in items:
         cls = "pos" if (it.shap or 0) > 0 else "neg"
-        parts.append(f"<b>{esc(it.feature)}</b> = {esc(it.value)} <span class=\"{cls}\">({it.shap:+.3f})</span>")
+        parts.append(f'<b>{esc(it.feature)}</b> = {esc(it.value)} <span class="{cls}">({it.shap:+.3f})</span>')
     return "<br>".join(parts)
 
 
@@ -248,17 +248,32 @@ def section_summary(r: ExplainReport) -> str:
 def section_drivers(r: ExplainReport, images: dict[str, bytes]) -> str:
     """Return the top drivers section: importance table, agreement, bar chart and beeswarm."""
     rows = [
-        [g.feature, g.mean_abs_shap, f"{100 * (g.share or 0):.1f}%", g.shap_rank, g.gain_rank, g.permutation_drop, g.permutation_rank]
+        [
+            g.feature,
+            g.mean_abs_shap,
+            f"{100 * (g.share or 0):.1f}%",
+            g.shap_rank,
+            g.gain_rank,
+            g.permutation_drop,
+            g.permutation_rank,
+        ]
         for g in r.global_importance[:20]
     ]
     a = r.agreement
     agree = html_table(
         ["comparison", "Spearman rank correlation"],
-        [["mean |SHAP| vs LightGBM gain", a.spearman_shap_gain],
-         [f"mean |SHAP| vs permutation ({a.permutation_metric}, {a.permutation_rows} validation rows, "
-          f"{a.permutation_repeats} repeats)", a.spearman_shap_permutation]],
+        [
+            ["mean |SHAP| vs LightGBM gain", a.spearman_shap_gain],
+            [
+                f"mean |SHAP| vs permutation ({a.permutation_metric}, {a.permutation_rows} validation rows, "
+                f"{a.permutation_repeats} repeats)",
+                a.spearman_shap_permutation,
+            ],
+        ],
     )
-    table = html_table(["feature", "mean |SHAP|", "share", "SHAP rank", "gain rank", "permutation drop", "permutation rank"], rows)
+    table = html_table(
+        ["feature", "mean |SHAP|", "share", "SHAP rank", "gain rank", "permutation drop", "permutation rank"], rows
+    )
     return (
         f"<h2>Top drivers</h2>{table}<h3>Agreement between importance measures</h3>{agree}"
         f"{img_tag('importance.png', images, 'mean |SHAP| importance')}{img_tag('beeswarm.png', images, 'SHAP beeswarm')}"
@@ -267,16 +282,23 @@ def section_drivers(r: ExplainReport, images: dict[str, bytes]) -> str:
 
 def section_worst(r: ExplainReport, images: dict[str, bytes]) -> str:
     """Return the worst-errors section: one table per error kind, then the waterfall plots."""
-    out = ["<h2>Worst errors</h2><p>The most confident wrong calls (or largest residuals), with the features that "
-           "pushed each prediction most (raw test values; SHAP in model-output units).</p>"]
+    out = [
+        "<h2>Worst errors</h2><p>The most confident wrong calls (or largest residuals), with the features that "
+        "pushed each prediction most (raw test values; SHAP in model-output units).</p>"
+    ]
     for kind, items in sorted(r.worst_errors.items()):
         extra = [k for k in ("id", "time") if any(getattr(e, k) is not None for e in items)]
-        rows = [[e.row, *[getattr(e, k) for k in extra], e.y_true, e.prediction, e.score,
-                 contributions_html(e.top_features)] for e in items]
+        rows = [
+            [e.row, *[getattr(e, k) for k in extra], e.y_true, e.prediction, e.score, contributions_html(e.top_features)]
+            for e in items
+        ]
         headers = ["test row", *extra, "true", "predicted", "score", "top contributions"]
         out.append(f"<h3>{esc(kind.replace('_', ' '))} ({len(items)})</h3>")
-        out.append(html_table(headers, rows, raw_cols=(len(headers) - 1,))
-                   if rows else "<p class=small>None in the test set (or none sampled).</p>")
+        out.append(
+            html_table(headers, rows, raw_cols=(len(headers) - 1,))
+            if rows
+            else "<p class=small>None in the test set (or none sampled).</p>"
+        )
     out += [img_tag(name, images, name) for name in r.figures if name.startswith("waterfall_")]
     return "".join(out)
 
@@ -286,15 +308,24 @@ def section_slices(r: ExplainReport, images: dict[str, bytes]) -> str:
     s = r.slices
     rows = []
     for sl in s.top:
-        drivers = "<br>".join(
-            f"<b>{esc(d.feature)}</b> {esc(d.mean_abs_shap_errors)} vs {esc(d.global_mean_abs_shap)}" for d in sl.drivers
-        ) or '<span class="small">too few sampled errors</span>'
+        drivers = (
+            "<br>".join(
+                f"<b>{esc(d.feature)}</b> {esc(d.mean_abs_shap_errors)} vs {esc(d.global_mean_abs_shap)}" for d in sl.drivers
+            )
+            or '<span class="small">too few sampled errors</span>'
+        )
         rows.append([sl.segment, sl.rows, sl.error_rate, sl.lift, sl.z, sl.excess_errors, sl.n_sampled_errors, drivers])
-    intro = (f"<p>{esc(s.n_candidates)} candidate segments over {esc(s.rows)} test rows; {esc(s.n_flagged)} clearly worse "
-             f"than overall ({esc(s.measure)} {esc(s.overall_rate)}; support ≥ {esc(s.min_support)}, z ≥ {esc(s.min_z)}, "
-             f"lift ≥ {esc(s.min_lift)}). Ranked by excess errors = rows × (segment − overall). Drivers: mean |SHAP| on the "
-             f"segment's sampled errors vs the global mean.</p>")
-    table = html_table(["segment", "rows", s.measure, "lift", "z", "excess errors", "sampled errors", "what drives the errors there"], rows, raw_cols=(7,))
+    intro = (
+        f"<p>{esc(s.n_candidates)} candidate segments over {esc(s.rows)} test rows; {esc(s.n_flagged)} clearly worse "
+        f"than overall ({esc(s.measure)} {esc(s.overall_rate)}; support ≥ {esc(s.min_support)}, z ≥ {esc(s.min_z)}, "
+        f"lift ≥ {esc(s.min_lift)}). Ranked by excess errors = rows × (segment − overall). Drivers: mean |SHAP| on the "
+        f"segment's sampled errors vs the global mean.</p>"
+    )
+    table = html_table(
+        ["segment", "rows", s.measure, "lift", "z", "excess errors", "sampled errors", "what drives the errors there"],
+        rows,
+        raw_cols=(7,),
+    )
     return f"<h2>Weakest segments</h2>{intro}{table if rows else '<p>No segment is clearly worse than overall.</p>'}{img_tag('slices.png', images, 'weakest segments')}"
 
 
@@ -308,10 +339,15 @@ def section_left_out(r: ExplainReport) -> str:
 
 def render_report(report: ExplainReport, images: dict[str, bytes]) -> str:
     """Return the whole report as one HTML document with every image embedded (no external resources)."""
-    body = "".join([
-        section_summary(report), section_drivers(report, images), section_worst(report, images),
-        section_slices(report, images), section_left_out(report),
-    ])
+    body = "".join(
+        [
+            section_summary(report),
+            section_drivers(report, images),
+            section_worst(report, images),
+            section_slices(report, images),
+            section_left_out(report),
+        ]
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>tabgate explain: {esc(report.model)}</title><style>{CSS}</style></head>"

@@ -84,8 +84,10 @@ def decide_retraining(drifted: list[str], performance: dict[str, Any], p: Monito
         reasons.append(f"drift: {len(drifted)} feature(s) at the error level: {', '.join(drifted[:10])}")
     drop = performance.get("drop")
     if performance.get("judged") and drop is not None and drop > p.max_metric_drop:
-        reasons.append(f"performance: {performance['metric']} {performance['live']:.4f} is {drop:.4f} below "
-                       f"{performance['reference']:.4f} at promotion (limit {p.max_metric_drop:g})")
+        reasons.append(
+            f"performance: {performance['metric']} {performance['live']:.4f} is {drop:.4f} below "
+            f"{performance['reference']:.4f} at promotion (limit {p.max_metric_drop:g})"
+        )
     return {"retrain": bool(reasons), "reasons": reasons}
 
 
@@ -105,30 +107,44 @@ def undefined_metric_note(metric: str, y: np.ndarray, task: str) -> str:
     return f"{metric} is undefined on these {len(y)} labelled rows"
 
 
-def live_performance(bundle: Any, labelled: pd.DataFrame, reference: dict[str, float], task: str,
-                     min_rows: int) -> dict[str, Any]:
+def live_performance(
+    bundle: Any, labelled: pd.DataFrame, reference: dict[str, float], task: str, min_rows: int
+) -> dict[str, Any]:
     """Return the production model's metrics on labelled rows and the primary metric's drop since promotion.
 
     Never a bare NaN: a metric that cannot be computed is None with a `note` saying why."""
     metric = primary_metric(task)
     if bundle is None or labelled.empty:
-        return {"judged": False, "rows": int(len(labelled)), "metric": metric,
-                "note": "no production model in the registry" if bundle is None else "the batch has no labelled rows"}
+        return {
+            "judged": False,
+            "rows": int(len(labelled)),
+            "metric": metric,
+            "note": "no production model in the registry" if bundle is None else "the batch has no labelled rows",
+        }
     target = bundle.meta["target"]
     y = encode_labels(labelled[target], bundle.meta.get("classes") or [], task)
     scores = bundle.predict_scores(labelled.drop(columns=[target]))
     raw = compute_metrics(task, y, scores, float(bundle.meta.get("threshold") or 0.5))
     live = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in raw.items()}
     drop = metric_drop(live, reference, metric)
-    out = {"rows": int(len(labelled)), "metric": metric, "live": live.get(metric), "reference": reference.get(metric),
-           "drop": drop, "metrics": live}
+    out = {
+        "rows": int(len(labelled)),
+        "metric": metric,
+        "live": live.get(metric),
+        "reference": reference.get(metric),
+        "drop": drop,
+        "metrics": live,
+    }
     if live.get(metric) is None:
         return {**out, "judged": False, "note": undefined_metric_note(metric, y, task)}
     if reference.get(metric) is None:
         return {**out, "judged": False, "note": f"the registry record of the production model has no {metric}"}
     if len(labelled) < min_rows:
-        return {**out, "judged": False, "note": f"{len(labelled)} labelled rows, fewer than "
-                                                f"monitor.min_labelled_rows={min_rows}: reported, not judged"}
+        return {
+            **out,
+            "judged": False,
+            "note": f"{len(labelled)} labelled rows, fewer than monitor.min_labelled_rows={min_rows}: reported, not judged",
+        }
     return {**out, "judged": True}
 
 
@@ -151,8 +167,7 @@ def unmatched_share(mix: dict[int, float]) -> float:
     return round(max(1.0 - sum(mix.values()), 0.0), 6)
 
 
-def seasonal_profile(profile: dict, reference: pd.DataFrame, reference_seasons: pd.Series,
-                     mix: dict[int, float]) -> dict:
+def seasonal_profile(profile: dict, reference: pd.DataFrame, reference_seasons: pd.Series, mix: dict[int, float]) -> dict:
     """Return profile with each column's shares mixed from the reference rows of each season, weighted by the
     batch's share of it; the remaining weight (other seasons, rows without a time) keeps the profile's shares.
 
@@ -177,32 +192,55 @@ def training_rows(paths: PathsParams) -> pd.DataFrame | None:
     return pd.concat(parts, ignore_index=True) if parts else None
 
 
-def drift_reference(profile: dict, batch: pd.DataFrame, cfg: Config,
-                    reference: pd.DataFrame | None) -> tuple[dict, dict[str, Any]]:
+def drift_reference(
+    profile: dict, batch: pd.DataFrame, cfg: Config, reference: pd.DataFrame | None
+) -> tuple[dict, dict[str, Any]]:
     """Return the profile to compare the batch with and a note saying which reference rows it describes."""
     period, time_column = cfg.monitor.seasonal_reference, cfg.data.time_column
     whole = {"kind": "whole", "rows": profile.get("rows")}
     if period == "none":
         return profile, {**whole, "note": "all reference rows (monitor.seasonal_reference: none)"}
     if time_column is None or time_column not in batch.columns:
-        return profile, {**whole, "note": f"all reference rows: no time column (data.time_column={time_column}) "
-                                          "in the batch to match seasons by"}
+        return profile, {
+            **whole,
+            "note": f"all reference rows: no time column (data.time_column={time_column}) in the batch to match seasons by",
+        }
     if reference is None or time_column not in reference.columns:
-        return profile, {**whole, "note": f"all reference rows: no training rows at {cfg.paths.train} "
-                                          "to match seasons with (run the pipeline once in this folder)"}
+        return profile, {
+            **whole,
+            "note": f"all reference rows: no training rows at {cfg.paths.train} "
+            "to match seasons with (run the pipeline once in this folder)",
+        }
     ref_seasons, batch_seasons = season_of(reference[time_column], period), season_of(batch[time_column], period)
     mix = season_mix(batch_seasons, ref_seasons, cfg.monitor.seasonal_min_rows)
     counts = ref_seasons.value_counts()
-    seasons = {str(s): {"batch_share": round(float(w), 4), "reference_rows": int(counts.get(s, 0)),
-                        "matched": pd.notna(s) and int(s) in mix}
-               for s, w in batch_seasons.value_counts(normalize=True, dropna=False).sort_index().items()}
+    seasons = {
+        str(s): {
+            "batch_share": round(float(w), 4),
+            "reference_rows": int(counts.get(s, 0)),
+            "matched": pd.notna(s) and int(s) in mix,
+        }
+        for s, w in batch_seasons.value_counts(normalize=True, dropna=False).sort_index().items()
+    }
     rest = unmatched_share(mix)
-    note = (f"training rows of the batch's {period}(s) {', '.join(str(s) for s in sorted(mix)) or 'none'}, "
-            f"weighted like the batch" + (f"; {rest:.0%} of the batch (seasons with fewer than "
-                                          f"monitor.seasonal_min_rows={cfg.monitor.seasonal_min_rows} training rows, "
-                                          "or no time) against all reference rows" if rest > 0 else ""))
+    note = (
+        f"training rows of the batch's {period}(s) {', '.join(str(s) for s in sorted(mix)) or 'none'}, "
+        f"weighted like the batch"
+        + (
+            f"; {rest:.0%} of the batch (seasons with fewer than "
+            f"monitor.seasonal_min_rows={cfg.monitor.seasonal_min_rows} training rows, "
+            "or no time) against all reference rows"
+            if rest > 0
+            else ""
+        )
+    )
     return seasonal_profile(profile, reference, ref_seasons, mix), {
-        "kind": "seasonal", "period": period, "seasons": seasons, "whole_reference_share": round(rest, 4), "note": note}
+        "kind": "seasonal",
+        "period": period,
+        "seasons": seasons,
+        "whole_reference_share": round(rest, 4),
+        "note": note,
+    }
 
 
 def read_batch(path: Path, cfg: Config) -> pd.DataFrame:
@@ -247,19 +285,32 @@ def monitor_batch(cfg: Config, batch_path: Path) -> dict[str, Any]:
     bundle, version, reference = production_reference(cfg.paths.registry_dir)
     metric = primary_metric(cfg.data.task)
     note = label_note(df, cfg.data.target, metric)
-    performance = ({"judged": False, "rows": 0, "metric": metric, "note": note} if note else
-                   live_performance(bundle, labelled_rows(df, cfg.data.target), reference, cfg.data.task,
-                                    cfg.monitor.min_labelled_rows))
+    performance = (
+        {"judged": False, "rows": 0, "metric": metric, "note": note}
+        if note
+        else live_performance(bundle, labelled_rows(df, cfg.data.target), reference, cfg.data.task, cfg.monitor.min_labelled_rows)
+    )
     decision = decide_retraining(drifted_features(drift), performance, cfg.monitor)
-    report = {"batch": str(batch_path), "rows": int(len(df)), "production_version": version,
-              "drift": drift, "drifted_features": drifted_features(drift), "performance": performance,
-              "predictions": batch_predictions(bundle, df, cfg.data.task, cfg.data.target),
-              **decision, "step_version": STEP_VERSION}
+    report = {
+        "batch": str(batch_path),
+        "rows": int(len(df)),
+        "production_version": version,
+        "drift": drift,
+        "drifted_features": drifted_features(drift),
+        "performance": performance,
+        "predictions": batch_predictions(bundle, df, cfg.data.task, cfg.data.target),
+        **decision,
+        "step_version": STEP_VERSION,
+    }
     io.write_json(report, cfg.paths.reports_dir / "monitor.json")
     append_trend(trend_entry(report, utc_now()), cfg.paths.reports_dir / TREND_FILE)
-    log.info("monitor: %s rows, %d drifted feature(s), retrain advised=%s%s", report["rows"],
-             len(report["drifted_features"]), decision["retrain"],
-             (": " + "; ".join(decision["reasons"])) if decision["reasons"] else "")
+    log.info(
+        "monitor: %s rows, %d drifted feature(s), retrain advised=%s%s",
+        report["rows"],
+        len(report["drifted_features"]),
+        decision["retrain"],
+        (": " + "; ".join(decision["reasons"])) if decision["reasons"] else "",
+    )
     return report
 
 
@@ -285,15 +336,18 @@ def action_line(report: dict[str, Any], started: bool, disabled_by: str | None, 
     return f"retraining would be advised, but it is disabled ({disabled_by}): nothing started; run `tabgate run` to retrain"
 
 
-def summary_lines(report: dict[str, Any], started: bool = False, disabled_by: str | None = None,
-                  ran: list[str] | None = None) -> list[str]:
+def summary_lines(
+    report: dict[str, Any], started: bool = False, disabled_by: str | None = None, ran: list[str] | None = None
+) -> list[str]:
     """Return what a person reads about one monitoring check: reference, drift, performance, reasons, action."""
     drift = report["drift"]
     moved = {lvl: sorted(c for c, d in drift["columns"].items() if d["level"] == lvl) for lvl in ("error", "warn")}
-    lines = [f"batch {report['batch']}: {report['rows']} rows; production model {report['production_version'] or 'none'}",
-             f"drift ({drift['metric']}, warn {drift['warn']:g}, error {drift['error']:g}) against "
-             f"{drift.get('reference', {}).get('note', 'the reference profile')}",
-             f"  error: {', '.join(moved['error']) or 'none'}; warn: {', '.join(moved['warn']) or 'none'}"]
+    lines = [
+        f"batch {report['batch']}: {report['rows']} rows; production model {report['production_version'] or 'none'}",
+        f"drift ({drift['metric']}, warn {drift['warn']:g}, error {drift['error']:g}) against "
+        f"{drift.get('reference', {}).get('note', 'the reference profile')}",
+        f"  error: {', '.join(moved['error']) or 'none'}; warn: {', '.join(moved['warn']) or 'none'}",
+    ]
     if drift.get("ignored"):
         lines.append(f"  not compared (monitor.ignore_drift): {', '.join(sorted(drift['ignored']))}")
     lines.append(f"performance: {performance_line(report['performance'])}")

@@ -80,7 +80,7 @@ def quarantine_path(output_path: Path) -> Path:
     name = output_path.name
     for suffix in (*CSV_SUFFIXES[::-1], *PARQUET_SUFFIXES):
         if name.lower().endswith(suffix):
-            return output_path.with_name(f"{name[: -len(suffix)]}.quarantine{name[-len(suffix):]}")
+            return output_path.with_name(f"{name[: -len(suffix)]}.quarantine{name[-len(suffix) :]}")
     raise InputError(f"{output_path}: use a .csv, .csv.gz, .parquet or .pq output file")
 
 
@@ -95,8 +95,10 @@ def training_categories(bundle: ModelBundle) -> dict[str, list]:
         columns = [c for name, _, cols in bundle.preprocessor.transformers_ if name == "cat" for c in cols]
     except (AttributeError, KeyError, IndexError, TypeError):
         return {}
-    return {col: [v for v in cats if not (isinstance(v, float) and np.isnan(v)) and v != "__missing__"]
-            for col, cats in zip(columns, encoder.categories_)}
+    return {
+        col: [v for v in cats if not (isinstance(v, float) and np.isnan(v)) and v != "__missing__"]
+        for col, cats in zip(columns, encoder.categories_)
+    }
 
 
 def numeric_categories(bundle: ModelBundle) -> set[str]:
@@ -105,12 +107,12 @@ def numeric_categories(bundle: ModelBundle) -> set[str]:
     These must reach the preprocessor as float64, as they did in training: the text "9" would be an
     unseen category where the number 9.0 is a known one.
     """
-    return {col for col, values in training_categories(bundle).items()
-            if values and all(_is_number_category(v) for v in values)}
+    return {col for col, values in training_categories(bundle).items() if values and all(_is_number_category(v) for v in values)}
 
 
-def unseen_categories(good: pd.DataFrame, known: Mapping[str, list], numeric_like: set[str],
-                      warn_share: float) -> dict[str, dict[str, Any]]:
+def unseen_categories(
+    good: pd.DataFrame, known: Mapping[str, list], numeric_like: set[str], warn_share: float
+) -> dict[str, dict[str, Any]]:
     """Return, per categorical column with values unseen in training among the scored rows: rows, share, up to
     five examples, and warn (share above warn_share). Missing values are not counted (the model handles them)."""
     out: dict[str, dict[str, Any]] = {}
@@ -126,8 +128,12 @@ def unseen_categories(good: pd.DataFrame, known: Mapping[str, list], numeric_lik
         new = column.notna() & ~column.isin(set(seen))
         if new.any():
             share = float(new.mean())
-            out[col] = {"rows": int(new.sum()), "share": round(share, 6), "warn": share > warn_share,
-                        "examples": [str(v) for v in column[new].value_counts().index[:5]]}
+            out[col] = {
+                "rows": int(new.sum()),
+                "share": round(share, 6),
+                "warn": share > warn_share,
+                "examples": [str(v) for v in column[new].value_counts().index[:5]],
+            }
     return out
 
 
@@ -214,8 +220,9 @@ def prediction_columns(bundle: ModelBundle, scores: np.ndarray, prefix: str = ""
     if bundle.task == "binary":
         threshold = float(bundle.meta.get("threshold", 0.5))
         label = np.where(scores >= threshold, 1, 0)
-        return pd.DataFrame({f"{prefix}score": scores,
-                             f"{prefix}prediction": pd.Series(classes, dtype=object).iloc[label].to_numpy()})
+        return pd.DataFrame(
+            {f"{prefix}score": scores, f"{prefix}prediction": pd.Series(classes, dtype=object).iloc[label].to_numpy()}
+        )
     out = pd.DataFrame({f"{prefix}proba_{c}": scores[:, k] for k, c in enumerate(classes)})
     out[f"{prefix}prediction"] = pd.Series(classes, dtype=object).iloc[scores.argmax(axis=1)].to_numpy()
     return out
@@ -226,8 +233,14 @@ def empty_scores(bundle: ModelBundle) -> np.ndarray:
     return np.zeros((0, len(bundle.meta.get("classes") or []))) if bundle.task == "multiclass" else np.zeros(0)
 
 
-def compare_shadow(production: ModelBundle, prod_scores: np.ndarray, shadow: ModelBundle,
-                   shadow_scores: np.ndarray, prod_pred: pd.Series, shadow_pred: pd.Series) -> dict[str, Any]:
+def compare_shadow(
+    production: ModelBundle,
+    prod_scores: np.ndarray,
+    shadow: ModelBundle,
+    shadow_scores: np.ndarray,
+    prod_pred: pd.Series,
+    shadow_pred: pd.Series,
+) -> dict[str, Any]:
     """Return agreement rate of predicted labels and mean absolute score difference (production vs shadow)."""
     n = len(prod_scores)
     diff = float(np.mean(np.abs(prod_scores - shadow_scores))) if n else None
@@ -237,8 +250,9 @@ def compare_shadow(production: ModelBundle, prod_scores: np.ndarray, shadow: Mod
     return {"rows": int(n), "agreement_rate": agree, "mean_abs_score_diff": diff}
 
 
-def shadow_block(production: ModelBundle, prod_scores: np.ndarray, good: pd.DataFrame, prod_cols: pd.DataFrame,
-                 challenger_dir: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+def shadow_block(
+    production: ModelBundle, prod_scores: np.ndarray, good: pd.DataFrame, prod_cols: pd.DataFrame, challenger_dir: Path
+) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     """Return the shadow challenger's columns and comparison, or None and why it was skipped."""
     shadow = load_bundle(challenger_dir)
     info: dict[str, Any] = {"bundle_dir": str(challenger_dir), "digest": bundle_digest(challenger_dir)}
@@ -252,9 +266,14 @@ def shadow_block(production: ModelBundle, prod_scores: np.ndarray, good: pd.Data
     cols = prediction_columns(shadow, s_scores, prefix="shadow_")
     if shadow.task == "multiclass":
         cols = cols[["shadow_prediction"]]
-    comparison = compare_shadow(production, prod_scores, shadow, s_scores,
-                                prod_cols.get("prediction", pd.Series(dtype=object)),
-                                cols.get("shadow_prediction", pd.Series(dtype=object)))
+    comparison = compare_shadow(
+        production,
+        prod_scores,
+        shadow,
+        s_scores,
+        prod_cols.get("prediction", pd.Series(dtype=object)),
+        cols.get("shadow_prediction", pd.Series(dtype=object)),
+    )
     return cols, {**info, **comparison}
 
 
@@ -267,18 +286,33 @@ def kept_columns(raw: pd.DataFrame, data: DataParams, passthrough: list[str]) ->
     return list(dict.fromkeys(c for c in (data.id_column, data.time_column, *passthrough) if c and c in raw.columns))
 
 
-def predictions_frame(raw: pd.DataFrame, ok: np.ndarray, bundle: ModelBundle, scores: np.ndarray, version: str,
-                      data: DataParams, passthrough: list[str] | None = None) -> pd.DataFrame:
+def predictions_frame(
+    raw: pd.DataFrame,
+    ok: np.ndarray,
+    bundle: ModelBundle,
+    scores: np.ndarray,
+    version: str,
+    data: DataParams,
+    passthrough: list[str] | None = None,
+) -> pd.DataFrame:
     """Return row number, id/time and pass-through columns (when present), scores, predicted label and model_version."""
     keep = kept_columns(raw, data, list(passthrough or []))
-    pred = pd.concat([pd.DataFrame({ROW: np.flatnonzero(ok)}), raw.loc[ok, keep].reset_index(drop=True),
-                      prediction_columns(bundle, scores)], axis=1)
+    pred = pd.concat(
+        [pd.DataFrame({ROW: np.flatnonzero(ok)}), raw.loc[ok, keep].reset_index(drop=True), prediction_columns(bundle, scores)],
+        axis=1,
+    )
     pred["model_version"] = version
     return pred
 
 
-def score_file(input_path: Path, output_path: Path, registry_dir: Path, challenger_dir: Path | None,
-               data: DataParams, monitor: MonitorParams | None = None) -> dict[str, Any]:
+def score_file(
+    input_path: Path,
+    output_path: Path,
+    registry_dir: Path,
+    challenger_dir: Path | None,
+    data: DataParams,
+    monitor: MonitorParams | None = None,
+) -> dict[str, Any]:
     """Score a CSV/Parquet file with the production model; return counts, paths, unseen categories and the shadow
     comparison.
 
@@ -293,8 +327,10 @@ def score_file(input_path: Path, output_path: Path, registry_dir: Path, challeng
     version = production_version(registry_dir)
     bundle = load_production(registry_dir)
     if bundle is None or version is None:
-        raise PromotionError(f"{registry_dir}: no production model to score with; run promote "
-                             "(or `tabgate models promote <version> --reason ...`) first")
+        raise PromotionError(
+            f"{registry_dir}: no production model to score with; run promote "
+            "(or `tabgate models promote <version> --reason ...`) first"
+        )
     raw = read_table(input_path)
     schema = input_schema(bundle.meta)
     require_inputs(raw, schema, input_path)
@@ -316,24 +352,45 @@ def score_file(input_path: Path, output_path: Path, registry_dir: Path, challeng
     quarantined[REASON] = [r for r in reasons if r]
     write_table(pred, output_path)
     write_table(quarantined, q_path)
-    warnings = [f"{col}: {u['rows']} scored row(s) ({u['share']:.1%}) have categories unseen in training, "
-                f"e.g. {u['examples'][:3]} (above monitor.unseen_category_warn_share)"
-                for col, u in unseen.items() if u["warn"]]
+    warnings = [
+        f"{col}: {u['rows']} scored row(s) ({u['share']:.1%}) have categories unseen in training, "
+        f"e.g. {u['examples'][:3]} (above monitor.unseen_category_warn_share)"
+        for col, u in unseen.items()
+        if u["warn"]
+    ]
     for warning in warnings:
         log.warning("score: %s", warning)
-    summary = {"input": str(input_path), "output": str(output_path), "quarantine": str(q_path),
-               "model_version": version, "rows_read": int(len(raw)), "rows_scored": int(ok.sum()),
-               "rows_quarantined": int((~ok).sum()), "quarantine_reasons": counts, "unseen_categories": unseen,
-               "warnings": warnings, "shadow": shadow}
-    log.info("score: %d rows read, %d scored with %s, %d quarantined -> %s", summary["rows_read"],
-             summary["rows_scored"], version, summary["rows_quarantined"], q_path if (~ok).any() else "-")
+    summary = {
+        "input": str(input_path),
+        "output": str(output_path),
+        "quarantine": str(q_path),
+        "model_version": version,
+        "rows_read": int(len(raw)),
+        "rows_scored": int(ok.sum()),
+        "rows_quarantined": int((~ok).sum()),
+        "quarantine_reasons": counts,
+        "unseen_categories": unseen,
+        "warnings": warnings,
+        "shadow": shadow,
+    }
+    log.info(
+        "score: %d rows read, %d scored with %s, %d quarantined -> %s",
+        summary["rows_read"],
+        summary["rows_scored"],
+        version,
+        summary["rows_quarantined"],
+        q_path if (~ok).any() else "-",
+    )
     return summary
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line: score INPUT into OUTPUT with the production model; print the summary as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m tasks.serving.score", description=(__doc__ or "").strip(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tasks.serving.score",
+        description=(__doc__ or "").strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path)
     parser.add_argument("--shadow", type=Path, default=None, help="a challenger bundle directory to shadow-score")

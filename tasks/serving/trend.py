@@ -64,8 +64,12 @@ def prediction_summary(scores: np.ndarray, task: str, classes: list[Any]) -> Pre
         picked = scores.argmax(axis=1)
         names = [str(c) for c in classes] or [str(i) for i in range(scores.shape[1])]
         shares = {names[k]: round(float(np.mean(picked == k)), 4) for k in range(scores.shape[1])}
-        return PredictionSummary(rows=len(scores), what="mean top-class probability",
-                                 mean=round(float(scores.max(axis=1).mean()), 4), class_shares=shares)
+        return PredictionSummary(
+            rows=len(scores),
+            what="mean top-class probability",
+            mean=round(float(scores.max(axis=1).mean()), 4),
+            class_shares=shares,
+        )
     what = "mean predicted value" if task == "regression" else "mean P(positive)"
     qs = {f"p{round(q * 100)}": round(float(v), 4) for q, v in zip(QUANTILES, np.quantile(scores, QUANTILES))}
     return PredictionSummary(rows=len(scores), what=what, mean=round(float(scores.mean()), 4), quantiles=qs)
@@ -84,12 +88,20 @@ def trend_entry(report: dict[str, Any], at: str) -> TrendEntry:
     """Return the trend line of one monitor report (monitor_batch's output), stamped `at`."""
     perf = report.get("performance") or {}
     predictions = report.get("predictions") or {}
-    return TrendEntry(batch=str(report["batch"]), at=at, rows=int(report["rows"]),
-                      production_version=report.get("production_version"),
-                      predictions=predictions.get("summary"), prediction_note=predictions.get("note"),
-                      drift=drift_verdict(report["drift"]), retrain=bool(report.get("retrain")),
-                      metric=perf.get("metric"), live=perf.get("live"), reference=perf.get("reference"),
-                      labelled_rows=int(perf.get("rows") or 0))
+    return TrendEntry(
+        batch=str(report["batch"]),
+        at=at,
+        rows=int(report["rows"]),
+        production_version=report.get("production_version"),
+        predictions=predictions.get("summary"),
+        prediction_note=predictions.get("note"),
+        drift=drift_verdict(report["drift"]),
+        retrain=bool(report.get("retrain")),
+        metric=perf.get("metric"),
+        live=perf.get("live"),
+        reference=perf.get("reference"),
+        labelled_rows=int(perf.get("rows") or 0),
+    )
 
 
 def append_trend(entry: TrendEntry, path: Path) -> None:
@@ -134,12 +146,24 @@ def distribution_text(p: PredictionSummary | None, note: str | None) -> str:
 def trend_rows(entries: list[TrendEntry], last: int = CHART_BATCHES) -> list[dict[str, Any]]:
     """Return one table row per batch, newest first, for the last `last` batches (numbered from the first batch)."""
     numbered = list(enumerate(entries, start=1))[-last:]
-    return [{"n": n, "batch": e.batch, "when": e.at, "rows": e.rows, "model": e.production_version or "",
-             "predictions": distribution_text(e.predictions, e.prediction_note),
-             "prediction_mean": _num(e.predictions.mean if e.predictions else None), "drift": e.drift,
-             "metric": e.metric or "", "live": _num(e.live), "at_promotion": _num(e.reference),
-             "labelled_rows": e.labelled_rows, "retrain": "yes" if e.retrain else ""}
-            for n, e in reversed(numbered)]
+    return [
+        {
+            "n": n,
+            "batch": e.batch,
+            "when": e.at,
+            "rows": e.rows,
+            "model": e.production_version or "",
+            "predictions": distribution_text(e.predictions, e.prediction_note),
+            "prediction_mean": _num(e.predictions.mean if e.predictions else None),
+            "drift": e.drift,
+            "metric": e.metric or "",
+            "live": _num(e.live),
+            "at_promotion": _num(e.reference),
+            "labelled_rows": e.labelled_rows,
+            "retrain": "yes" if e.retrain else "",
+        }
+        for n, e in reversed(numbered)
+    ]
 
 
 WIDTH, PANEL, PAD_LEFT, PAD_RIGHT, PAD_TOP = 640, 130, 70, 20, 28
@@ -153,22 +177,30 @@ def _scale(values: list[float], top: float) -> tuple[float, float, Any]:
     return low, high, lambda v: top + PANEL - (v - low) / (high - low) * PANEL
 
 
-def _panel(title: str, points: list[tuple[float, float]], top: float, css: str, colour: str,
-           reference: float | None = None) -> list[str]:
+def _panel(
+    title: str, points: list[tuple[float, float]], top: float, css: str, colour: str, reference: float | None = None
+) -> list[str]:
     """Return the SVG elements of one panel: frame, title, y range, the line, one circle per point, a reference."""
-    parts = [f'<rect x="{PAD_LEFT}" y="{top}" width="{WIDTH - PAD_LEFT - PAD_RIGHT}" height="{PANEL}" '
-             'fill="none" stroke="#ccc"/>',
-             f'<text x="{PAD_LEFT}" y="{top - 8}" font-size="13" fill="#333">{escape(title)}</text>']
+    parts = [
+        f'<rect x="{PAD_LEFT}" y="{top}" width="{WIDTH - PAD_LEFT - PAD_RIGHT}" height="{PANEL}" fill="none" stroke="#ccc"/>',
+        f'<text x="{PAD_LEFT}" y="{top - 8}" font-size="13" fill="#333">{escape(title)}</text>',
+    ]
     if not points:
-        return [*parts, f'<text x="{WIDTH / 2}" y="{top + PANEL / 2}" font-size="12" fill="#888" '
-                        'text-anchor="middle">no value yet</text>']
+        return [
+            *parts,
+            f'<text x="{WIDTH / 2}" y="{top + PANEL / 2}" font-size="12" fill="#888" text-anchor="middle">no value yet</text>',
+        ]
     values = [v for _, v in points] + ([reference] if reference is not None else [])
     low, high, y = _scale(values, top)
-    parts += [f'<text x="{PAD_LEFT - 6}" y="{top + 10}" font-size="11" fill="#666" text-anchor="end">{high:.3f}</text>',
-              f'<text x="{PAD_LEFT - 6}" y="{top + PANEL}" font-size="11" fill="#666" text-anchor="end">{low:.3f}</text>']
+    parts += [
+        f'<text x="{PAD_LEFT - 6}" y="{top + 10}" font-size="11" fill="#666" text-anchor="end">{high:.3f}</text>',
+        f'<text x="{PAD_LEFT - 6}" y="{top + PANEL}" font-size="11" fill="#666" text-anchor="end">{low:.3f}</text>',
+    ]
     if reference is not None:
-        parts.append(f'<line class="reference" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y(reference):.1f}" '
-                     f'y2="{y(reference):.1f}" stroke="#999" stroke-dasharray="4 3"/>')
+        parts.append(
+            f'<line class="reference" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y(reference):.1f}" '
+            f'y2="{y(reference):.1f}" stroke="#999" stroke-dasharray="4 3"/>'
+        )
     if len(points) > 1:
         path = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
@@ -189,14 +221,20 @@ def trend_svg(entries: list[TrendEntry], last: int = CHART_BATCHES) -> str:
     what = next((e.predictions.what for _, e in reversed(numbered) if e.predictions), "prediction mean")
     second = PAD_TOP + PANEL + 45
     height = second + PANEL + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-             f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">',
-             f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
-             *_panel(f"live {metric} on labelled rows (dashed: at promotion)", live, PAD_TOP, "metric-point",
-                     "#1f77b4", reference),
-             *_panel(what, mean, second, "mean-point", "#d62728")]
-    parts += [f'<text x="{xs[n]:.1f}" y="{height - 10}" font-size="11" fill="#666" text-anchor="middle">{n}</text>'
-              for n, _ in numbered if n in (numbered[0][0], numbered[-1][0])]
-    parts.append(f'<text x="{WIDTH / 2}" y="{height - 10}" font-size="11" fill="#666" text-anchor="middle">'
-                 f'batch ({len(numbered)} of {len(entries)})</text>')
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">',
+        f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
+        *_panel(f"live {metric} on labelled rows (dashed: at promotion)", live, PAD_TOP, "metric-point", "#1f77b4", reference),
+        *_panel(what, mean, second, "mean-point", "#d62728"),
+    ]
+    parts += [
+        f'<text x="{xs[n]:.1f}" y="{height - 10}" font-size="11" fill="#666" text-anchor="middle">{n}</text>'
+        for n, _ in numbered
+        if n in (numbered[0][0], numbered[-1][0])
+    ]
+    parts.append(
+        f'<text x="{WIDTH / 2}" y="{height - 10}" font-size="11" fill="#666" text-anchor="middle">'
+        f"batch ({len(numbered)} of {len(entries)})</text>"
+    )
     return "\n".join([*parts, "</svg>"])

@@ -35,8 +35,7 @@ pytestmark = pytest.mark.integration
 BLOCK = "custom-webhook/ops-alerts"
 LATE_AFTER = 10  # alerts.late_after_seconds: the proactive trigger's minimum
 UNRESPONSIVE_AFTER = 60  # alerts.unresponsive_after_seconds (the minimum): served runs send a heartbeat every 30 s
-SERVER_SETTINGS = {"PREFECT_UI_URL": "http://127.0.0.1:{port}",
-                   "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": "5"}
+SERVER_SETTINGS = {"PREFECT_UI_URL": "http://127.0.0.1:{port}", "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": "5"}
 RUN_DEADLINE = 900  # seconds for a training run on the 6,000-row sample (2 shared cores)
 ALERT_DEADLINE = 90  # seconds from the event to the POST (the triggers service, the proactive wait, the webhook)
 
@@ -69,8 +68,9 @@ class Inbox:
             if found := [p for p in self.posts if subject in p["subject"]]:
                 return found[0]
             time.sleep(1)
-        pytest.fail(f"no alert {subject!r} within {timeout} s; received {[p['subject'] for p in self.posts]}\n"
-                    f"{logs(world['home'])}")
+        pytest.fail(
+            f"no alert {subject!r} within {timeout} s; received {[p['subject'] for p in self.posts]}\n{logs(world['home'])}"
+        )
 
 
 def save_block(url: str, hook: str) -> None:
@@ -79,8 +79,9 @@ def save_block(url: str, hook: str) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: url}):
-        CustomWebhookNotificationBlock(name="tabgate", url=hook, allow_private_urls=True,
-                                       json_data={"subject": "{{subject}}", "body": "{{body}}"}).save("ops-alerts")
+        CustomWebhookNotificationBlock(
+            name="tabgate", url=hook, allow_private_urls=True, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        ).save("ops-alerts")
 
 
 @pytest.fixture(scope="module")
@@ -89,17 +90,29 @@ def world(tmp_path_factory) -> Iterator[dict]:
     inbox = Inbox()
     root = make_project(tmp_path_factory.mktemp("alerts_project"))
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["alerts"] = {"block": BLOCK, "late_after_seconds": LATE_AFTER,
-                        "unresponsive_after_seconds": UNRESPONSIVE_AFTER}
+    params["alerts"] = {"block": BLOCK, "late_after_seconds": LATE_AFTER, "unresponsive_after_seconds": UNRESPONSIVE_AFTER}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     home = tmp_path_factory.mktemp("alerts_prefect_home")
     with prefect_server(home, extra_env=SERVER_SETTINGS) as url, open(home / "serve.log", "w") as log:
         save_block(url, inbox.url)
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=server_env(home, url),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve"],
+            cwd=root,
+            env=server_env(home, url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            yield {"root": root, "home": home, "url": url, "ui": url.removesuffix("/api"), "inbox": inbox,
-                   "serve": proc, "deployments": wait_for_deployments(url, home, proc)}
+            yield {
+                "root": root,
+                "home": home,
+                "url": url,
+                "ui": url.removesuffix("/api"),
+                "inbox": inbox,
+                "serve": proc,
+                "deployments": wait_for_deployments(url, home, proc),
+            }
         finally:
             stop_process_group(proc, signal.SIGINT, timeout=30)
             inbox.server.shutdown()
@@ -134,8 +147,15 @@ def final(world: dict, run: Any) -> Any:
 def check_message(msg: dict, world: dict, run: Any, deployment: str, model: str, data: str, reason: str) -> None:
     """Assert an alert names the deployment, the run, the versions and the reason, and links the run in the UI."""
     text = msg["subject"] + "\n" + msg["body"]
-    for part in (f"Deployment: {deployment}", f"Run: {run.name}", f"Model version: {model}", f"Data version: {data}",
-                 "Reason: ", reason, f"{world['ui']}/runs/flow-run/{run.id}"):
+    for part in (
+        f"Deployment: {deployment}",
+        f"Run: {run.name}",
+        f"Model version: {model}",
+        f"Data version: {data}",
+        "Reason: ",
+        reason,
+        f"{world['ui']}/runs/flow-run/{run.id}",
+    ):
         assert part in text, f"{part!r} is missing from the alert:\n{text}"
 
 
@@ -151,8 +171,10 @@ def test_serve_creates_one_alert_automation_per_event(world):
     autos = tabgate_automations(world["url"])
     assert len(autos) == 7 and all(name.startswith("tabgate: ") for name in autos), sorted(autos)
     assert "tabgate: mark unresponsive runs crashed" in autos
-    assert "alerts to custom-webhook/ops-alerts on failed, crashed, pending_approval, gate_rejected, " \
-           "retrain_started, late: 7 created" in (world["home"] / "serve.log").read_text()
+    assert (
+        "alerts to custom-webhook/ops-alerts on failed, crashed, pending_approval, gate_rejected, "
+        "retrain_started, late: 7 created" in (world["home"] / "serve.log").read_text()
+    )
 
 
 def test_a_failing_run_is_alerted(world):
@@ -168,8 +190,7 @@ def test_a_model_waiting_for_approval_is_alerted(world):
     report = promotion(world)
     assert report["status"] == "pending_approval", report["status"]
     msg = world["inbox"].wait_for(f"model {report['version_id']} waits for approval", world)
-    check_message(msg, world, run, "tabgate-training", report["version_id"], data_version(world),
-                  "asks a person to approve")
+    check_message(msg, world, run, "tabgate-training", report["version_id"], data_version(world), "asks a person to approve")
     assert f"tabgate models promote {report['version_id']}" in msg["body"]
 
 
@@ -228,9 +249,16 @@ def heartbeats(world: dict, run: Any) -> int:
     """Return how many heartbeat events the server has received from one flow run."""
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
-    page = api(world["url"], lambda c: c.read_events(filter=EventFilter(
-        event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
-        resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"])), limit=50))  # the server allows 50
+    page = api(
+        world["url"],
+        lambda c: c.read_events(
+            filter=EventFilter(
+                event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+                resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]),
+            ),
+            limit=50,
+        ),
+    )  # the server allows 50
     return len(page.events)
 
 
@@ -266,9 +294,14 @@ def test_reconcile_is_idempotent_leaves_others_alone_and_removes_its_own_when_di
     from tasks.core.config import load_config
 
     before = {name: a.id for name, a in tabgate_automations(world["url"]).items()}
-    theirs = api(world["url"], lambda c: c.create_automation(AutomationCore.model_validate({
-        "name": "ops: their own", "trigger": {"type": "event", "expect": ["x.y"]},
-        "actions": [{"type": "do-nothing"}]})))
+    theirs = api(
+        world["url"],
+        lambda c: c.create_automation(
+            AutomationCore.model_validate(
+                {"name": "ops: their own", "trigger": {"type": "event", "expect": ["x.y"]}, "actions": [{"type": "do-nothing"}]}
+            )
+        ),
+    )
     cfg = load_config(world["root"] / "params.yaml")
     with temporary_settings({PREFECT_API_URL: world["url"]}):
         again = reconcile(cfg)

@@ -129,10 +129,13 @@ def test_good_input_runs_again_afterwards(project):
     assert "Data and pipelines are up to date" in sh(str(BIN / "dvc"), "status", cwd=project).stdout, proc.stdout
 
 
-@pytest.mark.parametrize("keep,key", [
-    ({"country": ""}, "validate.keep_suspects.country"),               # an excuse without a reason
-    ({"no_such_column": "known at booking"}, "validate.keep_suspects.no_such_column"),  # a column the table lacks
-])
+@pytest.mark.parametrize(
+    "keep,key",
+    [
+        ({"country": ""}, "validate.keep_suspects.country"),  # an excuse without a reason
+        ({"no_such_column": "known at booking"}, "validate.keep_suspects.no_such_column"),  # a column the table lacks
+    ],
+)
 def test_bad_keep_suspects_exit_2_naming_the_key(project, keep, key):
     import yaml
 
@@ -140,8 +143,7 @@ def test_bad_keep_suspects_exit_2_naming_the_key(project, keep, key):
     params["validate"]["keep_suspects"] = keep
     (project / "bad_keep.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     before = tree_digest(project / "registry")
-    proc = sh(sys.executable, "-m", "flows.cli", "--params", "bad_keep.yaml", "step", "validate", cwd=project,
-              check=False)
+    proc = sh(sys.executable, "-m", "flows.cli", "--params", "bad_keep.yaml", "step", "validate", cwd=project, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output[-2000:]
     assert key in output

@@ -23,8 +23,12 @@ OUTPUTS = ("artifacts", "reports")
 
 def outputs(root: Path) -> dict[str, str]:
     """Return {path: sha256} of every file the steps wrote below artifacts/ and reports/."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for top in OUTPUTS for p in sorted((root / top).rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for top in OUTPUTS
+        for p in sorted((root / top).rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,13 @@ def test_two_runs_write_byte_identical_outputs(two_runs):
 
 def test_the_ingested_snapshot_is_byte_identical(two_runs):
     first, second = two_runs
-    data = [{str(p.relative_to(r)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted((r / "data").rglob("*")) if p.is_file()} for r in (first, second)]
+    data = [
+        {
+            str(p.relative_to(r)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((r / "data").rglob("*"))
+            if p.is_file()
+        }
+        for r in (first, second)
+    ]
     assert data[0] and data[0] == data[1]
     assert (first / "data.dvc").read_text() == (second / "data.dvc").read_text()

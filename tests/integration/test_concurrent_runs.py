@@ -35,8 +35,9 @@ def start_run(root: Path, home: Path, log: Path) -> subprocess.Popen:
     environment = {k: v for k, v in env().items() if k != "PREFECT_API_URL"}
     environment["PREFECT_HOME"] = str(home)
     with open(log, "w") as out:
-        return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--force"], cwd=root, env=environment,
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "run", "--force"], cwd=root, env=environment, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def test_runs_in_two_folders_proceed_together_and_each_folder_queues_on_its_own_lock(tmp_path):

@@ -19,8 +19,9 @@ distributed = pytest.importorskip("distributed", reason="dask.distributed is not
 @pytest.fixture(scope="module")
 def cluster():
     """A local cluster of 2 worker processes x 1 thread, the shape compute.n_workers makes."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address="127.0.0.1:0") as c:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as c:
         yield c
 
 
@@ -61,8 +62,9 @@ def test_cv_on_own_local_cluster_matches_in_process(tmp_path):
     cfg = make_config(tmp_path, cv={"n_splits": 2})
     inp = CvInput.from_config(cfg).model_copy(update={"compute": None})
     local = cross_validate(train, inp)
-    remote = cross_validate(train, inp.model_copy(update={
-        "compute": ComputeParams(engine="dask", n_workers=2, threads_per_worker=1)}))
+    remote = cross_validate(
+        train, inp.model_copy(update={"compute": ComputeParams(engine="dask", n_workers=2, threads_per_worker=1)})
+    )
     assert json.dumps(remote, sort_keys=True) == json.dumps(local, sort_keys=True)
 
 
@@ -75,8 +77,10 @@ def test_two_trial_tuning_on_dask_matches_in_process(tmp_path, cluster):
     cfg = make_config(tmp_path, cv={"n_splits": 3}, train={"tune": {"enabled": True, "n_trials": 2}})
     local_input = CvInput.from_config(cfg).model_copy(update={"compute": None})
     best_local, table_local = tune_lightgbm(train, local_input)
-    best_remote, table_remote = tune_lightgbm(train, local_input.model_copy(update={
-        "compute": ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address)}))
+    best_remote, table_remote = tune_lightgbm(
+        train,
+        local_input.model_copy(update={"compute": ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address)}),
+    )
     assert len(table_local["trials"]) == 2 and all(np.isfinite(t["value"]) for t in table_local["trials"])
     timeless = lambda t: {k: v for k, v in t.items() if k != "seconds"}  # wall time is reported, never compared
     assert timeless(table_remote) == timeless(table_local)
@@ -101,8 +105,15 @@ def test_lightgbm_dask_final_model_is_close_to_the_local_one(tmp_path, cluster):
     ft = infer_feature_types(train, cfg.data)
     pre = fit_preprocessors(train, ft, cfg.preprocess)
     local = train_models(train, valid, pre, ft, cfg.data, cfg.train)
-    remote = train_models(train, valid, pre, ft, cfg.data, cfg.train,
-                          ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True))
+    remote = train_models(
+        train,
+        valid,
+        pre,
+        ft,
+        cfg.data,
+        cfg.train,
+        ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True),
+    )
     refit = remote["lightgbm"].meta["refit"]
     assert 1 <= refit["early_stopping_iteration"] <= cfg.train.lightgbm.n_estimators
     assert refit["rows"] == 3000 and refit["n_estimators"] == refit_rounds(refit["early_stopping_iteration"], 2500, 3000)
@@ -127,8 +138,10 @@ def test_lightgbm_dask_gives_the_same_model_file_on_every_run_and_cluster(tmp_pa
     pre = fit_preprocessors(train, ft, cfg.preprocess)
     shared = ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True)
     own = ComputeParams(engine="dask", n_workers=2, threads_per_worker=1, lightgbm_dask=True)  # a new cluster
-    texts = [train_models(train, valid, pre, ft, cfg.data, cfg.train, p)["lightgbm"].estimator.model_to_string()
-             for p in (shared, shared, shared, own)]
+    texts = [
+        train_models(train, valid, pre, ft, cfg.data, cfg.train, p)["lightgbm"].estimator.model_to_string()
+        for p in (shared, shared, shared, own)
+    ]
     assert "[machines: " not in texts[0] and "[local_listen_port: " not in texts[0]
     assert texts[1:] == texts[:1] * 3
 
@@ -143,8 +156,15 @@ def test_lightgbm_dask_without_refit_keeps_all_rounds_and_the_chosen_iteration(t
     train, valid = df.iloc[:1200].reset_index(drop=True), df.iloc[1200:].reset_index(drop=True)
     cfg = make_config(tmp_path, train={"refit": False})
     ft = infer_feature_types(train, cfg.data)
-    remote = train_models(train, valid, fit_preprocessors(train, ft, cfg.preprocess), ft, cfg.data, cfg.train,
-                          ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True))
+    remote = train_models(
+        train,
+        valid,
+        fit_preprocessors(train, ft, cfg.preprocess),
+        ft,
+        cfg.data,
+        cfg.train,
+        ComputeParams(engine="dask", scheduler_address=cluster.scheduler_address, lightgbm_dask=True),
+    )
     assert "refit" not in remote["lightgbm"].meta and remote["lightgbm"].meta["train_rows"] == 1200
     assert remote["lightgbm"].estimator.current_iteration() == cfg.train.lightgbm.n_estimators
     assert 1 <= remote["lightgbm"].meta["best_iteration"] <= cfg.train.lightgbm.n_estimators

@@ -39,8 +39,9 @@ def runs(tmp_path_factory) -> dict:
     """Run the pipeline on a loopback cluster of 2 workers x 1 thread, then on the local engine; keep both reports."""
     root = make_project(tmp_path_factory.mktemp("dask_project"))
     out: dict = {"root": root}
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address="127.0.0.1:0") as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster:
         set_compute(root, {"engine": "dask", "scheduler_address": cluster.scheduler_address, "lightgbm_dask": True})
         out["dask_log"] = run_pipeline(root)
         out["dask"] = {name: read(root, name) for name in ("cv.json", "train.json", "metrics.json", "promotion.json")}

@@ -24,22 +24,33 @@ STATUS = re.compile(r"Status:\s*\S?\s*(Succeeded|Failed)")
 def bookings(n: int, seed: int) -> pd.DataFrame:
     """Return a clean bookings-like frame: unique ids, past arrivals, two hotels, a 0/1 label."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "booking_id": np.arange(n),
-        "arrival": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
-        "lead_time": rng.integers(0, 300, n).astype(float),
-        "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
-        "is_canceled": rng.integers(0, 2, n),
-    })
+    return pd.DataFrame(
+        {
+            "booking_id": np.arange(n),
+            "arrival": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+            "lead_time": rng.integers(0, 300, n).astype(float),
+            "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
+            "is_canceled": rng.integers(0, 2, n),
+        }
+    )
 
 
 def validated_docs(root: Path, df: pd.DataFrame) -> tuple[dict, Path, Path]:
     """Bootstrap the suite on 3,000 reference rows, validate df on a 1,000-row GX sample; return the report, the
     Data Docs index and the page of this validation."""
-    cfg = make_config(root, data={"target": "is_canceled", "task": "binary", "time_column": "arrival",
-                                  "id_column": "booking_id", "categorical_columns": [], "segment_columns": [],
-                                  "drop_columns": {}},
-                      validate={"min_rows": 100, "gx_max_rows": 1000})
+    cfg = make_config(
+        root,
+        data={
+            "target": "is_canceled",
+            "task": "binary",
+            "time_column": "arrival",
+            "id_column": "booking_id",
+            "categorical_columns": [],
+            "segment_columns": [],
+            "drop_columns": {},
+        },
+        validate={"min_rows": 100, "gx_max_rows": 1000},
+    )
     bootstrap_suite(bookings(3000, seed=0), cfg.paths, cfg.data, cfg.validate)
     report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
     index = Path(report.data_docs)

@@ -22,8 +22,9 @@ DVC = str(BIN / "dvc")
 def test_git_clone_dvc_pull_dvc_repro(tmp_path: Path) -> None:
     root = make_scratch_project(tmp_path / "origin")
     (root / "sample").mkdir()
-    pd.read_csv(REPO / "sample" / "hotel_bookings.csv.gz").sample(6000, random_state=0) \
-        .to_csv(root / "sample" / "hotel_small.csv", index=False)
+    pd.read_csv(REPO / "sample" / "hotel_bookings.csv.gz").sample(6000, random_state=0).to_csv(
+        root / "sample" / "hotel_small.csv", index=False
+    )
     (root / "params.yaml").write_text(yaml.safe_dump(small_params(), sort_keys=False))
     sh(DVC, "remote", "add", "sample", "../sample/dvc-remote", cwd=root)  # as .dvc/config in the repository
     sh(sys.executable, "-m", "flows.cli", "ingest", cwd=root)

@@ -16,8 +16,11 @@ from tests.support.scratch_project import commit_as_dvc_project, copy_code
 
 # ../shared/data beside the repository (a worktree one level deeper finds it too)
 SHARED = next((p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()), SHARED_DATA)
-pytestmark = [pytest.mark.integration, pytest.mark.shared_data,
-              pytest.mark.skipif(not SHARED.exists(), reason=f"{SHARED} is absent (the shared public tables)")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.shared_data,
+    pytest.mark.skipif(not SHARED.exists(), reason=f"{SHARED} is absent (the shared public tables)"),
+]
 
 TABLES = {  # file, target -> task, positive label, time column, time parts, id column
     "hotel": ("hotel_bookings.csv.gz", "is_canceled", "binary", 1, "arrival_date", True, None),
@@ -36,8 +39,9 @@ def test_init_writes_params_that_load_and_infer_the_table(name: str, tmp_path: P
     file, target, task, positive, time, parts, ident = TABLES[name]
     proc = sh(sys.executable, "-m", "flows.cli", "init", str(SHARED / file), "--target", target, cwd=tmp_path)
     cfg = load_config(tmp_path / "params.yaml")
-    assert (cfg.data.task, cfg.data.positive_label, cfg.data.time_column, cfg.data.id_column) == \
-        (task, positive, time, ident), proc.stdout
+    assert (cfg.data.task, cfg.data.positive_label, cfg.data.time_column, cfg.data.id_column) == (task, positive, time, ident), (
+        proc.stdout
+    )
     assert (cfg.ingest.time_from_parts is not None) == parts
     assert cfg.data.target not in cfg.data.drop_columns
     assert not cfg.validate.keep_suspects and cfg.split.test_start is None  # nothing sample-specific

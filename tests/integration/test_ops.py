@@ -90,9 +90,14 @@ def running_task(url: str, name: str) -> bool:
     from prefect.client.schemas.sorting import TaskRunSort
 
     async def read(client):
-        return await client.read_task_runs(task_run_filter=TaskRunFilter(
-            name=TaskRunFilterName(any_=[name]), state=TaskRunFilterState(type=TaskRunFilterStateType(
-                any_=[StateType.RUNNING]))), sort=TaskRunSort.EXPECTED_START_TIME_DESC, limit=5)
+        return await client.read_task_runs(
+            task_run_filter=TaskRunFilter(
+                name=TaskRunFilterName(any_=[name]),
+                state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.RUNNING])),
+            ),
+            sort=TaskRunSort.EXPECTED_START_TIME_DESC,
+            limit=5,
+        )
 
     return bool(api(url, read))
 
@@ -101,8 +106,14 @@ def test_a_run_killed_during_cv_resumes_from_cv(served, tmp_path):
     root = served["root"]
     edit_params(root, "cv", n_splits=3)
     log = open(tmp_path / "killed.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=root, stdout=log, stderr=subprocess.STDOUT,
-                            env=server_env(served["home"], served["url"]), start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run"],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=server_env(served["home"], served["url"]),
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not running_task(served["url"], "cv"):
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "killed.log").read_text()[-3000:]

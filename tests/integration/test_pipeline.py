@@ -23,8 +23,14 @@ BIN = Path(sys.executable).parent
 
 def env() -> dict[str, str]:
     """The environment a user has with the venv active."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-            "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MPLBACKEND": "Agg"}
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "MPLBACKEND": "Agg",
+    }
 
 
 def sh(*cmd: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -101,7 +107,9 @@ def flow_project(tmp_path_factory) -> tuple[Path, list[str], dict]:
             async with get_client() as client:
                 runs = await client.read_task_runs(
                     flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
-                    sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
+                    sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                    limit=200,
+                )
                 return [r.name for r in runs]
 
         names = anyio.run(task_names)
@@ -158,8 +166,13 @@ def test_second_flow_run_skips_every_step(flow_project):
 
 def test_both_callers_produce_the_same_outputs(dvc_project, flow_project):
     flow_root = flow_project[0]
-    for rel in ("artifacts/split/test.parquet", "artifacts/models/lightgbm/model.txt", "reports/split.json",
-                "reports/cv.json", "reports/train.json"):
+    for rel in (
+        "artifacts/split/test.parquet",
+        "artifacts/models/lightgbm/model.txt",
+        "reports/split.json",
+        "reports/cv.json",
+        "reports/train.json",
+    ):
         assert digest(dvc_project / rel) == digest(flow_root / rel), rel
     a = json.loads((dvc_project / "reports/metrics.json").read_text())
     b = json.loads((flow_root / "reports/metrics.json").read_text())
@@ -169,8 +182,9 @@ def test_both_callers_produce_the_same_outputs(dvc_project, flow_project):
 
 def test_cli_run_with_nothing_stale_starts_no_server(dvc_project):
     environment = {k: v for k, v in env().items() if k != "PREFECT_API_URL"}
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run"], cwd=dvc_project, env=environment,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run"], cwd=dvc_project, env=environment, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "nothing to do" in proc.stderr and "no Prefect server was started" in proc.stderr
     assert "Starting temporary server" not in proc.stderr
@@ -183,11 +197,13 @@ def test_cli_run_after_a_threshold_change_runs_only_promote_in_a_flow(dvc_projec
     (dvc_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         environment = {k: v for k, v in env().items() if k != "PREFECT_API_URL"}
-        proc = subprocess.run([sys.executable, "-m", "flows.cli", "run"], cwd=dvc_project, env=environment,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "run"], cwd=dvc_project, env=environment, capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "ran: promote; skipped (up to date): ingest, validate, split, preprocess, cv, train, evaluate, explain" \
-            in proc.stderr, proc.stderr[-3000:]
+        assert (
+            "ran: promote; skipped (up to date): ingest, validate, split, preprocess, cv, train, evaluate, explain" in proc.stderr
+        ), proc.stderr[-3000:]
         assert "Data and pipelines are up to date" in sh(str(BIN / "dvc"), "status", cwd=dvc_project).stdout
     finally:
         (dvc_project / "params.yaml").write_text(original)

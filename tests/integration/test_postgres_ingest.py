@@ -21,8 +21,14 @@ pytestmark = pytest.mark.integration
 def test_psycopg_url_round_trips_a_table(postgres_server: PostgresServer):
     url = sa.make_url(postgres_server.url).set(drivername="postgresql+psycopg")
     engine = sa.create_engine(url)
-    table = pd.DataFrame({"booking": [1, 2, 3], "hotel": ["City", "Resort", "City"], "adr": [101.5, 88.0, None],
-                          "arrived": pd.to_datetime(["2020-01-01", "2020-02-15", "2020-03-31"])})
+    table = pd.DataFrame(
+        {
+            "booking": [1, 2, 3],
+            "hotel": ["City", "Resort", "City"],
+            "adr": [101.5, 88.0, None],
+            "arrived": pd.to_datetime(["2020-01-01", "2020-02-15", "2020-03-31"]),
+        }
+    )
     try:
         with engine.begin() as conn:
             table.to_sql("smoke_bookings", conn, index=False)

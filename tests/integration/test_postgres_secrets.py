@@ -33,15 +33,20 @@ def tabgate(root: Path, *args: str, password: str | None, home: Path) -> subproc
     environment["PREFECT_HOME"] = str(home)
     if password is not None:
         environment[PASSWORD_ENV] = password
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=root, env=environment, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args], cwd=root, env=environment, capture_output=True, text=True, timeout=900
+    )
 
 
 def files_holding(secret: str, *folders: Path) -> list[str]:
     """Return every file under the folders whose bytes hold the secret (as is or URL-quoted)."""
     forms = {secret.encode(), quote(secret, safe="").encode()}
-    return sorted(str(p) for folder in folders for p in folder.rglob("*")
-                  if p.is_file() and not p.is_symlink() and any(f in p.read_bytes() for f in forms))
+    return sorted(
+        str(p)
+        for folder in folders
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink() and any(f in p.read_bytes() for f in forms)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +65,13 @@ def pg(tmp_path_factory, postgres_server: PostgresServer) -> dict:
     params["evaluate"]["segment_min_rows"] = 20
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh("git", "commit", "-qam", "PostgreSQL source", cwd=root)
-    return {"root": root, "server": postgres_server, "source": source, "home": tmp_path_factory.mktemp("prefect_home"),
-            "outputs": []}
+    return {
+        "root": root,
+        "server": postgres_server,
+        "source": source,
+        "home": tmp_path_factory.mktemp("prefect_home"),
+        "outputs": [],
+    }
 
 
 def test_ingest_and_the_whole_pipeline_run_with_the_password_only_in_the_environment(pg):
@@ -98,12 +108,14 @@ def test_a_wrong_password_fails_with_a_redacted_message_everywhere(pg):
     assert flow.returncode == 3, flow.stderr[-5000:]
     assert "password authentication failed" in flow.stderr
     database = [p for p in pg["home"].rglob("*.db*") if p.is_file()]
-    assert database and any(b"password authentication failed" in p.read_bytes() for p in database), \
+    assert database and any(b"password authentication failed" in p.read_bytes() for p in database), (
         "the failure never reached the Prefect database, so searching it proves nothing"
+    )
 
     missing = tabgate(root, "ingest", password=None, home=pg["home"])
-    assert missing.returncode == 2 and f"ingest.password_env: the environment variable {PASSWORD_ENV} is not set" \
-        in missing.stderr
+    assert (
+        missing.returncode == 2 and f"ingest.password_env: the environment variable {PASSWORD_ENV} is not set" in missing.stderr
+    )
 
     outputs = pg["outputs"] + [p.stdout + p.stderr for p in (ingest, flow, missing)]
     for secret in (real, wrong):

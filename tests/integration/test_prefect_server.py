@@ -28,8 +28,17 @@ from tests.integration.test_pipeline import STEPS, env, make_project
 from tests.support.processes import stop_process_group
 
 pytestmark = pytest.mark.integration
-ARTIFACT_KEYS = {"validation-summary", "data-docs", "cv-table", "test-metrics", "explain-report", "error-slices",
-                 "promotion-decision", "promotion-rules", "run-summary"}
+ARTIFACT_KEYS = {
+    "validation-summary",
+    "data-docs",
+    "cv-table",
+    "test-metrics",
+    "explain-report",
+    "error-slices",
+    "promotion-decision",
+    "promotion-rules",
+    "run-summary",
+}
 
 
 def free_port() -> int:
@@ -40,9 +49,14 @@ def free_port() -> int:
 
 def server_env(home: Path, url: str | None = None) -> dict[str, str]:
     """The environment of a process that talks to (or is) the test server: own PREFECT_HOME, analytics off."""
-    e = {**env(), "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
-         "PREFECT_RUNNER_POLL_FREQUENCY": "2", "PREFECT_LOGGING_LEVEL": "INFO"}
+    e = {
+        **env(),
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+    }
     if url:
         e["PREFECT_API_URL"] = url
     return e
@@ -56,12 +70,21 @@ def prefect_server(home: Path, startup_timeout: float = 120, extra_env: dict[str
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    e = {**server_env(home), "PREFECT_UI_API_URL": f"{base}/api", "PREFECT_SERVER_API_HOST": "127.0.0.1",
-         **{k: v.replace("{port}", str(port)) for k, v in (extra_env or {}).items()}}
+    e = {
+        **server_env(home),
+        "PREFECT_UI_API_URL": f"{base}/api",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        **{k: v.replace("{port}", str(port)) for k, v in (extra_env or {}).items()},
+    }
     e.pop("PREFECT_API_URL", None)
     log = open(home / "server.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=e,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -81,8 +104,14 @@ def prefect_server(home: Path, startup_timeout: float = 120, extra_env: dict[str
 
 def tabgate(*args: str, cwd: Path, home: Path, url: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run `python -m flows.cli ARGS` in a project against the test server."""
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=cwd, env=server_env(home, url),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=cwd,
+        env=server_env(home, url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def api(url: str, coro_fn):
@@ -100,8 +129,9 @@ async def _flow_runs(client, flow_name: str):
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
     from prefect.client.schemas.sorting import FlowRunSort
 
-    return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-                                       sort=FlowRunSort.START_TIME_DESC, limit=50)
+    return await client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), sort=FlowRunSort.START_TIME_DESC, limit=50
+    )
 
 
 def flow_runs(url: str, flow_name: str) -> list:
@@ -113,8 +143,11 @@ def task_run_names(url: str, flow_run_id) -> list[str]:
     from prefect.client.schemas.sorting import TaskRunSort
 
     async def read(client):
-        runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                           sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
         return [r.name for r in runs]
 
     return api(url, read)
@@ -122,8 +155,11 @@ def task_run_names(url: str, flow_run_id) -> list[str]:
 
 def artifacts_of(url: str, flow_run_id) -> list[dict]:
     """Return the artifacts of a flow run (REST: this server rejects the client's null flow_runs/task_runs)."""
-    r = httpx.post(f"{url}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}},
-                                                    "sort": "CREATED_DESC", "limit": 200}, timeout=30)
+    r = httpx.post(
+        f"{url}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}}, "sort": "CREATED_DESC", "limit": 200},
+        timeout=30,
+    )
     r.raise_for_status()
     return r.json()
 
@@ -159,12 +195,19 @@ def shared_project(tmp_path_factory, request) -> dict:
     outputs = [(home / f"run{i}.log").read_text() for i in (1, 2)]
     runs = sorted(flow_runs(url, "tabgate-training"), key=lambda r: r.start_time)
     request.config._tabgate_served = {
-        "url": url, "home": home, "root": root, "seconds": time.monotonic() - start, "codes": codes,
-        "outputs": outputs, "run": runs[0], "second_run": runs[-1],
+        "url": url,
+        "home": home,
+        "root": root,
+        "seconds": time.monotonic() - start,
+        "codes": codes,
+        "outputs": outputs,
+        "run": runs[0],
+        "second_run": runs[-1],
         # counted now: later tests (test_ops.py) train again in this shared project
         "versions_after_runs": sorted(p.name for p in (root / "registry" / "versions").iterdir()),
         "data_md5": yaml.safe_load((root / "data.dvc").read_text())["outs"][0]["md5"].removesuffix(".dir"),
-        "model_version": json.loads((root / "reports" / "promotion.json").read_text())["version_id"]}
+        "model_version": json.loads((root / "reports" / "promotion.json").read_text())["version_id"],
+    }
     return request.config._tabgate_served
 
 
@@ -180,8 +223,9 @@ def test_two_training_runs_at_once_take_turns(served):
     assert "waiting for the project lock" in served["outputs"][1]
     assert ran_steps(served["outputs"][1]) == []
     assert len(served["versions_after_runs"]) == 1, served["versions_after_runs"]
-    status = subprocess.run([str(Path(sys.executable).parent / "dvc"), "status"], cwd=served["root"], env=env(),
-                            capture_output=True, text=True)
+    status = subprocess.run(
+        [str(Path(sys.executable).parent / "dvc"), "status"], cwd=served["root"], env=env(), capture_output=True, text=True
+    )
     assert "Data and pipelines are up to date" in status.stdout, status.stdout
 
 
@@ -215,9 +259,14 @@ def test_the_run_is_findable_by_data_and_model_version(served):
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
     from prefect.client.schemas.sorting import FlowRunSort
 
-    found = api(served["url"], lambda c: c.read_flow_runs(
-        flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"model:{version}"])),
-        sort=FlowRunSort.START_TIME_DESC, limit=10))
+    found = api(
+        served["url"],
+        lambda c: c.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"model:{version}"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=10,
+        ),
+    )
     assert run.id in [r.id for r in found]
 
 
@@ -229,9 +278,16 @@ def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
     (root / "incoming").mkdir(exist_ok=True)
     batch.to_csv(root / "incoming" / "batch.csv", index=False)
     log = open(tmp_path / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=server_env(home, url),
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve"],
+        cwd=root,
+        env=server_env(home, url),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
+
         async def deployments(client):
             from prefect.client.schemas.sorting import DeploymentSort
 
@@ -266,15 +322,37 @@ def test_serve_registers_scheduled_deployments_and_runs_them(served, tmp_path):
         log.close()
 
 
-RUN_ARTIFACT_KEYS = ("validation-summary", "data-docs", "cv-table", "test-metrics", "explain-report", "error-slices",
-                     "promotion-decision", "promotion-rules", "run-summary")
+RUN_ARTIFACT_KEYS = (
+    "validation-summary",
+    "data-docs",
+    "cv-table",
+    "test-metrics",
+    "explain-report",
+    "error-slices",
+    "promotion-decision",
+    "promotion-rules",
+    "run-summary",
+)
 
 
 def rendered_dom(chromium: Path, url: str, profile: Path) -> str:
     """Return the page's DOM after its scripts ran (headless Chromium, --dump-dom), as a person's browser shows it."""
-    cmd = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", "--window-size=1400,1000", "--virtual-time-budget=20000", "--dump-dom", url]
+    cmd = [
+        str(chromium),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+        "--virtual-time-budget=20000",
+        "--dump-dom",
+        url,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
@@ -300,10 +378,23 @@ def test_flow_run_page_renders_in_a_real_browser(chromium, served, tmp_path):
     out_dir.mkdir(exist_ok=True)
     png = out_dir / "prefect-ui-flow-run.png"
     profile = tmp_path / "chromium-profile"
-    cmd = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", "--window-size=1400,1000", "--virtual-time-budget=20000",
-           "--hide-scrollbars", f"--screenshot={png}", page]
+    cmd = [
+        str(chromium),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+        "--virtual-time-budget=20000",
+        "--hide-scrollbars",
+        f"--screenshot={png}",
+        page,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert png.exists() and png.stat().st_size > 20_000, proc.stderr[-3000:]
     from PIL import Image

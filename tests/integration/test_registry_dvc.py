@@ -37,8 +37,15 @@ def pushed(tmp_path_factory) -> dict:
     reg = root / "registry"
     vid = catalog.production_version(reg)
     assert vid is not None, log.stdout[-3000:]
-    return {"root": root, "clone": clone, "reg": reg, "vid": vid, "base": base,
-            "commit": provenance.git_commit(root), "log": log.stdout + log.stderr}
+    return {
+        "root": root,
+        "clone": clone,
+        "reg": reg,
+        "vid": vid,
+        "base": base,
+        "commit": provenance.git_commit(root),
+        "log": log.stdout + log.stderr,
+    }
 
 
 def faster(params_file: Path) -> None:
@@ -109,8 +116,16 @@ def test_model_card_is_a_promote_output_and_kept_in_the_registry(pushed):
     root, vid = pushed["root"], pushed["vid"]
     card = (root / "reports" / "model_card.md").read_text()
     assert card == catalog.model_card_path(pushed["reg"], vid).read_text()
-    for heading in ("## Data", "## Training", "## Test metrics", "## Cross-validation", "## Segments",
-                    "## Known weaknesses", "## Promotion gate", "## Versions"):
+    for heading in (
+        "## Data",
+        "## Training",
+        "## Test metrics",
+        "## Cross-validation",
+        "## Segments",
+        "## Known weaknesses",
+        "## Promotion gate",
+        "## Versions",
+    ):
         assert heading in card
     assert pushed["commit"] != catalog.read_record(pushed["reg"], vid).git_commit  # code commit: before the run
     # promote reads explain's report without a dvc.yaml dependency on it: it relies on dvc.yaml order

@@ -34,8 +34,12 @@ def artifacts(url: str, key: str) -> list:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.client.schemas.sorting import ArtifactSort
 
-    return api(url, lambda c: c.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-                                               sort=ArtifactSort.CREATED_DESC, limit=100))
+    return api(
+        url,
+        lambda c: c.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=100
+        ),
+    )
 
 
 def table(artifact) -> list[dict]:
@@ -57,8 +61,7 @@ def world(tmp_path_factory) -> Iterator[dict]:
     with prefect_server(home) as url:
         proc = tabgate("run", cwd=root, home=home, url=url)
         assert proc.returncode == 0, proc.stderr[-4000:]
-        yield {"root": root, "home": home, "url": url,
-               "registry": load_config(root / "params.yaml").paths.registry_dir}
+        yield {"root": root, "home": home, "url": url, "registry": load_config(root / "params.yaml").paths.registry_dir}
 
 
 def run(world: dict, *args: str) -> subprocess.CompletedProcess:
@@ -76,7 +79,12 @@ def test_the_training_flow_publishes_the_registry_table_after_promote(world):
     rows = table(latest)
     assert rows == registry_now(world) and len(rows) == 1
     assert rows[0]["status"] == "production" and rows[0]["production"] == "yes"
-    assert rows[0]["test_metric"].startswith("roc_auc ") and float(rows[0]["test_metric"].split()[1]) > 0.7 and rows[0]["action"] == "promote" and rows[0]["why"].startswith("gate passed")
+    assert (
+        rows[0]["test_metric"].startswith("roc_auc ")
+        and float(rows[0]["test_metric"].split()[1]) > 0.7
+        and rows[0]["action"] == "promote"
+        and rows[0]["why"].startswith("gate passed")
+    )
     assert latest.flow_run_id is not None and older == []  # published by the training run, once
 
 
@@ -127,8 +135,9 @@ return {text: document.body ? document.body.innerText : '', charts: imgs.filter(
 """
 
 
-def photograph(webdriver, chromium: Path, page: str, png: Path, profile: Path, expect: list[str],
-               charts: int = 0, size: str = "1600,900") -> str:
+def photograph(
+    webdriver, chromium: Path, page: str, png: Path, profile: Path, expect: list[str], charts: int = 0, size: str = "1600,900"
+) -> str:
     """Open page in headless Chromium, wait until it shows every text in expect (and `charts` loaded SVG images),
     save a screenshot to png; return the page's visible text."""
     with webdriver.session(chromium, profile, size) as session:
@@ -152,13 +161,26 @@ def test_the_artifact_pages_show_in_a_real_browser(chromium, webdriver, world, t
     out.mkdir(exist_ok=True)
     registry = artifacts(world["url"], "model-registry")[0]
     rows = table(registry)
-    text = photograph(webdriver, chromium, f"{base}/artifacts/artifact/{registry.id}", out / "prefect-model-registry.png",
-                      tmp_path / "p1", [r["version"] for r in rows] + ["back to the first model", "test_metric"],
-                      size="2000,700")  # wide enough for every column
+    text = photograph(
+        webdriver,
+        chromium,
+        f"{base}/artifacts/artifact/{registry.id}",
+        out / "prefect-model-registry.png",
+        tmp_path / "p1",
+        [r["version"] for r in rows] + ["back to the first model", "test_metric"],
+        size="2000,700",
+    )  # wide enough for every column
     assert "production" in text and "archived" in text
     chart = artifacts(world["url"], "monitoring-trend-chart")[0]
-    photograph(webdriver, chromium, f"{base}/artifacts/artifact/{chart.id}", out / "prefect-monitoring-trend.png",
-               tmp_path / "p2", ["Monitoring trend, last 3 batches"], charts=1)
+    photograph(
+        webdriver,
+        chromium,
+        f"{base}/artifacts/artifact/{chart.id}",
+        out / "prefect-monitoring-trend.png",
+        tmp_path / "p2",
+        ["Monitoring trend, last 3 batches"],
+        charts=1,
+    )
     if os.environ.get("TABGATE_SAVE_SCREENSHOT"):  # refresh the docs pictures on purpose only
         for name in ("prefect-model-registry.png", "prefect-monitoring-trend.png"):
             shutil.copy(out / name, REPO / "docs" / name)

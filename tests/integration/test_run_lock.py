@@ -30,8 +30,14 @@ pytestmark = pytest.mark.integration
 def tabgate(root: Path, *args: str, home: Path) -> subprocess.Popen:
     environment = {k: v for k, v in env().items() if k != "PREFECT_API_URL"}
     environment["PREFECT_HOME"] = str(home)
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", *args], cwd=root, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=root,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 # Each call is what the deployment's run form would start: the flow function with those parameters.
-SCRIPT = r'''
+SCRIPT = r"""
 import json, sys
 from flows.monitoring import monitoring_flow
 from flows.scoring import scoring_flow
@@ -40,13 +40,16 @@ for name, kw in calls:
     except Exception as err:
         out.append([name, kw, type(err).__name__, str(err), getattr(err, "exit_code", None)])
 print("RESULT" + json.dumps(out))
-'''
+"""
 
 
 def digest(root: Path) -> dict[str, str]:
     """Return sha256 per file below root (everything a refused run could have written)."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def test_unsafe_run_parameters_are_refused_and_write_nothing(tmp_path: Path) -> None:
@@ -66,18 +69,25 @@ def test_unsafe_run_parameters_are_refused_and_write_nothing(tmp_path: Path) -> 
     (tmp_path / "outside.csv").write_text("a,b\n1,2\n")
     os.symlink(elsewhere, root / "link")
     before, outside_before = digest(root), digest(tmp_path / "elsewhere")
-    env = {**os.environ, "PYTHONPATH": str(root), "PREFECT_HOME": str(tmp_path / "prefect_home"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(elsewhere)], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "PREFECT_HOME": str(tmp_path / "prefect_home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(elsewhere)], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     assert lines, proc.stderr[-4000:]
-    results = json.loads(lines[-1][len("RESULT"):])
+    results = json.loads(lines[-1][len("RESULT") :])
     assert len(results) == 14
     for name, kw, kind, message, code in results:
         assert (kind, code) == ("UnsafeParameter", 2), (name, kw, kind, message)
-        assert next(iter(k for k in ("output_path", "input_path", "params", "batch", "require_approval")
-                         if k in message)), message
+        assert next(iter(k for k in ("output_path", "input_path", "params", "batch", "require_approval") if k in message)), (
+            message
+        )
     assert digest(root) == before
     assert digest(tmp_path / "elsewhere") == outside_before
     assert (tmp_path / "outside.csv").read_text() == "a,b\n1,2\n"

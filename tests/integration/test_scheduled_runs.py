@@ -25,8 +25,10 @@ from tests.support.processes import stop_process_group
 pytestmark = pytest.mark.integration
 EVERY_MINUTE = "* * * * *"
 # served deployment: (artifact key, the note its run must publish when the batch is missing)
-MISSING_BATCH = {"tabgate-scoring": ("scoring-summary", "nothing to score at"),
-                 "tabgate-monitoring": ("monitor-decision", "no batch at")}
+MISSING_BATCH = {
+    "tabgate-scoring": ("scoring-summary", "nothing to score at"),
+    "tabgate-monitoring": ("monitor-decision", "no batch at"),
+}
 SCHEDULER_WAIT = 150  # seconds: the next minute boundary, the runner's pickup, and a run that does nothing
 
 
@@ -35,14 +37,23 @@ def served(tmp_path_factory) -> Iterator[dict]:
     """A scratch project whose scoring and monitoring schedules fire every minute, served against a real server."""
     root = make_project(tmp_path_factory.mktemp("scheduled_project"))
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["monitor"]["schedules"] = {"training": {"cron": "0 3 * * 1", "enabled": False},
-                                      "scoring": {"cron": EVERY_MINUTE}, "monitoring": {"cron": EVERY_MINUTE}}
+    params["monitor"]["schedules"] = {
+        "training": {"cron": "0 3 * * 1", "enabled": False},
+        "scoring": {"cron": EVERY_MINUTE},
+        "monitoring": {"cron": EVERY_MINUTE},
+    }
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert not (root / load_config(root / "params.yaml").monitor.batch_path).exists()
     home = tmp_path_factory.mktemp("scheduled_prefect_home")
     with prefect_server(home) as url, open(home / "serve.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=server_env(home, url),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve"],
+            cwd=root,
+            env=server_env(home, url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             yield {"root": root, "home": home, "url": url, "deployments": wait_for_deployments(url, home, proc)}
         finally:
@@ -58,8 +69,7 @@ def wait_for_deployments(url: str, home: Path, proc: subprocess.Popen, timeout: 
         deps = {d.name: d for d in api(url, lambda c: c.read_deployments(sort=DeploymentSort.NAME_ASC, limit=20))}
         if len(deps) == len(DEPLOYMENTS):
             return deps
-        assert proc.poll() is None and time.monotonic() < deadline, \
-            f"tabgate serve registered {sorted(deps)}:\n{logs(home)}"
+        assert proc.poll() is None and time.monotonic() < deadline, f"tabgate serve registered {sorted(deps)}:\n{logs(home)}"
         time.sleep(1)
 
 
@@ -75,15 +85,30 @@ def scheduled_runs(url: str, deployment_id) -> list:
     """Return the flow runs of one deployment that the server's scheduler created."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
 
-    runs = api(url, lambda c: c.read_flow_runs(
-        flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id])), limit=200))
-    return [r for r in runs if r.auto_scheduled and r.created_by and r.created_by.type == "SCHEDULE"
-            and (r.idempotency_key or "").startswith(f"scheduled {deployment_id}")]
+    runs = api(
+        url,
+        lambda c: c.read_flow_runs(
+            flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id])), limit=200
+        ),
+    )
+    return [
+        r
+        for r in runs
+        if r.auto_scheduled
+        and r.created_by
+        and r.created_by.type == "SCHEDULE"
+        and (r.idempotency_key or "").startswith(f"scheduled {deployment_id}")
+    ]
 
 
 def test_prefect_deployment_ls_lists_the_served_deployments(served):
-    proc = subprocess.run([str(Path(sys.executable).parent / "prefect"), "deployment", "ls"], capture_output=True,
-                          text=True, timeout=120, env={**server_env(served["home"], served["url"]), "COLUMNS": "200"})
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "prefect"), "deployment", "ls"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**server_env(served["home"], served["url"]), "COLUMNS": "200"},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     for name in served["deployments"]:
         assert f"{name}/{name}" in proc.stdout, proc.stdout
@@ -93,8 +118,12 @@ def test_the_server_scheduler_fires_the_every_minute_schedules_and_the_runs_comp
     """The scheduler (not the test) creates SCHEDULED runs; serve executes them; a missing batch is a note."""
     url, deps = served["url"], served["deployments"]
     active = {n: [s.active for s in d.schedules] for n, d in deps.items()}
-    assert active == {"tabgate-training": [False], "tabgate-scoring": [True], "tabgate-monitoring": [True],
-                      **{f"tabgate-{n}": [] for n in ON_DEMAND}}, active  # approval, registry actions: no schedule
+    assert active == {
+        "tabgate-training": [False],
+        "tabgate-scoring": [True],
+        "tabgate-monitoring": [True],
+        **{f"tabgate-{n}": [] for n in ON_DEMAND},
+    }, active  # approval, registry actions: no schedule
     deadline = time.monotonic() + SCHEDULER_WAIT
     done: dict = {}
     while set(done) != set(MISSING_BATCH) and time.monotonic() < deadline:
@@ -108,7 +137,8 @@ def test_the_server_scheduler_fires_the_every_minute_schedules_and_the_runs_comp
     assert set(done) == set(MISSING_BATCH), (
         f"within {SCHEDULER_WAIT} s the server's scheduler created and serve completed runs only for {sorted(done)}; "
         f"scheduled runs seen: { {n: len(scheduled_runs(url, deps[n].id)) for n in MISSING_BATCH} }\n"
-        f"{logs(served['home'])}")
+        f"{logs(served['home'])}"
+    )
     for name, run in done.items():
         states = api(url, lambda c, run=run: c.read_flow_run_states(run.id))
         assert states[0].type.value == "SCHEDULED", f"{name}: first state {states[0]}"

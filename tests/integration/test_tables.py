@@ -26,8 +26,9 @@ def table_config(name: str, root: Path):
     params_file, source, _, _ = TABLES[name]
     raw = yaml.safe_load((REPO / params_file).read_text())
     defaults = parse_config({"data": {"target": "x"}, "ingest": {"source": "x"}}).paths
-    raw["paths"] = {k: str(root / k) if k.endswith("_dir") else str(root / Path(str(v)).name)
-                    for k, v in defaults.model_dump().items()}
+    raw["paths"] = {
+        k: str(root / k) if k.endswith("_dir") else str(root / Path(str(v)).name) for k, v in defaults.model_dump().items()
+    }
     raw["paths"]["gx_dir"] = str(root / "gx")
     raw["ingest"]["source"] = str(SHARED_DATA / source)
     raw.setdefault("cv", {})["n_splits"] = 3

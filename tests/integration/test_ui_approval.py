@@ -47,18 +47,28 @@ def served(tmp_path_factory) -> Iterator[dict]:
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["promote"]["require_approval"] = True
     params["promote"].update(min_gain_over_production=-1.0, segment_tolerance=1.0)  # the retrain on other data passes
-    params["monitor"]["schedules"] = {k: {"cron": "0 3 * * 1", "enabled": False}
-                                      for k in ("training", "scoring", "monitoring")}
+    params["monitor"]["schedules"] = {k: {"cron": "0 3 * * 1", "enabled": False} for k in ("training", "scoring", "monitoring")}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     params["promote"]["approval_timeout_seconds"] = SHORT_TIMEOUT
     (root / "params-short.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     home = tmp_path_factory.mktemp("approval_prefect_home")
     with prefect_server(home) as url, open(home / "serve.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], cwd=root, env=server_env(home, url),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve"],
+            cwd=root,
+            env=server_env(home, url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            yield {"root": root, "home": home, "url": url, "deployments": wait_for_deployments(url, home, proc),
-                   "bundles": tmp_path_factory.mktemp("approval_bundles")}
+            yield {
+                "root": root,
+                "home": home,
+                "url": url,
+                "deployments": wait_for_deployments(url, home, proc),
+                "bundles": tmp_path_factory.mktemp("approval_bundles"),
+            }
         finally:
             stop_process_group(proc, signal.SIGINT, timeout=30)
 
@@ -85,14 +95,16 @@ def start(served: dict, deployment: str, **parameters) -> UUID:
 
 def suspended(served: dict, run_id: UUID):
     """Wait until the run is Suspended (paused, waiting for input); return its state."""
-    return wait_for(f"run {run_id} suspended", lambda: (s := state_of(served["url"], run_id)) and s.is_paused() and s,
-                    served["home"])
+    return wait_for(
+        f"run {run_id} suspended", lambda: (s := state_of(served["url"], run_id)) and s.is_paused() and s, served["home"]
+    )
 
 
 def final(served: dict, run_id: UUID):
     """Wait until the run reaches a final state; return it."""
-    return wait_for(f"run {run_id} final", lambda: (s := state_of(served["url"], run_id)) and s.is_final() and s,
-                    served["home"], timeout=420)
+    return wait_for(
+        f"run {run_id} final", lambda: (s := state_of(served["url"], run_id)) and s.is_final() and s, served["home"], timeout=420
+    )
 
 
 def resume(url: str, run_id: UUID, **run_input) -> dict:
@@ -137,16 +149,21 @@ def test_a_training_run_waits_for_approval_and_the_ui_form_approves_it(served):
     screenshot_form(served, run.id)
     refused = resume(url, run.id, decision="approve", reason=" ", approver=APPROVER)
     assert refused["status"] == "REJECT" and state_of(url, run.id).is_paused(), refused
-    assert resume(url, run.id, decision="approve", reason="metrics and evidence fine", approver=APPROVER)[
-        "status"] == "ACCEPT"
+    assert resume(url, run.id, decision="approve", reason="metrics and evidence fine", approver=APPROVER)["status"] == "ACCEPT"
     assert final(served, run.id).is_completed(), logs(served["home"])
     assert catalog.production_version(reg) == version
     line = catalog.read_history(reg)[-1]
     assert (line.action, line.version_id, line.actor, line.run_id, line.reason) == (
-        Action.APPROVE, version, APPROVER, str(run.id), "metrics and evidence fine")
+        Action.APPROVE,
+        version,
+        APPROVER,
+        str(run.id),
+        "metrics and evidence fine",
+    )
     notes = [a["description"] for a in artifacts_of(url, run.id) if a["key"] == f"approval-{version}"]
-    assert sorted(notes) == sorted([f"{version}: waiting for approval (Resume this run to decide)",
-                                    f"{version}: approved"]), notes  # the restart does not publish the evidence again
+    assert sorted(notes) == sorted([f"{version}: waiting for approval (Resume this run to decide)", f"{version}: approved"]), (
+        notes
+    )  # the restart does not publish the evidence again
     expire = [r for r in flow_runs(url, "tabgate-approval-expire") if r.parameters["approval_run_id"] == str(run.id)]
     assert len(expire) == 1 and final(served, expire[0].id).is_cancelled()
 
@@ -175,8 +192,7 @@ def test_a_third_waiting_model_expires_stays_pending_and_the_cli_approves_it(ser
     assert catalog.current_status(reg, version) == ModelStatus.PENDING_APPROVAL
     notes = [a for a in artifacts_of(url, run) if a["key"] == f"approval-{version}"]
     assert any("EXPIRED" in str(a["data"]) and "tabgate models promote" in str(a["data"]) for a in notes), notes
-    done = tabgate("models", "promote", version, "--reason", "approved after expiry", cwd=root, home=served["home"],
-                   url=url)
+    done = tabgate("models", "promote", version, "--reason", "approved after expiry", cwd=root, home=served["home"], url=url)
     assert done.returncode == 0, done.stderr[-3000:]
     assert catalog.production_version(reg) == version
 
@@ -192,16 +208,24 @@ def screenshot_form(served: dict, run_id: UUID) -> None:
     base = served["url"].removesuffix("/api")
     kept = Path(tempfile.gettempdir()) / "tabgate-test-output"  # kept after pytest prunes its tmp folders
     kept.mkdir(exist_ok=True)
-    out = (Path(__file__).resolve().parents[2] / "docs" / "prefect-approval-form.png"
-           if os.environ.get("TABGATE_SAVE_SCREENSHOT") else kept / "prefect-approval-form.png")
-    with running_chromedriver(driver, served["home"] / "chromedriver.log") as wd, \
-            wd.session(chromium, served["home"] / "chromium-profile", size="1400,1300") as session:
+    out = (
+        Path(__file__).resolve().parents[2] / "docs" / "prefect-approval-form.png"
+        if os.environ.get("TABGATE_SAVE_SCREENSHOT")
+        else kept / "prefect-approval-form.png"
+    )
+    with (
+        running_chromedriver(driver, served["home"] / "chromedriver.log") as wd,
+        wd.session(chromium, served["home"] / "chromium-profile", size="1400,1300") as session,
+    ):
         wd.call("POST", f"/session/{session}/url", {"url": f"{base}/runs/flow-run/{run_id}"})
         clicked = False
         for _ in range(40):
-            clicked = wd.script(session, "const b = Array.from(document.querySelectorAll('button')).find("
-                                         "x => x.innerText.trim() === 'Resume'); if (b) { b.click(); return true; }"
-                                         " return false;")
+            clicked = wd.script(
+                session,
+                "const b = Array.from(document.querySelectorAll('button')).find("
+                "x => x.innerText.trim() === 'Resume'); if (b) { b.click(); return true; }"
+                " return false;",
+            )
             if clicked:
                 break
             time.sleep(0.5)
@@ -253,8 +277,7 @@ def test_a_retrain_started_by_monitoring_on_new_data_waits_for_approval_too(serv
     assert len(pending) == 1 and catalog.production_version(reg) == before, pending
     run = wait_for("the retrain's approval run", lambda: approval_run_of(served, pending[0]), served["home"])
     suspended(served, run.id)
-    assert resume(url, run.id, decision="approve", reason="retrain on new data", approver=APPROVER)[
-        "status"] == "ACCEPT"
+    assert resume(url, run.id, decision="approve", reason="retrain on new data", approver=APPROVER)["status"] == "ACCEPT"
     assert final(served, run.id).is_completed(), logs(served["home"])
     assert catalog.production_version(reg) == pending[0]
     assert catalog.read_history(reg)[-1].run_id == str(run.id)

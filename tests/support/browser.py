@@ -37,8 +37,10 @@ def chromium() -> Path:
     """The chromium executable; skips when it is absent, fails instead under CI=true."""
     path = find_chromium()
     if path is None:
-        missing_dependency("chromium is not installed (headless browser check); apt-get install chromium, "
-                           "or run tools/install-test-deps.sh as root")
+        missing_dependency(
+            "chromium is not installed (headless browser check); apt-get install chromium, "
+            "or run tools/install-test-deps.sh as root"
+        )
     return path
 
 
@@ -75,8 +77,7 @@ class WebDriver:
     def call(self, method: str, path: str, body: dict | None = None) -> Any:
         """Send one WebDriver command and return its value (raise with chromedriver's message on an error)."""
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=120) as resp:
                 return json.loads(resp.read())["value"]
@@ -86,11 +87,26 @@ class WebDriver:
     @contextmanager
     def session(self, chromium: Path, profile: Path, size: str = "1400,900") -> Iterator[str]:
         """Yield the id of a fresh headless Chromium session (performance log on); end it afterwards."""
-        caps = {"browserName": "chrome", "goog:loggingPrefs": {"performance": "ALL"},
-                "goog:chromeOptions": {"binary": str(chromium), "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={size}"]}}
+        caps = {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"performance": "ALL"},
+            "goog:chromeOptions": {
+                "binary": str(chromium),
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--hide-scrollbars",
+                    f"--user-data-dir={profile}",
+                    f"--window-size={size}",
+                ],
+            },
+        }
         session = self.call("POST", "/session", {"capabilities": {"alwaysMatch": caps}})["sessionId"]
         try:
             yield session
@@ -125,8 +141,12 @@ def running_chromedriver(driver: Path, log: Path) -> Iterator[WebDriver]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([str(driver), f"--port={port}", f"--log-path={log}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(driver), f"--port={port}", f"--log-path={log}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     client = WebDriver(f"http://127.0.0.1:{port}")
     try:
         for _ in range(200):  # up to ~20 s for the driver to listen
@@ -148,7 +168,9 @@ def webdriver(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """A chromedriver on a free loopback port for the session; skips when absent, fails instead under CI=true."""
     driver = find_chromedriver()
     if driver is None:
-        missing_dependency("chromedriver is not installed (browser tests that read a page); apt-get install "
-                           "chromium-driver, or run tools/install-test-deps.sh as root")
+        missing_dependency(
+            "chromedriver is not installed (browser tests that read a page); apt-get install "
+            "chromium-driver, or run tools/install-test-deps.sh as root"
+        )
     with running_chromedriver(driver, tmp_path_factory.mktemp("chromedriver") / "chromedriver.log") as client:
         yield client

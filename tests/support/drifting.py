@@ -17,7 +17,8 @@ from tests.conftest import make_config, synthetic_frame
 # position, small trees that early-stop quickly on the flipped slice.
 DRIFTING_PROJECT: dict[str, Any] = {
     "data": {"target": "label", "time_column": None, "segment_columns": ["colour"]},
-    "split": {"strategy": "row_order"}, "cv": {"n_splits": 3, "schemes": ["auto"]},
+    "split": {"strategy": "row_order"},
+    "cv": {"n_splits": 3, "schemes": ["auto"]},
     "train": {"lightgbm": {"n_estimators": 80, "learning_rate": 0.1, "num_leaves": 7, "early_stopping_rounds": 10}},
 }
 

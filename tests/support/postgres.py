@@ -55,8 +55,10 @@ class PostgresServer:
     @property
     def url(self) -> str:
         """Return the plain SQLAlchemy URL `postgresql://user:password@host:port/dbname`."""
-        return (f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-                f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}")
+        return (
+            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+        )
 
 
 def find_pg_bindir(pattern: str = PG_BIN_GLOB) -> Path | None:
@@ -72,8 +74,10 @@ def server_account() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(SERVER_ACCOUNT)
     except KeyError:
-        missing_dependency(f"running as root but there is no '{SERVER_ACCOUNT}' account to run initdb as "
-                           "(Debian's postgresql package creates it)")
+        missing_dependency(
+            f"running as root but there is no '{SERVER_ACCOUNT}' account to run initdb as "
+            "(Debian's postgresql package creates it)"
+        )
 
 
 def as_account(cmd: list[str], account: pwd.struct_passwd | None) -> list[str]:
@@ -87,12 +91,12 @@ def as_account(cmd: list[str], account: pwd.struct_passwd | None) -> list[str]:
 
 def run_checked(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log: Path | None = None) -> None:
     """Run cmd; on a non-zero exit raise RuntimeError with its output (and the server log's tail)."""
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
-                          check=False)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-        raise RuntimeError(f"{shlex.join(cmd)} exited {proc.returncode}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-                           f"\n--- server log ---\n{tail}")
+        raise RuntimeError(
+            f"{shlex.join(cmd)} exited {proc.returncode}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}\n--- server log ---\n{tail}"
+        )
 
 
 def free_port() -> int:
@@ -118,23 +122,32 @@ def wait_until_ready(bindir: Path, port: int, cwd: Path, log: Path) -> None:
         if subprocess.run(cmd, cwd=cwd, timeout=COMMAND_TIMEOUT, check=False).returncode == 0:
             return
         time.sleep(0.5)
-    raise RuntimeError(f"PostgreSQL on 127.0.0.1:{port} not ready after {READY_ATTEMPTS} pg_isready attempts\n"
-                       + log.read_text(errors="replace")[-3000:])
+    raise RuntimeError(
+        f"PostgreSQL on 127.0.0.1:{port} not ready after {READY_ATTEMPTS} pg_isready attempts\n"
+        + log.read_text(errors="replace")[-3000:]
+    )
 
 
-def start_server(bindir: Path, data: Path, sockets: Path, port: int, log: Path,
-                 account: pwd.struct_passwd | None) -> None:
+def start_server(bindir: Path, data: Path, sockets: Path, port: int, log: Path, account: pwd.struct_passwd | None) -> None:
     """Start the server on 127.0.0.1:port with its socket in sockets (fsync off: the data is thrown away)."""
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off"
-    run_checked(as_account([str(bindir / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                            "-o", options], account), cwd=data.parent, log=log)
+    run_checked(
+        as_account([str(bindir / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options], account),
+        cwd=data.parent,
+        log=log,
+    )
 
 
 def stop_server(bindir: Path, data: Path, account: pwd.struct_passwd | None) -> None:
     """Stop the server in data if it left a postmaster.pid (fast mode: roll back open work, do not wait)."""
     if (data / "postmaster.pid").exists():
-        subprocess.run(as_account([str(bindir / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w", "-t", "60"],
-                                  account), cwd=data.parent, capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
+        subprocess.run(
+            as_account([str(bindir / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w", "-t", "60"], account),
+            cwd=data.parent,
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
 
 
 @contextmanager
@@ -150,16 +163,35 @@ def running_postgres(bindir: Path) -> Iterator[PostgresServer]:
                 os.chown(path, account.pw_uid, account.pw_gid)
         password = secrets.token_urlsafe(24)
         write_private(root / "pwfile", password, account)
-        run_checked(as_account([str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=scram-sha-256",
-                                f"--pwfile={root / 'pwfile'}", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
-                               account), cwd=root)
+        run_checked(
+            as_account(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={root / 'pwfile'}",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ],
+                account,
+            ),
+            cwd=root,
+        )
         (root / "pwfile").unlink()
         port = free_port()
         start_server(bindir, data, sockets, port, log, account)
         wait_until_ready(bindir, port, root, log)
         client_env = {**os.environ, "PGPASSWORD": password}  # the environment, never the command line
-        run_checked([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, DBNAME],
-                    cwd=root, env=client_env, log=log)
+        run_checked(
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, DBNAME],
+            cwd=root,
+            env=client_env,
+            log=log,
+        )
         yield PostgresServer("127.0.0.1", port, SUPERUSER, password, DBNAME, root)
     finally:
         stop_server(bindir, data, account)
@@ -171,7 +203,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session; skips when PostgreSQL is absent, fails instead under CI=true."""
     bindir = find_pg_bindir()
     if bindir is None:
-        missing_dependency(f"PostgreSQL is not installed (no {PG_BIN_GLOB}/initdb); "
-                           "apt-get install postgresql, or run tools/install-test-deps.sh as root")
+        missing_dependency(
+            f"PostgreSQL is not installed (no {PG_BIN_GLOB}/initdb); "
+            "apt-get install postgresql, or run tools/install-test-deps.sh as root"
+        )
     with running_postgres(bindir) as server:
         yield server

@@ -26,8 +26,9 @@ def make_frame(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"x1": x1, "x2": x2, "noise": noise, "seg": seg, "label": np.where(y, "yes", "no")})
 
 
-def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (),
-                rounds: int = 20, seed: int = 0) -> Path:
+def make_bundle(
+    train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (), rounds: int = 20, seed: int = 0
+) -> Path:
     """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
     return tiny_lightgbm_bundle(train, dest, numeric, categorical, DATA, rounds, seed=seed)
 
@@ -46,8 +47,7 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
 
 def record_data(status: str = "approved") -> dict:
     """Return the JSON form of the record a gated challenger is registered with (the gate passed unless rejected)."""
-    return {"status": status, "decision": {"outcome": "promote" if status != "rejected" else "reject",
-                                           "failed_rules": []}}
+    return {"status": status, "decision": {"outcome": "promote" if status != "rejected" else "reject", "failed_rules": []}}
 
 
 def record(status: str = "approved") -> CandidateRecord:
@@ -62,9 +62,20 @@ def approved_record() -> CandidateRecord:
 
 def dvc_record(status: str = "approved", md5: str | None = "feed.dir", **fields: object) -> CandidateRecord:
     """Return a record with metrics, a code commit and (unless md5 is None) a `dvc` block, and any other fields."""
-    rec = {**record_data(status), "task": "binary", "primary_metric": "roc_auc", "git_commit": "c0ffee" * 6 + "c0ff",
-           "metrics": {"roc_auc": 0.91, "pr_auc": 0.8, "f1": 0.7, "brier": 0.1, "threshold": 0.3}, **fields}
+    rec = {
+        **record_data(status),
+        "task": "binary",
+        "primary_metric": "roc_auc",
+        "git_commit": "c0ffee" * 6 + "c0ff",
+        "metrics": {"roc_auc": 0.91, "pr_auc": 0.8, "f1": 0.7, "brier": 0.1, "threshold": 0.3},
+        **fields,
+    }
     if md5:
-        rec["dvc"] = {"output": "artifacts/models", "path": "artifacts/models/lightgbm", "md5": md5,
-                      "artifact": MODEL_ARTIFACT, "revision": None}
+        rec["dvc"] = {
+            "output": "artifacts/models",
+            "path": "artifacts/models/lightgbm",
+            "md5": md5,
+            "artifact": MODEL_ARTIFACT,
+            "revision": None,
+        }
     return CandidateRecord.model_validate(rec)

@@ -19,8 +19,11 @@ def copy_code(root: Path, items: tuple[str, ...] = CODE) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for item in items:
         src = REPO / item
-        (shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-         if src.is_dir() else shutil.copy(src, root / item))
+        (
+            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
+            if src.is_dir()
+            else shutil.copy(src, root / item)
+        )
     return root
 
 
@@ -28,9 +31,14 @@ def commit_as_dvc_project(root: Path, message: str = "project", gitignore: str =
     """Write .gitignore, then git init + dvc init and commit everything under root, as a clone a user starts from."""
     (root / ".gitignore").write_text(gitignore)
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    for cmd in (("git", "init", "-q"), ("git", "config", "user.email", "ci@example.com"),
-                ("git", "config", "user.name", "ci"), (str(BIN / "dvc"), "init", "-q"), ("git", "add", "-A"),
-                ("git", "commit", "-qm", message)):
+    for cmd in (
+        ("git", "init", "-q"),
+        ("git", "config", "user.email", "ci@example.com"),
+        ("git", "config", "user.name", "ci"),
+        (str(BIN / "dvc"), "init", "-q"),
+        ("git", "add", "-A"),
+        ("git", "commit", "-qm", message),
+    ):
         proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")

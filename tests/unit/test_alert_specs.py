@@ -69,8 +69,9 @@ def foreign(server: FakeServer, name: str, tags: list[str]) -> None:
     """Put an automation someone else made on the fake server."""
     from prefect.events.schemas.automations import AutomationCore
 
-    server.create_automation(AutomationCore.model_validate({
-        **specs.automation_spec("failed", ON, BLOCK_ID), "name": name, "tags": tags}))
+    server.create_automation(
+        AutomationCore.model_validate({**specs.automation_spec("failed", ON, BLOCK_ID), "name": name, "tags": tags})
+    )
 
 
 def test_one_automation_per_event_each_named_tagged_and_valid_for_the_server():
@@ -102,8 +103,11 @@ def test_runs_whose_heartbeats_stop_are_marked_crashed_so_the_crashed_alert_foll
     assert "prefect.flow-run.Suspended" in trigger["expect"]  # a run waiting for approval sends no heartbeat
     assert action["type"] == "change-flow-run-state" and action["state"] == "CRASHED"
     assert ON.heartbeat_seconds == 100 and AlertsParams(block="a/b", unresponsive_after_seconds=60).heartbeat_seconds == 30
-    for off in (AlertsParams(block="a/b", unresponsive_after_seconds=0), AlertsParams(block="a/b", events=["failed"]),
-                AlertsParams()):
+    for off in (
+        AlertsParams(block="a/b", unresponsive_after_seconds=0),
+        AlertsParams(block="a/b", events=["failed"]),
+        AlertsParams(),
+    ):
         assert off.heartbeat_seconds is None and specs.UNRESPONSIVE not in specs.wanted_specs(off, BLOCK_ID)
 
 
@@ -122,23 +126,41 @@ def render(template: str, **context: Any) -> str:
 
 @pytest.mark.parametrize("event", ALERT_EVENTS)
 def test_every_message_names_deployment_run_versions_reason_and_the_ui_link(event):
-    run = {"id": "r-1", "name": "train-20261207 data:abc123 model:v0007", "tags": ["tabgate", "data:abc123",
-                                                                                 "model:v0007"],
-           "state": {"name": "Failed", "message": "ingest: column x is missing"}, "expected_start_time": "03:00"}
-    payload = {"deployment": "tabgate-training", "model_version": "v0007", "data_version": "abc123",
-               "reason": "drift on lead_time", "batch": "incoming/b.csv", "production_version": "v0006"}
+    run = {
+        "id": "r-1",
+        "name": "train-20261207 data:abc123 model:v0007",
+        "tags": ["tabgate", "data:abc123", "model:v0007"],
+        "state": {"name": "Failed", "message": "ingest: column x is missing"},
+        "expected_start_time": "03:00",
+    }
+    payload = {
+        "deployment": "tabgate-training",
+        "model_version": "v0007",
+        "data_version": "abc123",
+        "reason": "drift on lead_time",
+        "batch": "incoming/b.csv",
+        "production_version": "v0006",
+    }
     _, subject, body = specs.MESSAGES[event]
-    text = render(subject, flow_run=run, event={"payload": payload}, deployment={"name": "tabgate-training"}) + "\n" + \
-        render(body, flow_run=run, event={"payload": payload}, deployment={"name": "tabgate-training"})
-    for part in ("Deployment: tabgate-training", "Run: train-20261207", "Model version: v0007",
-                 "Data version: abc123", "Reason: ", "http://ui/runs/flow-run/r-1"):
+    text = (
+        render(subject, flow_run=run, event={"payload": payload}, deployment={"name": "tabgate-training"})
+        + "\n"
+        + render(body, flow_run=run, event={"payload": payload}, deployment={"name": "tabgate-training"})
+    )
+    for part in (
+        "Deployment: tabgate-training",
+        "Run: train-20261207",
+        "Model version: v0007",
+        "Data version: abc123",
+        "Reason: ",
+        "http://ui/runs/flow-run/r-1",
+    ):
         assert part in text, f"{event}: {part!r} missing from\n{text}"
 
 
 def test_the_pending_approval_alert_names_the_ui_way_first_then_the_cli():
     payload = {"deployment": "tabgate-training", "model_version": "v0007", "data_version": "abc123", "reason": "r"}
-    body = render(specs.MESSAGES["pending_approval"][2], flow_run={"id": "r-1", "name": "train"},
-                  event={"payload": payload})
+    body = render(specs.MESSAGES["pending_approval"][2], flow_run={"id": "r-1", "name": "train"}, event={"payload": payload})
     decide = next(line for line in body.splitlines() if line.startswith("Decide: "))
     assert decide.startswith("Decide: Resume the approval-v0007 run"), decide
     assert "Prefect UI" in decide
@@ -156,15 +178,16 @@ def test_a_run_without_versions_or_deployment_says_so():
 def test_reconcile_twice_creates_once_then_updates_on_change_and_removes_when_disabled(tmp_path):
     server = FakeServer()
     foreign(server, "tabgate: someone else's", ["mine"])  # the prefix alone does not make it tabgate's
-    foreign(server, "ops: page me", [specs.OWNER_TAG])    # nor the tag alone
+    foreign(server, "ops: page me", [specs.OWNER_TAG])  # nor the tag alone
     first = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
     assert len(first["created"]) == 7 and not first["updated"] and not first["deleted"]
     ids = set(server.automations)
     second = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), server)
     assert not second["created"] and not second["updated"] and not second["deleted"] and len(second["kept"]) == 7
     assert set(server.automations) == ids
-    changed = alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts", late_after_seconds=60,
-                                        events=["failed", "late"]), server)
+    changed = alerts.reconcile(
+        cfg_with(tmp_path, block="custom-webhook/ops-alerts", late_after_seconds=60, events=["failed", "late"]), server
+    )
     assert changed["updated"] == ["tabgate: scheduled run late"] and len(changed["deleted"]) == 5
     assert alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts", enabled=False), server)["deleted"]
     assert sorted(a.name for a in server.automations.values()) == ["ops: page me", "tabgate: someone else's"]
@@ -196,7 +219,8 @@ def test_no_block_configured_creates_nothing_and_serve_says_so(tmp_path, caplog)
     assert done["created"] == [] and server.automations == {}
     assert alerts.describe(cfg_with(tmp_path)) == [
         "no alerts configured (alerts.block is not set in params.yaml): serve keeps no alert automations on the "
-        "server (removes tabgate's)"]
+        "server (removes tabgate's)"
+    ]
     with caplog.at_level("INFO", logger="flows.deploy"):
         assert serve_flows(str(REPO / "params.yaml"), dry_run=True) == 0
     assert "no alerts configured (alerts.block is not set in params.yaml)" in caplog.text
@@ -218,27 +242,35 @@ def test_a_duplicate_tabgate_automation_is_removed(tmp_path):
 
 
 def test_a_missing_or_non_notification_block_names_alerts_block_and_params_yaml(tmp_path):
-    with pytest.raises(ConfigError, match=r"alerts.block 'custom-webhook/ops-alerts' in params.yaml: .*no "
-                                          r"'custom-webhook' block named 'ops-alerts'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"alerts.block 'custom-webhook/ops-alerts' in params.yaml: .*no "
+        r"'custom-webhook' block named 'ops-alerts'",
+    ):
         alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"), FakeServer(blocks={}))
     with pytest.raises(ConfigError, match="not a notification block"):
-        alerts.reconcile(cfg_with(tmp_path, block="custom-webhook/ops-alerts"),
-                         FakeServer(blocks={"custom-webhook/ops-alerts": ["get-secret"]}))
+        alerts.reconcile(
+            cfg_with(tmp_path, block="custom-webhook/ops-alerts"),
+            FakeServer(blocks={"custom-webhook/ops-alerts": ["get-secret"]}),
+        )
 
 
 def test_an_unknown_event_name_is_a_config_error_naming_alerts_events_and_the_file(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text("data: {target: y}\ningest: {source: a.csv}\nalerts: {block: custom-webhook/x, "
-                      "events: [failed, fialed]}\n")
+    params.write_text("data: {target: y}\ningest: {source: a.csv}\nalerts: {block: custom-webhook/x, events: [failed, fialed]}\n")
     with pytest.raises(ConfigError) as err:
         load_config(params)
     assert str(params) in str(err.value) and "alerts.events" in str(err.value) and "'fialed'" in str(err.value)
 
 
-@pytest.mark.parametrize(("section", "needle"), [({"block": "ops-alerts"}, "alerts.block"),
-                                                  ({"late_after_seconds": 5}, "alerts.late_after_seconds"),
-                                                  ({"unresponsive_after_seconds": 45},
-                                                   "alerts.unresponsive_after_seconds")])
+@pytest.mark.parametrize(
+    ("section", "needle"),
+    [
+        ({"block": "ops-alerts"}, "alerts.block"),
+        ({"late_after_seconds": 5}, "alerts.late_after_seconds"),
+        ({"unresponsive_after_seconds": 45}, "alerts.unresponsive_after_seconds"),
+    ],
+)
 def test_a_bad_block_name_or_late_wait_is_a_config_error(section, needle):
     with pytest.raises(ConfigError, match=re.escape(needle)):
         parse_config({"data": {"target": "y"}, "ingest": {"source": "a.csv"}, "alerts": section})
@@ -250,21 +282,31 @@ def test_the_repository_params_configure_no_alerts():
 
 def promotion_report(status: PromotionStatus, failed: bool) -> PromotionReport:
     rule = RuleResult.of("absolute roc_auc", "roc_auc", 0.81, 0.99, not failed, "0.81 is below the floor 0.99")
-    decision = Decision(outcome=GateOutcome.REJECT if failed else GateOutcome.PROMOTE, primary_metric="roc_auc",
-                        first_model=True, rules=[rule], notes=[], metrics={})
-    return PromotionReport(status=status, decision=decision, challenger_digest="d", version_id="v0009",
-                           production_version="v0008")
+    decision = Decision(
+        outcome=GateOutcome.REJECT if failed else GateOutcome.PROMOTE,
+        primary_metric="roc_auc",
+        first_model=True,
+        rules=[rule],
+        notes=[],
+        metrics={},
+    )
+    return PromotionReport(
+        status=status, decision=decision, challenger_digest="d", version_id="v0009", production_version="v0008"
+    )
 
 
-@pytest.mark.parametrize(("status", "event", "reason"), [
-    (PromotionStatus.PENDING_APPROVAL, specs.PENDING_APPROVAL, "asks a person to approve"),
-    (PromotionStatus.REJECTED, specs.GATE_REJECTED, "absolute roc_auc: 0.81 is below the floor 0.99"),
-    (PromotionStatus.PROMOTED, None, None)])
+@pytest.mark.parametrize(
+    ("status", "event", "reason"),
+    [
+        (PromotionStatus.PENDING_APPROVAL, specs.PENDING_APPROVAL, "asks a person to approve"),
+        (PromotionStatus.REJECTED, specs.GATE_REJECTED, "absolute roc_auc: 0.81 is below the floor 0.99"),
+        (PromotionStatus.PROMOTED, None, None),
+    ],
+)
 def test_promote_emits_pending_approval_or_rejected_only_when_it_ran(tmp_path, monkeypatch, status, event, reason):
     cfg = make_config(tmp_path)
     cfg.paths.reports_dir.mkdir(parents=True, exist_ok=True)
-    write_report(promotion_report(status, failed=status is PromotionStatus.REJECTED),
-                 cfg.paths.reports_dir / "promotion.json")
+    write_report(promotion_report(status, failed=status is PromotionStatus.REJECTED), cfg.paths.reports_dir / "promotion.json")
     sent: list[tuple[str, dict, dict]] = []
     monkeypatch.setattr("prefect.events.emit_event", lambda e, resource, payload: sent.append((e, resource, payload)))
     monkeypatch.setattr(alerts, "deployment_name", lambda: "tabgate-training")
@@ -284,9 +326,10 @@ def test_retrain_event_carries_the_batch_the_reasons_and_production(tmp_path, mo
     sent: list[tuple[str, dict, dict]] = []
     monkeypatch.setattr("prefect.events.emit_event", lambda e, resource, payload: sent.append((e, resource, payload)))
     monkeypatch.setattr(alerts, "deployment_name", lambda: "tabgate-monitoring")
-    alerts.alert_on_retrain(make_config(tmp_path), "incoming/b.csv",
-                            {"production_version": "v0003", "reasons": ["lead_time drift 0.9 >= 0.5"]})
-    (name, resource, payload), = sent
+    alerts.alert_on_retrain(
+        make_config(tmp_path), "incoming/b.csv", {"production_version": "v0003", "reasons": ["lead_time drift 0.9 >= 0.5"]}
+    )
+    ((name, resource, payload),) = sent
     assert name == specs.RETRAIN_STARTED and resource["prefect.resource.id"] == "tabgate.model.v0003"
     assert payload["reason"] == "lead_time drift 0.9 >= 0.5" and payload["batch"] == "incoming/b.csv"
     assert payload["data_version"] == "unversioned"

@@ -32,12 +32,19 @@ def world(tmp_path, bundles) -> tuple[Path, str, str]:
 
 def test_approve_switches_production_and_the_history_names_the_run_and_the_approver(world):
     reg, prod, pending = world
-    result = decide(reg, pending, ApprovalDecision(decision=Choice.APPROVE, reason="looks good", approver="alice"),
-                    run_id="run-123")
+    result = decide(
+        reg, pending, ApprovalDecision(decision=Choice.APPROVE, reason="looks good", approver="alice"), run_id="run-123"
+    )
     assert result.production == pending == catalog.production_version(reg) and "alice" in result.message
     last = catalog.read_history(reg)[-1]
     assert (last.action, last.version_id, last.from_version, last.actor, last.run_id, last.reason) == (
-        Action.APPROVE, pending, prod, "alice", "run-123", "looks good")
+        Action.APPROVE,
+        pending,
+        prod,
+        "alice",
+        "run-123",
+        "looks good",
+    )
     with pytest.raises(PromotionError, match=rf"{pending} is production, not pending approval.*tabgate models list"):
         decide(reg, pending, ApprovalDecision(decision=Choice.APPROVE, reason="again", approver="bob"))
 
@@ -61,9 +68,10 @@ def test_reject_records_it_and_leaves_production_alone(world):
     assert catalog.production_version(reg) == pending
 
 
-@pytest.mark.parametrize(("reason", "approver", "says"), [("", "alice", "written reason"),
-                                                          ("  ", "alice", "written reason"),
-                                                          ("fine", " ", "approver's name")])
+@pytest.mark.parametrize(
+    ("reason", "approver", "says"),
+    [("", "alice", "written reason"), ("  ", "alice", "written reason"), ("fine", " ", "approver's name")],
+)
 def test_an_empty_reason_or_approver_is_refused_and_nothing_changes(world, reason, approver, says):
     reg, prod, pending = world
     history = (reg / "history.jsonl").read_bytes()
@@ -96,29 +104,61 @@ def test_rollback_to_a_named_earlier_production_version(tmp_path, bundles):
 
 def promotion_report(version_id: str) -> PromotionReport:
     """Return a promote report with passing rules, a failed one, an n/a one, and an excused and a blocking suspect."""
-    rules = [RuleResult.of("threshold roc_auc", "roc_auc", 0.91, 0.8, True, "roc_auc 0.9100 meets the floor 0.8"),
-             RuleResult.of("gain over production (CI low)", "roc_auc", -0.01, 0.0, False, "CI lower bound -0.01"),
-             RuleResult.of("latency p95", "latency_ms", None, 200.0, None, "n/a: not measured")]
-    decision = Decision(outcome="promote", primary_metric="roc_auc", first_model=False, rules=rules, notes=[],
-                        metrics={"challenger": {"roc_auc": 0.91}, "production": {"roc_auc": 0.89, "pr_auc": 0.7}})
-    suspects = [{"columns": ["x2"], "check": "single_feature_auc", "value": 0.97, "threshold": 0.95,
-                 "severity": "suspect", "excused": True, "reason": "x2 is known at booking time", "detail": "d"},
-                {"columns": ["noise"], "check": "near_duplicate", "value": 0.99, "threshold": 0.9,
-                 "severity": "suspect", "excused": False, "detail": "copy of the label"}]
-    return PromotionReport(status="pending_approval", decision=decision, challenger_digest="ab" * 32,
-                           version_id=version_id, suspects=suspects)
+    rules = [
+        RuleResult.of("threshold roc_auc", "roc_auc", 0.91, 0.8, True, "roc_auc 0.9100 meets the floor 0.8"),
+        RuleResult.of("gain over production (CI low)", "roc_auc", -0.01, 0.0, False, "CI lower bound -0.01"),
+        RuleResult.of("latency p95", "latency_ms", None, 200.0, None, "n/a: not measured"),
+    ]
+    decision = Decision(
+        outcome="promote",
+        primary_metric="roc_auc",
+        first_model=False,
+        rules=rules,
+        notes=[],
+        metrics={"challenger": {"roc_auc": 0.91}, "production": {"roc_auc": 0.89, "pr_auc": 0.7}},
+    )
+    suspects = [
+        {
+            "columns": ["x2"],
+            "check": "single_feature_auc",
+            "value": 0.97,
+            "threshold": 0.95,
+            "severity": "suspect",
+            "excused": True,
+            "reason": "x2 is known at booking time",
+            "detail": "d",
+        },
+        {
+            "columns": ["noise"],
+            "check": "near_duplicate",
+            "value": 0.99,
+            "threshold": 0.9,
+            "severity": "suspect",
+            "excused": False,
+            "detail": "copy of the label",
+        },
+    ]
+    return PromotionReport(
+        status="pending_approval", decision=decision, challenger_digest="ab" * 32, version_id=version_id, suspects=suspects
+    )
 
 
 def evaluate_report(production: str) -> EvaluateReport:
     """Return reports/metrics.json of a run that scored the challenger and `production` with intervals."""
-    return EvaluateReport(task="binary", primary_metric="roc_auc", test_rows=100, models={},
-                          production_version=production,
-                          intervals={"lightgbm": {"roc_auc": Interval(low=0.88, high=0.93)},
-                                     "production": {"roc_auc": Interval(low=0.86, high=0.91)}})
+    return EvaluateReport(
+        task="binary",
+        primary_metric="roc_auc",
+        test_rows=100,
+        models={},
+        production_version=production,
+        intervals={
+            "lightgbm": {"roc_auc": Interval(low=0.88, high=0.93)},
+            "production": {"roc_auc": Interval(low=0.86, high=0.91)},
+        },
+    )
 
 
-def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspects_and_the_reports(
-        tmp_path, bundles):
+def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspects_and_the_reports(tmp_path, bundles):
     reg = tmp_path / "registry"
     prod = lifecycle.register_version(reg, bundles["a"], dvc_record())
     lifecycle.set_production(reg, prod, "first", "tester")
@@ -128,13 +168,16 @@ def test_the_evidence_shows_every_rule_the_metrics_beside_production_the_suspect
     io.write_json(evaluate_report(prod).to_data(), reports / "metrics.json")
     md = approval_evidence(reg, reports, pending)
     lines = md.splitlines()
-    for line in ("- **threshold roc_auc**: 0.9100 > 0.8000 — pass; roc_auc 0.9100 meets the floor 0.8",
-                 "- **gain over production (CI low)**: -0.0100 < 0 — **FAIL**; CI lower bound -0.01",
-                 "- **latency p95**: limit 200 — n/a; n/a: not measured",
-                 "- **roc_auc** (primary): 0.9100 [0.8800, 0.9300] vs production 0.8900 [0.8600, 0.9100]",
-                 "- **pr_auc**: 0.8000 vs production 0.7000", "- **f1**: 0.7000 (no production value)",
-                 "- **x2** single_feature_auc 0.9700 > 0.9500 — excused: x2 is known at booking time; d",
-                 "- **noise** near_duplicate 0.9900 > 0.9000 — **suspect**; copy of the label"):
+    for line in (
+        "- **threshold roc_auc**: 0.9100 > 0.8000 — pass; roc_auc 0.9100 meets the floor 0.8",
+        "- **gain over production (CI low)**: -0.0100 < 0 — **FAIL**; CI lower bound -0.01",
+        "- **latency p95**: limit 200 — n/a; n/a: not measured",
+        "- **roc_auc** (primary): 0.9100 [0.8800, 0.9300] vs production 0.8900 [0.8600, 0.9100]",
+        "- **pr_auc**: 0.8000 vs production 0.7000",
+        "- **f1**: 0.7000 (no production value)",
+        "- **x2** single_feature_auc 0.9700 > 0.9500 — excused: x2 is known at booking time; d",
+        "- **noise** near_duplicate 0.9900 > 0.9000 — **suspect**; copy of the label",
+    ):
         assert line in lines, f"{line!r} not a line of\n{md}"
     for text in ("model_card.md", "report.html", f"production now: `{prod}`"):
         assert text in md, text
@@ -163,12 +206,18 @@ def test_the_ui_deployments_exist_and_none_takes_a_parameter_that_skips_approval
     from flows import approval, deploy, registry_actions
     from tasks.core.config import Config
 
-    specs = deploy.deployment_specs(Config.model_validate({"data": {"target": "y"}, "ingest": {"source": "t.csv"}}),
-                                    "params.yaml")
+    specs = deploy.deployment_specs(
+        Config.model_validate({"data": {"target": "y"}, "ingest": {"source": "t.csv"}}), "params.yaml"
+    )
     assert {"approval", "approval-expire", "rollback", "approve-version", "reject-version"} <= set(specs)
     assert all(specs[n]["schedule"] is None for n in deploy.ON_DEMAND)
-    flows_ = (approval.approval_flow, approval.approval_expire_flow, registry_actions.rollback_flow,
-              registry_actions.approve_version_flow, registry_actions.reject_version_flow)
+    flows_ = (
+        approval.approval_flow,
+        approval.approval_expire_flow,
+        registry_actions.rollback_flow,
+        registry_actions.approve_version_flow,
+        registry_actions.reject_version_flow,
+    )
     names = {p for f in flows_ for p in inspect.signature(f.fn).parameters}
     assert not names & {"force", "require_approval", "skip_gate", "thresholds"}, names
 
@@ -181,8 +230,7 @@ def test_the_approval_form_requires_a_decision_a_reason_and_a_name():
     schema = ApprovalInput.model_json_schema()
     assert set(schema["required"]) == {"decision", "reason", "approver"}
     assert schema["properties"]["decision"]["enum"] == ["approve", "reject"]
-    for bad in ({"decision": "approve", "reason": "  ", "approver": "a"},
-                {"decision": "maybe", "reason": "r", "approver": "a"}):
+    for bad in ({"decision": "approve", "reason": "  ", "approver": "a"}, {"decision": "maybe", "reason": "r", "approver": "a"}):
         with pytest.raises(ValidationError):
             ApprovalInput(**bad)
 
@@ -247,8 +295,9 @@ def run_approval_flow(world, monkeypatch, client: FakeRunClient, answer: str = "
     monkeypatch.setattr(approval, "schedule_expiry", lambda *a: None)
     monkeypatch.setattr(approval, "publish_registry_table", lambda cfg: True)
     monkeypatch.setattr(approval, "create_markdown_artifact", lambda **kw: published.append(kw["description"]))
-    monkeypatch.setattr(approval, "suspend_flow_run", lambda **kw: approval.ApprovalInput(
-        decision=answer, reason="fine", approver="alice"))
+    monkeypatch.setattr(
+        approval, "suspend_flow_run", lambda **kw: approval.ApprovalInput(decision=answer, reason="fine", approver="alice")
+    )
     approval.approval_flow.fn(pending, "params.yaml")
     return published
 
@@ -270,17 +319,20 @@ def fake_run(flow: str, state: str, tags: tuple[str, ...] = (), key: str | None 
     import uuid
     from types import SimpleNamespace
 
-    return SimpleNamespace(id=uuid.uuid4(), flow=flow, state_type=state, tags=list(tags), idempotency_key=key,
-                           parameters=parameters)
+    return SimpleNamespace(
+        id=uuid.uuid4(), flow=flow, state_type=state, tags=list(tags), idempotency_key=key, parameters=parameters
+    )
 
 
 def waiting_world(version: str) -> tuple[FakeRunClient, dict]:
     """A server with the version's Suspended approval run and its scheduled expire run, beside runs to leave alone."""
     approval = fake_run("tabgate-approval", "PAUSED", ("tabgate", "approval", f"model:{version}"), version=version)
-    runs = {"approval": approval,
-            "expire": fake_run("tabgate-approval-expire", "SCHEDULED", key=f"approval-expire-{approval.id}"),
-            "other": fake_run("tabgate-approval", "PAUSED", ("model:v0099-00000000",), version="v0099-00000000"),
-            "done": fake_run("tabgate-approval", "COMPLETED", (f"model:{version}",), version=version)}
+    runs = {
+        "approval": approval,
+        "expire": fake_run("tabgate-approval-expire", "SCHEDULED", key=f"approval-expire-{approval.id}"),
+        "other": fake_run("tabgate-approval", "PAUSED", ("model:v0099-00000000",), version="v0099-00000000"),
+        "done": fake_run("tabgate-approval", "COMPLETED", (f"model:{version}",), version=version),
+    }
     return FakeRunClient(list(runs.values())), runs
 
 
@@ -290,8 +342,7 @@ def test_a_version_decided_elsewhere_cancels_its_waiting_approval_run_and_its_ex
     client, runs = waiting_world("v0002-abcdef12")
     cancelled = cancel_waiting_approval("v0002-abcdef12", "reject", "bob", "tabgate models reject", client)
     assert cancelled == [runs["approval"].id, runs["expire"].id]
-    assert client.states[runs["approval"].id] == (
-        "CANCELLED", "decided elsewhere: reject by bob (tabgate models reject)")
+    assert client.states[runs["approval"].id] == ("CANCELLED", "decided elsewhere: reject by bob (tabgate models reject)")
     assert client.states[runs["expire"].id][0] == "CANCELLED"
     assert runs["other"].id not in client.states and runs["done"].id not in client.states
 
@@ -323,7 +374,9 @@ def test_cli_decision_cancels_the_waiting_approval_run(world, monkeypatch, capsy
         assert dispatch(build_parser().parse_args(["models", action, pending, "--reason", "checked"])) == 0
     actor = catalog.read_history(reg)[-1].actor
     assert client.states[runs["approval"].id] == (
-        "CANCELLED", f"decided elsewhere: {decision} by {actor} (tabgate models {action})")
+        "CANCELLED",
+        f"decided elsewhere: {decision} by {actor} (tabgate models {action})",
+    )
     assert client.states[runs["expire"].id][0] == "CANCELLED"
     assert "waiting approval run" in capsys.readouterr().out
 
@@ -340,8 +393,11 @@ def test_the_reject_version_deployment_cancels_the_waiting_approval_run(world, m
     (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
     client, runs = waiting_world(pending)
     monkeypatch.setattr(approval, "get_client", lambda sync_client=True: client)
-    for name, fake in (("get_run_logger", lambda: logging.getLogger("test.actions")),
-                       ("publish_registry_table", lambda cfg: True), ("create_markdown_artifact", lambda **kw: None)):
+    for name, fake in (
+        ("get_run_logger", lambda: logging.getLogger("test.actions")),
+        ("publish_registry_table", lambda cfg: True),
+        ("create_markdown_artifact", lambda **kw: None),
+    ):
         monkeypatch.setattr(registry_actions, name, fake)
     monkeypatch.setattr(registry_actions.flow_run, "get_id", lambda: "run-7")
     monkeypatch.setattr(registry_actions.flow_run, "get_flow_name", lambda: "tabgate-reject-version")
@@ -349,7 +405,9 @@ def test_the_reject_version_deployment_cancels_the_waiting_approval_run(world, m
         registry_actions.reject_version_flow.fn(pending, "drift on x2", "dave")
     assert catalog.current_status(reg, pending) == ModelStatus.REJECTED
     assert client.states[runs["approval"].id] == (
-        "CANCELLED", "decided elsewhere: reject by dave (tabgate-reject-version run run-7)")
+        "CANCELLED",
+        "decided elsewhere: reject by dave (tabgate-reject-version run run-7)",
+    )
     assert client.states[runs["expire"].id][0] == "CANCELLED"
 
 
@@ -369,9 +427,12 @@ def test_the_approve_version_deployment_refuses_a_version_that_is_not_pending(wo
     monkeypatch.chdir(reg.parent)
     (reg.parent / "params.yaml").write_text("data:\n  target: y\ningest:\n  source: t.csv\n")
     failures, artifacts = [], []
-    for name, fake in (("get_run_logger", lambda: logging.getLogger("test.actions")),
-                       ("publish_registry_table", lambda cfg: True), ("publish_failure", failures.append),
-                       ("create_markdown_artifact", lambda **kw: artifacts.append(kw))):
+    for name, fake in (
+        ("get_run_logger", lambda: logging.getLogger("test.actions")),
+        ("publish_registry_table", lambda cfg: True),
+        ("publish_failure", failures.append),
+        ("create_markdown_artifact", lambda **kw: artifacts.append(kw)),
+    ):
         monkeypatch.setattr(registry_actions, name, fake)
     monkeypatch.setattr(registry_actions.flow_run, "get_id", lambda: "run-9")
     history = (reg / "history.jsonl").read_bytes() if (reg / "history.jsonl").exists() else b""

@@ -90,9 +90,15 @@ def test_the_two_sets_are_disjoint_and_every_table_resolves():
 
 
 def test_equal_time_budget_is_the_whole_pipeline_wall_time():
-    steps = {"snapshot": {"wall_seconds": 1.5, "run_seconds": 0.1}, "ingest": {"wall_seconds": 2.25, "run_seconds": 1.0},
-             "split": {"wall_seconds": 3.0}, "preprocess": {"wall_seconds": 4.0}, "cv": {"wall_seconds": 20.0},
-             "train": {"wall_seconds": 100.25, "run_seconds": 90.0}, "evaluate": {"wall_seconds": 5.0}}
+    steps = {
+        "snapshot": {"wall_seconds": 1.5, "run_seconds": 0.1},
+        "ingest": {"wall_seconds": 2.25, "run_seconds": 1.0},
+        "split": {"wall_seconds": 3.0},
+        "preprocess": {"wall_seconds": 4.0},
+        "cv": {"wall_seconds": 20.0},
+        "train": {"wall_seconds": 100.25, "run_seconds": 90.0},
+        "evaluate": {"wall_seconds": 5.0},
+    }
     assert bq.whole_pipeline_seconds(steps) == 136.0
     assert bq.equal_time_budget(steps) == 136.0  # every step, imports included, not the train step's 90 s
     assert bq.equal_time_budget({"train": {"wall_seconds": 3.0}}) == 10.0  # floor for tiny tables
@@ -124,8 +130,15 @@ def test_automl_results_are_reused_only_for_the_same_split():
     other = bq.split_hash(x_fit, np.array(y_fit), fake_split(0.5)[2], np.array(y_test))
     assert bq.split_hash(x_fit, np.array([1, 1, 0]), x_test, np.array(y_test)) != digest  # a label changed
     assert other != digest
-    previous = {"t": {"split_hash": digest, "commit": "abc", "automl_budget_seconds": 30.0,
-                      "flaml": {"metric": 0.8, "seconds": 31.0}, "autogluon": {"skipped": "not installed"}}}
+    previous = {
+        "t": {
+            "split_hash": digest,
+            "commit": "abc",
+            "automl_budget_seconds": 30.0,
+            "flaml": {"metric": 0.8, "seconds": 31.0},
+            "autogluon": {"skipped": "not installed"},
+        }
+    }
     reused = bq.reusable_automl(previous, "t", "flaml", digest)
     assert reused is not None and reused["metric"] == 0.8 and reused["reused_from"] == "abc"
     assert bq.reusable_automl(previous, "t", "flaml", other) is None  # the split changed: refit
@@ -134,8 +147,16 @@ def test_automl_results_are_reused_only_for_the_same_split():
 
 
 def test_markdown_table_names_every_model_and_the_budget():
-    row = {"table": "t", "metric": "rmse", "tabgate": 120370.2, "baseline": 176431.0, "commit": "abcdef123",
-           "default_lightgbm": {"metric": 122884.0}, "automl_budget_seconds": 25.0,
-           "flaml": {"metric": 124824.4, "wall_seconds": 28.9}, "autogluon": {"skipped": "not installed"}}
+    row = {
+        "table": "t",
+        "metric": "rmse",
+        "tabgate": 120370.2,
+        "baseline": 176431.0,
+        "commit": "abcdef123",
+        "default_lightgbm": {"metric": 122884.0},
+        "automl_budget_seconds": 25.0,
+        "flaml": {"metric": 124824.4, "wall_seconds": 28.9},
+        "autogluon": {"skipped": "not installed"},
+    }
     line = bq.markdown_table([row]).splitlines()[-1]
     assert line == "| t | rmse | 120,370 | 122,884 | 176,431 | 124,824 | - | 25 (28.9 / -) | abcdef1 |"

@@ -50,8 +50,15 @@ def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-SECTION_VALUES = {"drop_columns", "keep_suspects", "expected_shift", "ignore_drift", "thresholds", "bounds",
-                  "label_map"}  # mappings of columns (or metrics) to values: one key each
+SECTION_VALUES = {
+    "drop_columns",
+    "keep_suspects",
+    "expected_shift",
+    "ignore_drift",
+    "thresholds",
+    "bounds",
+    "label_map",
+}  # mappings of columns (or metrics) to values: one key each
 
 
 def test_bundled_params_give_the_configuration_the_committed_run_was_made_with() -> None:
@@ -65,10 +72,18 @@ def test_bundled_params_give_the_configuration_the_committed_run_was_made_with()
 def test_bundled_params_hold_only_choices_and_what_dvc_needs() -> None:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     written = flat(raw)
-    dvc_needs = {"validate.suite_name", "train.baseline_max_rows", "train.random_state"} | \
-        {k for k in written if k.startswith("paths.")}
-    init_writes = {"data.target", "data.task", "data.positive_label", "data.time_column",
-                   "ingest.time_from_parts.year", "ingest.time_from_parts.month", "ingest.time_from_parts.day"}
+    dvc_needs = {"validate.suite_name", "train.baseline_max_rows", "train.random_state"} | {
+        k for k in written if k.startswith("paths.")
+    }
+    init_writes = {
+        "data.target",
+        "data.task",
+        "data.positive_label",
+        "data.time_column",
+        "ingest.time_from_parts.year",
+        "ingest.time_from_parts.month",
+        "ingest.time_from_parts.day",
+    }
     choices = {k for k in written if any(k == c or k.startswith(c + ".") for c in SAMPLE_CHOICES)}
     # LightGBM's knobs are written (at their defaults) so `dvc exp run -S train.lightgbm.num_leaves=63` finds them
     experiment_knobs = {k for k in written if k.startswith("train.lightgbm.")}
@@ -76,14 +91,15 @@ def test_bundled_params_hold_only_choices_and_what_dvc_needs() -> None:
 
 
 def test_init_on_the_bundled_sample_reproduces_its_settings(tmp_path: Path, capsys) -> None:
-    assert dispatch(build_parser().parse_args(["init", str(SAMPLE), "--target", "is_canceled",
-                                               "--dir", str(tmp_path)])) == 0
+    assert dispatch(build_parser().parse_args(["init", str(SAMPLE), "--target", "is_canceled", "--dir", str(tmp_path)])) == 0
     init = load_config(tmp_path / "params.yaml")
     bundled = load_config(REPO / "params.yaml")
     # the table settings init is responsible for: the same as the bundled ones
-    assert (init.data.target, init.data.task, init.data.positive_label, init.data.time_column, init.data.id_column) \
-        == (bundled.data.target, bundled.data.task, bundled.data.positive_label, bundled.data.time_column,
-            bundled.data.id_column) == ("is_canceled", "binary", 1, "arrival_date", None)
+    assert (
+        (init.data.target, init.data.task, init.data.positive_label, init.data.time_column, init.data.id_column)
+        == (bundled.data.target, bundled.data.task, bundled.data.positive_label, bundled.data.time_column, bundled.data.id_column)
+        == ("is_canceled", "binary", 1, "arrival_date", None)
+    )
     assert init.ingest.time_from_parts == bundled.ingest.time_from_parts
     assert Path(init.ingest.source) == SAMPLE and (REPO / bundled.ingest.source).resolve() == SAMPLE
     assert init.split.strategy == bundled.split.strategy == "auto"  # auto: a time split on arrival_date

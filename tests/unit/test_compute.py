@@ -88,8 +88,11 @@ def test_model_text_keeps_no_hosts_or_ports_of_the_run():
     from tasks.modelling.compute import without_run_addresses
 
     x = np.random.default_rng(0).normal(size=(200, 2))
-    booster = lgb.train({"objective": "binary", "verbose": -1, "machines": "127.0.0.1:12400", "local_listen_port": 12400,
-                         "num_threads": 1}, lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 3)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "machines": "127.0.0.1:12400", "local_listen_port": 12400, "num_threads": 1},
+        lgb.Dataset(x, (x[:, 0] > 0).astype(int)),
+        3,
+    )
     clean = without_run_addresses(booster)
     assert "[machines: " in booster.model_to_string() and "[machines: " not in clean.model_to_string()
     assert "[local_listen_port: " not in clean.model_to_string()

@@ -62,13 +62,16 @@ def test_a_threshold_on_a_metric_the_task_lacks_fails_at_load():
     assert parse_config(raw).promote.thresholds == {"rmse": 1e9, "r2": 0.1}
 
 
-@pytest.mark.parametrize("section,key,entry,message", [
-    ("validate", "keep_suspects", {"country": "  "}, r"validate\.keep_suspects\.country: give the reason"),
-    ("validate", "keep_suspects", {"country": None}, r"validate\.keep_suspects\.country"),
-    ("split", "expected_shift", {"arrival_date_year": ""}, r"split\.expected_shift\.arrival_date_year: give the reason"),
-    ("validate", "bounds", {"adr": [10, 0]}, r"validate\.bounds\.adr: expected \[min, max\] with min <= max"),
-    ("validate", "bounds", {"adr": [None, None]}, r"validate\.bounds\.adr"),
-])
+@pytest.mark.parametrize(
+    "section,key,entry,message",
+    [
+        ("validate", "keep_suspects", {"country": "  "}, r"validate\.keep_suspects\.country: give the reason"),
+        ("validate", "keep_suspects", {"country": None}, r"validate\.keep_suspects\.country"),
+        ("split", "expected_shift", {"arrival_date_year": ""}, r"split\.expected_shift\.arrival_date_year: give the reason"),
+        ("validate", "bounds", {"adr": [10, 0]}, r"validate\.bounds\.adr: expected \[min, max\] with min <= max"),
+        ("validate", "bounds", {"adr": [None, None]}, r"validate\.bounds\.adr"),
+    ],
+)
 def test_an_excuse_without_a_reason_or_bad_bounds_is_named(section, key, entry, message):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw[section][key] = entry

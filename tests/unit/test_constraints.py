@@ -39,4 +39,5 @@ def test_model_libraries_are_pinned_exactly_and_installed_at_the_pin(name):
     assert name in pins, f"constraints.txt does not pin {name}"
     assert version(name) == pins[name], (
         f"{name} {version(name)} is installed, constraints.txt says {pins[name]}: run `make install` "
-        "(or `make constraints` after a reviewed upgrade, with the dvc.lock it gives)")
+        "(or `make constraints` after a reviewed upgrade, with the dvc.lock it gives)"
+    )

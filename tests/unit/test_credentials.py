@@ -27,18 +27,23 @@ def ingest_error(**ingest) -> str:
     return str(err.value)
 
 
-@pytest.mark.parametrize("source", [
-    "postgresql://reader:hunter2@db:5432/sales",                       # user info
-    "postgresql+psycopg://reader@db/sales?sslmode=require&password=hunter2",  # libpq's password query key
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "postgresql://reader:hunter2@db:5432/sales",  # user info
+        "postgresql+psycopg://reader@db/sales?sslmode=require&password=hunter2",  # libpq's password query key
+    ],
+)
 def test_a_url_with_a_password_is_refused_naming_the_key_without_repeating_the_password(source):
     msg = ingest_error(source=source, table="t")
     assert "ingest.source carries a password" in msg and "ingest.password_env" in msg
     assert "hunter2" not in msg
 
 
-@pytest.mark.parametrize("source", ["postgresql://reader:hunter2/sales", "postgresql:/reader:hunter2@db/sales",
-                                    "postgresql://reader:hunter2@db:port/sales"])
+@pytest.mark.parametrize(
+    "source",
+    ["postgresql://reader:hunter2/sales", "postgresql:/reader:hunter2@db/sales", "postgresql://reader:hunter2@db:port/sales"],
+)
 def test_a_malformed_url_is_a_config_error_naming_the_key_and_showing_only_the_scheme(source):
     msg = ingest_error(source=source, table="t")
     assert "ingest.source" in msg and "not a valid SQLAlchemy URL" in msg and "'postgresql:...'" in msg
@@ -53,8 +58,9 @@ def test_password_env_must_be_a_variable_name_and_is_not_echoed():
 
 
 def test_a_clean_url_and_its_variable_load():
-    cfg = parse_config({**BASE, "ingest": {"source": "postgresql://reader@db:5432/sales", "table": "t",
-                                           "password_env": "TABGATE_DB_PASSWORD"}})
+    cfg = parse_config(
+        {**BASE, "ingest": {"source": "postgresql://reader@db:5432/sales", "table": "t", "password_env": "TABGATE_DB_PASSWORD"}}
+    )
     assert cfg.ingest.is_sql and cfg.ingest.password_env == "TABGATE_DB_PASSWORD"
 
 
@@ -69,15 +75,19 @@ def test_connection_url_takes_the_password_from_the_environment_and_names_psycop
 
 
 def test_redact_url_hides_passwords_in_user_info_and_query_and_leaves_paths_alone():
-    assert redact_url("postgresql://reader:hunter2@db/sales?password=hunter2&sslmode=require") == \
-        "postgresql://reader:***@db/sales?password=%2A%2A%2A&sslmode=require"
+    assert (
+        redact_url("postgresql://reader:hunter2@db/sales?password=hunter2&sslmode=require")
+        == "postgresql://reader:***@db/sales?password=%2A%2A%2A&sslmode=require"
+    )
     assert redact_url("sample/hotel_bookings.csv.gz") == "sample/hotel_bookings.csv.gz"
     assert "hunter2" not in redact_url("postgresql:/reader:hunter2@db/sales")
 
 
 def test_redact_text_removes_the_secret_and_its_url_quoted_forms():
-    text = (f'invalid dsn: "password={SECRET} host=db" while connecting to '
-            "postgresql://reader:Tr0ub4dor%263%40x%2Fy@db/sales and Tr0ub4dor%263%40x/y")
+    text = (
+        f'invalid dsn: "password={SECRET} host=db" while connecting to '
+        "postgresql://reader:Tr0ub4dor%263%40x%2Fy@db/sales and Tr0ub4dor%263%40x/y"
+    )
     out = redact_text(text, [SECRET])
     assert "Tr0ub4dor" not in out and out.count("***") >= 2
 
@@ -116,15 +126,17 @@ def test_sqlite_still_reads_and_the_snapshot_info_shows_the_redacted_source(tmp_
 
 
 def test_the_model_card_shows_the_source_redacted():
-    section = card_sections.data_section(parse_config({**BASE, "ingest": {"source": "x.csv"}}).data,
-                                         "postgresql://reader:hunter2@db/sales", None, CardInputs())
+    section = card_sections.data_section(
+        parse_config({**BASE, "ingest": {"source": "x.csv"}}).data, "postgresql://reader:hunter2@db/sales", None, CardInputs()
+    )
     assert section.source == "postgresql://reader:***@db/sales"
 
 
 def test_cli_exits_2_on_a_password_in_the_url_before_any_dvc_command(tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(
-        "data: {target: y}\ningest: {source: 'postgresql://reader:hunter2@db/sales', table: t}\n")
+        "data: {target: y}\ningest: {source: 'postgresql://reader:hunter2@db/sales', table: t}\n"
+    )
     args = cli.build_parser().parse_args(["run", "--engine", "dvc"])
     with caplog.at_level(logging.ERROR, logger="tabgate"):
         assert cli.dispatch(args) == 2

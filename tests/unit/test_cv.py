@@ -28,8 +28,11 @@ def test_walk_forward_trains_only_on_the_past(window, gap):
 
 def test_schemes_resolve_from_the_table():
     df = synthetic_frame(n=100)
-    assert cv_folds.resolve_schemes(df, DataParams(target="label", time_column="when", id_column="customer"),
-                              CVParams()) == ["stratified", "walk_forward", "group"]
+    assert cv_folds.resolve_schemes(df, DataParams(target="label", time_column="when", id_column="customer"), CVParams()) == [
+        "stratified",
+        "walk_forward",
+        "group",
+    ]
     assert cv_folds.resolve_schemes(df, DataParams(target="label", task="regression"), CVParams()) == ["kfold"]
 
 
@@ -64,7 +67,9 @@ def test_preprocessing_is_refitted_inside_each_fold(tmp_path, monkeypatch):
         return real(train, ft, p, linear_rows)
 
     monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
-    cv_folds.cross_validate(df, CvInput.from_config(cfg).model_copy(update={"cv": cfg.cv.model_copy(update={"schemes": ["stratified"]})}))
+    cv_folds.cross_validate(
+        df, CvInput.from_config(cfg).model_copy(update={"cv": cfg.cv.model_copy(update={"schemes": ["stratified"]})})
+    )
     assert len(seen_sizes) == 3
     assert all(s < len(df) * 2 / 3 for s in seen_sizes)  # never the whole training part
 
@@ -126,15 +131,20 @@ def test_every_fold_fits_its_baseline_on_the_capped_stratified_sample(tmp_path, 
 
 
 @settings(max_examples=60, deadline=None)
-@given(days=st.lists(st.integers(0, 60), min_size=30, max_size=200), n_splits=st.integers(2, 5),
-       window=st.sampled_from(["expanding", "sliding"]), gap=st.integers(0, 5))
+@given(
+    days=st.lists(st.integers(0, 60), min_size=30, max_size=200),
+    n_splits=st.integers(2, 5),
+    window=st.sampled_from(["expanding", "sliding"]),
+    gap=st.integers(0, 5),
+)
 def test_walk_forward_never_trains_on_the_future_through_the_cv_call(days, n_splits, window, gap):
     """Random (unsorted, tied) time columns through fold_indices, what cross_validate calls for every fold."""
     df = pd.DataFrame({"when": pd.Timestamp("2021-01-01") + pd.to_timedelta(days, unit="D"), "label": 0})
     data = DataParams(target="label", time_column="when")
     try:
-        folds = cv_folds.fold_indices(df, df["label"].to_numpy(), "walk_forward", data,
-                                      CVParams(n_splits=n_splits, window=window, gap_days=gap))
+        folds = cv_folds.fold_indices(
+            df, df["label"].to_numpy(), "walk_forward", data, CVParams(n_splits=n_splits, window=window, gap_days=gap)
+        )
     except (ConfigError, ValueError):
         return  # too few distinct dates for any fold: refused, never a leaky fold
     for tr, va in folds:

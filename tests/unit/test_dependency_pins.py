@@ -13,10 +13,15 @@ from tests.conftest import REPO
 
 PINS = {
     # package: (first broken version, what breaks)
-    "sqlalchemy": ("2.1", "Prefect 3.8's server scheduler fails every loop with \"Can't evaluate bulk DML "
-                          "statement\" on SQLAlchemy 2.1, so scheduled runs never fire"),
-    "fastapi": ("0.151", "the Prefect 3.8 server answers 422 to its client's `limit: null` on FastAPI 0.151+, "
-                         "so `prefect deployment ls` crashes"),
+    "sqlalchemy": (
+        "2.1",
+        "Prefect 3.8's server scheduler fails every loop with \"Can't evaluate bulk DML "
+        'statement" on SQLAlchemy 2.1, so scheduled runs never fire',
+    ),
+    "fastapi": (
+        "0.151",
+        "the Prefect 3.8 server answers 422 to its client's `limit: null` on FastAPI 0.151+, so `prefect deployment ls` crashes",
+    ),
 }
 
 
@@ -40,4 +45,5 @@ def test_installed_version_is_below_the_broken_one(name):
     broken, why = PINS[name]
     installed = Version(version(name))
     assert installed < Version(broken), (
-        f"{name} {installed} is installed: {why}; run `pip install -e .` (pyproject.toml pins {name} below {broken})")
+        f"{name} {installed} is installed: {why}; run `pip install -e .` (pyproject.toml pins {name} below {broken})"
+    )

@@ -22,10 +22,12 @@ from tasks.quality.drift import (
 
 def reference(n: int = 4000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "lead_time": rng.normal(100, 20, n),
-        "country": pd.Categorical(rng.choice(["PRT", "GBR", "ESP"], n, p=[0.5, 0.3, 0.2])),
-    })
+    return pd.DataFrame(
+        {
+            "lead_time": rng.normal(100, 20, n),
+            "country": pd.Categorical(rng.choice(["PRT", "GBR", "ESP"], n, p=[0.5, 0.3, 0.2])),
+        }
+    )
 
 
 def profile_of(df: pd.DataFrame) -> dict:
@@ -48,8 +50,7 @@ def test_psi_of_a_fresh_sample_stays_below_warn():
 
 def test_psi_of_a_shifted_distribution_is_above_error_threshold():
     ref = reference()
-    shifted = ref.assign(lead_time=ref["lead_time"] + 40,
-                         country=pd.Categorical(np.where(ref["country"] == "PRT", "GBR", "PRT")))
+    shifted = ref.assign(lead_time=ref["lead_time"] + 40, country=pd.Categorical(np.where(ref["country"] == "PRT", "GBR", "PRT")))
     report = drift_report(shifted, profile_of(ref), "psi", warn=0.1, error=0.5)
     assert report["columns"]["lead_time"]["value"] > 0.5
     assert report["columns"]["lead_time"]["level"] == "error"
@@ -87,16 +88,23 @@ def test_numeric_bins_are_right_closed_with_missing_last():
 
 def test_missing_column_and_changed_type_are_errors_with_a_note():
     ref = reference()
-    report = drift_report(ref.drop(columns=["country"]).assign(lead_time=ref["lead_time"].astype(str)),
-                          profile_of(ref), "psi", 0.1, 0.5)
+    report = drift_report(
+        ref.drop(columns=["country"]).assign(lead_time=ref["lead_time"].astype(str)), profile_of(ref), "psi", 0.1, 0.5
+    )
     assert report["columns"]["country"] == {"value": None, "level": "error", "note": "column missing"}
     assert report["columns"]["lead_time"]["level"] == "error"
     assert "type changed" in report["columns"]["lead_time"]["note"]
 
 
 def test_drift_level_thresholds():
-    assert [drift_level(v, 0.1, 0.5) for v in (0.0, 0.0999, 0.1, 0.49, 0.5, 3.0)] == \
-        ["ok", "ok", "warn", "warn", "error", "error"]
+    assert [drift_level(v, 0.1, 0.5) for v in (0.0, 0.0999, 0.1, 0.49, 0.5, 3.0)] == [
+        "ok",
+        "ok",
+        "warn",
+        "warn",
+        "error",
+        "error",
+    ]
 
 
 def test_reference_profile_is_json_and_caps_categories():
@@ -116,8 +124,7 @@ def test_values_far_outside_the_reference_range_are_seen_by_the_drift_measure():
     assert profile["columns"]["lead_time"]["min"] == pytest.approx(ref["lead_time"].min())
     corrupt = ref.copy()
     corrupt.loc[corrupt.index[:200], "lead_time"] = 1e12  # 5% of the rows; quantile bins alone put them in the top bin
-    old_style = {"columns": {"lead_time": {k: v for k, v in profile["columns"]["lead_time"].items()
-                                           if k not in ("min", "max")}}}
+    old_style = {"columns": {"lead_time": {k: v for k, v in profile["columns"]["lead_time"].items() if k not in ("min", "max")}}}
     blind = drift_report(corrupt, old_style, "psi", warn=0.1, error=0.5)["columns"]["lead_time"]
     assert blind["value"] < 0.1 and blind["level"] == "ok"  # what the old profile saw
     seen = drift_report(corrupt, profile, "psi", warn=0.1, error=0.5)["columns"]["lead_time"]

@@ -62,14 +62,18 @@ def test_recency_weights_halve_every_half_life_of_the_rows_in_time_order_and_are
 
     assert TrainParams().recency_half_life is None and recency_weights(None, 5, None) is None
     w = recency_weights(None, 5, 0.5)  # row order: ages 1, .75, .5, .25, 0
-    assert np.allclose(w, [0.25, 0.5 ** 1.5, 0.5, 0.5 ** 0.5, 1.0])
+    assert np.allclose(w, [0.25, 0.5**1.5, 0.5, 0.5**0.5, 1.0])
     times = pd.Series(pd.to_datetime(["2020-01-03", "2020-01-01", "2020-01-02"]))
-    assert np.allclose(recency_weights(times, 3, 1.0), [1.0, 0.5, 0.5 ** 0.5])  # by time, not position
+    assert np.allclose(recency_weights(times, 3, 1.0), [1.0, 0.5, 0.5**0.5])  # by time, not position
 
 
 def test_recency_half_life_reaches_the_shipped_model_and_train_json(tmp_path):
-    cfg = make_config(tmp_path, data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
-                      split={"strategy": "row_order"}, train={"refit": True})
+    cfg = make_config(
+        tmp_path,
+        data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
+        split={"strategy": "row_order"},
+        train={"refit": True},
+    )
     io.write_frame(drifting_row_order_table(), cfg.paths.ingested)
     split.run(cfg)
     preprocess.run(cfg)

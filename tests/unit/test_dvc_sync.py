@@ -122,8 +122,7 @@ def test_the_training_flow_runs_the_stale_steps_and_everything_downstream_in_ord
 
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the project's own dvc.yaml
     assert steps_to_run({"train"}, False) == ["train", "evaluate", "explain", "promote"]
-    assert steps_to_run({"explain", "split"}, False) == ["split", "preprocess", "cv", "train", "evaluate", "explain",
-                                                          "promote"]
+    assert steps_to_run({"explain", "split"}, False) == ["split", "preprocess", "cv", "train", "evaluate", "explain", "promote"]
     assert steps_to_run({"promote"}, False) == ["promote"]
     assert steps_to_run(set(), False) == []
     assert steps_to_run(set(), True) == steps_to_run(None, False) == list(dvc_sync.STEPS)

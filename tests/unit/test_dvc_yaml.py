@@ -65,8 +65,9 @@ def test_dvc_itself_refuses_paths_in_params_yaml_beside_the_vars(tmp_path):
 
 @pytest.mark.skipif(not (REPO / ".git").exists(), reason="dvc exp show needs the git repository (a clone)")
 def test_dvc_exp_show_on_the_bundled_sample_fits_in_80_columns():
-    out = subprocess.run([dvc_sync.dvc_bin(), "exp", "show", "--csv", "--no-fetch"], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [dvc_sync.dvc_bin(), "exp", "show", "--csv", "--no-fetch"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     header = next(csv.reader(io.StringIO(out)))
     assert len(header) <= MAX_EXP_SHOW_COLUMNS, f"{len(header)} columns: {header}"
     assert "test.lightgbm.roc_auc" in header and "train.lightgbm.num_leaves" in header

@@ -41,7 +41,8 @@ def test_metrics_fit_the_task_and_intervals_bracket_the_value(tmp_path, task, me
     assert ci.low <= value <= ci.high
     for model in ("lightgbm", "baseline"):  # every interval is of the whole test set, not of some part of it
         assert {name: iv.rows for name, iv in report.intervals[model].items()} == dict.fromkeys(
-            report.intervals[model], report.test_rows), model
+            report.intervals[model], report.test_rows
+        ), model
     scored = pd.read_parquet(cfg.paths.scored_test)
     assert len(scored) == report.test_rows and "y_true" in scored
     if task == "binary":
@@ -52,7 +53,8 @@ def test_metrics_fit_the_task_and_intervals_bracket_the_value(tmp_path, task, me
         assert list(roc.columns) == ["fpr", "tpr"] and 2 < len(roc) <= 200
         assert roc["fpr"].is_monotonic_increasing and roc.iloc[[0, -1]].to_numpy().tolist() == [[0, 0], [1, 1]]
         assert {f.name for f in (cfg.paths.reports_dir / "plots").iterdir()} == {
-            f"{c}_{m}.csv" for c in ("roc", "pr", "calibration") for m in ("lightgbm", "baseline")}
+            f"{c}_{m}.csv" for c in ("roc", "pr", "calibration") for m in ("lightgbm", "baseline")
+        }
     if task == "regression":
         assert (cfg.paths.reports_dir / "evaluate" / "residuals.png").exists()
         resid = pd.read_csv(cfg.paths.reports_dir / "plots" / "residuals_lightgbm.csv")

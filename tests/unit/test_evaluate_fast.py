@@ -56,16 +56,27 @@ def reference_intervals(task, y, scores, threshold, p):
     out = {}
     for name in metrics.HEADLINE[task]:
         metric = single_metric(task, name)
-        out[name] = {**bootstrap_interval(lambda idx: metric(y[idx], scores[idx], threshold), len(y),  # noqa: B023
-                                          p.bootstrap_samples, p.random_state), **info}
+        out[name] = {
+            **bootstrap_interval(
+                lambda idx: metric(y[idx], scores[idx], threshold),  # noqa: B023
+                len(y),
+                p.bootstrap_samples,
+                p.random_state,
+            ),
+            **info,
+        }
     return out
 
 
 def segment_frame(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"colour": rng.choice(["red", "green", "blue", "grey"], size=n, p=[0.5, 0.3, 0.19, 0.01]),
-                       "code": rng.choice([1.0, 2.0, 3.5, np.nan], size=n),
-                       "flag": pd.Categorical(rng.choice(["a", "b"], size=n))})
+    df = pd.DataFrame(
+        {
+            "colour": rng.choice(["red", "green", "blue", "grey"], size=n, p=[0.5, 0.3, 0.19, 0.01]),
+            "code": rng.choice([1.0, 2.0, 3.5, np.nan], size=n),
+            "flag": pd.Categorical(rng.choice(["a", "b"], size=n)),
+        }
+    )
     df.loc[rng.random(n) < 0.05, "colour"] = None
     df.loc[:19, "colour"] = "twenty"  # exactly segment_min_rows rows: reported
     return df

@@ -17,11 +17,18 @@ from tasks.core import errors
 from tasks.core.entry import exit_on_error
 
 DOCUMENTED = {
-    errors.ConfigError: 2, errors.UnsafeParameter: 2, errors.TuneBudgetExceeded: 2,
-    errors.InputError: 3, errors.SchemaError: 3, errors.ValidationFailed: 3,
-    errors.ModelIntegrityError: 4, errors.PromotionError: 4,
-    errors.RunLocked: 5, errors.ServerRequired: 5,
-    errors.ComputeError: 1, errors.DvcError: 1,
+    errors.ConfigError: 2,
+    errors.UnsafeParameter: 2,
+    errors.TuneBudgetExceeded: 2,
+    errors.InputError: 3,
+    errors.SchemaError: 3,
+    errors.ValidationFailed: 3,
+    errors.ModelIntegrityError: 4,
+    errors.PromotionError: 4,
+    errors.RunLocked: 5,
+    errors.ServerRequired: 5,
+    errors.ComputeError: 1,
+    errors.DvcError: 1,
 }
 
 
@@ -135,8 +142,16 @@ class _Finished:
             raise self.err
 
 
-BAD_INPUT = {errors.ConfigError, errors.UnsafeParameter, errors.TuneBudgetExceeded, errors.InputError,
-             errors.SchemaError, errors.ValidationFailed, errors.ModelIntegrityError, errors.PromotionError}
+BAD_INPUT = {
+    errors.ConfigError,
+    errors.UnsafeParameter,
+    errors.TuneBudgetExceeded,
+    errors.InputError,
+    errors.SchemaError,
+    errors.ValidationFailed,
+    errors.ModelIntegrityError,
+    errors.PromotionError,
+}
 
 
 @pytest.mark.parametrize("step", ["ingest", "promote"])

@@ -36,12 +36,16 @@ CATEGORICAL = ("grp", "city")
 def synthetic_frame(n: int, task: str, seed: int) -> pd.DataFrame:
     """Return a table whose label is a clean function of x1, x2, city, except pure noise where grp == 'Z'."""
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "x1": rng.normal(size=n), "x2": rng.normal(size=n), "x3": rng.uniform(0, 10, n).round(1),
-        "grp": rng.choice(["A", "B", "C", "D", "Z"], n, p=[0.25, 0.25, 0.2, 0.1, 0.2]),
-        "city": rng.choice(["Lisbon", "Porto", "Faro"], n),
-        "day": pd.date_range("2020-01-01", periods=n, freq="h"),
-    })
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "x3": rng.uniform(0, 10, n).round(1),
+            "grp": rng.choice(["A", "B", "C", "D", "Z"], n, p=[0.25, 0.25, 0.2, 0.1, 0.2]),
+            "city": rng.choice(["Lisbon", "Porto", "Faro"], n),
+            "day": pd.date_range("2020-01-01", periods=n, freq="h"),
+        }
+    )
     df["x3"] = df["x3"].where(rng.random(n) > 0.05)  # some missing numbers
     signal = 2.5 * df["x1"] + 1.5 * df["x2"] + np.where(df["city"] == "Porto", 1.0, 0.0)
     z = (df["grp"] == "Z").to_numpy()
@@ -59,10 +63,21 @@ def synthetic_frame(n: int, task: str, seed: int) -> pd.DataFrame:
 
 
 def lgb_params(task: str, n_classes: int) -> dict:
-    obj = {"binary": {"objective": "binary"}, "multiclass": {"objective": "multiclass", "num_class": n_classes},
-           "regression": {"objective": "regression"}}[task]
-    return {**obj, "num_leaves": 15, "learning_rate": 0.1, "min_child_samples": 20, "verbose": -1,
-            "seed": 0, "num_threads": 1, "deterministic": True}
+    obj = {
+        "binary": {"objective": "binary"},
+        "multiclass": {"objective": "multiclass", "num_class": n_classes},
+        "regression": {"objective": "regression"},
+    }[task]
+    return {
+        **obj,
+        "num_leaves": 15,
+        "learning_rate": 0.1,
+        "min_child_samples": 20,
+        "verbose": -1,
+        "seed": 0,
+        "num_threads": 1,
+        "deterministic": True,
+    }
 
 
 def build_project(root: Path, task: str, n_train: int = 4000, n_valid: int = 1000, n_test: int = 3000) -> Path:
@@ -74,34 +89,71 @@ def build_project(root: Path, task: str, n_train: int = 4000, n_valid: int = 100
     from tasks.core.schema import encode_target, label_classes
 
     df = synthetic_frame(n_train + n_valid + n_test, task, seed=7)
-    train, valid, test = df.iloc[:n_train], df.iloc[n_train:n_train + n_valid], df.iloc[n_train + n_valid:].reset_index(drop=True)
-    data = DataParams(target="label", task=task, time_column="day",
-                      drop_columns={"status": "copy of the label written after the outcome (leak)"}, segment_columns=["grp"])
+    train, valid, test = (
+        df.iloc[:n_train],
+        df.iloc[n_train : n_train + n_valid],
+        df.iloc[n_train + n_valid :].reset_index(drop=True),
+    )
+    data = DataParams(
+        target="label",
+        task=task,
+        time_column="day",
+        drop_columns={"status": "copy of the label written after the outcome (leak)"},
+        segment_columns=["grp"],
+    )
     classes = label_classes(train["label"], data)
     ft = FeatureTypes(numeric=NUMERIC, categorical=CATEGORICAL)
     pre = build_tree_preprocessor(ft, PreprocessParams()).fit(train[ft.all])
     y_train = encode_target(train["label"], classes, data)
-    booster = lgb.train(lgb_params(task, len(classes)),
-                        lgb.Dataset(pre.transform(train[ft.all]), y_train, categorical_feature=list(CATEGORICAL)),
-                        num_boost_round=60)
-    meta = {"task": task, "target": "label", "classes": classes, "features": ft.all, "numeric": list(NUMERIC),
-            "categorical": list(CATEGORICAL), "threshold": 0.5, "best_iteration": 60}
+    booster = lgb.train(
+        lgb_params(task, len(classes)),
+        lgb.Dataset(pre.transform(train[ft.all]), y_train, categorical_feature=list(CATEGORICAL)),
+        num_boost_round=60,
+    )
+    meta = {
+        "task": task,
+        "target": "label",
+        "classes": classes,
+        "features": ft.all,
+        "numeric": list(NUMERIC),
+        "categorical": list(CATEGORICAL),
+        "threshold": 0.5,
+        "best_iteration": 60,
+    }
     bundle = ModelBundle(kind="lightgbm", preprocessor=pre, estimator=booster, meta=meta)
     save_bundle(bundle, root / "models" / "lightgbm")
     bundle = load_bundle(root / "models" / "lightgbm")
     scores = bundle.predict_scores(test)
-    scored = pd.concat([test, pd.DataFrame({"y_true": encode_target(test["label"], classes, data)}),
-                        score_frame("lightgbm", task, scores, 0.5)], axis=1)
+    scored = pd.concat(
+        [test, pd.DataFrame({"y_true": encode_target(test["label"], classes, data)}), score_frame("lightgbm", task, scores, 0.5)],
+        axis=1,
+    )
     io.write_frame(scored, root / "scored.parquet")
     io.write_frame(valid, root / "valid.parquet")
     params = {
-        "paths": {"valid": str(root / "valid.parquet"), "scored_test": str(root / "scored.parquet"),
-                  "models_dir": str(root / "models"), "reports_dir": str(root / "reports")},
-        "data": {"target": "label", "task": task, "time_column": "day", "segment_columns": ["grp"],
-                 "drop_columns": {"status": "copy of the label written after the outcome (leak)"}},
+        "paths": {
+            "valid": str(root / "valid.parquet"),
+            "scored_test": str(root / "scored.parquet"),
+            "models_dir": str(root / "models"),
+            "reports_dir": str(root / "reports"),
+        },
+        "data": {
+            "target": "label",
+            "task": task,
+            "time_column": "day",
+            "segment_columns": ["grp"],
+            "drop_columns": {"status": "copy of the label written after the outcome (leak)"},
+        },
         "ingest": {"source": "unused.csv"},
-        "explain": {"sample_size": 800, "max_errors": 300, "top_errors": 5, "slice_min_support": 100,
-                    "permutation_rows": 500, "permutation_repeats": 2, "max_waterfalls": 4},
+        "explain": {
+            "sample_size": 800,
+            "max_errors": 300,
+            "top_errors": 5,
+            "slice_min_support": 100,
+            "permutation_rows": 500,
+            "permutation_repeats": 2,
+            "max_waterfalls": 4,
+        },
     }
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -199,14 +251,24 @@ def test_worst_errors_structure(binary_run):
                 else:
                     assert t.value == pytest.approx(float(raw))
     fp = worst["false_positive"][0]
-    assert fp.score == pytest.approx(max(scored.loc[(scored["pred_lightgbm"] == 1) & (scored["y_true"] == 0), "score_lightgbm"]), rel=1e-5)
+    assert fp.score == pytest.approx(
+        max(scored.loc[(scored["pred_lightgbm"] == 1) & (scored["y_true"] == 0), "score_lightgbm"]), rel=1e-5
+    )
 
 
 def test_html_report_contains_drivers_and_renders_offline(binary_run):
     _, report, out_dir = binary_run
     page = (out_dir / "report.html").read_text()
-    for needle in ("Top drivers", "Worst errors", "Weakest segments", "Columns left out", "grp = Z",
-                   "copy of the label written after the outcome (leak)", "status", "data:image/png;base64,"):
+    for needle in (
+        "Top drivers",
+        "Worst errors",
+        "Weakest segments",
+        "Columns left out",
+        "grp = Z",
+        "copy of the label written after the outcome (leak)",
+        "status",
+        "data:image/png;base64,",
+    ):
         assert needle in page, needle
     assert report.global_importance[0].feature in page
     assert str(report.sample.sampled) in page
@@ -218,16 +280,32 @@ def test_html_report_contains_drivers_and_renders_offline(binary_run):
 def test_report_renders_in_headless_chromium(chromium, binary_run, tmp_path):
     _, _, out_dir = binary_run
     shot = out_dir.parent / "explain_report_screenshot.png"
-    cmd = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={shot}", "--window-size=1280,2000",
-           (out_dir / "report.html").resolve().as_uri()]
+    cmd = [
+        str(chromium),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        (out_dir / "report.html").resolve().as_uri(),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     shutil.copy(shot, out_dir / "report_screenshot.png")  # next to the report
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, "a blank page screenshots to a tiny PNG"
-    dom = subprocess.run(cmd[:-3] + ["--dump-dom", (out_dir / "report.html").resolve().as_uri()], check=True,
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        cmd[:-3] + ["--dump-dom", (out_dir / "report.html").resolve().as_uri()],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     report = json.loads((out_dir / "explain.json").read_text())
     for heading in ("Top drivers", "Agreement between importance measures"):
         assert heading in dom, f"the rendered report has no '{heading}' section"
@@ -275,8 +353,7 @@ def test_sampling_caps_errors_and_keeps_the_worst(binary_project):
 
 def test_params_reject_more_errors_than_sample():
     with pytest.raises(ConfigError, match="max_errors"):
-        parse_config({"data": {"target": "y"}, "ingest": {"source": "x.csv"},
-                      "explain": {"sample_size": 100, "max_errors": 500}})
+        parse_config({"data": {"target": "y"}, "ingest": {"source": "x.csv"}, "explain": {"sample_size": 100, "max_errors": 500}})
 
 
 # ---------------------------------------------------------------- other task types and failure modes
@@ -327,7 +404,9 @@ def test_importance_warnings_for_dominance_and_disagreement():
     assert any("'leaky' carries 80%" in w for w in warns)
     assert any("gain" in w and "0.20" in w for w in warns)
     assert not any("permutation importance rank" in w for w in warns)
-    calm = importance_warnings([{"feature": "x", "share": 0.3}], {"spearman_shap_gain": 0.9, "spearman_shap_permutation": 0.7}, ExplainParams())
+    calm = importance_warnings(
+        [{"feature": "x", "share": 0.3}], {"spearman_shap_gain": 0.9, "spearman_shap_permutation": 0.7}, ExplainParams()
+    )
     assert calm == []
 
 
@@ -337,14 +416,28 @@ def test_worst_errors_are_distinct_rows_with_identical_ones_counted():
     score = np.array([0.95] * 5 + [0.9, 0.8, 0.2, 0.1])
     y = np.array([0] * 7 + [1, 1])
     kind = np.where(y == 0, "false_positive", "false_negative")
-    out = Outcomes(y_true=y, pred=1 - y, score=score, is_error=np.ones(n, bool), kind=kind,
-                   severity=np.where(y == 0, score, 1 - score), error_value=np.ones(n), definition="test")
+    out = Outcomes(
+        y_true=y,
+        pred=1 - y,
+        score=score,
+        is_error=np.ones(n, bool),
+        kind=kind,
+        severity=np.where(y == 0, score, 1 - score),
+        error_value=np.ones(n),
+        definition="test",
+    )
     values = np.array([[1.0, 0.5]] * 5 + [[0.8, 0.1], [0.7, 0.2], [-1.0, 0.3], [-0.5, 0.1]])
     shap_res = ShapResult(values=values, base=np.zeros(n), features=["a", "b"])
     scored = pd.DataFrame({"a": [1] * 5 + [2, 3, 4, 5], "b": ["x"] * n})
-    worst = describe_worst_errors(scored, out, Sample(rows=np.arange(n), weights=np.ones(n)), shap_res,
-                                  {"task": "binary", "classes": [0, 1]}, DataParams(target="y", task="binary"),
-                                  ExplainParams(top_errors=3, error_top_features=2))
+    worst = describe_worst_errors(
+        scored,
+        out,
+        Sample(rows=np.arange(n), weights=np.ones(n)),
+        shap_res,
+        {"task": "binary", "classes": [0, 1]},
+        DataParams(target="y", task="binary"),
+        ExplainParams(top_errors=3, error_top_features=2),
+    )
     fp = worst["false_positive"]
     assert [e["row"] for e in fp] == [0, 5, 6] and [e["identical_rows"] for e in fp] == [4, 0, 0]
     assert [e["row"] for e in worst["false_negative"]] == [8, 7]

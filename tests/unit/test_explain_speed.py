@@ -19,8 +19,9 @@ from tasks.reporting.report_html import format_raw, plot_waterfall, waterfall_ro
 from tests.unit.test_explain import build_project, load
 
 
-def reference_permutation_importance(bundle: ModelBundle, x: pd.DataFrame, y: np.ndarray, metric: str,
-                                     n_repeats: int, random_state: int) -> tuple[float, np.ndarray]:
+def reference_permutation_importance(
+    bundle: ModelBundle, x: pd.DataFrame, y: np.ndarray, metric: str, n_repeats: int, random_state: int
+) -> tuple[float, np.ndarray]:
     """Permutation importance as first written: every shuffle re-scores every row."""
     from sklearn import metrics as skm
 
@@ -49,8 +50,9 @@ def reference_permutation_importance(bundle: ModelBundle, x: pd.DataFrame, y: np
     return base, drops
 
 
-@pytest.mark.parametrize(("task", "metric"), [("binary", "roc_auc"), ("binary", "log_loss"),
-                                              ("multiclass", "log_loss"), ("regression", "rmse")])
+@pytest.mark.parametrize(
+    ("task", "metric"), [("binary", "roc_auc"), ("binary", "log_loss"), ("multiclass", "log_loss"), ("regression", "rmse")]
+)
 def test_permutation_importance_equals_rescoring_every_row(tmp_path, task, metric):
     cfg = load(build_project(tmp_path, task, n_train=2000, n_valid=1500, n_test=300))
     bundle = load_bundle(cfg.paths.models_dir / "lightgbm")
@@ -106,7 +108,17 @@ def test_waterfall_rows_sum_from_base_to_the_output_with_the_largest_on_top():
 
 def test_format_raw_keeps_labels_short_and_readable():
     assert [format_raw(v) for v in (3.0, 2.5, 1 / 3, None, np.nan, pd.NA, np.float32(4.0), 7, True, "Resort Hotel")] == [
-        "3", "2.5", "0.3333", "missing", "missing", "missing", "4", "7", "True", "Resort Hotel"]
+        "3",
+        "2.5",
+        "0.3333",
+        "missing",
+        "missing",
+        "missing",
+        "4",
+        "7",
+        "True",
+        "Resort Hotel",
+    ]
     assert len(format_raw("x" * 40)) == 24 and format_raw("x" * 40).endswith("...")
 
 

@@ -34,8 +34,7 @@ def test_fetch_without_a_usable_copy_returns_dvc_commands(tmp_path, bundles):
     assert not result.restored and not (tmp_path / "out").exists()
     # no commit known to lock the hash: the fallback pulls by hash through a .dvc file
     assert result.commands == [["dvc", "pull", f"{records.MODEL_ARTIFACT}-{vid}.dvc"]]
-    assert yaml_load(result.dvc_file)["outs"][0] == {"md5": "feed.dir", "hash": "md5",
-                                                     "path": f"{records.MODEL_ARTIFACT}-{vid}"}
+    assert yaml_load(result.dvc_file)["outs"][0] == {"md5": "feed.dir", "hash": "md5", "path": f"{records.MODEL_ARTIFACT}-{vid}"}
     assert f"{records.MODEL_ARTIFACT}-{vid}/lightgbm" in result.message
 
     rec_path = reg / "versions" / vid / "record.json"
@@ -43,8 +42,16 @@ def test_fetch_without_a_usable_copy_returns_dvc_commands(tmp_path, bundles):
     rec["dvc"]["revision"] = "ab" * 20
     io.write_json(rec, rec_path)
     result = fetch.fetch_version(reg, vid, tmp_path / "out", repo_url="git@example.com:team/tabgate.git")
-    assert result.commands[0] == ["dvc", "get", "git@example.com:team/tabgate.git", "artifacts/models/lightgbm",
-                                  "--rev", "ab" * 20, "-o", str(tmp_path / "out")]
+    assert result.commands[0] == [
+        "dvc",
+        "get",
+        "git@example.com:team/tabgate.git",
+        "artifacts/models/lightgbm",
+        "--rev",
+        "ab" * 20,
+        "-o",
+        str(tmp_path / "out"),
+    ]
     assert result.commands[1][:3] == ["dvc", "artifacts", "get"] and result.commands[1][5:7] == ["--rev", "v1.0.0"]
     assert f"git tag -a {records.MODEL_ARTIFACT}@v1.0.0" in result.message
     assert result.shell_commands()[0].startswith("dvc get git@example.com:team/tabgate.git artifacts/models/lightgbm")
@@ -55,8 +62,9 @@ def test_fetch_of_an_old_record_falls_back_to_the_code_commit(tmp_path, bundles)
     vid = lifecycle.register_version(reg, bundles["a"], dvc_record(md5=None))
     __import__("shutil").rmtree(reg / "versions" / vid / "bundle")
     result = fetch.fetch_version(reg, vid, tmp_path / "out")
-    assert result.commands == [["dvc", "get", ".", records.DEFAULT_MODEL_PATH, "--rev", "c0ffee" * 6 + "c0ff",
-                                "-o", str(tmp_path / "out")]]
+    assert result.commands == [
+        ["dvc", "get", ".", records.DEFAULT_MODEL_PATH, "--rev", "c0ffee" * 6 + "c0ff", "-o", str(tmp_path / "out")]
+    ]
     assert "predates DVC provenance" in result.message and result.dvc_file is None
 
 

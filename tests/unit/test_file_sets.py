@@ -20,7 +20,7 @@ def write_parts(frame: pd.DataFrame, folder: Path, names: list[str], sep: str = 
     """Write frame cut into len(names) consecutive pieces, one CSV per name (below folder); return the pieces."""
     folder.mkdir(parents=True, exist_ok=True)
     size = -(-len(frame) // len(names))
-    pieces = [frame.iloc[i * size:(i + 1) * size] for i in range(len(names))]
+    pieces = [frame.iloc[i * size : (i + 1) * size] for i in range(len(names))]
     for name, piece in zip(names, pieces, strict=True):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         piece.to_csv(folder / name, index=False, sep=sep)
@@ -28,8 +28,9 @@ def write_parts(frame: pd.DataFrame, folder: Path, names: list[str], sep: str = 
 
 
 def plain(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(colour=frame["colour"].astype(str), city=frame["city"].astype(str),
-                        when=frame["when"].dt.strftime("%Y-%m-%d"))
+    return frame.assign(
+        colour=frame["colour"].astype(str), city=frame["city"].astype(str), when=frame["when"].dt.strftime("%Y-%m-%d")
+    )
 
 
 def test_glob_is_read_in_sorted_path_order_whatever_order_the_files_were_written(tmp_path, frame):
@@ -44,8 +45,7 @@ def test_glob_is_read_in_sorted_path_order_whatever_order_the_files_were_written
 
 
 def test_glob_snapshot_copies_the_matched_files_and_ingest_records_each_with_its_md5(tmp_path, frame):
-    cfg = make_config(tmp_path, data={"time_column": "when"},
-                      ingest={"source": str(tmp_path / "raw" / "*.csv")})
+    cfg = make_config(tmp_path, data={"time_column": "when"}, ingest={"source": str(tmp_path / "raw" / "*.csv")})
     write_parts(plain(frame), tmp_path / "raw", ["train.csv", "test.csv"])
     (tmp_path / "raw" / "README.md").write_text("not matched by *.csv")
     info = sources.snapshot_source(cfg.ingest, cfg.paths.data_dir)
@@ -73,15 +73,17 @@ def test_folder_of_csv_files_nested_and_compressed_is_one_table_skipping_notes_a
     (tmp_path / "exports" / ".hidden.csv").write_text("x\n1\n")
     (tmp_path / "exports" / "_tmp").mkdir()
     (tmp_path / "exports" / "_tmp" / "partial.csv").write_text("x\n1\n")
-    assert [file_sets.relative_name(f, tmp_path / "exports") for f in file_sets.folder_files(tmp_path / "exports")] \
-        == ["2020/q1.csv", "2020/q2.csv.gz", "2021/q1.csv"]
+    assert [file_sets.relative_name(f, tmp_path / "exports") for f in file_sets.folder_files(tmp_path / "exports")] == [
+        "2020/q1.csv",
+        "2020/q2.csv.gz",
+        "2021/q1.csv",
+    ]
     p = IngestParams(source=str(tmp_path / "exports"))
     assert sources.source_format(p) == "csv"
     data = tmp_path / "data"
     sources.snapshot_source(p, data)
     back = sources.read_snapshot(sources.snapshot_file(data), p)
-    assert len(back) == len(frame) and back["x1"].round(9).tolist() == \
-        pd.concat(pieces)["x1"].round(9).tolist()
+    assert len(back) == len(frame) and back["x1"].round(9).tolist() == pd.concat(pieces)["x1"].round(9).tolist()
     assert not (data / "exports" / "NOTES.txt").exists()
 
 
@@ -99,17 +101,22 @@ def test_columns_in_another_order_are_aligned_to_the_first_file(tmp_path):
     assert list(read.columns) == ["x", "y", "label"] and read["x"].tolist() == [1, 10]
 
 
-@pytest.mark.parametrize("second, words", [
-    ("x,y,z,label\n1,2,3,0\n", ["b.csv has column 'z' that a.csv (the first file) lacks"]),
-    ("x,label\n1,0\n", ["b.csv lacks column 'y' that a.csv (the first file) has"]),
-    ("x,Y,label\n1,2,0\n", ["b.csv has column 'Y'", "also differ: ['y']"]),
-])
+@pytest.mark.parametrize(
+    "second, words",
+    [
+        ("x,y,z,label\n1,2,3,0\n", ["b.csv has column 'z' that a.csv (the first file) lacks"]),
+        ("x,label\n1,0\n", ["b.csv lacks column 'y' that a.csv (the first file) has"]),
+        ("x,Y,label\n1,2,0\n", ["b.csv has column 'Y'", "also differ: ['y']"]),
+    ],
+)
 def test_files_whose_columns_differ_are_refused_naming_the_file_and_the_column(tmp_path, second, words):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "a.csv").write_text("x,y,label\n1,2,0\n")
     (tmp_path / "s" / "b.csv").write_text(second)
-    for read in (lambda: sources.read_source(IngestParams(source=str(tmp_path / "s" / "*.csv"))),
-                 lambda: sources.read_source(IngestParams(source=str(tmp_path / "s")))):
+    for read in (
+        lambda: sources.read_source(IngestParams(source=str(tmp_path / "s" / "*.csv"))),
+        lambda: sources.read_source(IngestParams(source=str(tmp_path / "s"))),
+    ):
         with pytest.raises(InputError) as err:
             read()
         assert all(w in str(err.value) for w in words), str(err.value)
@@ -155,8 +162,11 @@ def test_a_glob_matching_nothing_names_the_pattern(tmp_path):
 
 
 def test_file_column_names_each_rows_file_the_same_in_source_snapshot_and_ingested_table(tmp_path, frame):
-    cfg = make_config(tmp_path, data={"time_column": "when", "drop_columns": {"source_file": "which file"}},
-                      ingest={"source": str(tmp_path / "raw"), "file_column": "source_file"})
+    cfg = make_config(
+        tmp_path,
+        data={"time_column": "when", "drop_columns": {"source_file": "which file"}},
+        ingest={"source": str(tmp_path / "raw"), "file_column": "source_file"},
+    )
     pieces = write_parts(plain(frame), tmp_path / "raw", ["2016/q1.csv", "2016/q2.csv", "2017.csv"])
     expected = ["2016/q1.csv"] * len(pieces[0]) + ["2016/q2.csv"] * len(pieces[1]) + ["2017.csv"] * len(pieces[2])
     direct = sources.read_source(cfg.ingest)

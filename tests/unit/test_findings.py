@@ -54,11 +54,32 @@ def test_naming_a_missing_column_is_a_config_error_naming_the_key():
 
 def test_a_finding_holds_its_evidence_as_the_report_file_does():
     """numpy numbers become JSON numbers, only the evidence given is written, and an unknown field is an error."""
-    f = make_finding(["adr"], "declared_bounds", np.int64(3), 0, "error", "3 values below 0", {}, rows=np.int64(3),
-                     share=np.float64(0.25), examples=[np.int64(-1), -2.5], limits=[0, None])
-    assert f.to_data() == {"columns": ["adr"], "check": "declared_bounds", "value": 3.0, "threshold": 0.0,
-                           "severity": "error", "detail": "3 values below 0", "excused": False, "rows": 3,
-                           "share": 0.25, "examples": [-1, -2.5], "limits": [0, None]}
+    f = make_finding(
+        ["adr"],
+        "declared_bounds",
+        np.int64(3),
+        0,
+        "error",
+        "3 values below 0",
+        {},
+        rows=np.int64(3),
+        share=np.float64(0.25),
+        examples=[np.int64(-1), -2.5],
+        limits=[0, None],
+    )
+    assert f.to_data() == {
+        "columns": ["adr"],
+        "check": "declared_bounds",
+        "value": 3.0,
+        "threshold": 0.0,
+        "severity": "error",
+        "detail": "3 values below 0",
+        "excused": False,
+        "rows": 3,
+        "share": 0.25,
+        "examples": [-1, -2.5],
+        "limits": [0, None],
+    }
     assert Finding.model_validate_json(io.to_json(f.to_data())) == f
     with pytest.raises(ValidationError):
         make_finding(["x"], "c", 1, 1, "warn", "d", {}, not_a_field=1)

@@ -37,8 +37,19 @@ def gate(task: str, metric: str, y: np.ndarray, challenger: np.ndarray, other: n
     """Return the decision on challenger with other as baseline and production, metric as primary and threshold."""
     p = PromoteParams(thresholds={metric: limit}, bootstrap_samples=20)
     segments = pd.DataFrame({"half": np.where(np.arange(len(y)) % 2 == 0, "even", "odd")})
-    return decide_promotion(GateInput(task, metric, y, ModelScores(challenger, digest="challenger"), ModelScores(other),
-                                      ModelScores(other, digest="production"), segments, 100), p)
+    return decide_promotion(
+        GateInput(
+            task,
+            metric,
+            y,
+            ModelScores(challenger, digest="challenger"),
+            ModelScores(other),
+            ModelScores(other, digest="production"),
+            segments,
+            100,
+        ),
+        p,
+    )
 
 
 def rules_on(decision, metric: str) -> dict[str, bool | None]:
@@ -54,8 +65,13 @@ def test_better_challenger_passes_and_worse_one_fails_every_rule(task, metric):
     limit = (v_good + v_bad) / 2  # a floor (or ceiling) between the two
 
     better = gate(task, metric, y, good, bad, limit)
-    assert set(rules_on(better, metric)) == {f"threshold {metric}", "lift over baseline",
-                                             "gain over production (CI low)", "segment half=even", "segment half=odd"}
+    assert set(rules_on(better, metric)) == {
+        f"threshold {metric}",
+        "lift over baseline",
+        "gain over production (CI low)",
+        "segment half=even",
+        "segment half=odd",
+    }
     assert all(rules_on(better, metric).values()), [r.reason for r in better.rules if r.passed is False]
     assert better.outcome == "promote"
 
@@ -71,8 +87,9 @@ def test_a_gain_whose_interval_straddles_zero_is_rejected_and_judged_by_its_lowe
     production = np.clip(0.5 * y + rng.normal(0.25, 0.3, N), 0, 1)
     challenger = np.clip(production + rng.normal(0, 0.02, N), 0, 1)  # the same model give or take noise
     p = PromoteParams(thresholds={"roc_auc": 0.5}, bootstrap_samples=100)
-    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(challenger, digest="new"), None,
-                                   ModelScores(production, digest="old")), p)
+    d = decide_promotion(
+        GateInput("binary", "roc_auc", y, ModelScores(challenger, digest="new"), None, ModelScores(production, digest="old")), p
+    )
     [rule] = [r for r in d.rules if r.rule == "gain over production (CI low)"]
     low, high = (float(x) for x in rule.reason.split("95% CI [")[1].split("]")[0].split(", "))
     assert low < 0 < high  # the world is what the test claims: no clear gain either way
@@ -88,9 +105,19 @@ def test_segment_drops_in_label_units_are_measured_relative_to_production():
     production, challenger = y + 10 * noise, y + 10.5 * noise  # 5% worse everywhere: 0.5 label units of RMSE
     segments = pd.DataFrame({"half": np.where(np.arange(N) % 2 == 0, "even", "odd")})
     for tolerance, passed in ((0.1, True), (0.02, False)):
-        d = decide_promotion(GateInput("regression", "rmse", y, ModelScores(challenger, digest="new"), None,
-                                       ModelScores(production, digest="old"), segments, 100),
-                             PromoteParams(segment_tolerance=tolerance, bootstrap_samples=0))
+        d = decide_promotion(
+            GateInput(
+                "regression",
+                "rmse",
+                y,
+                ModelScores(challenger, digest="new"),
+                None,
+                ModelScores(production, digest="old"),
+                segments,
+                100,
+            ),
+            PromoteParams(segment_tolerance=tolerance, bootstrap_samples=0),
+        )
         seg = [r for r in d.rules if r.rule.startswith("segment half=")]
         assert [r.value for r in seg] == pytest.approx([0.05, 0.05]) and all("(relative)" in r.reason for r in seg)
         assert [r.passed for r in seg] == [passed, passed], tolerance

@@ -4,27 +4,79 @@ from tasks.core.reports import CvReport, EvaluateReport, IngestReport, SplitRepo
 from tasks.reporting.headline import headline_metrics
 from tasks.reporting.promotion_report import PromotionReport
 
-METRICS = EvaluateReport.model_validate({
-    "task": "binary", "primary_metric": "roc_auc", "test_rows": 300,
-    "models": {name: {"roc_auc": v, "pr_auc": v - 0.1, "log_loss": 0.4, "brier": 0.1, "f1": 0.7, "accuracy": 0.8}
-               for name, v in (("lightgbm", 0.9), ("baseline", 0.85), ("dummy", 0.5))},
-    "intervals": {"lightgbm": {"roc_auc": {"low": 0.88, "high": 0.92, "n_samples": 200}},
-                  "baseline": {"roc_auc": {"low": 0.83, "high": 0.87, "n_samples": 200}}},
-    "lift": {"over_baseline": 0.05, "over_dummy": 0.4},
-    "segments": {"hotel": {"City": {"rows": 200, "roc_auc": 0.9}}},
-})
-PROMOTION = PromotionReport.model_validate({
-    "status": "rejected", "challenger_digest": "c" * 64, "decision": {
-        "outcome": "reject", "primary_metric": "roc_auc", "first_model": True, "rules": [], "notes": [], "metrics": {}}})
-CV = CvReport.model_validate({"step_version": "1", "rows": 700, "n_splits": 4, "baseline_max_rows": 1000,
-                              "schemes": {"stratified": {"folds": [], "summary": {
-    "lightgbm": {"roc_auc": {"mean": 0.91, "std": 0.01}, "f1": {"mean": 0.7, "std": 0.02}},
-    "baseline": {"roc_auc": {"mean": 0.86, "std": 0.02}}, "high_variance": False, "spread": 0.01}}}})
-INGEST = IngestReport.model_validate({"step_version": "1", "snapshot": "s.csv", "snapshot_sha256": "s" * 64,
-                                      "rows": 1000, "columns": 3, "dtypes": {}, "numeric_parse_failures": {}})
-SPLIT = SplitReport.model_validate({"step_version": "2", "strategy": "time", "detail": {}, "train": {"rows": 600},
-                                    "valid": {"rows": 100}, "test": {"rows": 300}, "test_fingerprint": "f" * 64,
-                                    "duplicate_rows_shared_train_test": 0})
+METRICS = EvaluateReport.model_validate(
+    {
+        "task": "binary",
+        "primary_metric": "roc_auc",
+        "test_rows": 300,
+        "models": {
+            name: {"roc_auc": v, "pr_auc": v - 0.1, "log_loss": 0.4, "brier": 0.1, "f1": 0.7, "accuracy": 0.8}
+            for name, v in (("lightgbm", 0.9), ("baseline", 0.85), ("dummy", 0.5))
+        },
+        "intervals": {
+            "lightgbm": {"roc_auc": {"low": 0.88, "high": 0.92, "n_samples": 200}},
+            "baseline": {"roc_auc": {"low": 0.83, "high": 0.87, "n_samples": 200}},
+        },
+        "lift": {"over_baseline": 0.05, "over_dummy": 0.4},
+        "segments": {"hotel": {"City": {"rows": 200, "roc_auc": 0.9}}},
+    }
+)
+PROMOTION = PromotionReport.model_validate(
+    {
+        "status": "rejected",
+        "challenger_digest": "c" * 64,
+        "decision": {
+            "outcome": "reject",
+            "primary_metric": "roc_auc",
+            "first_model": True,
+            "rules": [],
+            "notes": [],
+            "metrics": {},
+        },
+    }
+)
+CV = CvReport.model_validate(
+    {
+        "step_version": "1",
+        "rows": 700,
+        "n_splits": 4,
+        "baseline_max_rows": 1000,
+        "schemes": {
+            "stratified": {
+                "folds": [],
+                "summary": {
+                    "lightgbm": {"roc_auc": {"mean": 0.91, "std": 0.01}, "f1": {"mean": 0.7, "std": 0.02}},
+                    "baseline": {"roc_auc": {"mean": 0.86, "std": 0.02}},
+                    "high_variance": False,
+                    "spread": 0.01,
+                },
+            }
+        },
+    }
+)
+INGEST = IngestReport.model_validate(
+    {
+        "step_version": "1",
+        "snapshot": "s.csv",
+        "snapshot_sha256": "s" * 64,
+        "rows": 1000,
+        "columns": 3,
+        "dtypes": {},
+        "numeric_parse_failures": {},
+    }
+)
+SPLIT = SplitReport.model_validate(
+    {
+        "step_version": "2",
+        "strategy": "time",
+        "detail": {},
+        "train": {"rows": 600},
+        "valid": {"rows": 100},
+        "test": {"rows": 300},
+        "test_fingerprint": "f" * 64,
+        "duplicate_rows_shared_train_test": 0,
+    }
+)
 
 
 def test_headline_keeps_test_metrics_with_intervals_cv_rows_and_status_only():

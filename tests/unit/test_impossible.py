@@ -11,10 +11,20 @@ from tasks.quality.impossible import impossible_failures, impossible_limits, ref
 
 
 def results(column: str, lo: float, hi: float) -> list[dict]:
-    return [{"expectation_config": {"kwargs": {"column": column, "min_value": lo, "max_value": hi},
-                                    "meta": {"rule": "value_range", "severity": "warn"}}},
-            {"expectation_config": {"kwargs": {"column": "other", "min_value": 0, "max_value": 1, "mostly": 0.9},
-                                    "meta": {"rule": "central_range"}}}]
+    return [
+        {
+            "expectation_config": {
+                "kwargs": {"column": column, "min_value": lo, "max_value": hi},
+                "meta": {"rule": "value_range", "severity": "warn"},
+            }
+        },
+        {
+            "expectation_config": {
+                "kwargs": {"column": "other", "min_value": 0, "max_value": 1, "mostly": 0.9},
+                "meta": {"rule": "central_range"},
+            }
+        },
+    ]
 
 
 def test_reference_ranges_come_from_the_value_range_rules_only():
@@ -30,7 +40,12 @@ def test_one_impossible_value_is_an_error_a_merely_large_one_is_not():
     df = pd.DataFrame({"adr": np.r_[np.linspace(0, 5000, 999), 1e12]})
     [f] = impossible_failures(df, {"adr": (0.0, 5400.0)}, {}, 100)
     assert (f["column"], f["rule"], f["severity"], f["unexpected_count"], f["examples"]) == (
-        "adr", "impossible_value", "error", 1, [1e12])
+        "adr",
+        "impossible_value",
+        "error",
+        1,
+        [1e12],
+    )
     assert "more than 100x the reference range [0, 5400] outside it" in f["detail"]
     assert impossible_failures(df.assign(adr=df["adr"].clip(upper=50_000)), {"adr": (0.0, 5400.0)}, {}, 100) == []
 

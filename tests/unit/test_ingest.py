@@ -144,8 +144,9 @@ def test_partitioned_parquet_directory_is_snapshot_as_a_tree_and_read_in_path_or
     info = sources.snapshot_source(IngestParams(source=str(tmp_path / "bookings")), data)
     copied = sources.parquet_parts(data / "bookings")
     assert info["format"] == "parquet" and info["file"] == "bookings" and len(copied) == 8  # 2 years x 4 cities
-    assert [p.relative_to(data / "bookings") for p in copied] == \
-        [p.relative_to(tmp_path / "bookings") for p in sources.parquet_parts(tmp_path / "bookings")]
+    assert [p.relative_to(data / "bookings") for p in copied] == [
+        p.relative_to(tmp_path / "bookings") for p in sources.parquet_parts(tmp_path / "bookings")
+    ]
     assert all(p.read_bytes() == (tmp_path / "bookings" / p.relative_to(data / "bookings")).read_bytes() for p in copied)
     assert info["bytes"] == sum(p.stat().st_size for p in (tmp_path / "bookings").rglob("*") if p.is_file())
     again = sources.snapshot_source(IngestParams(source=str(tmp_path / "bookings")), tmp_path / "data2")

@@ -83,7 +83,8 @@ def test_clean_kc_house_blocks_nothing_and_reports_the_documented_relation(kc):
     assert blocking(report["suspects"]) == []
     relation = [f for f in report["suspects"] if f.check == "feature_relation"]
     assert [(f.columns, f.formula, f.exact, f.severity) for f in relation] == [
-        (["sqft_living", "sqft_above", "sqft_basement"], "sqft_living = sqft_above + sqft_basement", True, "warn")]
+        (["sqft_living", "sqft_above", "sqft_basement"], "sqft_living = sqft_above + sqft_basement", True, "warn")
+    ]
 
 
 def test_clean_telco_blocks_nothing_and_reports_total_charges(telco):

@@ -31,21 +31,24 @@ def bookings(n: int = 2000, seed: int = 0) -> pd.DataFrame:
     y = (logit + rng.logistic(size=n) > 0).astype(int)
     arrival = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
     status = np.where(y == 1, rng.choice(["Canceled", "No-Show"], n), "Check-Out")
-    return pd.DataFrame({
-        "is_canceled": y,
-        "lead_time": lead_time,                                   # honest, moderately predictive
-        "special_requests": requests,                             # honest, moderately predictive
-        "parking": parking,                                       # honest, moderately predictive
-        "noise": rng.normal(size=n),                              # honest, useless
-        "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
-        "guest_id": pd.Categorical([f"g{i}" for i in range(n)]),  # unique per row: memorisable, not predictive
-        "label_copy": np.where(y == 1, "yes", "no"),              # the label under another name
-        "reservation_status": pd.Categorical(status),             # perfect categorical proxy
-        "arrival_date": arrival,
-        "status_date": pd.Categorical((arrival + pd.to_timedelta(rng.integers(1, 9, n), unit="D"))
-                                      .strftime("%Y-%m-%d")),  # written after arrival
-        "booking_date": arrival - pd.to_timedelta(rng.integers(1, 90, n), unit="D"),  # before arrival: fine
-    })
+    return pd.DataFrame(
+        {
+            "is_canceled": y,
+            "lead_time": lead_time,  # honest, moderately predictive
+            "special_requests": requests,  # honest, moderately predictive
+            "parking": parking,  # honest, moderately predictive
+            "noise": rng.normal(size=n),  # honest, useless
+            "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
+            "guest_id": pd.Categorical([f"g{i}" for i in range(n)]),  # unique per row: memorisable, not predictive
+            "label_copy": np.where(y == 1, "yes", "no"),  # the label under another name
+            "reservation_status": pd.Categorical(status),  # perfect categorical proxy
+            "arrival_date": arrival,
+            "status_date": pd.Categorical(
+                (arrival + pd.to_timedelta(rng.integers(1, 9, n), unit="D")).strftime("%Y-%m-%d")
+            ),  # written after arrival
+            "booking_date": arrival - pd.to_timedelta(rng.integers(1, 90, n), unit="D"),  # before arrival: fine
+        }
+    )
 
 
 DATA = DataParams(target="is_canceled", time_column="arrival_date")
@@ -64,8 +67,14 @@ def test_copy_of_label_is_flagged_with_evidence(report):
     copy = finding(report, "label_copy", "copy_of_label")
     auc = finding(report, "label_copy", "single_feature_auc")
     assert {k: copy.to_data()[k] for k in ("columns", "check", "value", "threshold", "severity", "rows", "excused")} == {
-        "columns": ["label_copy"], "check": "copy_of_label", "value": 1.0, "threshold": 1.0, "severity": "suspect",
-        "rows": 2000, "excused": False}
+        "columns": ["label_copy"],
+        "check": "copy_of_label",
+        "value": 1.0,
+        "threshold": 1.0,
+        "severity": "suspect",
+        "rows": 2000,
+        "excused": False,
+    }
     assert "label under another name" in copy.detail
     assert auc.value == 1.0 and auc.threshold == 0.98 and auc.rows == 2000
 
@@ -96,8 +105,9 @@ def test_date_written_after_the_event_is_flagged(report):
 
 
 def test_keep_suspects_reports_but_excuses():
-    p = ValidateParams(keep_suspects={"reservation_status": "known at booking time in our system",
-                                      "label_copy": "test", "status_date": "test"})
+    p = ValidateParams(
+        keep_suspects={"reservation_status": "known at booking time in our system", "label_copy": "test", "status_date": "test"}
+    )
     report = screen_leakage(bookings(), DATA, p)
     proxy = finding(report, "reservation_status", "single_feature_auc")
     assert proxy.excused is True and proxy.reason == "known at booking time in our system"
@@ -105,12 +115,17 @@ def test_keep_suspects_reports_but_excuses():
 
 
 def test_drop_columns_are_not_screened_but_listed():
-    data = DataParams(target="is_canceled", time_column="arrival_date",
-                      drop_columns={"reservation_status": "written after the outcome",
-                                    "label_copy": "copy", "status_date": "after"})
+    data = DataParams(
+        target="is_canceled",
+        time_column="arrival_date",
+        drop_columns={"reservation_status": "written after the outcome", "label_copy": "copy", "status_date": "after"},
+    )
     report = screen_leakage(bookings(), data, ValidateParams())
     assert report["excluded_by_configuration"] == {
-        "label_copy": "copy", "reservation_status": "written after the outcome", "status_date": "after"}
+        "label_copy": "copy",
+        "reservation_status": "written after the outcome",
+        "status_date": "after",
+    }
     assert "reservation_status" not in report["scores"]
     assert report["suspects"] == [] and report["unexcused"] == []
 
@@ -132,11 +147,17 @@ def test_numeric_auc_is_direction_free():
 def test_regression_copy_and_linear_proxy_are_flagged():
     rng = np.random.default_rng(3)
     price = rng.lognormal(12, 0.5, 3000)
-    df = pd.DataFrame({"price": price, "log_price": np.log(price),
-                       "price_k": price / 1000 + rng.normal(0, 0.5, 3000),
-                       "sqft": price / 300 + rng.normal(0, 600, 3000),
-                       "rooms": price / 60_000 + rng.normal(0, 3.0, 3000),
-                       "age": 80 - price / 5_000 + rng.normal(0, 35.0, 3000), "noise": rng.normal(size=3000)})
+    df = pd.DataFrame(
+        {
+            "price": price,
+            "log_price": np.log(price),
+            "price_k": price / 1000 + rng.normal(0, 0.5, 3000),
+            "sqft": price / 300 + rng.normal(0, 600, 3000),
+            "rooms": price / 60_000 + rng.normal(0, 3.0, 3000),
+            "age": 80 - price / 5_000 + rng.normal(0, 35.0, 3000),
+            "noise": rng.normal(size=3000),
+        }
+    )
     report = screen_leakage(df, DataParams(target="price", task="regression"), ValidateParams())
     assert report["metric"] == "r2_out_of_fold"
     assert finding(report, "log_price", "copy_of_label") is not None
@@ -157,8 +178,7 @@ def test_out_of_fold_r2_of_category_means():
 def test_multiclass_uses_macro_one_vs_rest():
     rng = np.random.default_rng(1)
     y = rng.choice(["a", "b", "c"], 1500)
-    df = pd.DataFrame({"y": y, "proxy": pd.Series(y).map({"a": "x", "b": "y", "c": "z"}),
-                       "noise": rng.normal(size=1500)})
+    df = pd.DataFrame({"y": y, "proxy": pd.Series(y).map({"a": "x", "b": "y", "c": "z"}), "noise": rng.normal(size=1500)})
     report = screen_leakage(df, DataParams(target="y", task="multiclass"), ValidateParams())
     assert "multiclass: AUC is the macro one-vs-rest average" in report["notes"]
     assert report["scores"]["proxy"] == 1.0 and abs(report["scores"]["noise"] - 0.5) < 0.06
@@ -192,11 +212,37 @@ def test_real_hotel_table_flags_reservation_status():
     from tasks.data.splitting import training_rows
 
     raw = pd.read_csv(path)
-    months = {m: i for i, m in enumerate(["January", "February", "March", "April", "May", "June", "July",
-                                          "August", "September", "October", "November", "December"], 1)}
-    df = raw.assign(arrival_date=pd.to_datetime(pd.DataFrame({
-        "year": raw["arrival_date_year"], "month": raw["arrival_date_month"].map(months),
-        "day": raw["arrival_date_day_of_month"]})))
+    months = {
+        m: i
+        for i, m in enumerate(
+            [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ],
+            1,
+        )
+    }
+    df = raw.assign(
+        arrival_date=pd.to_datetime(
+            pd.DataFrame(
+                {
+                    "year": raw["arrival_date_year"],
+                    "month": raw["arrival_date_month"].map(months),
+                    "day": raw["arrival_date_day_of_month"],
+                }
+            )
+        )
+    )
     data = DataParams(target="is_canceled", time_column="arrival_date", categorical_columns=["agent", "company"])
     train = training_rows(df, data, SplitParams(test_start=date(2017, 3, 1)))
     report = screen_leakage(train, data, ValidateParams())
@@ -215,8 +261,15 @@ def boundary_table(n: int = 400) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     y = (rng.random(n) < 0.4).astype(int)
     when = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
-    return pd.DataFrame({"label": y, "score": y * 2.0 + rng.random(n) * 0.5, "noise": rng.normal(size=n),
-                         "when": when, "later": when + pd.to_timedelta(np.where(np.arange(n) % 2 == 0, 3, -3), "D")})
+    return pd.DataFrame(
+        {
+            "label": y,
+            "score": y * 2.0 + rng.random(n) * 0.5,
+            "noise": rng.normal(size=n),
+            "when": when,
+            "later": when + pd.to_timedelta(np.where(np.arange(n) % 2 == 0, 3, -3), "D"),
+        }
+    )
 
 
 def test_a_score_at_the_threshold_is_a_leak_and_a_share_at_the_threshold_is_not():

@@ -67,7 +67,9 @@ def test_rollback_restores_previous_version_byte_for_byte(tmp_path, bundles):
         lifecycle.rollback(reg, "again", "tester")
     rollbacks = [h for h in catalog.read_history(reg) if h.action == Action.ROLLBACK]
     assert [(h.from_version, h.version_id, h.reason) for h in rollbacks] == [
-        (ids["c"], ids["b"], "c breaks dashboards"), (ids["b"], ids["a"], "b too")]
+        (ids["c"], ids["b"], "c breaks dashboards"),
+        (ids["b"], ids["a"], "b too"),
+    ]
 
 
 def test_rollback_needs_a_reason_and_a_production_model(tmp_path, bundles):
@@ -196,8 +198,9 @@ def test_process_killed_mid_promotion_leaves_previous_production_loadable(tmp_pa
     pointer_before = (reg / "production.json").read_bytes()
     marker = tmp_path / "marker"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(reg), str(bundles["c"]), str(marker)],
-                            cwd=REPO, env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(reg), str(bundles["c"]), str(marker)], cwd=REPO, env=env, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert proc.poll() is None, proc.stderr.read().decode()

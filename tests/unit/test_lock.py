@@ -39,21 +39,28 @@ def project(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def held(project):
     """Another process holding the project lock (for 30 s, or until the test ends)."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(project / LOCK_FILE), "30"], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(project / LOCK_FILE), "30"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     yield proc
     proc.kill()
     proc.wait()
 
 
-@pytest.mark.parametrize("argv", [
-    ["run", "--engine", "dvc"], ["step", "promote"], ["ingest"], ["validate"], ["validate", "--bootstrap"],
-    ["models", "promote", "v0001-abc", "--reason", "r"], ["models", "promote", "v0001-abc", "--reason", "r", "--force"],
-    ["models", "rollback", "--reason", "r"], ["models", "reject", "v0001-abc", "--reason", "r"],
-])
-def test_every_command_that_writes_waits_for_the_lock_then_exits_5_naming_it_and_its_holder(project, held, argv,
-                                                                                                caplog):
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--engine", "dvc"],
+        ["step", "promote"],
+        ["ingest"],
+        ["validate"],
+        ["validate", "--bootstrap"],
+        ["models", "promote", "v0001-abc", "--reason", "r"],
+        ["models", "promote", "v0001-abc", "--reason", "r", "--force"],
+        ["models", "rollback", "--reason", "r"],
+        ["models", "reject", "v0001-abc", "--reason", "r"],
+    ],
+)
+def test_every_command_that_writes_waits_for_the_lock_then_exits_5_naming_it_and_its_holder(project, held, argv, caplog):
     with caplog.at_level(logging.ERROR, logger="tabgate"):
         assert cli.dispatch(cli.build_parser().parse_args(argv)) == 5
     assert f"project lock {project.resolve() / LOCK_FILE}" in caplog.text
@@ -90,8 +97,13 @@ with project_lock(Path(sys.argv[1]), timeout=5, what="parent"):
 
 
 def test_a_child_given_the_descriptor_keeps_the_lock_after_its_parent_is_killed(project):
-    parent = subprocess.run([sys.executable, "-c", PARENT, str(project)], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])}, timeout=60)
+    parent = subprocess.run(
+        [sys.executable, "-c", PARENT, str(project)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])},
+        timeout=60,
+    )
     assert parent.returncode == -signal.SIGKILL, parent.stderr
     child = int(parent.stdout.split()[0])
     with pytest.raises(RunLocked, match="another run holds the project lock"):

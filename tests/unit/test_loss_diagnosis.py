@@ -15,11 +15,25 @@ def rule(value: float, passed: bool) -> SimpleNamespace:
     return SimpleNamespace(rule="lift over baseline", value=value, threshold=0.0, passed=passed)
 
 
-TREE_COUNT = {"validation_best_iteration": 2, "fold_best_iterations": [3, 3], "fold_median": 3, "chosen": 2,
-              "source": "validation", "why": "validation (2) and the folds' median (3) agree within 3x"}
-TRAIN = train_report(refit={"rows": 800, "early_stopping_iteration": 2, "n_estimators": 3, "tree_count": TREE_COUNT},
-                     tree_count=TREE_COUNT, validation_vs_folds={"metric": "roc_auc", "validation": 0.5, "folds": [0.8, 0.82],
-                                                             "outlier": True, "why": "validation roc_auc 0.5 is far"})
+TREE_COUNT = {
+    "validation_best_iteration": 2,
+    "fold_best_iterations": [3, 3],
+    "fold_median": 3,
+    "chosen": 2,
+    "source": "validation",
+    "why": "validation (2) and the folds' median (3) agree within 3x",
+}
+TRAIN = train_report(
+    refit={"rows": 800, "early_stopping_iteration": 2, "n_estimators": 3, "tree_count": TREE_COUNT},
+    tree_count=TREE_COUNT,
+    validation_vs_folds={
+        "metric": "roc_auc",
+        "validation": 0.5,
+        "folds": [0.8, 0.82],
+        "outlier": True,
+        "why": "validation roc_auc 0.5 is far",
+    },
+)
 DRIFTED = {"adversarial": {"roc_auc": 0.93, "top_features": [{"feature": "year"}]}, "label": {"psi": 0.2}}
 
 
@@ -34,7 +48,9 @@ def test_a_loss_on_drifting_data_names_the_evidence_and_suggests_recency_weights
     assert "0.930" in text and "PSI 0.200" in text and "adr" in text and "random folds optimistic" in text
     steps = " ".join(d.try_next)
     assert "train.recency_half_life" in steps and "split.strategy: time" in steps and "learning_rate" in steps
-    already = diagnose_loss([rule(-0.03, False)], "roc_auc", TRAIN.model_copy(update={"recency_half_life": 0.25}), "time", DRIFTED, [], [])
+    already = diagnose_loss(
+        [rule(-0.03, False)], "roc_auc", TRAIN.model_copy(update={"recency_half_life": 0.25}), "time", DRIFTED, [], []
+    )
     assert not any("recency_half_life" in s for s in already.try_next)  # already on: not suggested again
 
 
@@ -58,8 +74,9 @@ def test_the_run_summary_carries_the_diagnosis(monkeypatch):
 
     seen: dict = {}
     monkeypatch.setattr(artifacts, "create_markdown_artifact", lambda **kw: seen.update(kw))
-    d = LossDiagnosis(lost_to="baseline", primary_metric="roc_auc", lift=-0.02, evidence=["3 trees"],
-                      try_next=["train.recency_half_life"])
+    d = LossDiagnosis(
+        lost_to="baseline", primary_metric="roc_auc", lift=-0.02, evidence=["3 trees"], try_next=["train.recency_half_life"]
+    )
     artifacts.publish_run_summary({"reports": {"promote": SimpleNamespace(diagnosis=d)}})
     assert "lost to the baseline" in seen["markdown"] and "train.recency_half_life" in seen["markdown"]
     artifacts.publish_run_summary({"reports": {}})

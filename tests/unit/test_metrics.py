@@ -19,8 +19,12 @@ NAMES = ["roc_auc", "pr_auc", "log_loss", "brier", "f1"]
 
 
 def per_metric_intervals(y, p, threshold, n_samples, random_state):
-    return {n: bootstrap_interval(lambda idx, m=single_metric("binary", n): m(y[idx], p[idx], threshold),
-                                  len(y), n_samples, random_state) for n in NAMES}
+    return {
+        n: bootstrap_interval(
+            lambda idx, m=single_metric("binary", n): m(y[idx], p[idx], threshold), len(y), n_samples, random_state
+        )
+        for n in NAMES
+    }
 
 
 def test_iter_bootstrap_indices_yields_the_rows_of_the_matrix():
@@ -39,8 +43,9 @@ def test_one_pass_bootstrap_matches_the_per_metric_loop(n, ties):
         got = binary_bootstrap_intervals(y, p, 0.4, NAMES, 120, 7)
     for name in NAMES:
         assert got[name]["n_samples"] == expected[name]["n_samples"]
-        np.testing.assert_allclose([got[name]["low"], got[name]["high"]],
-                                   [expected[name]["low"], expected[name]["high"]], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            [got[name]["low"], got[name]["high"]], [expected[name]["low"], expected[name]["high"]], rtol=0, atol=1e-12
+        )
 
 
 def test_one_pass_bootstrap_without_samples_is_empty():

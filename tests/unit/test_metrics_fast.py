@@ -40,9 +40,12 @@ def reference_choose_threshold(y, p, objective):
 
 def reference_thresholded(y, p, threshold):
     pred = (p >= threshold).astype(int)
-    return {"precision": float(skm.precision_score(y, pred, zero_division=0)),
-            "recall": float(skm.recall_score(y, pred, zero_division=0)),
-            "f1": float(skm.f1_score(y, pred, zero_division=0)), "accuracy": float(skm.accuracy_score(y, pred))}
+    return {
+        "precision": float(skm.precision_score(y, pred, zero_division=0)),
+        "recall": float(skm.recall_score(y, pred, zero_division=0)),
+        "f1": float(skm.f1_score(y, pred, zero_division=0)),
+        "accuracy": float(skm.accuracy_score(y, pred)),
+    }
 
 
 def reference_weighted(y, p, threshold, order, group, w):

@@ -37,8 +37,14 @@ _ids = iter(range(10_000, 1_000_000))
 
 
 def _json(value) -> dict:
-    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": json.dumps(value),
-            "is_json": True, "__id__": next(_ids)}
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+        "__id__": next(_ids),
+    }
 
 
 def _str_type() -> dict:
@@ -46,19 +52,35 @@ def _str_type() -> dict:
 
 
 def _seq(kind: str, *items: dict) -> dict:
-    return {"__class__": kind, "__module__": "builtins", "__loader__": f"{kind.title()}Node", "content": list(items),
-            "__id__": next(_ids)}
+    return {
+        "__class__": kind,
+        "__module__": "builtins",
+        "__loader__": f"{kind.title()}Node",
+        "content": list(items),
+        "__id__": next(_ids),
+    }
 
 
 def _dict(mapping: dict) -> dict:
-    return {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": mapping,
-            "key_types": _seq("list", *[_str_type() for _ in mapping]), "__id__": next(_ids)}
+    return {
+        "__class__": "dict",
+        "__module__": "builtins",
+        "__loader__": "DictNode",
+        "content": mapping,
+        "key_types": _seq("list", *[_str_type() for _ in mapping]),
+        "__id__": next(_ids),
+    }
 
 
 def _call(module: str, name: str, *args: dict) -> dict:
     """A node whose construction calls module.name(*args) (skops' ConstructorFromReduceNode)."""
-    return {"__class__": name, "__module__": module, "__loader__": "ConstructorFromReduceNode",
-            "content": _seq("tuple", *args), "__id__": next(_ids)}
+    return {
+        "__class__": name,
+        "__module__": module,
+        "__loader__": "ConstructorFromReduceNode",
+        "content": _seq("tuple", *args),
+        "__id__": next(_ids),
+    }
 
 
 def _write_code(marker: Path) -> str:
@@ -68,18 +90,38 @@ def _write_code(marker: Path) -> str:
 PAYLOADS = {
     "builtins.exec": lambda m: {"_x": _call("builtins", "exec", _json(_write_code(m)))},
     "builtins.eval": lambda m: {"_x": _call("builtins", "eval", _json(_write_code(m)))},
-    "numpy runstring": lambda m: {"_x": _call("numpy.testing._private.utils", "runstring", _json(_write_code(m)),
-                                              _dict({}))},
-    "getattr/__import__ chain": lambda m: {"_x": _call("builtins", "list", _call(
-        "builtins", "map", _call("builtins", "getattr", _call("builtins", "__import__", _json("os")), _json("system")),
-        _seq("list", _json(f"echo chain > {m}"))))},
+    "numpy runstring": lambda m: {"_x": _call("numpy.testing._private.utils", "runstring", _json(_write_code(m)), _dict({}))},
+    "getattr/__import__ chain": lambda m: {
+        "_x": _call(
+            "builtins",
+            "list",
+            _call(
+                "builtins",
+                "map",
+                _call("builtins", "getattr", _call("builtins", "__import__", _json("os")), _json("system")),
+                _seq("list", _json(f"echo chain > {m}")),
+            ),
+        )
+    },
     "builtins.open": lambda m: {"_x": _call("builtins", "open", _json(str(m)), _json("w"))},
-    "sklearn check_output": lambda m: {"_x": _call("sklearn.utils._testing", "check_output",
-                                                   _seq("list", _json("sh"), _json("-c"), _json(f"echo x > {m}")))},
+    "sklearn check_output": lambda m: {
+        "_x": _call("sklearn.utils._testing", "check_output", _seq("list", _json("sh"), _json("-c"), _json(f"echo x > {m}")))
+    },
     "numpy savetxt+load(allow_pickle)": lambda m: {
-        "_a": _call("numpy", "savetxt", _json(str(m) + ".pkl"), _seq("list"), _json("%s"), _json(" "), _json("\n"),
-                    _json(f"cos\nsystem\n(S'echo x > {m}'\ntR."), _json(""), _json("")),
-        "_b": _call("numpy", "load", _json(str(m) + ".pkl"), _json(None), _json(True))},
+        "_a": _call(
+            "numpy",
+            "savetxt",
+            _json(str(m) + ".pkl"),
+            _seq("list"),
+            _json("%s"),
+            _json(" "),
+            _json("\n"),
+            _json(f"cos\nsystem\n(S'echo x > {m}'\ntR."),
+            _json(""),
+            _json(""),
+        ),
+        "_b": _call("numpy", "load", _json(str(m) + ".pkl"), _json(None), _json(True)),
+    },
     "scipy rmtree": lambda m: {"_x": _call("scipy._lib._tmpdirs", "rmtree", _json(str(m) + ".canary"))},
 }
 
@@ -111,7 +153,8 @@ def with_exec_key_type(src: Path, dest: Path, marker: Path) -> Path:
     schema, others = read_schema(src)
     schema["content"]["content"][_write_code(marker)] = _json(None)
     schema["content"]["key_types"]["content"].append(
-        {"__class__": "exec", "__module__": "builtins", "__loader__": "TypeNode", "__id__": next(_ids)})
+        {"__class__": "exec", "__module__": "builtins", "__loader__": "TypeNode", "__id__": next(_ids)}
+    )
     return write_schema(schema, others, dest)
 
 
@@ -141,8 +184,7 @@ def make_frame(n: int, seed: int) -> pd.DataFrame:
 def world(tmp_path_factory) -> dict:
     """A bundle (LightGBM + CategoryCoder preprocessor) registered and promoted, and a batch to score."""
     root = tmp_path_factory.mktemp("security")
-    bundle = tiny_lightgbm_bundle(make_frame(300, 1), root / "bundle", ("x1", "x2"), ("hotel", "agent"), DATA, 10,
-                                  threshold=0.5)
+    bundle = tiny_lightgbm_bundle(make_frame(300, 1), root / "bundle", ("x1", "x2"), ("hotel", "agent"), DATA, 10, threshold=0.5)
     reg = root / "registry"
     vid = lifecycle.register_version(reg, bundle, approved_record())
     lifecycle.set_production(reg, vid, "test", "tester")
@@ -159,8 +201,15 @@ def reg(world, tmp_path) -> Path:
 
 def params_file(tmp_path: Path, registry_dir: Path) -> Path:
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"paths": {"registry_dir": str(registry_dir), "data_dir": str(tmp_path / "data")},
-                                    "data": DATA.model_dump(), "ingest": {"source": "unused.csv"}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "paths": {"registry_dir": str(registry_dir), "data_dir": str(tmp_path / "data")},
+                "data": DATA.model_dump(),
+                "ingest": {"source": "unused.csv"},
+            }
+        )
+    )
     return path
 
 
@@ -192,8 +241,7 @@ def test_every_type_the_project_writes_is_in_the_allowlist_and_loads(world, tmp_
 def test_crafted_preprocessor_is_refused_before_anything_runs(world, tmp_path, attack):
     marker = tmp_path / "marker"
     Path(str(marker) + ".canary").mkdir()
-    crafted = with_extra_attributes(world["bundle"] / "preprocessor.skops", tmp_path / "crafted.skops",
-                                    PAYLOADS[attack](marker))
+    crafted = with_extra_attributes(world["bundle"] / "preprocessor.skops", tmp_path / "crafted.skops", PAYLOADS[attack](marker))
     with pytest.raises(ModelIntegrityError, match="never writes") as err:
         load_skops(crafted)
     assert "crafted.skops" in str(err.value)
@@ -243,8 +291,9 @@ def test_a_preprocessor_naming_the_old_tasks_preprocess_coder_still_loads_and_se
     assert migrate.migrate_registry(reg, "record existing versions", "tester") == {vid: "recorded"}
     recorded, _ = manifest.read_version_manifest(reg, vid)
     assert recorded["skops_types"]["preprocessor.skops"] == ["tasks.preprocess.CategoryCoder"]
-    np.testing.assert_array_equal(manifest.load_production(reg).predict_scores(batch),
-                                  manifest.load_production(world["registry"]).predict_scores(batch))
+    np.testing.assert_array_equal(
+        manifest.load_production(reg).predict_scores(batch), manifest.load_production(world["registry"]).predict_scores(batch)
+    )
 
 
 def test_exec_hidden_as_a_dict_key_type_is_refused(world, tmp_path):
@@ -342,7 +391,6 @@ def test_changing_any_file_of_the_production_version_is_refused_with_exit_4(reg,
     assert str(target) in caplog.text
 
 
-
 def load_for_monitoring(reg: Path, tmp_path: Path, fresh: Path) -> None:
     from tasks.serving.monitor import production_reference
 
@@ -380,7 +428,6 @@ def test_every_step_that_loads_production_refuses_a_changed_file(reg, world, tmp
         PRODUCTION_LOADERS[loader](reg, tmp_path / "tampered", world["bundle"])
 
 
-
 FRESH_CHANGES = {
     "model.txt": TAMPERING["bundle/model.txt"],
     "preprocessor.skops": append_byte,
@@ -402,6 +449,7 @@ def test_evaluate_refuses_a_freshly_trained_bundle_changed_after_train_saved_it(
     FRESH_CHANGES[change](target)
     with pytest.raises(ModelIntegrityError, match=re.escape(str(target))):
         load_models(models, tmp_path / "no-registry")
+
 
 def test_a_forged_manifest_is_refused_when_the_registry_is_signed(world, tmp_path, monkeypatch):
     monkeypatch.setenv(integrity.MANIFEST_KEY_ENV, "k" * 32)

@@ -14,8 +14,9 @@ DATA = DataParams(target="label", time_column="when", id_column="customer")
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     train = synthetic_frame(n=400, seed=3).assign(code=lambda d: d["customer"] % 9 * 1.0)
-    dest = tiny_lightgbm_bundle(train, tmp_path_factory.mktemp("m") / "lightgbm", ("x1", "x2"),
-                                ("colour", "city", "code"), DATA, rounds=15)
+    dest = tiny_lightgbm_bundle(
+        train, tmp_path_factory.mktemp("m") / "lightgbm", ("x1", "x2"), ("colour", "city", "code"), DATA, rounds=15
+    )
     return load_bundle(dest)
 
 

@@ -36,8 +36,10 @@ def test_a_shifted_column_is_the_only_drifted_feature():
     assert monitor.drifted_features(drift_report(synthetic_frame(2000, seed=2), profile_of(ref), "psi", 0.1, 0.5)) == []
 
 
-@pytest.mark.parametrize("metric,live,ref,expected", [
-    ("roc_auc", 0.80, 0.90, 0.10), ("roc_auc", 0.95, 0.90, -0.05), ("rmse", 12.0, 10.0, 2.0), ("log_loss", 0.3, 0.4, -0.1)])
+@pytest.mark.parametrize(
+    "metric,live,ref,expected",
+    [("roc_auc", 0.80, 0.90, 0.10), ("roc_auc", 0.95, 0.90, -0.05), ("rmse", 12.0, 10.0, 2.0), ("log_loss", 0.3, 0.4, -0.1)],
+)
 def test_metric_drop_is_oriented_so_positive_means_worse(metric, live, ref, expected):
     assert monitor.metric_drop({metric: live}, {metric: ref}, metric) == pytest.approx(expected)
 
@@ -134,10 +136,17 @@ def seasonal_frame(n: int, seed: int, months: list[int] | None = None) -> pd.Dat
         when = pd.to_datetime([f"2016-{rng.choice(months):02d}-{d:02d}" for d in rng.integers(1, 29, size=n)])
     month = pd.Series(when).dt.month.to_numpy()
     summer = np.isin(month, [6, 7, 8])
-    return pd.DataFrame({"when": when, "month": month, "week": pd.Series(when).dt.isocalendar().week.to_numpy(),
-                         "price": rng.normal(100, 10, size=n) + 60 * summer,
-                         "channel": np.where(rng.random(n) < np.where(summer, 0.7, 0.3), "online", "agent"),
-                         "lead": rng.exponential(30, size=n), "label": (rng.random(n) < 0.3).astype(int)})
+    return pd.DataFrame(
+        {
+            "when": when,
+            "month": month,
+            "week": pd.Series(when).dt.isocalendar().week.to_numpy(),
+            "price": rng.normal(100, 10, size=n) + 60 * summer,
+            "channel": np.where(rng.random(n) < np.where(summer, 0.7, 0.3), "online", "agent"),
+            "lead": rng.exponential(30, size=n),
+            "label": (rng.random(n) < 0.3).astype(int),
+        }
+    )
 
 
 def seasonal_setup(tmp_path, period: str, batch: pd.DataFrame):
@@ -145,8 +154,10 @@ def seasonal_setup(tmp_path, period: str, batch: pd.DataFrame):
 
     cfg = make_config(tmp_path, monitor={"seasonal_reference": period})
     ref = seasonal_frame(6000, seed=0)
-    io.write_json(reference_profile(ref, ["month", "week", "price", "lead"], ["channel"], bins=10, max_categories=50),
-                  profile_path(cfg.paths))
+    io.write_json(
+        reference_profile(ref, ["month", "week", "price", "lead"], ["channel"], bins=10, max_categories=50),
+        profile_path(cfg.paths),
+    )
     io.write_frame(ref.iloc[:5000], cfg.paths.train)
     io.write_frame(ref.iloc[5000:], cfg.paths.valid)
     batch.drop(columns="label").to_csv(tmp_path / "batch.csv", index=False)
@@ -193,8 +204,9 @@ def test_a_season_with_too_few_training_rows_falls_back_to_the_whole_reference()
 
 
 def test_a_batch_without_the_label_column_says_so_and_never_shows_nan(tmp_path, no_model):
-    report = monitor.monitor_batch(seasonal_setup(tmp_path, "month", seasonal_frame(500, seed=3, months=[3])),
-                                   tmp_path / "batch.csv")
+    report = monitor.monitor_batch(
+        seasonal_setup(tmp_path, "month", seasonal_frame(500, seed=3, months=[3])), tmp_path / "batch.csv"
+    )
     perf = report["performance"]
     assert not perf["judged"] and "no label column `label`" in perf["note"]
     assert not any("nan" in line.lower() for line in monitor.summary_lines(report))
@@ -210,10 +222,15 @@ def test_a_one_class_labelled_batch_explains_the_undefined_metric():
 
 
 def decided(retrain: bool) -> dict:
-    return {"batch": "b.csv", "rows": 10, "production_version": "v1", "retrain": retrain,
-            "reasons": ["drift: 1 feature(s) at the error level: x1"] if retrain else [],
-            "drift": {"metric": "psi", "warn": 0.1, "error": 0.5, "columns": {"x1": {"level": "error", "value": 1.0}}},
-            "performance": {"judged": False, "metric": "roc_auc", "note": "no label column `y` in the batch"}}
+    return {
+        "batch": "b.csv",
+        "rows": 10,
+        "production_version": "v1",
+        "retrain": retrain,
+        "reasons": ["drift: 1 feature(s) at the error level: x1"] if retrain else [],
+        "drift": {"metric": "psi", "warn": 0.1, "error": 0.5, "columns": {"x1": {"level": "error", "value": 1.0}}},
+        "performance": {"judged": False, "metric": "roc_auc", "note": "no label column `y` in the batch"},
+    }
 
 
 def test_a_disabled_retrain_is_never_announced_as_one():

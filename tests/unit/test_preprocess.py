@@ -34,8 +34,9 @@ def test_fitted_statistics_equal_train_only_statistics(seed, cut):
 
 def test_feature_types_exclude_label_id_time_and_drops():
     df = synthetic_frame(n=50)
-    ft = infer_feature_types(df, DataParams(target="label", time_column="when", id_column="customer",
-                                            drop_columns={"city": "leaks"}))
+    ft = infer_feature_types(
+        df, DataParams(target="label", time_column="when", id_column="customer", drop_columns={"city": "leaks"})
+    )
     assert set(ft.all) == {"x1", "x2", "colour"}
     assert ft.categorical == ("colour",)
 
@@ -57,8 +58,9 @@ def test_unseen_and_missing_categories_do_not_break_transform():
 def test_category_coder_codes_frequent_values_and_sends_the_rest_to_other():
     from tasks.modelling.preprocessing import CategoryCoder
 
-    train = pd.DataFrame({"c": pd.Categorical(["a"] * 5 + ["b"] * 3 + ["rare"] + [None]),
-                          "n": [9.0] * 4 + [7.0] * 4 + [np.nan, 3.0]})
+    train = pd.DataFrame(
+        {"c": pd.Categorical(["a"] * 5 + ["b"] * 3 + ["rare"] + [None]), "n": [9.0] * 4 + [7.0] * 4 + [np.nan, 3.0]}
+    )
     coder = CategoryCoder(min_frequency=2).fit(train)
     assert [list(c) for c in coder.categories_] == [["a", "b"], ["7", "9"]]
     new = pd.DataFrame({"c": ["b", "rare", "never-seen", None], "n": ["9", 7, 3.0, None]})
@@ -91,8 +93,11 @@ def test_the_preprocess_step_fits_on_the_train_split_only(tmp_path):
     parts = {"train": df.iloc[:400], "valid": df.iloc[400:500], "test": df.iloc[500:]}
     shifted = {"train": (0.0, ["red", "green"]), "valid": (1000.0, ["blue"]), "test": (-1000.0, ["violet"])}
     for name, (offset, colours) in shifted.items():
-        part = parts[name].assign(x1=parts[name]["x1"] + offset, x2=parts[name]["x2"] + offset,
-                                  colour=pd.Categorical(np.resize(colours, len(parts[name]))))
+        part = parts[name].assign(
+            x1=parts[name]["x1"] + offset,
+            x2=parts[name]["x2"] + offset,
+            colour=pd.Categorical(np.resize(colours, len(parts[name]))),
+        )
         parts[name] = part
         io.write_frame(part, getattr(cfg.paths, name))
     train = parts["train"]

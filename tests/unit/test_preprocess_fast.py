@@ -51,8 +51,7 @@ def reference_codes(col: pd.Series, categories: np.ndarray) -> np.ndarray:
 
 def reference_transform(coder: CategoryCoder, X: pd.DataFrame) -> pd.DataFrame:
     """CategoryCoder.transform through the reference codes."""
-    return pd.DataFrame({str(c): reference_codes(X[c], cats) for c, cats in zip(X.columns, coder.categories_)},
-                        index=X.index)
+    return pd.DataFrame({str(c): reference_codes(X[c], cats) for c, cats in zip(X.columns, coder.categories_)}, index=X.index)
 
 
 def random_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -65,20 +64,22 @@ def random_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
     cat_values[rng.random(n) < 0.1] = None
     order = list(rng.permutation(words))  # categories in a random order, some never used
     ints = rng.choice([9, 10, -3, 0, 4, 2**53 + 1], size=n)
-    return pd.DataFrame({
-        "cat": pd.Categorical(cat_values, categories=order),
-        "cat_num": pd.Categorical(rng.choice([9.0, 10.0, 2.5, -0.0], size=n)),
-        "cat_int": pd.Categorical(rng.choice([9, 10, 3], size=n)),
-        "floats": floats,
-        "floats32": floats.astype(np.float32),
-        "nonwhole": nonwhole,
-        "ints": ints if rng.random() < 0.5 else rng.choice([9, 10, -3, 0, 4], size=n),
-        "bools": rng.random(n) < 0.3,
-        "strs": pd.Series(rng.choice(words, size=n), dtype="str").mask(rng.random(n) < 0.1),
-        "strings": pd.Series(rng.choice(words, size=n), dtype="string").mask(rng.random(n) < 0.1),
-        "mixed": mixed,
-        "nullable": pd.array(rng.choice([9, 10, 3], size=n), dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "cat": pd.Categorical(cat_values, categories=order),
+            "cat_num": pd.Categorical(rng.choice([9.0, 10.0, 2.5, -0.0], size=n)),
+            "cat_int": pd.Categorical(rng.choice([9, 10, 3], size=n)),
+            "floats": floats,
+            "floats32": floats.astype(np.float32),
+            "nonwhole": nonwhole,
+            "ints": ints if rng.random() < 0.5 else rng.choice([9, 10, -3, 0, 4], size=n),
+            "bools": rng.random(n) < 0.3,
+            "strs": pd.Series(rng.choice(words, size=n), dtype="str").mask(rng.random(n) < 0.1),
+            "strings": pd.Series(rng.choice(words, size=n), dtype="string").mask(rng.random(n) < 0.1),
+            "mixed": mixed,
+            "nullable": pd.array(rng.choice([9, 10, 3], size=n), dtype="Int64"),
+        }
+    )
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -119,10 +120,22 @@ def test_category_coder_forgets_its_lookups_when_refitted():
 
 
 @settings(max_examples=60, deadline=None)
-@given(train=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=False, width=64),
-                                st.integers(-20, 20).map(float)), min_size=1, max_size=30),
-       new=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-20, 20).map(float),
-                              st.sampled_from([0.5, -0.0, 2.0**53, 2.0**53 + 2, 1e300])), min_size=0, max_size=30))
+@given(
+    train=st.lists(
+        st.one_of(st.floats(allow_nan=True, allow_infinity=False, width=64), st.integers(-20, 20).map(float)),
+        min_size=1,
+        max_size=30,
+    ),
+    new=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(-20, 20).map(float),
+            st.sampled_from([0.5, -0.0, 2.0**53, 2.0**53 + 2, 1e300]),
+        ),
+        min_size=0,
+        max_size=30,
+    ),
+)
 def test_number_columns_code_like_the_reference(train, new):
     coder = CategoryCoder().fit(pd.DataFrame({"v": np.asarray(train, dtype=float)}))
     frame = pd.DataFrame({"v": np.asarray(new, dtype=float)})
@@ -147,8 +160,9 @@ def test_numeric_codes_9_and_text_9_are_one_category_on_the_fast_paths():
 
 
 def tree_and_frame(seed: int = 0) -> tuple:
-    df = synthetic_frame(n=300, seed=seed).assign(code=lambda d: d["customer"] % 7 * 1.0,
-                                                  count=lambda d: pd.array(d["customer"] % 5, dtype="Int64"))
+    df = synthetic_frame(n=300, seed=seed).assign(
+        code=lambda d: d["customer"] % 7 * 1.0, count=lambda d: pd.array(d["customer"] % 5, dtype="Int64")
+    )
     df.loc[df.index[::9], "count"] = pd.NA
     data = DataParams(target="label", time_column="when", id_column="customer", categorical_columns=["code"])
     ft = infer_feature_types(df, data)
@@ -159,8 +173,9 @@ def tree_and_frame(seed: int = 0) -> tuple:
 def test_transform_frame_equals_the_column_transformer(seed):
     fitted, df, ft = tree_and_frame(seed)
     tree = fitted["tree"]
-    other = synthetic_frame(n=120, seed=seed + 50).assign(code=lambda d: d["customer"] % 11 * 1.0,
-                                                          count=lambda d: pd.array(d["customer"] % 3, dtype="Int64"))
+    other = synthetic_frame(n=120, seed=seed + 50).assign(
+        code=lambda d: d["customer"] % 11 * 1.0, count=lambda d: pd.array(d["customer"] % 3, dtype="Int64")
+    )
     other.loc[other.index[:5], "colour"] = None
     other = other.set_axis(np.arange(1000, 1000 + len(other)))  # a non-default index survives
     for frame in (df[ft.all], other[ft.all], other[ft.all].iloc[:1], other[ft.all].iloc[:0], other):

@@ -12,8 +12,14 @@ from tasks.quality.probes import dominant_group, fit_linear, fit_tree, probe_dat
 
 def frame(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
-    d = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n),
-                      "city": pd.Categorical(rng.choice(["x", "y", "z"], n))})
+    d = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "c": rng.normal(size=n),
+            "city": pd.Categorical(rng.choice(["x", "y", "z"], n)),
+        }
+    )
     return d, (d["a"] + d["b"] + rng.normal(0, 0.5, n)).to_numpy()
 
 
@@ -47,12 +53,15 @@ def test_copies_are_set_aside_one_by_one_until_one_is_responsible():
     assert sorted(responsible) == ["a", "a_copy"]
 
 
-@pytest.mark.parametrize("shares,group,outside", [
-    ({"x": 0.30, "y": 0.05, "z": 0.02}, ["x"], 0.05),          # far more than any other
-    ({"x": 0.30, "y": 0.20, "z": 0.02}, ["x", "y"], 0.02),     # two side by side, far above the rest
-    ({"x": 0.18, "y": 0.10, "z": 0.08}, [], 0.10),              # the strongest, not far above the next
-    ({"x": 0.05, "y": 0.00, "z": -0.01}, [], 0.0),              # far above, but below the minimum share
-])
+@pytest.mark.parametrize(
+    "shares,group,outside",
+    [
+        ({"x": 0.30, "y": 0.05, "z": 0.02}, ["x"], 0.05),  # far more than any other
+        ({"x": 0.30, "y": 0.20, "z": 0.02}, ["x", "y"], 0.02),  # two side by side, far above the rest
+        ({"x": 0.18, "y": 0.10, "z": 0.08}, [], 0.10),  # the strongest, not far above the next
+        ({"x": 0.05, "y": 0.00, "z": -0.01}, [], 0.0),  # far above, but below the minimum share
+    ],
+)
 def test_dominant_group(shares, group, outside):
     assert dominant_group(shares, 0.1, 2.0) == (group, outside)
 

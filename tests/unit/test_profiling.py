@@ -18,15 +18,17 @@ from tasks.data.sources import apply_label_map, type_table
 
 def frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "customer_id": [f"C{i:05d}" for i in range(n)],
-        "signup": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-        "age": rng.integers(18, 80, n),
-        "plan": rng.choice(["basic", "pro", "max"], n),
-        "country": "NL",
-        "spend": rng.normal(50, 10, n).round(2),
-        "churned": rng.choice(["yes", "no"], n, p=[0.3, 0.7]),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "signup": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "age": rng.integers(18, 80, n),
+            "plan": rng.choice(["basic", "pro", "max"], n),
+            "country": "NL",
+            "spend": rng.normal(50, 10, n).round(2),
+            "churned": rng.choice(["yes", "no"], n, p=[0.3, 0.7]),
+        }
+    )
 
 
 def init(tmp_path: Path, *argv: str) -> int:
@@ -62,9 +64,15 @@ def test_regression_multiclass_and_thresholds_fit_the_task() -> None:
 
 
 def test_date_parts_and_numbers_in_text() -> None:
-    df = pd.DataFrame({"visit_year": [2020, 2021] * 50, "visit_month": ["March", "May"] * 50,
-                       "visit_day": list(range(1, 29)) * 3 + list(range(1, 17)),
-                       "total": [" "] + [str(i * 1.5) for i in range(99)], "y": [0, 1] * 50})
+    df = pd.DataFrame(
+        {
+            "visit_year": [2020, 2021] * 50,
+            "visit_month": ["March", "May"] * 50,
+            "visit_day": list(range(1, 29)) * 3 + list(range(1, 17)),
+            "total": [" "] + [str(i * 1.5) for i in range(99)],
+            "y": [0, 1] * 50,
+        }
+    )
     plan = profiling.plan_init(df, "t.csv", "y")
     assert plan.time is not None and plan.time.column == "visit"
     assert plan.time.parts == {"year": "visit_year", "month": "visit_month", "day": "visit_day"}
@@ -81,8 +89,7 @@ def test_sniffs_semicolon_decimal_comma_and_latin1() -> None:
 
 def test_init_reads_a_semicolon_file_end_to_end(tmp_path: Path) -> None:
     src = tmp_path / "t.csv"
-    frame().assign(spend=lambda d: d.spend.map(lambda v: f"{v:.2f}".replace(".", ","))) \
-        .to_csv(src, sep=";", index=False)
+    frame().assign(spend=lambda d: d.spend.map(lambda v: f"{v:.2f}".replace(".", ","))).to_csv(src, sep=";", index=False)
     assert init(tmp_path, str(src), "--target", "churned") == 0
     cfg = parse_config(yaml.safe_load((tmp_path / "params.yaml").read_text()))
     assert (cfg.ingest.separator, cfg.ingest.decimal, cfg.ingest.source) == (";", ",", "t.csv")
@@ -91,13 +98,16 @@ def test_init_reads_a_semicolon_file_end_to_end(tmp_path: Path) -> None:
     assert init(tmp_path, str(src), "--target", "churned") == 2  # params.yaml exists: --force needed
 
 
-@pytest.mark.parametrize("argv, code, words", [
-    (["--target", "nope"], 2, ["--target 'nope'", "t.csv"]),
-    (["--target", "country"], 3, ["'country'", "1 distinct", "t.csv"]),
-    (["--target", "plan", "--task", "regression"], 2, ["--task regression", "'plan'", "t.csv"]),
-    (["--target", "churned", "--time", "plan"], 2, ["--time 'plan'", "t.csv"]),
-    (["--target", "churned", "--id", "nope"], 2, ["--id 'nope'"]),
-])
+@pytest.mark.parametrize(
+    "argv, code, words",
+    [
+        (["--target", "nope"], 2, ["--target 'nope'", "t.csv"]),
+        (["--target", "country"], 3, ["'country'", "1 distinct", "t.csv"]),
+        (["--target", "plan", "--task", "regression"], 2, ["--task regression", "'plan'", "t.csv"]),
+        (["--target", "churned", "--time", "plan"], 2, ["--time 'plan'", "t.csv"]),
+        (["--target", "churned", "--id", "nope"], 2, ["--id 'nope'"]),
+    ],
+)
 def test_bad_options_exit_with_the_option_named_and_write_nothing(tmp_path: Path, caplog, argv, code, words) -> None:
     src = tmp_path / "t.csv"
     frame().to_csv(src, index=False)

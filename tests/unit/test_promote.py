@@ -38,8 +38,9 @@ def make_frame(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"x1": x1, "x2": x2, "noise": noise, "seg": seg, "label": np.where(y, "yes", "no")})
 
 
-def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (),
-                rounds: int = 30) -> Path:
+def make_bundle(
+    train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...] = (), rounds: int = 30
+) -> Path:
     """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
     return tiny_lightgbm_bundle(train, dest, numeric, categorical, DATA, rounds, min_data_in_leaf=10)
 
@@ -51,23 +52,37 @@ def world(tmp_path_factory) -> dict:
     train, test = make_frame(1500, 1), make_frame(800, 2)
     return {
         "test": test,
-        "good": make_bundle(train, root / "good", ("x1", "x2")),      # uses both signals
+        "good": make_bundle(train, root / "good", ("x1", "x2")),  # uses both signals
         "medium": make_bundle(train, root / "medium", ("x1", "x2"), rounds=1),  # same inputs, one coarse tree
-        "weak": make_bundle(train, root / "weak", ("noise",)),       # no signal at all
+        "weak": make_bundle(train, root / "weak", ("noise",)),  # no signal at all
         "baseline": make_bundle(train, root / "baseline", ("x1",), rounds=3),
     }
 
 
 def make_cfg(root: Path, **promote_overrides) -> Config:
-    promote_section = {"thresholds": {"roc_auc": 0.6}, "bootstrap_samples": 100, "max_p95_latency_ms": 10_000,
-                       "min_rows_per_second": 1, "lock_timeout_seconds": 5, **promote_overrides}
-    return parse_config({
-        "paths": {"models_dir": str(root / "models"), "scored_test": str(root / "scored.parquet"),
-                  "reports_dir": str(root / "reports"), "registry_dir": str(root / "registry"),
-                  "data_dir": str(root / "data")},
-        "data": DATA.model_dump(), "ingest": {"source": "unused.csv"},
-        "evaluate": {"segment_min_rows": 50}, "promote": promote_section,
-    })
+    promote_section = {
+        "thresholds": {"roc_auc": 0.6},
+        "bootstrap_samples": 100,
+        "max_p95_latency_ms": 10_000,
+        "min_rows_per_second": 1,
+        "lock_timeout_seconds": 5,
+        **promote_overrides,
+    }
+    return parse_config(
+        {
+            "paths": {
+                "models_dir": str(root / "models"),
+                "scored_test": str(root / "scored.parquet"),
+                "reports_dir": str(root / "reports"),
+                "registry_dir": str(root / "registry"),
+                "data_dir": str(root / "data"),
+            },
+            "data": DATA.model_dump(),
+            "ingest": {"source": "unused.csv"},
+            "evaluate": {"segment_min_rows": 50},
+            "promote": promote_section,
+        }
+    )
 
 
 def simulate_evaluate(cfg: Config, world: dict, challenger: str) -> None:
@@ -78,7 +93,10 @@ def simulate_evaluate(cfg: Config, world: dict, challenger: str) -> None:
         shutil.copytree(src, dest)
     test = world["test"]
     scored = test.assign(y_true=encode_target(test["label"], ["no", "yes"], DATA))
-    models = {"lightgbm": load_bundle(cfg.paths.models_dir / "lightgbm"), "baseline": load_bundle(cfg.paths.models_dir / "baseline")}
+    models = {
+        "lightgbm": load_bundle(cfg.paths.models_dir / "lightgbm"),
+        "baseline": load_bundle(cfg.paths.models_dir / "baseline"),
+    }
     prod = manifest.load_production(cfg.paths.registry_dir)
     if prod is not None:
         models["production"] = prod
@@ -88,8 +106,10 @@ def simulate_evaluate(cfg: Config, world: dict, challenger: str) -> None:
         scored = pd.concat([scored, score_frame(name, "binary", s, bundle.meta["threshold"])], axis=1)
         report[name] = compute_metrics("binary", scored["y_true"].to_numpy(), s, bundle.meta["threshold"])
     io.write_frame(scored, cfg.paths.scored_test)
-    io.write_json({"primary_metric": "roc_auc", "task": "binary", "models": report, "test_rows": len(test),
-                   "test_fingerprint": "fp-test"}, cfg.paths.reports_dir / "metrics.json")
+    io.write_json(
+        {"primary_metric": "roc_auc", "task": "binary", "models": report, "test_rows": len(test), "test_fingerprint": "fp-test"},
+        cfg.paths.reports_dir / "metrics.json",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -193,8 +213,7 @@ def test_require_approval_registers_pending_and_does_not_switch(tmp_path, world)
     assert catalog.production_version(cfg.paths.registry_dir) == report["version_id"]
 
 
-def test_under_dvc_exp_run_the_gate_decides_but_production_and_the_registry_stay_as_they_were(tmp_path, world,
-                                                                                              monkeypatch):
+def test_under_dvc_exp_run_the_gate_decides_but_production_and_the_registry_stay_as_they_were(tmp_path, world, monkeypatch):
     cfg = make_cfg(tmp_path)
     reg = cfg.paths.registry_dir
     champion = gate(cfg, world, "medium")["version_id"]
@@ -250,28 +269,50 @@ def synthetic_scores(seed: int = 0, n: int = 1000):
 
 def test_challenger_better_on_average_but_worse_on_one_segment_is_rejected():
     y, segments, noisy = synthetic_scores()
-    production = noisy(3.0, 1)              # fair everywhere: ROC-AUC 0.85, 0.83 on B
-    challenger = noisy(0.3, 2)              # excellent on A ...
+    production = noisy(3.0, 1)  # fair everywhere: ROC-AUC 0.85, 0.83 on B
+    challenger = noisy(0.3, 2)  # excellent on A ...
     in_b = segments["seg"].to_numpy() == "B"
     challenger[in_b] = noisy(6.0, 3)[in_b]  # ... but 0.73 on B; overall 0.91, CI of the gain [0.03, 0.10]
     p = PromoteParams(thresholds={"roc_auc": 0.6}, bootstrap_samples=200, segment_tolerance=0.05)
-    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(challenger, digest="new"), None,
-                                   ModelScores(production, digest="old"), segments, segment_min_rows=50,
-                                   latency=Latency(1.0, 10_000.0, 100)), p)
+    d = decide_promotion(
+        GateInput(
+            "binary",
+            "roc_auc",
+            y,
+            ModelScores(challenger, digest="new"),
+            None,
+            ModelScores(production, digest="old"),
+            segments,
+            segment_min_rows=50,
+            latency=Latency(1.0, 10_000.0, 100),
+        ),
+        p,
+    )
     rules = {r.rule: r for r in d.rules}
     assert d.outcome == "reject"
     assert rules["gain over production (CI low)"].passed is True  # better on average ...
     assert rules["segment seg=A"].passed is True
-    assert rules["segment seg=B"].passed is False                   # ... but not on B
+    assert rules["segment seg=B"].passed is False  # ... but not on B
     assert [r.rule for r in d.failed] == ["segment seg=B"]
 
 
 def test_same_challenger_without_the_bad_segment_is_promoted():
     y, segments, noisy = synthetic_scores()
     p = PromoteParams(thresholds={"roc_auc": 0.6}, bootstrap_samples=200)
-    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(noisy(0.3, 2), digest="new"),
-                                   ModelScores(noisy(3.0, 4)), ModelScores(noisy(1.5, 1), digest="old"), segments, 50,
-                                   Latency(1.0, 10_000.0, 100)), p)
+    d = decide_promotion(
+        GateInput(
+            "binary",
+            "roc_auc",
+            y,
+            ModelScores(noisy(0.3, 2), digest="new"),
+            ModelScores(noisy(3.0, 4)),
+            ModelScores(noisy(1.5, 1), digest="old"),
+            segments,
+            50,
+            Latency(1.0, 10_000.0, 100),
+        ),
+        p,
+    )
     assert d.outcome == "promote", [r.reason for r in d.failed]
     assert not d.first_model
 
@@ -279,8 +320,10 @@ def test_same_challenger_without_the_bad_segment_is_promoted():
 def test_lower_is_better_threshold_is_a_ceiling():
     y = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
     pred = y + 0.5
-    make = lambda ceiling: decide_promotion(GateInput("regression", "rmse", y, ModelScores(pred), latency=Latency(1, 1e6, 5)),
-                                            PromoteParams(thresholds={"rmse": ceiling}))
+    make = lambda ceiling: decide_promotion(
+        GateInput("regression", "rmse", y, ModelScores(pred), latency=Latency(1, 1e6, 5)),
+        PromoteParams(thresholds={"rmse": ceiling}),
+    )
     assert make(0.6).outcome == "promote"
     low = make(0.4)
     assert low.outcome == "reject" and low.failed[0].rule == "threshold rmse" and "ceiling" in low.failed[0].reason
@@ -291,8 +334,17 @@ def test_new_required_column_fails_schema_compatibility():
     s = noisy(1.0, 1)
     old_meta = {"features": ["x1", "code"], "input_schema": {"x1": "numeric", "code": "categorical"}}
     new_meta = {"features": ["x1", "x9", "code"], "input_schema": {"x1": "numeric", "x9": "numeric", "code": "numeric"}}
-    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(s + 0.0, meta=new_meta, digest="n"), None,
-                                   ModelScores(s, meta=old_meta, digest="o")), PromoteParams(bootstrap_samples=0))
+    d = decide_promotion(
+        GateInput(
+            "binary",
+            "roc_auc",
+            y,
+            ModelScores(s + 0.0, meta=new_meta, digest="n"),
+            None,
+            ModelScores(s, meta=old_meta, digest="o"),
+        ),
+        PromoteParams(bootstrap_samples=0),
+    )
     schema = next(r for r in d.rules if r.rule == "input schema compatible")
     assert schema.passed is False and "['x9']" in schema.reason and "['code']" in schema.reason
     ok = gate_rules.schema_rule({"input_schema": {"x1": "numeric"}}, old_meta)
@@ -302,8 +354,12 @@ def test_new_required_column_fails_schema_compatibility():
 def test_latency_over_budget_rejects_and_reports_the_measurement():
     y, _, noisy = synthetic_scores()
     p = PromoteParams(max_p95_latency_ms=5, min_rows_per_second=100)
-    d = decide_promotion(GateInput("binary", "roc_auc", y, ModelScores(noisy(0.5, 1)),
-                                   latency=Latency(p95_ms=42.0, rows_per_second=1e5, rows=300)), p)
+    d = decide_promotion(
+        GateInput(
+            "binary", "roc_auc", y, ModelScores(noisy(0.5, 1)), latency=Latency(p95_ms=42.0, rows_per_second=1e5, rows=300)
+        ),
+        p,
+    )
     rules = {r.rule: r for r in d.rules}
     assert d.outcome == "reject" and rules["latency p95"].value == 42.0 and rules["throughput"].passed is True
     assert d.first_model and gate_rules.FIRST_MODEL in d.notes[0]
@@ -349,14 +405,29 @@ def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
 
 
 def write_validate_report(cfg: Config, suspects: list[dict]) -> None:
-    io.write_json(validate_report_data(suspects=suspects, leakage={"suspects": suspects}),
-                  cfg.paths.reports_dir / "validate.json")
+    io.write_json(
+        validate_report_data(suspects=suspects, leakage={"suspects": suspects}), cfg.paths.reports_dir / "validate.json"
+    )
 
 
-POST = {"columns": ["x2"], "check": "dominance", "value": 0.3, "threshold": 0.1, "severity": "suspect",
-        "detail": "it alone resolves 30.0% of what the other features leave unexplained", "excused": False}
-RELATION = {"columns": ["x1", "noise", "x2"], "check": "feature_relation", "value": 0.999, "threshold": 0.995,
-            "severity": "warn", "detail": "x1 ≈ noise × x2", "excused": False}
+POST = {
+    "columns": ["x2"],
+    "check": "dominance",
+    "value": 0.3,
+    "threshold": 0.1,
+    "severity": "suspect",
+    "detail": "it alone resolves 30.0% of what the other features leave unexplained",
+    "excused": False,
+}
+RELATION = {
+    "columns": ["x1", "noise", "x2"],
+    "check": "feature_relation",
+    "value": 0.999,
+    "threshold": 0.995,
+    "severity": "warn",
+    "detail": "x1 ≈ noise × x2",
+    "excused": False,
+}
 
 
 def test_an_unexcused_leak_suspect_blocks_promotion_not_the_run(tmp_path, world):
@@ -372,7 +443,10 @@ def test_an_unexcused_leak_suspect_blocks_promotion_not_the_run(tmp_path, world)
     md = (cfg.paths.reports_dir / "promotion.md").read_text()
     assert "## Findings" in md and "| x2 | dominance | 0.3000 | 0.1000 | **blocks promotion** |" in md
     card = io.read_json(cfg.paths.reports_dir / promotion.CARD_JSON)
-    assert [(f["columns"], f["effect"]) for f in card["findings"]] == [(["x2"], "blocks promotion"), (["x1", "noise", "x2"], "warn")]
+    assert [(f["columns"], f["effect"]) for f in card["findings"]] == [
+        (["x2"], "blocks promotion"),
+        (["x1", "noise", "x2"], "warn"),
+    ]
     assert "## Leak suspects and data findings" in (cfg.paths.reports_dir / promotion.CARD_MD).read_text()
 
 
@@ -391,9 +465,14 @@ def test_a_suspect_excused_with_a_reason_lets_the_model_through_and_the_card_sho
 
 
 def test_near_perfect_model_is_a_finding_unless_the_dummy_is_as_good():
-    found = gate_rules.near_perfect_findings("lightgbm", {"roc_auc": 0.9995, "accuracy": 0.9996, "log_loss": 0.0004},
-                                             {"roc_auc": 0.5, "accuracy": 0.9995, "log_loss": 0.7}, 0.999,
-                                             ["x1", "x2"], {})
+    found = gate_rules.near_perfect_findings(
+        "lightgbm",
+        {"roc_auc": 0.9995, "accuracy": 0.9996, "log_loss": 0.0004},
+        {"roc_auc": 0.5, "accuracy": 0.9995, "log_loss": 0.7},
+        0.999,
+        ["x1", "x2"],
+        {},
+    )
     [f] = found
     assert f.check == "near_perfect_model" and f.columns == ["x1", "x2"] and f.severity == "suspect"
     assert f.metrics == {"log_loss": 0.0004, "roc_auc": 0.9995}  # accuracy: the dummy gets there too
@@ -406,8 +485,9 @@ def test_near_perfect_challenger_is_rejected_by_the_gate():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
     perfect = ModelScores((y + rng.uniform(0, 0.5, 400)) / 1.5)
-    finding = gate_rules.near_perfect_findings("lightgbm", compute_metrics("binary", y, perfect.scores), {"roc_auc": 0.5},
-                                               0.999, ["x1"], {})
+    finding = gate_rules.near_perfect_findings(
+        "lightgbm", compute_metrics("binary", y, perfect.scores), {"roc_auc": 0.5}, 0.999, ["x1"], {}
+    )
     decision = decide_promotion(GateInput("binary", "roc_auc", y, perfect, suspects=finding), PromoteParams())
     rules = {r.rule: r for r in decision.rules}
     assert decision.outcome == "reject" and rules["near-perfect model"].passed is False

@@ -48,8 +48,12 @@ def scores_with_ties(rng: np.random.Generator, y: np.ndarray, digits: int) -> np
 
 
 @settings(max_examples=80, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 400), digits=st.sampled_from([None, 1, 2, 3]),
-       positive_share=st.sampled_from([0.0, 0.02, 0.3, 0.5, 1.0]))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 400),
+    digits=st.sampled_from([None, 1, 2, 3]),
+    positive_share=st.sampled_from([0.0, 0.02, 0.3, 0.5, 1.0]),
+)
 def test_weighted_roc_auc_equals_sklearn_on_the_repeated_rows(seed, n, digits, positive_share):
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < positive_share).astype(int)
@@ -73,8 +77,12 @@ def test_paired_bootstrap_gain_equals_the_plain_bootstrap(seed, digits):
         got = gate.paired_bootstrap_gain("binary", "roc_auc", y, challenger, champion, n_samples, seed)
         assert same(got, reference_paired_bootstrap_gain("binary", "roc_auc", y, challenger, champion, n_samples, seed))
     tiny = y[:3] * 0  # one class in every resample: no interval
-    assert gate.paired_bootstrap_gain("binary", "roc_auc", tiny, ModelScores(challenger.scores[:3]),
-                                         ModelScores(champion.scores[:3]), 10, 0)["n_samples"] == 0
+    assert (
+        gate.paired_bootstrap_gain(
+            "binary", "roc_auc", tiny, ModelScores(challenger.scores[:3]), ModelScores(champion.scores[:3]), 10, 0
+        )["n_samples"]
+        == 0
+    )
 
 
 def test_paired_bootstrap_gain_of_other_metrics_and_nan_scores_is_unchanged():
@@ -88,8 +96,10 @@ def test_paired_bootstrap_gain_of_other_metrics_and_nan_scores_is_unchanged():
         assert same(got, expected)
     yr = rng.normal(size=300)
     r1, r2 = ModelScores(yr + rng.normal(size=300)), ModelScores(yr + rng.normal(size=300))
-    assert same(gate.paired_bootstrap_gain("regression", "rmse", yr, r1, r2, 20, 1),
-                reference_paired_bootstrap_gain("regression", "rmse", yr, r1, r2, 20, 1))
+    assert same(
+        gate.paired_bootstrap_gain("regression", "rmse", yr, r1, r2, 20, 1),
+        reference_paired_bootstrap_gain("regression", "rmse", yr, r1, r2, 20, 1),
+    )
 
 
 def reference_segment_values(y, model, segments, min_rows):
@@ -125,5 +135,8 @@ def test_rank_scores_leaves_what_it_cannot_rank_to_sklearn():
     assert rank_scores("binary", "pr_auc", y, np.array([0.1, 0.2, 0.3, 0.4])) is None
     assert rank_scores("multiclass", "roc_auc", y, np.ones((4, 2))) is None
     ranked = rank_scores("binary", "roc_auc", y, np.array([0.1, 0.2, 0.2, 0.4]))
-    assert ranked.cell.tolist() == [4, 3, 3, 0] and ranked.n_scores == 3 and weighted_roc_auc(ranked, np.ones(4, int)) == skm.roc_auc_score(
-        y, [0.1, 0.2, 0.2, 0.4])
+    assert (
+        ranked.cell.tolist() == [4, 3, 3, 0]
+        and ranked.n_scores == 3
+        and weighted_roc_auc(ranked, np.ones(4, int)) == skm.roc_auc_score(y, [0.1, 0.2, 0.2, 0.4])
+    )

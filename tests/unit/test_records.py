@@ -21,16 +21,37 @@ from tasks.registry.records import (
 )
 
 # production.json and a record.json exactly as tasks/registry/store.py wrote them before the split
-OLD_POINTER = {"action": "approve", "actor": "me@host", "lineage": ["v0001-72c04706", "v0002-a34ff214"],
-               "manifest_sha256": "ab" * 32, "previous": "v0001-72c04706", "promoted_at": "2026-12-07T05:00:00+00:00",
-               "reason": "reviewed", "version_id": "v0002-a34ff214"}
-OLD_RECORD = {"status": "pending_approval", "kind": "lightgbm", "task": "binary", "primary_metric": "roc_auc",
-              "metrics": {"roc_auc": 0.9, "f1": None}, "decision": {"outcome": "promote", "failed_rules": [],
-                                                                     "first_model": False, "notes": [], "rules": []},
-              "dvc": {"output": "artifacts/models", "path": "artifacts/models/lightgbm", "md5": "x.dir",
-                      "lock_md5": None, "lock_current": False, "artifact": "tabgate-model", "revision": None},
-              "version_id": "v0002-a34ff214", "bundle_digest": "a34ff214" + "0" * 56,
-              "created_at": "2026-12-07T05:00:00+00:00", "a_key_from_the_future": {"kept": True}}
+OLD_POINTER = {
+    "action": "approve",
+    "actor": "me@host",
+    "lineage": ["v0001-72c04706", "v0002-a34ff214"],
+    "manifest_sha256": "ab" * 32,
+    "previous": "v0001-72c04706",
+    "promoted_at": "2026-12-07T05:00:00+00:00",
+    "reason": "reviewed",
+    "version_id": "v0002-a34ff214",
+}
+OLD_RECORD = {
+    "status": "pending_approval",
+    "kind": "lightgbm",
+    "task": "binary",
+    "primary_metric": "roc_auc",
+    "metrics": {"roc_auc": 0.9, "f1": None},
+    "decision": {"outcome": "promote", "failed_rules": [], "first_model": False, "notes": [], "rules": []},
+    "dvc": {
+        "output": "artifacts/models",
+        "path": "artifacts/models/lightgbm",
+        "md5": "x.dir",
+        "lock_md5": None,
+        "lock_current": False,
+        "artifact": "tabgate-model",
+        "revision": None,
+    },
+    "version_id": "v0002-a34ff214",
+    "bundle_digest": "a34ff214" + "0" * 56,
+    "created_at": "2026-12-07T05:00:00+00:00",
+    "a_key_from_the_future": {"kept": True},
+}
 
 
 def test_old_files_load_and_write_back_the_same_keys_and_values():
@@ -61,8 +82,9 @@ def test_an_unknown_status_is_an_error_not_a_silent_string():
 
 
 def test_enums_serialise_as_the_strings_the_files_always_held():
-    assert io.to_json({"s": PromotionStatus.ALREADY_IN_PRODUCTION, "a": Action.FORCE_PROMOTE}) == \
-        io.to_json({"s": "already_in_production", "a": "force_promote"})
+    assert io.to_json({"s": PromotionStatus.ALREADY_IN_PRODUCTION, "a": Action.FORCE_PROMOTE}) == io.to_json(
+        {"s": "already_in_production", "a": "force_promote"}
+    )
     assert ModelStatus.PENDING_APPROVAL.label == "pending approval"
 
 

@@ -26,8 +26,15 @@ COLUMNS = ["version", "status", "production", "test_metric", "when", "who", "act
 
 
 def rec(vid: str, status: str = "approved", roc: float = 0.9, data: str = "0123456789abcdef.dir") -> VersionRecord:
-    return VersionRecord(version_id=vid, status=status, primary_metric="roc_auc", task="binary",
-                         metrics={"roc_auc": roc, "pr_auc": 0.5}, data_version=data, created_at="2026-01-01T00:00:00+00:00")
+    return VersionRecord(
+        version_id=vid,
+        status=status,
+        primary_metric="roc_auc",
+        task="binary",
+        metrics={"roc_auc": roc, "pr_auc": 0.5},
+        data_version=data,
+        created_at="2026-01-01T00:00:00+00:00",
+    )
 
 
 def line(action: str, vid: str, **kw) -> HistoryLine:
@@ -35,21 +42,32 @@ def line(action: str, vid: str, **kw) -> HistoryLine:
 
 
 def test_rows_are_newest_first_with_every_column():
-    records = [rec("v0001-aaaaaaaa", roc=0.81), rec("v0002-bbbbbbbb", "pending_approval", roc=0.83),
-               rec("v0010-cccccccc", "rejected", roc=0.7)]
-    history = [line("register", "v0001-aaaaaaaa", at="t1", status="approved"),
-               line("promote", "v0001-aaaaaaaa", at="2026-12-07T16:25:51+00:00", reason="gate passed",
-                    actor="tabgate promote"),
-               line("register", "v0002-bbbbbbbb", at="t3", status="pending_approval"),
-               line("register", "v0010-cccccccc", at="t4", status="rejected")]
+    records = [
+        rec("v0001-aaaaaaaa", roc=0.81),
+        rec("v0002-bbbbbbbb", "pending_approval", roc=0.83),
+        rec("v0010-cccccccc", "rejected", roc=0.7),
+    ]
+    history = [
+        line("register", "v0001-aaaaaaaa", at="t1", status="approved"),
+        line("promote", "v0001-aaaaaaaa", at="2026-12-07T16:25:51+00:00", reason="gate passed", actor="tabgate promote"),
+        line("register", "v0002-bbbbbbbb", at="t3", status="pending_approval"),
+        line("register", "v0010-cccccccc", at="t4", status="rejected"),
+    ]
     rows = registry_rows(records, history, "v0001-aaaaaaaa")
     assert [r.version for r in rows] == ["v0010-cccccccc", "v0002-bbbbbbbb", "v0001-aaaaaaaa"]  # by number, not text
     assert list(table_of(rows)[0]) == COLUMNS
     by = {r.version: r for r in rows}
     assert by["v0001-aaaaaaaa"] == RegistryRow(
-        version="v0001-aaaaaaaa", status="production", production="yes", test_metric="roc_auc 0.8100",
-        when="2026-12-07 16:25 UTC", who="tabgate promote", action="promote", why="gate passed",
-        data_version="0123456789ab")
+        version="v0001-aaaaaaaa",
+        status="production",
+        production="yes",
+        test_metric="roc_auc 0.8100",
+        when="2026-12-07 16:25 UTC",
+        who="tabgate promote",
+        action="promote",
+        why="gate passed",
+        data_version="0123456789ab",
+    )
     assert (by["v0002-bbbbbbbb"].status, by["v0002-bbbbbbbb"].production) == ("pending approval", "")
     assert by["v0002-bbbbbbbb"].why == "registered as pending approval" and by["v0002-bbbbbbbb"].when == "t3"
     assert by["v0010-cccccccc"].status == "rejected" and by["v0010-cccccccc"].test_metric == "roc_auc 0.7000"
@@ -57,10 +75,11 @@ def test_rows_are_newest_first_with_every_column():
 
 def test_a_replaced_or_rolled_back_version_says_by_which_and_why():
     records = [rec("v0001-aaaaaaaa"), rec("v0002-bbbbbbbb")]
-    history = [line("promote", "v0001-aaaaaaaa", at="t1", reason="first", actor="ci"),
-               line("approve", "v0002-bbbbbbbb", at="t2", reason="reviewed", actor="ann", **{"from": "v0001-aaaaaaaa"}),
-               line("rollback", "v0001-aaaaaaaa", at="t3", reason="v2 is slow", actor="bob",
-                    **{"from": "v0002-bbbbbbbb"})]
+    history = [
+        line("promote", "v0001-aaaaaaaa", at="t1", reason="first", actor="ci"),
+        line("approve", "v0002-bbbbbbbb", at="t2", reason="reviewed", actor="ann", **{"from": "v0001-aaaaaaaa"}),
+        line("rollback", "v0001-aaaaaaaa", at="t3", reason="v2 is slow", actor="bob", **{"from": "v0002-bbbbbbbb"}),
+    ]
     by = {r.version: r for r in registry_rows(records, history, "v0001-aaaaaaaa")}
     assert (by["v0002-bbbbbbbb"].status, by["v0002-bbbbbbbb"].action) == ("archived", "rolled back to v0001-aaaaaaaa")
     assert (by["v0002-bbbbbbbb"].who, by["v0002-bbbbbbbb"].why, by["v0002-bbbbbbbb"].when) == ("bob", "v2 is slow", "t3")
@@ -89,7 +108,9 @@ def test_rows_match_the_registry_after_register_promote_approve_rollback(tmp_pat
     assert {r.version: r.status for r in rows} == listed == {a: "production", b: "archived"}
     assert [r.version for r in rows if r.production] == [catalog.production_version(reg)] == [a]
     assert {r.version: (r.action, r.who, r.why) for r in rows} == {
-        a: ("rollback", "oncall", "b is slow"), b: (f"rolled back to {a}", "oncall", "b is slow")}
+        a: ("rollback", "oncall", "b is slow"),
+        b: (f"rolled back to {a}", "oncall", "b is slow"),
+    }
     assert all(r.test_metric == "roc_auc 0.9100" and r.when.endswith(" UTC") for r in rows)
 
 

@@ -14,17 +14,21 @@ def table(n: int = 2000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     a = rng.uniform(1, 100, n).round(2)
     b = rng.uniform(1, 50, n).round(2)
-    return pd.DataFrame({"a": a, "b": b, "c": rng.normal(0, 1, n), "mostly_zero": np.where(rng.uniform(size=n) < 0.99, 0, 3),
-                         "one": np.ones(n)})
+    return pd.DataFrame(
+        {"a": a, "b": b, "c": rng.normal(0, 1, n), "mostly_zero": np.where(rng.uniform(size=n) < 0.99, 0, 3), "one": np.ones(n)}
+    )
 
 
-@pytest.mark.parametrize("make,formula", [
-    (lambda d: d["a"] + d["b"], "y = a + b"),
-    (lambda d: d["a"] - d["b"], "y = a - b"),
-    (lambda d: d["b"] - d["a"], "y = b - a"),
-    (lambda d: d["a"] * d["b"], "y = a × b"),
-    (lambda d: d["a"] / d["b"], "y = a / b"),
-])
+@pytest.mark.parametrize(
+    "make,formula",
+    [
+        (lambda d: d["a"] + d["b"], "y = a + b"),
+        (lambda d: d["a"] - d["b"], "y = a - b"),
+        (lambda d: d["b"] - d["a"], "y = b - a"),
+        (lambda d: d["a"] * d["b"], "y = a × b"),
+        (lambda d: d["a"] / d["b"], "y = a / b"),
+    ],
+)
 def test_exact_relations_of_the_target_are_found_and_written_out(make, formula):
     d = table().assign(y=make)
     found = target_relations(d, "y", ["a", "b", "c", "mostly_zero", "one"], 0.995, 40, 0)

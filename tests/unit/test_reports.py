@@ -51,11 +51,27 @@ def test_metrics_json_fields_are_typed_not_string_keys():
 
 
 def test_regression_report_keeps_absent_fields_absent_and_nulls_null(tmp_path):
-    data = {"task": "regression", "primary_metric": "rmse", "test_rows": 10, "production_version": None,
-            "models": {"lightgbm": {"rmse": 1.5, "mae": float("nan"), "r2": 0.25}},
-            "lift": {"over_baseline": 0.1}, "intervals": {"lightgbm": {"rmse": {
-                "low": 1.0, "high": 2.0, "method": "bootstrap", "rows": 10, "n_samples": 5, "resample_rows": 10,
-                "resamples": 5}}}}
+    data = {
+        "task": "regression",
+        "primary_metric": "rmse",
+        "test_rows": 10,
+        "production_version": None,
+        "models": {"lightgbm": {"rmse": 1.5, "mae": float("nan"), "r2": 0.25}},
+        "lift": {"over_baseline": 0.1},
+        "intervals": {
+            "lightgbm": {
+                "rmse": {
+                    "low": 1.0,
+                    "high": 2.0,
+                    "method": "bootstrap",
+                    "rows": 10,
+                    "n_samples": 5,
+                    "resample_rows": 10,
+                    "resamples": 5,
+                }
+            }
+        },
+    }
     write_report(EvaluateReport.model_validate(data), tmp_path / "m.json")
     assert (tmp_path / "m.json").read_text() == io.to_json(data)  # no confusion_matrix/classes key appears
 
@@ -72,9 +88,13 @@ def test_headline_read_through_the_model_equals_the_committed_headline():
     from tasks.reporting.headline import headline_metrics
 
     reports = ROOT / "reports"
-    headline = headline_metrics(read_report(EvaluateReport, COMMITTED_METRICS), read_report(CvReport, reports / "cv.json"),
-                                read_report(SplitReport, reports / "split.json"), read_report(IngestReport, reports / "ingest.json"),
-                                read_report(PromotionReport, COMMITTED_PROMOTION))
+    headline = headline_metrics(
+        read_report(EvaluateReport, COMMITTED_METRICS),
+        read_report(CvReport, reports / "cv.json"),
+        read_report(SplitReport, reports / "split.json"),
+        read_report(IngestReport, reports / "ingest.json"),
+        read_report(PromotionReport, COMMITTED_PROMOTION),
+    )
     assert io.to_json(headline) == (reports / "headline.json").read_text()
 
 
@@ -111,13 +131,11 @@ def test_model_card_sections_read_through_the_models_equal_the_committed_card():
     promotion = read_report(PromotionReport, COMMITTED_PROMOTION)
     inputs = read_card_inputs(ROOT / "reports")
     assert inputs.missing == [] and inputs.train is not None  # train.json read through TrainReport too
-    gate = card_sections.gate_section(promotion.decision, promotion.status, card.version_id,
-                                      promotion.production_version)
+    gate = card_sections.gate_section(promotion.decision, promotion.status, card.version_id, promotion.production_version)
     assert gate == card.gate and io.to_json(gate.to_data()) == io.to_json(card.gate.to_data())
     assert card_sections.metrics_section(inputs) == card.metrics
     segments = card_sections.segments_section(inputs, "roc_auc")
-    assert io.to_json({c: [r.to_data() for r in rows] for c, rows in segments.items()}) == \
-        io.to_json(card.to_data()["segments"])
+    assert io.to_json({c: [r.to_data() for r in rows] for c, rows in segments.items()}) == io.to_json(card.to_data()["segments"])
     assert card_sections.cv_section(inputs, "roc_auc") == card.cv
     assert card_sections.weaknesses_section(inputs, PromoteParams()) == card.weaknesses
     assert card_sections.findings_section(promotion.suspects) == card.findings
@@ -171,8 +189,16 @@ def test_findings_of_the_committed_reports_are_typed():
     assert [f for f in promotion.suspects if f.severity is FindingSeverity.WARN] == split.suspects
 
 
-@pytest.mark.parametrize(("name", "model"), [("split", SplitReport), ("cv", CvReport), ("preprocess", PreprocessReport),
-                                             ("ingest", IngestReport), ("validate", ValidateReport)])
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("split", SplitReport),
+        ("cv", CvReport),
+        ("preprocess", PreprocessReport),
+        ("ingest", IngestReport),
+        ("validate", ValidateReport),
+    ],
+)
 def test_committed_step_reports_are_byte_identical_through_their_models(name, model, tmp_path):
     committed = ROOT / "reports" / f"{name}.json"
     report = read_report(model, committed)

@@ -43,9 +43,12 @@ def test_row_order_validation_slice_is_the_latest_rows():
 
 
 def test_tuning_on_a_row_order_split_scores_on_row_order_folds(tmp_path, monkeypatch):
-    cfg = make_config(tmp_path, data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
-                      split={"strategy": "row_order"},
-                      train={"tune": {"enabled": True, "n_trials": 2}})
+    cfg = make_config(
+        tmp_path,
+        data={"target": "label", "time_column": None, "segment_columns": ["colour"]},
+        split={"strategy": "row_order"},
+        train={"tune": {"enabled": True, "n_trials": 2}},
+    )
     train = synthetic_frame(n=400, seed=2).drop(columns=["when"])
     seen = []
     real = tune.fold_score

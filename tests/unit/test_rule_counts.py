@@ -21,14 +21,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def broken_frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     """Return a bookings-like frame with a bit of everything wrong: nulls, out-of-range, unseen, duplicated ids."""
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "booking_id": np.arange(n),
-        "arrival": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
-        "lead_time": rng.integers(0, 300, n).astype(float),
-        "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
-        "country": rng.choice(["PRT", "GBR", "FRA", "ESP"], n).astype(object),
-        "is_canceled": rng.integers(0, 2, n),
-    })
+    df = pd.DataFrame(
+        {
+            "booking_id": np.arange(n),
+            "arrival": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+            "lead_time": rng.integers(0, 300, n).astype(float),
+            "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
+            "country": rng.choice(["PRT", "GBR", "FRA", "ESP"], n).astype(object),
+            "is_canceled": rng.integers(0, 2, n),
+        }
+    )
     return df
 
 
@@ -47,10 +49,19 @@ def mutate(df: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture()
 def suite_and_cfg(tmp_path):
-    cfg = make_config(tmp_path, data={"target": "is_canceled", "task": "binary", "time_column": "arrival",
-                                      "id_column": "booking_id", "categorical_columns": [], "segment_columns": [],
-                                      "drop_columns": {}},
-                      validate={"min_rows": 100, "gx_max_rows": 1000})
+    cfg = make_config(
+        tmp_path,
+        data={
+            "target": "is_canceled",
+            "task": "binary",
+            "time_column": "arrival",
+            "id_column": "booking_id",
+            "categorical_columns": [],
+            "segment_columns": [],
+            "drop_columns": {},
+        },
+        validate={"min_rows": 100, "gx_max_rows": 1000},
+    )
     ref = broken_frame()
     bootstrap_suite(ref, cfg.paths, cfg.data, cfg.validate)
     return cfg
@@ -78,13 +89,23 @@ def test_whole_table_counts_agree_with_great_expectations_on_the_whole_table(sui
                     assert our_value == gx_value, (key, ours["expectation_config"])
         if "unexpected_percent" in (gx_res.get("result") or {}) and gx_res["result"]["unexpected_percent"] is not None:
             assert ours["result"]["unexpected_percent"] == pytest.approx(gx_res["result"]["unexpected_percent"])
-            assert ours["result"]["partial_unexpected_list"] == gx_res["result"]["partial_unexpected_list"][:20] or \
-                ours["expectation_config"]["type"] == "expect_column_values_to_not_be_null"
+            assert (
+                ours["result"]["partial_unexpected_list"] == gx_res["result"]["partial_unexpected_list"][:20]
+                or ours["expectation_config"]["type"] == "expect_column_values_to_not_be_null"
+            )
         checked += ours is not gx_res
-    failed = {(r["expectation_config"]["kwargs"].get("column"), r["expectation_config"]["meta"]["rule"])
-              for r in recounted if not r["success"]}
-    assert {("booking_id", "unique_id"), ("arrival", "time_not_future"), ("is_canceled", "label_domain"),
-            ("country", "category_set"), ("lead_time", "value_range")} <= failed
+    failed = {
+        (r["expectation_config"]["kwargs"].get("column"), r["expectation_config"]["meta"]["rule"])
+        for r in recounted
+        if not r["success"]
+    }
+    assert {
+        ("booking_id", "unique_id"),
+        ("arrival", "time_not_future"),
+        ("is_canceled", "label_domain"),
+        ("country", "category_set"),
+        ("lead_time", "value_range"),
+    } <= failed
     assert checked >= 20  # most expectations were recounted, not passed through
 
 

@@ -23,17 +23,39 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     for d in ("registry", "data", "artifacts/split", "gx", ".git", ".dvc", "tasks", "flows", "predictions"):
         (root / d).mkdir(parents=True)
-    for f in ("registry/production.json", "params.yaml", "dvc.lock", "dvc.yaml", "artifacts/split/test.parquet",
-              "data/hotel_bookings.csv.gz", "incoming.csv"):
+    for f in (
+        "registry/production.json",
+        "params.yaml",
+        "dvc.lock",
+        "dvc.yaml",
+        "artifacts/split/test.parquet",
+        "data/hotel_bookings.csv.gz",
+        "incoming.csv",
+    ):
         (root / f).write_text("x")
     (tmp_path / "outside.csv").write_text("x")
     (tmp_path / "other.yaml").write_text("x")
     return root
 
 
-@pytest.mark.parametrize("value", ["registry/production.json", "params.yaml", "../outside.csv", "dvc.lock",
-                                   "artifacts/split/test.parquet", "data/hotel_bookings.csv.gz", "gx/new.json",
-                                   ".git/config", "tasks/evil.py", "flows/x.py", "registry/new.csv", ".", "data"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "registry/production.json",
+        "params.yaml",
+        "../outside.csv",
+        "dvc.lock",
+        "artifacts/split/test.parquet",
+        "data/hotel_bookings.csv.gz",
+        "gx/new.json",
+        ".git/config",
+        "tasks/evil.py",
+        "flows/x.py",
+        "registry/new.csv",
+        ".",
+        "data",
+    ],
+)
 def test_unsafe_outputs_are_refused(project: Path, value: str) -> None:
     with pytest.raises(UnsafeParameter, match="output_path"):
         check_output_path("output_path", value, project)

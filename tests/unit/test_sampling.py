@@ -39,7 +39,9 @@ def test_linear_preprocessor_is_fitted_on_the_sample_and_tree_on_every_row():
     scale = lambda pre: pre.named_transformers_["num"].named_steps["scale"].mean_  # noqa: E731
     np.testing.assert_array_equal(scale(fitted["linear"]), scale(on_sample["linear"]))
     assert not np.array_equal(scale(fitted["linear"]), scale(on_all["linear"]))
-    np.testing.assert_array_equal(fitted["tree"].transform(df[ft.all]).to_numpy(), on_all["tree"].transform(df[ft.all]).to_numpy())
+    np.testing.assert_array_equal(
+        fitted["tree"].transform(df[ft.all]).to_numpy(), on_all["tree"].transform(df[ft.all]).to_numpy()
+    )
 
 
 def test_cv_fits_each_folds_linear_preprocessor_on_the_baseline_sample(tmp_path, monkeypatch):
@@ -54,7 +56,9 @@ def test_cv_fits_each_folds_linear_preprocessor_on_the_baseline_sample(tmp_path,
 
     monkeypatch.setattr(cv_folds, "fit_preprocessors", spy)
     tp = cfg.train.model_copy(update={"baseline_max_rows": 200})
-    cv_folds.cross_validate(df, CvInput.from_config(cfg).model_copy(update={"cv": cfg.cv.model_copy(update={"schemes": ["stratified"]}), "train": tp}))
+    cv_folds.cross_validate(
+        df, CvInput.from_config(cfg).model_copy(update={"cv": cfg.cv.model_copy(update={"schemes": ["stratified"]}), "train": tp})
+    )
     assert len(seen) == 3 and all(fold_rows > 200 and linear == 200 for fold_rows, linear in seen)
 
 

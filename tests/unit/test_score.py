@@ -17,12 +17,10 @@ from tests.conftest import scoring_frame as make_frame
 from tests.conftest import tiny_lightgbm_bundle
 from tests.support.registry_world import approved_record
 
-DATA = DataParams(target="label", task="binary", positive_label="yes", id_column="booking_id",
-                  categorical_columns=["agent"])
+DATA = DataParams(target="label", task="binary", positive_label="yes", id_column="booking_id", categorical_columns=["agent"])
 
 
-def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...],
-                rounds: int) -> Path:
+def make_bundle(train: pd.DataFrame, dest: Path, numeric: tuple[str, ...], categorical: tuple[str, ...], rounds: int) -> Path:
     """Fit a tiny LightGBM bundle on the named columns and save it to dest."""
     return tiny_lightgbm_bundle(train, dest, numeric, categorical, DATA, rounds, threshold=0.4)
 
@@ -45,10 +43,10 @@ def bad_rows_file(path: Path) -> pd.DataFrame:
     df = make_frame(8, 7).drop(columns="label")
     text = df.astype(object)
     text["agent"] = [None if pd.isna(v) else str(int(v)) for v in df["agent"]]  # "9" as in the raw hotel CSV
-    text.loc[1, "x1"] = "abc"          # not a number
-    text.loc[4, "x2"] = "inf"          # not finite
-    text.loc[6, "agent"] = "travel"    # agent codes are numbers
-    text.loc[2, "x2"] = ""             # blank: missing, which the model handles
+    text.loc[1, "x1"] = "abc"  # not a number
+    text.loc[4, "x2"] = "inf"  # not finite
+    text.loc[6, "agent"] = "travel"  # agent codes are numbers
+    text.loc[2, "x2"] = ""  # blank: missing, which the model handles
     text.to_csv(path, index=False)
     clean = df.drop(index=[1, 4, 6])
     clean.loc[2, "x2"] = np.nan
@@ -122,17 +120,19 @@ def test_output_keeps_id_and_passthrough_columns_and_an_unknown_one_is_named(tmp
     assert list(preds.columns[:4]) == ["row", "booking_id", "channel", "hotel"]
     assert preds["channel"].tolist() == df["channel"].tolist() and preds["booking_id"].tolist() == df["booking_id"].tolist()
     with pytest.raises(InputError, match=r"monitor.passthrough_columns \['nope'\]"):
-        score_file(tmp_path / "in.csv", tmp_path / "out2.csv", setup["registry"], None, DATA,
-                   MonitorParams(passthrough_columns=["nope"]))
+        score_file(
+            tmp_path / "in.csv", tmp_path / "out2.csv", setup["registry"], None, DATA, MonitorParams(passthrough_columns=["nope"])
+        )
 
 
 def test_unseen_categories_are_counted_per_column_and_warned_above_the_share(tmp_path, setup):
     df = make_frame(40, 9).drop(columns="label")
-    df.loc[:3, "hotel"] = "Hostel"          # 4 of 40 rows: a category training never saw
-    df.loc[0, "agent"] = 777.0              # 1 of 40: an unseen numeric code
+    df.loc[:3, "hotel"] = "Hostel"  # 4 of 40 rows: a category training never saw
+    df.loc[0, "agent"] = 777.0  # 1 of 40: an unseen numeric code
     df.to_csv(tmp_path / "in.csv", index=False)
-    summary = score_file(tmp_path / "in.csv", tmp_path / "out.csv", setup["registry"], None, DATA,
-                         MonitorParams(unseen_category_warn_share=0.05))
+    summary = score_file(
+        tmp_path / "in.csv", tmp_path / "out.csv", setup["registry"], None, DATA, MonitorParams(unseen_category_warn_share=0.05)
+    )
     unseen = summary["unseen_categories"]
     assert unseen["hotel"] == {"rows": 4, "share": 0.1, "warn": True, "examples": ["Hostel"]}
     assert unseen["agent"]["rows"] == 1 and unseen["agent"]["warn"] is False

@@ -50,8 +50,7 @@ def test_label_shift_rates_with_intervals_and_psi():
 
 
 def test_new_categories_and_shared_rows_count_every_row():
-    df = pd.DataFrame({"c": pd.Categorical(["a", "b", "a", "z", "z", "b"]), "x": [1, 2, 1, 9, 9, 2],
-                       "y": [0, 1, 1, 0, 0, 1]})
+    df = pd.DataFrame({"c": pd.Categorical(["a", "b", "a", "z", "z", "b"]), "x": [1, 2, 1, 9, 9, 2], "y": [0, 1, 1, 0, 0, 1]})
     train, test = np.array([0, 1]), np.array([2, 3, 4, 5])
     assert new_categories(df, train, test, ["c"]) == {"c": {"values": ["z"], "n_values": 1, "test_share": 0.5}}
     assert shared_rows(df, train, test, ["c", "x"], "y") == {"test_rows": 2, "test_share": 0.5, "same_label": 1}

@@ -23,12 +23,14 @@ P = ExplainParams(slice_min_support=50)
 def planted_frame(n: int = 20_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Return a frame whose rows in grp == 'Z' err half the time, elsewhere 5%, plus a mild numeric effect."""
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "grp": rng.choice(list("ABCDZ"), n, p=[0.3, 0.3, 0.2, 0.15, 0.05]),
-        "x": rng.normal(size=n),
-        "k": rng.integers(0, 3, n),
-        "city": pd.Series(rng.choice(["Lisbon", "Porto", None], n), dtype="str"),
-    })
+    df = pd.DataFrame(
+        {
+            "grp": rng.choice(list("ABCDZ"), n, p=[0.3, 0.3, 0.2, 0.15, 0.05]),
+            "x": rng.normal(size=n),
+            "k": rng.integers(0, 3, n),
+            "city": pd.Series(rng.choice(["Lisbon", "Porto", None], n), dtype="str"),
+        }
+    )
     err = np.where(df["grp"] == "Z", rng.random(n) < 0.5, rng.random(n) < 0.05)
     err |= (df["x"].to_numpy() > 1.0) & (rng.random(n) < 0.04)  # a weaker, larger segment
     return df, err.astype(float)

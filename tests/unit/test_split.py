@@ -103,12 +103,15 @@ def test_row_order_split_holds_out_the_last_rows_and_validates_on_the_latest_tra
     assert valid.tolist() == list(range(120, 150)) and fit.tolist() == list(range(120))
 
 
-@pytest.mark.parametrize("strategy,data", [
-    ("random", {"time_column": None}),
-    ("group", {"time_column": None, "id_column": "customer"}),
-    ("time", {}),
-    ("row_order", {"time_column": None}),
-])
+@pytest.mark.parametrize(
+    "strategy,data",
+    [
+        ("random", {"time_column": None}),
+        ("group", {"time_column": None, "id_column": "customer"}),
+        ("time", {}),
+        ("row_order", {"time_column": None}),
+    ],
+)
 def test_the_split_step_writes_three_disjoint_parts_that_cover_the_table(tmp_path, strategy, data):
     """The step, not only the helpers: train, valid and test share no row (nor entity) and together are the table."""
     from tasks import split
@@ -123,9 +126,12 @@ def test_the_split_step_writes_three_disjoint_parts_that_cover_the_table(tmp_pat
     rows = {name: set(part["row"]) for name, part in parts.items()}
     assert all(rows.values()) and sum(map(len, rows.values())) == len(set().union(*rows.values())) == len(df)
     for name, part in parts.items():  # each part holds the rows it names, unchanged
-        pd.testing.assert_frame_equal(part.reset_index(drop=True),
-                                      df.set_index("row").loc[part["row"]].reset_index()[list(df.columns)]
-                                      .reset_index(drop=True), check_categorical=False, obj=name)
+        pd.testing.assert_frame_equal(
+            part.reset_index(drop=True),
+            df.set_index("row").loc[part["row"]].reset_index()[list(df.columns)].reset_index(drop=True),
+            check_categorical=False,
+            obj=name,
+        )
     if strategy == "group":
         ids = {name: set(part["customer"]) for name, part in parts.items()}
         assert not (ids["train"] | ids["valid"]) & ids["test"]

@@ -88,10 +88,8 @@ def prefect_startup_timeout(extra_env: dict[str, str]) -> str:
     """Return the ephemeral-server start-up timeout Prefect resolves in a fresh process that imported flows."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"}
     env.update(extra_env, PYTHONPATH=str(Path(watchdog.__file__).parents[1]))
-    code = ("import flows\nfrom prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
-            "print(s.value())")
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    code = "import flows\nfrom prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\nprint(s.value())"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_the_temporary_server_gets_more_than_prefects_20_seconds_to_start_and_the_user_setting_wins():

@@ -66,4 +66,7 @@ def test_class_weight_auto_balances_only_imbalanced_labels():
     p = TrainParams(class_weight="auto")  # the default is none: weights only when asked
     assert estimators.resolve_class_weight(np.array([0] * 90 + [1] * 10), "binary", p) == "balanced"
     assert estimators.resolve_class_weight(np.array([0] * 60 + [1] * 40), "binary", p) is None
-    assert estimators.resolve_class_weight(np.array([0] * 60 + [1] * 40), "binary", TrainParams(class_weight="balanced")) == "balanced"
+    assert (
+        estimators.resolve_class_weight(np.array([0] * 60 + [1] * 40), "binary", TrainParams(class_weight="balanced"))
+        == "balanced"
+    )

@@ -89,8 +89,11 @@ def test_fit_linear_below_the_cap_is_the_plain_fit(task):
     p = TrainParams(baseline_max_rows=len(df))
     got = estimators.fit_linear(pre["linear"], df, y, ft, task, p, None)
     x = pre["linear"].transform(df[ft.all])
-    ref = Ridge(alpha=1.0 / p.baseline_c).fit(x, y) if task == "regression" else \
-        LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter).fit(x, y)
+    ref = (
+        Ridge(alpha=1.0 / p.baseline_c).fit(x, y)
+        if task == "regression"
+        else LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter).fit(x, y)
+    )
     np.testing.assert_array_equal(got.coef_, ref.coef_)
     np.testing.assert_array_equal(got.intercept_, ref.intercept_)
 
@@ -104,8 +107,11 @@ def test_fit_linear_above_the_cap_transforms_and_fits_only_the_sample(task):
     assert counting.rows == [300]
     rows = sampling.baseline_rows(y, task, 300, 5)
     x = pre["linear"].transform(df[ft.all].iloc[rows])
-    ref = Ridge(alpha=1.0 / p.baseline_c).fit(x, y[rows]) if task == "regression" else \
-        LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter).fit(x, y[rows])
+    ref = (
+        Ridge(alpha=1.0 / p.baseline_c).fit(x, y[rows])
+        if task == "regression"
+        else LogisticRegression(C=p.baseline_c, max_iter=p.baseline_max_iter).fit(x, y[rows])
+    )
     np.testing.assert_array_equal(got.coef_, ref.coef_)
     if task != "regression":
         np.testing.assert_array_equal(got.classes_, np.unique(y))
@@ -142,7 +148,9 @@ def test_train_records_the_baseline_sample_and_scores_once(tmp_path):
     scores = bundle.score_bundles(bundles, valid)
     for name, b in bundles.items():
         np.testing.assert_array_equal(scores[name], b.predict_scores(valid))
-    assert training.validation_metrics(bundles, valid, cfg.data) == {n: m.computed() for n, m in report.validation_metrics.items()}
+    assert training.validation_metrics(bundles, valid, cfg.data) == {
+        n: m.computed() for n, m in report.validation_metrics.items()
+    }
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
@@ -158,9 +166,13 @@ def test_lightgbm_on_the_float32_matrix_predicts_as_on_the_float64_frame(task):
     x_fit, names = estimators.lightgbm_matrix(pre["tree"], fit, ft)
     assert x_fit.dtype == np.float32 and names == [str(c) for c in pre["tree"].transform(fit[ft.all]).columns]
     reference = estimators.lightgbm_estimator(task, lp, None, 7).fit(
-        pre["tree"].transform(fit[ft.all]), y[:2400], eval_X=(pre["tree"].transform(es[ft.all]),), eval_y=(y[2400:],),
+        pre["tree"].transform(fit[ft.all]),
+        y[:2400],
+        eval_X=(pre["tree"].transform(es[ft.all]),),
+        eval_y=(y[2400:],),
         categorical_feature=list(ft.categorical),
-        callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)])
+        callbacks=[lgb.early_stopping(lp.early_stopping_rounds, first_metric_only=True, verbose=False)],
+    )
     got = [estimators.fit_lightgbm(pre["tree"], fit, y[:2400], es, y[2400:], ft, task, lp, None, 7) for _ in range(2)]
     assert got[0].booster_.model_to_string() == got[1].booster_.model_to_string()
     assert got[0].best_iteration_ == reference.best_iteration_

@@ -39,8 +39,9 @@ def test_class_weights_only_when_asked():
 @pytest.mark.parametrize("task,metric", [("binary", "auc"), ("multiclass", "multi_logloss"), ("regression", "rmse")])
 def test_early_stopping_watches_only_the_gates_metric(task, metric):
     fit_df, y_fit, es_df, y_es, ft, pre, _ = tree_inputs(task)
-    est = estimators.fit_lightgbm(pre, fit_df, y_fit, es_df, y_es, ft, task, LightGBMParams(n_estimators=200, early_stopping_rounds=20),
-                             None, 0)
+    est = estimators.fit_lightgbm(
+        pre, fit_df, y_fit, es_df, y_es, ft, task, LightGBMParams(n_estimators=200, early_stopping_rounds=20), None, 0
+    )
     assert estimators.early_stopping_metric(task) == metric
     assert list(est.evals_result_["valid_0"]) == [metric]
 
@@ -78,7 +79,8 @@ def test_final_model_is_refitted_on_train_and_valid_with_the_scaled_best_iterati
     assert bundle.estimator.current_iteration() == expected  # all trees are used, none trained past the count
     trees = bundle.estimator.dump_model()["tree_info"]
     assert {t["tree_structure"].get("internal_count", t["tree_structure"].get("leaf_count")) for t in trees[:3]} == {
-        n_train + n_valid}  # every row of train + valid reached the root (no bagging by default)
+        n_train + n_valid
+    }  # every row of train + valid reached the root (no bagging by default)
     assert refit["rows"] == n_train + n_valid == bundle.meta["train_rows"]
 
 
@@ -121,8 +123,10 @@ def test_model_file_does_not_depend_on_the_machines_core_count(monkeypatch):
 def test_the_shipped_model_file_records_determinism_and_the_seed_of_params(tmp_path):
     """The train step's LightGBM model is deterministic by construction: the flags and train.random_state are in the
     model file itself (force_row_wise and deterministic fix the histogram path; the seed fixes bagging)."""
-    cfg = make_config(tmp_path, train={"random_state": 7, "lightgbm": {"n_estimators": 20, "num_leaves": 7,
-                                                                       "subsample": 0.8, "subsample_freq": 1}})
+    cfg = make_config(
+        tmp_path,
+        train={"random_state": 7, "lightgbm": {"n_estimators": 20, "num_leaves": 7, "subsample": 0.8, "subsample_freq": 1}},
+    )
     io.write_frame(synthetic_frame(n=600, seed=4), cfg.paths.ingested)
     for step in (split, preprocess, train):
         step.run(cfg)

@@ -1,6 +1,5 @@
 """Tree count: a drifting validation slice that stops early cannot set the refit's trees when the folds say more."""
 
-
 from tasks import cv, preprocess, split, train
 from tasks.modelling.bundle import load_bundle
 from tasks.modelling.reports import ChoiceSource

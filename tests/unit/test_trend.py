@@ -36,9 +36,17 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def entry(i: int, live: float | None = 0.8, mean: float | None = 0.3) -> TrendEntry:
     preds = None if mean is None else PredictionSummary(rows=100, what="mean P(positive)", mean=mean)
-    return TrendEntry(batch=f"incoming/b{i}.csv", at=f"2026-01-{i + 1:02d}T00:00:00+00:00", rows=100 + i,
-                      predictions=preds, drift="ok", metric="roc_auc", live=live, reference=0.9,
-                      labelled_rows=100 if live is not None else 0)
+    return TrendEntry(
+        batch=f"incoming/b{i}.csv",
+        at=f"2026-01-{i + 1:02d}T00:00:00+00:00",
+        rows=100 + i,
+        predictions=preds,
+        drift="ok",
+        metric="roc_auc",
+        live=live,
+        reference=0.9,
+        labelled_rows=100 if live is not None else 0,
+    )
 
 
 def points(svg: str, css: str) -> list[tuple[float, float]]:
@@ -136,10 +144,15 @@ def test_monitor_batch_appends_a_trend_line_with_the_batch_predictions(tmp_path,
 
 
 def test_a_batch_without_a_production_model_or_labels_still_gets_its_line():
-    report = {"batch": "b.csv", "rows": 10, "production_version": None, "drift": {"columns": {}},
-              "performance": {"judged": False, "rows": 0, "metric": "roc_auc", "note": "no label column"},
-              "predictions": monitor.batch_predictions(None, pd.DataFrame({"x": [1]}), "binary", "label"),
-              "retrain": False}
+    report = {
+        "batch": "b.csv",
+        "rows": 10,
+        "production_version": None,
+        "drift": {"columns": {}},
+        "performance": {"judged": False, "rows": 0, "metric": "roc_auc", "note": "no label column"},
+        "predictions": monitor.batch_predictions(None, pd.DataFrame({"x": [1]}), "binary", "label"),
+        "retrain": False,
+    }
     e = trend_entry(report, "t")
     assert (e.predictions, e.prediction_note, e.live, e.drift) == (None, "no production model in the registry", None, "ok")
     assert trend_rows([e])[0]["predictions"] == "no production model in the registry"

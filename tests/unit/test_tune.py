@@ -1,6 +1,5 @@
 """Tune: Optuna searches on training folds only, within its budget, and records every trial."""
 
-
 import pytest
 
 from tasks.core import io
@@ -53,8 +52,10 @@ def test_train_step_records_tuning_and_uses_the_best_params(tmp_path):
 
 
 def test_trial_zero_is_the_configured_lightgbm_exactly(tmp_path):
-    cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 40, "reg_lambda": 0.0, "num_leaves": 31},
-                                       "tune": {"enabled": True, "n_trials": 2}})
+    cfg = make_config(
+        tmp_path,
+        train={"lightgbm": {"n_estimators": 40, "reg_lambda": 0.0, "num_leaves": 31}, "tune": {"enabled": True, "n_trials": 2}},
+    )
     _, table = tune.tune_lightgbm(synthetic_frame(n=400, seed=23), CvInput.from_config(cfg))
     first = table["trials"][0]
     assert first["reg_lambda"] == 0.0 and first["num_leaves"] == 31 and first["learning_rate"] == 0.1
@@ -62,10 +63,10 @@ def test_trial_zero_is_the_configured_lightgbm_exactly(tmp_path):
 
 
 def test_defaults_are_kept_unless_the_gain_is_beyond_noise():
-    assert tune.keep_defaults([0.80, 0.82, 0.81], [0.81, 0.81, 0.82], True, 1.0)        # +0.003 +- 0.006: noise
-    assert not tune.keep_defaults([0.80, 0.82, 0.81], [0.81, 0.83, 0.82], True, 1.0)    # +0.01 on every fold
-    assert not tune.keep_defaults([1.0, 2.0, 3.0], [0.9, 1.8, 2.9], False, 1.0)        # lower is better (rmse)
-    assert tune.keep_defaults([1.0, 2.0, 3.0], [1.1, 2.1, 3.1], False, 0.0)            # worse is never taken
+    assert tune.keep_defaults([0.80, 0.82, 0.81], [0.81, 0.81, 0.82], True, 1.0)  # +0.003 +- 0.006: noise
+    assert not tune.keep_defaults([0.80, 0.82, 0.81], [0.81, 0.83, 0.82], True, 1.0)  # +0.01 on every fold
+    assert not tune.keep_defaults([1.0, 2.0, 3.0], [0.9, 1.8, 2.9], False, 1.0)  # lower is better (rmse)
+    assert tune.keep_defaults([1.0, 2.0, 3.0], [1.1, 2.1, 3.1], False, 0.0)  # worse is never taken
 
 
 def test_trials_are_counted_not_timed(tmp_path, monkeypatch):
@@ -111,8 +112,9 @@ def assert_counted_not_timed(calls: list[dict], n_trials: int) -> None:
 @pytest.mark.parametrize("cap", [None, 3600])
 def test_optuna_never_receives_a_wall_clock_limit_at_the_tuning_call(tmp_path, monkeypatch, cap):
     """Even with the safety cap set, optuna's timeout= stays None: the cap fails loudly, it never cuts trials."""
-    cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 20},
-                                       "tune": {"enabled": True, "n_trials": 2, "timeout_seconds": cap}})
+    cfg = make_config(
+        tmp_path, train={"lightgbm": {"n_estimators": 20}, "tune": {"enabled": True, "n_trials": 2, "timeout_seconds": cap}}
+    )
     calls = capture_optimize(monkeypatch)
     _, table = tune.tune_lightgbm(synthetic_frame(n=300, seed=25), CvInput.from_config(cfg))
     assert_counted_not_timed(calls, 2)
@@ -122,8 +124,9 @@ def test_optuna_never_receives_a_wall_clock_limit_at_the_tuning_call(tmp_path, m
 def test_the_train_step_tunes_by_trial_count_only(tmp_path, monkeypatch):
     from tasks import preprocess, split, train
 
-    cfg = make_config(tmp_path, train={"lightgbm": {"n_estimators": 20},
-                                       "tune": {"enabled": True, "n_trials": 2, "timeout_seconds": 3600}})
+    cfg = make_config(
+        tmp_path, train={"lightgbm": {"n_estimators": 20}, "tune": {"enabled": True, "n_trials": 2, "timeout_seconds": 3600}}
+    )
     io.write_frame(synthetic_frame(n=500, seed=26), cfg.paths.ingested)
     split.run(cfg)
     preprocess.run(cfg)

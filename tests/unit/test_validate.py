@@ -29,25 +29,30 @@ DOCS = "gx/uncommitted/data_docs/local_site/index.html"
 def bookings(n: int = 240, seed: int = 0) -> pd.DataFrame:
     """A small typed booking table, as ingest writes it (strings as categories, a datetime time column)."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "booking_id": np.arange(n),
-        "lead_time": rng.integers(0, 300, n),
-        "adr": rng.normal(100, 20, n).round(2),
-        "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
-        "country": pd.Categorical(rng.choice(["PRT", "GBR", "ESP"], n)),
-        "arrival_date": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
-        "is_canceled": rng.integers(0, 2, n),
-    })
+    return pd.DataFrame(
+        {
+            "booking_id": np.arange(n),
+            "lead_time": rng.integers(0, 300, n),
+            "adr": rng.normal(100, 20, n).round(2),
+            "hotel": pd.Categorical(rng.choice(["City", "Resort"], n)),
+            "country": pd.Categorical(rng.choice(["PRT", "GBR", "ESP"], n)),
+            "arrival_date": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+            "is_canceled": rng.integers(0, 2, n),
+        }
+    )
 
 
 def make_config(root: Path | None, **sections: dict) -> Config:
     """Return a Config whose paths live under root (relative to the cwd when root is None)."""
     base = Path(root) if root is not None else Path()
     raw: dict = {
-        "paths": {"data_dir": str(base / "data"), "ingested": str(base / "artifacts/ingested.parquet"),
-                  "reports_dir": str(base / "reports"), "gx_dir": str(base / "gx")},
-        "data": {"target": "is_canceled", "task": "binary", "time_column": "arrival_date",
-                 "id_column": "booking_id"},
+        "paths": {
+            "data_dir": str(base / "data"),
+            "ingested": str(base / "artifacts/ingested.parquet"),
+            "reports_dir": str(base / "reports"),
+            "gx_dir": str(base / "gx"),
+        },
+        "data": {"target": "is_canceled", "task": "binary", "time_column": "arrival_date", "id_column": "booking_id"},
         "ingest": {"source": "unused.csv"},
         "validate": {"min_rows": 50},
     }
@@ -57,17 +62,18 @@ def make_config(root: Path | None, **sections: dict) -> Config:
 
 
 def rule_of(definition: dict, column: str, rule: str) -> dict | None:
-    return next((e for e in definition["expectations"]
-                 if e["kwargs"].get("column", TABLE) == column and e["meta"]["rule"] == rule), None)
+    return next(
+        (e for e in definition["expectations"] if e["kwargs"].get("column", TABLE) == column and e["meta"]["rule"] == rule), None
+    )
 
 
 # ---------------------------------------------------------------- the suite (pure)
 
+
 def test_suite_rules_carry_the_documented_severities():
     cfg = make_config(Path("/nonexistent"))
     suite = build_suite(bookings(), cfg.data, cfg.validate)
-    severity = {(e["kwargs"].get("column", TABLE), e["meta"]["rule"]): e["meta"]["severity"]
-                for e in suite["expectations"]}
+    severity = {(e["kwargs"].get("column", TABLE), e["meta"]["rule"]): e["meta"]["severity"] for e in suite["expectations"]}
     assert severity[("adr", "column_exists")] == "error"
     assert severity[("adr", "column_type")] == "error"
     assert severity[("adr", "not_all_null")] == "error"
@@ -80,8 +86,7 @@ def test_suite_rules_carry_the_documented_severities():
     assert severity[("is_canceled", "label_two_classes")] == "error"
     assert severity[("is_canceled", "label_not_null")] == "error"
     assert severity[(TABLE, "min_rows")] == "error"
-    assert all(e["severity"] == {"error": "critical", "warn": "warning"}[e["meta"]["severity"]]
-               for e in suite["expectations"])
+    assert all(e["severity"] == {"error": "critical", "warn": "warning"}[e["meta"]["severity"]] for e in suite["expectations"])
     assert rule_of(suite, "country", "category_set")["kwargs"]["value_set"] == ["ESP", "GBR", "PRT"]
     assert rule_of(suite, "is_canceled", "label_domain")["kwargs"]["value_set"] == [0, 1]
     assert rule_of(suite, "arrival_date", "time_not_future")["kwargs"]["max_value"] == {"$PARAMETER": "now"}
@@ -93,9 +98,12 @@ def test_suite_rules_carry_the_documented_severities():
 def test_suite_tolerances_ranges_and_caps():
     df = bookings()
     df.loc[df.index % 10 == 0, "adr"] = np.nan  # 10% missing
-    df["agent"] = np.arange(len(df)) % 60       # 60 distinct codes
-    cfg = make_config(Path("/nonexistent"), validate={"max_categories_in_suite": 50, "range_margin": 0.1},
-                      data={"categorical_columns": ["agent"]})
+    df["agent"] = np.arange(len(df)) % 60  # 60 distinct codes
+    cfg = make_config(
+        Path("/nonexistent"),
+        validate={"max_categories_in_suite": 50, "range_margin": 0.1},
+        data={"categorical_columns": ["agent"]},
+    )
     suite = build_suite(df, cfg.data, cfg.validate)
     assert rule_of(suite, "adr", "null_rate")["kwargs"]["mostly"] == pytest.approx(0.85)
     assert rule_of(suite, "lead_time", "null_rate")["kwargs"]["mostly"] == pytest.approx(0.95)
@@ -104,7 +112,7 @@ def test_suite_tolerances_ranges_and_caps():
     assert lead["min_value"] == pytest.approx(df["lead_time"].min() - 0.1 * span)
     assert lead["max_value"] == pytest.approx(df["lead_time"].max() + 0.1 * span)
     assert rule_of(suite, "agent", "category_set") is None  # 60 > max_categories_in_suite
-    assert rule_of(suite, "agent", "value_range") is None   # a code, not a quantity
+    assert rule_of(suite, "agent", "value_range") is None  # a code, not a quantity
 
 
 def test_suite_skips_dropped_columns_and_non_unique_ids():
@@ -118,9 +126,15 @@ def test_suite_skips_dropped_columns_and_non_unique_ids():
 
 
 def test_gx_view_gives_plain_dtypes_and_leaves_the_input_alone():
-    df = pd.DataFrame({"c": pd.Categorical(["a", None]), "n": pd.array([1, None], dtype="Int64"),
-                       "s": pd.Series(["x", None], dtype="string"), "cn": pd.Categorical([1.0, 2.0]),
-                       "t": pd.to_datetime(["2020-01-01", None]).tz_localize("UTC")})
+    df = pd.DataFrame(
+        {
+            "c": pd.Categorical(["a", None]),
+            "n": pd.array([1, None], dtype="Int64"),
+            "s": pd.Series(["x", None], dtype="string"),
+            "cn": pd.Categorical([1.0, 2.0]),
+            "t": pd.to_datetime(["2020-01-01", None]).tz_localize("UTC"),
+        }
+    )
     view = gx_view(df)
     assert view["c"].dtype == object and view["c"].tolist() == ["a", None]
     assert view["n"].dtype == "float64" and np.isnan(view["n"].iloc[1])
@@ -131,6 +145,7 @@ def test_gx_view_gives_plain_dtypes_and_leaves_the_input_alone():
 
 
 # ---------------------------------------------------------------- the bad-input matrix (GX)
+
 
 @pytest.fixture(scope="module")
 def gx_cfg(tmp_path_factory) -> Config:
@@ -147,28 +162,49 @@ def future(df: pd.DataFrame) -> pd.DataFrame:
 
 
 BAD_INPUTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
-    ("missing column", lambda d: d.drop(columns=["adr"]),
-     "column 'adr' [column_exists]: column is missing from the table"),
-    ("renamed column", lambda d: d.rename(columns={"adr": "adr_eur"}),
-     "column 'adr' [column_exists]: column is missing from the table; the table has new column(s) ['adr_eur'] "
-     "(renamed?)"),
-    ("numbers as text", lambda d: d.assign(lead_time=d["lead_time"].astype(str)),
-     "column 'lead_time' [column_type]: expected numeric values, found str in 240 row(s) (numbers stored as text?); "
-     "e.g. ['255', '191', '153', '80', '92']"),
-    ("all-null column", lambda d: d.assign(adr=np.nan),
-     "column 'adr' [not_all_null]: every value is missing"),
-    ("empty table", lambda d: d.iloc[:0],
-     "column '(table)' [min_rows]: the table has 0 rows; at least 50 are needed (validate.min_rows)"),
-    ("single-class label", lambda d: d.assign(is_canceled=0),
-     "column 'is_canceled' [label_two_classes]: the label has 1 distinct value(s); at least 2 classes are needed"),
-    ("unknown label value", lambda d: d.assign(is_canceled=d["is_canceled"].where(d.index != 0, 7)),
-     "column 'is_canceled' [label_domain]: 1 label value(s) outside the reference classes [0, 1]; e.g. [7]"),
-    ("null label", lambda d: d.assign(is_canceled=d["is_canceled"].astype(float).where(d.index != 0, np.nan)),
-     "column 'is_canceled' [label_not_null]: 1 row(s) have no label; every row needs one"),
-    ("future timestamps", future,
-     "column 'arrival_date' [time_not_future]: 3 timestamp(s) in the future (after now + 1 day); e.g. ['20"),
-    ("duplicated ids", lambda d: d.assign(booking_id=d["booking_id"].where(d.index != 6, 5)),
-     "column 'booking_id' [unique_id]: 2 row(s) share an id with another row; e.g. [5]"),
+    ("missing column", lambda d: d.drop(columns=["adr"]), "column 'adr' [column_exists]: column is missing from the table"),
+    (
+        "renamed column",
+        lambda d: d.rename(columns={"adr": "adr_eur"}),
+        "column 'adr' [column_exists]: column is missing from the table; the table has new column(s) ['adr_eur'] (renamed?)",
+    ),
+    (
+        "numbers as text",
+        lambda d: d.assign(lead_time=d["lead_time"].astype(str)),
+        "column 'lead_time' [column_type]: expected numeric values, found str in 240 row(s) (numbers stored as text?); "
+        "e.g. ['255', '191', '153', '80', '92']",
+    ),
+    ("all-null column", lambda d: d.assign(adr=np.nan), "column 'adr' [not_all_null]: every value is missing"),
+    (
+        "empty table",
+        lambda d: d.iloc[:0],
+        "column '(table)' [min_rows]: the table has 0 rows; at least 50 are needed (validate.min_rows)",
+    ),
+    (
+        "single-class label",
+        lambda d: d.assign(is_canceled=0),
+        "column 'is_canceled' [label_two_classes]: the label has 1 distinct value(s); at least 2 classes are needed",
+    ),
+    (
+        "unknown label value",
+        lambda d: d.assign(is_canceled=d["is_canceled"].where(d.index != 0, 7)),
+        "column 'is_canceled' [label_domain]: 1 label value(s) outside the reference classes [0, 1]; e.g. [7]",
+    ),
+    (
+        "null label",
+        lambda d: d.assign(is_canceled=d["is_canceled"].astype(float).where(d.index != 0, np.nan)),
+        "column 'is_canceled' [label_not_null]: 1 row(s) have no label; every row needs one",
+    ),
+    (
+        "future timestamps",
+        future,
+        "column 'arrival_date' [time_not_future]: 3 timestamp(s) in the future (after now + 1 day); e.g. ['20",
+    ),
+    (
+        "duplicated ids",
+        lambda d: d.assign(booking_id=d["booking_id"].where(d.index != 6, 5)),
+        "column 'booking_id' [unique_id]: 2 row(s) share an id with another row; e.g. [5]",
+    ),
 ]
 
 
@@ -222,7 +258,9 @@ def test_range_and_drift_warn_and_can_be_made_to_fail(gx_cfg):
 
 
 def test_unlabelled_file_can_skip_label_rules(gx_cfg):
-    report = validate_frame(bookings().drop(columns=["is_canceled"]), gx_cfg.paths, gx_cfg.data, gx_cfg.validate, require_label=False)
+    report = validate_frame(
+        bookings().drop(columns=["is_canceled"]), gx_cfg.paths, gx_cfg.data, gx_cfg.validate, require_label=False
+    )
     assert report.counts.failed_error == 0
     assert {f.rule for f in report.failures} == {"column_set"}
 
@@ -230,29 +268,40 @@ def test_unlabelled_file_can_skip_label_rules(gx_cfg):
 def churn_table(n: int = 240, seed: int = 1) -> pd.DataFrame:
     """A table of another project (customer churn) that shares only its id column with bookings()."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"booking_id": np.arange(n), "tenure": rng.integers(0, 72, n),
-                         "MonthlyCharges": rng.normal(60, 20, n).round(2),
-                         "Contract": pd.Categorical(rng.choice(["Month-to-month", "One year"], n)),
-                         "Churn": pd.Categorical(rng.choice(["No", "Yes"], n))})
+    return pd.DataFrame(
+        {
+            "booking_id": np.arange(n),
+            "tenure": rng.integers(0, 72, n),
+            "MonthlyCharges": rng.normal(60, 20, n).round(2),
+            "Contract": pd.Categorical(rng.choice(["Month-to-month", "One year"], n)),
+            "Churn": pd.Categorical(rng.choice(["No", "Yes"], n)),
+        }
+    )
 
 
 def test_a_different_table_is_named_as_such_with_the_command_that_bootstraps_its_suite(gx_cfg):
     report = validate_frame(churn_table(), gx_cfg.paths, gx_cfg.data, gx_cfg.validate)
     assert report.passed is False
     assert report.suite_mismatch is not None and report.suite_mismatch.to_data() == {
-        "suite_columns": 7, "table_columns": 5, "unknown": ["Churn", "Contract", "MonthlyCharges", "tenure"],
-        "missing": ["adr", "arrival_date", "country", "hotel", "is_canceled", "lead_time"]}
+        "suite_columns": 7,
+        "table_columns": 5,
+        "unknown": ["Churn", "Contract", "MonthlyCharges", "tenure"],
+        "missing": ["adr", "arrival_date", "country", "hotel", "is_canceled", "lead_time"],
+    }
     with pytest.raises(ValidationFailed) as err:
         raise_for_report(report, "reports/validate.json")
     text = str(err.value)
     assert err.value.exit_code == 3
-    assert text.startswith("6 of 7 suite columns are missing (e.g. ['adr', 'arrival_date', 'country', 'hotel', "
-                           "'is_canceled']) and 4 of 5 table columns are unknown to the suite (e.g. ['Churn', "
-                           "'Contract', 'MonthlyCharges', 'tenure']): this looks like a different table")
+    assert text.startswith(
+        "6 of 7 suite columns are missing (e.g. ['adr', 'arrival_date', 'country', 'hotel', "
+        "'is_canceled']) and 4 of 5 table columns are unknown to the suite (e.g. ['Churn', "
+        "'Contract', 'MonthlyCharges', 'tenure']): this looks like a different table"
+    )
     assert "`tabgate validate --bootstrap`" in text and str(suite_path(gx_cfg.paths, gx_cfg.validate)) in text
     assert "column 'adr'" not in text  # no wall of per-column failures: they stay in the report
-    assert text.endswith(f"problem(s) follow from it; open reports/validate.json and "
-                         f"{gx_cfg.paths.gx_dir / DOCS[3:]} for the details.")
+    assert text.endswith(
+        f"problem(s) follow from it; open reports/validate.json and {gx_cfg.paths.gx_dir / DOCS[3:]} for the details."
+    )
 
 
 def test_a_few_missing_columns_are_listed_one_by_one_not_called_another_table(gx_cfg):
@@ -262,11 +311,14 @@ def test_a_few_missing_columns_are_listed_one_by_one_not_called_another_table(gx
         raise_for_report(report, "reports/validate.json")
 
 
-@pytest.mark.parametrize("table,expected", [
-    (["a", "b", "c", "x"], None),                              # 1 of 4 missing
-    (["a", "b", "x", "y"], {"missing": ["c", "d"], "unknown": ["x", "y"]}),  # 2 of 4: half is enough
-    (["x"], {"missing": ["a", "b", "c", "d"], "unknown": ["x"]}),
-])
+@pytest.mark.parametrize(
+    "table,expected",
+    [
+        (["a", "b", "c", "x"], None),  # 1 of 4 missing
+        (["a", "b", "x", "y"], {"missing": ["c", "d"], "unknown": ["x", "y"]}),  # 2 of 4: half is enough
+        (["x"], {"missing": ["a", "b", "c", "d"], "unknown": ["x"]}),
+    ],
+)
 def test_suite_mismatch_fires_from_half_of_the_suite_columns_missing(table, expected):
     got = suite_mismatch(["a", "b", "c", "d"], pd.DataFrame(columns=table))
     assert got == (None if expected is None else {"suite_columns": 4, "table_columns": len(table), **expected})
@@ -287,6 +339,7 @@ def test_gx_dir_must_be_named_gx(tmp_path):
 
 
 # ---------------------------------------------------------------- run() end to end
+
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
@@ -388,10 +441,13 @@ def test_planted_leak_is_a_suspect_that_does_not_stop_the_run_and_keep_suspects_
     assert report.leakage.suspects == [] and "status" not in report.leakage.scores
 
 
-@pytest.mark.parametrize("key,entry,message", [
-    ("keep_suspects", {"no_such_column": "known at booking"}, "validate.keep_suspects.no_such_column: no column"),
-    ("bounds", {"no_such_column": [0, 1]}, "validate.bounds.no_such_column: no column"),
-])
+@pytest.mark.parametrize(
+    "key,entry,message",
+    [
+        ("keep_suspects", {"no_such_column": "known at booking"}, "validate.keep_suspects.no_such_column: no column"),
+        ("bounds", {"no_such_column": [0, 1]}, "validate.bounds.no_such_column: no column"),
+    ],
+)
 def test_params_naming_a_missing_column_are_a_config_error_naming_the_key(project, key, entry, message):
     cfg = make_config(None, validate={"min_rows": 50, key: entry})
     io.write_frame(bookings(), cfg.paths.ingested)
@@ -416,7 +472,8 @@ def test_impossible_values_stop_the_run_whatever_their_share(project):
     saved = io.read_json(project / "reports/validate.json")
     stop = [f for f in saved["suspects"] if f["severity"] == "error"]
     assert [(f["columns"], f["check"], f["threshold"], f["excused"]) for f in stop] == [
-        (["adr"], "impossible_value", 100.0, False)]
+        (["adr"], "impossible_value", 100.0, False)
+    ]
     assert stop[0]["value"] > 1e6 and stop[0]["examples"] == [1e12] and stop[0]["rows"] == 5
     # the drift measure sees it too: values beyond the reference range get bins of their own
     adr = saved["drift"]["columns"]["adr"]
@@ -436,19 +493,27 @@ def test_declared_bounds_stop_the_run(project):
 # ---------------------------------------------------------------- the shared real tables
 
 SHARED_TABLES = {
-    "hotel": ("hotel_bookings.csv.gz",
-              {"target": "is_canceled", "task": "binary", "time_column": "arrival_date",
-               "categorical_columns": ["agent", "company"],
-               "drop_columns": {"reservation_status": "after the outcome", "reservation_status_date": "after"}},
-              {"time_from_parts": {"year": "arrival_date_year", "month": "arrival_date_month",
-                                   "day": "arrival_date_day_of_month"}}),
-    "telco": ("WA_Fn-UseC_-Telco-Customer-Churn.csv.gz",
-              {"target": "Churn", "task": "binary", "positive_label": "Yes", "id_column": "customerID"},
-              {"numeric_columns": ["TotalCharges"]}),
-    "kc": ("kc_house_data.csv.gz",
-           {"target": "price", "task": "regression", "time_column": "date", "id_column": "id",
-            "categorical_columns": ["zipcode"]},
-           {"time_format": "%Y%m%dT%H%M%S"}),
+    "hotel": (
+        "hotel_bookings.csv.gz",
+        {
+            "target": "is_canceled",
+            "task": "binary",
+            "time_column": "arrival_date",
+            "categorical_columns": ["agent", "company"],
+            "drop_columns": {"reservation_status": "after the outcome", "reservation_status_date": "after"},
+        },
+        {"time_from_parts": {"year": "arrival_date_year", "month": "arrival_date_month", "day": "arrival_date_day_of_month"}},
+    ),
+    "telco": (
+        "WA_Fn-UseC_-Telco-Customer-Churn.csv.gz",
+        {"target": "Churn", "task": "binary", "positive_label": "Yes", "id_column": "customerID"},
+        {"numeric_columns": ["TotalCharges"]},
+    ),
+    "kc": (
+        "kc_house_data.csv.gz",
+        {"target": "price", "task": "regression", "time_column": "date", "id_column": "id", "categorical_columns": ["zipcode"]},
+        {"time_format": "%Y%m%dT%H%M%S"},
+    ),
 }
 
 
@@ -460,16 +525,14 @@ def test_bootstrap_suite_for_each_shared_table(table, tmp_path):
     file, data, ingest = SHARED_TABLES[table]
     if not (SHARED / file).exists():
         pytest.skip(f"shared data not available at {SHARED / file}")
-    cfg = make_config(tmp_path, data=data, ingest={"source": str(SHARED / file), **ingest},
-                      validate={"min_rows": 1000})
+    cfg = make_config(tmp_path, data=data, ingest={"source": str(SHARED / file), **ingest}, validate={"min_rows": 1000})
     df, _ = type_table(read_snapshot(SHARED / file, cfg.ingest), cfg.ingest, cfg.data)
     info = bootstrap_suite(df, cfg.paths, cfg.data, cfg.validate)
     suite = json.loads(Path(info["suite"]).read_text())
     report = validate_frame(df, cfg.paths, cfg.data, cfg.validate)
     assert report.counts.failed_error == 0, report.failures
     assert report.passed is True
-    families = {e["kwargs"]["column"]: e["meta"]["family"] for e in suite["expectations"]
-                if e["meta"]["rule"] == "column_type"}
+    families = {e["kwargs"]["column"]: e["meta"]["family"] for e in suite["expectations"] if e["meta"]["rule"] == "column_type"}
     if table == "telco":
         assert families["TotalCharges"] == "numeric"  # the " " blanks were coerced by ingest
         assert report.profile["missing"]["TotalCharges"] == 11
