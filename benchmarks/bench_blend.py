@@ -19,7 +19,8 @@ fresh process), or in a bench_quality scratch project given with --reuse:
    (tasks.modelling.tuning.keep_defaults, the rule tuning uses); else w = 1.
 3. Test. The shipped bundles (models_dir/lightgbm and baseline) score the test split in the same margin space; the
    test metric at w = 1 (what ships today: checked equal to evaluate's metrics.json and, where given, the
-   bench_quality results row), at the chosen w, and at every w (the hindsight best is for information only).
+   bench_quality results row), at the chosen w, and at every w (the hindsight best is for information only); where
+   the chosen w is not 1, a paired bootstrap of the test difference (BOOTSTRAP resamples) says how much is noise.
 
 Writes benchmarks/results/blend_<set>.json (commit per row) and prints a table; FLAML and AutoGluon numbers are
 copied from benchmarks/results/quality_<set>.json. Nothing is asserted: the numbers are the result.
@@ -59,6 +60,7 @@ from tasks.modelling.reports import TrainReport  # noqa: E402
 from tasks.modelling.tuning import keep_defaults  # noqa: E402
 
 WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))  # LightGBM's share of the margin
+BOOTSTRAP = 1000  # paired test resamples of the chosen blend against w = 1 (information on noise only)
 
 
 def to_scores(task: str, margin: np.ndarray) -> np.ndarray:
@@ -126,6 +128,22 @@ def choose_weight(per_fold: list[dict[float, float]], metric: str, min_gain_se: 
             "fold_gain": [float(g) for g in gain]}
 
 
+def bootstrap_difference(task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = BOOTSTRAP,
+                         seed: int = 0) -> dict:
+    """Return the paired bootstrap of metric(a) - metric(b) on the test rows (oriented: + means a is better): mean,
+    2.5% and 97.5% quantiles and the share of resamples where a is better. For reading the noise, not for choosing."""
+    metric, rng = primary_metric(task), np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        if task == "binary" and len(np.unique(y[idx])) < 2:
+            continue
+        diffs.append(oriented(metric, metric_of(task, y[idx], a[idx])) - oriented(metric, metric_of(task, y[idx], b[idx])))
+    d = np.asarray(diffs)
+    return {"resamples": int(len(d)), "mean": float(d.mean()), "q025": float(np.quantile(d, 0.025)),
+            "q975": float(np.quantile(d, 0.975)), "share_better": float((d > 0).mean()), "share_worse": float((d < 0).mean())}
+
+
 def shipped_margin(bundle: ModelBundle, test: pd.DataFrame) -> np.ndarray:
     """Return a shipped bundle's margin on the test rows (LightGBM raw scores at its tree count; the baseline's logits)."""
     x = bundle.transform(test)
@@ -160,7 +178,11 @@ def measure(root: Path) -> dict:
     lgbm, base = (load_bundle(cfg.paths.models_dir / n) for n in ("lightgbm", "baseline"))
     y_test = encode_target(test[cfg.data.target], lgbm.meta["classes"], cfg.data)
     today = metric_of(task, y_test, lgbm.predict_scores(test))  # exactly what evaluate computes
-    by_w = blend_metrics(task, y_test, shipped_margin(lgbm, test), shipped_margin(base, test))
+    m_lgbm, m_base = shipped_margin(lgbm, test), shipped_margin(base, test)
+    by_w = blend_metrics(task, y_test, m_lgbm, m_base)
+    w = choice["chosen_w"]
+    noise = None if w == 1.0 else bootstrap_difference(task, y_test, to_scores(task, w * m_lgbm + (1 - w) * m_base),
+                                                       to_scores(task, m_lgbm))
     hindsight = max(WEIGHTS, key=lambda w: (oriented(pm, by_w[w]), w))
     evaluate = json.loads((cfg.paths.reports_dir / "metrics.json").read_text())["models"]
     return {"table": None, "task": task, "metric": pm, "scheme": scheme, "n_folds": len(per_fold),
@@ -168,7 +190,8 @@ def measure(root: Path) -> dict:
             "evaluate_baseline": evaluate["baseline"][pm], "test_w1_from_margin": by_w[1.0],
             "blend_chosen": by_w[choice["chosen_w"]], "chosen_w": choice["chosen_w"],
             "test_at_best_fold_w": by_w[choice["best_fold_w"]], "hindsight_w": hindsight,
-            "hindsight_metric": by_w[hindsight], "test_by_w": by_w, "rule": choice,
+            "hindsight_metric": by_w[hindsight], "test_by_w": by_w, "test_rows": int(len(test)),
+            "test_bootstrap_chosen_vs_w1": noise, "rule": choice,
             "fold_metrics_by_w": per_fold, "cv_step_fold_abs_diff_w1": cv_check,
             "fold_seconds": round(fold_seconds, 1), "measure_seconds": round(time.perf_counter() - t0, 1)}
 
