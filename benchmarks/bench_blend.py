@@ -91,8 +91,9 @@ def blend_metrics(task: str, y: np.ndarray, m_lgbm: np.ndarray, m_linear: np.nda
     return {w: metric_of(task, y, to_scores(task, w * m_lgbm + (1 - w) * m_linear)) for w in WEIGHTS}
 
 
-def fold_margins(df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray, classes: list, cfg: Config,
-                 tp: TrainParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fold_margins(
+    df: pd.DataFrame, train_pos: np.ndarray, valid_pos: np.ndarray, classes: list, cfg: Config, tp: TrainParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (y_valid, lightgbm margin, linear margin) of one fold, both fitted as the cv step fits them (score_fold)."""
     data, task = cfg.data, cfg.data.task
     fit_idx, es_idx = carve_validation(df[key_columns(data)].iloc[train_pos].reset_index(drop=True), data, cfg.split)
@@ -123,13 +124,19 @@ def choose_weight(per_fold: list[dict[float, float]], metric: str, min_gain_se: 
     kept = keep_defaults(ones, bests, HIGHER_IS_BETTER[metric], min_gain_se)
     gain = (np.asarray(bests) - np.asarray(ones)) * (1 if HIGHER_IS_BETTER[metric] else -1)
     se = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else float("nan")
-    return {"chosen_w": 1.0 if kept else best, "best_fold_w": best, "kept_w1": bool(kept), "fold_means": means,
-            "gain_mean": float(gain.mean()), "gain_se": se, "min_gain_se": min_gain_se,
-            "fold_gain": [float(g) for g in gain]}
+    return {
+        "chosen_w": 1.0 if kept else best,
+        "best_fold_w": best,
+        "kept_w1": bool(kept),
+        "fold_means": means,
+        "gain_mean": float(gain.mean()),
+        "gain_se": se,
+        "min_gain_se": min_gain_se,
+        "fold_gain": [float(g) for g in gain],
+    }
 
 
-def bootstrap_difference(task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = BOOTSTRAP,
-                         seed: int = 0) -> dict:
+def bootstrap_difference(task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = BOOTSTRAP, seed: int = 0) -> dict:
     """Return the paired bootstrap of metric(a) - metric(b) on the test rows (oriented: + means a is better): mean,
     2.5% and 97.5% quantiles and the share of resamples where a is better. For reading the noise, not for choosing."""
     metric, rng = primary_metric(task), np.random.default_rng(seed)
@@ -140,16 +147,23 @@ def bootstrap_difference(task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray,
             continue
         diffs.append(oriented(metric, metric_of(task, y[idx], a[idx])) - oriented(metric, metric_of(task, y[idx], b[idx])))
     d = np.asarray(diffs)
-    return {"resamples": int(len(d)), "mean": float(d.mean()), "q025": float(np.quantile(d, 0.025)),
-            "q975": float(np.quantile(d, 0.975)), "share_better": float((d > 0).mean()), "share_worse": float((d < 0).mean())}
+    return {
+        "resamples": int(len(d)),
+        "mean": float(d.mean()),
+        "q025": float(np.quantile(d, 0.025)),
+        "q975": float(np.quantile(d, 0.975)),
+        "share_better": float((d > 0).mean()),
+        "share_worse": float((d < 0).mean()),
+    }
 
 
 def shipped_margin(bundle: ModelBundle, test: pd.DataFrame) -> np.ndarray:
     """Return a shipped bundle's margin on the test rows (LightGBM raw scores at its tree count; the baseline's logits)."""
     x = bundle.transform(test)
     if bundle.kind == "lightgbm":
-        return np.asarray(bundle.estimator.predict(x, num_iteration=bundle.meta.get("best_iteration") or None,
-                                                   raw_score=True), dtype=float)
+        return np.asarray(
+            bundle.estimator.predict(x, num_iteration=bundle.meta.get("best_iteration") or None, raw_score=True), dtype=float
+        )
     return linear_margin(bundle.estimator, x, bundle.task)
 
 
@@ -181,19 +195,38 @@ def measure(root: Path) -> dict:
     m_lgbm, m_base = shipped_margin(lgbm, test), shipped_margin(base, test)
     by_w = blend_metrics(task, y_test, m_lgbm, m_base)
     w = choice["chosen_w"]
-    noise = None if w == 1.0 else bootstrap_difference(task, y_test, to_scores(task, w * m_lgbm + (1 - w) * m_base),
-                                                       to_scores(task, m_lgbm))
+    noise = (
+        None
+        if w == 1.0
+        else bootstrap_difference(task, y_test, to_scores(task, w * m_lgbm + (1 - w) * m_base), to_scores(task, m_lgbm))
+    )
     hindsight = max(WEIGHTS, key=lambda w: (oriented(pm, by_w[w]), w))
     evaluate = json.loads((cfg.paths.reports_dir / "metrics.json").read_text())["models"]
-    return {"table": None, "task": task, "metric": pm, "scheme": scheme, "n_folds": len(per_fold),
-            "tuned": bool(report.tuned), "tabgate_today": today, "evaluate_lightgbm": evaluate["lightgbm"][pm],
-            "evaluate_baseline": evaluate["baseline"][pm], "test_w1_from_margin": by_w[1.0],
-            "blend_chosen": by_w[choice["chosen_w"]], "chosen_w": choice["chosen_w"],
-            "test_at_best_fold_w": by_w[choice["best_fold_w"]], "hindsight_w": hindsight,
-            "hindsight_metric": by_w[hindsight], "test_by_w": by_w, "test_rows": int(len(test)),
-            "test_bootstrap_chosen_vs_w1": noise, "rule": choice,
-            "fold_metrics_by_w": per_fold, "cv_step_fold_abs_diff_w1": cv_check,
-            "fold_seconds": round(fold_seconds, 1), "measure_seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "table": None,
+        "task": task,
+        "metric": pm,
+        "scheme": scheme,
+        "n_folds": len(per_fold),
+        "tuned": bool(report.tuned),
+        "tabgate_today": today,
+        "evaluate_lightgbm": evaluate["lightgbm"][pm],
+        "evaluate_baseline": evaluate["baseline"][pm],
+        "test_w1_from_margin": by_w[1.0],
+        "blend_chosen": by_w[choice["chosen_w"]],
+        "chosen_w": choice["chosen_w"],
+        "test_at_best_fold_w": by_w[choice["best_fold_w"]],
+        "hindsight_w": hindsight,
+        "hindsight_metric": by_w[hindsight],
+        "test_by_w": by_w,
+        "test_rows": int(len(test)),
+        "test_bootstrap_chosen_vs_w1": noise,
+        "rule": choice,
+        "fold_metrics_by_w": per_fold,
+        "cv_step_fold_abs_diff_w1": cv_check,
+        "fold_seconds": round(fold_seconds, 1),
+        "measure_seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def run_tabgate(name: str) -> tuple[Path, dict] | None:
@@ -216,29 +249,43 @@ def quality_rows(table_set: str) -> dict[str, dict]:
 def with_reference(row: dict, ref: dict | None) -> dict:
     """Return the row with bench_quality's numbers beside it: its tabgate, default LightGBM, FLAML and AutoGluon."""
     ref = ref or {}
-    return {**row, "quality_tabgate": ref.get("tabgate"), "quality_commit": ref.get("commit"),
-            "default_lightgbm": (ref.get("default_lightgbm") or {}).get("metric"),
-            "flaml": (ref.get("flaml") or {}).get("metric"), "autogluon": (ref.get("autogluon") or {}).get("metric"),
-            "today_equals_quality": None if ref.get("tabgate") is None else bool(row["tabgate_today"] == ref["tabgate"])}
+    return {
+        **row,
+        "quality_tabgate": ref.get("tabgate"),
+        "quality_commit": ref.get("commit"),
+        "default_lightgbm": (ref.get("default_lightgbm") or {}).get("metric"),
+        "flaml": (ref.get("flaml") or {}).get("metric"),
+        "autogluon": (ref.get("autogluon") or {}).get("metric"),
+        "today_equals_quality": None if ref.get("tabgate") is None else bool(row["tabgate_today"] == ref["tabgate"]),
+    }
 
 
 def print_rows(rows: list[dict]) -> None:
     """Print one line per table: metric, today, blend at the chosen w, chosen w, hindsight w, AutoGluon, FLAML."""
-    print(f"{'table':<22}{'metric':<9}{'today':>12}{'blend':>12}{'w':>5}{'best w':>8}{'at best':>12}"
-          f"{'autogluon':>12}{'flaml':>12}{'secs':>7}")
+    print(
+        f"{'table':<22}{'metric':<9}{'today':>12}{'blend':>12}{'w':>5}{'best w':>8}{'at best':>12}"
+        f"{'autogluon':>12}{'flaml':>12}{'secs':>7}"
+    )
     nan = float("nan")
     for r in rows:
-        print(f"{r['table']:<22}{r['metric']:<9}{r['tabgate_today']:>12.5g}{r['blend_chosen']:>12.5g}"
-              f"{r['chosen_w']:>5.1f}{r['hindsight_w']:>8.1f}{r['hindsight_metric']:>12.5g}"
-              f"{r.get('autogluon') or nan:>12.5g}{r.get('flaml') or nan:>12.5g}{r['wall_seconds']:>7.0f}")
+        print(
+            f"{r['table']:<22}{r['metric']:<9}{r['tabgate_today']:>12.5g}{r['blend_chosen']:>12.5g}"
+            f"{r['chosen_w']:>5.1f}{r['hindsight_w']:>8.1f}{r['hindsight_metric']:>12.5g}"
+            f"{r.get('autogluon') or nan:>12.5g}{r.get('flaml') or nan:>12.5g}{r['wall_seconds']:>7.0f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", dest="table_set", choices=sorted(SETS), default="dev")
     parser.add_argument("--tables", help="comma-separated subset of the set's tables (default: the whole set)")
-    parser.add_argument("--reuse", nargs="*", type=Path, default=[],
-                        help="scratch projects tabgate's steps already ran in (tabgate-<kind>-<table>-*), not rerun")
+    parser.add_argument(
+        "--reuse",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="scratch projects tabgate's steps already ran in (tabgate-<kind>-<table>-*), not rerun",
+    )
     parser.add_argument("--out", type=Path, help="results JSON (default benchmarks/results/blend_<set>.json)")
     args = parser.parse_args()
     names = args.tables.split(",") if args.tables else list(SETS[args.table_set])
@@ -258,17 +305,34 @@ def main() -> None:
             continue
         root, steps = ran
         row = with_reference({**measure(root), "table": name}, refs.get(name))
-        row |= {"pipeline_seconds": bq.whole_pipeline_seconds(steps) if steps else None,
-                "wall_seconds": round(time.perf_counter() - t0, 1), "commit": bq.commit(), "set": args.table_set,
-                "scratch": str(root), "loadavg_after": os.getloadavg()}
+        row |= {
+            "pipeline_seconds": bq.whole_pipeline_seconds(steps) if steps else None,
+            "wall_seconds": round(time.perf_counter() - t0, 1),
+            "commit": bq.commit(),
+            "set": args.table_set,
+            "scratch": str(root),
+            "loadavg_after": os.getloadavg(),
+        }
         rows.append(row)
-        print(f"{name}: today {row['tabgate_today']:.5g} (quality {row['quality_tabgate']}) chosen w {row['chosen_w']} "
-              f"-> {row['blend_chosen']:.5g}; hindsight w {row['hindsight_w']} -> {row['hindsight_metric']:.5g} "
-              f"({row['wall_seconds']:.0f}s)", flush=True)
+        print(
+            f"{name}: today {row['tabgate_today']:.5g} (quality {row['quality_tabgate']}) chosen w {row['chosen_w']} "
+            f"-> {row['blend_chosen']:.5g}; hindsight w {row['hindsight_w']} -> {row['hindsight_metric']:.5g} "
+            f"({row['wall_seconds']:.0f}s)",
+            flush=True,
+        )
     print_rows(rows)
-    result = {"set": args.table_set, "commit": bq.commit(), "tasks_tree": bq.tree_hash("tasks"), "versions": bq.versions(),
-              "weights": list(WEIGHTS), "cpus": os.cpu_count(), "loadavg_start": load_start,
-              "loadavg_end": os.getloadavg(), "total_seconds": round(time.perf_counter() - started, 1), "tables": rows}
+    result = {
+        "set": args.table_set,
+        "commit": bq.commit(),
+        "tasks_tree": bq.tree_hash("tasks"),
+        "versions": bq.versions(),
+        "weights": list(WEIGHTS),
+        "cpus": os.cpu_count(),
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "tables": rows,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out}")
