@@ -29,7 +29,7 @@ from tasks.quality.reports import ValidateReport
 from tasks.registry.catalog import production_version
 from tasks.registry.lifecycle import attach_model_card, register_version, set_production
 from tasks.registry.manifest import production_bundle_dir
-from tasks.registry.provenance import dvc_provenance, git_commit, git_dirty
+from tasks.registry.provenance import code_digest, dvc_provenance, git_commit, git_dirty
 from tasks.registry.records import Action, CandidateRecord, GateOutcome, PromotionStatus, RecordStatus
 from tasks.reporting import model_card
 from tasks.reporting.card_inputs import read_card_inputs
@@ -38,6 +38,7 @@ from tasks.reporting.explain_report import ExplainReport
 from tasks.reporting.promotion_report import Decision, LossDiagnosis, PromotionReport
 
 log = logging.getLogger(__name__)
+CODE_DIR = Path(__file__).resolve().parents[1]  # the tasks package whose code ran (named by the model card)
 CARD_MD, CARD_JSON = "model_card.md", "model_card.json"  # in paths.reports_dir (promote stage outputs)
 EXPERIMENT = PromotionStatus.EXPERIMENT  # a gate run under `dvc exp run`: decided, nothing registered or switched
 DRIVERS = 3  # strongest drivers a near-perfect model finding names
@@ -310,9 +311,8 @@ def write_cards(cfg: Config, meta: Mapping[str, Any], report: PromotionReport, r
     """Write reports/model_card.{md,json} and, for a version registered by this run, its registry copy."""
     inputs = read_card_inputs(cfg.paths.reports_dir)
     status, vid = report.status, report.version_id
-    versions = {
-        "git_commit": record.git_commit,
-        "git_dirty": record.git_dirty,
+    versions = {  # no git commit: the card is a DVC output, and a commit would change it in every clone
+        "code_digest": code_digest(CODE_DIR),
         "data_version": record.data_version,
         "params_digest": record.params_digest,
         "dvc": record.dvc.to_json_dict() if record.dvc else None,

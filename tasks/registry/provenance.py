@@ -21,6 +21,19 @@ log = logging.getLogger(__name__)
 LOCK_FILE = "dvc.lock"
 
 
+def code_digest(package_dir: Path) -> str:
+    """Return the sha256 of a package's source: each .py file's path below package_dir and its bytes, in path order.
+
+    The model card (a DVC output) names the code by this, not by the git commit: the commit a run starts from is
+    never the one that records its outputs, so a fresh clone's run would rewrite the card and dvc.lock.
+    """
+    h = hashlib.sha256()
+    for path in sorted(Path(package_dir).rglob("*.py")):
+        h.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
 def git_commit(repo_dir: Path | None = None) -> str | None:
     """Return `git rev-parse HEAD` in repo_dir, or None when git or a commit is not there."""
     try:

@@ -203,10 +203,15 @@ def render_versions(v: CardVersions) -> list[str]:
     """Return the provenance section: code, data, params, and where DVC keeps the model."""
     dvc = v.dvc or {}
     dirty = " (uncommitted changes when it ran)" if v.git_dirty else ""
+    code = (
+        f"- code digest (sha256 of the tasks package's source): `{v.code_digest}`; the git commit is in the registry record"
+        if v.code_digest
+        else f"- code commit: `{v.git_commit or 'n/a'}`{dirty}"
+    )
     return [
         "## Versions",
         "",
-        f"- code commit: `{v.git_commit or 'n/a'}`{dirty}",
+        code,
         f"- data version (data.dvc md5): `{v.data_version or 'n/a'}`",
         f"- params digest (sha256 of the typed config): `{v.params_digest or 'n/a'}`",
         f"- bundle digest: `{v.bundle_digest or 'n/a'}`",

@@ -169,7 +169,8 @@ class CardGate(Report):
 class CardVersions(Report):
     """Which code, data and params made the model, its bundle digest, and where DVC keeps it."""
 
-    git_commit: str | None = None
+    code_digest: str | None = None  # tasks.registry.provenance.code_digest of the step code that ran
+    git_commit: str | None = None  # cards written before code_digest; the registry record keeps the commit
     git_dirty: bool | None = None
     data_version: str | None = None
     params_digest: str | None = None

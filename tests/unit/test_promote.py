@@ -389,6 +389,27 @@ def test_promotion_writes_the_model_card_and_keeps_it_with_the_version(tmp_path,
     assert rec.dvc is not None
     assert rec.dvc.md5 == provenance.dvc_dir_md5(cfg.paths.models_dir) == card["versions"]["dvc"]["md5"]
     assert rec.dvc.path is not None and rec.dvc.path.endswith("lightgbm") and "git_dirty" in rec.model_fields_set
+    # The card is a DVC output: it names the code by its digest, never by the git commit (which the record keeps),
+    # so a fresh clone's run writes the same card and dvc.lock
+    assert card["versions"]["code_digest"] == provenance.code_digest(Path(promotion.__file__).resolve().parents[1])
+    assert "git_commit" not in card["versions"] and "git_dirty" not in card["versions"] and "code commit" not in md
+
+
+def test_the_code_digest_follows_the_source_only(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "sub" / "b.py").write_text("y = 2\n")
+    first = provenance.code_digest(pkg)
+    (pkg / "sub" / "notes.txt").write_text("not code")
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\x00")
+    assert provenance.code_digest(pkg) == first  # caches and other files do not count
+    (pkg / "a.py").write_text("x = 2\n")
+    assert provenance.code_digest(pkg) != first
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "sub" / "b.py").rename(pkg / "sub" / "c.py")
+    assert provenance.code_digest(pkg) != first  # a file's path counts too
 
 
 def test_unregistered_rejection_still_gets_a_card_in_reports(tmp_path, world):
