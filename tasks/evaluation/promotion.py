@@ -365,13 +365,6 @@ def log_outcome(
             production_vid or "none",
             "; ".join(f"{r.rule}: {r.reason}" for r in decision.failed),
         )
-    if diagnosis is not None:
-        log.warning(
-            "promote: why it lost to the %s: %s. Try: %s",
-            diagnosis.lost_to,
-            "; ".join(diagnosis.evidence),
-            "; ".join(diagnosis.try_next),
-        )
     elif status == PromotionStatus.PENDING_APPROVAL:
         log.info(
             "promote: challenger passed the gate; registered %s pending approval "
@@ -383,3 +376,10 @@ def log_outcome(
         log.info("promote: %s is now production (was %s)", vid, production_vid or "none")
     else:
         log.info("promote: challenger is already production %s; nothing changed", vid)
+    if diagnosis is not None:
+        log.warning(
+            "promote: why it lost to the %s: %s. Try: %s",
+            diagnosis.lost_to,
+            "; ".join(diagnosis.evidence),
+            "; ".join(diagnosis.try_next),
+        )

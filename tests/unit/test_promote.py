@@ -515,3 +515,28 @@ def test_near_perfect_challenger_is_rejected_by_the_gate():
     assert rules["leak suspects"].passed is True
     unread = decide_promotion(GateInput("binary", "roc_auc", y, perfect, suspects=None), PromoteParams())
     assert {r.rule: r.passed for r in unread.rules}["leak suspects"] is None  # no validate report: n/a
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        ("rejected", "REJECTED"),
+        ("promoted", "is now production"),
+        ("pending_approval", "pending approval"),
+        ("already_in_production", "is already production"),
+    ],
+)
+def test_the_promote_log_states_one_outcome_and_the_right_one(status, says, caplog):
+    """A rejected first model once logged "REJECTED ... production stays none" and then "is already production"."""
+    from tasks.registry.records import PromotionStatus
+    from tasks.reporting.promotion_report import Decision
+
+    outcome = {"rejected": "reject", "already_in_production": "already_in_production"}.get(status, "promote")
+    decision = Decision.model_validate(
+        {"outcome": outcome, "primary_metric": "roc_auc", "first_model": True, "rules": [], "notes": [], "metrics": {}}
+    )
+    caplog.set_level("INFO", logger="tasks.evaluation.promotion")
+    promotion.log_outcome(PromotionStatus(status), "v0001-abc", None, decision, None)
+    lines = [r.getMessage() for r in caplog.records]
+    outcomes = ("REJECTED", "is now production", "pending approval", "is already production")
+    assert [o for o in outcomes if any(o in line for line in lines)] == [says], lines
