@@ -63,8 +63,8 @@ class TimeParts(Section):
     """Build the time column from separate year / month / day (and optional hour / minute) columns."""
 
     year: str  # the column holding the year
-    month: str  # the column holding the month (number or English name)
-    day: str  # the column holding the day of the month
+    month: str | None = None  # the column holding the month (number or English name); None: January (a yearly panel)
+    day: str | None = None  # the column holding the day of the month; None: the 1st
     hour: str | None = None  # the column holding the hour, if any
     minute: str | None = None  # the column holding the minute, if any
 

@@ -157,12 +157,32 @@ def time_parts(df: pd.DataFrame) -> TimeGuess | None:
     return None
 
 
+def year_column(df: pd.DataFrame, name: str) -> TimeGuess | None:
+    """Return a time column built from a column of whole years (a yearly panel), when it is one; only for --time.
+
+    Never proposed unasked: a lone year may be a model year or a birth year rather than when the row happened.
+    """
+    values = pd.to_numeric(df[name], errors="coerce") if not pd.api.types.is_bool_dtype(df[name]) else None
+    if values is None or values.isna().any() or not values.between(1800, 2200).all() or (values % 1 != 0).any():
+        return None
+    column = f"{name}_date"
+    while column in df.columns:
+        column = f"{column}_"
+    return TimeGuess(
+        column=column,
+        parts={"year": str(name)},
+        reason=f"given with --time: the whole years of {name} ({int(values.min())} to {int(values.max())}) read as 1 January",
+    )
+
+
 def infer_time(df: pd.DataFrame, target: str, source: str, time: str | None = None) -> tuple[TimeGuess | None, list[str]]:
     """Return the proposed time column (or the one asked for, checked) and notes on other date columns."""
     if time is not None:
         if time not in df.columns:
             raise ConfigError(f"{source}: --time '{time}' is not a column (columns: {list(df.columns)[:20]})")
         share = parses_as_time(df[time])
+        if share < TIME_PARSE_SHARE and (years := year_column(df, time)) is not None:
+            return years, []
         if share < TIME_PARSE_SHARE:
             raise ConfigError(
                 f"{source}: --time '{time}': only {share:.0%} of its values parse as dates "
@@ -177,7 +197,8 @@ def infer_time(df: pd.DataFrame, target: str, source: str, time: str | None = No
     if not dated:
         return None, [
             "no time column found: the test set is a random (stratified) 20% of the rows; if rows are "
-            "ordered in time, set data.time_column (or --time) so the test set is the latest rows"
+            "ordered in time, set data.time_column (or --time; a column of whole years works too) so the test set "
+            "is the latest rows"
         ]
     best = min(dated, key=lambda c: (int(df[c].isna().sum()), dated.index(c)))
     notes = (

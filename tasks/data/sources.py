@@ -383,7 +383,9 @@ def month_numbers(month: pd.Series) -> pd.Series:
 
 
 def time_from_parts(df: pd.DataFrame, parts: TimeParts) -> pd.Series:
-    """Return timestamps built from year / month / day (/ hour / minute) columns; a part that does not parse is an error."""
+    """Return timestamps built from year / month / day (/ hour / minute) columns; a part that does not parse is an error.
+
+    Without a month or day column, 1 January or the 1st (a yearly or monthly panel)."""
     names = {k: v for k, v in parts.model_dump().items() if v is not None}
     missing = [c for c in names.values() if c not in df.columns]
     if missing:
@@ -398,7 +400,10 @@ def time_from_parts(df: pd.DataFrame, parts: TimeParts) -> pd.Series:
                 f"ingest.time_from_parts.{key}: column '{col}' has {int(bad.sum())} value(s) that are not "
                 f"numbers{' or month names' if key == 'month' else ''}, e.g. {df.loc[bad, col].iloc[0]!r}"
             )
-    return pd.to_datetime(frame, errors="coerce")
+    for key in ("month", "day"):
+        if key not in frame:
+            frame[key] = 1.0
+    return pd.to_datetime(frame[[k for k in ("year", "month", "day", "hour", "minute") if k in frame]], errors="coerce")
 
 
 def build_time_column(df: pd.DataFrame, p: IngestParams, name: str) -> pd.Series:

@@ -61,6 +61,15 @@ def test_time_from_parts_with_month_names():
     assert "when" not in df.columns  # input not mutated
 
 
+def test_time_from_a_year_alone_or_a_year_and_month_is_the_first_of_the_period():
+    df = pd.DataFrame({"y": [1982, 1988], "m": [3, 12], "label": [0, 1]})
+    cfg = make_config(__import__("pathlib").Path("/tmp"), data={"time_column": "when"})
+    yearly = sources.type_table(df, IngestParams(source="x.csv", time_from_parts=TimeParts(year="y")), cfg.data)[0]
+    assert yearly["when"].tolist() == [pd.Timestamp("1982-01-01"), pd.Timestamp("1988-01-01")]
+    monthly = sources.type_table(df, IngestParams(source="x.csv", time_from_parts=TimeParts(year="y", month="m")), cfg.data)[0]
+    assert monthly["when"].tolist() == [pd.Timestamp("1982-03-01"), pd.Timestamp("1988-12-01")]
+
+
 def test_numeric_coercion_counts_failures_but_not_blanks():
     df = pd.DataFrame({"total": ["1.5", " ", "abc", "3"], "label": [0, 1, 0, 1]})
     out, failures = sources.coerce_numeric(df, ["total"])

@@ -183,3 +183,14 @@ def test_init_refuses_files_whose_columns_differ_and_a_shell_expanded_glob(tmp_p
     assert init(project, str(tmp_path / "raw" / "a.csv"), str(tmp_path / "raw" / "b.csv"), "--target", "churned") == 2
     assert "the shell expanded a glob? Quote it" in caplog.text
     assert list(project.iterdir()) == []
+
+
+def test_time_given_as_a_column_of_whole_years_is_built_from_that_part_only_when_asked() -> None:
+    panel = pd.DataFrame({"state": np.repeat(np.arange(1, 6), 7), "year": np.tile(np.arange(1982, 1989), 5)})
+    panel["y"] = np.arange(len(panel)) * 0.1
+    guess, _ = column_roles.infer_time(panel, "y", "panel.csv", "year")
+    assert guess is not None and guess.column == "year_date" and guess.parts == {"year": "year"}
+    unasked, notes = column_roles.infer_time(panel, "y", "panel.csv")
+    assert unasked is None and "whole years" in notes[0]  # a lone year may be a model year: never proposed unasked
+    with pytest.raises(ConfigError, match="--time 'state'"):
+        column_roles.infer_time(panel, "y", "panel.csv", "state")  # 1..5 are not years
