@@ -16,7 +16,7 @@ from prefect.exceptions import MissingContextError
 
 from tasks.core.config import Config
 from tasks.core.errors import is_user_error
-from tasks.core.reports import CvReport, EvaluateReport, Finding, FindingSeverity, SplitReport, read_report
+from tasks.core.reports import CvReport, EvaluateReport, Finding, SplitReport, read_report
 from tasks.quality.data_docs import docs_index
 from tasks.quality.reports import LeakageScreen, ValidateReport
 from tasks.quality.validation import ensure_data_docs
@@ -359,13 +359,7 @@ def findings_table(findings: list[Finding]) -> list[str]:
     """Return Markdown table lines, one row per finding: columns, check, value, threshold, effect, detail."""
     lines = ["| columns | check | value | threshold | effect | detail |", "|---|---|---|---|---|---|"]
     for f in findings:
-        effect = (
-            f"excused: {f.reason}"
-            if f.excused
-            else "blocks promotion"
-            if f.severity is FindingSeverity.SUSPECT
-            else f.severity.value
-        )
+        effect = f.effect
         lines.append(
             f"| {_cell(', '.join(f.columns) or '(rows)')} | {f.check} | "
             f"{_fmt(f.value)} | {_fmt(f.threshold)} | {_cell(effect)} | {_cell(f.detail)} |"

@@ -222,6 +222,13 @@ class Finding(Report):
         """Whether this finding stops promotion: an unexcused suspect."""
         return self.severity is FindingSeverity.SUSPECT and not self.excused
 
+    @property
+    def effect(self) -> str:
+        """What this finding does, as the reports say it: excused (with why), blocks promotion, or its severity."""
+        if self.excused:
+            return f"excused: {self.reason}"
+        return "blocks promotion" if self.severity is FindingSeverity.SUSPECT else self.severity.value
+
 
 # ---------------------------------------------------------------- split: reports/split.json
 

@@ -9,7 +9,7 @@ from typing import Any
 from tasks.core.config import DataParams, PromoteParams
 from tasks.core.credentials import redact_url
 from tasks.core.metrics import HIGHER_IS_BETTER
-from tasks.core.reports import Finding, FindingSeverity, Interval
+from tasks.core.reports import Finding, Interval
 from tasks.reporting.card_inputs import CardInputs
 from tasks.reporting.card_report import (
     CardCv,
@@ -227,13 +227,7 @@ def findings_section(findings: Sequence[Finding]) -> list[CardFinding]:
     each with what it does to promotion."""
     out = []
     for f in findings:
-        effect = (
-            f"excused: {f.reason}"
-            if f.excused
-            else "blocks promotion"
-            if f.severity is FindingSeverity.SUSPECT
-            else f.severity.value
-        )
+        effect = f.effect
         out.append(
             CardFinding(
                 columns=f.columns,
