@@ -184,7 +184,7 @@ def test_automatic_retrain_forces_approval_on():
 def test_a_failed_step_exits_non_zero_and_leaves_the_error_in_the_ui(served):
     root = served["root"]
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["paths"].update(ingested="failed/ingested.parquet", reports_dir="failed/reports")
+    params.setdefault("paths", {}).update(ingested="failed/ingested.parquet", reports_dir="failed/reports")
     params["data"]["target"] = "no_such_label"
     (root / "failing.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = run(served, "--params", "failing.yaml", "run", "--no-snapshot")
