@@ -359,10 +359,9 @@ def findings_table(findings: list[Finding]) -> list[str]:
     """Return Markdown table lines, one row per finding: columns, check, value, threshold, effect, detail."""
     lines = ["| columns | check | value | threshold | effect | detail |", "|---|---|---|---|---|---|"]
     for f in findings:
-        effect = f.effect
         lines.append(
             f"| {_cell(', '.join(f.columns) or '(rows)')} | {f.check} | "
-            f"{_fmt(f.value)} | {_fmt(f.threshold)} | {_cell(effect)} | {_cell(f.detail)} |"
+            f"{_fmt(f.value)} | {_fmt(f.threshold)} | {_cell(f.effect)} | {_cell(f.detail)} |"
         )
     return lines
 

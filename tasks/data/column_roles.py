@@ -23,6 +23,7 @@ MAX_TEXT_CLASSES = 100  # a text label with more values than this is not taken a
 REGRESSION_MIN_VALUES = 20  # a numeric label with more distinct values than this is a quantity
 TIME_PARSE_SHARE = 0.95  # a text column counts as a time column when this share of its values parse as dates
 NUMERIC_PARSE_SHARE = 0.95  # a text column counts as numbers when this share of its non-blank values parse
+YEARS = (1800, 2200)  # whole numbers all in this range can be calendar years (date parts, --time YEAR)
 
 
 class TimeGuess(BaseModel):
@@ -144,7 +145,7 @@ def time_parts(df: pd.DataFrame) -> TimeGuess | None:
             None,
         )
         years = df[col].dropna()
-        if month is None or day is None or years.empty or not years.between(1800, 2200).all():
+        if month is None or day is None or years.empty or not years.between(*YEARS).all():
             continue
         column = prefix.rstrip("_- ") or "event_time"
         if column in df.columns:
@@ -162,8 +163,10 @@ def year_column(df: pd.DataFrame, name: str) -> TimeGuess | None:
 
     Never proposed unasked: a lone year may be a model year or a birth year rather than when the row happened.
     """
-    values = pd.to_numeric(df[name], errors="coerce") if not pd.api.types.is_bool_dtype(df[name]) else None
-    if values is None or values.isna().any() or not values.between(1800, 2200).all() or (values % 1 != 0).any():
+    if pd.api.types.is_bool_dtype(df[name]):
+        return None
+    values = pd.to_numeric(df[name], errors="coerce")
+    if values.isna().any() or not values.between(*YEARS).all() or (values % 1 != 0).any():
         return None
     column = f"{name}_date"
     while column in df.columns:

@@ -227,7 +227,6 @@ def findings_section(findings: Sequence[Finding]) -> list[CardFinding]:
     each with what it does to promotion."""
     out = []
     for f in findings:
-        effect = f.effect
         out.append(
             CardFinding(
                 columns=f.columns,
@@ -238,7 +237,7 @@ def findings_section(findings: Sequence[Finding]) -> list[CardFinding]:
                 excused=f.excused,
                 reason=f.reason,
                 detail=f.detail,
-                effect=effect,
+                effect=f.effect,
             )
         )
     return out
